@@ -95,7 +95,9 @@ OFFICIAL_OUTSIDE_REFERENCE: dict[str, dict] = {
     "DBRX": _card(132e9, 36e9, "Databricks blog 'Introducing DBRX' (2024-03-27): 132B total, 36B "
                   "active", "without_input_embedding"),
     "Kimi-K2-Instruct": _card(1e12, 32e9, "github:MoonshotAI/Kimi-K2 README: 1T total, 32B "
-                              "activated", "with_embedding"),
+                              "activated", "without_input_embedding",
+                              note="DeepSeek-V3 architecture; counted like DeepSeek-V3 (LM head "
+                                   "in, input embedding out)."),
     "GLM-4.5": _card(355e9, 32e9, "github:zai-org/GLM-4.5 README: 355B total, 32B active",
                      "without_embeddings",
                      note="Counts exclude the MTP layer; active excludes embedding and head."),
