@@ -58,9 +58,11 @@ def resolve_catalog_id(name: str) -> CatalogEntry:
     key = _normalize(name)
     key = key.rsplit("/", 1)[-1]  # an HF repo id "org/name" resolves by its name
     direct = _specs_dir() / f"{key}.yaml"
+    if direct.is_file():  # fast path: a catalog id needs no scan of the aliases
+        return CatalogEntry(key, direct, ())
     entries = catalog_entries()
     for entry in entries:
-        if entry.path == direct or key == entry.id or key in entry.aliases:
+        if key == entry.id or key in entry.aliases:
             return entry
     names = [e.id for e in entries] + [a for e in entries for a in e.aliases]
     close = difflib.get_close_matches(key, names, n=6, cutoff=0.5)
