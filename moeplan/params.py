@@ -8,6 +8,7 @@ multiplied with: the input embedding is a row lookup and is left out, the LM hea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .specs import AttentionKind, AttentionSpec, ModelSpec, MoESpec, QKNorm
 
@@ -148,8 +149,9 @@ class ParamCounts:
         return self.active - self.active_breakdown["lm_head"]
 
 
+@lru_cache(maxsize=64)
 def count_params(spec: ModelSpec) -> ParamCounts:
-    """All components of a spec, total and active per token."""
+    """All components of a spec, total and active per token (cached: specs are frozen)."""
     attention = spec.num_layers * attention_params(spec.attention, spec.hidden_size)
     dense = spec.num_dense_layers * ffn_params(spec.hidden_size, spec.dense_intermediate_size,
                                                spec.ffn_gated, spec.mlp_bias)

@@ -226,7 +226,80 @@ def build_gpus(reference: Path) -> None:
         header + yaml.safe_dump({"gpus": out}, sort_keys=False, width=100, allow_unicode=True))
 
 
+# How moeplan reads each published measurement: model, precision, GPU, layout, engine profile,
+# batch, lengths and the metric's definition. `skip` gives the reason a record is not predicted;
+# `far_from_roofline` marks records reported but left out of the median (the reason quoted).
+def _m(model, quant, gpu, engine, metric, batch=1, input_len=1, output_len=1, tp=1, pp=1,
+       **kw) -> dict:
+    return dict(model=model, quant=quant, gpu=gpu, engine=engine, metric=metric, batch=batch,
+                input_len=input_len, output_len=output_len, tp=tp, pp=pp, **kw)
+
+
+_QWEN_SPEED = ("Qwen speed = (prompt + generated tokens) / wall time: predicted as "
+               "(input + output) / (TTFT + (output - 1) x TPOT)")
+MEASUREMENT_READINGS: dict[str, dict] = {
+    "qwen3-30b-a3b_h20_sglang_bf16_in1": _m("qwen3-30b-a3b", "bf16", "h20", "sglang", "speed",
+                                            input_len=1, output_len=2048, reading=_QWEN_SPEED),
+    "qwen3-30b-a3b_h20_sglang_gptqint4_in1": _m(
+        "qwen3-30b-a3b", "int4", "h20", "sglang", "speed", input_len=1, output_len=2048,
+        reading=_QWEN_SPEED, far_from_roofline="the Qwen doc warns GPTQ-INT4 in SGLang "
+        "'needs improvement': slower than BF16, kernel-bound"),
+    "qwen3-30b-a3b_h20_sglang_bf16_in6144": _m("qwen3-30b-a3b", "bf16", "h20", "sglang", "speed",
+                                               input_len=6144, output_len=2048, reading=_QWEN_SPEED),
+    "qwen3-30b-a3b_h20_hf_bf16_in1": _m(
+        "qwen3-30b-a3b", "bf16", "h20", "vllm", "speed", input_len=1, output_len=2048,
+        reading=_QWEN_SPEED, far_from_roofline="HF Transformers' per-expert Python loop; the "
+        "record is useful for its memory figure only (predicted with the vllm profile)"),
+    "gpt-oss-20b_gb10_llamacpp_tg32": _m(
+        "gpt-oss-20b", "q8_0,experts=mxfp4", "gb10", "llamacpp", "decode_tokens_per_s",
+        input_len=1, output_len=32, reading="llama-bench tg32: 32 tokens decoded at batch 1 from "
+        "an empty context; 1 / TPOT. GGUF: MXFP4 experts, Q8_0 rest (11.27 GiB file)"),
+    "gpt-oss-20b_gb10_llamacpp_pp2048": _m(
+        "gpt-oss-20b", "q8_0,experts=mxfp4", "gb10", "llamacpp", "prefill_tokens_per_s",
+        input_len=2048, skip="GB10 has no published tensor TFLOPS in gpus.yaml: a compute-bound "
+        "prefill cannot be predicted without a calibration"),
+    "mixtral-8x7b_m2max_llamacpp_q4km_tg128": _m(
+        "mixtral-8x7b", "q4_k_m", "m2-max", "llamacpp", "decode_tokens_per_s", input_len=1,
+        output_len=128, reading="llama-bench tg128 at batch 1; 1 / TPOT. moeplan's q4_k_m is "
+        "today's llama.cpp mix (26.4 GiB); this Dec-2023 file was 24.62 GiB"),
+    "qwen3-235b-a22b_8xh20_sglang_bf16_in1": _m(
+        "qwen3-235b-a22b", "bf16", "h20", "sglang", "speed", input_len=1, output_len=2048, tp=8,
+        reading=_QWEN_SPEED),
+    "mixtral-8x7b_8xh100_vllm_tp8_bs1_latency": _m(
+        "mixtral-8x7b", "bf16", "h100-sxm", "vllm-v0", "end_to_end_s", input_len=1000,
+        output_len=50, tp=8, reading="benchmark_latency.py: one whole batch, prefill of 1000 "
+        "tokens then 49 more decode steps; H100 SXM assumed (not stated)"),
+    "mixtral-8x7b_2xh100_vllm_tp2_itl_qps1": _m(
+        "mixtral-8x7b", "bf16", "h100-sxm", "vllm-v0", "tpot_ms", input_len=1000, output_len=50,
+        tp=2, reading="ITL at 1 request/s with 0.85 s per request: about one request in flight, "
+        "read as batch 1 TPOT"),
+    "deepseek-v3_8xmi300x_llamacpp_q4km_tg128": _m(
+        "deepseek-v3", "q4_k_m", "mi300x", "llamacpp", "decode_tokens_per_s", input_len=1,
+        output_len=128, pp=8, reading="llama.cpp's default layer split = 8 pipeline stages that "
+        "run one after another at batch 1; 1 / TPOT"),
+    "deepseek-v3r1_h800_production_decode": dict(skip="production averages over a day on 144 GPUs "
+                                                 "(batch, lengths and cache hits are not one setting)"),
+    "gpt-oss-120b_8xb200_vllm_sharegpt": dict(skip="serving ShareGPT at infinite request rate: the "
+                                              "running batch is set by the scheduler, not stated"),
+    "qwen2-57b-a14b_2xa100_vllm_throughput": dict(skip="offline throughput of 1000 prompts: the "
+                                                  "running batch is set by vLLM's scheduler, not stated"),
+    "qwen3-235b-a22b_8xh100_trtllm_fp8_1k1k": dict(skip="max-throughput run: batch not stated"),
+    "llama4-scout_4xh100_trtllm_fp8_1k1k": dict(skip="max-throughput run: batch not stated"),
+}
+
+
+def build_measurements(reference: Path) -> None:
+    data = yaml.safe_load((reference / "measurements.yaml").read_text())
+    for rec in data["measurements"]:
+        rec["moeplan"] = MEASUREMENT_READINGS[rec["id"]]
+    header = ("# generated by tools/build_catalog.py from shared/reference/measurements.yaml; each\n"
+              "# record as published plus `moeplan:`, how moeplan reads it\n")
+    (ROOT / "moeplan" / "data" / "measurements.yaml").write_text(
+        header + yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True))
+
+
 if __name__ == "__main__":
     ref = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "reference"
     build_models(ref)
     build_gpus(ref)
+    build_measurements(ref)
