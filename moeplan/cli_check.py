@@ -1,1 +1,52 @@
-"""placeholder"""
+"""`moeplan check`: budgets as a CI gate. Exit 0 all hold, 1 a limit exceeded, 2 invalid file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .cli_app import app
+from .errors import MoeplanError
+
+CHECK_FORMATS = ("table", "json", "markdown", "junit")
+
+
+@app.command()
+def check(
+    files: Annotated[list[str], typer.Argument(help="Budget YAML files.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, json, markdown or junit.")] = "table",
+    output: Annotated[Optional[str], typer.Option("--output", help="Write the report here "
+                      "(required for junit) instead of stdout.")] = None,
+) -> None:
+    """Evaluate every budget; exit 1 when any limit is exceeded."""
+    from .check import check_files
+    from .render import emit
+    from .views_check import check_json, check_table, junit_xml
+
+    if fmt not in CHECK_FORMATS:
+        raise MoeplanError(f"unknown --format '{fmt}' (choose from {', '.join(CHECK_FORMATS)})")
+    if fmt == "junit" and not output:
+        raise MoeplanError("--format junit needs --output FILE")
+    if output and any(Path(output).resolve() == Path(f).resolve() for f in files):
+        raise MoeplanError(f"--output {output} is one of the budget files: refusing to overwrite it")
+    report = check_files(files)
+    if fmt == "junit":
+        Path(output).write_text(junit_xml(report))  # type: ignore[arg-type]
+    elif output:
+        Path(output).write_text(_capture(lambda: emit([check_table(report)], fmt, check_json(report))))
+    else:
+        emit([check_table(report)], fmt, check_json(report))
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _capture(fn: Any) -> str:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        fn()
+    return buffer.getvalue()
