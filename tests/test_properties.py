@@ -56,6 +56,11 @@ def test_more_experts_or_layers_never_fewer_bytes(cfg, extra, field):
         bigger_cfg["num_experts"] = bigger_cfg["num_local_experts"]
     bigger = spec_from_config(bigger_cfg, "h")
     for quant in ("bf16", "int4", "q4_k_m"):
+        if quant == "q4_k_m" and field == "num_local_experts" and cfg["num_local_experts"] == 8:
+            # llama.cpp's documented exception: attn_v goes to Q8_0 for exactly-8-expert models
+            # ("for the 8-expert model, bumping this to Q8_0 trades just ~128MB"), so 9 experts
+            # can be smaller than 8.
+            continue
         a = estimate_memory(base, resolve_scheme(quant), 1024, 2)
         b = estimate_memory(bigger, resolve_scheme(quant), 1024, 2)
         assert b.weights_bytes >= a.weights_bytes
