@@ -1,0 +1,94 @@
+"""`moeplan profile --compare`: per measured kernel, the latency model's prediction with default
+efficiencies, with the calibration, and the measurement; plus a leave-one-out check of the
+MoE-curve interpolation. Pure: needs no torch (reads a calibration document)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..calibration import Calibration, interpolate_log2
+from ..engines import KERNELS_PER_MOE_FFN, EngineProfile
+from ..hardware import GPU
+from ..perf import Phase
+from ..perf_terms import expected_experts_touched
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kernel: str
+    shape: str
+    measured_s: float
+    default_s: float | None  # engine defaults on the catalog spec (None: no catalog GPU)
+    calibrated_s: float
+    leave_one_out_s: float | None = None
+
+    @staticmethod
+    def _err(pred: float | None, meas: float) -> float | None:
+        return None if pred is None else pred / meas - 1
+
+    @property
+    def default_error(self) -> float | None:
+        return self._err(self.default_s, self.measured_s)
+
+    @property
+    def calibrated_error(self) -> float | None:
+        return self._err(self.calibrated_s, self.measured_s)
+
+    @property
+    def loo_error(self) -> float | None:
+        return self._err(self.leave_one_out_s, self.measured_s)
+
+
+def moe_layer_seconds(shape: dict[str, int], element_bytes: int, tokens: int, bw_bytes_per_s: float,
+                      peak_flops: float | None, overhead_s: float) -> float:
+    """The latency model's MoE layer: router + expected distinct experts (uniform routing) read
+    at `bw`, against the GEMM FLOPs at `peak`, plus fixed kernel overhead."""
+    hidden, width, experts, top_k = shape["hidden"], shape["width"], shape["num_experts"], shape["top_k"]
+    expert_bytes = 3 * hidden * width * element_bytes
+    touched = expected_experts_touched(experts, top_k, tokens)
+    bytes_ = hidden * experts * element_bytes + touched * expert_bytes
+    flops = 2.0 * tokens * (hidden * experts + top_k * 3 * hidden * width)
+    phase = Phase()
+    phase.add_roofline(bytes_, bw_bytes_per_s, flops, peak_flops)
+    return phase.total_s + overhead_s
+
+
+def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Comparison]:
+    doc: dict[str, Any] = cal.doc
+    out: list[Comparison] = []
+    spec_bw = doc["spec"]["mem_bw_bytes_per_s"]
+    peak_cal = cal.gemm_flops.get("bf16")
+    peak_default = gpu.peak_flops("bf16") * engine.compute_efficiency if gpu and gpu.bf16_flops else None
+    for row in doc["raw"]["copy"]:
+        default = 2 * row["bytes"] / (gpu.mem_bw_bytes_per_s * engine.bw_efficiency) if gpu else None
+        out.append(Comparison("copy", f"{row['bytes']} B", row["seconds"], default,
+                              2 * row["bytes"] / cal.copy_bw_bytes_per_s))
+    for row in doc["raw"]["gemm"]:
+        flops = 2.0 * row["m"] * row["n"] * row["k"]
+        dtype = row["dtype"]
+        default = flops / (gpu.peak_flops(dtype) * engine.compute_efficiency) if gpu and gpu.bf16_flops else None
+        out.append(Comparison(f"gemm {dtype}", f"{row['m']}x{row['n']}x{row['k']}", row["seconds"],
+                              default, flops / cal.gemm_flops[dtype]))
+    moe = doc["moe"]
+    fastest: dict[int, tuple[float, str]] = {}  # per token count, the best backend (as the curve)
+    for backend, backend_rows in moe["curves"].items():
+        for row in backend_rows:
+            if row["tokens"] not in fastest or row["seconds"] < fastest[row["tokens"]][0]:
+                fastest[row["tokens"]] = (row["seconds"], backend)
+    element = moe["expert_bytes"] // (3 * moe["shape"]["hidden"] * moe["shape"]["width"])
+    curve = cal.moe_curve
+    for t, (seconds, backend) in sorted(fastest.items()):
+        default = None
+        if gpu is not None:
+            overhead = KERNELS_PER_MOE_FFN * engine.kernel_overhead_s
+            default = moe_layer_seconds(moe["shape"], element, t, gpu.mem_bw_bytes_per_s * engine.bw_efficiency,
+                                        peak_default, overhead)
+        calibrated = moe_layer_seconds(moe["shape"], element, t, spec_bw * cal.moe_fraction(t), peak_cal, 0.0)
+        others = tuple(p for p in curve if p[0] != t)
+        loo = None
+        if others:
+            loo = moe_layer_seconds(moe["shape"], element, t, spec_bw * interpolate_log2(others, t),
+                                    peak_cal, 0.0)
+        out.append(Comparison(f"moe {backend}", f"{t} tokens", seconds, default, calibrated, loo))
+    return out

@@ -1,0 +1,189 @@
+"""Run the profile: device identity, copy bandwidth, GEMMs, the MoE layer per backend and
+routing, attention decode, collectives under torchrun; build the calibration document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import __version__
+from ..calibration import SCHEMA
+from ..hardware import gpu_catalog
+from .device import DeviceInfo
+from .moe import MoEShape, backends, distinct_experts, make_layer, moe_forward, plan_routing
+from .timing import Timer
+
+GPU_TOKENS = [2**i for i in range(15)]  # 1 .. 16384
+GPU_TOKENS_QUICK = [1, 8, 32, 256, 4096]
+CPU_TOKENS = [1, 2, 4, 8, 16, 32, 64]
+CPU_TOKENS_QUICK = [1, 8, 32]
+GATHER_BMM_MAX_COPIES = 512  # the gather backend copies an expert per token copy
+DEFAULT_GPU_MODEL = "qwen3-235b-a22b"  # experts of 4096 x 1536: the issue's 1-token target shape
+CPU_SHAPE = MoEShape(hidden=256, width=128, num_experts=16, top_k=4)
+
+
+@dataclass
+class ProfileOptions:
+    device: str = "cuda"
+    model: str | None = None
+    quick: bool = False
+    repeats: int | None = None
+    collectives: bool = True
+
+
+@dataclass
+class ProfileResult:
+    doc: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def _moe_shape(opts: ProfileOptions, info: DeviceInfo) -> tuple[MoEShape, str]:
+    from ..catalog import load_model
+
+    if opts.device == "cpu" and opts.model is None:
+        return CPU_SHAPE, "tiny CPU shape"
+    spec = load_model(opts.model or DEFAULT_GPU_MODEL)
+    if spec.moe is None:
+        from ..errors import MoeplanError
+
+        raise MoeplanError(f"--model {spec.name} has no MoE layers to profile")
+    shape = MoEShape(spec.hidden_size, spec.moe.expert_intermediate_size, spec.moe.num_experts,
+                     spec.moe.top_k)
+    if opts.device == "cpu":  # the same code path on tiny shapes: scale widths down
+        shape = MoEShape(max(64, shape.hidden // 16), max(32, shape.width // 16),
+                         min(shape.num_experts, 16), min(shape.top_k, 4))
+    return shape, spec.name
+
+
+def _software() -> dict[str, Any]:
+    import torch
+
+    out = {"python": platform.python_version(), "torch": str(torch.__version__),
+           "cuda": None if torch.version.cuda is None else str(torch.version.cuda),
+           "moeplan": __version__}
+    try:
+        import triton
+
+        out["triton"] = str(triton.__version__)
+    except ImportError:
+        out["triton"] = None
+    return out
+
+
+def run_profile(opts: ProfileOptions, info: DeviceInfo,
+                progress: Callable[[str], None] = lambda _: None) -> ProfileResult:
+    import torch
+
+    device = opts.device
+    repeats = opts.repeats or (5 if opts.quick else 20)
+    timer = Timer(device, repeats=repeats, warmup=2 if opts.quick else 3)
+    catalog = gpu_catalog().get(info.catalog_id or "")
+    notes = list(info.warnings)
+
+    progress("copy bandwidth")
+    from .kernels import attention_decode, copy_bandwidth, fp8_supported, gemm
+
+    copy_bytes = (1 << 30) if device == "cuda" else (64 << 20)
+    copy = copy_bandwidth(timer, device, copy_bytes)
+    spec_bw = catalog.mem_bw_bytes_per_s if catalog else copy["bytes_per_s"]
+    if catalog is None:
+        notes.append("no catalog spec for this device: fractions of 'spec' bandwidth are of the "
+                     "measured copy bandwidth")
+
+    progress("GEMM grid")
+    gemm_rows = []
+    sizes = [(16, 4096, 4096), (512, 4096, 4096), (4096, 4096, 4096), (16384, 8192, 8192)]
+    if opts.quick:
+        sizes = [(512, 4096, 4096), (8192, 8192, 8192)]
+    if device == "cpu":
+        sizes = [(16, 256, 256), (256, 512, 512)]
+    dtypes = ["bf16"] + (["fp8"] if fp8_supported(device) else [])
+    for m, n, k in sizes:
+        for dtype in dtypes:
+            gemm_rows.append(gemm(timer, device, m, n, k, dtype))
+    gemm_best: dict[str, float] = {}
+    for row in gemm_rows:
+        gemm_best[row["dtype"]] = max(gemm_best.get(row["dtype"], 0.0), row["flops_per_s"])
+    if device == "cpu":
+        notes.append("CPU GEMMs run in fp32 (BF16 is emulated on CPU)")
+
+    shape, model_name = _moe_shape(opts, info)
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    layer = make_layer(shape, device, dtype)
+    runnable, skipped = backends(device, dtype)
+    for name, why in skipped.items():
+        notes.append(f"backend {name} skipped: {why}")
+    tokens_grid = (GPU_TOKENS_QUICK if opts.quick else GPU_TOKENS) if device == "cuda" else \
+        (CPU_TOKENS_QUICK if opts.quick else CPU_TOKENS)
+    expert_bytes = shape.expert_params * layer.element_bytes
+    router_bytes = shape.hidden * shape.num_experts * layer.element_bytes
+    peak = catalog.peak_flops("bf16") if catalog and catalog.bf16_flops else gemm_best.get("bf16")
+    curves: dict[str, list[dict[str, Any]]] = {b: [] for b in runnable}
+    skewed: dict[str, list[dict[str, Any]]] = {b: [] for b in runnable}
+    for tokens in tokens_grid:
+        x = torch.randn(tokens, shape.hidden, device=device, dtype=dtype)
+        for routing in ("balanced", "skewed"):
+            ids, weights = plan_routing(tokens, shape, routing == "skewed", device)
+            touched = distinct_experts(ids)
+            moved = router_bytes + touched * expert_bytes
+            for name, fn in runnable.items():
+                if name == "torch-gather-bmm" and tokens * shape.top_k > GATHER_BMM_MAX_COPIES:
+                    continue
+                progress(f"MoE {name} {routing} {tokens} tokens")
+                t = timer.time(lambda: moe_forward(x, layer, ids, weights, fn))
+                row = {"tokens": tokens, "routing": routing, "seconds": t.median_s,
+                       "distinct_experts": touched, "bytes": moved,
+                       "achieved_bytes_per_s": moved / t.median_s,
+                       "fraction_of_spec_bw": moved / t.median_s / spec_bw,
+                       "fraction_of_copy_bw": moved / t.median_s / copy["bytes_per_s"],
+                       "flops_per_s": shape.flops(tokens) / t.median_s,
+                       "fraction_of_peak_flops": shape.flops(tokens) / t.median_s / peak if peak else None,
+                       "cuda_graph": t.graph}
+                (curves if routing == "balanced" else skewed)[name].append(row)
+
+    progress("attention decode")
+    attn_rows = []
+    contexts = [1024, 8192, 32768] if device == "cuda" else [256, 1024]
+    for context in contexts[:2] if opts.quick else contexts:
+        attn_rows.append(attention_decode(timer, device, 8 if device == "cuda" else 2,
+                                          32, 8, 128 if device == "cuda" else 32, context))
+
+    collective_rows: list[dict[str, Any]] = []
+    from .collectives import distributed_env, time_collectives
+
+    if opts.collectives and distributed_env():
+        progress("collectives")
+        sizes_c = [1 << s for s in range(12, 29, 2)] if device == "cuda" else [1 << 12, 1 << 16, 1 << 20]
+        collective_rows = time_collectives(device, sizes_c)
+    elif opts.collectives:
+        notes.append("collectives not measured: run under torchrun with 2+ processes")
+
+    best = _best_backend(curves)
+    doc = {
+        "schema": SCHEMA,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": info.to_doc(),
+        "software": _software(),
+        "spec": {"mem_bw_bytes_per_s": spec_bw, "bf16_flops": peak,
+                 "source": "GPU catalog" if catalog else "measured copy bandwidth / best GEMM"},
+        "measured": {"copy_bandwidth_bytes_per_s": copy["bytes_per_s"], "gemm_flops": gemm_best},
+        "moe": {"model": model_name, "shape": shape.__dict__, "dtype": str(dtype).split(".")[-1],
+                "expert_bytes": expert_bytes, "best_backend": best, "curves": curves,
+                "curves_skewed": skewed, "skipped": skipped},
+        "attention_decode": attn_rows,
+        "collectives": collective_rows,
+        "raw": {"copy": [copy], "gemm": gemm_rows},
+        "notes": notes,
+    }
+    return ProfileResult(doc, notes)
+
+
+def _best_backend(curves: dict[str, list[dict[str, Any]]]) -> str | None:
+    """The backend with the lowest total time over the token counts every backend measured."""
+    if not curves:
+        return None
+    common = set.intersection(*({r["tokens"] for r in rows} for rows in curves.values()))
+    totals = {b: sum(r["seconds"] for r in rows if r["tokens"] in common) for b, rows in curves.items()}
+    return min(totals, key=totals.get)  # type: ignore[arg-type]
