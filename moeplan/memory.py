@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .errors import MoeplanError
 from .params import ParamCounts, count_params
 from .quant import QuantScheme, component_bits
-from .specs import AttentionKind, LayerSpec, ModelSpec
+from .specs import AttentionKind, ModelSpec
 
 KV_DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp32": 4}
 
@@ -46,16 +46,16 @@ def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16") -> int:
     return spec.num_layers * kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
 
 
-def tokens_held(layer: LayerSpec, context: int) -> int:
-    """Tokens of KV one sequence keeps in a layer: all of them, or at most the window/chunk."""
-    return context if layer.window is None else min(context, layer.window)
-
-
 def kv_cache_bytes(spec: ModelSpec, context: int, batch: int, kv_quant: str = "bf16") -> int:
     """KV cache of `batch` sequences of `context` tokens: sum over layers of
     per-layer bytes x tokens that layer holds."""
     per_layer = kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
-    return batch * per_layer * sum(tokens_held(layer, context) for layer in spec.layers)
+    return batch * per_layer * tokens_held_all_layers(spec, context)
+
+
+def tokens_held_all_layers(spec: ModelSpec, context: int) -> int:
+    """Sum over layers of the tokens each holds for one sequence of `context` tokens."""
+    return sum(n * (context if w is None else min(context, w)) for w, n in spec.window_counts)
 
 
 def kv_dtype_bytes(kv_quant: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .memory import kv_bytes_per_token_layer, kv_dtype_bytes, tokens_held
+from .memory import kv_bytes_per_token_layer, kv_dtype_bytes, tokens_held_all_layers
 from .params import ParamCounts
 from .parallel import Layout, kv_shard_fraction
 from .specs import AttentionKind, ModelSpec
@@ -74,7 +74,7 @@ def kv_read_bytes_per_gpu(spec: ModelSpec, layout: Layout, sequences: float, con
     """KV cache a decode step reads: every sequence of the DP group at its current length,
     each layer up to its window, the TP share of the heads (all of the MLA latent)."""
     per_layer = kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
-    held = sum(tokens_held(layer, context) for layer in spec.layers)
+    held = tokens_held_all_layers(spec, context)
     return sequences * per_layer * held * kv_shard_fraction(spec, layout.tp) * stage_fraction(spec, layout)
 
 
@@ -90,17 +90,17 @@ def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -
     else:
         per_pair = 2 * a.num_heads * (a.head_dim + a.v_head_dim)
     total = 0.0
-    for layer in spec.layers:
+    first, last = context_start + 1, context_start + new_tokens
+    for window, layers in spec.window_counts:
         # sum over new tokens i of min(context_start + i + 1, window), in closed form
-        first, last = context_start + 1, context_start + new_tokens
-        if layer.window is None or last <= layer.window:
+        if window is None or last <= window:
             attended = (first + last) * new_tokens / 2
-        elif first >= layer.window:
-            attended = layer.window * new_tokens
+        elif first >= window:
+            attended = window * new_tokens
         else:
-            below = layer.window - first + 1
-            attended = (first + layer.window) * below / 2 + layer.window * (new_tokens - below)
-        total += per_pair * attended
+            below = window - first + 1
+            attended = (first + window) * below / 2 + window * (new_tokens - below)
+        total += layers * per_pair * attended
     return total
 
 

@@ -6,8 +6,9 @@ configs into these frozen dataclasses; nothing downstream reads a raw config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from enum import Enum
+from functools import cached_property
 
 
 class AttentionKind(str, Enum):
@@ -107,18 +108,38 @@ class ModelSpec:
     official: OfficialCounts | None = None
     notes: tuple[str, ...] = field(default=())
 
-    @property
+    # Derived facts, computed once per spec (the planner asks for them thousands of times).
+    @cached_property
     def num_layers(self) -> int:
         return len(self.layers)
 
-    @property
+    @cached_property
     def num_moe_layers(self) -> int:
         return sum(1 for layer in self.layers if layer.is_moe)
 
-    @property
+    @cached_property
     def num_dense_layers(self) -> int:
         return self.num_layers - self.num_moe_layers
 
-    @property
+    @cached_property
     def is_moe(self) -> bool:
         return self.moe is not None and self.num_moe_layers > 0
+
+    @cached_property
+    def window_counts(self) -> tuple[tuple[int | None, int], ...]:
+        """(window, number of layers) pairs: the KV a layer holds depends only on its window."""
+        counts: dict[int | None, int] = {}
+        for layer in self.layers:
+            counts[layer.window] = counts.get(layer.window, 0) + 1
+        return tuple(counts.items())
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash(astuple(self, tuple_factory=lambda items: tuple(map(_hashable, items))))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+def _hashable(value: object) -> object:
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
