@@ -58,6 +58,8 @@ def profile(
     if path.exists() and not force:
         raise MoeplanError(f"{path} exists: refusing to overwrite it (use --force or --output)")
     result = _run_with_progress(run_profile, ProfileOptions(device, model, quick, repeats), info)
+    if not result.doc:  # a non-zero torchrun rank: it only joined the collectives
+        return
     from .yamlio import dump_yaml
 
     path.write_text(dump_yaml(result.doc))

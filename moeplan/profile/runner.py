@@ -4,6 +4,7 @@ routing, attention decode, collectives under torchrun; build the calibration doc
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -76,7 +77,15 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
                 progress: Callable[[str], None] = lambda _: None) -> ProfileResult:
     import torch
 
+    from .collectives import distributed_env, time_collectives
+
     device = opts.device
+    if distributed_env() and int(os.environ.get("RANK", "0")) != 0:
+        # under torchrun every rank joins the collectives; rank 0 alone times the rest and writes
+        if device == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        time_collectives(device, _collective_sizes(device))
+        return ProfileResult({}, [])
     repeats = opts.repeats or (5 if opts.quick else 20)
     timer = Timer(device, repeats=repeats, warmup=2 if opts.quick else 3)
     catalog = gpu_catalog().get(info.catalog_id or "")
@@ -151,12 +160,9 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
                                           32, 8, 128 if device == "cuda" else 32, context))
 
     collective_rows: list[dict[str, Any]] = []
-    from .collectives import distributed_env, time_collectives
-
-    if opts.collectives and distributed_env():
+    if distributed_env():
         progress("collectives")
-        sizes_c = [1 << s for s in range(12, 29, 2)] if device == "cuda" else [1 << 12, 1 << 16, 1 << 20]
-        collective_rows = time_collectives(device, sizes_c)
+        collective_rows = time_collectives(device, _collective_sizes(device))
     elif opts.collectives:
         notes.append("collectives not measured: run under torchrun with 2+ processes")
 
@@ -178,6 +184,11 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
         "notes": notes,
     }
     return ProfileResult(doc, notes)
+
+
+def _collective_sizes(device: str) -> list[int]:
+    """4 KiB .. 256 MiB on GPUs; a few small messages on CPU."""
+    return [1 << s for s in range(12, 29, 2)] if device == "cuda" else [1 << 12, 1 << 16, 1 << 20]
 
 
 def _best_backend(curves: dict[str, list[dict[str, Any]]]) -> str | None:
