@@ -14,6 +14,17 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from moeplan.hf_config import native_quant_of  # noqa: E402
+
+NATIVE_NOTES = {
+    "bf16": "published checkpoint in BF16 (torch_dtype)",
+    "fp8-block": "block FP8 (e4m3) linear weights with one fp32 scale per 128x128 block "
+                 "(quantization_config); embeddings, LM head, router and norms BF16",
+    "bf16,experts=mxfp4": "MXFP4 experts (quantization_config quant_method mxfp4); attention, "
+                          "router, embeddings and LM head BF16 (modules_to_not_convert)",
+    "int8": "int8 weights (QuantizedWeight8bit) in the released checkpoint",
+}
 
 # reference id -> catalog id, aliases, native precision, notes on official counts.
 ANNOTATIONS: dict[str, dict] = {
@@ -25,6 +36,7 @@ ANNOTATIONS: dict[str, dict] = {
                                official=dict(active_convention="with_embedding")),
     "DeepSeek-V3": dict(id="deepseek-v3", aliases=["dsv3", "deepseek-v3-0324", "deepseek-v3.1"],
                         official=dict(active_convention="without_input_embedding",
+                                      total_excludes=["mtp"],
                                       note="671B is the main model; the HF checkpoint adds the MTP "
                                            "module (685B on disk). README_WEIGHTS says 36.7B "
                                            "includes 0.9B embedding and 0.9B head; the architecture "
@@ -136,11 +148,11 @@ def build_models(reference: Path) -> None:
             "config_confidence": rec.get("config_confidence"),
             "notes": notes,
         }
-        if "native" in ann:
-            doc["native_precision"] = ann["native"]
+        doc["native_precision"] = ann.get("native") or native_quant_of(config)
+        doc["native_precision_note"] = NATIVE_NOTES.get(doc["native_precision"], "")
         official = rec.get("official_params") or OFFICIAL_OUTSIDE_REFERENCE.get(ref_id) or records.get(ann.get("official_from", ""), {}).get("official_params")
         if official:
-            doc["official_params"] = {**official, **ann.get("official", {})}
+            doc["official_params"] = {"total_includes": [], **official, **ann.get("official", {})}
             if "official_from" in ann:
                 doc["official_params"] = {**doc["official_params"],
                                           **ANNOTATIONS[ann["official_from"]].get("official", {}),
