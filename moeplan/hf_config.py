@@ -310,8 +310,12 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
         return "fp8-block"
     if method == "mxfp4":
         return "bf16,experts=mxfp4"  # modules_to_not_convert: attention, router, embeddings, head
+    if method == "fp8":
+        return "fp8"
+    if method in ("gptq", "awq") and q.get("bits") in (4, 8):
+        return f"int{q['bits']}"  # group-wise int weights with fp16 scales
     if method:
-        return str(method)
+        return f"unmodelled:{method}"  # resolve_scheme('native') says so; --quant still works
     dtype = cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16"
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(dtype), "bf16")
 

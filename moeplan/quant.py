@@ -144,6 +144,10 @@ def resolve_scheme(quant: str, spec: ModelSpec | None = None) -> QuantScheme:
     if key == "native":
         if spec is None:
             raise MoeplanError("quant 'native' needs a model")
+        if spec.native_quant.startswith("unmodelled:"):
+            method = spec.native_quant.split(":", 1)[1]
+            raise MoeplanError(f"{spec.name}: the checkpoint's quant_method '{method}' is not "
+                               "modelled; pass --quant explicitly")
         native = resolve_scheme(spec.native_quant)
         return QuantScheme("native", f"checkpoint as published: {spec.native_quant}",
                            native.formats, native.gguf_rule)

@@ -142,3 +142,19 @@ def test_json_round_trip_of_spec_dump(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
     assert count_params(load_model(str(path))).total == count_params(load_model("qwen3-30b-a3b")).total
+
+
+def test_native_precision_from_quantization_config(write_config, tiny_config):
+    from moeplan.errors import MoeplanError
+    from moeplan.quant import resolve_scheme
+
+    gptq = load_model(str(write_config({**tiny_config, "quantization_config": {
+        "quant_method": "gptq", "bits": 4, "group_size": 128}}, "gptq.json")))
+    assert resolve_scheme("native", gptq).formats["routed_experts"] == "int4"
+    other = load_model(str(write_config({**tiny_config, "quantization_config": {
+        "quant_method": "hqq"}}, "hqq.json")))
+    with pytest.raises(MoeplanError, match="quant_method 'hqq' is not modelled"):
+        resolve_scheme("native", other)
+    assert resolve_scheme("int4", other)  # an explicit --quant still works
+    assert load_model("deepseek-v3").native_quant == "fp8-block"
+    assert load_model("gpt-oss-120b").native_quant == "bf16,experts=mxfp4"
