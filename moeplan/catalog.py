@@ -6,7 +6,6 @@ folder holding one, or a catalog-style YAML file with a ``config:`` block.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +15,7 @@ from typing import Any
 
 from .errors import SpecError, UnknownNameError
 from .hf_config import spec_from_config
+from .names import suggest
 from .specs import ModelSpec, OfficialCounts
 from .yamlio import load_yaml_text
 
@@ -64,15 +64,7 @@ def resolve_catalog_id(name: str) -> CatalogEntry:
     for entry in entries:
         if key == entry.id or key in entry.aliases:
             return entry
-    names = [e.id for e in entries] + [a for e in entries for a in e.aliases]
-    close = difflib.get_close_matches(key, names, n=6, cutoff=0.5)
-    close += [n for n in names if key and (key in n or n in key)]
-    ids = []
-    for n in close:
-        entry_id = next(e.id for e in entries if n == e.id or n in e.aliases)
-        if entry_id not in ids:
-            ids.append(entry_id)
-    raise UnknownNameError("model", name, ids[:4])
+    raise UnknownNameError("model", name, suggest(key, {e.id: e.aliases for e in entries}))
 
 
 def load_model(model: str) -> ModelSpec:

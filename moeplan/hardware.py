@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from .errors import MoeplanError, UnknownNameError
+from .names import suggest
 from .yamlio import load_yaml_text
 
 
@@ -77,11 +77,4 @@ def resolve_gpu(name: str) -> GPU:
     for gpu in catalog.values():
         if key == gpu.id or key in gpu.aliases or key == gpu.name.lower():
             return gpu
-    names = list(catalog) + [a for g in catalog.values() for a in g.aliases]
-    close = difflib.get_close_matches(key, names, n=6, cutoff=0.5)
-    ids = []
-    for n in close:
-        gid = next(g.id for g in catalog.values() if n == g.id or n in g.aliases)
-        if gid not in ids:
-            ids.append(gid)
-    raise UnknownNameError("GPU", name, ids[:4])
+    raise UnknownNameError("GPU", name, suggest(key, {g.id: g.aliases for g in catalog.values()}))
