@@ -144,18 +144,22 @@ def per_gpu_memory(spec: ModelSpec, mem: MemoryEstimate, layout: Layout) -> PerG
 def gpus_needed(spec: ModelSpec, mem: MemoryEstimate, gpu_memory_bytes: int,
                 usable_fraction: float = DEFAULT_USABLE_FRACTION,
                 max_gpus: int = 1024) -> tuple[int, PerGPUMemory] | None:
-    """The fewest GPUs (1, 2, 4, 8, then whole nodes) whose busiest GPU fits in
-    usable_fraction x memory, with TP inside a node and PP across nodes."""
+    """The fewest GPUs (1, 2, 4, 8, 16, ...) whose busiest GPU fits in usable_fraction x memory:
+    the widest TP inside a node that divides the model, pipeline stages for the rest."""
     usable = gpu_memory_bytes * usable_fraction
     n = 1
     while n <= max_gpus:
-        try:
-            layout = make_layout(spec, gpus=n)
-        except LayoutError:
-            layout = None
-        if layout is not None:
+        for tp in range(min(n, GPUS_PER_NODE), 0, -1):
+            layout = Layout(tp=tp, pp=n // tp)
+            if n % tp:
+                continue
+            try:
+                validate_layout(spec, layout)
+            except LayoutError:
+                continue
             shard = per_gpu_memory(spec, mem, layout)
             if shard.total_bytes <= usable:
                 return n, shard
+            break  # the widest valid TP holds the least per GPU; more GPUs are needed
         n *= 2
     return None

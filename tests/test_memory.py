@@ -124,3 +124,13 @@ def test_layouts():
         make_layout(spec, ep=16)
     with pytest.raises(LayoutError):
         make_layout(spec, gpus=0)
+
+
+def test_gpus_needed_when_tp_8_does_not_divide_the_heads():
+    """Qwen2-57B-A14B has 28 heads: 8 GPUs run as TP4 x PP2."""
+    spec = load_model("qwen2-57b-a14b")
+    mem = estimate_memory(spec, resolve_scheme("bf16"), 4096, 1)
+    n, shard = gpus_needed(spec, mem, resolve_gpu("l40s").memory_bytes)
+    assert n == 4 and shard.layout == Layout(tp=4, pp=1)
+    n, shard = gpus_needed(spec, mem, resolve_gpu("rtx-4090").memory_bytes)
+    assert n == 8 and shard.layout == Layout(tp=4, pp=2)
