@@ -98,3 +98,27 @@ def test_bad_input_exit_2(args, needle):
     assert r.exit_code == 2, r.output
     assert needle in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_latency_usable_fraction_rejects_a_tight_fit():
+    args = ["latency", "gpt-oss-120b", "--gpu", "h100", "--quant", "native", "--json"]
+    assert run(*args).exit_code == 0
+    r = run(*args, "--usable-fraction", "0.5")
+    assert r.exit_code == 2 and "does not fit" in r.stderr
+
+
+def test_plan_every_target_option():
+    r = run("plan", "qwen3-30b-a3b", "--gpu", "l40s,h100", "--max-gpus", "4", "--context", "8192",
+            "--output", "512", "--concurrency", "32", "--max-ttft-ms", "5000", "--max-tpot-ms", "80",
+            "--min-tokens-per-s", "200", "--quant", "bf16,fp8", "--kv-quant", "fp8",
+            "--engine", "sglang", "--top", "3", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert len(doc["accepted"]) <= 3
+    best = doc["best"]
+    assert best["prefill"]["ttft_ms"] <= 5000 and best["decode"]["tpot_ms"] <= 80
+    assert best["decode"]["tokens_per_s_total"] >= 200
+    strict = json.loads(run("plan", "qwen3-30b-a3b", "--gpu", "l40s", "--max-gpus", "1",
+                            "--min-tokens-per-s", "1000000", "--json").stdout)
+    assert strict["best"] is None
+    assert any("tokens/s <" in f for c in strict["rejected"] for f in c["failures"])
