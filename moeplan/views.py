@@ -182,8 +182,12 @@ def gpus_table(gpus: list[GPU]) -> Table:
 
 
 def quants_table() -> Table:
+    def kept(s) -> str:  # noqa: ANN001
+        names = s.kept_in_16bit()
+        return "all" if len(names) == len(s.formats) else ", ".join(names) or "-"
+
     rows = [[s.id, s.description, f"{FORMATS[s.formats['routed_experts']].bits_per_weight:.4g}",
-             ", ".join(s.kept_in_16bit()) or "-"] for s in SCHEMES.values()]
+             kept(s)] for s in SCHEMES.values()]
     rows.append(["native", "the checkpoint's own mix (e.g. DeepSeek-V3 fp8-block; gpt-oss "
                  "bf16,experts=mxfp4)", "per model", "per model"])
     t = Table("quantization schemes", ["id", "description", "bits/weight (experts)",
