@@ -66,12 +66,18 @@ def emit(tables: Sequence[Table], fmt: str, json_doc: Any = None) -> None:
     for t in tables:
         rt = RichTable(title=t.title, title_justify="left")
         for i, h in enumerate(t.headers):
-            rt.add_column(h, justify="left" if i == 0 else "right")
+            numeric = all(_numeric(str(r[i])) for r in t.rows) and i > 0
+            rt.add_column(h, justify="right" if numeric else "left")
         for r in t.rows:
             rt.add_row(*map(str, r))
         console.print(rt)
         for n in t.notes:
             console.print(f"  note: {n}", highlight=False)
+
+
+def _numeric(cell: str) -> bool:
+    """Figures are right-aligned: cells that start with a digit or a sign, or are '-'."""
+    return cell == "-" or cell[:1].isdigit() or (cell[:1] in "+-" and cell[1:2].isdigit())
 
 
 def _json_default(obj: Any) -> Any:
