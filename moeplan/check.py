@@ -24,33 +24,37 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
     from .engines import resolve_engine
     from .hardware import resolve_gpu
     from .latency import latency_point, make_setup
-    from .memory import estimate_memory, kv_dtype_bytes
-    from .parallel import gpus_needed, make_layout, per_gpu_memory
+    from .memory import kv_dtype_bytes
     from .perf import Network
     from .quant import resolve_scheme
+    from .sizing import size_model
 
     spec = _field(budget, "model", lambda: load_model(budget.model))
     gpu = _field(budget, "gpu", lambda: resolve_gpu(budget.gpu))
     scheme = _field(budget, "quant", lambda: resolve_scheme(budget.quant, spec))
     _field(budget, "kv_quant", lambda: kv_dtype_bytes(budget.kv_quant))
     engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
+    fraction = budget.limits.get("max_memory_fraction", 0.9)
+    explicit_layout = any(v is not None for v in (budget.tp, budget.ep, budget.pp))
     try:
-        layout = make_layout(spec, gpus=budget.gpus, tp=budget.tp, ep=budget.ep, pp=budget.pp)
+        report = size_model(spec, scheme, max(budget.context, budget.input_len + budget.output),
+                            budget.batch, budget.kv_quant, gpu, fraction,
+                            gpus=budget.gpus if explicit_layout else budget.gpus or 1,
+                            tp=budget.tp, ep=budget.ep, pp=budget.pp)
     except LayoutError as exc:
         raise MoeplanError(f"{budget.file}: budget '{budget.name}': layout: {exc}") from None
-    context = max(budget.context, budget.input_len + budget.output)
-    mem = estimate_memory(spec, scheme, context, budget.batch, budget.kv_quant)
-    shard = per_gpu_memory(spec, mem, layout)
-    fraction = budget.limits.get("max_memory_fraction", 0.9)
+    mem, shard = report.memory, report.shard
+    assert shard is not None  # a layout is always given above
+    layout = shard.layout
     values: dict[str, tuple[float | None, str]] = {
         "max_memory_fraction": (shard.total_bytes / gpu.memory_bytes,
                                 f"{shard.total_bytes / 1e9:.1f} GB of {gpu.memory_bytes / 1e9:.1f} GB "
                                 f"on {layout.describe()}"),
         "max_weights_gb": (mem.weights_bytes / 1e9, "decimal GB"),
     }
-    needed = gpus_needed(spec, mem, gpu.memory_bytes, fraction)
-    values["max_gpus"] = (float(needed[0]) if needed else None,
-                          f"at {fraction:g} of {gpu.id}" if needed else "does not fit on 1024 GPUs")
+    values["max_gpus"] = (float(report.gpus_needed) if report.gpus_needed else None,
+                          f"at {fraction:g} of {gpu.id}" if report.gpus_needed
+                          else "does not fit on 1024 GPUs")
     if {"min_decode_tokens_per_s", "min_total_tokens_per_s", "max_ttft_ms", "max_tpot_ms"} & budget.limits.keys():
         rates = None
         if budget.calibration:

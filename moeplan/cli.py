@@ -68,8 +68,8 @@ def show(model: ModelArg, as_json: JsonOpt = False, fmt: FormatOpt = "table") ->
 
     spec = load_model(model)
     report = size_model(spec, resolve_scheme("native", spec))
-    doc = {"spec": asdict(spec), "params": size_json(report)["params"],
-           "official": size_json(report)["official"]}
+    full = size_json(report)
+    doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
     emit(show_tables(spec, report), output_format(fmt, as_json), doc)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from .engines import DEFAULT_ENGINE, EngineProfile, resolve_engine
 from .errors import LayoutError
 from .hardware import GPU
-from .memory import estimate_memory
+from .memory import estimate_memory, weights_bytes_by_component
 from .params import count_params
 from .parallel import DEFAULT_USABLE_FRACTION, Layout, PerGPUMemory, per_gpu_memory, validate_layout
 from .perf import Network, Phase, Rates, Setup, decode_step, prefill
@@ -71,8 +71,7 @@ def make_setup(spec: ModelSpec, scheme: QuantScheme, gpu: GPU, layout: Layout,
         raise LayoutError(f"--nodes {network.nodes} does not divide {layout.gpus} GPUs")
     engine = engine or resolve_engine(DEFAULT_ENGINE)
     counts = count_params(spec)
-    mem = estimate_memory(spec, scheme, 1, 1, kv_quant, counts=counts)
-    split = weight_split(spec, counts, mem.weights_by_component)
+    split = weight_split(spec, counts, weights_bytes_by_component(spec, scheme, counts))
     return Setup(spec, scheme, gpu, layout, split, rates or Rates.from_engine(gpu, engine),
                  network, kv_quant)
 

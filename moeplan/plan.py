@@ -10,7 +10,7 @@ from .errors import LayoutError, MoeplanError
 from .hardware import GPU
 from .latency import LatencyPoint, latency_point, make_setup
 from .parallel import DEFAULT_USABLE_FRACTION, GPUS_PER_NODE, Layout, validate_layout
-from .perf import Network
+from .perf import Network, prefill
 from .quant import QuantScheme
 from .specs import ModelSpec
 
@@ -114,6 +114,7 @@ def _evaluate(spec: ModelSpec, scheme: QuantScheme, gpu: GPU, layout: Layout, ne
         point = latency_point(setup, concurrency, input_len, output_len, usable_fraction)
     except LayoutError as exc:
         return Candidate(scheme, gpu, layout, None, (str(exc).split(": ")[-1],))
-    ttft_point = latency_point(setup, 1, input_len, output_len, check_memory=False)
-    point = LatencyPoint(point.batch, ttft_point.prefill, point.decode, input_len, output_len, point.memory)
+    # TTFT is one prompt's prefill; decode and memory are at the full concurrency
+    point = LatencyPoint(point.batch, prefill(setup, 1, input_len), point.decode, input_len,
+                         output_len, point.memory)
     return Candidate(scheme, gpu, layout, point, tuple(targets.failures(point)))

@@ -12,6 +12,7 @@ from ..engines import KERNELS_PER_MOE_FFN, EngineProfile
 from ..hardware import GPU
 from ..perf import Phase
 from ..perf_terms import expected_experts_touched
+from .moe import MoEShape  # torch-free at import: moe.py imports torch inside its functions
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,11 @@ def moe_layer_seconds(shape: dict[str, int], element_bytes: int, tokens: int, bw
                       peak_flops: float | None, overhead_s: float) -> float:
     """The latency model's MoE layer: router + expected distinct experts (uniform routing) read
     at `bw`, against the GEMM FLOPs at `peak`, plus fixed kernel overhead."""
-    hidden, width, experts, top_k = shape["hidden"], shape["width"], shape["num_experts"], shape["top_k"]
-    expert_bytes = 3 * hidden * width * element_bytes
-    touched = expected_experts_touched(experts, top_k, tokens)
-    bytes_ = hidden * experts * element_bytes + touched * expert_bytes
-    flops = 2.0 * tokens * (hidden * experts + top_k * 3 * hidden * width)
+    moe = MoEShape(**shape)
+    touched = expected_experts_touched(moe.num_experts, moe.top_k, tokens)
+    bytes_ = (moe.hidden * moe.num_experts + touched * moe.expert_params) * element_bytes
     phase = Phase()
-    phase.add_roofline(bytes_, bw_bytes_per_s, flops, peak_flops)
+    phase.add_roofline(bytes_, bw_bytes_per_s, moe.flops(tokens), peak_flops)
     return phase.total_s + overhead_s
 
 
@@ -76,7 +75,7 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
         for row in backend_rows:
             if row["tokens"] not in fastest or row["seconds"] < fastest[row["tokens"]][0]:
                 fastest[row["tokens"]] = (row["seconds"], backend)
-    element = moe["expert_bytes"] // (3 * moe["shape"]["hidden"] * moe["shape"]["width"])
+    element = moe["expert_bytes"] // MoEShape(**moe["shape"]).expert_params
     curve = cal.moe_curve
     for t, (seconds, backend) in sorted(fastest.items()):
         default = None
