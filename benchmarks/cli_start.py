@@ -31,18 +31,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     exe = shutil.which("moeplan")
-    moeplan = [exe] if exe else [sys.executable, "-m", "moeplan.cli"]
+    moeplan = [exe] if exe else [sys.executable, "-m", "moeplan"]
     bare = median_seconds([sys.executable, "-c", "pass"], args.runs)
     cli = median_seconds(moeplan + COMMAND, args.runs)
-    probe = ("import sys, runpy; sys.argv = ['moeplan', *%r]\n"
-             "try:\n    runpy.run_module('moeplan.cli', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "print(','.join(m for m in ('torch', 'pynvml', 'numpy') if m in sys.modules) or 'none')"
-             % (COMMAND,))
+    probe = (
+        f"import sys, runpy; sys.argv = ['moeplan', *{COMMAND!r}]\n"
+        "try:\n    runpy.run_module('moeplan', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(','.join(m for m in ('torch', 'pynvml', 'numpy') if m in sys.modules) or 'none')"
+    )
     heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout
     print(f"python -c pass            : {bare * 1000:7.1f} ms (median of {args.runs})")
     print(f"moeplan {' '.join(COMMAND)}: {cli * 1000:7.1f} ms (median of {args.runs})")
-    print(f"target                    :   250.0 ms on 2 cores -> {'met' if cli < 0.25 else 'NOT met'}")
+    print(
+        f"target                    :   250.0 ms on 2 cores -> {'met' if cli < 0.25 else 'NOT met'}"
+    )
     print(f"heavy modules imported    : {heavy.strip().splitlines()[-1]}")
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 
-from moeplan.catalog import load_model
-from moeplan.engines import resolve_engine
-from moeplan.hardware import resolve_gpu
-from moeplan.plan import Targets, plan
-from moeplan.quant import MAIN_LEVELS, resolve_scheme
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.engines import resolve_engine
+from moeplan.plan.search import Targets, plan
 
 
 def main() -> None:
@@ -21,12 +21,23 @@ def main() -> None:
         spec = load_model(model)
         schemes = [resolve_scheme(q, spec) for q in (*MAIN_LEVELS, "native")]
         start = time.perf_counter()
-        result = plan(spec, schemes, gpus, max_gpus, 2048, 512, 32, Targets(max_tpot_ms=50),
-                      resolve_engine("vllm"))
+        result = plan(
+            spec,
+            schemes,
+            gpus,
+            max_gpus,
+            2048,
+            512,
+            32,
+            Targets(max_tpot_ms=50),
+            resolve_engine("vllm"),
+        )
         seconds = time.perf_counter() - start
-        print(f"{model:16s} max {max_gpus:2d} GPUs: {result.evaluated:5d} candidates in "
-              f"{seconds * 1000:7.1f} ms ({result.evaluated / seconds:,.0f}/s); "
-              f"{len(result.accepted)} accepted")
+        print(
+            f"{model:16s} max {max_gpus:2d} GPUs: {result.evaluated:5d} candidates in "
+            f"{seconds * 1000:7.1f} ms ({result.evaluated / seconds:,.0f}/s); "
+            f"{len(result.accepted)} accepted"
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def suggest(key: str, aliases_by_id: dict[str, Iterable[str]], n: int = 4) -> list[str]:

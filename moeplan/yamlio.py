@@ -12,12 +12,12 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def load_yaml_text(text: str, where: str) -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        from .errors import MoeplanError
+        from moeplan.errors import MoeplanError
 
         raise MoeplanError(f"{where}: malformed YAML{at}: {problem}") from None
 

@@ -13,9 +13,15 @@ SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 def tiny_config() -> dict:
     """A small Mixtral-style config whose counts are checked by hand in test_params."""
     return {
-        "model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
-        "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 100,
+        "model_type": "mixtral",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_hidden_layers": 2,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "vocab_size": 100,
         "tie_word_embeddings": False,
     }
 

@@ -6,18 +6,35 @@ import json
 
 import pytest
 
-from moeplan.catalog import catalog_ids, load_model
 from moeplan.errors import SpecError, UnknownNameError
-from moeplan.hardware import gpu_catalog, resolve_gpu
+from moeplan.hardware.gpus import gpu_catalog, resolve_gpu
+from moeplan.model.catalog import catalog_ids, load_model
 from moeplan.yamlio import load_yaml_text
 
 from .conftest import SHARED_REFERENCE
 
 EXPECTED_IDS = {
-    "mixtral-8x7b", "mixtral-8x22b", "deepseek-v3", "deepseek-r1", "deepseek-v2",
-    "deepseek-v2-lite", "grok-1", "llama-4-scout", "llama-4-maverick", "qwen3-235b-a22b",
-    "qwen3-30b-a3b", "qwen2-57b-a14b", "qwen1.5-moe-a2.7b", "gpt-oss-120b", "gpt-oss-20b", "dbrx",
-    "kimi-k2", "glm-4.5", "glm-4.5-air", "olmoe-1b-7b", "phi-3.5-moe",
+    "mixtral-8x7b",
+    "mixtral-8x22b",
+    "deepseek-v3",
+    "deepseek-r1",
+    "deepseek-v2",
+    "deepseek-v2-lite",
+    "grok-1",
+    "llama-4-scout",
+    "llama-4-maverick",
+    "qwen3-235b-a22b",
+    "qwen3-30b-a3b",
+    "qwen2-57b-a14b",
+    "qwen1.5-moe-a2.7b",
+    "gpt-oss-120b",
+    "gpt-oss-20b",
+    "dbrx",
+    "kimi-k2",
+    "glm-4.5",
+    "glm-4.5-air",
+    "olmoe-1b-7b",
+    "phi-3.5-moe",
 }
 
 
@@ -28,9 +45,12 @@ def test_catalog_has_every_reference_model():
 @pytest.mark.skipif(not SHARED_REFERENCE.is_dir(), reason="shared/reference not beside the repo")
 def test_catalog_configs_are_the_published_ones():
     """Every config field in model_specs/ equals shared/reference/models.yaml (fills excepted)."""
-    from moeplan.catalog import catalog_entries
+    from moeplan.model.catalog import catalog_entries
 
-    ref = {m["id"]: m for m in load_yaml_text((SHARED_REFERENCE / "models.yaml").read_text(), "ref")["models"]}
+    ref = {
+        m["id"]: m
+        for m in load_yaml_text((SHARED_REFERENCE / "models.yaml").read_text(), "ref")["models"]
+    }
     for entry in catalog_entries():
         doc = load_yaml_text(entry.path.read_text(), str(entry.path))
         published = ref[doc["name"]]["config"]
@@ -41,8 +61,18 @@ def test_catalog_configs_are_the_published_ones():
             assert doc["config"][key] == value, f"{entry.id}: {key}"
 
 
-@pytest.mark.parametrize("name", ["Mixtral-8x7B", "MIXTRAL-8X22B", "deepseek-r1", "R1",
-                                  "mistralai/Mixtral-8x7B-v0.1", "llama4-scout", "GPT-OSS-120B"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mixtral-8x7B",
+        "MIXTRAL-8X22B",
+        "deepseek-r1",
+        "R1",
+        "mistralai/Mixtral-8x7B-v0.1",
+        "llama4-scout",
+        "GPT-OSS-120B",
+    ],
+)
 def test_names_are_case_insensitive_with_aliases(name):
     assert load_model(name).name in EXPECTED_IDS
 
@@ -65,15 +95,27 @@ def test_hf_config_file_and_folder(tmp_path, tiny_config, write_config):
 
 
 def test_llama4_text_config_nesting(write_config):
-    cfg = {"model_type": "llama4", "text_config": {
-        "hidden_size": 64, "intermediate_size": 32, "intermediate_size_mlp": 128,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
-        "num_hidden_layers": 4, "num_local_experts": 4, "num_experts_per_tok": 1,
-        "interleave_moe_layer_step": 2, "vocab_size": 100, "attention_chunk_size": 64}}
+    cfg = {
+        "model_type": "llama4",
+        "text_config": {
+            "hidden_size": 64,
+            "intermediate_size": 32,
+            "intermediate_size_mlp": 128,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "num_hidden_layers": 4,
+            "num_local_experts": 4,
+            "num_experts_per_tok": 1,
+            "interleave_moe_layer_step": 2,
+            "vocab_size": 100,
+            "attention_chunk_size": 64,
+        },
+    }
     spec = load_model(str(write_config(cfg)))
-    assert [l.ffn for l in spec.layers] == ["dense", "moe", "dense", "moe"]
+    assert [layer.ffn for layer in spec.layers] == ["dense", "moe", "dense", "moe"]
     assert spec.moe.num_shared_experts == 1
-    assert [l.window for l in spec.layers] == [64, 64, 64, None]
+    assert [layer.window for layer in spec.layers] == [64, 64, 64, None]
 
 
 def test_missing_field_is_named(tiny_config, write_config):
@@ -116,7 +158,17 @@ def test_catalog_style_yaml_file(tmp_path, tiny_config):
 
 
 def test_gpu_catalog_ids_and_aliases():
-    for gid in ["h100-sxm", "h200", "b200", "a100-80gb", "l40s", "rtx-4090", "mi300x", "h20", "gb10"]:
+    for gid in [
+        "h100-sxm",
+        "h200",
+        "b200",
+        "a100-80gb",
+        "l40s",
+        "rtx-4090",
+        "mi300x",
+        "h20",
+        "gb10",
+    ]:
         assert gid in gpu_catalog()
     assert resolve_gpu("H100").id == "h100-sxm"
     with pytest.raises(UnknownNameError) as exc:
@@ -134,25 +186,41 @@ def test_gpu_specs_come_from_the_reference():
 
 def test_json_round_trip_of_spec_dump(tmp_path):
     # a config dumped from the catalog loads again from a path with the same counts
-    from moeplan.catalog import catalog_entries
-    from moeplan.params import count_params
+    from moeplan.model.catalog import catalog_entries
+    from moeplan.model.params import count_params
 
     entry = next(e for e in catalog_entries() if e.id == "qwen3-30b-a3b")
     cfg = load_yaml_text(entry.path.read_text(), "x")["config"]
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
-    assert count_params(load_model(str(path))).total == count_params(load_model("qwen3-30b-a3b")).total
+    assert (
+        count_params(load_model(str(path))).total == count_params(load_model("qwen3-30b-a3b")).total
+    )
 
 
 def test_native_precision_from_quantization_config(write_config, tiny_config):
     from moeplan.errors import MoeplanError
-    from moeplan.quant import resolve_scheme
+    from moeplan.memory.quant import resolve_scheme
 
-    gptq = load_model(str(write_config({**tiny_config, "quantization_config": {
-        "quant_method": "gptq", "bits": 4, "group_size": 128}}, "gptq.json")))
+    gptq = load_model(
+        str(
+            write_config(
+                {
+                    **tiny_config,
+                    "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128},
+                },
+                "gptq.json",
+            )
+        )
+    )
     assert resolve_scheme("native", gptq).formats["routed_experts"] == "int4"
-    other = load_model(str(write_config({**tiny_config, "quantization_config": {
-        "quant_method": "hqq"}}, "hqq.json")))
+    other = load_model(
+        str(
+            write_config(
+                {**tiny_config, "quantization_config": {"quant_method": "hqq"}}, "hqq.json"
+            )
+        )
+    )
     with pytest.raises(MoeplanError, match="quant_method 'hqq' is not modelled"):
         resolve_scheme("native", other)
     assert resolve_scheme("int4", other)  # an explicit --quant still works

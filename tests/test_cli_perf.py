@@ -17,7 +17,9 @@ def run(*args: str):
 
 
 def test_latency_json_single_batch():
-    r = run("latency", "mixtral-8x7b", "--gpu", "h100-sxm", "--gpus", "2", "--quant", "bf16", "--json")
+    r = run(
+        "latency", "mixtral-8x7b", "--gpu", "h100-sxm", "--gpus", "2", "--quant", "bf16", "--json"
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     for key in ("ttft_ms",):
@@ -29,8 +31,27 @@ def test_latency_json_single_batch():
 
 
 def test_latency_json_points_and_options():
-    r = run("latency", "deepseek-v3", "--gpu", "h200", "--tp", "1", "--ep", "8", "--batch", "1,8,64",
-            "--input", "2048", "--output", "128", "--kv-quant", "fp8", "--engine", "sglang", "--json")
+    r = run(
+        "latency",
+        "deepseek-v3",
+        "--gpu",
+        "h200",
+        "--tp",
+        "1",
+        "--ep",
+        "8",
+        "--batch",
+        "1,8,64",
+        "--input",
+        "2048",
+        "--output",
+        "128",
+        "--kv-quant",
+        "fp8",
+        "--engine",
+        "sglang",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert [p["batch"] for p in doc["points"]] == [1, 8, 64]
@@ -40,8 +61,21 @@ def test_latency_json_points_and_options():
 
 
 def test_latency_multi_node_network_matters():
-    args = ["latency", "deepseek-v3", "--gpu", "h100", "--gpus", "16", "--tp", "8", "--pp", "2",
-            "--batch", "32", "--json"]
+    args = [
+        "latency",
+        "deepseek-v3",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "16",
+        "--tp",
+        "8",
+        "--pp",
+        "2",
+        "--batch",
+        "32",
+        "--json",
+    ]
     fast = json.loads(run(*args, "--nodes", "2", "--network-gbps", "3200").stdout)
     slow = json.loads(run(*args, "--nodes", "2", "--network-gbps", "100").stdout)
     assert slow["decode"]["tpot_ms"] > fast["decode"]["tpot_ms"]
@@ -49,15 +83,28 @@ def test_latency_multi_node_network_matters():
 
 def test_latency_markdown_and_engines():
     for engine in ("ideal", "vllm", "sglang", "trtllm", "llamacpp", "vllm-v0"):
-        r = run("latency", "qwen3-30b-a3b", "--gpu", "h100", "--engine", engine, "--format", "markdown")
+        r = run(
+            "latency", "qwen3-30b-a3b", "--gpu", "h100", "--engine", engine, "--format", "markdown"
+        )
         assert r.exit_code == 0
         header = next(line for line in r.stdout.splitlines() if "TTFT ms" in line)
         assert header.startswith("|") and "batch" in header
 
 
 def test_plan_finds_cheapest_and_explains_rejections():
-    r = run("plan", "mixtral-8x7b", "--gpu", "h100-sxm,a100-80gb", "--max-gpus", "8",
-            "--max-tpot-ms", "30", "--concurrency", "8", "--json")
+    r = run(
+        "plan",
+        "mixtral-8x7b",
+        "--gpu",
+        "h100-sxm,a100-80gb",
+        "--max-gpus",
+        "8",
+        "--max-tpot-ms",
+        "30",
+        "--concurrency",
+        "8",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["best"]["gpus"] == 1
@@ -80,19 +127,43 @@ def test_validate_json():
     assert any(r["skipped"] for r in doc["records"])
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("latency", "mixtral-8x7b", "--gpu", "h100", "--tp", "3"), "TP 3 does not divide 32 attention heads"),
-    (("latency", "mixtral-8x7b", "--gpu", "h100", "--tp", "1", "--ep", "16"), "EP 16 does not divide 8 experts"),
-    (("latency", "mixtral-8x7b", "--gpu", "h100", "--gpus", "0"), "--gpus must be at least 1"),
-    (("latency", "mixtral-8x7b", "--gpu", "tpu-v5"), "unknown GPU 'tpu-v5'"),
-    (("latency", "mixtral-8x7b", "--gpu", "h100", "--batch", "1,x"), "--batch must be comma-separated"),
-    (("latency", "mixtral-8x7b", "--gpu", "h100", "--engine", "exllama"), "unknown engine 'exllama'"),
-    (("latency", "deepseek-v3", "--gpu", "h100", "--gpus", "1"), "does not fit"),
-    (("latency", "mixtral-8x7b", "--gpu", "h100", "--gpus", "8", "--nodes", "3"), "--nodes 3 does not divide"),
-    (("latency", "mixtral-8x7b", "--gpu", "gb10", "--gpus", "2"), "no GPU interconnect"),
-    (("plan", "mixtral-8x7b", "--gpu", "h100", "--max-gpus", "0"), "--max-gpus must be positive"),
-    (("plan", "mixtral-8x7b", "--gpu", "h100", "--context", "100", "--output", "256"), "must exceed --output"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (
+            ("latency", "mixtral-8x7b", "--gpu", "h100", "--tp", "3"),
+            "TP 3 does not divide 32 attention heads",
+        ),
+        (
+            ("latency", "mixtral-8x7b", "--gpu", "h100", "--tp", "1", "--ep", "16"),
+            "EP 16 does not divide 8 experts",
+        ),
+        (("latency", "mixtral-8x7b", "--gpu", "h100", "--gpus", "0"), "--gpus must be at least 1"),
+        (("latency", "mixtral-8x7b", "--gpu", "tpu-v5"), "unknown GPU 'tpu-v5'"),
+        (
+            ("latency", "mixtral-8x7b", "--gpu", "h100", "--batch", "1,x"),
+            "--batch must be comma-separated",
+        ),
+        (
+            ("latency", "mixtral-8x7b", "--gpu", "h100", "--engine", "exllama"),
+            "unknown engine 'exllama'",
+        ),
+        (("latency", "deepseek-v3", "--gpu", "h100", "--gpus", "1"), "does not fit"),
+        (
+            ("latency", "mixtral-8x7b", "--gpu", "h100", "--gpus", "8", "--nodes", "3"),
+            "--nodes 3 does not divide",
+        ),
+        (("latency", "mixtral-8x7b", "--gpu", "gb10", "--gpus", "2"), "no GPU interconnect"),
+        (
+            ("plan", "mixtral-8x7b", "--gpu", "h100", "--max-gpus", "0"),
+            "--max-gpus must be positive",
+        ),
+        (
+            ("plan", "mixtral-8x7b", "--gpu", "h100", "--context", "100", "--output", "256"),
+            "must exceed --output",
+        ),
+    ],
+)
 def test_bad_input_exit_2(args, needle):
     r = run(*args)
     assert r.exit_code == 2, r.output
@@ -108,17 +179,53 @@ def test_latency_usable_fraction_rejects_a_tight_fit():
 
 
 def test_plan_every_target_option():
-    r = run("plan", "qwen3-30b-a3b", "--gpu", "l40s,h100", "--max-gpus", "4", "--context", "8192",
-            "--output", "512", "--concurrency", "32", "--max-ttft-ms", "5000", "--max-tpot-ms", "80",
-            "--min-tokens-per-s", "200", "--quant", "bf16,fp8", "--kv-quant", "fp8",
-            "--engine", "sglang", "--top", "3", "--json")
+    r = run(
+        "plan",
+        "qwen3-30b-a3b",
+        "--gpu",
+        "l40s,h100",
+        "--max-gpus",
+        "4",
+        "--context",
+        "8192",
+        "--output",
+        "512",
+        "--concurrency",
+        "32",
+        "--max-ttft-ms",
+        "5000",
+        "--max-tpot-ms",
+        "80",
+        "--min-tokens-per-s",
+        "200",
+        "--quant",
+        "bf16,fp8",
+        "--kv-quant",
+        "fp8",
+        "--engine",
+        "sglang",
+        "--top",
+        "3",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert len(doc["accepted"]) <= 3
     best = doc["best"]
     assert best["prefill"]["ttft_ms"] <= 5000 and best["decode"]["tpot_ms"] <= 80
     assert best["decode"]["tokens_per_s_total"] >= 200
-    strict = json.loads(run("plan", "qwen3-30b-a3b", "--gpu", "l40s", "--max-gpus", "1",
-                            "--min-tokens-per-s", "1000000", "--json").stdout)
+    strict = json.loads(
+        run(
+            "plan",
+            "qwen3-30b-a3b",
+            "--gpu",
+            "l40s",
+            "--max-gpus",
+            "1",
+            "--min-tokens-per-s",
+            "1000000",
+            "--json",
+        ).stdout
+    )
     assert strict["best"] is None
     assert any("tokens/s <" in f for c in strict["rejected"] for f in c["failures"])

@@ -32,8 +32,19 @@ def test_size_json_schema():
     # 73.1 GB int4 weights + 0.94 GB KV (4096 tokens) + 1.8 GB overhead = 75.9 GB
     # <= 0.9 x 79.6 GiB = 76.9 GB: one H100
     assert doc["gpus_needed"] == 1
-    longer = json.loads(run("size", "mixtral-8x22b", "--quant", "int4", "--json", "--gpu",
-                            "h100-sxm", "--context", "32768").stdout)
+    longer = json.loads(
+        run(
+            "size",
+            "mixtral-8x22b",
+            "--quant",
+            "int4",
+            "--json",
+            "--gpu",
+            "h100-sxm",
+            "--context",
+            "32768",
+        ).stdout
+    )
     assert longer["gpus_needed"] == 2  # + 224 KiB x 32768 = 7.5 GB of KV no longer fits
 
 
@@ -58,9 +69,24 @@ def test_size_table_shows_units():
 
 
 def test_size_kv_options():
-    a = json.loads(run("size", "mixtral-8x7b", "--quant", "bf16", "--context", "2048", "--json").stdout)
-    b = json.loads(run("size", "mixtral-8x7b", "--quant", "bf16", "--context", "2048",
-                       "--kv-quant", "fp8", "--batch", "4", "--json").stdout)
+    a = json.loads(
+        run("size", "mixtral-8x7b", "--quant", "bf16", "--context", "2048", "--json").stdout
+    )
+    b = json.loads(
+        run(
+            "size",
+            "mixtral-8x7b",
+            "--quant",
+            "bf16",
+            "--context",
+            "2048",
+            "--kv-quant",
+            "fp8",
+            "--batch",
+            "4",
+            "--json",
+        ).stdout
+    )
     assert a["memory"]["kv_cache_bytes"] == 256 * 2**20
     assert b["memory"]["kv_cache_bytes"] == 4 * 128 * 2**20
 
@@ -80,18 +106,21 @@ def test_show_and_list():
     assert "q4_k_m" in run("list", "quants").stdout
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("size", "mixtral-8x8b"), "unknown model 'mixtral-8x8b'; did you mean: mixtral-8x7b"),
-    (("size", "mixtral-8x7b", "--quant", "int3"), "unknown quant 'int3'"),
-    (("size", "mixtral-8x7b", "--gpu", "h1000"), "unknown GPU 'h1000'"),
-    (("size", "mixtral-8x7b", "--batch", "-4"), "--batch must be positive"),
-    (("size", "mixtral-8x7b", "--context", "0"), "--context must be positive"),
-    (("size", "mixtral-8x7b", "--kv-quant", "fp4"), "unknown kv-quant 'fp4'"),
-    (("size", "mixtral-8x7b", "--gpus", "3", "--quant", "bf16"), "TP 3 does not divide"),
-    (("size", "mixtral-8x7b", "--batch", "many"), "Invalid value for '--batch'"),
-    (("size", "./nope/config.json"), "no such file"),
-    (("list", "tpus"), "unknown list 'tpus'"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("size", "mixtral-8x8b"), "unknown model 'mixtral-8x8b'; did you mean: mixtral-8x7b"),
+        (("size", "mixtral-8x7b", "--quant", "int3"), "unknown quant 'int3'"),
+        (("size", "mixtral-8x7b", "--gpu", "h1000"), "unknown GPU 'h1000'"),
+        (("size", "mixtral-8x7b", "--batch", "-4"), "--batch must be positive"),
+        (("size", "mixtral-8x7b", "--context", "0"), "--context must be positive"),
+        (("size", "mixtral-8x7b", "--kv-quant", "fp4"), "unknown kv-quant 'fp4'"),
+        (("size", "mixtral-8x7b", "--gpus", "3", "--quant", "bf16"), "TP 3 does not divide"),
+        (("size", "mixtral-8x7b", "--batch", "many"), "Invalid value for '--batch'"),
+        (("size", "./nope/config.json"), "no such file"),
+        (("list", "tpus"), "unknown list 'tpus'"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(args, needle):
     r = run(*args)
     assert r.exit_code == 2
@@ -121,7 +150,8 @@ def test_planner_commands_do_not_import_heavy_modules():
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from moeplan.cli import app\n"
-        "r = CliRunner().invoke(app, ['size', 'mixtral-8x22b', '--quant', 'int4', '--gpu', 'h100'])\n"
+        "argv = ['size', 'mixtral-8x22b', '--quant', 'int4', '--gpu', 'h100']\n"
+        "r = CliRunner().invoke(app, argv)\n"
         "assert r.exit_code == 0, r.output\n"
         "print(sorted(m for m in ('torch', 'pynvml', 'numpy') if m in sys.modules))\n"
     )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from moeplan.catalog import load_model
-from moeplan.hardware import resolve_gpu
-from moeplan.memory import estimate_memory, kv_bytes_per_token, kv_cache_bytes, weights_bytes_by_component
-from moeplan.parallel import Layout, gpus_needed, make_layout, per_gpu_memory
-from moeplan.quant import resolve_scheme
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.estimate import (
+    estimate_memory,
+    kv_bytes_per_token,
+    kv_cache_bytes,
+    weights_bytes_by_component,
+)
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.parallel import Layout, gpus_needed, make_layout, per_gpu_memory
 
 GIB = 2**30
 MIB = 2**20
@@ -45,7 +50,7 @@ def test_gpt_oss_sliding_layers_hold_their_window():
 def test_llama4_chunked_and_global_layers():
     """Llama 4: every 4th layer is a global NoPE layer, the others chunked at 8192."""
     spec = load_model("llama-4-scout")
-    assert sum(1 for l in spec.layers if l.window is None) == 12
+    assert sum(1 for layer in spec.layers if layer.window is None) == 12
     per_layer = 8 * 256 * 2
     assert kv_cache_bytes(spec, 100_000, 1) == per_layer * (12 * 100_000 + 36 * 8192)
 
@@ -75,7 +80,7 @@ def test_qwen3_30b_bf16_fits_the_measured_footprint():
 
 
 def test_mxfp4_and_nvfp4_bits():
-    from moeplan.quant import FORMATS
+    from moeplan.memory.quant import FORMATS
 
     assert FORMATS["mxfp4"].bits_per_weight == 4.25
     assert FORMATS["nvfp4"].bits_per_weight == 4.5
@@ -95,7 +100,9 @@ def test_native_gpt_oss_keeps_attention_bf16():
 def test_tp_shards_gqa_kv_but_not_mla():
     mixtral = load_model("mixtral-8x7b")
     mem = estimate_memory(mixtral, resolve_scheme("bf16"), 4096, 8)
-    assert per_gpu_memory(mixtral, mem, Layout(tp=8)).kv_cache_bytes == pytest.approx(mem.kv_cache_bytes / 8, abs=1)
+    assert per_gpu_memory(mixtral, mem, Layout(tp=8)).kv_cache_bytes == pytest.approx(
+        mem.kv_cache_bytes / 8, abs=1
+    )
     dsv3 = load_model("deepseek-v3")
     mem = estimate_memory(dsv3, resolve_scheme("fp8-block"), 4096, 8)
     assert per_gpu_memory(dsv3, mem, Layout(tp=8)).kv_cache_bytes == mem.kv_cache_bytes

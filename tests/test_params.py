@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from moeplan.catalog import catalog_ids, load_model
-from moeplan.hf_config import spec_from_config
-from moeplan.params import count_params
-from moeplan.sizing import active_by_convention
+from moeplan.memory.sizing import active_by_convention
+from moeplan.model.catalog import catalog_ids, load_model
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.params import count_params
 
 
 def test_tiny_mixtral_by_hand(tiny_config):
@@ -49,7 +49,7 @@ def _tolerance(published: float) -> float:
     unit = 1e12 if published >= 1e12 else 1e9
     digits = f"{published / unit:g}"
     decimals = len(digits.split(".")[1]) if "." in digits else 0
-    half_unit = 0.5 * 10 ** -decimals * unit
+    half_unit = 0.5 * 10**-decimals * unit
     return 0.01 + half_unit / published
 
 
@@ -58,8 +58,15 @@ OFFICIAL = [cid for cid in catalog_ids() if load_model(cid).official is not None
 
 def test_every_reference_model_with_counts_is_covered():
     # models.yaml publishes counts for Mixtral x2, DeepSeek-V3 (and R1), Grok-1, Llama 4 x2
-    for cid in ["mixtral-8x7b", "mixtral-8x22b", "deepseek-v3", "deepseek-r1", "grok-1",
-                "llama-4-scout", "llama-4-maverick"]:
+    for cid in [
+        "mixtral-8x7b",
+        "mixtral-8x22b",
+        "deepseek-v3",
+        "deepseek-r1",
+        "grok-1",
+        "llama-4-scout",
+        "llama-4-maverick",
+    ]:
         assert cid in OFFICIAL
 
 
@@ -78,8 +85,8 @@ def test_official_counts(cid):
 
 def test_llama4_scout_says_vision_encoder_is_missing():
     """MODEL_CARD.md: 109B total includes the vision encoder; the text config gives ~107.8B."""
-    from moeplan.quant import resolve_scheme
-    from moeplan.sizing import size_model
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.memory.sizing import size_model
 
     spec = load_model("llama-4-scout")
     r = size_model(spec, resolve_scheme("bf16"))

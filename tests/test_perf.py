@@ -9,27 +9,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moeplan.catalog import load_model
-from moeplan.engines import resolve_engine
-from moeplan.hardware import resolve_gpu
-from moeplan.hf_config import spec_from_config
-from moeplan.latency import latency_point, make_setup
-from moeplan.parallel import Layout
-from moeplan.perf import Rates, decode_step
-from moeplan.perf_terms import (
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.model.hf_config import spec_from_config
+from moeplan.perf.engines import resolve_engine
+from moeplan.perf.latency import latency_point, make_setup
+from moeplan.perf.parallel import Layout
+from moeplan.perf.phases import Rates, decode_step
+from moeplan.perf.terms import (
     allreduce_seconds,
     attention_core_flops,
     expected_experts_touched,
     expert_bytes_per_gpu,
     kv_read_bytes_per_gpu,
 )
-from moeplan.quant import resolve_scheme
 
 
 def test_expert_coverage():
     """E x (1 - (1 - k/E)^B): k at B = 1; Mixtral (8, top-2) at B = 8: 8 x (1 - 0.75^8) = 7.20."""
     assert expected_experts_touched(8, 2, 1) == pytest.approx(2)
-    assert expected_experts_touched(8, 2, 8) == pytest.approx(8 * (1 - 0.75**8)) == pytest.approx(7.199, abs=1e-3)
+    assert (
+        expected_experts_touched(8, 2, 8)
+        == pytest.approx(8 * (1 - 0.75**8))
+        == pytest.approx(7.199, abs=1e-3)
+    )
     assert expected_experts_touched(256, 8, 10_000) == pytest.approx(256)
     assert expected_experts_touched(8, 2, 0) == 0
 
@@ -37,21 +41,39 @@ def test_expert_coverage():
 @pytest.fixture
 def tiny():
     """Hidden 64, 2 layers, 4 experts (width 128) top-2, 4 heads / 2 KV heads of 16."""
-    return spec_from_config({
-        "model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
-        "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 100}, "tiny")
+    return spec_from_config(
+        {
+            "model_type": "mixtral",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "num_hidden_layers": 2,
+            "num_local_experts": 4,
+            "num_experts_per_tok": 2,
+            "vocab_size": 100,
+        },
+        "tiny",
+    )
 
 
-def _setup(spec, gpu="h100-sxm", layout=Layout(), engine="ideal", quant="bf16"):
-    return make_setup(spec, resolve_scheme(quant, spec), resolve_gpu(gpu), layout, resolve_engine(engine))
+def _setup(spec, gpu="h100-sxm", layout=None, engine="ideal", quant="bf16"):
+    return make_setup(
+        spec,
+        resolve_scheme(quant, spec),
+        resolve_gpu(gpu),
+        layout or Layout(),
+        resolve_engine(engine),
+    )
 
 
 def test_decode_bytes_at_batch_1_by_hand(tiny):
     setup = _setup(tiny)
     expert_bytes = 3 * 64 * 128 * 2  # one expert, bf16
     # batch 1: 2 experts per MoE layer, 2 layers
-    assert expert_bytes_per_gpu(setup.split, tiny, setup.layout, 1) == pytest.approx(2 * 2 * expert_bytes)
+    assert expert_bytes_per_gpu(setup.split, tiny, setup.layout, 1) == pytest.approx(
+        2 * 2 * expert_bytes
+    )
     # KV: 2 layers x 2 KV heads x (16 + 16) x 2 bytes x 10 tokens
     assert kv_read_bytes_per_gpu(tiny, setup.layout, 1, 10, "bf16") == 2 * 2 * 32 * 2 * 10
     # ideal engine: the step is exactly bytes / spec bandwidth (compute is far below)
@@ -67,11 +89,14 @@ def test_decode_bytes_at_batch_1_by_hand(tiny):
 
 def test_attention_flops_closed_form_matches_loop(tiny):
     """Causal attention: token i attends to min(i, window) tokens; 2 x H x (d + dv) per pair."""
-    windowed = replace(tiny, layers=tuple(replace(l, window=5) for l in tiny.layers))
+    windowed = replace(tiny, layers=tuple(replace(layer, window=5) for layer in tiny.layers))
     for spec in (tiny, windowed):
         for start, new in [(0, 1), (0, 12), (3, 4), (7, 9), (20, 1)]:
-            brute = sum(2 * 4 * 32 * min(start + i + 1, l.window or 10**9)
-                        for l in spec.layers for i in range(new))
+            brute = sum(
+                2 * 4 * 32 * min(start + i + 1, layer.window or 10**9)
+                for layer in spec.layers
+                for i in range(new)
+            )
             assert attention_core_flops(spec, new, start) == pytest.approx(brute)
 
 
@@ -109,22 +134,33 @@ def test_pipeline_adds_no_speed_at_batch_1():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(["mixtral-8x7b", "qwen3-30b-a3b", "gpt-oss-20b", "deepseek-v2-lite"]),
-       st.floats(1.05, 4.0), st.integers(1, 256))
+@given(
+    st.sampled_from(["mixtral-8x7b", "qwen3-30b-a3b", "gpt-oss-20b", "deepseek-v2-lite"]),
+    st.floats(1.05, 4.0),
+    st.integers(1, 256),
+)
 def test_more_bandwidth_never_slows(model, factor, batch):
     spec = load_model(model)
     setup = _setup(spec, engine="vllm", gpu="h200")
     faster_gpu = replace(setup.gpu, mem_bw_bytes_per_s=setup.gpu.mem_bw_bytes_per_s * factor)
     faster = replace(setup, gpu=faster_gpu, rates=Rates.from_engine(faster_gpu, setup.rates.engine))
     assert decode_step(faster, batch, 2048).total_s <= decode_step(setup, batch, 2048).total_s
-    assert latency_point(faster, batch, 512, 16, check_memory=False).ttft_ms <= \
-        latency_point(setup, batch, 512, 16, check_memory=False).ttft_ms
+    assert (
+        latency_point(faster, batch, 512, 16, check_memory=False).ttft_ms
+        <= latency_point(setup, batch, 512, 16, check_memory=False).ttft_ms
+    )
 
 
 @pytest.mark.parametrize("model", ["mixtral-8x7b", "qwen3-30b-a3b", "deepseek-v3", "gpt-oss-120b"])
 def test_more_batch_never_lowers_throughput_before_compute_bound(model):
     spec = load_model(model)
-    setup = _setup(spec, engine="vllm", gpu="h200", quant="int4", layout=Layout(tp=8) if model == "deepseek-v3" else Layout())
+    setup = _setup(
+        spec,
+        engine="vllm",
+        gpu="h200",
+        quant="int4",
+        layout=Layout(tp=8) if model == "deepseek-v3" else Layout(),
+    )
     previous = 0.0
     for batch in (1, 2, 4, 8, 16, 32, 64, 128):
         step = decode_step(setup, batch, 1024)
@@ -144,7 +180,7 @@ def test_moe_batch_1_reads_only_top_k():
 
 def test_validate_median_within_goal():
     """Issue goal: median absolute error <= 25% on the counted decode records, with defaults."""
-    from moeplan.validate import median_abs_error, validate_all
+    from moeplan.plan.validate import median_abs_error, validate_all
 
     results = validate_all()
     assert sum(r.counted for r in results) >= 6
@@ -155,9 +191,11 @@ def test_validate_median_within_goal():
 
 
 def test_speed_metric_counts_prompt_tokens():
-    from moeplan.validate import predict_metric
+    from moeplan.plan.validate import predict_metric
 
     spec = load_model("qwen3-30b-a3b")
     p = latency_point(_setup(spec, gpu="h20", engine="sglang"), 1, 6144, 2048)
-    assert predict_metric("speed", p) == pytest.approx(8192 / (p.prefill.total_s + 2047 * p.decode.total_s))
+    assert predict_metric("speed", p) == pytest.approx(
+        8192 / (p.prefill.total_s + 2047 * p.decode.total_s)
+    )
     assert math.isclose(predict_metric("decode_tokens_per_s", p), 1 / p.decode.total_s)

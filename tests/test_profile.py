@@ -16,12 +16,17 @@ torch = pytest.importorskip("torch")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from moeplan.calibration import SCHEMA, interpolate_log2, load_calibration  # noqa: E402
 from moeplan.cli import app  # noqa: E402
 from moeplan.errors import CalibrationError  # noqa: E402
+from moeplan.perf.calibration import SCHEMA, interpolate_log2, load_calibration  # noqa: E402
 from moeplan.profile.moe import (  # noqa: E402
-    MoEShape, experts_gather_bmm, experts_grouped_mm, experts_loop, grouped_mm_available,
-    make_layer, plan_routing,
+    MoEShape,
+    experts_gather_bmm,
+    experts_grouped_mm,
+    experts_loop,
+    grouped_mm_available,
+    make_layer,
+    plan_routing,
 )
 
 runner = CliRunner()
@@ -31,8 +36,20 @@ HAS_CUDA = torch.cuda.is_available()
 @pytest.fixture(scope="module")
 def cpu_calibration(tmp_path_factory):
     path = tmp_path_factory.mktemp("cal") / "cpu.yaml"
-    r = runner.invoke(app, ["profile", "--device", "cpu", "--quick", "--repeats", "2",
-                            "--output", str(path), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "profile",
+            "--device",
+            "cpu",
+            "--quick",
+            "--repeats",
+            "2",
+            "--output",
+            str(path),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     return path, json.loads(r.stdout)
 
@@ -80,10 +97,12 @@ def test_no_cuda_is_one_line_exit_2():
 
 
 def test_no_torch_is_one_line_exit_2(tmp_path):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from typer.testing import CliRunner\nfrom moeplan.cli import app\n"
-            "r = CliRunner().invoke(app, ['profile', '--device', 'cpu'])\n"
-            "print(r.exit_code, r.stderr.strip())")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from typer.testing import CliRunner\nfrom moeplan.cli import app\n"
+        "r = CliRunner().invoke(app, ['profile', '--device', 'cpu'])\n"
+        "print(r.exit_code, r.stderr.strip())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.startswith("2 moeplan: error: profile needs PyTorch")
 
@@ -136,10 +155,16 @@ def test_triton_kernel_in_interpreter():
         "s = MoEShape(64, 96, 8, 2); L = make_layer(s, 'cpu', torch.float32)\n"
         "for T in (1, 5, 40):\n"
         "    ids, w = plan_routing(T, s, T == 5, 'cpu'); x = torch.randn(T, 64)\n"
-        "    assert torch.allclose(experts_triton(x, ids, w, L), experts_loop(x, ids, w, L), atol=1e-4)\n"
-        "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "TRITON_INTERPRET": "1"})
+        "    got, want = experts_triton(x, ids, w, L), experts_loop(x, ids, w, L)\n"
+        "    assert torch.allclose(got, want, atol=1e-4)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRITON_INTERPRET": "1"},
+    )
     if "ok" not in out.stdout and "InterpreterError" in out.stderr:
         pytest.skip("this Triton's interpreter does not run here: " + out.stderr.splitlines()[-1])
     assert out.stdout.strip() == "ok", out.stderr
@@ -157,12 +182,20 @@ def test_routing_plans():
 
 def test_tiny_moe_numel_matches_count():
     """STYLE habit 7: a tiny Mixtral built from a spec has exactly count_params' parameters."""
-    from moeplan.hf_config import spec_from_config
-    from moeplan.params import count_params
+    from moeplan.model.hf_config import spec_from_config
+    from moeplan.model.params import count_params
 
-    cfg = {"model_type": "mixtral", "hidden_size": 32, "intermediate_size": 48,
-           "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 3,
-           "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 50}
+    cfg = {
+        "model_type": "mixtral",
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "num_hidden_layers": 3,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "vocab_size": 50,
+    }
     spec = spec_from_config(cfg, "tiny")
     nn = torch.nn
     h, kv, d = 32, 2 * 8, 8
@@ -170,16 +203,33 @@ def test_tiny_moe_numel_matches_count():
     class Layer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.q, self.k, self.v, self.o = (nn.Linear(h, 32, bias=False), nn.Linear(h, kv, bias=False),
-                                              nn.Linear(h, kv, bias=False), nn.Linear(32, h, bias=False))
+            self.q, self.k, self.v, self.o = (
+                nn.Linear(h, 32, bias=False),
+                nn.Linear(h, kv, bias=False),
+                nn.Linear(h, kv, bias=False),
+                nn.Linear(32, h, bias=False),
+            )
             self.router = nn.Linear(h, 4, bias=False)
-            self.experts = nn.ModuleList(nn.ModuleDict({"w1": nn.Linear(h, 48, bias=False),
-                                                        "w3": nn.Linear(h, 48, bias=False),
-                                                        "w2": nn.Linear(48, h, bias=False)}) for _ in range(4))
+            self.experts = nn.ModuleList(
+                nn.ModuleDict(
+                    {
+                        "w1": nn.Linear(h, 48, bias=False),
+                        "w3": nn.Linear(h, 48, bias=False),
+                        "w2": nn.Linear(48, h, bias=False),
+                    }
+                )
+                for _ in range(4)
+            )
             self.n1, self.n2 = nn.Parameter(torch.ones(h)), nn.Parameter(torch.ones(h))
 
-    model = nn.ModuleDict({"embed": nn.Embedding(50, h), "layers": nn.ModuleList(Layer() for _ in range(3)),
-                           "norm": nn.LayerNorm(h, bias=False), "head": nn.Linear(h, 50, bias=False)})
+    model = nn.ModuleDict(
+        {
+            "embed": nn.Embedding(50, h),
+            "layers": nn.ModuleList(Layer() for _ in range(3)),
+            "norm": nn.LayerNorm(h, bias=False),
+            "head": nn.Linear(h, 50, bias=False),
+        }
+    )
     assert d * 4 == 32
     assert sum(p.numel() for p in model.parameters()) == count_params(spec).total
 
@@ -192,11 +242,20 @@ def test_interpolation_rule():
 
 
 def _synthetic(tmp_path, **over):
-    doc = {"schema": SCHEMA, "device": {"name": "NVIDIA H100 80GB HBM3", "catalog_id": "h100-sxm"},
-           "spec": {"mem_bw_bytes_per_s": 3.35e12},
-           "measured": {"copy_bandwidth_bytes_per_s": 3.0e12, "gemm_flops": {"bf16": 6.5e14}},
-           "moe": {"curves": {"x": [{"tokens": 1, "fraction_of_spec_bw": 0.6},
-                                    {"tokens": 32, "fraction_of_spec_bw": 0.9}]}}}
+    doc = {
+        "schema": SCHEMA,
+        "device": {"name": "NVIDIA H100 80GB HBM3", "catalog_id": "h100-sxm"},
+        "spec": {"mem_bw_bytes_per_s": 3.35e12},
+        "measured": {"copy_bandwidth_bytes_per_s": 3.0e12, "gemm_flops": {"bf16": 6.5e14}},
+        "moe": {
+            "curves": {
+                "x": [
+                    {"tokens": 1, "fraction_of_spec_bw": 0.6},
+                    {"tokens": 32, "fraction_of_spec_bw": 0.9},
+                ]
+            }
+        },
+    }
     doc.update(over)
     path = tmp_path / "h100.yaml"
     path.write_text(yaml.safe_dump(doc))
@@ -206,18 +265,26 @@ def _synthetic(tmp_path, **over):
 def test_latency_uses_a_calibration(tmp_path):
     path = _synthetic(tmp_path)
     base = ["latency", "mixtral-8x7b", "--gpu", "h100-sxm", "--quant", "int4", "--json"]
-    cal = json.loads(runner.invoke(app, base + ["--calibration", path]).stdout)
+    cal = json.loads(runner.invoke(app, [*base, "--calibration", path]).stdout)
     default = json.loads(runner.invoke(app, base).stdout)
     assert "calibration" in cal["efficiencies"]["source"]
     assert cal["decode"]["tpot_ms"] != default["decode"]["tpot_ms"]
-    assert runner.invoke(app, ["size", "mixtral-8x7b", "--gpu", "h100-sxm", "--calibration", path]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["size", "mixtral-8x7b", "--gpu", "h100-sxm", "--calibration", path]
+        ).exit_code
+        == 0
+    )
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"schema": "other/9"}, "expected 'moeplan-calibration/1'"),
-    ({"measured": {"copy_bandwidth_bytes_per_s": -1.0}}, "must not be negative"),
-    ({"measured": {}}, "missing field 'measured.copy_bandwidth_bytes_per_s'"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"schema": "other/9"}, "expected 'moeplan-calibration/1'"),
+        ({"measured": {"copy_bandwidth_bytes_per_s": -1.0}}, "must not be negative"),
+        ({"measured": {}}, "missing field 'measured.copy_bandwidth_bytes_per_s'"),
+    ],
+)
 def test_invalid_calibrations_exit_2(tmp_path, change, needle):
     path = _synthetic(tmp_path, **change)
     r = runner.invoke(app, ["latency", "mixtral-8x7b", "--gpu", "h100-sxm", "--calibration", path])
@@ -238,9 +305,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _collective_worker(rank: int, world: int, port: int, queue) -> None:  # noqa: ANN001
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+def _collective_worker(rank: int, world: int, port: int, queue) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     from moeplan.profile.collectives import time_collectives
 
     rows = time_collectives("cpu", [4096, 65536], repeats=2)

@@ -7,10 +7,10 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moeplan.hf_config import spec_from_config
-from moeplan.memory import estimate_memory, kv_cache_bytes
-from moeplan.params import count_params
-from moeplan.quant import FORMATS, SCHEMES, resolve_scheme
+from moeplan.memory.estimate import estimate_memory, kv_cache_bytes
+from moeplan.memory.quant import FORMATS, SCHEMES, resolve_scheme
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.params import count_params
 
 
 @st.composite
@@ -25,7 +25,8 @@ def moe_configs(draw):
         "num_attention_heads": heads,
         "num_key_value_heads": draw(st.sampled_from([1, 2, 4])),
         "num_hidden_layers": draw(st.integers(1, 8)),
-        "num_local_experts": experts, "num_experts": experts,
+        "num_local_experts": experts,
+        "num_experts": experts,
         "num_experts_per_tok": draw(st.integers(1, experts)),
         "vocab_size": draw(st.integers(16, 5000)),
     }
@@ -48,7 +49,9 @@ def test_top_k_all_experts_activates_everything(cfg):
 
 
 @settings(max_examples=40, deadline=None)
-@given(moe_configs(), st.integers(1, 8), st.sampled_from(["num_local_experts", "num_hidden_layers"]))
+@given(
+    moe_configs(), st.integers(1, 8), st.sampled_from(["num_local_experts", "num_hidden_layers"])
+)
 def test_more_experts_or_layers_never_fewer_bytes(cfg, extra, field):
     base = spec_from_config(cfg, "h")
     bigger_cfg = {**cfg, field: cfg[field] + extra}
@@ -71,8 +74,11 @@ def test_more_experts_or_layers_never_fewer_bytes(cfg, extra, field):
 @given(moe_configs())
 def test_more_bits_never_fewer_bytes(cfg):
     spec = spec_from_config(cfg, "h")
-    by_bits = sorted((FORMATS[s.formats["routed_experts"]].bits_per_weight, s.id)
-                     for s in SCHEMES.values() if s.formats["norms"] != "gguf-f32")
+    by_bits = sorted(
+        (FORMATS[s.formats["routed_experts"]].bits_per_weight, s.id)
+        for s in SCHEMES.values()
+        if s.formats["norms"] != "gguf-f32"
+    )
     sizes = [estimate_memory(spec, SCHEMES[sid], 512, 1).weights_bytes for _, sid in by_bits]
     assert sizes == sorted(sizes)
 

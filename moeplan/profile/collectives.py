@@ -37,8 +37,8 @@ def time_collectives(device: str, sizes: list[int], repeats: int = 5) -> list[di
         buf = torch.ones(elems, dtype=torch.float32, device=device)
         out = torch.empty_like(buf)
         for name, fn, factor in (
-            ("all_reduce", lambda: dist.all_reduce(buf), 2 * (world - 1) / world),
-            ("all_to_all", lambda: dist.all_to_all_single(out, buf), (world - 1) / world),
+            ("all_reduce", lambda b=buf: dist.all_reduce(b), 2 * (world - 1) / world),
+            ("all_to_all", lambda o=out, b=buf: dist.all_to_all_single(o, b), (world - 1) / world),
         ):
             fn()  # warm-up
             samples = []
@@ -52,6 +52,13 @@ def time_collectives(device: str, sizes: list[int], repeats: int = 5) -> list[di
                     torch.cuda.synchronize()
                 samples.append(time.perf_counter() - start)
             seconds = statistics.median(samples)
-            rows.append({"kernel": name, "bytes": elems * 4, "world_size": world,
-                         "seconds": seconds, "bus_bytes_per_s": elems * 4 * factor / seconds})
+            rows.append(
+                {
+                    "kernel": name,
+                    "bytes": elems * 4,
+                    "world_size": world,
+                    "seconds": seconds,
+                    "bus_bytes_per_s": elems * 4 * factor / seconds,
+                }
+            )
     return rows

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..calibration import Calibration, interpolate_log2
-from ..engines import KERNELS_PER_MOE_FFN, EngineProfile
-from ..hardware import GPU
-from ..perf import Phase
-from ..perf_terms import expected_experts_touched
+from moeplan.hardware.gpus import GPU
+from moeplan.perf.calibration import Calibration, interpolate_log2
+from moeplan.perf.engines import KERNELS_PER_MOE_FFN, EngineProfile
+from moeplan.perf.phases import Phase
+from moeplan.perf.terms import expected_experts_touched
+
 from .moe import MoEShape  # torch-free at import: moe.py imports torch inside its functions
 
 
@@ -41,8 +42,14 @@ class Comparison:
         return self._err(self.leave_one_out_s, self.measured_s)
 
 
-def moe_layer_seconds(shape: dict[str, int], element_bytes: int, tokens: int, bw_bytes_per_s: float,
-                      peak_flops: float | None, overhead_s: float) -> float:
+def moe_layer_seconds(
+    shape: dict[str, int],
+    element_bytes: int,
+    tokens: int,
+    bw_bytes_per_s: float,
+    peak_flops: float | None,
+    overhead_s: float,
+) -> float:
     """The latency model's MoE layer: router + expected distinct experts (uniform routing) read
     at `bw`, against the GEMM FLOPs at `peak`, plus fixed kernel overhead."""
     moe = MoEShape(**shape)
@@ -58,17 +65,39 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
     out: list[Comparison] = []
     spec_bw = doc["spec"]["mem_bw_bytes_per_s"]
     peak_cal = cal.gemm_flops.get("bf16")
-    peak_default = gpu.peak_flops("bf16") * engine.compute_efficiency if gpu and gpu.bf16_flops else None
+    peak_default = (
+        gpu.peak_flops("bf16") * engine.compute_efficiency if gpu and gpu.bf16_flops else None
+    )
     for row in doc["raw"]["copy"]:
-        default = 2 * row["bytes"] / (gpu.mem_bw_bytes_per_s * engine.bw_efficiency) if gpu else None
-        out.append(Comparison("copy", f"{row['bytes']} B", row["seconds"], default,
-                              2 * row["bytes"] / cal.copy_bw_bytes_per_s))
+        default = (
+            2 * row["bytes"] / (gpu.mem_bw_bytes_per_s * engine.bw_efficiency) if gpu else None
+        )
+        out.append(
+            Comparison(
+                "copy",
+                f"{row['bytes']} B",
+                row["seconds"],
+                default,
+                2 * row["bytes"] / cal.copy_bw_bytes_per_s,
+            )
+        )
     for row in doc["raw"]["gemm"]:
         flops = 2.0 * row["m"] * row["n"] * row["k"]
         dtype = row["dtype"]
-        default = flops / (gpu.peak_flops(dtype) * engine.compute_efficiency) if gpu and gpu.bf16_flops else None
-        out.append(Comparison(f"gemm {dtype}", f"{row['m']}x{row['n']}x{row['k']}", row["seconds"],
-                              default, flops / cal.gemm_flops[dtype]))
+        default = (
+            flops / (gpu.peak_flops(dtype) * engine.compute_efficiency)
+            if gpu and gpu.bf16_flops
+            else None
+        )
+        out.append(
+            Comparison(
+                f"gemm {dtype}",
+                f"{row['m']}x{row['n']}x{row['k']}",
+                row["seconds"],
+                default,
+                flops / cal.gemm_flops[dtype],
+            )
+        )
     moe = doc["moe"]
     fastest: dict[int, tuple[float, str]] = {}  # per token count, the best backend (as the curve)
     for backend, backend_rows in moe["curves"].items():
@@ -81,13 +110,22 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
         default = None
         if gpu is not None:
             overhead = KERNELS_PER_MOE_FFN * engine.kernel_overhead_s
-            default = moe_layer_seconds(moe["shape"], element, t, gpu.mem_bw_bytes_per_s * engine.bw_efficiency,
-                                        peak_default, overhead)
-        calibrated = moe_layer_seconds(moe["shape"], element, t, spec_bw * cal.moe_fraction(t), peak_cal, 0.0)
+            default = moe_layer_seconds(
+                moe["shape"],
+                element,
+                t,
+                gpu.mem_bw_bytes_per_s * engine.bw_efficiency,
+                peak_default,
+                overhead,
+            )
+        calibrated = moe_layer_seconds(
+            moe["shape"], element, t, spec_bw * cal.moe_fraction(t), peak_cal, 0.0
+        )
         others = tuple(p for p in curve if p[0] != t)
         loo = None
         if others:
-            loo = moe_layer_seconds(moe["shape"], element, t, spec_bw * interpolate_log2(others, t),
-                                    peak_cal, 0.0)
+            loo = moe_layer_seconds(
+                moe["shape"], element, t, spec_bw * interpolate_log2(others, t), peak_cal, 0.0
+            )
         out.append(Comparison(f"moe {backend}", f"{t} tokens", seconds, default, calibrated, loo))
     return out

@@ -15,8 +15,13 @@ def copy_bandwidth(timer: Timer, device: str, n_bytes: int) -> dict[str, Any]:
     src = torch.empty(n_bytes, dtype=torch.uint8, device=device).fill_(1)
     dst = torch.empty_like(src)
     t = timer.time(lambda: dst.copy_(src), flush_l2=False)
-    return {"kernel": "copy", "bytes": n_bytes, "seconds": t.median_s,
-            "bytes_per_s": 2 * n_bytes / t.median_s, "cuda_graph": t.graph}
+    return {
+        "kernel": "copy",
+        "bytes": n_bytes,
+        "seconds": t.median_s,
+        "bytes_per_s": 2 * n_bytes / t.median_s,
+        "cuda_graph": t.graph,
+    }
 
 
 def fp8_supported(device: str) -> bool:
@@ -41,17 +46,27 @@ def gemm(timer: Timer, device: str, m: int, n: int, k: int, dtype_name: str) -> 
     if dtype_name == "fp8":
         a8, b8 = a.to(torch.float8_e4m3fn), b.to(torch.float8_e4m3fn)
         one = torch.ones((), device=device)
-        fn = lambda: torch._scaled_mm(a8, b8.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16)  # noqa: E731
+
+        def fn():
+            return torch._scaled_mm(a8, b8.t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
     else:
         fn = lambda: a @ b.t()  # noqa: E731
     t = timer.time(fn)
-    return {"kernel": "gemm", "dtype": dtype_name if device != "cpu" else "fp32", "m": m, "n": n,
-            "k": k, "seconds": t.median_s, "flops_per_s": 2.0 * m * n * k / t.median_s,
-            "cuda_graph": t.graph}
+    return {
+        "kernel": "gemm",
+        "dtype": dtype_name if device != "cpu" else "fp32",
+        "m": m,
+        "n": n,
+        "k": k,
+        "seconds": t.median_s,
+        "flops_per_s": 2.0 * m * n * k / t.median_s,
+        "cuda_graph": t.graph,
+    }
 
 
-def attention_decode(timer: Timer, device: str, batch: int, heads: int, kv_heads: int,
-                     head_dim: int, context: int) -> dict[str, Any]:
+def attention_decode(
+    timer: Timer, device: str, batch: int, heads: int, kv_heads: int, head_dim: int, context: int
+) -> dict[str, Any]:
     """One decode step of attention: 1 query token per sequence over `context` cached tokens
     (scaled_dot_product_attention with GQA); bytes = the K and V cache read."""
     import torch
@@ -67,10 +82,19 @@ def attention_decode(timer: Timer, device: str, batch: int, heads: int, kv_heads
             return torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True)
         except TypeError:  # torch without enable_gqa
             return torch.nn.functional.scaled_dot_product_attention(
-                q, k.repeat_interleave(group, 1), v.repeat_interleave(group, 1))
+                q, k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
+            )
 
     t = timer.time(fn)
     kv_bytes = 2 * k.numel() * k.element_size()
-    return {"kernel": "attention_decode", "batch": batch, "heads": heads, "kv_heads": kv_heads,
-            "head_dim": head_dim, "context": context, "seconds": t.median_s,
-            "bytes_per_s": kv_bytes / t.median_s, "cuda_graph": t.graph}
+    return {
+        "kernel": "attention_decode",
+        "batch": batch,
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "head_dim": head_dim,
+        "context": context,
+        "seconds": t.median_s,
+        "bytes_per_s": kv_bytes / t.median_s,
+        "cuda_graph": t.graph,
+    }

@@ -10,8 +10,9 @@ still computed and timed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 POWER_LAW_ALPHA = 1.2
 """Skewed routing: expert e is chosen with weight (e + 1)^-alpha (Zipf-like popularity)."""
@@ -49,24 +50,31 @@ def make_layer(shape: MoEShape, device: str, dtype: Any, seed: int = 0) -> MoELa
     import torch
 
     g = torch.Generator(device="cpu").manual_seed(seed)
-    scale = shape.hidden ** -0.5
+    scale = shape.hidden**-0.5
 
     def rand(*dims: int) -> Any:
         return (torch.randn(*dims, generator=g) * scale).to(device=device, dtype=dtype)
 
-    return MoELayer(shape, rand(shape.num_experts, shape.hidden),
-                    rand(shape.num_experts, 2 * shape.width, shape.hidden),
-                    rand(shape.num_experts, shape.hidden, shape.width))
+    return MoELayer(
+        shape,
+        rand(shape.num_experts, shape.hidden),
+        rand(shape.num_experts, 2 * shape.width, shape.hidden),
+        rand(shape.num_experts, shape.hidden, shape.width),
+    )
 
 
-def plan_routing(tokens: int, shape: MoEShape, skewed: bool, device: str, seed: int = 0) -> tuple[Any, Any]:
+def plan_routing(
+    tokens: int, shape: MoEShape, skewed: bool, device: str, seed: int = 0
+) -> tuple[Any, Any]:
     """top_k distinct expert ids per token and normalized weights."""
     import torch
 
     g = torch.Generator(device="cpu").manual_seed(seed + tokens)
     if skewed:
         popularity = torch.arange(1, shape.num_experts + 1, dtype=torch.float64) ** -POWER_LAW_ALPHA
-        ids = torch.multinomial(popularity.expand(tokens, -1), shape.top_k, replacement=False, generator=g)
+        ids = torch.multinomial(
+            popularity.expand(tokens, -1), shape.top_k, replacement=False, generator=g
+        )
     else:
         ids = torch.rand(tokens, shape.num_experts, generator=g).topk(shape.top_k, dim=-1).indices
     weights = torch.rand(tokens, shape.top_k, generator=g) + 0.5
@@ -96,7 +104,9 @@ def _silu_mul(h: Any, width: int) -> Any:
     return torch.nn.functional.silu(h[..., :width]) * h[..., width:]
 
 
-def _combine(out_sorted: Any, token_idx: Any, order: Any, weights: Any, tokens: int, hidden: int) -> Any:
+def _combine(
+    out_sorted: Any, token_idx: Any, order: Any, weights: Any, tokens: int, hidden: int
+) -> Any:
     import torch
 
     scaled = out_sorted * weights.flatten()[order].unsqueeze(-1).to(out_sorted.dtype)
@@ -115,8 +125,8 @@ def experts_loop(x: Any, ids: Any, weights: Any, layer: MoELayer) -> Any:
     start = 0
     for e, c in enumerate(counts):
         if c:
-            h = _silu_mul(xs[start:start + c] @ layer.w13[e].T, s.width)
-            out[start:start + c] = h @ layer.w2[e].T
+            h = _silu_mul(xs[start : start + c] @ layer.w13[e].T, s.width)
+            out[start : start + c] = h @ layer.w2[e].T
             start += c
     return _combine(out, token_idx, order, weights, x.shape[0], s.hidden)
 
@@ -163,7 +173,7 @@ def grouped_mm_available(device: str, dtype: Any) -> str | None:
         got = experts_grouped_mm(x, ids, w, layer)
         if not torch.allclose(ref.float(), got.float(), atol=5e-2, rtol=5e-2):
             return "torch._grouped_mm gave a different result than the loop backend"
-    except Exception as exc:  # noqa: BLE001 - unsupported device/dtype/arch
+    except Exception as exc:
         return f"torch._grouped_mm cannot run here: {str(exc).splitlines()[0][:120]}"
     return None
 
@@ -173,7 +183,10 @@ ExpertsFn = Callable[[Any, Any, Any, MoELayer], Any]
 
 def backends(device: str, dtype: Any) -> tuple[dict[str, ExpertsFn], dict[str, str]]:
     """Backends that run here, and the reason for each one that does not."""
-    runnable: dict[str, ExpertsFn] = {"torch-loop": experts_loop, "torch-gather-bmm": experts_gather_bmm}
+    runnable: dict[str, ExpertsFn] = {
+        "torch-loop": experts_loop,
+        "torch-gather-bmm": experts_gather_bmm,
+    }
     skipped: dict[str, str] = {}
     why = grouped_mm_available(device, dtype)
     if why is None:

@@ -4,14 +4,17 @@ routing, attention decode, collectives under torchrun; build the calibration doc
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .. import __version__
-from ..calibration import SCHEMA
-from ..hardware import gpu_catalog
+from moeplan import __version__
+from moeplan.hardware.gpus import gpu_catalog
+from moeplan.perf.calibration import SCHEMA
+
 from .device import DeviceInfo
 from .moe import MoEShape, backends, distinct_experts, make_layer, moe_forward, plan_routing
 from .timing import Timer
@@ -41,29 +44,37 @@ class ProfileResult:
 
 
 def _moe_shape(opts: ProfileOptions, info: DeviceInfo) -> tuple[MoEShape, str]:
-    from ..catalog import load_model
+    from moeplan.model.catalog import load_model
 
     if opts.device == "cpu" and opts.model is None:
         return CPU_SHAPE, "tiny CPU shape"
     spec = load_model(opts.model or DEFAULT_GPU_MODEL)
     if spec.moe is None:
-        from ..errors import MoeplanError
+        from moeplan.errors import MoeplanError
 
         raise MoeplanError(f"--model {spec.name} has no MoE layers to profile")
-    shape = MoEShape(spec.hidden_size, spec.moe.expert_intermediate_size, spec.moe.num_experts,
-                     spec.moe.top_k)
+    shape = MoEShape(
+        spec.hidden_size, spec.moe.expert_intermediate_size, spec.moe.num_experts, spec.moe.top_k
+    )
     if opts.device == "cpu":  # the same code path on tiny shapes: scale widths down
-        shape = MoEShape(max(64, shape.hidden // 16), max(32, shape.width // 16),
-                         min(shape.num_experts, 16), min(shape.top_k, 4))
+        shape = MoEShape(
+            max(64, shape.hidden // 16),
+            max(32, shape.width // 16),
+            min(shape.num_experts, 16),
+            min(shape.top_k, 4),
+        )
     return shape, spec.name
 
 
 def _software() -> dict[str, Any]:
     import torch
 
-    out = {"python": platform.python_version(), "torch": str(torch.__version__),
-           "cuda": None if torch.version.cuda is None else str(torch.version.cuda),
-           "moeplan": __version__}
+    out = {
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "cuda": None if torch.version.cuda is None else str(torch.version.cuda),
+        "moeplan": __version__,
+    }
     try:
         import triton
 
@@ -73,8 +84,9 @@ def _software() -> dict[str, Any]:
     return out
 
 
-def run_profile(opts: ProfileOptions, info: DeviceInfo,
-                progress: Callable[[str], None] = lambda _: None) -> ProfileResult:
+def run_profile(
+    opts: ProfileOptions, info: DeviceInfo, progress: Callable[[str], None] = lambda _: None
+) -> ProfileResult:
     import torch
 
     from .collectives import distributed_env, time_collectives
@@ -98,8 +110,10 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
     copy = copy_bandwidth(timer, device, copy_bytes)
     spec_bw = catalog.mem_bw_bytes_per_s if catalog else copy["bytes_per_s"]
     if catalog is None:
-        notes.append("no catalog spec for this device: fractions of 'spec' bandwidth are of the "
-                     "measured copy bandwidth")
+        notes.append(
+            "no catalog spec for this device: fractions of 'spec' bandwidth are of the "
+            "measured copy bandwidth"
+        )
 
     progress("GEMM grid")
     gemm_rows = []
@@ -124,8 +138,11 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
     runnable, skipped = backends(device, dtype)
     for name, why in skipped.items():
         notes.append(f"backend {name} skipped: {why}")
-    tokens_grid = (GPU_TOKENS_QUICK if opts.quick else GPU_TOKENS) if device == "cuda" else \
-        (CPU_TOKENS_QUICK if opts.quick else CPU_TOKENS)
+    tokens_grid = (
+        (GPU_TOKENS_QUICK if opts.quick else GPU_TOKENS)
+        if device == "cuda"
+        else (CPU_TOKENS_QUICK if opts.quick else CPU_TOKENS)
+    )
     expert_bytes = shape.expert_params * layer.element_bytes
     router_bytes = shape.hidden * shape.num_experts * layer.element_bytes
     peak = catalog.peak_flops("bf16") if catalog and catalog.bf16_flops else gemm_best.get("bf16")
@@ -141,23 +158,39 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
                 if name == "torch-gather-bmm" and tokens * shape.top_k > GATHER_BMM_MAX_COPIES:
                     continue
                 progress(f"MoE {name} {routing} {tokens} tokens")
-                t = timer.time(lambda: moe_forward(x, layer, ids, weights, fn))
-                row = {"tokens": tokens, "routing": routing, "seconds": t.median_s,
-                       "distinct_experts": touched, "bytes": moved,
-                       "achieved_bytes_per_s": moved / t.median_s,
-                       "fraction_of_spec_bw": moved / t.median_s / spec_bw,
-                       "fraction_of_copy_bw": moved / t.median_s / copy["bytes_per_s"],
-                       "flops_per_s": shape.flops(tokens) / t.median_s,
-                       "fraction_of_peak_flops": shape.flops(tokens) / t.median_s / peak if peak else None,
-                       "cuda_graph": t.graph}
+                t = timer.time(functools.partial(moe_forward, x, layer, ids, weights, fn))
+                row = {
+                    "tokens": tokens,
+                    "routing": routing,
+                    "seconds": t.median_s,
+                    "distinct_experts": touched,
+                    "bytes": moved,
+                    "achieved_bytes_per_s": moved / t.median_s,
+                    "fraction_of_spec_bw": moved / t.median_s / spec_bw,
+                    "fraction_of_copy_bw": moved / t.median_s / copy["bytes_per_s"],
+                    "flops_per_s": shape.flops(tokens) / t.median_s,
+                    "fraction_of_peak_flops": shape.flops(tokens) / t.median_s / peak
+                    if peak
+                    else None,
+                    "cuda_graph": t.graph,
+                }
                 (curves if routing == "balanced" else skewed)[name].append(row)
 
     progress("attention decode")
     attn_rows = []
     contexts = [1024, 8192, 32768] if device == "cuda" else [256, 1024]
     for context in contexts[:2] if opts.quick else contexts:
-        attn_rows.append(attention_decode(timer, device, 8 if device == "cuda" else 2,
-                                          32, 8, 128 if device == "cuda" else 32, context))
+        attn_rows.append(
+            attention_decode(
+                timer,
+                device,
+                8 if device == "cuda" else 2,
+                32,
+                8,
+                128 if device == "cuda" else 32,
+                context,
+            )
+        )
 
     collective_rows: list[dict[str, Any]] = []
     if distributed_env():
@@ -172,12 +205,22 @@ def run_profile(opts: ProfileOptions, info: DeviceInfo,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": info.to_doc(),
         "software": _software(),
-        "spec": {"mem_bw_bytes_per_s": spec_bw, "bf16_flops": peak,
-                 "source": "GPU catalog" if catalog else "measured copy bandwidth / best GEMM"},
+        "spec": {
+            "mem_bw_bytes_per_s": spec_bw,
+            "bf16_flops": peak,
+            "source": "GPU catalog" if catalog else "measured copy bandwidth / best GEMM",
+        },
         "measured": {"copy_bandwidth_bytes_per_s": copy["bytes_per_s"], "gemm_flops": gemm_best},
-        "moe": {"model": model_name, "shape": shape.__dict__, "dtype": str(dtype).split(".")[-1],
-                "expert_bytes": expert_bytes, "best_backend": best, "curves": curves,
-                "curves_skewed": skewed, "skipped": skipped},
+        "moe": {
+            "model": model_name,
+            "shape": shape.__dict__,
+            "dtype": str(dtype).split(".")[-1],
+            "expert_bytes": expert_bytes,
+            "best_backend": best,
+            "curves": curves,
+            "curves_skewed": skewed,
+            "skipped": skipped,
+        },
         "attention_decode": attn_rows,
         "collectives": collective_rows,
         "raw": {"copy": [copy], "gemm": gemm_rows},
@@ -196,5 +239,7 @@ def _best_backend(curves: dict[str, list[dict[str, Any]]]) -> str | None:
     if not curves:
         return None
     common = set.intersection(*({r["tokens"] for r in rows} for rows in curves.values()))
-    totals = {b: sum(r["seconds"] for r in rows if r["tokens"] in common) for b, rows in curves.items()}
+    totals = {
+        b: sum(r["seconds"] for r in rows if r["tokens"] in common) for b, rows in curves.items()
+    }
     return min(totals, key=totals.get)  # type: ignore[arg-type]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 L2_FLUSH_BYTES = 256 << 20  # > 2x the largest L2 here (H100 50 MB, B200 126 MB)
 
@@ -62,14 +63,14 @@ class Timer:
                 run, used_graph = captured.replay, True
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
         ends = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
-        for start, end in zip(starts, ends):
+        for start, end in zip(starts, ends, strict=False):
             if flush_l2:
                 self._flush_l2()
             start.record()
             run()
             end.record()
         torch.cuda.synchronize()
-        samples = [s.elapsed_time(e) / 1e3 for s, e in zip(starts, ends)]
+        samples = [s.elapsed_time(e) / 1e3 for s, e in zip(starts, ends, strict=False)]
         return Timing(statistics.median(samples), min(samples), self.repeats, used_graph)
 
 
@@ -89,6 +90,6 @@ def _capture(fn: Callable[[], Any]) -> Any:
         g.replay()
         torch.cuda.synchronize()
         return g
-    except Exception:  # noqa: BLE001 - any capture failure means: time it eagerly
+    except Exception:
         torch.cuda.synchronize()
         return None

@@ -33,11 +33,31 @@ def _kernel() -> Any:
     import triton.language as tl
 
     @triton.jit
-    def moe_gemm(a_ptr, b_ptr, c_ptr, sorted_ptr, expert_ptr, weight_ptr, padded_len_ptr,
-                 num_valid, N, K, stride_am, stride_ak, stride_be, stride_bn, stride_bk,
-                 stride_cm, stride_cn, TOP_K: tl.constexpr, A_PER_TOKEN: tl.constexpr,
-                 MUL_WEIGHT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                 BLOCK_K: tl.constexpr):
+    def moe_gemm(
+        a_ptr,
+        b_ptr,
+        c_ptr,
+        sorted_ptr,
+        expert_ptr,
+        weight_ptr,
+        padded_len_ptr,
+        num_valid,
+        N,
+        K,
+        stride_am,
+        stride_ak,
+        stride_be,
+        stride_bn,
+        stride_bk,
+        stride_cm,
+        stride_cn,
+        TOP_K: tl.constexpr,
+        A_PER_TOKEN: tl.constexpr,
+        MUL_WEIGHT: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+    ):
         pid = tl.program_id(0)
         num_pid_n = tl.cdiv(N, BLOCK_N)
         pid_m = pid // num_pid_n
@@ -51,12 +71,19 @@ def _kernel() -> Any:
             offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
             offs_k = tl.arange(0, BLOCK_K)
             a_ptrs = a_ptr + a_row[:, None] * stride_am + offs_k[None, :] * stride_ak
-            b_ptrs = b_ptr + expert * stride_be + offs_n[None, :] * stride_bn + offs_k[:, None] * stride_bk
+            b_ptrs = (
+                b_ptr
+                + expert * stride_be
+                + offs_n[None, :] * stride_bn
+                + offs_k[:, None] * stride_bk
+            )
             acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-            for k in range(0, tl.cdiv(K, BLOCK_K)):
+            for k in range(tl.cdiv(K, BLOCK_K)):
                 k_left = K - k * BLOCK_K
                 a = tl.load(a_ptrs, mask=mask_m[:, None] & (offs_k[None, :] < k_left), other=0.0)
-                b = tl.load(b_ptrs, mask=(offs_k[:, None] < k_left) & (offs_n[None, :] < N), other=0.0)
+                b = tl.load(
+                    b_ptrs, mask=(offs_k[:, None] < k_left) & (offs_n[None, :] < N), other=0.0
+                )
                 acc += tl.dot(a, b)
                 a_ptrs += BLOCK_K * stride_ak
                 b_ptrs += BLOCK_K * stride_bk
@@ -64,7 +91,9 @@ def _kernel() -> Any:
                 w = tl.load(weight_ptr + copy, mask=mask_m, other=0.0)
                 acc = acc * w[:, None]
             c_ptrs = c_ptr + copy[:, None] * stride_cm + offs_n[None, :] * stride_cn
-            tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask_m[:, None] & (offs_n[None, :] < N))
+            tl.store(
+                c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask_m[:, None] & (offs_n[None, :] < N)
+            )
 
     _KERNEL = moe_gemm
     return _KERNEL
@@ -95,17 +124,49 @@ def align_block_size(ids: Any, num_experts: int, block_m: int) -> tuple[Any, Any
     return sorted_ids, block_expert, ends[-1:].clone()
 
 
-def _gemm(a: Any, w: Any, out: Any, sorted_ids: Any, block_expert: Any, padded_len: Any,
-          weights: Any, top_k: int, a_per_token: bool, mul_weight: bool, block_m: int) -> None:
+def _gemm(
+    a: Any,
+    w: Any,
+    out: Any,
+    sorted_ids: Any,
+    block_expert: Any,
+    padded_len: Any,
+    weights: Any,
+    top_k: int,
+    a_per_token: bool,
+    mul_weight: bool,
+    block_m: int,
+) -> None:
     import triton
 
     n_out, k_in = w.shape[1], w.shape[2]
     block_n, block_k = 64, 64
     grid = (block_expert.numel() * triton.cdiv(n_out, block_n),)
-    _kernel()[grid](a, w, out, sorted_ids, block_expert, weights, padded_len, out.shape[0], n_out,
-                    k_in, a.stride(0), a.stride(1), w.stride(0), w.stride(1), w.stride(2),
-                    out.stride(0), out.stride(1), TOP_K=top_k, A_PER_TOKEN=a_per_token,
-                    MUL_WEIGHT=mul_weight, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k)
+    _kernel()[grid](
+        a,
+        w,
+        out,
+        sorted_ids,
+        block_expert,
+        weights,
+        padded_len,
+        out.shape[0],
+        n_out,
+        k_in,
+        a.stride(0),
+        a.stride(1),
+        w.stride(0),
+        w.stride(1),
+        w.stride(2),
+        out.stride(0),
+        out.stride(1),
+        TOP_K=top_k,
+        A_PER_TOKEN=a_per_token,
+        MUL_WEIGHT=mul_weight,
+        BLOCK_M=block_m,
+        BLOCK_N=block_n,
+        BLOCK_K=block_k,
+    )
 
 
 def experts_triton(x: Any, ids: Any, weights: Any, layer: Any) -> Any:
@@ -119,8 +180,22 @@ def experts_triton(x: Any, ids: Any, weights: Any, layer: Any) -> Any:
     copies = tokens * s.top_k
     flat_w = weights.flatten().to(torch.float32).contiguous()
     h = torch.empty(copies, 2 * s.width, dtype=x.dtype, device=x.device)
-    _gemm(x, layer.w13, h, sorted_ids, block_expert, padded_len, flat_w, s.top_k, True, False, block_m)
-    act = torch.nn.functional.silu(h[:, :s.width]) * h[:, s.width:]
+    _gemm(
+        x, layer.w13, h, sorted_ids, block_expert, padded_len, flat_w, s.top_k, True, False, block_m
+    )
+    act = torch.nn.functional.silu(h[:, : s.width]) * h[:, s.width :]
     out = torch.empty(copies, s.hidden, dtype=x.dtype, device=x.device)
-    _gemm(act, layer.w2, out, sorted_ids, block_expert, padded_len, flat_w, s.top_k, False, True, block_m)
+    _gemm(
+        act,
+        layer.w2,
+        out,
+        sorted_ids,
+        block_expert,
+        padded_len,
+        flat_w,
+        s.top_k,
+        False,
+        True,
+        block_m,
+    )
     return out.view(tokens, s.top_k, s.hidden).sum(1)

@@ -1,0 +1,111 @@
+"""The typer app, its error policy and the options the commands share.
+
+Known errors (MoeplanError, usage errors) end in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from moeplan.errors import MoeplanError
+
+try:  # typer before 0.29 raises click's exceptions; newer typer vendors click
+    from click import ClickException as _CliProblem
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from typer import TyperException as _CliProblem  # type: ignore[assignment]
+
+
+class _Group(TyperGroup):
+    """Runs every command with one error policy: one line on stderr, exit code by kind."""
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except MoeplanError as exc:
+            rv = _fail(str(exc), exc.exit_code)
+        except _CliProblem as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+                rv = 2
+            else:
+                message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+                rv = _fail(message.replace("\n", " "), getattr(exc, "exit_code", 2))
+        except typer.Abort:
+            rv = _fail("aborted", 1)
+        if standalone_mode:
+            sys.exit(rv or 0)
+        return rv
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"moeplan: error: {message}\n")
+    return code
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Capacity planner and profiler for Mixture-of-Experts language models.",
+)
+
+# Shared options, declared once.
+ModelArg = Annotated[str, typer.Argument(help="Catalog id/alias, or a config.json / model folder.")]
+QuantOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quant",
+        "-q",
+        help="Quantization scheme "
+        "(see `moeplan list quants`), 'native', or a mix like 'bf16,experts=mxfp4'.",
+    ),
+]
+KvQuantOpt = Annotated[
+    str, typer.Option("--kv-quant", help="KV cache dtype: bf16, fp16, fp8, int8.")
+]
+ContextOpt = Annotated[
+    int, typer.Option("--context", help="Tokens per sequence held in the KV cache.")
+]
+BatchOpt = Annotated[int, typer.Option("--batch", help="Concurrent sequences.")]
+GpuOpt = Annotated[str | None, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`).")]
+GpusOpt = Annotated[int | None, typer.Option("--gpus", help="Number of GPUs.")]
+TpOpt = Annotated[int | None, typer.Option("--tp", help="Tensor-parallel size.")]
+EpOpt = Annotated[int | None, typer.Option("--ep", help="Expert-parallel size.")]
+PpOpt = Annotated[int | None, typer.Option("--pp", help="Pipeline-parallel size.")]
+FractionOpt = Annotated[
+    float, typer.Option("--usable-fraction", help="Fraction of GPU memory the engine may use.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table, json or markdown.")]
+CalibrationOpt = Annotated[
+    str | None,
+    typer.Option("--calibration", help="Calibration file written by `moeplan profile`."),
+]
+
+
+def output_format(fmt: str, as_json: bool) -> str:
+    from moeplan.cli.render import FORMATS
+
+    if as_json:
+        return "json"
+    if fmt not in FORMATS:
+        raise MoeplanError(f"unknown --format '{fmt}' (choose from {', '.join(FORMATS)})")
+    return fmt
+
+
+def positive(name: str, value: float | None, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise MoeplanError(f"--{name} must be positive, got {value}")

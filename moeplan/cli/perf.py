@@ -1,0 +1,225 @@
+"""`moeplan latency`, `plan` and `validate`: parse, call the library, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from moeplan.cli.app import (
+    CalibrationOpt,
+    EpOpt,
+    FormatOpt,
+    FractionOpt,
+    GpusOpt,
+    JsonOpt,
+    KvQuantOpt,
+    ModelArg,
+    PpOpt,
+    QuantOpt,
+    TpOpt,
+    app,
+    output_format,
+    positive,
+)
+from moeplan.errors import MoeplanError
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Overhead/efficiency profile: ideal, vllm, vllm-v0, sglang, trtllm, llamacpp.",
+    ),
+]
+InputOpt = Annotated[int, typer.Option("--input", help="Prompt tokens per sequence.")]
+OutputOpt = Annotated[int, typer.Option("--output", help="Generated tokens per sequence.")]
+NodesOpt = Annotated[int, typer.Option("--nodes", help="Nodes the GPUs are spread over.")]
+NetworkOpt = Annotated[
+    float, typer.Option("--network-gbps", help="Inter-node network per GPU, Gb/s.")
+]
+
+
+def int_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise MoeplanError(f"--{name} must be comma-separated integers, got '{text}'") from None
+    if not values or any(v < 1 for v in values):
+        raise MoeplanError(f"--{name} values must be positive integers, got '{text}'")
+    return values
+
+
+def split_schemes(text: str) -> list[str]:
+    """'int4,bf16,experts=mxfp4' -> ['int4', 'bf16,experts=mxfp4']: a GROUP=FORMAT item
+    belongs to the scheme before it."""
+    names: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if "=" in item and names:
+            names[-1] += f",{item}"
+        elif item:
+            names.append(item)
+    return names
+
+
+@app.command()
+def latency(
+    model: ModelArg,
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`).")],
+    gpus: GpusOpt = None,
+    tp: TpOpt = None,
+    ep: EpOpt = None,
+    pp: PpOpt = None,
+    nodes: NodesOpt = 1,
+    network_gbps: NetworkOpt = 400.0,
+    quant: QuantOpt = None,
+    kv_quant: KvQuantOpt = "bf16",
+    batch: Annotated[str, typer.Option("--batch", help="Batch sizes, e.g. 1,8,64.")] = "1",
+    input_len: InputOpt = 1024,
+    output_len: OutputOpt = 256,
+    engine: EngineOpt = "vllm",
+    usable_fraction: FractionOpt = 0.9,
+    calibration: CalibrationOpt = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Roofline prefill (TTFT) and decode (TPOT, tokens/s) on a GPU and parallel layout."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.perf import latency_tables
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.perf.latency import estimate_latency, report_json
+    from moeplan.perf.parallel import make_layout
+    from moeplan.perf.phases import INTER_NODE_LATENCY_S, Network, Rates
+
+    for name, value in (
+        ("input", input_len),
+        ("output", output_len),
+        ("nodes", nodes),
+        ("network-gbps", network_gbps),
+        ("usable-fraction", usable_fraction),
+    ):
+        positive(name, value)
+    out = output_format(fmt, as_json)
+    batches = int_list(batch, "batch")
+    spec = load_model(model)
+    device = resolve_gpu(gpu)
+    scheme = resolve_scheme(quant or "native", spec)
+    profile = resolve_engine(engine)
+    layout = make_layout(spec, gpus=gpus, tp=tp, ep=ep, pp=pp)
+    rates = Rates.from_engine(device, profile)
+    if calibration:
+        from moeplan.perf.calibration import load_calibration, rates_from_calibration
+
+        rates = rates_from_calibration(load_calibration(calibration, device), device, profile)
+    network = Network(nodes, network_gbps * 1e9 / 8, INTER_NODE_LATENCY_S)
+    report = estimate_latency(
+        spec,
+        scheme,
+        device,
+        layout,
+        batches,
+        input_len,
+        output_len,
+        profile,
+        rates,
+        network,
+        kv_quant,
+        usable_fraction,
+    )
+    emit(latency_tables(report), out, report_json(report))
+
+
+@app.command()
+def plan(
+    model: ModelArg,
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU ids to consider, comma-separated.")],
+    max_gpus: Annotated[int, typer.Option("--max-gpus", help="Most GPUs to consider.")] = 8,
+    context: Annotated[
+        int | None,
+        typer.Option("--context", help="Tokens per sequence (input + output); overrides --input."),
+    ] = None,
+    input_len: InputOpt = 1024,
+    output_len: OutputOpt = 256,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Sequences decoded together.")
+    ] = 1,
+    max_ttft_ms: Annotated[float | None, typer.Option("--max-ttft-ms")] = None,
+    max_tpot_ms: Annotated[float | None, typer.Option("--max-tpot-ms")] = None,
+    min_tokens_per_s: Annotated[
+        float | None,
+        typer.Option("--min-tokens-per-s", help="Total decode tokens/s at the concurrency."),
+    ] = None,
+    quant: Annotated[
+        str,
+        typer.Option(
+            "--quant", help="'any' (the main levels and native) or a comma-separated list."
+        ),
+    ] = "any",
+    kv_quant: KvQuantOpt = "bf16",
+    engine: EngineOpt = "vllm",
+    usable_fraction: FractionOpt = 0.9,
+    top: Annotated[int, typer.Option("--top", help="Rows of accepted/rejected to show.")] = 5,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Cheapest deployment (fewest GPUs) that fits and meets every target."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.perf import plan_json, plan_tables
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.plan.search import Targets
+    from moeplan.plan.search import plan as run_plan
+
+    for name, value in (
+        ("max-gpus", max_gpus),
+        ("context", context),
+        ("input", input_len),
+        ("output", output_len),
+        ("concurrency", concurrency),
+        ("max-ttft-ms", max_ttft_ms),
+        ("max-tpot-ms", max_tpot_ms),
+        ("min-tokens-per-s", min_tokens_per_s),
+        ("top", top),
+    ):
+        positive(name, value)
+    out = output_format(fmt, as_json)
+    spec = load_model(model)
+    if context is not None:
+        if context <= output_len:
+            raise MoeplanError(f"--context {context} must exceed --output {output_len}")
+        input_len = context - output_len
+    names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
+    schemes = [resolve_scheme(q, spec) for q in names]
+    devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]
+    targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
+    result = run_plan(
+        spec,
+        schemes,
+        devices,
+        max_gpus,
+        input_len,
+        output_len,
+        concurrency,
+        targets,
+        resolve_engine(engine),
+        kv_quant,
+        usable_fraction,
+    )
+    emit(plan_tables(result, top), out, plan_json(spec, result, top))
+    if not result.accepted:
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
+    """Predicted vs published measurements (shipped with the package), and the median error."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.perf import validate_json, validate_table
+    from moeplan.plan.validate import validate_all
+
+    results = validate_all()
+    emit([validate_table(results)], output_format(fmt, as_json), validate_json(results))

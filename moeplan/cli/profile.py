@@ -1,0 +1,127 @@
+"""`moeplan profile`: time MoE kernels on the local GPU (or the CPU path) and write a
+calibration file; `--compare` prints model vs measurement. torch/pynvml load only here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moeplan.cli.app import FormatOpt, JsonOpt, app, output_format
+from moeplan.errors import MoeplanError
+
+
+@app.command()
+def profile(
+    device: Annotated[
+        str, typer.Option("--device", help="cuda (default) or cpu (tiny shapes).")
+    ] = "cuda",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Catalog model whose MoE layer is timed (default qwen3-235b-a22b on a GPU).",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", help="Calibration file to write (default calibration-<device>.yaml)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing output file.")
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A short pass: fewer shapes and repeats.")
+    ] = False,
+    repeats: Annotated[
+        int | None, typer.Option("--repeats", help="Timed repeats per kernel.")
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Print model vs measurement per kernel.")
+    ] = False,
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration", help="With --compare: compare this existing file instead of profiling."
+        ),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Engine profile for the default predictions.")
+    ] = "vllm",
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Time MoE kernels with PyTorch and write a calibration file for --calibration."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.profile import compare_json, compare_table, profile_tables
+    from moeplan.hardware.gpus import gpu_catalog
+    from moeplan.perf.calibration import load_calibration, parse_calibration
+    from moeplan.perf.engines import resolve_engine
+
+    out = output_format(fmt, as_json)
+    profile_engine = resolve_engine(engine)
+    if device not in ("cuda", "cpu"):
+        raise MoeplanError(f"--device must be cuda or cpu, got '{device}'")
+    if repeats is not None and repeats < 1:
+        raise MoeplanError(f"--repeats must be positive, got {repeats}")
+    if calibration:
+        if not compare:
+            raise MoeplanError("--calibration is read by --compare; add --compare")
+        cal = load_calibration(calibration)
+        gpu = gpu_catalog().get(cal.catalog_id or "")
+        rows = compare_cal(cal, gpu, profile_engine)
+        emit([compare_table(rows, cal.path)], out, compare_json(rows, cal.path))
+        return
+    from moeplan.profile.device import detect_device
+    from moeplan.profile.runner import ProfileOptions, run_profile
+
+    info = detect_device(device)
+    path = Path(output or f"calibration-{_slug(info.catalog_id or info.name)}.yaml")
+    if path.exists() and not force:
+        raise MoeplanError(f"{path} exists: refusing to overwrite it (use --force or --output)")
+    result = _run_with_progress(run_profile, ProfileOptions(device, model, quick, repeats), info)
+    if not result.doc:  # a non-zero torchrun rank: it only joined the collectives
+        return
+    from moeplan.yamlio import dump_yaml
+
+    path.write_text(dump_yaml(result.doc))
+    cal = parse_calibration(result.doc, str(path))
+    tables = profile_tables(result.doc, str(path))
+    doc = {"calibration": str(path), "device": result.doc["device"], "notes": result.notes}
+    if compare:
+        rows = compare_cal(cal, gpu_catalog().get(info.catalog_id or ""), profile_engine)
+        tables.append(compare_table(rows, str(path)))
+        doc["compare"] = compare_json(rows, str(path))
+    emit(tables, out, doc)
+
+
+def compare_cal(cal, gpu, engine):
+    from moeplan.profile.compare import compare as run_compare
+
+    return run_compare(cal, gpu, engine)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "device"
+
+
+def _run_with_progress(fn, opts, info):
+    """A rich progress line on stderr while the kernels run."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("profiling", total=None)
+        return fn(opts, info, lambda what: bar.update(task, description=f"profiling: {what}"))

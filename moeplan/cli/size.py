@@ -1,0 +1,175 @@
+"""The `moeplan` command line: parse, call the library, render. No math here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from moeplan.cli.app import (
+    BatchOpt,
+    CalibrationOpt,
+    ContextOpt,
+    EpOpt,
+    FormatOpt,
+    FractionOpt,
+    GpuOpt,
+    GpusOpt,
+    JsonOpt,
+    KvQuantOpt,
+    ModelArg,
+    PpOpt,
+    QuantOpt,
+    TpOpt,
+    app,
+    output_format,
+    positive,
+)
+from moeplan.errors import MoeplanError
+
+
+@app.command()
+def size(
+    model: ModelArg,
+    quant: QuantOpt = None,
+    kv_quant: KvQuantOpt = "bf16",
+    context: ContextOpt = 4096,
+    batch: BatchOpt = 1,
+    gpu: GpuOpt = None,
+    gpus: GpusOpt = None,
+    tp: TpOpt = None,
+    ep: EpOpt = None,
+    pp: PpOpt = None,
+    usable_fraction: FractionOpt = 0.9,
+    mtp: Annotated[bool, typer.Option("--mtp", help="Load the MTP layers too.")] = False,
+    calibration: CalibrationOpt = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Parameters (total, active, per component), weight memory, KV cache, GPUs needed."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.size import levels_table, size_json, size_tables
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
+    from moeplan.memory.sizing import size_model
+    from moeplan.model.catalog import load_model
+
+    for name, value in (
+        ("context", context),
+        ("batch", batch),
+        ("gpus", gpus),
+        ("tp", tp),
+        ("ep", ep),
+        ("pp", pp),
+        ("usable-fraction", usable_fraction),
+    ):
+        positive(name, value)
+    if usable_fraction > 1:
+        raise MoeplanError(f"--usable-fraction must be at most 1, got {usable_fraction}")
+    out = output_format(fmt, as_json)
+    spec = load_model(model)
+    device = resolve_gpu(gpu) if gpu else None
+    if calibration:
+        from moeplan.perf.calibration import load_calibration
+
+        load_calibration(calibration, device)
+    kwargs = dict(
+        context=context,
+        batch=batch,
+        kv_quant=kv_quant,
+        gpu=device,
+        usable_fraction=usable_fraction,
+        include_mtp=mtp,
+        gpus=gpus,
+        tp=tp,
+        ep=ep,
+        pp=pp,
+    )
+    if quant is not None:
+        report = size_model(spec, resolve_scheme(quant, spec), **kwargs)
+        emit(size_tables(report), out, size_json(report))
+        return
+    levels = [*MAIN_LEVELS, "native"] if spec.native_quant not in MAIN_LEVELS else MAIN_LEVELS
+    reports = [size_model(spec, resolve_scheme(q, spec), **kwargs) for q in levels]
+    doc = {
+        **size_json(reports[0]),
+        "quant": None,
+        "levels": [
+            size_json(r)["memory"] | {"quant": r.scheme.id, "gpus_needed": r.gpus_needed}
+            for r in reports
+        ],
+    }
+    emit([levels_table(reports)], out, doc)
+
+
+@app.command()
+def show(model: ModelArg, as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
+    """The normalized architecture and the parameter breakdown."""
+    from dataclasses import asdict
+
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.size import show_tables, size_json
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.memory.sizing import size_model
+    from moeplan.model.catalog import load_model
+
+    spec = load_model(model)
+    report = size_model(spec, resolve_scheme("native", spec))
+    full = size_json(report)
+    doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
+    emit(show_tables(spec, report), output_format(fmt, as_json), doc)
+
+
+@app.command("list")
+def list_(
+    what: Annotated[str, typer.Argument(help="models, gpus or quants")],
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """List the catalog: models, gpus or quants."""
+    from dataclasses import asdict
+
+    from moeplan.cli.render import emit
+
+    out = output_format(fmt, as_json)
+    if what == "models":
+        from moeplan.cli.views.size import models_table
+        from moeplan.model.catalog import catalog_ids, load_model
+        from moeplan.model.params import count_params
+
+        entries = []
+        for cid in catalog_ids():
+            spec = load_model(cid)
+            counts = count_params(spec)
+            entries.append((cid, spec, counts.total, counts.active))
+        doc = [
+            {
+                "id": c,
+                "name": s.display_name,
+                "family": s.family,
+                "total": t,
+                "active": a,
+                "native": s.native_quant,
+            }
+            for c, s, t, a in entries
+        ]
+        emit([models_table(entries)], out, doc)
+    elif what == "gpus":
+        from moeplan.cli.views.size import gpus_table
+        from moeplan.hardware.gpus import gpu_catalog
+
+        gpus = list(gpu_catalog().values())
+        emit([gpus_table(gpus)], out, [asdict(g) for g in gpus])
+    elif what == "quants":
+        from moeplan.cli.views.size import quants_table
+        from moeplan.memory.quant import FORMATS, SCHEMES
+
+        doc = {
+            "schemes": {
+                k: {"description": s.description, "formats": s.formats} for k, s in SCHEMES.items()
+            },
+            "formats": {k: asdict(f) for k, f in FORMATS.items()},
+        }
+        emit([quants_table()], out, doc)
+    else:
+        raise MoeplanError(f"unknown list '{what}' (choose from models, gpus, quants)")

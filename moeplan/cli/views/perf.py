@@ -1,0 +1,195 @@
+"""Rows and JSON documents for `latency`, `plan` and `validate` (rendered by render.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moeplan.cli.render import Table, gb, pct
+from moeplan.model.specs import ModelSpec
+from moeplan.perf.latency import LatencyReport, point_json
+from moeplan.plan.search import Candidate, PlanResult
+from moeplan.plan.validate import Validation, median_abs_error
+
+
+def _split(seconds: dict[str, float]) -> str:
+    total = sum(seconds.values()) or 1.0
+    return ", ".join(f"{k} {v / total * 100:.0f}%" for k, v in seconds.items() if v > 0)
+
+
+def latency_tables(r: LatencyReport) -> list[Table]:
+    rows = []
+    for p in r.points:
+        rows.append(
+            [
+                p.batch,
+                f"{p.ttft_ms:,.1f}",
+                p.prefill.bound,
+                f"{p.tpot_ms:,.2f}",
+                p.decode.bound,
+                f"{p.tokens_per_s_per_seq:,.1f}",
+                f"{p.tokens_per_s_total:,.1f}",
+                _split(p.decode.split),
+                gb(p.memory.total_bytes),
+            ]
+        )
+    t = Table(
+        f"{r.spec.display_name or r.spec.name} {r.scheme.id} on {r.layout.gpus} x {r.gpu.id} "
+        f"({r.layout.describe()}), input {r.points[0].input_len}, output {r.points[0].output_len}",
+        [
+            "batch",
+            "TTFT ms",
+            "prefill bound",
+            "TPOT ms",
+            "decode bound",
+            "tok/s/seq",
+            "tok/s total",
+            "decode time split",
+            "memory per GPU",
+        ],
+        rows,
+    )
+    e = r.rates.engine
+    t.notes.append(
+        f"efficiencies: {r.rates.source}: stream {r.rates.stream_bw_bytes_per_s / 1e9:,.0f} "
+        f"GB/s, compute x{e.compute_efficiency}, {e.kernel_overhead_s * 1e6:g} us/kernel, "
+        f"{e.step_overhead_s * 1e3:g} ms/step, collective latency "
+        f"{e.collective_latency_s * 1e6:g} us"
+    )
+    t.notes.append("TPOT at the mean context (input + output/2); TTFT = prefill of the whole batch")
+    t.notes.extend(r.notes)
+    return [t]
+
+
+def _cand_row(c: Candidate) -> list[Any]:
+    p = c.point
+    return [
+        c.layout.gpus,
+        c.gpu.id,
+        c.layout.describe(),
+        c.scheme.id,
+        f"{p.ttft_ms:,.1f}" if p else "-",
+        f"{p.tpot_ms:,.2f}" if p else "-",
+        f"{p.tokens_per_s_total:,.0f}" if p else "-",
+        gb(p.memory.total_bytes) if p else "-",
+        "; ".join(c.failures) or "ok",
+    ]
+
+
+HEADERS = [
+    "GPUs",
+    "GPU",
+    "layout",
+    "quant",
+    "TTFT ms",
+    "TPOT ms",
+    "tok/s total",
+    "memory/GPU",
+    "verdict",
+]
+
+
+def plan_tables(r: PlanResult, top: int) -> list[Table]:
+    best = Table(
+        f"accepted ({len(r.accepted)} of {r.evaluated} candidates), fewest GPUs first",
+        HEADERS,
+        [_cand_row(c) for c in r.accepted[:top]],
+    )
+    if not r.accepted:
+        best.notes.append("no candidate fits and meets every target")
+    cheapest = min((c.layout.gpus for c in r.accepted), default=None)
+    rejected = [c for c in r.rejected if cheapest is None or c.layout.gpus <= cheapest]
+    why = Table(
+        "best rejected (fewer or as many GPUs), with the constraint that failed",
+        HEADERS,
+        [_cand_row(c) for c in rejected[:top]],
+    )
+    return [best, why]
+
+
+def _cand_json(c: Candidate) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "gpu": c.gpu.id,
+        "gpus": c.layout.gpus,
+        "layout": c.layout.describe(),
+        "tp": c.layout.tp,
+        "ep": c.layout.ep,
+        "pp": c.layout.pp,
+        "dp": c.layout.dp,
+        "quant": c.scheme.id,
+        "failures": list(c.failures),
+    }
+    if c.point is not None:
+        doc.update(point_json(c.point))
+    return doc
+
+
+def plan_json(spec: ModelSpec, r: PlanResult, top: int) -> dict[str, Any]:
+    return {
+        "model": spec.name,
+        "evaluated": r.evaluated,
+        "best": _cand_json(r.accepted[0]) if r.accepted else None,
+        "accepted": [_cand_json(c) for c in r.accepted[:top]],
+        "rejected": [_cand_json(c) for c in r.rejected[:top]],
+    }
+
+
+def validate_table(results: list[Validation]) -> Table:
+    rows = []
+    for v in results:
+        status = (
+            "skipped: " + v.skipped
+            if v.skipped
+            else "not counted: " + v.far_from_roofline
+            if v.far_from_roofline
+            else "counted"
+            if v.counted
+            else "not a decode record"
+        )
+        rows.append(
+            [
+                v.id,
+                v.metric,
+                f"{v.published:,.3f} {v.unit}",
+                f"{v.predicted:,.3f}" if v.predicted is not None else "-",
+                pct(v.error) if v.error is not None else "-",
+                v.engine or "-",
+                status,
+            ]
+        )
+    t = Table(
+        "validate: predicted vs published (shared/reference/measurements.yaml)",
+        ["record", "metric", "published", "predicted", "error", "engine", "status"],
+        rows,
+    )
+    median = median_abs_error(results)
+    counted = sum(1 for v in results if v.counted)
+    t.notes.append(
+        f"median absolute error over {counted} counted decode records: "
+        + (f"{median * 100:.1f}%" if median is not None else "n/a")
+    )
+    return t
+
+
+def validate_json(results: list[Validation]) -> dict[str, Any]:
+    median = median_abs_error(results)
+    return {
+        "median_abs_error": median,
+        "counted": sum(1 for v in results if v.counted),
+        "records": [
+            {
+                "id": v.id,
+                "model": v.model,
+                "metric": v.metric,
+                "unit": v.unit,
+                "published": v.published,
+                "predicted": v.predicted,
+                "error": v.error,
+                "engine": v.engine,
+                "counted": v.counted,
+                "skipped": v.skipped or None,
+                "far_from_roofline": v.far_from_roofline or None,
+                "reading": v.reading,
+            }
+            for v in results
+        ],
+    }

@@ -1,0 +1,322 @@
+"""Rows and JSON documents for `size`, `show` and `list` (rendered by render.py)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from moeplan.cli.render import Table, billions, gb, pct, small_bytes
+from moeplan.hardware.gpus import GPU
+from moeplan.memory.quant import FORMATS, SCHEMES
+from moeplan.memory.sizing import SizeReport
+from moeplan.model.params import COMPONENTS
+from moeplan.model.specs import ModelSpec
+from moeplan.perf.parallel import PerGPUMemory
+
+
+def size_json(r: SizeReport) -> dict[str, Any]:
+    m = r.memory
+    doc: dict[str, Any] = {
+        "model": r.spec.name,
+        "display_name": r.spec.display_name or r.spec.name,
+        "quant": r.scheme.id,
+        "quant_description": r.scheme.description,
+        "params": {
+            "total": r.params.total,
+            "active": r.params.active,
+            "active_with_embedding": r.params.active_with_embedding,
+            "active_without_embeddings": r.params.active_without_embeddings,
+            "total_with_mtp": r.params.total_with_mtp,
+            "breakdown": r.params.breakdown,
+            "active_breakdown": r.params.active_breakdown,
+        },
+        "official": [asdict(c) for c in r.comparisons],
+        "memory": {
+            "units": "bytes",
+            "weights_bytes": m.weights_bytes,
+            "weights_by_component": m.weights_by_component,
+            "bits_per_weight": {c: round(b, 4) for c, b in r.bits_per_weight.items()},
+            "average_bits_per_weight": round(r.average_bits_per_weight, 4),
+            "kept_in_16bit": r.scheme.kept_in_16bit(),
+            "kv_bytes_per_token": m.kv_bytes_per_token,
+            "kv_cache_bytes": m.kv_cache_bytes,
+            "context": m.context,
+            "batch": m.batch,
+            "kv_quant": m.kv_quant,
+            "cuda_context_bytes": m.cuda_context_bytes,
+            "activation_bytes": m.activation_bytes,
+            "total_bytes": m.total_bytes,
+        },
+        "notes": list(r.notes),
+    }
+    if r.gpu is not None:
+        doc["gpu"] = {
+            "id": r.gpu.id,
+            "memory_bytes": r.gpu.memory_bytes,
+            "memory_bytes_source": r.gpu.memory_bytes_source,
+            "usable_fraction": r.usable_fraction,
+        }
+        doc["gpus_needed"] = r.gpus_needed
+        if r.needed_shard is not None:
+            doc["gpus_needed_layout"] = _shard_json(r.needed_shard)
+    if r.shard is not None:
+        doc["per_gpu"] = _shard_json(r.shard)
+    return doc
+
+
+def _shard_json(s: PerGPUMemory) -> dict[str, Any]:
+    return {
+        "layout": s.layout.describe(),
+        "tp": s.layout.tp,
+        "ep": s.layout.ep,
+        "pp": s.layout.pp,
+        "dp": s.layout.dp,
+        "gpus": s.layout.gpus,
+        "weights_bytes": s.weights_bytes,
+        "kv_cache_bytes": s.kv_cache_bytes,
+        "overhead_bytes": s.overhead_bytes,
+        "total_bytes": s.total_bytes,
+    }
+
+
+def size_tables(r: SizeReport) -> list[Table]:
+    p, m = r.params, r.memory
+    title = f"{r.spec.display_name or r.spec.name}: parameters"
+    rows = [
+        [
+            c,
+            f"{p.breakdown[c]:,}",
+            f"{p.active_breakdown[c]:,}",
+            f"{r.bits_per_weight[c]:.3f}",
+            gb(m.weights_by_component[c]),
+        ]
+        for c in COMPONENTS
+        if p.breakdown[c]
+    ]
+    rows.append(
+        [
+            "total (main model)",
+            f"{p.total:,}",
+            f"{p.active:,}",
+            f"{r.average_bits_per_weight:.3f}",
+            gb(m.weights_bytes),
+        ]
+    )
+    params = Table(
+        title,
+        ["component", "total params", "active params", "bits/weight", f"weights ({r.scheme.id})"],
+        rows,
+    )
+    params.notes.append(
+        f"active with input embedding: {billions(p.active_with_embedding)}; "
+        f"without embedding and head: {billions(p.active_without_embeddings)}"
+    )
+    for c in r.comparisons:
+        params.notes.append(
+            f"official {c.figure} {billions(c.published)} vs computed "
+            f"{billions(c.computed)} ({c.convention}): {pct(c.relative_error)}"
+        )
+    params.notes.extend(r.notes)
+    mem_rows = [
+        ["weights", gb(m.weights_bytes)],
+        ["KV cache per token", small_bytes(m.kv_bytes_per_token) + f" ({m.kv_quant})"],
+        [f"KV cache ({m.batch} x {m.context:,} tokens)", gb(m.kv_cache_bytes)],
+        ["CUDA context + workspaces", gb(m.cuda_context_bytes)],
+        ["activations (peak forward)", gb(m.activation_bytes)],
+        ["total", gb(m.total_bytes)],
+    ]
+    mem = Table(f"memory: {r.scheme.id} ({r.scheme.description})", ["item", "size"], mem_rows)
+    if r.scheme.kept_in_16bit():
+        mem.notes.append("kept in 16 bits or more: " + ", ".join(r.scheme.kept_in_16bit()))
+    tables = [params, mem]
+    if r.gpu is not None or r.shard is not None:
+        tables.append(_gpu_table(r))
+    return tables
+
+
+def _gpu_table(r: SizeReport) -> Table:
+    rows = []
+    if r.gpu is not None:
+        usable = r.gpu.memory_bytes * r.usable_fraction
+        rows.append(
+            [
+                "GPU",
+                f"{r.gpu.id}: {gb(r.gpu.memory_bytes)}, usable x{r.usable_fraction} = {gb(usable)}",
+            ]
+        )
+        rows.append(["GPUs needed", str(r.gpus_needed) if r.gpus_needed else "does not fit"])
+        if r.needed_shard is not None:
+            rows.append(
+                [f"per GPU at {r.needed_shard.layout.describe()}", gb(r.needed_shard.total_bytes)]
+            )
+    if r.shard is not None:
+        s = r.shard
+        rows.append(
+            [
+                f"per GPU at {s.layout.describe()} ({s.layout.gpus} GPUs)",
+                f"weights {gb(s.weights_bytes)} + KV {gb(s.kv_cache_bytes)} + "
+                f"overhead {gb(s.overhead_bytes)} = {gb(s.total_bytes)}",
+            ]
+        )
+    return Table("GPUs", ["item", "value"], rows)
+
+
+def levels_table(reports: list[SizeReport]) -> Table:
+    r0 = reports[0]
+    rows = []
+    for r in reports:
+        rows.append(
+            [
+                r.scheme.id,
+                f"{r.average_bits_per_weight:.3f}",
+                gb(r.memory.weights_bytes),
+                gb(r.memory.total_bytes),
+                (str(r.gpus_needed) if r.gpus_needed else "-") if r.gpu else "",
+            ]
+        )
+    t = Table(
+        f"{r0.spec.display_name or r0.spec.name}: total {billions(r0.params.total)}, active "
+        f"{billions(r0.params.active)} params; KV {r0.memory.batch} x {r0.memory.context:,} tokens",
+        [
+            "quant",
+            "bits/weight",
+            "weights",
+            "total with KV + overhead",
+            f"GPUs needed ({r0.gpu.id})" if r0.gpu else "GPUs",
+        ],
+        rows,
+    )
+    t.notes.extend(r0.notes)
+    return t
+
+
+def show_tables(spec: ModelSpec, r: SizeReport) -> list[Table]:
+    a = spec.attention
+    rows: list[list[Any]] = [
+        ["family", spec.family],
+        ["hidden size", spec.hidden_size],
+        ["vocab", spec.vocab_size],
+        ["layers", f"{spec.num_layers} ({spec.num_dense_layers} dense, {spec.num_moe_layers} MoE)"],
+        [
+            "attention",
+            f"{a.kind.value}: {a.num_heads} heads, {a.num_kv_heads} KV heads, "
+            f"head_dim {a.head_dim}, v_head_dim {a.v_head_dim}",
+        ],
+    ]
+    if a.kind.value == "mla":
+        rows.append(
+            [
+                "MLA ranks",
+                f"q_lora {a.q_lora_rank}, kv_lora {a.kv_lora_rank}, "
+                f"rope {a.qk_rope_head_dim}, nope {a.qk_nope_head_dim}",
+            ]
+        )
+    kinds = [(layer.window_kind.value, layer.window) for layer in spec.layers]
+    rows.append(
+        [
+            "attention windows",
+            ", ".join(
+                f"{kinds.count(w)} x {w[0]}" + (f" {w[1]}" if w[1] else "")
+                for w in sorted(set(kinds), key=str)
+            ),
+        ]
+    )
+    if spec.moe:
+        mo = spec.moe
+        rows.append(
+            [
+                "experts",
+                f"{mo.num_experts} routed (top-{mo.top_k}, width "
+                f"{mo.expert_intermediate_size}), {mo.num_shared_experts} shared"
+                + (f" (width {mo.shared_intermediate_size})" if mo.num_shared_experts else ""),
+            ]
+        )
+    if spec.dense_intermediate_size:
+        rows.append(["dense FFN width", spec.dense_intermediate_size])
+    rows += [
+        ["tied embeddings", spec.tie_word_embeddings],
+        ["MTP layers", spec.mtp_layers],
+        ["native precision", spec.native_quant],
+        ["max context", spec.max_position_embeddings],
+    ]
+    arch = Table(f"{spec.display_name or spec.name}: architecture", ["field", "value"], rows)
+    if spec.source:
+        arch.notes.append(f"source: {spec.source}")
+    if spec.official:
+        arch.notes.append(f"official counts: {spec.official.source}")
+    return [arch, size_tables(r)[0]]
+
+
+def models_table(entries: list[tuple[str, ModelSpec, int, int]]) -> Table:
+    rows = [
+        [cid, s.display_name, s.family, billions(total), billions(active), s.native_quant]
+        for cid, s, total, active in entries
+    ]
+    return Table("models", ["id", "name", "family", "total", "active", "native"], rows)
+
+
+def gpus_table(gpus: list[GPU]) -> Table:
+    rows = [
+        [
+            g.id,
+            g.name,
+            gb(g.memory_bytes),
+            f"{g.mem_bw_bytes_per_s / 1e9:,.0f}",
+            f"{g.bf16_flops / 1e12:,.0f}" if g.bf16_flops else "-",
+            f"{g.fp8_flops / 1e12:,.0f}" if g.fp8_flops else "-",
+            f"{g.interconnect.kind} {g.interconnect.per_direction_bytes_per_s / 1e9:,.0f} GB/s",
+        ]
+        for g in gpus
+    ]
+    return Table(
+        "GPUs (dense peaks)",
+        [
+            "id",
+            "name",
+            "memory",
+            "GB/s",
+            "BF16 TFLOPS",
+            "FP8 TFLOPS",
+            "interconnect (per direction)",
+        ],
+        rows,
+    )
+
+
+def quants_table() -> Table:
+    def kept(s) -> str:
+        names = s.kept_in_16bit()
+        return "all" if len(names) == len(s.formats) else ", ".join(names) or "-"
+
+    rows = [
+        [
+            s.id,
+            s.description,
+            f"{FORMATS[s.formats['routed_experts']].bits_per_weight:.4g}",
+            kept(s),
+        ]
+        for s in SCHEMES.values()
+    ]
+    rows.append(
+        [
+            "native",
+            "the checkpoint's own mix (e.g. DeepSeek-V3 fp8-block; gpt-oss bf16,experts=mxfp4)",
+            "per model",
+            "per model",
+        ]
+    )
+    t = Table(
+        "quantization schemes",
+        ["id", "description", "bits/weight (experts)", "kept at >= 16 bits"],
+        rows,
+    )
+    t.notes.append(
+        "mixes: BASE,GROUP=FORMAT,... e.g. 'bf16,experts=mxfp4'; groups: experts, "
+        "routed_experts, shared_experts, attention, dense_ffn, embedding, lm_head, "
+        "router, mtp; formats: " + ", ".join(FORMATS)
+    )
+    t.notes.append(
+        "GGUF q4_k_m / q2_k use llama.cpp's per-layer mix: bits/weight of experts "
+        "there is the base type's"
+    )
+    return t

@@ -1,0 +1,88 @@
+"""The GPU catalog (``moeplan/data/gpus.yaml``, built from shared/reference/gpus.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from moeplan.errors import MoeplanError, UnknownNameError
+from moeplan.names import suggest
+from moeplan.yamlio import load_yaml_text
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    kind: str  # nvlink, pcie, infinity-fabric, none
+    per_direction_bytes_per_s: float
+
+
+@dataclass(frozen=True)
+class GPU:
+    id: str
+    name: str
+    vendor: str
+    memory_label_gb: float  # as marketed
+    memory_bytes: int  # what the runtime can see (see memory_bytes_source)
+    memory_bytes_source: str
+    mem_bw_bytes_per_s: float
+    bf16_flops: float | None  # dense
+    fp8_flops: float | None
+    int8_ops: float | None
+    fp4_flops: float | None
+    interconnect: Interconnect
+    aliases: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def peak_flops(self, compute: str) -> float:
+        """Dense tensor-core peak for a math datatype ("bf16", "fp8", "fp4", "int8"); a GPU
+        without that datatype runs the GEMM at its BF16 peak (weights dequantized first)."""
+        peak = {"fp8": self.fp8_flops, "fp4": self.fp4_flops, "int8": self.int8_ops}.get(compute)
+        if peak:
+            return peak
+        if self.bf16_flops is None:
+            raise MoeplanError(
+                f"GPU '{self.id}': the catalog has no published BF16 TFLOPS; "
+                "compute-bound estimates need one (pass --calibration)"
+            )
+        return self.bf16_flops
+
+
+def _num(rec: dict[str, Any], key: str, scale: float) -> float | None:
+    value = rec.get(key)
+    return None if value is None else float(value) * scale
+
+
+@lru_cache(maxsize=1)
+def gpu_catalog() -> dict[str, GPU]:
+    text = (resources.files("moeplan") / "data" / "gpus.yaml").read_text()
+    gpus = {}
+    for rec in load_yaml_text(text, "moeplan/data/gpus.yaml")["gpus"]:
+        link = rec["interconnect"]
+        gpus[rec["id"]] = GPU(
+            id=rec["id"],
+            name=rec["name"],
+            vendor=rec["vendor"],
+            memory_label_gb=float(rec["memory_label_gb"]),
+            memory_bytes=int(rec["memory_bytes"]),
+            memory_bytes_source=rec["memory_bytes_source"],
+            mem_bw_bytes_per_s=float(rec["mem_bw_gbps"]) * 1e9,
+            bf16_flops=_num(rec, "bf16_tflops", 1e12),
+            fp8_flops=_num(rec, "fp8_tflops", 1e12),
+            int8_ops=_num(rec, "int8_tops", 1e12),
+            fp4_flops=_num(rec, "fp4_tflops", 1e12),
+            interconnect=Interconnect(link["kind"], float(link["per_direction_gbps"]) * 1e9),
+            aliases=tuple(rec.get("aliases") or ()),
+            sources=tuple(rec.get("sources") or ()),
+        )
+    return gpus
+
+
+def resolve_gpu(name: str) -> GPU:
+    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    catalog = gpu_catalog()
+    for gpu in catalog.values():
+        if key == gpu.id or key in gpu.aliases or key == gpu.name.lower():
+            return gpu
+    raise UnknownNameError("GPU", name, suggest(key, {g.id: g.aliases for g in catalog.values()}))

@@ -1,0 +1,144 @@
+"""Memory: weights per quantization, KV cache, and the runtime's own overhead. Bytes, integers.
+
+Sharding across GPUs is a separate step (``parallel.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from moeplan.errors import MoeplanError
+from moeplan.memory.quant import QuantScheme, component_bits
+from moeplan.model.params import ParamCounts, count_params
+from moeplan.model.specs import AttentionKind, ModelSpec
+
+KV_DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp32": 4}
+
+# Runtime overhead, named and documented (override with the CLI/budget options).
+CUDA_CONTEXT_BYTES = 1 << 30
+"""CUDA context, cuBLAS/cuDNN workspaces and NCCL buffers per GPU process: ~0.5-1 GiB with CUDA
+12 on Hopper (vLLM's memory profiler reports this as "non-torch memory"); 1 GiB is used."""
+
+MAX_BATCHED_TOKENS = 8192
+"""Tokens in one forward pass when sizing activations: vLLM's chunked-prefill
+``max_num_batched_tokens`` default for offline serving."""
+
+ACTIVATION_BYTES = 2  # activations are BF16 in every engine modelled here
+LOGIT_BYTES = 4  # logits are materialized in FP32
+
+
+def kv_bytes_per_token_layer(spec: ModelSpec, kv_dtype_bytes: int) -> int:
+    """KV bytes one token costs in one layer.
+    GQA: kv_heads x (head_dim + v_head_dim) x bytes (K and V).
+    MLA (DeepSeek-V2 sec. 2.1.3): the compressed latent plus one shared RoPE key,
+    (kv_lora_rank + qk_rope_head_dim) x bytes, independent of the head count."""
+    attn = spec.attention
+    if attn.kind is AttentionKind.MLA:
+        assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
+        return (attn.kv_lora_rank + attn.qk_rope_head_dim) * kv_dtype_bytes
+    return attn.num_kv_heads * (attn.head_dim + attn.v_head_dim) * kv_dtype_bytes
+
+
+def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16") -> int:
+    """KV bytes per token summed over all layers (the cost of a token that every layer still
+    holds; sliding-window and chunked layers drop it later, see kv_cache_bytes)."""
+    return spec.num_layers * kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
+
+
+def kv_cache_bytes(spec: ModelSpec, context: int, batch: int, kv_quant: str = "bf16") -> int:
+    """KV cache of `batch` sequences of `context` tokens: sum over layers of
+    per-layer bytes x tokens that layer holds."""
+    per_layer = kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
+    return batch * per_layer * tokens_held_all_layers(spec, context)
+
+
+def tokens_held_all_layers(spec: ModelSpec, context: int) -> int:
+    """Sum over layers of the tokens each holds for one sequence of `context` tokens."""
+    return sum(n * (context if w is None else min(context, w)) for w, n in spec.window_counts)
+
+
+def kv_dtype_bytes(kv_quant: str) -> int:
+    if kv_quant not in KV_DTYPE_BYTES:
+        raise MoeplanError(
+            f"unknown kv-quant '{kv_quant}' (choose from {', '.join(KV_DTYPE_BYTES)})"
+        )
+    return KV_DTYPE_BYTES[kv_quant]
+
+
+def weights_bytes_by_component(
+    spec: ModelSpec, scheme: QuantScheme, counts: ParamCounts | None = None
+) -> dict[str, int]:
+    """Bytes of each component: params x bits per weight (scales included) / 8, rounded up."""
+    counts = counts or count_params(spec)
+    bits = component_bits(scheme, spec, counts)
+    return {c: math.ceil(n * bits[c] / 8) for c, n in counts.breakdown.items()}
+
+
+def activation_bytes(spec: ModelSpec, tokens: int = MAX_BATCHED_TOKENS, sequences: int = 1) -> int:
+    """Peak activation workspace of one forward pass over `tokens` tokens (BF16): the residual
+    stream and normed input (2 x hidden), q/k/v and attention output, and the widest FFN
+    intermediate (gate + up outputs; top_k copies per token in a MoE layer), plus FP32 logits
+    of the `sequences` last positions. Layers run one at a time, so the widest layer counts."""
+    attn = spec.attention
+    attn_width = (
+        attn.num_heads * (attn.head_dim + attn.v_head_dim) + 2 * attn.num_kv_heads * attn.head_dim
+    )
+    ffn_width = 2 * spec.dense_intermediate_size if spec.num_dense_layers else 0
+    if spec.is_moe and spec.moe is not None:
+        moe = spec.moe
+        routed = moe.top_k * (2 * moe.expert_intermediate_size + spec.hidden_size)
+        shared = moe.num_shared_experts * 2 * moe.shared_intermediate_size
+        ffn_width = max(ffn_width, routed + shared)
+    per_token = 2 * spec.hidden_size + max(attn_width, ffn_width)
+    return tokens * per_token * ACTIVATION_BYTES + sequences * spec.vocab_size * LOGIT_BYTES
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_bytes: int
+    weights_by_component: dict[str, int]
+    kv_bytes_per_token: int
+    kv_cache_bytes: int
+    context: int
+    batch: int
+    kv_quant: str
+    cuda_context_bytes: int
+    activation_bytes: int
+
+    @property
+    def runtime_overhead_bytes(self) -> int:
+        return self.cuda_context_bytes + self.activation_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.runtime_overhead_bytes
+
+
+def estimate_memory(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    context: int,
+    batch: int,
+    kv_quant: str = "bf16",
+    include_mtp: bool = False,
+    counts: ParamCounts | None = None,
+    max_batched_tokens: int = MAX_BATCHED_TOKENS,
+) -> MemoryEstimate:
+    """Whole-model memory on one device (before sharding)."""
+    if context < 1 or batch < 1:
+        raise MoeplanError("context and batch must be positive integers")
+    by_component = weights_bytes_by_component(spec, scheme, counts)
+    if not include_mtp:
+        by_component = {**by_component, "mtp": 0}
+    return MemoryEstimate(
+        weights_bytes=sum(by_component.values()),
+        weights_by_component=by_component,
+        kv_bytes_per_token=kv_bytes_per_token(spec, kv_quant),
+        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
+        context=context,
+        batch=batch,
+        kv_quant=kv_quant,
+        cuda_context_bytes=CUDA_CONTEXT_BYTES,
+        activation_bytes=activation_bytes(spec, min(max_batched_tokens, context * batch), batch),
+    )

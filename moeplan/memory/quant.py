@@ -1,0 +1,266 @@
+"""Weight storage formats and quantization schemes: bits per weight including scales, and which
+tensors each scheme leaves in higher precision.
+
+A scheme id is either a named scheme (``int4``, ``q4_k_m``, ``native``) or a mix written as
+``BASE,GROUP=FORMAT,...`` (e.g. ``bf16,experts=mxfp4``: MXFP4 experts, BF16 everything else).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from moeplan.errors import MoeplanError, UnknownNameError
+from moeplan.model.params import ParamCounts
+from moeplan.model.specs import AttentionKind, ModelSpec
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    id: str
+    bits_per_weight: float  # including block scales / zero points
+    layout: str  # where the bits come from
+
+
+def _block(bits: int, scale_bits: float, block: int) -> float:
+    """Block-scaled format: `bits` per value plus one `scale_bits` scale per `block` values."""
+    return bits + scale_bits / block
+
+
+FORMATS: dict[str, WeightFormat] = {
+    f.id: f
+    for f in (
+        WeightFormat("fp32", 32, "IEEE float32"),
+        WeightFormat("bf16", 16, "bfloat16"),
+        WeightFormat("fp16", 16, "IEEE float16"),
+        WeightFormat("fp8", 8, "FP8 E4M3, one fp32 scale per tensor (ModelOpt/vLLM default)"),
+        WeightFormat(
+            "fp8-block",
+            _block(8, 32, 128 * 128),
+            "FP8 E4M3 with an fp32 scale per 128x128 block (DeepSeek-V3 checkpoint)",
+        ),
+        WeightFormat(
+            "int8", _block(8, 16, 128), "int8, fp16 scale per group of 128 (W8A16 group-wise)"
+        ),
+        WeightFormat(
+            "int4", _block(4, 16, 128), "int4, fp16 scale per group of 128 (GPTQ/AWQ symmetric)"
+        ),
+        WeightFormat(
+            "int4-asym", _block(4, 32, 128), "int4, fp16 scale + fp16 zero per group of 128"
+        ),
+        WeightFormat("mxfp4", _block(4, 8, 32), "OCP MXFP4: E2M1 values, E8M0 scale per 32 values"),
+        WeightFormat("nvfp4", _block(4, 8, 16), "NVFP4: E2M1 values, FP8 E4M3 scale per 16 values"),
+        # GGUF block types (ggml-common.h block structs: bytes per 32- or 256-value super-block).
+        WeightFormat("gguf-f32", 32, "GGUF F32 (norms, router)"),
+        WeightFormat("q8_0", 34 * 8 / 32, "GGUF Q8_0: 32 int8 + fp16 scale = 34 bytes / 32"),
+        WeightFormat("q6_k", 210 * 8 / 256, "GGUF Q6_K: 210 bytes / 256 values"),
+        WeightFormat("q5_k", 176 * 8 / 256, "GGUF Q5_K: 176 bytes / 256 values"),
+        WeightFormat("q4_k", 144 * 8 / 256, "GGUF Q4_K: 144 bytes / 256 values"),
+        WeightFormat("q4_0", 18 * 8 / 32, "GGUF Q4_0: 16 bytes + fp16 scale = 18 bytes / 32"),
+        WeightFormat("q3_k", 110 * 8 / 256, "GGUF Q3_K: 110 bytes / 256 values"),
+        WeightFormat("q2_k", 84 * 8 / 256, "GGUF Q2_K: 84 bytes / 256 values"),
+    )
+}
+
+# The GEMM math a format runs on where the GPU supports it (else BF16, see GPU.peak_flops):
+# FP8 checkpoints run W8A8 FP8; MX/NV FP4 run FP4 on Blackwell; llama.cpp's quantized matmul
+# (MMQ) runs int8 dot products; int8/int4 group-wise formats are weight-only (dequantize to BF16).
+FORMAT_COMPUTE: dict[str, str] = {
+    "fp8": "fp8",
+    "fp8-block": "fp8",
+    "mxfp4": "fp4",
+    "nvfp4": "fp4",
+    "q8_0": "int8",
+    "q6_k": "int8",
+    "q5_k": "int8",
+    "q4_k": "int8",
+    "q4_0": "int8",
+    "q3_k": "int8",
+    "q2_k": "int8",
+}
+
+# Which ParamCounts components a mix group names.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "experts": ("routed_experts", "shared_experts"),
+    "routed_experts": ("routed_experts",),
+    "shared_experts": ("shared_experts",),
+    "attention": ("attention",),
+    "dense_ffn": ("dense_ffn",),
+    "embedding": ("embedding",),
+    "lm_head": ("lm_head",),
+    "router": ("router",),
+    "mtp": ("mtp",),
+}
+_LINEAR = ("attention", "dense_ffn", "routed_experts", "shared_experts", "mtp")
+_KEPT_16BIT = ("embedding", "lm_head", "router", "norms")
+
+
+@dataclass(frozen=True)
+class QuantScheme:
+    id: str
+    description: str
+    formats: dict[str, str]  # component -> format id (uniform per component)
+    gguf_rule: str = ""  # "q4_k_m" / "q2_k": per-layer llama.cpp mixing, see gguf_component_bits
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def expert_compute(self) -> str:
+        return FORMAT_COMPUTE.get(self.formats["routed_experts"], "bf16")
+
+    @property
+    def dense_compute(self) -> str:
+        return FORMAT_COMPUTE.get(self.formats["attention"], "bf16")
+
+    def kept_in_16bit(self) -> list[str]:
+        return [c for c, f in self.formats.items() if FORMATS[f].bits_per_weight >= 16]
+
+
+def _uniform(base: str, description: str) -> QuantScheme:
+    """Quantize every linear layer to `base`; embeddings, LM head, router and norms stay BF16."""
+    formats = dict.fromkeys(_LINEAR, base) | dict.fromkeys(_KEPT_16BIT, "bf16")
+    return QuantScheme(base, description, formats)
+
+
+def _all(fmt: str, description: str) -> QuantScheme:
+    return QuantScheme(fmt, description, dict.fromkeys(_LINEAR + _KEPT_16BIT, fmt))
+
+
+def _gguf(
+    id_: str, base: str, description: str, output: str = "q6_k", rule: str = ""
+) -> QuantScheme:
+    """llama.cpp quantize (llama_tensor_get_type): token_embd takes the base type, output.weight
+    Q6_K (Q8_0 for Q8_0 files), norms and the expert router (ffn_gate_inp) stay F32."""
+    formats = dict.fromkeys(_LINEAR, base) | {
+        "embedding": base,
+        "lm_head": output,
+        "router": "gguf-f32",
+        "norms": "gguf-f32",
+    }
+    return QuantScheme(id_, description, formats, gguf_rule=rule)
+
+
+SCHEMES: dict[str, QuantScheme] = {
+    s.id: s
+    for s in (
+        _all("bf16", "BF16 everywhere"),
+        _all("fp16", "FP16 everywhere"),
+        _all("fp32", "FP32 everywhere"),
+        _uniform("fp8", "FP8 linear layers (per-tensor scale)"),
+        _uniform("fp8-block", "FP8 linear layers, 128x128 block scales"),
+        _uniform("int8", "int8 linear layers, group-128 scales"),
+        _uniform("int4", "int4 linear layers, group-128 fp16 scales"),
+        _uniform("int4-asym", "int4 linear layers, group-128 scales and zeros"),
+        _uniform("mxfp4", "MXFP4 linear layers"),
+        _uniform("nvfp4", "NVFP4 linear layers"),
+        _gguf("q8_0", "q8_0", "GGUF Q8_0", output="q8_0"),
+        _gguf("q6_k", "q6_k", "GGUF Q6_K"),
+        _gguf("q4_k_m", "q4_k", "GGUF Q4_K_M mix", rule="q4_k_m"),
+        _gguf("q4_0", "q4_0", "GGUF Q4_0"),
+        _gguf("q2_k", "q2_k", "GGUF Q2_K mix", rule="q2_k"),
+    )
+}
+
+MAIN_LEVELS = ("bf16", "fp8", "int8", "int4", "mxfp4", "q4_k_m")
+
+
+def scheme_ids() -> list[str]:
+    return [*SCHEMES, "native"]
+
+
+def resolve_scheme(quant: str, spec: ModelSpec | None = None) -> QuantScheme:
+    """A named scheme, ``native`` (the checkpoint's own mix), or ``BASE,GROUP=FORMAT,...``."""
+    key = quant.strip().lower()
+    if key == "native":
+        if spec is None:
+            raise MoeplanError("quant 'native' needs a model")
+        if spec.native_quant.startswith("unmodelled:"):
+            method = spec.native_quant.split(":", 1)[1]
+            raise MoeplanError(
+                f"{spec.name}: the checkpoint's quant_method '{method}' is not "
+                "modelled; pass --quant explicitly"
+            )
+        native = resolve_scheme(spec.native_quant)
+        return QuantScheme(
+            "native",
+            f"checkpoint as published: {spec.native_quant}",
+            native.formats,
+            native.gguf_rule,
+        )
+    base, *overrides = [part.strip() for part in key.split(",")]
+    if base not in SCHEMES:
+        raise UnknownNameError("quant", quant, _close(base, scheme_ids()))
+    scheme = SCHEMES[base]
+    if not overrides:
+        return scheme
+    formats = dict(scheme.formats)
+    for item in overrides:
+        group, _, fmt = item.partition("=")
+        if group not in GROUPS:
+            raise MoeplanError(
+                f"quant '{quant}': unknown group '{group}' (groups: {', '.join(GROUPS)})"
+            )
+        if fmt not in FORMATS:
+            raise UnknownNameError("weight format", fmt, _close(fmt, list(FORMATS)))
+        for component in GROUPS[group]:
+            formats[component] = fmt
+    return QuantScheme(
+        key, f"{scheme.description} with {', '.join(overrides)}", formats, scheme.gguf_rule
+    )
+
+
+def _close(name: str, names: list[str]) -> list[str]:
+    return difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+
+
+def use_more_bits(i_layer: int, n_layers: int) -> bool:
+    """llama.cpp src/llama-quant.cpp use_more_bits(): the first and last eighth of the layers and
+    every third layer in between get the larger type in the *_K_M mixes."""
+    return (
+        i_layer < n_layers // 8
+        or i_layer >= 7 * n_layers // 8
+        or (i_layer - n_layers // 8) % 3 == 2
+    )
+
+
+def gguf_component_bits(
+    scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts
+) -> dict[str, float]:
+    """Average bits per weight per component for llama.cpp's per-tensor mixes.
+
+    Q4_K_M: ffn_down and attn_v are Q6_K in use_more_bits() layers (attn_v is Q8_0 for 8-expert
+    models); Q2_K: ffn_down Q3_K, attn_v Q4_K when n_gqa >= 4 else Q3_K. MLA models have no
+    attn_v tensor. Down projections are one third of a gated FFN's weights.
+    """
+    bits = {c: FORMATS[f].bits_per_weight for c, f in scheme.formats.items()}
+    base = FORMATS[scheme.formats["routed_experts"]].bits_per_weight
+    n = spec.num_layers
+    attn = spec.attention
+    if scheme.gguf_rule == "q4_k_m":
+        more = sum(use_more_bits(i, n) for i in range(n)) / n
+        down = more * FORMATS["q6_k"].bits_per_weight + (1 - more) * base
+        v_bits = down
+        if spec.moe is not None and spec.moe.num_experts == 8:
+            v_bits = FORMATS["q8_0"].bits_per_weight
+    elif scheme.gguf_rule == "q2_k":
+        down = FORMATS["q3_k"].bits_per_weight
+        gqa = attn.num_heads // attn.num_kv_heads
+        v_bits = FORMATS["q4_k" if gqa >= 4 else "q3_k"].bits_per_weight
+    else:
+        return bits
+    down_share = 1 / 3 if spec.ffn_gated else 1 / 2
+    ffn_bits = (1 - down_share) * base + down_share * down
+    for component in ("dense_ffn", "routed_experts", "shared_experts"):
+        if scheme.formats[component] == scheme.formats["routed_experts"]:
+            bits[component] = ffn_bits
+    if attn.kind is AttentionKind.GQA and counts.breakdown["attention"]:
+        v_params = spec.num_layers * spec.hidden_size * attn.num_kv_heads * attn.v_head_dim
+        v_share = v_params / counts.breakdown["attention"]
+        bits["attention"] = (1 - v_share) * base + v_share * v_bits
+    return bits
+
+
+def component_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> dict[str, float]:
+    """Bits per weight of each component under a scheme."""
+    if scheme.gguf_rule:
+        return gguf_component_bits(scheme, spec, counts)
+    return {c: FORMATS[f].bits_per_weight for c, f in scheme.formats.items()}

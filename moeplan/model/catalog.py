@@ -1,0 +1,155 @@
+"""The model catalog (``model_specs/*.yaml``) and loading a MODEL argument.
+
+MODEL is a catalog id or alias (case-insensitive), a path to a Hugging Face ``config.json``, a
+folder holding one, or a catalog-style YAML file with a ``config:`` block.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import SpecError, UnknownNameError
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.specs import ModelSpec, OfficialCounts
+from moeplan.names import suggest
+from moeplan.yamlio import load_yaml_text
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    id: str
+    path: Path
+    aliases: tuple[str, ...]
+
+
+def _specs_dir() -> Path:
+    """model_specs/ ships inside the package as moeplan/model_specs (see pyproject.toml)."""
+    packaged = resources.files("moeplan") / "model_specs"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "model_specs"
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+@lru_cache(maxsize=1)
+def catalog_entries() -> tuple[CatalogEntry, ...]:
+    entries = []
+    for path in sorted(_specs_dir().glob("*.yaml")):
+        doc = _read_yaml(path)
+        aliases = tuple(_normalize(a) for a in doc.get("aliases") or [])
+        name = _normalize(str(doc.get("name", "")))
+        entries.append(CatalogEntry(path.stem, path, aliases + ((name,) if name else ())))
+    return tuple(entries)
+
+
+def catalog_ids() -> list[str]:
+    return [e.id for e in catalog_entries()]
+
+
+def resolve_catalog_id(name: str) -> CatalogEntry:
+    key = _normalize(name)
+    key = key.rsplit("/", 1)[-1]  # an HF repo id "org/name" resolves by its name
+    direct = _specs_dir() / f"{key}.yaml"
+    if direct.is_file():  # fast path: a catalog id needs no scan of the aliases
+        return CatalogEntry(key, direct, ())
+    entries = catalog_entries()
+    for entry in entries:
+        if key == entry.id or key in entry.aliases:
+            return entry
+    raise UnknownNameError("model", name, suggest(key, {e.id: e.aliases for e in entries}))
+
+
+def load_model(model: str) -> ModelSpec:
+    """A catalog id/alias, or a path to a config.json, a model folder, or a catalog YAML."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        candidate = path / "config.json"
+        if not candidate.is_file():
+            raise SpecError(f"{model}: folder has no config.json")
+        return _spec_from_file(candidate, str(model))
+    if path.is_file():
+        return _spec_from_file(path, str(model))
+    if path.suffix in {".json", ".yaml", ".yml"} or model.startswith((".", "/", "~")):
+        raise SpecError(f"{model}: no such file or folder")
+    entry = resolve_catalog_id(model)
+    return _spec_from_catalog_doc(_read_yaml(entry.path), entry.id, str(entry.path))
+
+
+def _spec_from_file(path: Path, name: str) -> ModelSpec:
+    if path.suffix == ".json":
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
+        except OSError as exc:
+            raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    else:
+        doc = _read_yaml(path)
+    if not isinstance(doc, dict):
+        raise SpecError(f"{path}: expected a mapping of config fields")
+    if isinstance(doc.get("config"), dict):  # catalog-style YAML
+        return _spec_from_catalog_doc(doc, name, str(path))
+    return spec_from_config(doc, name)
+
+
+def _spec_from_catalog_doc(doc: dict[str, Any], name: str, where: str) -> ModelSpec:
+    config = doc.get("config")
+    if not isinstance(config, dict):
+        raise SpecError(f"{where}: missing field 'config'")
+    extra: dict[str, Any] = {
+        "display_name": str(doc.get("name", name)),
+        "source": "; ".join(doc.get("config_source") or []),
+        "notes": tuple(doc.get("notes") or ()),
+    }
+    if doc.get("native_precision"):
+        extra["native_quant"] = str(doc["native_precision"])
+    official = doc.get("official_params")
+    if official:
+        extra["official"] = _official(official, where)
+    return spec_from_config(config, name, **extra)
+
+
+def _official(doc: dict[str, Any], where: str) -> OfficialCounts:
+    for key in ("total", "active"):
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+            raise SpecError(f"{where}: official_params.{key} must be a positive number")
+    return OfficialCounts(
+        total=doc.get("total"),
+        active=doc.get("active"),
+        source=str(doc.get("source", "")),
+        active_convention=_convention(
+            doc.get("active_convention", "without_input_embedding"), where
+        ),
+        total_includes=tuple(doc.get("total_includes") or ()),
+        not_in_config=tuple(doc.get("not_in_config") or ()),
+        note=str(doc.get("note", "")),
+    )
+
+
+ACTIVE_CONVENTIONS = ("with_embedding", "without_input_embedding", "without_embeddings")
+
+
+def _convention(value: Any, where: str) -> str:
+    if value not in ACTIVE_CONVENTIONS:
+        raise SpecError(
+            f"{where}: official_params.active_convention must be one of "
+            f"{', '.join(ACTIVE_CONVENTIONS)}"
+        )
+    return str(value)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    return load_yaml_text(text, str(path))

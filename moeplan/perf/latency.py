@@ -1,0 +1,197 @@
+"""`moeplan latency`: TTFT, TPOT and tokens/s for a model on a GPU and layout, per batch size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from moeplan.errors import LayoutError
+from moeplan.hardware.gpus import GPU
+from moeplan.memory.estimate import estimate_memory, weights_bytes_by_component
+from moeplan.memory.quant import QuantScheme
+from moeplan.model.params import count_params
+from moeplan.model.specs import ModelSpec
+from moeplan.perf.engines import DEFAULT_ENGINE, EngineProfile, resolve_engine
+from moeplan.perf.parallel import (
+    DEFAULT_USABLE_FRACTION,
+    Layout,
+    PerGPUMemory,
+    per_gpu_memory,
+    validate_layout,
+)
+from moeplan.perf.phases import Network, Phase, Rates, Setup, decode_step, prefill
+from moeplan.perf.terms import weight_split
+
+
+@dataclass(frozen=True)
+class LatencyPoint:
+    batch: int
+    prefill: Phase
+    decode: Phase  # one step at the mean context of the output
+    input_len: int
+    output_len: int
+    memory: PerGPUMemory
+
+    @property
+    def ttft_ms(self) -> float:
+        return self.prefill.total_s * 1e3
+
+    @property
+    def tpot_ms(self) -> float:
+        return self.decode.total_s * 1e3
+
+    @property
+    def tokens_per_s_per_seq(self) -> float:
+        return 1.0 / self.decode.total_s
+
+    @property
+    def tokens_per_s_total(self) -> float:
+        return self.batch / self.decode.total_s
+
+    @property
+    def end_to_end_s(self) -> float:
+        """Prefill, then output_len - 1 more decode steps (the first token comes from prefill)."""
+        return self.prefill.total_s + max(0, self.output_len - 1) * self.decode.total_s
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    spec: ModelSpec
+    scheme: QuantScheme
+    gpu: GPU
+    layout: Layout
+    rates: Rates
+    network: Network
+    points: tuple[LatencyPoint, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+def make_setup(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    layout: Layout,
+    engine: EngineProfile | None = None,
+    rates: Rates | None = None,
+    network: Network | None = None,
+    kv_quant: str = "bf16",
+) -> Setup:
+    validate_layout(spec, layout)
+    if layout.gpus > 1 and gpu.interconnect.kind == "none":
+        raise LayoutError(f"{gpu.id} has no GPU interconnect: use one device")
+    network = network or Network()
+    if network.nodes < 1 or layout.gpus % network.nodes:
+        raise LayoutError(f"--nodes {network.nodes} does not divide {layout.gpus} GPUs")
+    engine = engine or resolve_engine(DEFAULT_ENGINE)
+    counts = count_params(spec)
+    split = weight_split(spec, counts, weights_bytes_by_component(spec, scheme, counts))
+    return Setup(
+        spec, scheme, gpu, layout, split, rates or Rates.from_engine(gpu, engine), network, kv_quant
+    )
+
+
+def latency_point(
+    setup: Setup,
+    batch: int,
+    input_len: int,
+    output_len: int,
+    usable_fraction: float = DEFAULT_USABLE_FRACTION,
+    check_memory: bool = True,
+) -> LatencyPoint:
+    """One batch size; rejects the layout when the busiest GPU does not fit."""
+    if batch < 1 or input_len < 1 or output_len < 1:
+        raise LayoutError("batch, input and output lengths must be at least 1")
+    context = input_len + output_len
+    mem = estimate_memory(setup.spec, setup.scheme, context, batch, setup.kv_quant)
+    shard = per_gpu_memory(setup.spec, mem, setup.layout)
+    usable = setup.gpu.memory_bytes * usable_fraction
+    if check_memory and shard.total_bytes > usable:
+        raise LayoutError(
+            f"{setup.layout.describe()} on {setup.layout.gpus} x {setup.gpu.id} does not fit batch "
+            f"{batch} x {context} tokens: {shard.total_bytes / 1e9:.1f} GB per GPU > "
+            f"{usable / 1e9:.1f} GB usable"
+        )
+    mean_context = input_len + output_len // 2
+    return LatencyPoint(
+        batch,
+        prefill(setup, batch, input_len),
+        decode_step(setup, batch, mean_context),
+        input_len,
+        output_len,
+        shard,
+    )
+
+
+def estimate_latency(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    layout: Layout,
+    batches: list[int],
+    input_len: int,
+    output_len: int,
+    engine: EngineProfile | None = None,
+    rates: Rates | None = None,
+    network: Network | None = None,
+    kv_quant: str = "bf16",
+    usable_fraction: float = DEFAULT_USABLE_FRACTION,
+) -> LatencyReport:
+    setup = make_setup(spec, scheme, gpu, layout, engine, rates, network, kv_quant)
+    points = tuple(latency_point(setup, b, input_len, output_len, usable_fraction) for b in batches)
+    notes = sorted({n for p in points for n in p.prefill.notes + p.decode.notes})
+    return LatencyReport(
+        spec, scheme, gpu, layout, setup.rates, setup.network, points, tuple(notes)
+    )
+
+
+def phase_json(phase: Phase) -> dict[str, Any]:
+    return {"bound": phase.bound, "seconds": {k: round(v, 9) for k, v in phase.split.items()}}
+
+
+def point_json(p: LatencyPoint) -> dict[str, Any]:
+    return {
+        "batch": p.batch,
+        "prefill": {"ttft_ms": round(p.ttft_ms, 4), **phase_json(p.prefill)},
+        "decode": {
+            "tpot_ms": round(p.tpot_ms, 4),
+            "tokens_per_s_per_seq": round(p.tokens_per_s_per_seq, 3),
+            "tokens_per_s_total": round(p.tokens_per_s_total, 3),
+            **phase_json(p.decode),
+        },
+        "end_to_end_s": round(p.end_to_end_s, 6),
+        "memory_per_gpu_bytes": p.memory.total_bytes,
+    }
+
+
+def report_json(r: LatencyReport) -> dict[str, Any]:
+    e = r.rates.engine
+    doc: dict[str, Any] = {
+        "model": r.spec.name,
+        "quant": r.scheme.id,
+        "gpu": r.gpu.id,
+        "layout": {
+            "description": r.layout.describe(),
+            "tp": r.layout.tp,
+            "ep": r.layout.ep,
+            "pp": r.layout.pp,
+            "dp": r.layout.dp,
+            "gpus": r.layout.gpus,
+            "nodes": r.network.nodes,
+        },
+        "efficiencies": {
+            "source": r.rates.source,
+            "engine": e.id,
+            "stream_bw_bytes_per_s": r.rates.stream_bw_bytes_per_s,
+            "bw_efficiency": e.bw_efficiency,
+            "compute_efficiency": e.compute_efficiency,
+            "kernel_overhead_s": e.kernel_overhead_s,
+            "step_overhead_s": e.step_overhead_s,
+            "collective_latency_s": e.collective_latency_s,
+        },
+        "notes": list(r.notes),
+    }
+    if len(r.points) == 1:
+        doc.update(point_json(r.points[0]))
+    else:
+        doc["points"] = [point_json(p) for p in r.points]
+    return doc

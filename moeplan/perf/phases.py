@@ -1,0 +1,294 @@
+"""Roofline estimates of prefill (TTFT) and decode (TPOT, tokens/s) on a GPU and layout.
+
+Each component of a phase (dense weights, routed experts, LM head, attention over the KV cache)
+takes max(bytes / bandwidth, FLOPs / peak); communication and fixed overheads add to that. All
+per GPU of the busiest pipeline stage; a token crosses every stage in turn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from moeplan.hardware.gpus import GPU
+from moeplan.memory.estimate import ACTIVATION_BYTES
+from moeplan.memory.quant import QuantScheme
+from moeplan.model.specs import ModelSpec
+from moeplan.perf.engines import (
+    KERNELS_PER_ATTENTION,
+    KERNELS_PER_DENSE_FFN,
+    KERNELS_PER_MOE_FFN,
+    KERNELS_PER_QK_NORM,
+    KERNELS_PER_SHARED_EXPERTS,
+    EngineProfile,
+)
+from moeplan.perf.parallel import Layout
+from moeplan.perf.terms import (
+    WeightSplit,
+    all_to_all_seconds,
+    allreduce_seconds,
+    attention_core_flops,
+    dense_weight_bytes_per_gpu,
+    expert_bytes_per_gpu,
+    kv_read_bytes_per_gpu,
+    p2p_seconds,
+    stage_fraction,
+)
+
+DEFAULT_NETWORK_GBPS = 400.0
+"""Inter-node network per GPU in Gb/s (one 400G InfiniBand/RoCE NIC per GPU)."""
+
+INTER_NODE_LATENCY_S = 25e-6
+"""Start-up latency of a collective or hop across nodes (InfiniBand, NCCL)."""
+
+
+@dataclass(frozen=True)
+class Network:
+    nodes: int = 1
+    inter_node_bytes_per_s: float = DEFAULT_NETWORK_GBPS * 1e9 / 8
+    inter_node_latency_s: float = INTER_NODE_LATENCY_S
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Achievable rates on one GPU: engine defaults, or measured ones from a calibration."""
+
+    stream_bw_bytes_per_s: float
+    expert_bw_bytes_per_s: Callable[[float], float]  # by tokens in the MoE layer
+    flops: Callable[[str], float | None]  # by math datatype; None when no peak is published
+    engine: EngineProfile
+    source: str
+    moe_overhead_measured: bool = False  # the calibrated MoE curve already holds its launches
+
+    @classmethod
+    def from_engine(cls, gpu: GPU, engine: EngineProfile) -> Rates:
+        bw = gpu.mem_bw_bytes_per_s * engine.bw_efficiency
+
+        def flops(dtype: str) -> float | None:
+            if gpu.bf16_flops is None:
+                return None
+            return gpu.peak_flops(dtype) * engine.compute_efficiency
+
+        return cls(bw, lambda tokens: bw, flops, engine, f"defaults of engine '{engine.id}'")
+
+
+@dataclass
+class Phase:
+    """Seconds of one phase split by what bounds them."""
+
+    memory_s: float = 0.0
+    compute_s: float = 0.0
+    communication_s: float = 0.0
+    overhead_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def add_roofline(self, bytes_: float, bw: float, flops: float, peak: float | None) -> None:
+        t_mem = bytes_ / bw if bytes_ else 0.0
+        t_flop = flops / peak if peak else 0.0
+        if t_flop > t_mem:
+            self.compute_s += t_flop
+        else:
+            self.memory_s += t_mem
+
+    @property
+    def total_s(self) -> float:
+        return self.memory_s + self.compute_s + self.communication_s + self.overhead_s
+
+    @property
+    def split(self) -> dict[str, float]:
+        return {
+            "memory": self.memory_s,
+            "compute": self.compute_s,
+            "communication": self.communication_s,
+            "overhead": self.overhead_s,
+        }
+
+    @property
+    def bound(self) -> str:
+        return max(self.split.items(), key=lambda kv: kv[1])[0]
+
+    def scaled(self, factor: float) -> Phase:
+        return Phase(
+            self.memory_s * factor,
+            self.compute_s * factor,
+            self.communication_s * factor,
+            self.overhead_s * factor,
+            self.notes,
+        )
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything fixed across batch sizes for one model on one deployment."""
+
+    spec: ModelSpec
+    scheme: QuantScheme
+    gpu: GPU
+    layout: Layout
+    split: WeightSplit
+    rates: Rates
+    network: Network
+    kv_quant: str = "bf16"
+
+
+def _link(setup: Setup, group: int) -> tuple[float, float]:
+    """Bandwidth and latency for a collective over `group` GPUs: the GPU's interconnect inside a
+    node, the network when the group spans nodes."""
+    per_node = math.ceil(setup.layout.gpus / setup.network.nodes)
+    engine = setup.rates.engine
+    if group > per_node:
+        return setup.network.inter_node_bytes_per_s, setup.network.inter_node_latency_s
+    return setup.gpu.interconnect.per_direction_bytes_per_s, engine.collective_latency_s
+
+
+def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -> float:
+    """Per stage: two TP all-reduces per layer of the group's hidden states; under EP an
+    all-to-all dispatch and combine per MoE layer of top_k copies of each token's hidden state."""
+    spec, layout, eng = setup.spec, setup.layout, setup.rates.engine
+    frac = stage_fraction(spec, layout)
+    seconds = 0.0
+    if layout.tp > 1:
+        bw, lat = _link(setup, layout.tp)
+        msg = tokens_per_group * spec.hidden_size * ACTIVATION_BYTES
+        seconds += (
+            2
+            * spec.num_layers
+            * frac
+            * allreduce_seconds(msg, layout.tp, bw, lat, eng.collective_efficiency)
+        )
+    if layout.ep > 1 and spec.moe is not None:
+        bw, lat = _link(setup, layout.gpus_per_stage)
+        per_gpu = (
+            stage_tokens
+            * spec.moe.top_k
+            * spec.hidden_size
+            * ACTIVATION_BYTES
+            / layout.gpus_per_stage
+        )
+        seconds += (
+            2
+            * spec.num_moe_layers
+            * frac
+            * all_to_all_seconds(per_gpu, layout.gpus_per_stage, bw, lat, eng.collective_efficiency)
+        )
+    return seconds
+
+
+def kernels_per_step(spec: ModelSpec, moe_measured: bool = False) -> int:
+    """Kernels one forward pass launches (engines.py lists them); the routed-MoE kernels drop
+    out when a calibration's measured MoE curve already holds their time."""
+    attention = KERNELS_PER_ATTENTION + (
+        KERNELS_PER_QK_NORM if spec.attention.qk_norm.value != "none" else 0
+    )
+    moe = 0 if moe_measured else KERNELS_PER_MOE_FFN
+    if spec.moe is not None and spec.moe.num_shared_experts:
+        moe += KERNELS_PER_SHARED_EXPERTS + (1 if spec.moe.shared_expert_gate else 0)
+    return (
+        spec.num_layers * attention
+        + spec.num_moe_layers * moe
+        + spec.num_dense_layers * KERNELS_PER_DENSE_FFN
+    )
+
+
+def _kernel_overhead(setup: Setup) -> float:
+    frac = stage_fraction(setup.spec, setup.layout)
+    kernels = kernels_per_step(setup.spec, setup.rates.moe_overhead_measured)
+    return kernels * frac * setup.rates.engine.kernel_overhead_s
+
+
+def stage_pass(
+    setup: Setup,
+    tokens_per_group: float,
+    sequences_per_group: float,
+    new_tokens_per_seq: int,
+    context_start: int,
+    logits_per_group: float,
+) -> Phase:
+    """One forward pass of one pipeline stage on one GPU."""
+    spec, layout, split, rates = setup.spec, setup.layout, setup.split, setup.rates
+    frac = stage_fraction(spec, layout)
+    stage_tokens = tokens_per_group * layout.dp
+    phase = Phase()
+    dense_peak = rates.flops(setup.scheme.dense_compute)
+    expert_peak = rates.flops(setup.scheme.expert_compute)
+    attn_peak = rates.flops("bf16")
+    if dense_peak is None:
+        phase.notes.append(f"no published TFLOPS for {setup.gpu.id}: compute time not modelled")
+    # dense weights: attention projections, dense FFN, shared experts, router
+    phase.add_roofline(
+        dense_weight_bytes_per_gpu(split, spec, layout),
+        rates.stream_bw_bytes_per_s,
+        2 * split.dense_params * tokens_per_group / layout.tp * frac,
+        dense_peak,
+    )
+    # routed experts: distinct experts touched by all tokens of the stage
+    if spec.is_moe and spec.moe is not None:
+        expert_flops = (
+            2
+            * split.expert_params
+            * spec.moe.top_k
+            * stage_tokens
+            * spec.num_moe_layers
+            * frac
+            / layout.gpus_per_stage
+        )
+        phase.add_roofline(
+            expert_bytes_per_gpu(split, spec, layout, stage_tokens),
+            rates.expert_bw_bytes_per_s(stage_tokens),
+            expert_flops,
+            expert_peak,
+        )
+    # LM head, on the last stage, for the positions whose logits are needed
+    phase.add_roofline(
+        split.head_bytes / layout.tp,
+        rates.stream_bw_bytes_per_s,
+        2 * split.head_params * logits_per_group / layout.tp,
+        dense_peak,
+    )
+    # attention over the KV cache
+    kv_bytes = kv_read_bytes_per_gpu(
+        spec, layout, sequences_per_group, context_start + new_tokens_per_seq, setup.kv_quant
+    )
+    attn_flops = sequences_per_group * attention_core_flops(spec, new_tokens_per_seq, context_start)
+    phase.add_roofline(
+        kv_bytes, rates.stream_bw_bytes_per_s, attn_flops / layout.tp * frac, attn_peak
+    )
+    phase.communication_s += _communication(setup, tokens_per_group, stage_tokens)
+    phase.overhead_s += _kernel_overhead(setup)
+    return phase
+
+
+def _through_pipeline(setup: Setup, stage: Phase, tokens_per_group: float) -> Phase:
+    """A token crosses every stage in turn: pp stage passes plus pp - 1 hops."""
+    pp = setup.layout.pp
+    total = stage.scaled(pp)
+    if pp > 1:
+        bw, lat = _link(setup, setup.layout.gpus)  # stages sit on different GPUs/nodes
+        msg = tokens_per_group * setup.spec.hidden_size * ACTIVATION_BYTES
+        total.communication_s += (pp - 1) * p2p_seconds(msg, bw, lat)
+    return total
+
+
+def decode_step(setup: Setup, batch: int, context: int) -> Phase:
+    """One decode step of `batch` sequences at `context` tokens each. With pipeline stages the
+    batch is split into pp micro-batches that keep every stage busy."""
+    layout = setup.layout
+    micro = max(1, math.ceil(batch / layout.pp))
+    per_group = micro / layout.dp
+    stage = stage_pass(setup, per_group, per_group, 1, context, per_group)
+    total = _through_pipeline(setup, stage, per_group)
+    total.overhead_s += setup.rates.engine.step_overhead_s
+    return total
+
+
+def prefill(setup: Setup, batch: int, input_len: int) -> Phase:
+    """Prefill of `batch` prompts of `input_len` tokens in one forward pass."""
+    layout = setup.layout
+    per_group_seqs = batch / layout.dp
+    stage = stage_pass(
+        setup, per_group_seqs * input_len, per_group_seqs, input_len, 0, per_group_seqs
+    )
+    total = _through_pipeline(setup, stage, per_group_seqs * input_len)
+    total.overhead_s += setup.rates.engine.step_overhead_s
+    return total

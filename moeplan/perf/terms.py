@@ -1,0 +1,138 @@
+"""The terms of the latency model, one function each: expert coverage, bytes a step reads,
+FLOPs, and communication. Quantities are per GPU of the busiest pipeline stage where a layout
+is given; bytes and FLOPs are floats (expected values)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moeplan.memory.estimate import kv_bytes_per_token_layer, kv_dtype_bytes, tokens_held_all_layers
+from moeplan.model.params import ParamCounts
+from moeplan.model.specs import AttentionKind, ModelSpec
+from moeplan.perf.parallel import Layout, kv_shard_fraction
+
+
+def expected_experts_touched(num_experts: int, top_k: int, tokens: float) -> float:
+    """Distinct experts a batch of `tokens` tokens routes to, under uniform independent routing:
+    E x (1 - (1 - k/E)^B). k at B = 1, approaching E as B grows (DESIGN.md, Time)."""
+    if tokens <= 0:
+        return 0.0
+    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
+
+
+@dataclass(frozen=True)
+class WeightSplit:
+    """Weight bytes and params of one model, split the way a step reads them."""
+
+    dense_bytes: float  # attention, dense FFN, shared experts, router, norms: read every step
+    head_bytes: float  # LM head (the tied embedding when tied)
+    expert_bytes: float  # one routed expert
+    dense_params: float  # params a token multiplies in the dense part (per token)
+    head_params: float
+    expert_params: float  # one routed expert
+
+
+def weight_split(
+    spec: ModelSpec, counts: ParamCounts, weights_by_component: dict[str, int]
+) -> WeightSplit:
+    w, b = weights_by_component, counts.breakdown
+    dense_keys = ("attention", "dense_ffn", "shared_experts", "router", "norms")
+    head = b["lm_head"] or b["embedding"]
+    head_bytes = w["lm_head"] if b["lm_head"] else w["embedding"]
+    n_experts = spec.moe.num_experts * spec.num_moe_layers if spec.is_moe and spec.moe else 0
+    return WeightSplit(
+        dense_bytes=sum(w[k] for k in dense_keys),
+        head_bytes=head_bytes,
+        expert_bytes=w["routed_experts"] / n_experts if n_experts else 0.0,
+        dense_params=sum(b[k] for k in dense_keys),
+        head_params=head,
+        expert_params=b["routed_experts"] / n_experts if n_experts else 0.0,
+    )
+
+
+def stage_fraction(spec: ModelSpec, layout: Layout) -> float:
+    """Share of the layers in the busiest pipeline stage."""
+    return -(-spec.num_layers // layout.pp) / spec.num_layers
+
+
+def dense_weight_bytes_per_gpu(split: WeightSplit, spec: ModelSpec, layout: Layout) -> float:
+    """Attention/dense/shared weights every step reads, tensor-parallel over TP, per stage."""
+    return split.dense_bytes / layout.tp * stage_fraction(spec, layout)
+
+
+def expert_bytes_per_gpu(
+    split: WeightSplit, spec: ModelSpec, layout: Layout, tokens: float
+) -> float:
+    """Routed-expert bytes one GPU reads for `tokens` tokens in the stage: each MoE layer reads
+    the distinct experts the tokens touch, spread over the stage's GPUs (whole experts under
+    EP, a 1/G slice of each under tensor-parallel MoE: the same expected bytes)."""
+    if not spec.is_moe or spec.moe is None:
+        return 0.0
+    touched = expected_experts_touched(spec.moe.num_experts, spec.moe.top_k, tokens)
+    layers = spec.num_moe_layers * stage_fraction(spec, layout)
+    return layers * touched * split.expert_bytes / layout.gpus_per_stage
+
+
+def kv_read_bytes_per_gpu(
+    spec: ModelSpec, layout: Layout, sequences: float, context: int, kv_quant: str
+) -> float:
+    """KV cache a decode step reads: every sequence of the DP group at its current length,
+    each layer up to its window, the TP share of the heads (all of the MLA latent)."""
+    per_layer = kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
+    held = tokens_held_all_layers(spec, context)
+    return (
+        sequences
+        * per_layer
+        * held
+        * kv_shard_fraction(spec, layout.tp)
+        * stage_fraction(spec, layout)
+    )
+
+
+def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -> float:
+    """Score and value FLOPs of attention for `new_tokens` tokens appended after `context_start`
+    tokens, causal: each token attends to the tokens its layer still holds.
+    GQA: 2 x H x (head_dim + v_head_dim) per attended token per layer.
+    MLA decode (weights absorbed, DeepSeek-V2 sec. 2.1.2): 2 x H x (2 x kv_lora + rope)."""
+    a = spec.attention
+    if a.kind is AttentionKind.MLA and new_tokens == 1:
+        assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
+        per_pair = 2 * a.num_heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim)
+    else:
+        per_pair = 2 * a.num_heads * (a.head_dim + a.v_head_dim)
+    total = 0.0
+    first, last = context_start + 1, context_start + new_tokens
+    for window, layers in spec.window_counts:
+        # sum over new tokens i of min(context_start + i + 1, window), in closed form
+        if window is None or last <= window:
+            attended = (first + last) * new_tokens / 2
+        elif first >= window:
+            attended = window * new_tokens
+        else:
+            below = window - first + 1
+            attended = (first + window) * below / 2 + window * (new_tokens - below)
+        total += layers * per_pair * attended
+    return total
+
+
+def allreduce_seconds(
+    message_bytes: float, n: int, link_bytes_per_s: float, latency_s: float, efficiency: float
+) -> float:
+    """Ring all-reduce (NCCL): 2 x (n - 1) / n x message over each GPU's link, plus latency."""
+    if n <= 1:
+        return 0.0
+    return latency_s + 2 * (n - 1) / n * message_bytes / (link_bytes_per_s * efficiency)
+
+
+def all_to_all_seconds(
+    bytes_per_gpu: float, n: int, link_bytes_per_s: float, latency_s: float, efficiency: float
+) -> float:
+    """All-to-all: each GPU sends (n - 1) / n of its bytes to the others, plus latency."""
+    if n <= 1:
+        return 0.0
+    return latency_s + (n - 1) / n * bytes_per_gpu / (link_bytes_per_s * efficiency)
+
+
+def p2p_seconds(message_bytes: float, link_bytes_per_s: float, latency_s: float) -> float:
+    """One pipeline hop: activations sent to the next stage."""
+    return latency_s + message_bytes / link_bytes_per_s

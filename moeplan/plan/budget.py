@@ -1,0 +1,188 @@
+"""CI budgets: the budget-file schema, its validation, and evaluating each limit.
+
+A budget names a model and deployment and the limits it must hold; `moeplan check` exits 0 when
+every limit holds, 1 when one is exceeded, 2 when a file is invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import MoeplanError
+from moeplan.yamlio import load_yaml_text
+
+LIMITS = {
+    # name: (what it bounds, True if the value must stay at or below the limit)
+    "max_memory_fraction": ("busiest GPU's memory / its capacity", True),
+    "max_gpus": ("GPUs needed to fit at max_memory_fraction (default 0.9)", True),
+    "min_decode_tokens_per_s": ("decode tokens/s per sequence at the batch", False),
+    "min_total_tokens_per_s": ("decode tokens/s of the whole batch", False),
+    "max_ttft_ms": ("time to first token of one batch's prefill, ms", True),
+    "max_tpot_ms": ("time per output token, ms", True),
+    "max_weights_gb": ("weight memory, decimal GB", True),
+}
+FIELDS = {
+    "name": str,
+    "model": str,
+    "quant": str,
+    "kv_quant": str,
+    "gpu": str,
+    "gpus": int,
+    "tp": int,
+    "ep": int,
+    "pp": int,
+    "nodes": int,
+    "engine": str,
+    "context": int,
+    "batch": int,
+    "concurrency": int,
+    "input": int,
+    "output": int,
+    "calibration": str,
+    "limits": dict,
+}
+DEFAULT_OUTPUT = 128
+
+
+@dataclass(frozen=True)
+class Budget:
+    file: str
+    name: str
+    model: str  # catalog id or a path resolved against the budget file
+    gpu: str
+    limits: dict[str, float]
+    quant: str = "native"
+    kv_quant: str = "bf16"
+    gpus: int | None = None
+    tp: int | None = None
+    ep: int | None = None
+    pp: int | None = None
+    nodes: int = 1
+    engine: str = "vllm"
+    context: int = 4096
+    batch: int = 1
+    input: int | None = None
+    output: int = DEFAULT_OUTPUT
+    calibration: str | None = None
+
+    @property
+    def input_len(self) -> int:
+        return self.input if self.input is not None else max(1, self.context - self.output)
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    budget: str
+    file: str
+    limit: str
+    threshold: float
+    value: float | None  # None: could not be computed (e.g. does not fit)
+    upper: bool
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        if self.value is None:
+            return False
+        return self.value <= self.threshold if self.upper else self.value >= self.threshold
+
+    @property
+    def headroom(self) -> float | None:
+        """Fraction of the limit left (negative when exceeded)."""
+        if self.value is None or self.threshold == 0:
+            return None
+        gap = self.threshold - self.value if self.upper else self.value - self.threshold
+        return gap / self.threshold
+
+
+@dataclass
+class CheckReport:
+    results: list[LimitResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def _bad(file: str, budget: str, message: str) -> MoeplanError:
+    return MoeplanError(f"{file}: budget '{budget}': {message}")
+
+
+def parse_budget_file(path: Path) -> list[Budget]:
+    """Read and validate a budget file; every problem names the file, budget and field."""
+    where = str(path)
+    if not path.is_file():
+        raise MoeplanError(f"{where}: no such budget file")
+    doc = load_yaml_text(path.read_text(), where)
+    if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
+        raise MoeplanError(f"{where}: expected a top-level 'budgets:' list")
+    unknown_top = set(doc) - {"budgets"}
+    if unknown_top:
+        raise MoeplanError(f"{where}: unknown top-level field '{sorted(unknown_top)[0]}'")
+    budgets = [_parse_one(path, i, raw) for i, raw in enumerate(doc["budgets"])]
+    names = [b.name for b in budgets]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise MoeplanError(f"{where}: budget name '{dup}' is used twice")
+    return budgets
+
+
+def _parse_one(path: Path, index: int, raw: Any) -> Budget:
+    where = str(path)
+    if not isinstance(raw, dict):
+        raise MoeplanError(f"{where}: budget #{index + 1} must be a mapping")
+    name = str(raw.get("name", f"#{index + 1}"))
+    for key, value in raw.items():
+        if key not in FIELDS:
+            raise _bad(where, name, f"unknown field '{key}'")
+        expected = FIELDS[key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise _bad(where, name, f"field '{key}' must be {expected.__name__}, got {value!r}")
+        if expected is int and value < 1:
+            raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")
+    for key in ("model", "gpu", "limits"):
+        if key not in raw:
+            raise _bad(where, name, f"missing field '{key}'")
+    limits = {}
+    for key, value in raw["limits"].items():
+        if key not in LIMITS:
+            raise _bad(where, name, f"unknown field 'limits.{key}' (limits: {', '.join(LIMITS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise _bad(
+                where, name, f"field 'limits.{key}' must be a positive number, got {value!r}"
+            )
+        limits[key] = float(value)
+    if not limits:
+        raise _bad(where, name, "field 'limits' is empty")
+    if "max_memory_fraction" in limits and limits["max_memory_fraction"] > 1:
+        raise _bad(where, name, "field 'limits.max_memory_fraction' must be at most 1")
+    model = raw["model"]
+    if model.endswith((".json", ".yaml", ".yml")) or (
+        "/" in model and (path.parent / model).exists()
+    ):
+        resolved = (path.parent / model).resolve()
+        if not resolved.exists():
+            raise _bad(where, name, f"field 'model': no such file {resolved}")
+        model = str(resolved)
+    calibration = raw.get("calibration")
+    if calibration is not None:
+        resolved = (path.parent / calibration).resolve()
+        if not resolved.is_file():
+            raise _bad(where, name, f"field 'calibration': no such file {resolved}")
+        calibration = str(resolved)
+    batch = raw.get("batch", raw.get("concurrency", 1))
+    known = {
+        k: v
+        for k, v in raw.items()
+        if k not in ("limits", "model", "calibration", "concurrency", "batch")
+    }
+    return Budget(
+        file=where,
+        model=model,
+        limits=limits,
+        calibration=calibration,
+        batch=batch,
+        **{**known, "name": name},
+    )

@@ -1,0 +1,124 @@
+"""Evaluate budgets: size and latency for each, compared with its limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moeplan.errors import LayoutError, MoeplanError
+from moeplan.plan.budget import LIMITS, Budget, CheckReport, LimitResult, parse_budget_file
+
+
+def _field(budget: Budget, field: str, call):
+    """Run a lookup, re-raising its error with the file, budget and field it came from."""
+    try:
+        return call()
+    except LayoutError:
+        raise
+    except MoeplanError as exc:
+        raise MoeplanError(
+            f"{budget.file}: budget '{budget.name}': field '{field}': {exc}"
+        ) from None
+
+
+def evaluate_budget(budget: Budget) -> list[LimitResult]:
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.estimate import kv_dtype_bytes
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.memory.sizing import size_model
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.calibration import load_calibration, rates_from_calibration
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.perf.latency import latency_point, make_setup
+    from moeplan.perf.phases import Network
+
+    spec = _field(budget, "model", lambda: load_model(budget.model))
+    gpu = _field(budget, "gpu", lambda: resolve_gpu(budget.gpu))
+    scheme = _field(budget, "quant", lambda: resolve_scheme(budget.quant, spec))
+    _field(budget, "kv_quant", lambda: kv_dtype_bytes(budget.kv_quant))
+    engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
+    fraction = budget.limits.get("max_memory_fraction", 0.9)
+    explicit_layout = any(v is not None for v in (budget.tp, budget.ep, budget.pp))
+    try:
+        report = size_model(
+            spec,
+            scheme,
+            max(budget.context, budget.input_len + budget.output),
+            budget.batch,
+            budget.kv_quant,
+            gpu,
+            fraction,
+            gpus=budget.gpus if explicit_layout else budget.gpus or 1,
+            tp=budget.tp,
+            ep=budget.ep,
+            pp=budget.pp,
+        )
+    except LayoutError as exc:
+        raise MoeplanError(f"{budget.file}: budget '{budget.name}': layout: {exc}") from None
+    mem, shard = report.memory, report.shard
+    assert shard is not None  # a layout is always given above
+    layout = shard.layout
+    values: dict[str, tuple[float | None, str]] = {
+        "max_memory_fraction": (
+            shard.total_bytes / gpu.memory_bytes,
+            f"{shard.total_bytes / 1e9:.1f} GB of {gpu.memory_bytes / 1e9:.1f} GB "
+            f"on {layout.describe()}",
+        ),
+        "max_weights_gb": (mem.weights_bytes / 1e9, "decimal GB"),
+    }
+    values["max_gpus"] = (
+        float(report.gpus_needed) if report.gpus_needed else None,
+        f"at {fraction:g} of {gpu.id}" if report.gpus_needed else "does not fit on 1024 GPUs",
+    )
+    if {
+        "min_decode_tokens_per_s",
+        "min_total_tokens_per_s",
+        "max_ttft_ms",
+        "max_tpot_ms",
+    } & budget.limits.keys():
+        rates = None
+        if budget.calibration:
+            rates = _field(
+                budget,
+                "calibration",
+                lambda: rates_from_calibration(
+                    load_calibration(budget.calibration, gpu), gpu, engine
+                ),
+            )
+        setup = make_setup(
+            spec, scheme, gpu, layout, engine, rates, Network(budget.nodes), budget.kv_quant
+        )
+        p = latency_point(setup, budget.batch, budget.input_len, budget.output, check_memory=False)
+        detail = (
+            f"batch {budget.batch}, input {budget.input_len}, output {budget.output}, {engine.id}"
+        )
+        values.update(
+            {
+                "min_decode_tokens_per_s": (p.tokens_per_s_per_seq, detail),
+                "min_total_tokens_per_s": (p.tokens_per_s_total, detail),
+                "max_ttft_ms": (p.ttft_ms, detail),
+                "max_tpot_ms": (p.tpot_ms, detail),
+            }
+        )
+    return [
+        LimitResult(
+            budget.name,
+            budget.file,
+            name,
+            threshold,
+            values[name][0],
+            LIMITS[name][1],
+            values[name][1],
+        )
+        for name, threshold in budget.limits.items()
+    ]
+
+
+def check_files(paths: list[str]) -> CheckReport:
+    """Parse every file first (any invalid file stops the check), then evaluate."""
+    if not paths:
+        raise MoeplanError("no budget file given")
+    budgets = [b for p in paths for b in parse_budget_file(Path(p))]
+    report = CheckReport()
+    for budget in budgets:
+        report.results.extend(evaluate_budget(budget))
+    return report
