@@ -6,6 +6,8 @@ that is missing or invalid raises SpecError naming it, nothing is guessed silent
 
 from __future__ import annotations
 
+import builtins
+
 from typing import Any
 
 from moeplan.errors import SpecError
@@ -32,20 +34,20 @@ class _Fields:
     def has(self, key: str) -> bool:
         return self.cfg.get(key) is not None
 
-    def int(self, key: str, default: Any = _MISSING, minimum: int = 1) -> int:
+    def int(self, key: str, default: Any = _MISSING, minimum: builtins.int = 1) -> builtins.int:
         value = self.cfg.get(key)
         if value is None:
             if default is _MISSING:
                 raise SpecError(f"{self.where}: missing field '{key}'")
-            return default
+            return builtins.int(default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
             raise SpecError(f"{self.where}: field '{key}' must be an integer, got {value!r}")
         if int(value) < minimum:
             raise SpecError(f"{self.where}: field '{key}' must be >= {minimum}, got {value!r}")
         return int(value)
 
-    def opt_int(self, key: str, minimum: int = 1) -> int | None:
-        return self.int(key, default=None, minimum=minimum)
+    def opt_int(self, key: str, minimum: builtins.int = 1) -> builtins.int | None:
+        return None if self.cfg.get(key) is None else self.int(key, minimum=minimum)
 
     def bool(self, key: str, default: bool = False) -> bool:
         value = self.cfg.get(key)
@@ -55,7 +57,7 @@ class _Fields:
             raise SpecError(f"{self.where}: field '{key}' must be true/false, got {value!r}")
         return value
 
-    def int_list(self, key: str) -> list[int]:
+    def int_list(self, key: str) -> list[builtins.int]:
         value = self.cfg.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
             raise SpecError(f"{self.where}: field '{key}' must be a list of integers")
@@ -401,7 +403,7 @@ def _family(cfg: dict[str, Any], where: str) -> str:
             f"{where}: unsupported model_type '{family}' "
             f"(supported: {', '.join(supported_families())})"
         )
-    return family
+    return str(family)
 
 
 def native_quant_of(cfg: dict[str, Any]) -> str:

@@ -17,7 +17,8 @@ def expected_experts_touched(num_experts: int, top_k: int, tokens: float) -> flo
     E x (1 - (1 - k/E)^B). k at B = 1, approaching E as B grows (DESIGN.md, Time)."""
     if tokens <= 0:
         return 0.0
-    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
+    untouched_fraction: float = (1.0 - top_k / num_experts) ** tokens
+    return num_experts * (1.0 - untouched_fraction)
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         expected = FIELDS[key]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise _bad(where, name, f"field '{key}' must be {expected.__name__}, got {value!r}")
-        if expected is int and value < 1:
+        if isinstance(value, int) and value < 1:
             raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")
     for key in ("model", "gpu", "limits"):
         if key not in raw:
@@ -172,7 +172,7 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         if not resolved.is_file():
             raise _bad(where, name, f"field 'calibration': no such file {resolved}")
         calibration = str(resolved)
-    batch = raw.get("batch", raw.get("concurrency", 1))
+    batch: int = raw.get("batch", raw.get("concurrency", 1))  # type-checked against FIELDS above
     known = {
         k: v
         for k, v in raw.items()

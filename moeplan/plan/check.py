@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from moeplan.errors import LayoutError, MoeplanError
 from moeplan.plan.budget import LIMITS, Budget, CheckReport, LimitResult, parse_budget_file
 
 
-def _field(budget: Budget, field: str, call):
+T = TypeVar("T")
+
+
+def _field(budget: Budget, field: str, call: Callable[[], T]) -> T:
     """Run a lookup, re-raising its error with the file, budget and field it came from."""
     try:
         return call()
@@ -76,12 +81,13 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
         "max_tpot_ms",
     } & budget.limits.keys():
         rates = None
-        if budget.calibration:
+        calibration_path = budget.calibration
+        if calibration_path:
             rates = _field(
                 budget,
                 "calibration",
                 lambda: rates_from_calibration(
-                    load_calibration(budget.calibration, gpu), gpu, engine
+                    load_calibration(calibration_path, gpu), gpu, engine
                 ),
             )
         setup = make_setup(

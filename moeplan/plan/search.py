@@ -99,7 +99,9 @@ def plan(
 ) -> PlanResult:
     if max_gpus < 1 or concurrency < 1:
         raise MoeplanError("--max-gpus and --concurrency must be at least 1")
-    accepted, rejected, evaluated = [], [], 0
+    accepted: list[Candidate] = []
+    rejected: list[Candidate] = []
+    evaluated = 0
     for gpu in gpus:
         for n in gpu_counts(max_gpus):
             if n > 1 and gpu.interconnect.kind == "none":

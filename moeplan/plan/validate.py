@@ -51,7 +51,10 @@ class Validation:
 
 def load_measurements() -> list[dict[str, Any]]:
     text = (resources.files("moeplan") / "data" / "measurements.yaml").read_text()
-    return load_yaml_text(text, "moeplan/data/measurements.yaml")["measurements"]
+    records: list[dict[str, Any]] = load_yaml_text(text, "moeplan/data/measurements.yaml")[
+        "measurements"
+    ]
+    return records
 
 
 def predict_metric(metric: str, p: LatencyPoint) -> float:
