@@ -7,7 +7,6 @@ that is missing or invalid raises SpecError naming it, nothing is guessed silent
 from __future__ import annotations
 
 import builtins
-
 from typing import Any
 
 from moeplan.errors import SpecError

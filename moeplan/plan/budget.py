@@ -172,7 +172,9 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         if not resolved.is_file():
             raise _bad(where, name, f"field 'calibration': no such file {resolved}")
         calibration = str(resolved)
-    batch: int = raw.get("batch", raw.get("concurrency", 1))  # type-checked against FIELDS above
+    batch = int(
+        raw.get("batch") or raw.get("concurrency") or 1
+    )  # type-checked against FIELDS above
     known = {
         k: v
         for k, v in raw.items()

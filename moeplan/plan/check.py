@@ -9,7 +9,6 @@ from typing import TypeVar
 from moeplan.errors import LayoutError, MoeplanError
 from moeplan.plan.budget import LIMITS, Budget, CheckReport, LimitResult, parse_budget_file
 
-
 T = TypeVar("T")
 
 
