@@ -16,13 +16,13 @@ from moeplan.errors import MoeplanError
 try:  # typer before 0.29 raises click's exceptions; newer typer vendors click
     from click import ClickException as _CliProblem
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from typer import TyperException as _CliProblem  # type: ignore[assignment]
+    from typer import TyperException as _CliProblem
 
 
 class _Group(TyperGroup):
     """Runs every command with one error policy: one line on stderr, exit code by kind."""
 
-    def main(
+    def main(  # type: ignore[override]  # click's overloads; same call shape
         self,
         args: Any = None,
         prog_name: Any = None,
@@ -36,7 +36,7 @@ class _Group(TyperGroup):
             rv = _fail(str(exc), exc.exit_code)
         except _CliProblem as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
-                sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+                sys.stdout.write(exc.ctx.get_help() + "\n")
                 rv = 2
             else:
                 message = exc.format_message() if hasattr(exc, "format_message") else str(exc)

@@ -18,7 +18,7 @@ FORMATS = ("table", "json", "markdown")
 class Table:
     title: str
     headers: Sequence[str]
-    rows: list[Sequence[Any]]
+    rows: Sequence[Sequence[Any]]
     notes: list[str] = field(default_factory=list)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -73,7 +73,7 @@ def size(
         from moeplan.perf.calibration import load_calibration
 
         load_calibration(calibration, device)
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         context=context,
         batch=batch,
         kv_quant=kv_quant,
@@ -142,7 +142,7 @@ def list_(
             spec = load_model(cid)
             counts = count_params(spec)
             entries.append((cid, spec, counts.total, counts.active))
-        doc = [
+        doc: Any = [
             {
                 "id": c,
                 "name": s.display_name,

@@ -124,8 +124,8 @@ def run_profile(
         sizes = [(16, 256, 256), (256, 512, 512)]
     dtypes = ["bf16"] + (["fp8"] if fp8_supported(device) else [])
     for m, n, k in sizes:
-        for dtype in dtypes:
-            gemm_rows.append(gemm(timer, device, m, n, k, dtype))
+        for gemm_dtype in dtypes:
+            gemm_rows.append(gemm(timer, device, m, n, k, gemm_dtype))
     gemm_best: dict[str, float] = {}
     for row in gemm_rows:
         gemm_best[row["dtype"]] = max(gemm_best.get(row["dtype"], 0.0), row["flops_per_s"])
