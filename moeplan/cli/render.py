@@ -1,4 +1,7 @@
-"""One renderer: the same rows as a rich table, a markdown table (tabulate) or JSON.
+"""One renderer: the same rows as a box table, a markdown table (tabulate) or JSON.
+
+Box tables are drawn by `boxtable` exactly as rich draws them, and by rich itself where only rich
+can (wrapping to a narrow terminal, markup): importing and running rich costs ~50 ms at start-up.
 
 Also the unit formatting: every byte figure is shown in decimal GB with GiB beside it.
 """
@@ -6,10 +9,14 @@ Also the unit formatting: every byte figure is shown in decimal GB with GiB besi
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from moeplan.cli.boxtable import box_table, note_line
 
 FORMATS = ("table", "json", "markdown")
 
@@ -61,22 +68,60 @@ def emit(tables: Sequence[Table], fmt: str, json_doc: Any = None) -> None:
             parts.append("\n")
         sys.stdout.write("\n".join(parts) + "\n")
         return
+    mode = _plain_console()
+    for t in tables:
+        cells = [[str(c) for c in r] for r in t.rows]
+        right = [i > 0 and all(_numeric(r[i]) for r in cells) for i in range(len(t.headers))]
+        fast: str | None = None
+        notes: list[str | None] = []
+        if mode is not None:
+            width, styled = mode
+            fast = box_table(t.title, t.headers, cells, right, width, styled)
+            notes = [note_line(n, width) for n in t.notes]
+        if fast is None or None in notes:
+            _rich_print(t, cells, right)
+        else:
+            sys.stdout.write(fast + "".join(n for n in notes if n))
+
+
+def _plain_console() -> tuple[int, bool] | None:
+    """(width, styled) of the console rich would open, where boxtable can draw for it.
+
+    Pipes and files: width 160, no styles (as `_rich_print` sets). A terminal: its width (COLUMNS
+    first, as rich reads it), bold/italic unless TERM is dumb. None where rich decides by
+    environment variables or platform quirks that boxtable does not mirror.
+    """
+    env = os.environ
+    if os.name == "nt" or any(
+        k in env for k in ("FORCE_COLOR", "TTY_COMPATIBLE", "JUPYTER_COLUMNS")
+    ):
+        return None
+    try:
+        terminal = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return None
+    if not terminal:
+        return 160, False
+    columns = env.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() else shutil.get_terminal_size().columns
+    return width, env.get("TERM", "").lower() not in ("dumb", "unknown")
+
+
+def _rich_print(t: Table, cells: list[list[str]], right: list[bool]) -> None:
     from rich.console import Console
     from rich.table import Table as RichTable
 
     console = Console(soft_wrap=False)
     if not console.is_terminal:  # pipes and CI logs: wide enough not to wrap figures
         console = Console(soft_wrap=False, width=160)
-    for t in tables:
-        rt = RichTable(title=t.title, title_justify="left")
-        for i, h in enumerate(t.headers):
-            numeric = all(_numeric(str(r[i])) for r in t.rows) and i > 0
-            rt.add_column(h, justify="right" if numeric else "left")
-        for r in t.rows:
-            rt.add_row(*map(str, r))
-        console.print(rt)
-        for n in t.notes:
-            console.print(f"  note: {n}", highlight=False)
+    rt = RichTable(title=t.title, title_justify="left")
+    for h, r in zip(t.headers, right, strict=True):
+        rt.add_column(h, justify="right" if r else "left")
+    for row in cells:
+        rt.add_row(*row)
+    console.print(rt)
+    for n in t.notes:
+        console.print(f"  note: {n}", highlight=False)
 
 
 def _numeric(cell: str) -> bool:
