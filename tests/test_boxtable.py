@@ -1,4 +1,4 @@
-"""boxtable draws tables exactly as rich does (or declines): compared with rich on generated tables."""
+"""boxtable draws tables exactly as rich does (or declines), compared with rich."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_a_typical_table_takes_the_fast_path():
 
 
 def test_plain_tables_are_drawn_and_equal_rich():
-    """500 seeded tables of the kind moeplan prints: every one takes the fast path and equals rich."""
+    """500 seeded tables like moeplan's: each takes the fast path and equals rich."""
     import random
 
     rng = random.Random(7)
