@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from moeplan.data import data_path
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.names import suggest
-from moeplan.yamlio import load_yaml_text
+from moeplan.yamlio import load_packaged_yaml
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,9 @@ def _num(rec: dict[str, Any], key: str, scale: float) -> float | None:
 
 @lru_cache(maxsize=1)
 def gpu_catalog() -> dict[str, GPU]:
-    text = (resources.files("moeplan") / "data" / "gpus.yaml").read_text()
+    path = data_path("gpus.yaml")
     gpus = {}
-    for rec in load_yaml_text(text, "moeplan/data/gpus.yaml")["gpus"]:
+    for rec in load_packaged_yaml(path, "moeplan/data/gpus.yaml")["gpus"]:
         link = rec["interconnect"]
         gpus[rec["id"]] = GPU(
             id=rec["id"],

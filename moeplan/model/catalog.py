@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from moeplan.errors import SpecError, UnknownNameError
 from moeplan.model.hf_config import spec_from_config
 from moeplan.model.specs import ModelSpec, OfficialCounts
 from moeplan.names import suggest
-from moeplan.yamlio import load_yaml_text
+from moeplan.yamlio import load_packaged_yaml, load_yaml_text
 
 
 @dataclass(frozen=True)
@@ -29,10 +28,9 @@ class CatalogEntry:
 
 def _specs_dir() -> Path:
     """model_specs/ ships inside the package as moeplan/model_specs (see pyproject.toml)."""
-    packaged = resources.files("moeplan") / "model_specs"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "model_specs"
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "model_specs"
+    return packaged if packaged.is_dir() else package.parent / "model_specs"
 
 
 def _normalize(name: str) -> str:
@@ -43,7 +41,7 @@ def _normalize(name: str) -> str:
 def catalog_entries() -> tuple[CatalogEntry, ...]:
     entries = []
     for path in sorted(_specs_dir().glob("*.yaml")):
-        doc = _read_yaml(path)
+        doc = _read_yaml(path, packaged=True)
         aliases = tuple(_normalize(a) for a in doc.get("aliases") or [])
         name = _normalize(str(doc.get("name", "")))
         entries.append(CatalogEntry(path.stem, path, aliases + ((name,) if name else ())))
@@ -80,7 +78,8 @@ def load_model(model: str) -> ModelSpec:
     if path.suffix in {".json", ".yaml", ".yml"} or model.startswith((".", "/", "~")):
         raise SpecError(f"{model}: no such file or folder")
     entry = resolve_catalog_id(model)
-    return _spec_from_catalog_doc(_read_yaml(entry.path), entry.id, str(entry.path))
+    doc = _read_yaml(entry.path, packaged=True)
+    return _spec_from_catalog_doc(doc, entry.id, str(entry.path))
 
 
 def _spec_from_file(path: Path, name: str) -> ModelSpec:
@@ -147,8 +146,11 @@ def _convention(value: Any, where: str) -> str:
     return str(value)
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, packaged: bool = False) -> Any:
+    """A spec file; the catalog's own files go through the parsed-YAML cache."""
     try:
+        if packaged:
+            return load_packaged_yaml(path, str(path))
         text = path.read_text()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None

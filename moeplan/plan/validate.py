@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from moeplan.data import data_path
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
 from moeplan.perf.parallel import Layout
-from moeplan.yamlio import load_yaml_text
+from moeplan.yamlio import load_packaged_yaml
 
 DECODE_METRICS = ("speed", "decode_tokens_per_s", "tpot_ms", "end_to_end_s")
 
@@ -50,8 +50,8 @@ class Validation:
 
 
 def load_measurements() -> list[dict[str, Any]]:
-    text = (resources.files("moeplan") / "data" / "measurements.yaml").read_text()
-    records: list[dict[str, Any]] = load_yaml_text(text, "moeplan/data/measurements.yaml")[
+    path = data_path("measurements.yaml")
+    records: list[dict[str, Any]] = load_packaged_yaml(path, "moeplan/data/measurements.yaml")[
         "measurements"
     ]
     return records
