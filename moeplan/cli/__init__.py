@@ -1,10 +1,49 @@
-"""The `moeplan` command line: typer commands over the library, one renderer. No math here."""
+"""The `moeplan` command line: typer commands over the library, one renderer. No math here.
+
+Each command module registers its commands on the one typer app when imported. `main` imports
+only the module of the command being run (typer builds every registered command's parser at each
+start, so this keeps `moeplan size` fast); `from moeplan.cli import app` gives the app with every
+command, as help, suggestions and the tests need.
+"""
 
 from __future__ import annotations
 
-from moeplan.cli import check, perf, profile, size  # noqa: F401  (each registers its commands)
-from moeplan.cli.app import app
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import typer
+
+# command name -> the module under moeplan/cli/ that registers it (a test keeps this complete)
+COMMAND_MODULES = {
+    "size": "size",
+    "show": "size",
+    "list": "size",
+    "latency": "perf",
+    "plan": "perf",
+    "validate": "perf",
+    "check": "check",
+    "profile": "profile",
+}
+
+
+def register(modules: list[str] | None = None) -> typer.Typer:
+    """The app with the commands of `modules` (default: every command) registered."""
+    from moeplan.cli.common import app
+
+    for module in modules or sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"moeplan.cli.{module}")
+    return app
 
 
 def main() -> None:
-    app()
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    module = COMMAND_MODULES.get(command or "")
+    register([module] if module else None)()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return register()
+    raise AttributeError(f"module 'moeplan.cli' has no attribute '{name}'")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from moeplan.cli.app import app
+from moeplan.cli.common import app
 from moeplan.errors import MoeplanError
 
 CHECK_FORMATS = ("table", "json", "markdown", "junit")

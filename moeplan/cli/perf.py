@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from moeplan.cli.app import (
+from moeplan.cli.common import (
     CalibrationOpt,
     EpOpt,
     FormatOpt,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from moeplan.cli.app import FormatOpt, JsonOpt, app, output_format
+from moeplan.cli.common import FormatOpt, JsonOpt, app, output_format
 from moeplan.errors import MoeplanError
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from moeplan.cli.app import (
+from moeplan.cli.common import (
     BatchOpt,
     CalibrationOpt,
     ContextOpt,

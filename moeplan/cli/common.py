@@ -62,6 +62,27 @@ app = typer.Typer(
     help="Capacity planner and profiler for Mixture-of-Experts language models.",
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from moeplan import __version__
+
+        sys.stdout.write(f"moeplan {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Capacity planner and profiler for Mixture-of-Experts language models."""
+
+
 # Shared options, declared once.
 ModelArg = Annotated[str, typer.Argument(help="Catalog id/alias, or a config.json / model folder.")]
 QuantOpt = Annotated[
