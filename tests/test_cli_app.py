@@ -37,3 +37,15 @@ def test_main_runs_a_command_with_only_its_module_loaded():
     loaded = r.stderr.strip()
     assert "moeplan.cli.size" in loaded
     assert "moeplan.cli.perf" not in loaded and "moeplan.cli.check" not in loaded
+
+
+def test_usage_errors_are_one_line_exit_2_with_click_installed_or_not():
+    """typer 0.28 raises its vendored click's exceptions even when the click package is installed
+    (check-jsonschema installs it): they must still end in one line and exit 2."""
+    for argv in (["size", "mixtral-8x7b", "--bogus"], ["sizee"], ["size"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "moeplan", *argv], capture_output=True, text=True, check=False
+        )
+        assert r.returncode == 2, (argv, r.stderr)
+        assert "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr

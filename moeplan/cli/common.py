@@ -13,10 +13,11 @@ from typer.core import TyperGroup
 
 from moeplan.errors import MoeplanError
 
-try:  # typer before 0.29 raises click's exceptions; newer typer vendors click
-    from click import ClickException as _CliProblem
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from typer import TyperException as _CliProblem
+try:  # typer 0.28 vendors click as typer._click and raises its exceptions, whether or not the
+    # click package is installed beside it (catching click.ClickException then misses them)
+    from typer._click.exceptions import ClickException as _CliProblem
+except ImportError:  # pragma: no cover - older typer raises click's own exceptions
+    from click.exceptions import ClickException as _CliProblem  # type: ignore[assignment,no-redef,unused-ignore]
 
 
 class _Group(TyperGroup):
@@ -35,8 +36,9 @@ class _Group(TyperGroup):
         except MoeplanError as exc:
             rv = _fail(str(exc), exc.exit_code)
         except _CliProblem as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":
-                sys.stdout.write(exc.ctx.get_help() + "\n")
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                sys.stdout.write(ctx.get_help() + "\n")
                 rv = 2
             else:
                 message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
