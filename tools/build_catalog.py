@@ -15,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from moeplan.model.hf_config import native_quant_of  # noqa: E402
+from moeplan.model.quant_config import native_quant_of  # noqa: E402
 
 NATIVE_NOTES = {
     "bf16": "published checkpoint in BF16 (torch_dtype)",
@@ -224,7 +224,8 @@ OFFICIAL_OUTSIDE_REFERENCE: dict[str, dict] = {
 }
 
 # Grok-1's released checkpoint stores weights as int8 (QuantizedWeight8bit); the rest ship as
-# their torch_dtype or quantization_config says (read by moeplan.model.hf_config.native_quant_of).
+# their torch_dtype or quantization_config says
+# (read by moeplan.model.quant_config.native_quant_of).
 
 
 def build_models(reference: Path) -> None:

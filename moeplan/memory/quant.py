@@ -8,6 +8,7 @@ A scheme id is either a named scheme (``int4``, ``q4_k_m``, ``native``) or a mix
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from moeplan.errors import MoeplanError, UnknownNameError
@@ -62,6 +63,27 @@ FORMATS: dict[str, WeightFormat] = {
     )
 }
 
+_GROUPWISE_INT = re.compile(r"^int(4|8)-(?:g(\d+)|(ch))$")
+
+
+def weight_format(fid: str) -> WeightFormat:
+    """A format by id; group-wise ints of any group size are written ``int4-g32`` (bf16 scale
+    per 32 values: compressed-tensors pack-quantized, GPTQ/AWQ) or ``int8-ch`` (one scale per
+    output channel, negligible per weight)."""
+    if fid in FORMATS:
+        return FORMATS[fid]
+    m = _GROUPWISE_INT.match(fid)
+    if m is None:
+        raise UnknownNameError("weight format", fid, _close(fid, list(FORMATS)))
+    bits = int(m.group(1))
+    if m.group(3):
+        return WeightFormat(fid, bits, f"int{bits}, one scale per output channel")
+    group = int(m.group(2))
+    if group < 1:
+        raise UnknownNameError("weight format", fid, _close(fid, list(FORMATS)))
+    return WeightFormat(fid, _block(bits, 16, group), f"int{bits}, 16-bit scale per {group} values")
+
+
 # The GEMM math a format runs on where the GPU supports it (else BF16, see GPU.peak_flops):
 # FP8 checkpoints run W8A8 FP8; MX/NV FP4 run FP4 on Blackwell; llama.cpp's quantized matmul
 # (MMQ) runs int8 dot products; int8/int4 group-wise formats are weight-only (dequantize to BF16).
@@ -112,7 +134,7 @@ class QuantScheme:
         return FORMAT_COMPUTE.get(self.formats["attention"], "bf16")
 
     def kept_in_16bit(self) -> list[str]:
-        return [c for c, f in self.formats.items() if FORMATS[f].bits_per_weight >= 16]
+        return [c for c, f in self.formats.items() if weight_format(f).bits_per_weight >= 16]
 
 
 def _uniform(base: str, description: str) -> QuantScheme:
@@ -199,8 +221,7 @@ def resolve_scheme(quant: str, spec: ModelSpec | None = None) -> QuantScheme:
             raise MoeplanError(
                 f"quant '{quant}': unknown group '{group}' (groups: {', '.join(GROUPS)})"
             )
-        if fmt not in FORMATS:
-            raise UnknownNameError("weight format", fmt, _close(fmt, list(FORMATS)))
+        weight_format(fmt)  # raises for an unknown format
         for component in GROUPS[group]:
             formats[component] = fmt
     return QuantScheme(
@@ -231,8 +252,8 @@ def gguf_component_bits(
     models); Q2_K: ffn_down Q3_K, attn_v Q4_K when n_gqa >= 4 else Q3_K. MLA models have no
     attn_v tensor. Down projections are one third of a gated FFN's weights.
     """
-    bits = {c: FORMATS[f].bits_per_weight for c, f in scheme.formats.items()}
-    base = FORMATS[scheme.formats["routed_experts"]].bits_per_weight
+    bits = {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
+    base = weight_format(scheme.formats["routed_experts"]).bits_per_weight
     n = spec.num_layers
     attn = spec.attention
     if scheme.gguf_rule == "q4_k_m":
@@ -263,4 +284,4 @@ def component_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) ->
     """Bits per weight of each component under a scheme."""
     if scheme.gguf_rule:
         return gguf_component_bits(scheme, spec, counts)
-    return {c: FORMATS[f].bits_per_weight for c, f in scheme.formats.items()}
+    return {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}

@@ -6,10 +6,13 @@ that is missing or invalid raises SpecError naming it, nothing is guessed silent
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 from moeplan.errors import SpecError
+from moeplan.model.blocks import NUM_LAYERS
+from moeplan.model.families import TRAITS, Traits, read_layers, unknown_count_fields
+from moeplan.model.fields import Fields, div
+from moeplan.model.quant_config import WRAPPER_KEYS, native_quant_of
 from moeplan.model.specs import (
     AttentionKind,
     AttentionSpec,
@@ -19,53 +22,12 @@ from moeplan.model.specs import (
     QKNorm,
     WindowKind,
 )
-
-_MISSING = object()
-
-
-class _Fields:
-    """Typed, validated access to one config mapping; errors name the source and field."""
-
-    def __init__(self, cfg: dict[str, Any], where: str) -> None:
-        self.cfg = cfg
-        self.where = where
-
-    def has(self, key: str) -> bool:
-        return self.cfg.get(key) is not None
-
-    def int(self, key: str, default: Any = _MISSING, minimum: builtins.int = 1) -> builtins.int:
-        value = self.cfg.get(key)
-        if value is None:
-            if default is _MISSING:
-                raise SpecError(f"{self.where}: missing field '{key}'")
-            return builtins.int(default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            raise SpecError(f"{self.where}: field '{key}' must be an integer, got {value!r}")
-        if int(value) < minimum:
-            raise SpecError(f"{self.where}: field '{key}' must be >= {minimum}, got {value!r}")
-        return int(value)
-
-    def opt_int(self, key: str, minimum: builtins.int = 1) -> builtins.int | None:
-        return None if self.cfg.get(key) is None else self.int(key, minimum=minimum)
-
-    def bool(self, key: str, default: bool = False) -> bool:
-        value = self.cfg.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise SpecError(f"{self.where}: field '{key}' must be true/false, got {value!r}")
-        return value
-
-    def int_list(self, key: str) -> list[builtins.int]:
-        value = self.cfg.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
-            raise SpecError(f"{self.where}: field '{key}' must be a list of integers")
-        return value
+from moeplan.model.towers import find_towers
 
 
-def _gqa(f: _Fields, hidden: int, heads: int, **kw: Any) -> AttentionSpec:
+def _gqa(f: Fields, hidden: int, heads: int, **kw: Any) -> AttentionSpec:
     kv_heads = f.int("num_key_value_heads", default=heads)
-    head_dim = f.int("head_dim", default=0, minimum=0) or _div(hidden, heads, f, "head_dim")
+    head_dim = f.int("head_dim", default=0, minimum=0) or div(hidden, heads, f, "head_dim")
     if heads % kv_heads:
         raise SpecError(
             f"{f.where}: num_attention_heads {heads} is not a multiple of "
@@ -74,19 +36,13 @@ def _gqa(f: _Fields, hidden: int, heads: int, **kw: Any) -> AttentionSpec:
     return AttentionSpec(AttentionKind.GQA, heads, kv_heads, head_dim, head_dim, **kw)
 
 
-def _div(a: int, b: int, f: _Fields, what: str) -> int:
-    if a % b:
-        raise SpecError(f"{f.where}: cannot derive '{what}': {a} is not divisible by {b}")
-    return a // b
-
-
 def _all_layers(n: int, ffn: str, window: int | None = None) -> tuple[LayerSpec, ...]:
     if window:
         return tuple(LayerSpec(ffn, WindowKind.SLIDING, window) for _ in range(n))
     return tuple(LayerSpec(ffn) for _ in range(n))
 
 
-def _mixtral_like(f: _Fields, family: str) -> dict[str, Any]:
+def _mixtral_like(f: Fields, family: str) -> dict[str, Any]:
     """Mixtral / Phi-MoE / OLMoE (CausalLM): every layer MoE, SwiGLU experts."""
     hidden = f.int("hidden_size")
     heads = f.int("num_attention_heads")
@@ -113,7 +69,7 @@ def _mixtral_like(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _qwen_moe(f: _Fields, family: str) -> dict[str, Any]:
+def _qwen_moe(f: Fields, family: str) -> dict[str, Any]:
     """Qwen2MoeDecoderLayer / Qwen3MoeDecoderLayer: a layer is sparse when it is not in
     mlp_only_layers and (idx + 1) % decoder_sparse_step == 0; Qwen2 adds a gated shared expert."""
     hidden = f.int("hidden_size")
@@ -164,7 +120,7 @@ def _qwen_moe(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _deepseek_like(f: _Fields, family: str) -> dict[str, Any]:
+def _deepseek_like(f: Fields, family: str) -> dict[str, Any]:
     """DeepseekV2/V3 (and Kimi-K2, GLM-4.5 which share the layer plan): the first
     first_k_dense_replace layers are dense, then MoE every moe_layer_freq layers, with
     n_shared_experts always-on experts of width moe_intermediate_size."""
@@ -221,7 +177,7 @@ def _deepseek_like(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _llama4(f: _Fields, family: str) -> dict[str, Any]:
+def _llama4(f: Fields, family: str) -> dict[str, Any]:
     """Llama4TextConfig: MoE layers at range(step-1, n, step) with top-k routed experts plus one
     shared expert of width intermediate_size; dense layers use intermediate_size_mlp. Layers with
     RoPE use chunked attention (attention_chunk_size); every no_rope_layer_interval-th layer
@@ -262,7 +218,7 @@ def _llama4(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _gpt_oss(f: _Fields, family: str) -> dict[str, Any]:
+def _gpt_oss(f: Fields, family: str) -> dict[str, Any]:
     """GptOssForCausalLM: every layer MoE with biased experts and router; layer_types alternates
     sliding_attention (sliding_window tokens) and full_attention; q/k/v/o biased; per-head sinks."""
     hidden = f.int("hidden_size")
@@ -295,13 +251,13 @@ def _gpt_oss(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _dbrx(f: _Fields, family: str) -> dict[str, Any]:
+def _dbrx(f: Fields, family: str) -> dict[str, Any]:
     """DbrxForCausalLM: d_model/n_heads/n_layers at top level, attn_config and ffn_config nested;
     every layer MoE with GLU experts (w1, v1, w2); LayerNorm without bias."""
     hidden = f.int("d_model")
     heads = f.int("n_heads")
-    attn_cfg = _Fields(_sub(f, "attn_config"), f"{f.where}: attn_config")
-    ffn_cfg = _Fields(_sub(f, "ffn_config"), f"{f.where}: ffn_config")
+    attn_cfg = Fields(_sub(f, "attn_config"), f"{f.where}: attn_config")
+    ffn_cfg = Fields(_sub(f, "ffn_config"), f"{f.where}: ffn_config")
     kv = attn_cfg.int("kv_n_heads")
     attn = AttentionSpec(AttentionKind.GQA, heads, kv, hidden // heads, hidden // heads)
     moe = MoESpec(
@@ -318,7 +274,7 @@ def _dbrx(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _grok1(f: _Fields, family: str) -> dict[str, Any]:
+def _grok1(f: Fields, family: str) -> dict[str, Any]:
     """Grok-1 reference code (xai-org/grok-1 run.py, model.py): emb_size, key_size, q/kv heads;
     ffn_size(emb, widening) = int(widening * emb) * 2 // 3 rounded up to a multiple of 8; gated
     experts (linear, linear_v, linear_1); four RMSNorms per layer; the InOutEmbed table is both
@@ -342,7 +298,7 @@ def _grok1(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _dense(f: _Fields, family: str) -> dict[str, Any]:
+def _dense(f: Fields, family: str) -> dict[str, Any]:
     """Dense decoder-only configs (Llama, Mistral, Qwen2, ...): SwiGLU MLP on every layer."""
     hidden = f.int("hidden_size")
     heads = f.int("num_attention_heads")
@@ -358,7 +314,7 @@ def _dense(f: _Fields, family: str) -> dict[str, Any]:
     )
 
 
-def _sub(f: _Fields, key: str) -> dict[str, Any]:
+def _sub(f: Fields, key: str) -> dict[str, Any]:
     value = f.cfg.get(key)
     if not isinstance(value, dict):
         raise SpecError(f"{f.where}: missing field '{key}'")
@@ -388,7 +344,7 @@ _FAMILIES = {
 
 
 def supported_families() -> list[str]:
-    return sorted(_FAMILIES)
+    return sorted({*_FAMILIES, *TRAITS})
 
 
 def _family(cfg: dict[str, Any], where: str) -> str:
@@ -397,51 +353,71 @@ def _family(cfg: dict[str, Any], where: str) -> str:
         family = "grok-1"
     if family is None:
         raise SpecError(f"{where}: missing field 'model_type'")
-    if family not in _FAMILIES:
-        raise SpecError(
-            f"{where}: unsupported model_type '{family}' "
-            f"(supported: {', '.join(supported_families())})"
-        )
     return str(family)
 
 
-def native_quant_of(cfg: dict[str, Any]) -> str:
-    """The checkpoint's own precision from quantization_config (DeepSeek block FP8, gpt-oss
-    MXFP4 experts) or torch_dtype."""
-    q = cfg.get("quantization_config") or {}
-    method = q.get("quant_method")
-    if method == "fp8" and q.get("weight_block_size"):
-        return "fp8-block"
-    if method == "mxfp4":
-        return "bf16,experts=mxfp4"  # modules_to_not_convert: attention, router, embeddings, head
-    if method == "fp8":
-        return "fp8"
-    if method in ("gptq", "awq") and q.get("bits") in (4, 8):
-        return f"int{q['bits']}"  # group-wise int weights with fp16 scales
-    if method:
-        return f"unmodelled:{method}"  # resolve_scheme('native') says so; --quant still works
-    dtype = cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16"
-    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(str(dtype), "bf16")
+def _read_family(f: Fields, family: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Fields of a known family, or of an unknown one whose fields are all standard (with a
+    note that the family was inferred); refused, naming the fields, otherwise."""
+    if family in _FAMILIES:
+        return _FAMILIES[family](f, family), ()
+    if family in TRAITS:
+        return read_layers(f, family), ()
+    unknown = unknown_count_fields(f.cfg)
+    if unknown:
+        raise SpecError(
+            f"{f.where}: unsupported model_type '{family}' with fields that change the counts "
+            f"and are not understood: {', '.join(unknown)} "
+            f"(supported: {', '.join(supported_families())})"
+        )
+    if not f.has("hidden_size") or f.first(*NUM_LAYERS) is None:
+        raise SpecError(
+            f"{f.where}: unsupported model_type '{family}' "
+            f"(supported: {', '.join(supported_families())})"
+        )
+    note = (
+        f"model_type '{family}' is not a known family: read from its standard fields "
+        "(family inferred; check the counts against the publisher's)"
+    )
+    return read_layers(f, family, Traits()), (note,)
+
+
+def _language_config(cfg: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+    """The language model's fields: text_config (or a thinker/LLM wrapper's) at any depth,
+    with the wrapper's model_type when the text config has none."""
+    where = name
+    while True:
+        key = next((k for k in WRAPPER_KEYS if isinstance(cfg.get(k), dict) and cfg[k]), None)
+        if key is None:
+            return cfg, where
+        inner = {**cfg[key]}
+        inner.setdefault("model_type", cfg.get("model_type"))
+        if "tie_word_embeddings" in cfg:
+            inner.setdefault("tie_word_embeddings", cfg["tie_word_embeddings"])
+        cfg, where = inner, f"{where}: {key}"
 
 
 def spec_from_config(cfg: Any, name: str, **extra: Any) -> ModelSpec:
-    """Build a ModelSpec from a config mapping; Llama-4 style ``text_config`` nesting is read."""
+    """Build a ModelSpec from a config mapping. Wrapped checkpoints: the language model is read
+    from text_config at any depth, vision/audio towers are counted beside it, and the
+    quantization_config is found wherever it sits."""
     if not isinstance(cfg, dict):
         raise SpecError(f"{name}: config must be a mapping of fields")
-    where = name
     top = cfg
-    if isinstance(cfg.get("text_config"), dict):
-        cfg = {**cfg["text_config"]}
-        cfg.setdefault("model_type", top.get("model_type"))
-        where = f"{name}: text_config"
+    cfg, where = _language_config(cfg, name)
     family = _family(cfg, where)
-    f = _Fields(cfg, where)
-    fields = _FAMILIES[family](f, family)
+    f = Fields(cfg, where)
+    fields, notes = _read_family(f, family)
     fields.setdefault("vocab_size", f.int("vocab_size"))
     fields.setdefault("max_position_embeddings", f.opt_int("max_position_embeddings"))
     tie = cfg.get("tie_word_embeddings", top.get("tie_word_embeddings"))
     if tie is not None and "tie_word_embeddings" not in fields:
         fields["tie_word_embeddings"] = bool(tie)
+    towers = find_towers(top, str(top.get("model_type") or family))
+    if towers:
+        fields["towers"] = towers
+    if notes:
+        extra = {**extra, "notes": tuple(extra.get("notes", ())) + notes}
     fields.update(extra)
     fields.setdefault("native_quant", native_quant_of(top))
     return ModelSpec(name=name, family=family, **fields)

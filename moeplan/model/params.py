@@ -7,10 +7,20 @@ multiplied with: the input embedding is a row lookup and is left out, the LM hea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from moeplan.model.specs import AttentionKind, AttentionSpec, ModelSpec, MoESpec, QKNorm
+from moeplan.model.specs import (
+    AttentionKind,
+    AttentionSpec,
+    IndexerSpec,
+    LayerSpec,
+    MixerKind,
+    ModelSpec,
+    MoESpec,
+    QKNorm,
+    RecurrentSpec,
+)
 
 # Components, in display order. Each is a key of ParamCounts.breakdown.
 COMPONENTS = (
@@ -48,6 +58,7 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     kv_b [kv_lora, H*(nope + v)], o [H*v, hidden].
     """
     h, kv = attn.num_heads, attn.num_kv_heads
+    extra = indexer_params(attn.indexer, hidden, attn.q_lora_rank) if attn.indexer else 0
     if attn.kind is AttentionKind.MLA:
         assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
         assert attn.qk_nope_head_dim is not None
@@ -59,9 +70,11 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         kv_a = hidden * (attn.kv_lora_rank + attn.qk_rope_head_dim) + attn.kv_lora_rank
         kv_b = attn.kv_lora_rank * h * (attn.qk_nope_head_dim + attn.v_head_dim)
         o = h * attn.v_head_dim * hidden
-        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0)
+        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
-    count = hidden * (q_width + k_width + v_width) + h * attn.v_head_dim * hidden
+    # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
+    gate_width = h * attn.v_head_dim if attn.output_gate else 0
+    count = hidden * (q_width + gate_width + k_width + v_width) + h * attn.v_head_dim * hidden
     if attn.qkv_bias:
         count += q_width + k_width + v_width
     if attn.o_bias:
@@ -72,7 +85,62 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         count += q_width + k_width
     if attn.sinks:
         count += h
-    return count
+    return count + extra
+
+
+def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int:
+    """DSA lightning indexer (DeepSeek-V3.2 inference/model.py Indexer; GLM-5 the same):
+    wq_b [q_lora_rank, heads x head_dim] (from the MLA query latent; [hidden, ...] without
+    one), wk [hidden, head_dim], k_norm LayerNorm(head_dim) with bias, weights_proj
+    [hidden, heads]."""
+    q_in = q_lora_rank or hidden
+    return (
+        q_in * ix.num_heads * ix.head_dim
+        + hidden * ix.head_dim
+        + 2 * ix.head_dim
+        + hidden * ix.num_heads
+    )
+
+
+def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
+    """One linear-attention or Mamba mixer, as its modeling code allocates it.
+
+    Gated DeltaNet (transformers Qwen3NextGatedDeltaNet): in_proj_qkvz [hidden, 2 x key_dim +
+    2 x value_dim], in_proj_ba [hidden, 2 x v_heads], conv1d [conv_channels, kernel] without
+    bias, dt_bias and A_log [v_heads], gated RMSNorm [head_v_dim], out_proj [value_dim, hidden].
+    Mamba2 (NemotronHMamba2Mixer): in_proj [hidden, 2 x d_inner + 2 x groups x d_state +
+    heads], conv1d [conv_channels, kernel] + bias, dt_bias, A_log, D [heads], gated RMSNorm
+    [d_inner], out_proj [d_inner, hidden].
+    Mamba v1 (JambaMambaMixer): in_proj [hidden, 2 x d_inner], conv1d [d_inner, kernel] + bias,
+    x_proj [d_inner, dt_rank + 2 x d_state], dt_proj [dt_rank, d_inner] + bias, A_log
+    [d_inner, d_state], D [d_inner], out_proj [d_inner, hidden]; Jamba adds RMSNorms on dt, B
+    and C."""
+    inner = r.inner_size
+    conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    if r.kind is MixerKind.LINEAR_ATTENTION:
+        key_dim = r.num_key_heads * r.state_size
+        in_proj = hidden * (2 * key_dim + 2 * inner) + hidden * 2 * r.num_heads
+        return in_proj + conv + 2 * r.num_heads + r.head_dim + inner * hidden
+    if r.kind is MixerKind.MAMBA2:
+        in_width = 2 * inner + 2 * r.n_groups * r.state_size + r.num_heads
+        in_proj = hidden * in_width + (in_width if r.proj_bias else 0)
+        out_proj = inner * hidden + (hidden if r.proj_bias else 0)
+        return in_proj + conv + 3 * r.num_heads + inner + out_proj
+    in_proj = hidden * 2 * inner + (2 * inner if r.proj_bias else 0)
+    x_proj = inner * (r.dt_rank + 2 * r.state_size)
+    dt_proj = r.dt_rank * inner + inner
+    norms = (r.dt_rank + 2 * r.state_size) if r.inner_layernorms else 0
+    out_proj = inner * hidden + (hidden if r.proj_bias else 0)
+    return in_proj + conv + x_proj + dt_proj + inner * r.state_size + inner + norms + out_proj
+
+
+def mixer_params(spec: ModelSpec, layer: LayerSpec) -> int:
+    """The token mixer of one layer: attention, a recurrent mixer, or none."""
+    if layer.recurrent is not None:
+        return recurrent_params(layer.recurrent, spec.hidden_size)
+    if layer.mixer is MixerKind.NONE:
+        return 0
+    return attention_params(spec.layer_attention(layer), spec.hidden_size)
 
 
 def ffn_params(hidden: int, width: int, gated: bool = True, bias: bool = False) -> int:
@@ -103,12 +171,12 @@ def shared_experts_params(spec: ModelSpec) -> int:
 
 
 def router_params(spec: ModelSpec) -> int:
-    """Router of one MoE layer: [hidden, n_experts] (+ bias, + DeepSeek-V3 score correction)."""
+    """Router of one MoE layer: [hidden, n_experts] (+ bias, + DeepSeek-V3 score correction);
+    zero-computation experts are routed too (LongcatFlashTopkRouter: n_routed + zero)."""
     moe = _moe(spec)
-    extra = (moe.num_experts if moe.router_bias else 0) + (
-        moe.num_experts if moe.router_score_bias else 0
-    )
-    return spec.hidden_size * moe.num_experts + extra
+    n = moe.num_experts + moe.num_zero_experts
+    extra = (n if moe.router_bias else 0) + (n if moe.router_score_bias else 0)
+    return spec.hidden_size * n + extra
 
 
 def norm_params(spec: ModelSpec) -> int:
@@ -124,7 +192,7 @@ def mtp_layer_params(spec: ModelSpec) -> int:
     layer = (
         attention_params(spec.attention, spec.hidden_size) + spec.norms_per_layer * spec.hidden_size
     )
-    last = spec.layers[-1]
+    last = next((x for x in reversed(spec.layers) if x.ffn != "none"), spec.layers[-1])
     if last.is_moe:
         moe = _moe(spec)
         layer += (
@@ -149,10 +217,24 @@ def _moe(spec: ModelSpec) -> MoESpec:
 class ParamCounts:
     """Totals and per-component breakdowns, integers."""
 
-    total: int  # main model, without MTP layers
-    active: int  # per token, without the input embedding
+    total: int  # main model, without MTP layers and without vision/audio towers
+    active: int  # per token, without the input embedding (expected value with zero experts)
     breakdown: dict[str, int]  # sums to total + mtp
     active_breakdown: dict[str, int]  # sums to active (+ the embedding row, shown as 0)
+    # zero-computation experts: active with none / all of the top-k on real experts
+    active_min: int | None = None
+    active_max: int | None = None
+    towers: dict[str, int] = field(default_factory=dict)  # counted vision/audio towers
+
+    @property
+    def towers_total(self) -> int:
+        return sum(self.towers.values())
+
+    @property
+    def active_range(self) -> tuple[int, int] | None:
+        if self.active_min is None or self.active_max is None:
+            return None
+        return self.active_min, self.active_max
 
     @property
     def total_with_mtp(self) -> int:
@@ -171,18 +253,22 @@ class ParamCounts:
 
 @lru_cache(maxsize=64)
 def count_params(spec: ModelSpec) -> ParamCounts:
-    """All components of a spec, total and active per token (cached: specs are frozen)."""
-    attention = spec.num_layers * attention_params(spec.attention, spec.hidden_size)
+    """All components of a spec, total and active per token (cached: specs are frozen).
+    "attention" holds every token mixer: attention, linear attention and Mamba."""
+    attention = sum(mixer_params(spec, layer) for layer in spec.layers)
     dense = spec.num_dense_layers * ffn_params(
         spec.hidden_size, spec.dense_intermediate_size, spec.ffn_gated, spec.mlp_bias
     )
     n_moe = spec.num_moe_layers
-    routed = shared = router = routed_active = 0
+    routed = shared = router = 0
+    routed_active = routed_min = routed_max = 0.0
     if spec.is_moe:
         moe = _moe(spec)
         per_expert = expert_params(spec)
         routed = n_moe * moe.num_experts * per_expert
-        routed_active = n_moe * moe.top_k * per_expert
+        routed_active = n_moe * moe.expected_real_experts * per_expert
+        routed_max = n_moe * moe.top_k * per_expert
+        routed_min = n_moe * max(0, moe.top_k - moe.num_zero_experts) * per_expert
         shared = n_moe * shared_experts_params(spec)
         router = n_moe * router_params(spec)
     breakdown = {
@@ -202,8 +288,14 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         **breakdown,
         "embedding": 0,
         "lm_head": head_active,
-        "routed_experts": routed_active,
+        "routed_experts": round(routed_active),
         "mtp": 0,
     }
     total = sum(v for k, v in breakdown.items() if k != "mtp")
-    return ParamCounts(total, sum(active_breakdown.values()), breakdown, active_breakdown)
+    active = sum(active_breakdown.values())
+    low = high = None
+    if spec.moe is not None and spec.moe.num_zero_experts:
+        rest = active - active_breakdown["routed_experts"]
+        low, high = rest + round(routed_min), rest + round(routed_max)
+    towers = {t.name: t.params for t in spec.towers if t.params is not None}
+    return ParamCounts(total, active, breakdown, active_breakdown, low, high, towers)

@@ -22,6 +22,16 @@ class WindowKind(str, Enum):
     CHUNKED = "chunked"  # attends within fixed chunks of `window` tokens (Llama 4)
 
 
+class MixerKind(str, Enum):
+    """What mixes tokens in a layer (DESIGN.md, Architectures of 2025-2026)."""
+
+    ATTENTION = "attention"  # softmax attention (GQA/MLA; full, sliding or chunked)
+    LINEAR_ATTENTION = "linear_attention"  # Gated DeltaNet (Qwen3-Next, Qwen3.5)
+    MAMBA = "mamba"  # Mamba (v1) selective SSM (Jamba)
+    MAMBA2 = "mamba2"  # Mamba2 SSD (Nemotron-H)
+    NONE = "none"  # an FFN-only block (Nemotron-H MoE / MLP blocks)
+
+
 class QKNorm(str, Enum):
     NONE = "none"
     PER_HEAD = "per_head"  # RMSNorm over head_dim, shared by heads (Qwen3, GLM-4.5)
@@ -43,6 +53,66 @@ class AttentionSpec:
     kv_lora_rank: int | None = None  # MLA only
     qk_rope_head_dim: int | None = None  # MLA only
     qk_nope_head_dim: int | None = None  # MLA only
+    output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
+    indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+
+
+@dataclass(frozen=True)
+class IndexerSpec:
+    """DSA lightning indexer (DeepSeek-V3.2-Exp report sec. 2.1): its own small query heads and
+    one cached key per token, which pick the top_k cached tokens each query attends to."""
+
+    num_heads: int
+    head_dim: int
+    top_k: int
+    key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
+
+
+@dataclass(frozen=True)
+class RecurrentSpec:
+    """A linear-attention or Mamba mixer: no per-token cache, a fixed state per sequence.
+
+    Shapes are named as in the modeling code: Gated DeltaNet (Qwen3NextGatedDeltaNet) has
+    num_heads value heads of head_dim, num_key_heads key heads of state_size; Mamba2
+    (NemotronHMamba2Mixer) num_heads SSM heads of head_dim with n_groups B/C groups of
+    state_size; Mamba v1 (JambaMambaMixer) one "head" of width d_inner, dt_rank, state_size.
+    """
+
+    kind: MixerKind
+    num_heads: int
+    head_dim: int
+    state_size: int
+    conv_kernel: int
+    num_key_heads: int = 0  # Gated DeltaNet only
+    n_groups: int = 1  # Mamba2 only
+    dt_rank: int = 0  # Mamba v1 only
+    conv_bias: bool = False
+    proj_bias: bool = False
+    inner_layernorms: bool = False  # Jamba: RMSNorms on dt, B and C
+
+    @property
+    def inner_size(self) -> int:
+        """Width of the mixer's value/SSM channels (d_inner)."""
+        return self.num_heads * self.head_dim
+
+    @property
+    def conv_channels(self) -> int:
+        """Channels of the causal conv1d: GDN q, k and v; Mamba2 x, B and C; Mamba x."""
+        if self.kind is MixerKind.LINEAR_ATTENTION:
+            return 2 * self.num_key_heads * self.state_size + self.inner_size
+        if self.kind is MixerKind.MAMBA2:
+            return self.inner_size + 2 * self.n_groups * self.state_size
+        return self.inner_size
+
+
+@dataclass(frozen=True)
+class TowerSpec:
+    """A vision or audio encoder beside the language model (multimodal checkpoints)."""
+
+    name: str  # "vision" or "audio"
+    family: str  # the tower config's model_type or the wrapper's
+    params: int | None  # None: present but its fields are not understood (named, not counted)
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,22 +121,52 @@ class MoESpec:
     top_k: int
     expert_intermediate_size: int
     num_shared_experts: int = 0
+    num_zero_experts: int = 0  # LongCat-Flash zero-computation (identity) experts, also routed
     shared_intermediate_size: int = 0  # width of each shared expert
     shared_expert_gate: bool = False  # Qwen2-MoE: sigmoid gate, hidden -> 1
     router_bias: bool = False  # gpt-oss router has a bias
     router_score_bias: bool = False  # DeepSeek-V3 / GLM-4.5 e_score_correction_bias
     expert_bias: bool = False  # gpt-oss expert projections have biases
 
+    @property
+    def expected_real_experts(self) -> float:
+        """Experts with weights a token routes to on average: top_k when there are no
+        zero-computation experts, else top_k x E / (E + Z) under uniform routing (LongCat-Flash
+        tech report: 18.6B-31.3B active, 27B on average, i.e. about 8 of its top-12)."""
+        if not self.num_zero_experts:
+            return float(self.top_k)
+        return self.top_k * self.num_experts / (self.num_experts + self.num_zero_experts)
+
+
+FFN_KINDS = ("dense", "moe", "moe+dense", "none")
+
 
 @dataclass(frozen=True)
 class LayerSpec:
-    ffn: str  # "dense" or "moe"
+    """One layer: a token mixer and an FFN block.
+
+    ffn: "dense", "moe", "moe+dense" (MoE beside a dense FFN in one block, LongCat-Flash) or
+    "none"; mixer: attention (with `attention` when this layer's shape differs from the
+    model's), a recurrent mixer (`recurrent`), or none."""
+
+    ffn: str
     window_kind: WindowKind = WindowKind.FULL
     window: int | None = None  # tokens of KV a layer holds at most; None = all
+    mixer: MixerKind = MixerKind.ATTENTION
+    attention: AttentionSpec | None = None  # this layer's own attention shape, if it differs
+    recurrent: RecurrentSpec | None = None  # linear-attention / Mamba shape
 
     @property
     def is_moe(self) -> bool:
-        return self.ffn == "moe"
+        return self.ffn in ("moe", "moe+dense")
+
+    @property
+    def has_dense_ffn(self) -> bool:
+        return self.ffn in ("dense", "moe+dense")
+
+    @property
+    def keeps_kv(self) -> bool:
+        return self.mixer is MixerKind.ATTENTION
 
 
 @dataclass(frozen=True)
@@ -107,6 +207,8 @@ class ModelSpec:
     source: str = ""
     official: OfficialCounts | None = None
     notes: tuple[str, ...] = field(default=())
+    towers: tuple[TowerSpec, ...] = ()  # vision/audio encoders beside the language model
+    block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property
@@ -119,7 +221,29 @@ class ModelSpec:
 
     @cached_property
     def num_dense_layers(self) -> int:
-        return self.num_layers - self.num_moe_layers
+        """Layers with a dense FFN (beside a MoE or alone)."""
+        return sum(1 for layer in self.layers if layer.has_dense_ffn)
+
+    def layer_attention(self, layer: LayerSpec) -> AttentionSpec:
+        return layer.attention or self.attention
+
+    @cached_property
+    def attention_groups(self) -> tuple[tuple[AttentionSpec, int | None, int], ...]:
+        """(attention shape, window, number of layers) over the layers that keep a KV cache."""
+        counts: dict[tuple[AttentionSpec, int | None], int] = {}
+        for layer in self.layers:
+            if layer.keeps_kv:
+                key = (self.layer_attention(layer), layer.window)
+                counts[key] = counts.get(key, 0) + 1
+        return tuple((a, w, n) for (a, w), n in counts.items())
+
+    @cached_property
+    def recurrent_layers(self) -> tuple[RecurrentSpec, ...]:
+        return tuple(layer.recurrent for layer in self.layers if layer.recurrent is not None)
+
+    @cached_property
+    def num_attention_layers(self) -> int:
+        return sum(1 for layer in self.layers if layer.keeps_kv)
 
     @cached_property
     def is_moe(self) -> bool:
@@ -127,9 +251,11 @@ class ModelSpec:
 
     @cached_property
     def window_counts(self) -> tuple[tuple[int | None, int], ...]:
-        """(window, number of layers) pairs: the KV a layer holds depends only on its window."""
+        """(window, number of layers) pairs over the layers that keep a KV cache."""
         counts: dict[int | None, int] = {}
         for layer in self.layers:
+            if not layer.keeps_kv:
+                continue
             counts[layer.window] = counts.get(layer.window, 0) + 1
         return tuple(counts.items())
 

@@ -1,0 +1,380 @@
+"""Families of 2025-2026 read as field mappings over the building blocks (``blocks.py``).
+
+One reader, ``read_layers``, builds every layer as a token mixer plus an FFN block; a family is
+a ``Traits`` record of what its modeling code does that the standard fields do not say (named
+per family below, with the modeling code it follows). A config of an unknown model_type whose
+fields are all standard is read with the default traits (``infer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from moeplan.errors import SpecError
+from moeplan.model.blocks import (
+    DENSE_WIDTH,
+    EXPERT_WIDTH,
+    NUM_LAYERS,
+    ffn_plan,
+    gated_deltanet,
+    gqa,
+    mamba1,
+    mamba2,
+    mixer_plan,
+    mla,
+    moe_block,
+    nemotron_plan,
+)
+from moeplan.model.fields import Fields
+from moeplan.model.specs import (
+    AttentionSpec,
+    LayerSpec,
+    MixerKind,
+    QKNorm,
+    RecurrentSpec,
+    WindowKind,
+)
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What a family's modeling code does beyond its standard fields."""
+
+    qk_norm: QKNorm = QKNorm.NONE
+    qk_norm_key: str = ""  # a boolean field that switches qk_norm on
+    output_gate: bool = False  # Qwen3-Next gated attention
+    qkv_bias_key: str = "attention_bias"
+    score_bias: bool = False  # router holds e_score_correction_bias
+    score_bias_key: str = ""  # a boolean field that says so
+    shared_gate: bool = False  # Qwen-style sigmoid gate on the shared expert
+    expert_width_keys: tuple[str, ...] = EXPERT_WIDTH
+    ffn_gated_key: str = ""  # activation field: "relu2" means ungated experts and MLPs
+    mtp_keys: tuple[str, ...] = ("num_nextn_predict_layers",)
+    sublayers: int = 1  # LongCat-Flash: 2 attention + 2 dense FFN sublayers per layer
+    tie_default: bool | None = None
+    sink_keys: tuple[str, str] = ("", "")  # (full, sliding) per-head attention sink fields
+    note: str = ""
+
+
+DEEPSEEK_ROUTER = Traits(score_bias_key="topk_method")  # noaux_tc: e_score_correction_bias
+QWEN_NEXT = Traits(
+    qk_norm=QKNorm.PER_HEAD,
+    output_gate=True,
+    shared_gate=True,
+    mtp_keys=("mtp_num_hidden_layers", "num_nextn_predict_layers"),
+)
+
+TRAITS: dict[str, Traits] = {
+    # Qwen3NextAttention: q_proj emits q and a gate, q/k RMSNorm per head; shared expert gated
+    "qwen3_next": QWEN_NEXT,
+    "qwen3_5_moe": QWEN_NEXT,
+    "qwen3_5_moe_text": QWEN_NEXT,
+    # Qwen3VLMoeTextModel = Qwen3-MoE text tower (q/k norm per head)
+    "qwen3_vl_moe": Traits(qk_norm=QKNorm.PER_HEAD),
+    "qwen3_vl_moe_text": Traits(qk_norm=QKNorm.PER_HEAD),
+    # DeepseekV32 / GlmMoeDsa: DeepSeek-V3 MLA + MoE with the DSA indexer
+    "deepseek_v32": DEEPSEEK_ROUTER,
+    "glm_moe_dsa": DEEPSEEK_ROUTER,
+    # MiMoV2Flash: sigmoid router with bias; sinks on sliding layers only (config flags)
+    "mimo_v2_flash": replace(
+        DEEPSEEK_ROUTER, sink_keys=("add_full_attention_sink_bias", "add_swa_attention_sink_bias")
+    ),
+    # MiniMaxM2Attention: q/k RMSNorm over all heads (qk_norm_type per_layer); routing bias;
+    # intermediate_size is the per-expert width; num_mtp_modules MTP modules
+    "minimax_m2": Traits(
+        qk_norm=QKNorm.FULL,
+        score_bias_key="use_routing_bias",
+        expert_width_keys=("intermediate_size",),
+        mtp_keys=("num_mtp_modules",),
+    ),
+    # NemotronH: relu2 ungated experts/MLP, DeepSeek-V3 style router with correction bias
+    "nemotron_h": Traits(score_bias=True, ffn_gated_key="mlp_hidden_act"),
+    # Jamba: intermediate_size is both the expert and the dense width
+    "jamba": Traits(expert_width_keys=("intermediate_size",)),
+    # LongcatFlash: per layer 2 MLA + 2 dense MLPs + a shortcut MoE with zero experts
+    "longcat_flash": Traits(score_bias=True, sublayers=2),
+    # BailingMoe (v1): fused qkv with use_qkv_bias; BailingMoeV2 adds per-head q/k norm and
+    # the router expert bias
+    "bailing_moe": Traits(qkv_bias_key="use_qkv_bias"),
+    "bailing_moe_v2": Traits(
+        qkv_bias_key="use_qkv_bias",
+        qk_norm_key="use_qk_norm",
+        qk_norm=QKNorm.PER_HEAD,
+        score_bias_key="moe_router_enable_expert_bias",
+    ),
+    # DeepseekForCausalLM (v1): MHA + fine-grained experts, softmax router without bias
+    "deepseek": Traits(),
+    # Ernie4_5_Moe: Ernie4_5_MoeStatics holds e_score_correction_bias; use_bias on q/k/v/o
+    "ernie4_5_moe": Traits(score_bias=True, qkv_bias_key="use_bias", tie_default=True),
+}
+
+
+def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[str, Any]:
+    """ModelSpec fields of a decoder of mixers + FFN blocks from the standard fields."""
+    t = traits or TRAITS.get(family, Traits())
+    hidden = f.int("hidden_size")
+    n = f.int_of(NUM_LAYERS)
+    moe = moe_block(f, t.expert_width_keys, _score_bias(f, t), t.shared_gate)
+    attention = _attention(f, hidden, t)
+    sliding_attention = attention
+    if f.has("swa_num_attention_heads"):
+        sliding_attention = gqa(f, hidden, "swa_", **_attn_kw(f, t, sliding=True))
+    window = f.opt_int("sliding_window")
+    chunk = f.opt_int("attention_chunk_size") or window
+    layers: list[LayerSpec] = []
+    if f.has("hybrid_override_pattern"):
+        for mixer, ffn in nemotron_plan(f):
+            layers.append(_layer(f, ffn, mixer, WindowKind.FULL, None, None, hidden))
+    else:
+        ffns = ffn_plan(f, n, moe is not None)
+        for (mixer, kind), ffn in zip(mixer_plan(f, n), ffns, strict=True):
+            attn = sliding_attention if kind is WindowKind.SLIDING else None
+            if attn is attention:
+                attn = None
+            held = {WindowKind.FULL: None, WindowKind.SLIDING: window}.get(kind, chunk)
+            if kind is not WindowKind.FULL and held is None:
+                raise SpecError(f"{f.where}: sliding/chunked layers need field 'sliding_window'")
+            if t.sublayers == 2:  # LongcatFlashDecoderLayer: shortcut MoE beside mlps[0]
+                layers.append(LayerSpec("moe+dense" if ffn == "moe" else "dense"))
+                layers.append(LayerSpec("dense"))
+                continue
+            layers.append(_layer(f, ffn, mixer, kind, held, attn, hidden))
+    has_dense = any(layer.has_dense_ffn for layer in layers)
+    gated = f.str(t.ffn_gated_key, "silu") != "relu2" if t.ffn_gated_key else True
+    out: dict[str, Any] = dict(
+        hidden_size=hidden,
+        attention=attention,
+        layers=tuple(layers),
+        moe=moe,
+        dense_intermediate_size=f.int_of(DENSE_WIDTH) if has_dense else 0,
+        ffn_gated=gated,
+        mlp_bias=f.bool("mlp_bias"),
+        mtp_layers=_mtp(f, t),
+        norms_per_layer=1 if f.has("hybrid_override_pattern") else 2,
+        block_size=t.sublayers,
+    )
+    if t.tie_default is not None and f.cfg.get("tie_word_embeddings") is None:
+        out["tie_word_embeddings"] = t.tie_default
+    return out
+
+
+def _layer(
+    f: Fields,
+    ffn: str,
+    mixer: MixerKind,
+    kind: WindowKind,
+    window: int | None,
+    attn: AttentionSpec | None,
+    hidden: int,
+) -> LayerSpec:
+    recurrent: RecurrentSpec | None = None
+    if mixer is MixerKind.LINEAR_ATTENTION:
+        recurrent = gated_deltanet(f)
+    elif mixer is MixerKind.MAMBA2:
+        recurrent = mamba2(f)
+    elif mixer is MixerKind.MAMBA:
+        recurrent = mamba1(f, hidden)
+    return LayerSpec(ffn, kind, window, mixer, attn, recurrent)
+
+
+def _attention(f: Fields, hidden: int, t: Traits) -> AttentionSpec:
+    if f.has("kv_lora_rank"):
+        return mla(f)
+    return gqa(f, hidden, **_attn_kw(f, t, sliding=False))
+
+
+def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
+    qk_norm = t.qk_norm
+    if t.qk_norm_key and not f.bool(t.qk_norm_key):
+        qk_norm = QKNorm.NONE
+    if f.str("qk_norm_type") == "per_layer":
+        qk_norm = QKNorm.FULL
+    bias = f.bool(t.qkv_bias_key)
+    sink_key = t.sink_keys[1 if sliding else 0]
+    return dict(
+        qkv_bias=bias,
+        o_bias=bias and t.qkv_bias_key == "use_bias",
+        qk_norm=qk_norm,
+        output_gate=t.output_gate or f.bool("attn_output_gate"),
+        sinks=f.bool(sink_key) if sink_key else False,
+    )
+
+
+def _score_bias(f: Fields, t: Traits) -> bool:
+    if t.score_bias:
+        return True
+    if t.score_bias_key == "topk_method":
+        return f.cfg.get("topk_method") == "noaux_tc"
+    return f.bool(t.score_bias_key) if t.score_bias_key else False
+
+
+def _mtp(f: Fields, t: Traits) -> int:
+    if t.mtp_keys == ("num_mtp_modules",) and f.cfg.get("use_mtp") is False:
+        return 0
+    return f.int_of(t.mtp_keys, default=0, minimum=0)
+
+
+# Fields the blocks read (STANDARD) and fields that do not change parameter or cache counts
+# (HARMLESS): a config of an unknown model_type with any other field that looks like a shape
+# is refused, naming those fields.
+STANDARD = frozenset(
+    {
+        "model_type",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_layers",
+        "intermediate_size",
+        "ffn_hidden_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "v_head_dim",
+        "vocab_size",
+        "tie_word_embeddings",
+        "attention_bias",
+        "mlp_bias",
+        "sliding_window",
+        "use_sliding_window",
+        "max_window_layers",
+        "layer_types",
+        "attention_chunk_size",
+        "first_k_dense_replace",
+        "moe_layer_freq",
+        "decoder_sparse_step",
+        "mlp_only_layers",
+        "moe_layer_start_index",
+        "moe_layer_end_index",
+        "moe_layer_interval",
+        "expert_layer_period",
+        "expert_layer_offset",
+        "n_routed_experts",
+        "num_experts",
+        "num_local_experts",
+        "moe_num_experts",
+        "num_experts_per_tok",
+        "moe_k",
+        "moe_topk",
+        "experts_per_token",
+        "moe_intermediate_size",
+        "expert_ffn_hidden_size",
+        "n_shared_experts",
+        "num_shared_experts",
+        "moe_num_shared_experts",
+        "shared_expert_intermediate_size",
+        "moe_shared_expert_intermediate_size",
+        "num_nextn_predict_layers",
+        "q_lora_rank",
+        "kv_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "qk_head_dim",
+        "index_n_heads",
+        "index_head_dim",
+        "index_topk",
+        "full_attention_interval",
+        "linear_num_value_heads",
+        "linear_value_head_dim",
+        "linear_key_head_dim",
+        "linear_num_key_heads",
+        "linear_conv_kernel_dim",
+        "quantization_config",
+        "vision_config",
+        "audio_config",
+        "text_config",
+    }
+)
+HARMLESS_SUFFIXES = ("_eps", "_id", "_ids", "_dropout", "_range", "_theta", "_scaling", "_act")
+HARMLESS = frozenset(
+    {
+        "architectures",
+        "auto_map",
+        "torch_dtype",
+        "dtype",
+        "transformers_version",
+        "use_cache",
+        "max_position_embeddings",
+        "rope_scaling",
+        "rope_parameters",
+        "partial_rotary_factor",
+        "scoring_func",
+        "routed_scaling_factor",
+        "norm_topk_prob",
+        "router_aux_loss_coef",
+        "aux_loss_alpha",
+        "seq_aux",
+        "output_router_logits",
+        "topk_method",
+        "n_group",
+        "topk_group",
+        "pretraining_tp",
+        "ep_size",
+        "hidden_act",
+        "tokenizer_class",
+        "_name_or_path",
+        "initializer_range",
+        "attention_dropout",
+        "use_qk_norm_in_kernel",
+        "rope_interleave",
+        "bos_token_id",
+        "eos_token_id",
+        "pad_token_id",
+        "router_jitter_noise",
+        "moe_router_dtype",
+        "is_encoder_decoder",
+    }
+)
+_SHAPE_WORDS = (
+    "num",
+    "n_",
+    "size",
+    "dim",
+    "rank",
+    "expert",
+    "layer",
+    "head",
+    "vocab",
+    "proj",
+    "lora",
+    "moe",
+    "shared",
+    "mamba",
+    "ssm",
+    "conv",
+    "window",
+    "kv",
+    "mlp",
+    "ffn",
+    "hidden",
+    "index",
+    "mtp",
+    "nextn",
+    "bias",
+    "norm",
+    "gate",
+    "pattern",
+    "interval",
+    "period",
+    "offset",
+    "freq",
+    "step",
+    "group",
+    "sink",
+    "zero",
+    "share",
+    "attn",
+    "attention",
+    "tie",
+    "state",
+)
+
+
+def unknown_count_fields(cfg: dict[str, Any]) -> list[str]:
+    """Fields of a config that look like shapes and that no block reads."""
+    out = []
+    for key in cfg:
+        if key in STANDARD or key in HARMLESS or key.endswith(HARMLESS_SUFFIXES):
+            continue
+        if any(word in key.lower() for word in _SHAPE_WORDS) and cfg[key] not in (None, False):
+            out.append(key)
+    return sorted(out)

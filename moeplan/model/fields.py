@@ -1,0 +1,82 @@
+"""Typed, validated access to the fields of a config mapping; errors name the file and field."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from moeplan.errors import SpecError
+
+MISSING = object()
+
+
+class Fields:
+    """Typed, validated access to one config mapping; errors name the source and field."""
+
+    def __init__(self, cfg: dict[str, Any], where: str) -> None:
+        self.cfg = cfg
+        self.where = where
+
+    def has(self, key: str) -> bool:
+        return self.cfg.get(key) is not None
+
+    def int(self, key: str, default: Any = MISSING, minimum: builtins.int = 1) -> builtins.int:
+        value = self.cfg.get(key)
+        if value is None:
+            if default is MISSING:
+                raise SpecError(f"{self.where}: missing field '{key}'")
+            return builtins.int(default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise SpecError(f"{self.where}: field '{key}' must be an integer, got {value!r}")
+        if int(value) < minimum:
+            raise SpecError(f"{self.where}: field '{key}' must be >= {minimum}, got {value!r}")
+        return int(value)
+
+    def opt_int(self, key: str, minimum: builtins.int = 1) -> builtins.int | None:
+        return None if self.cfg.get(key) is None else self.int(key, minimum=minimum)
+
+    def bool(self, key: str, default: bool = False) -> bool:
+        value = self.cfg.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise SpecError(f"{self.where}: field '{key}' must be true/false, got {value!r}")
+        return value
+
+    def int_list(self, key: str) -> list[builtins.int]:
+        value = self.cfg.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+            raise SpecError(f"{self.where}: field '{key}' must be a list of integers")
+        return value
+
+    def first(self, *keys: builtins.str) -> builtins.str | None:
+        """The first of `keys` the config sets (aliases of one quantity across families)."""
+        return next((k for k in keys if self.cfg.get(k) is not None), None)
+
+    def int_of(
+        self, keys: tuple[builtins.str, ...], default: Any = MISSING, minimum: builtins.int = 1
+    ) -> builtins.int:
+        key = self.first(*keys)
+        if key is None:
+            if default is MISSING:
+                raise SpecError(f"{self.where}: missing field '{keys[0]}'")
+            return builtins.int(default)
+        return self.int(key, minimum=minimum)
+
+    def str(self, key: builtins.str, default: builtins.str = "") -> builtins.str:
+        value = self.cfg.get(key)
+        return default if value is None else builtins.str(value)
+
+    def list(self, key: builtins.str) -> builtins.list[Any]:
+        value = self.cfg.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, builtins.list):
+            raise SpecError(f"{self.where}: field '{key}' must be a list")
+        return value
+
+
+def div(a: int, b: int, f: Fields, what: str) -> int:
+    if a % b:
+        raise SpecError(f"{f.where}: cannot derive '{what}': {a} is not divisible by {b}")
+    return a // b

@@ -1,0 +1,105 @@
+"""Vision and audio encoders of wrapped (multimodal) checkpoints: found at any depth, counted
+from their config where its fields are understood, and always named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moeplan.model.specs import TowerSpec
+
+TOWER_KEYS = {"vision_config": "vision", "audio_config": "audio"}
+NESTED_KEYS = ("thinker_config", "text_config", "language_config", "llm_config")
+
+
+def find_towers(cfg: dict[str, Any], family: str) -> tuple[TowerSpec, ...]:
+    """Every vision_config / audio_config in the config, at any depth of the wrappers."""
+    found: list[TowerSpec] = []
+    for key, name in TOWER_KEYS.items():
+        sub = cfg.get(key)
+        if isinstance(sub, dict) and sub:
+            found.append(count_tower(name, sub, family))
+    for key in NESTED_KEYS:
+        sub = cfg.get(key)
+        if isinstance(sub, dict):
+            found.extend(find_towers(sub, family))
+    return tuple(found)
+
+
+def vit_block_params(hidden: int, intermediate: int) -> int:
+    """One pre-norm ViT block with biases: LayerNorm x 2 (weight + bias), fused qkv
+    [hidden, 3 x hidden] + bias, proj [hidden, hidden] + bias, ungated MLP fc1 [hidden,
+    intermediate] + bias and fc2 [intermediate, hidden] + bias."""
+    norms = 2 * 2 * hidden
+    attn = hidden * 3 * hidden + 3 * hidden + hidden * hidden + hidden
+    mlp = hidden * intermediate + intermediate + intermediate * hidden + hidden
+    return norms + attn + mlp
+
+
+def patch_merger_params(width: int, merged: int, out: int, norm_width: int) -> int:
+    """Patch merger (Qwen3-VL PatchMerger, Kimi patchmerger projector): LayerNorm(norm_width)
+    with bias, fc1 [merged, merged] + bias, GELU, fc2 [merged, out] + bias; `merged` is the
+    tower width times the merge kernel area."""
+    del width
+    return 2 * norm_width + merged * merged + merged + merged * out + out
+
+
+def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
+    """Qwen3-VL / Qwen3.5 vision (depth, hidden_size, patch_size, temporal_patch_size,
+    spatial_merge_size, deepstack_visual_indexes; Qwen3VLMoeVisionModel) and Kimi MoonViT
+    (vt_* fields, patchmerger projector; modeling_kimi_k25); other towers are named with their
+    parameters not counted."""
+    tower_family = str(cfg.get("model_type") or family)
+    try:
+        if {"depth", "hidden_size", "intermediate_size", "patch_size"} <= cfg.keys():
+            return TowerSpec(name, tower_family, _qwen_vl(cfg), "ViT counted from vision_config")
+        if {"vt_hidden_size", "vt_num_hidden_layers", "vt_intermediate_size"} <= cfg.keys():
+            return TowerSpec(
+                name, tower_family, _moonvit(cfg), "MoonViT counted from vision_config"
+            )
+    except (TypeError, ValueError):
+        pass
+    return TowerSpec(name, tower_family, None, "fields not understood: parameters not counted")
+
+
+def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(key)
+    return value
+
+
+def _qwen_vl(cfg: dict[str, Any]) -> int:
+    """Qwen3VLMoeVisionModel: Conv3d patch embedding (in_channels x temporal_patch x patch^2
+    -> hidden, bias), learned position table [num_position_embeddings, hidden], depth ViT
+    blocks, a merger (norm over hidden) and one merger per deepstack index (norm over the
+    merged width)."""
+    h = _int(cfg, "hidden_size")
+    patch = _int(cfg, "patch_size")
+    embed = _int(cfg, "in_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch * patch * h
+    pos = _int(cfg, "num_position_embeddings", 0) * h
+    blocks = _int(cfg, "depth") * vit_block_params(h, _int(cfg, "intermediate_size"))
+    merged = h * _int(cfg, "spatial_merge_size", 2) ** 2
+    out = _int(cfg, "out_hidden_size", h)
+    deepstack = len(cfg.get("deepstack_visual_indexes") or [])
+    mergers = patch_merger_params(h, merged, out, h) + deepstack * patch_merger_params(
+        h, merged, out, merged
+    )
+    return embed + h + pos + blocks + mergers
+
+
+def _moonvit(cfg: dict[str, Any]) -> int:
+    """Kimi MoonViT: Conv2d patch embedding (3 x patch^2 -> hidden, bias), learned 2-D position
+    table init_pos_emb_height x width x hidden, ViT blocks, final LayerNorm, and the
+    patchmerger projector (LayerNorm(mm_hidden), merged -> merged -> text_hidden_size)."""
+    h = _int(cfg, "vt_hidden_size")
+    patch = _int(cfg, "patch_size")
+    embed = 3 * patch * patch * h + h
+    pos = _int(cfg, "init_pos_emb_height", 0) * _int(cfg, "init_pos_emb_width", 0) * h
+    blocks = _int(cfg, "vt_num_hidden_layers") * vit_block_params(
+        h, _int(cfg, "vt_intermediate_size")
+    )
+    kernel = cfg.get("merge_kernel_size") or [2, 2]
+    mm = _int(cfg, "mm_hidden_size", h)
+    merged = mm * int(kernel[0]) * int(kernel[1])
+    projector = patch_merger_params(mm, merged, _int(cfg, "text_hidden_size"), mm)
+    return embed + pos + blocks + 2 * h + projector
