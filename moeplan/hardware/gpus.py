@@ -34,6 +34,8 @@ class GPU:
     interconnect: Interconnect
     aliases: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    pcie_gen: int | None = None  # host link, where the catalog gives it
+    pcie_lanes: int | None = None
 
     def peak_flops(self, compute: str) -> float:
         """Dense tensor-core peak for a math datatype ("bf16", "fp8", "fp4", "int8"); a GPU
@@ -75,6 +77,8 @@ def gpu_catalog() -> dict[str, GPU]:
             interconnect=Interconnect(link["kind"], float(link["per_direction_gbps"]) * 1e9),
             aliases=tuple(rec.get("aliases") or ()),
             sources=tuple(rec.get("sources") or ()),
+            pcie_gen=(rec.get("pcie") or {}).get("gen"),
+            pcie_lanes=(rec.get("pcie") or {}).get("lanes"),
         )
     return gpus
 

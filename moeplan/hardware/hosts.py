@@ -1,0 +1,223 @@
+"""The host catalog (``moeplan/data/hosts.yaml``): CPUs and their RAM for expert offload, a user's
+own machine from a YAML file, explicit overrides, and the PCIe link between host and GPU."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import MoeplanError, UnknownNameError
+from moeplan.names import suggest
+from moeplan.yamlio import load_yaml_text
+
+DDR_CHANNEL_BYTES = 8
+"""Bytes per transfer of one DDR4/DDR5 channel: 64 data bits (DDR5 splits them into two 32-bit
+subchannels; the total per DIMM channel is unchanged)."""
+
+GIB = 1 << 30
+
+PCIE_GT_PER_S = {3: 8.0, 4: 16.0, 5: 32.0}
+"""PCIe 3.0/4.0/5.0 signalling rate per lane (GT/s); all three use 128b/130b encoding, so Gen5 x16
+carries 32 x 16 x 128/130 / 8 = 63.0 GB/s per direction ("PCIe Gen5 x16 is ~64 GB/s per
+direction", https://ai-infrastructure.net/grace-cpu/)."""
+
+PCIE_ENCODING = 128 / 130
+
+HOST_OPTIONS = "--host NAME|FILE, --host-mem-gbps, --host-ram-gb, --host-cores"
+
+
+def pcie_bytes_per_s(gen: int, lanes: int) -> float:
+    """One direction of a PCIe link: GT/s per lane x lanes x 128/130 encoding / 8 bits."""
+    if gen not in PCIE_GT_PER_S:
+        raise MoeplanError(f"PCIe generation must be one of {sorted(PCIE_GT_PER_S)}, got {gen}")
+    if lanes not in (1, 2, 4, 8, 16):
+        raise MoeplanError(f"PCIe lanes must be 1, 2, 4, 8 or 16, got {lanes}")
+    return PCIE_GT_PER_S[gen] * 1e9 * lanes * PCIE_ENCODING / 8
+
+
+def ddr_bandwidth_bytes_per_s(channels: int, mts: float, sockets: int = 1) -> float:
+    """Theoretical DRAM bandwidth: sockets x channels x MT/s x 8 bytes (a 64-bit channel)."""
+    return sockets * channels * mts * 1e6 * DDR_CHANNEL_BYTES
+
+
+@dataclass(frozen=True)
+class Host:
+    id: str
+    name: str
+    vendor: str
+    segment: str  # server, workstation, desktop, unified, superchip, user
+    cores_per_socket: int
+    memory_type: str
+    sockets: int = 1
+    max_sockets: int = 1
+    memory_channels: int | None = None  # DDR channels per socket
+    memory_mts: float | None = None  # supported transfer rate
+    published_bw_bytes_per_s: float | None = None  # per socket, where the vendor publishes it
+    bw_override_bytes_per_s: float | None = None  # --host-mem-gbps: the whole machine
+    ram_bytes: int | None = None
+    isa: tuple[str, ...] = ()
+    unified_memory: bool = False
+    aliases: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def cores(self) -> int:
+        return self.cores_per_socket * self.sockets
+
+    @property
+    def mem_bw_bytes_per_s(self) -> float | None:
+        """Theoretical bandwidth of all sockets: the override, else the vendor figure, else the
+        DDR formula; None when the catalog has no verified speed."""
+        if self.bw_override_bytes_per_s is not None:
+            return self.bw_override_bytes_per_s
+        if self.published_bw_bytes_per_s is not None:
+            return self.published_bw_bytes_per_s * self.sockets
+        if self.memory_channels and self.memory_mts:
+            return ddr_bandwidth_bytes_per_s(self.memory_channels, self.memory_mts, self.sockets)
+        return None
+
+    @property
+    def has_amx(self) -> bool:
+        return "amx" in self.isa
+
+    def require_complete(self) -> None:
+        """Offload needs a bandwidth and a RAM size; say which option supplies a missing one."""
+        if self.mem_bw_bytes_per_s is None:
+            raise MoeplanError(
+                f"host '{self.id}': no verified memory speed in the catalog; pass "
+                "--host-mem-gbps (GB/s of bytes, channels x MT/s x 8 / 1000)"
+            )
+        if self.ram_bytes is None:
+            raise MoeplanError(f"host '{self.id}': RAM size unknown; pass --host-ram-gb")
+
+
+def _host_from_record(rec: dict[str, Any], where: str) -> Host:
+    def need(key: str, kind: type) -> Any:
+        value = rec.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise MoeplanError(f"{where}: field '{key}' must be a {kind.__name__}")
+        return value
+
+    def number(key: str) -> float | None:
+        value = rec.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise MoeplanError(f"{where}: field '{key}' must be a positive number")
+        return float(value)
+
+    cores = need("cores", int)
+    if cores < 1:
+        raise MoeplanError(f"{where}: field 'cores' must be positive")
+    sockets = int(number("sockets") or 1)
+    channels = number("memory_channels")
+    ram_gib = number("ram_gib")
+    ram_gb = number("ram_gb")
+    dimm_gib = number("dimm_gib")
+    if ram_gb is not None:
+        ram_bytes: int | None = int(ram_gb * 1e9)
+    elif ram_gib is not None:
+        ram_bytes = int(ram_gib * GIB)
+    elif dimm_gib is not None and channels is not None:
+        ram_bytes = int(dimm_gib * channels * sockets * GIB)
+    else:
+        ram_bytes = None
+    bw = number("mem_bw_gbps")
+    return Host(
+        id=str(rec.get("id") or Path(where).stem),
+        name=str(rec.get("name") or rec.get("id") or Path(where).stem),
+        vendor=str(rec.get("vendor") or ""),
+        segment=str(rec.get("segment") or "user"),
+        cores_per_socket=cores,
+        memory_type=str(rec.get("memory_type") or "DDR5"),
+        sockets=sockets,
+        max_sockets=int(number("max_sockets") or sockets),
+        memory_channels=int(channels) if channels else None,
+        memory_mts=number("memory_mts"),
+        published_bw_bytes_per_s=bw * 1e9 if bw else None,
+        ram_bytes=ram_bytes,
+        isa=tuple(str(i).lower() for i in rec.get("isa") or ()),
+        unified_memory=bool(rec.get("unified_memory", False)),
+        aliases=tuple(str(a).lower() for a in rec.get("aliases") or ()),
+        sources=tuple(str(s) for s in rec.get("sources") or ()),
+        notes=str(rec.get("notes") or ""),
+    )
+
+
+@lru_cache(maxsize=1)
+def host_catalog() -> dict[str, Host]:
+    text = (resources.files("moeplan") / "data" / "hosts.yaml").read_text()
+    hosts = {}
+    for rec in load_yaml_text(text, "moeplan/data/hosts.yaml")["hosts"]:
+        host = _host_from_record(rec, f"moeplan/data/hosts.yaml: host '{rec.get('id')}'")
+        hosts[host.id] = host
+    return hosts
+
+
+def load_host_file(path: Path) -> Host:
+    """A user's machine: the catalog's fields (cores per socket, sockets, memory_channels,
+    memory_mts or mem_bw_gbps, ram_gb in decimal GB or ram_gib, isa), top level or under `host:`."""
+    where = str(path)
+    doc = load_yaml_text(path.read_text(), where)
+    if isinstance(doc, dict) and isinstance(doc.get("host"), dict):
+        doc = doc["host"]
+    if not isinstance(doc, dict):
+        raise MoeplanError(f"{where}: expected a mapping of host fields (cores, memory_channels, ...)")
+    return _host_from_record(doc, where)
+
+
+def resolve_host(name: str) -> Host:
+    """A catalog id or alias, or a path to a host YAML file."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise MoeplanError(f"{name}: no such host file")
+        return load_host_file(path)
+    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    catalog = host_catalog()
+    for host in catalog.values():
+        if key == host.id or key in host.aliases:
+            return host
+    raise UnknownNameError("host", name, suggest(key, {h.id: h.aliases for h in catalog.values()}))
+
+
+def custom_host() -> Host:
+    """A host described only by the override options."""
+    return Host(id="custom", name="host from options", vendor="", segment="user",
+                cores_per_socket=0, memory_type="DDR5")
+
+
+def with_overrides(
+    host: Host,
+    mem_gbps: float | None = None,
+    ram_gb: float | None = None,
+    cores: int | None = None,
+    sockets: int | None = None,
+) -> Host:
+    """Explicit figures replace the catalog's: bandwidth in GB/s of bytes (whole machine), RAM in
+    decimal GB, total cores, sockets (bandwidth and RAM of a catalog host scale with sockets)."""
+    for label, value in (("host-mem-gbps", mem_gbps), ("host-ram-gb", ram_gb),
+                         ("host-cores", cores), ("host-sockets", sockets)):
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise MoeplanError(f"--{label} must be positive, got {value}")
+    if sockets is not None:
+        if sockets > max(host.max_sockets, 1) and host.segment != "user":
+            raise MoeplanError(f"host '{host.id}' supports at most {host.max_sockets} socket(s)")
+        ram = host.ram_bytes
+        if ram is not None:
+            ram = ram // host.sockets * sockets
+        host = replace(host, sockets=sockets, ram_bytes=ram)
+    if cores is not None:
+        host = replace(host, cores_per_socket=max(1, cores // host.sockets))
+    if mem_gbps is not None:
+        host = replace(host, bw_override_bytes_per_s=mem_gbps * 1e9)
+    if ram_gb is not None:
+        host = replace(host, ram_bytes=int(ram_gb * 1e9))
+    if host.cores_per_socket < 1:
+        raise MoeplanError(f"host '{host.id}': core count unknown; pass --host-cores")
+    return host

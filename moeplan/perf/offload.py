@@ -1,0 +1,386 @@
+"""Expert offload on one GPU plus host RAM (llama.cpp --n-cpu-moe / -ot exps=CPU, ktransformers):
+where the bytes go, whether they fit, and decode / prompt tokens/s.
+
+The routed-expert tensors of layers 0..K-1 live in host RAM and are computed by the CPU (llama.cpp
+counts every layer, so dense-first layers use up K without moving experts); everything else -
+attention, dense and shared weights, the other layers' experts, KV cache, compute buffers - is on
+the GPU. A decode step is the GPU's roofline step (perf/phases.py) over the GPU-resident part plus
+the host's part: the experts the batch touches read from DRAM at the bandwidth reached, or the
+CPU's int8 dot-product rate, whichever is slower. Prompts either compute the host experts on the
+CPU or stream them over PCIe to the GPU once per forward pass; the faster path is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from moeplan.errors import MoeplanError
+from moeplan.hardware.gpus import GPU
+from moeplan.hardware.hosts import Host, pcie_bytes_per_s
+from moeplan.memory.estimate import (
+    CUDA_CONTEXT_BYTES,
+    activation_bytes,
+    kv_cache_bytes,
+    weights_bytes_by_component,
+)
+from moeplan.memory.quant import QuantScheme
+from moeplan.model.params import count_params
+from moeplan.model.specs import ModelSpec
+from moeplan.perf.latency import make_setup
+from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s
+from moeplan.perf.parallel import Layout
+from moeplan.perf.phases import Phase, Setup, decode_step, prefill
+from moeplan.perf.terms import expected_experts_touched
+
+GIB = 1 << 30
+
+HOST_RESERVE_BYTES = 4 * GIB
+"""RAM kept for the OS, a desktop session and the engine's own host buffers (tokenizer, pinned
+staging, host compute buffers): a named assumption, not fitted."""
+
+DEFAULT_DISK_BYTES_PER_S = pcie_bytes_per_s(4, 4)
+"""When RAM is short, llama.cpp's mmap reads the missing experts from disk on every use: the
+default disk is a PCIe 4.0 x4 NVMe drive at its link ceiling, 7.9 GB/s (pass --disk-gbps)."""
+
+DEFAULT_PCIE = (5, 16)
+"""Host link assumed when the GPU entry names none (NVLink/SXM parts sit on a PCIe Gen5 x16 host
+link: aiconfigurator h100_sxm.yaml 'pcie 64 GB/s single direction')."""
+
+MODES = ("none", "experts", "auto")
+
+
+@dataclass(frozen=True)
+class Placement:
+    n_cpu_moe: int  # llama.cpp's K: layers 0..K-1 keep their routed experts in RAM
+    host_moe_layers: int  # MoE layers among them
+    gpu_weight_bytes: int
+    kv_cache_bytes: int
+    compute_buffer_bytes: int
+    cuda_context_bytes: int
+    gpu_capacity_bytes: int  # GPU memory less the engine's free margin
+    host_expert_bytes: int  # one copy
+    host_bytes: int  # expert copies (one per socket when the engine replicates)
+    host_reserve_bytes: int
+    host_ram_bytes: int
+
+    @property
+    def gpu_bytes(self) -> int:
+        return (
+            self.gpu_weight_bytes
+            + self.kv_cache_bytes
+            + self.compute_buffer_bytes
+            + self.cuda_context_bytes
+        )
+
+    @property
+    def fits_gpu(self) -> bool:
+        return self.gpu_bytes <= self.gpu_capacity_bytes
+
+    @property
+    def host_capacity_bytes(self) -> int:
+        return max(0, self.host_ram_bytes - self.host_reserve_bytes)
+
+    @property
+    def fits_host(self) -> bool:
+        return self.host_bytes <= self.host_capacity_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.fits_gpu and self.fits_host
+
+
+@dataclass(frozen=True)
+class OffloadSpeed:
+    decode: Phase  # GPU side of one decode step
+    host_decode_s: float  # host side of one decode step
+    decode_bound: str
+    prefill_s: float
+    prefill_path: str  # "cpu" or "stream"
+    prefill_alternative_s: float | None
+    disk_s: float  # per decode step when RAM is short (mmap from disk), else 0
+
+    @property
+    def decode_step_s(self) -> float:
+        return self.decode.total_s + self.host_decode_s + self.disk_s
+
+
+@dataclass(frozen=True)
+class OffloadReport:
+    spec: ModelSpec
+    scheme: QuantScheme
+    gpu: GPU
+    host: Host
+    engine: OffloadProfile
+    mode: str
+    batch: int
+    input_len: int
+    output_len: int
+    placement: Placement
+    speed: OffloadSpeed | None
+    host_bw_bytes_per_s: float  # reached by expert matvecs
+    pcie_bytes_per_s: float
+    reason: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def fits(self) -> bool:
+        return self.placement.fits
+
+    @property
+    def decode_tok_s(self) -> float | None:
+        """Tokens/s of one sequence (every sequence of the batch advances one token a step)."""
+        return 1.0 / self.speed.decode_step_s if self.speed else None
+
+    @property
+    def prefill_tok_s(self) -> float | None:
+        return self.batch * self.input_len / self.speed.prefill_s if self.speed else None
+
+
+def moe_layers_before(spec: ModelSpec, k: int) -> int:
+    """MoE layers among layers 0..k-1 (llama.cpp's --n-cpu-moe counts every layer)."""
+    return sum(1 for layer in spec.layers[:k] if layer.is_moe)
+
+
+def host_link_bytes_per_s(gpu: GPU, pcie: tuple[int, int] | None = None) -> tuple[float, str]:
+    """One direction of the GPU's host link: an explicit (gen, lanes), the catalog's, else the
+    GPU's PCIe interconnect figure, else DEFAULT_PCIE."""
+    if pcie is None and gpu.pcie_gen and gpu.pcie_lanes:
+        pcie = (gpu.pcie_gen, gpu.pcie_lanes)
+    if pcie is not None:
+        return pcie_bytes_per_s(*pcie), f"PCIe Gen{pcie[0]} x{pcie[1]}"
+    if gpu.interconnect.kind == "pcie":
+        return gpu.interconnect.per_direction_bytes_per_s, "PCIe (catalog link figure)"
+    gen, lanes = DEFAULT_PCIE
+    return pcie_bytes_per_s(gen, lanes), f"PCIe Gen{gen} x{lanes} (assumed: GPU entry names none)"
+
+
+def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
+    """DRAM bandwidth expert matvecs reach: one socket's theoretical bandwidth x the engine's
+    efficiency, plus numa_extra_socket_gain of it for each further socket."""
+    total = host.mem_bw_bytes_per_s
+    if total is None:
+        raise MoeplanError(f"host '{host.id}': memory bandwidth unknown; pass --host-mem-gbps")
+    per_socket = total / host.sockets
+    gain = 1.0 + (host.sockets - 1) * engine.numa_extra_socket_gain
+    return per_socket * engine.host_bw_efficiency * gain
+
+
+def place(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    n_cpu_moe: int,
+    context: int,
+    batch: int = 1,
+    kv_quant: str = "bf16",
+) -> Placement:
+    """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM."""
+    if not 0 <= n_cpu_moe <= spec.num_layers:
+        raise MoeplanError(f"--n-cpu-moe must be between 0 and {spec.num_layers}, got {n_cpu_moe}")
+    counts = count_params(spec)
+    by_component = {**weights_bytes_by_component(spec, scheme, counts), "mtp": 0}
+    host_layers = moe_layers_before(spec, n_cpu_moe)
+    per_layer = by_component["routed_experts"] / spec.num_moe_layers if spec.num_moe_layers else 0
+    host_experts = math.ceil(per_layer * host_layers)
+    copies = host.sockets if engine.numa_replicates_experts else 1
+    if host.ram_bytes is None:
+        raise MoeplanError(f"host '{host.id}': RAM size unknown; pass --host-ram-gb")
+    return Placement(
+        n_cpu_moe=n_cpu_moe,
+        host_moe_layers=host_layers,
+        gpu_weight_bytes=sum(by_component.values()) - host_experts,
+        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
+        compute_buffer_bytes=activation_bytes(spec, min(engine.ubatch_tokens, context * batch), batch),
+        cuda_context_bytes=CUDA_CONTEXT_BYTES,
+        gpu_capacity_bytes=gpu.memory_bytes - engine.gpu_margin_bytes,
+        host_expert_bytes=host_experts,
+        host_bytes=host_experts * copies,
+        host_reserve_bytes=HOST_RESERVE_BYTES,
+        host_ram_bytes=host.ram_bytes,
+    )
+
+
+def auto_n_cpu_moe(
+    spec: ModelSpec, scheme: QuantScheme, gpu: GPU, host: Host, engine: OffloadProfile,
+    context: int, batch: int = 1, kv_quant: str = "bf16",
+) -> Placement:
+    """The smallest K whose GPU part fits (what llama.cpp --fit does for MoE weights); K = every
+    layer when even that does not fit (the placement then says so)."""
+    last = None
+    for k in range(spec.num_layers + 1):
+        last = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant)
+        if last.fits_gpu:
+            return last
+    assert last is not None
+    return last
+
+
+def _gpu_setup(spec: ModelSpec, scheme: QuantScheme, gpu: GPU, engine: OffloadProfile,
+               kv_quant: str, gpu_moe_fraction: float) -> Setup:
+    """The GPU's roofline setup with only the GPU-resident share of the routed experts."""
+    setup = make_setup(spec, scheme, gpu, Layout(), engine.gpu_engine, kv_quant=kv_quant)
+    split = replace(
+        setup.split,
+        expert_bytes=setup.split.expert_bytes * gpu_moe_fraction,
+        expert_params=setup.split.expert_params * gpu_moe_fraction,
+    )
+    return replace(setup, split=split)
+
+
+def _host_expert_work(spec: ModelSpec, setup: Setup, host_layers: int, tokens: float) -> tuple[float, float]:
+    """Bytes of host experts `tokens` tokens touch and the int8 ops they need."""
+    if spec.moe is None or host_layers == 0:
+        return 0.0, 0.0
+    touched = expected_experts_touched(spec.moe.num_experts, spec.moe.top_k, tokens)
+    bytes_ = host_layers * touched * setup.split.expert_bytes
+    ops = 2 * setup.split.expert_params * spec.moe.top_k * tokens * host_layers
+    return bytes_, ops
+
+
+def offload_speed(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    placement: Placement,
+    batch: int,
+    input_len: int,
+    output_len: int,
+    kv_quant: str = "bf16",
+    pcie_bytes: float | None = None,
+    disk_bytes_per_s: float = DEFAULT_DISK_BYTES_PER_S,
+) -> tuple[OffloadSpeed, float]:
+    """Decode step and prompt time; also returns the host bandwidth reached."""
+    n_moe = spec.num_moe_layers
+    host_layers = placement.host_moe_layers
+    gpu_fraction = (n_moe - host_layers) / n_moe if n_moe else 1.0
+    setup = _gpu_setup(spec, scheme, gpu, engine, kv_quant, gpu_fraction)
+    full = make_setup(spec, scheme, gpu, Layout(), engine.gpu_engine, kv_quant=kv_quant)
+    host_bw = host_bandwidth_reached(host, engine)
+    link = (pcie_bytes or host_link_bytes_per_s(gpu)[0]) * engine.pcie_efficiency
+    # decode: GPU step + host experts (DRAM or CPU bound) + the hidden state crossing PCIe
+    mean_context = input_len + output_len // 2
+    gpu_step = decode_step(setup, batch, mean_context)
+    bytes_, ops = _host_expert_work(spec, full, host_layers, batch)
+    t_mem = bytes_ / host_bw
+    t_cpu = ops / (cpu_int8_ops_per_s(host, False) * engine.cpu_compute_efficiency)
+    hops = 2 * host_layers * batch * spec.hidden_size * 2 / link
+    host_s = max(t_mem, t_cpu) + hops
+    disk_s = 0.0
+    if not placement.fits_host and placement.host_bytes:
+        short = (placement.host_bytes - placement.host_capacity_bytes) / placement.host_bytes
+        disk_s = bytes_ * min(1.0, short) / disk_bytes_per_s
+    parts = {
+        "GPU memory bandwidth": gpu_step.memory_s,
+        "GPU compute": gpu_step.compute_s,
+        "GPU kernel/step overhead": gpu_step.overhead_s,
+        "host memory bandwidth": t_mem if t_mem >= t_cpu else 0.0,
+        "host CPU compute": t_cpu if t_cpu > t_mem else 0.0,
+        "disk reads (RAM short, mmap)": disk_s,
+    }
+    bound = max(parts.items(), key=lambda kv: kv[1])[0]
+    # prompt: the host experts on the CPU, or streamed to the GPU once per forward pass
+    ubatch = min(engine.ubatch_tokens, input_len * batch)
+    passes = math.ceil(input_len * batch / ubatch)
+    cpu_path = prefill(setup, batch, input_len).total_s
+    u_bytes, u_ops = _host_expert_work(spec, full, host_layers, ubatch)
+    cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units) * engine.cpu_compute_efficiency
+    cpu_path += passes * max(u_bytes / host_bw, u_ops / cpu_ops)
+    stream_path = None
+    if host_layers and ubatch >= engine.stream_min_batch:
+        stream_bytes = host_layers * (spec.moe.num_experts if spec.moe else 0) * full.split.expert_bytes
+        stream_path = prefill(full, batch, input_len).total_s + passes * stream_bytes / link
+    if stream_path is not None and stream_path < cpu_path:
+        chosen, path, other = stream_path, "stream", cpu_path
+    else:
+        chosen, path, other = cpu_path, "cpu", stream_path
+    speed = OffloadSpeed(gpu_step, host_s, bound, chosen, path, other, disk_s)
+    return speed, host_bw
+
+
+def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
+    gb = 1e9
+    if p.fits:
+        where = (
+            f"experts of {p.host_moe_layers} MoE layer(s) in RAM" if p.host_moe_layers else
+            "everything on the GPU"
+        )
+        return (
+            f"fits: {p.gpu_bytes / gb:.1f} of {p.gpu_capacity_bytes / gb:.1f} GB on {gpu.id}, "
+            f"{p.host_bytes / gb:.1f} of {p.host_capacity_bytes / gb:.1f} GB of RAM ({where})"
+        )
+    out = []
+    if not p.fits_gpu:
+        out.append(
+            f"GPU short: {p.gpu_bytes / gb:.1f} GB > {p.gpu_capacity_bytes / gb:.1f} GB usable on "
+            f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f})"
+        )
+    if not p.fits_host:
+        out.append(
+            f"RAM short: {p.host_bytes / gb:.1f} GB of experts > {p.host_capacity_bytes / gb:.1f} GB "
+            f"({host.ram_bytes or 0:,} B less {p.host_reserve_bytes / gb:.1f} GB for the OS); "
+            "llama.cpp would mmap the rest from disk (estimate flagged)"
+        )
+    return "does not fit: " + "; ".join(out)
+
+
+def estimate_offload(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    mode: str = "experts",
+    n_cpu_moe: int | None = None,
+    batch: int = 1,
+    input_len: int = 1024,
+    output_len: int = 256,
+    kv_quant: str = "bf16",
+    pcie: tuple[int, int] | None = None,
+    disk_bytes_per_s: float = DEFAULT_DISK_BYTES_PER_S,
+    with_speed: bool = True,
+) -> OffloadReport:
+    """Placement, fit and (with_speed) decode/prompt tokens/s for one GPU plus a host."""
+    if mode not in MODES:
+        raise MoeplanError(f"--offload must be one of {', '.join(MODES)}, got '{mode}'")
+    if not spec.is_moe:
+        raise MoeplanError(f"{spec.name} has no routed experts to offload")
+    if batch < 1 or input_len < 1 or output_len < 1:
+        raise MoeplanError("batch, input and output lengths must be at least 1")
+    host.require_complete()
+    context = input_len + output_len
+    if mode == "auto":
+        if n_cpu_moe is not None:
+            raise MoeplanError("--offload auto finds --n-cpu-moe itself; pass one or the other")
+        placement = auto_n_cpu_moe(spec, scheme, gpu, host, engine, context, batch, kv_quant)
+    else:
+        k = spec.num_layers if n_cpu_moe is None and mode == "experts" else (n_cpu_moe or 0)
+        placement = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant)
+    link, link_desc = host_link_bytes_per_s(gpu, pcie)
+    notes = [f"host link {link_desc}: {link / 1e9:.1f} GB/s per direction"]
+    if host.unified_memory:
+        notes.append(
+            f"{host.id} has unified memory: its GPU reads the same RAM; a discrete-GPU offload "
+            "applies only to an external GPU"
+        )
+    if engine.numa_replicates_experts and host.sockets > 1:
+        notes.append(f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets")
+    speed, host_bw = None, host_bandwidth_reached(host, engine)
+    if with_speed and placement.fits_gpu:
+        speed, host_bw = offload_speed(
+            spec, scheme, gpu, host, engine, placement, batch, input_len, output_len, kv_quant,
+            link, disk_bytes_per_s,
+        )
+        if speed.disk_s:
+            notes.append(
+                f"RAM short: decode includes {speed.disk_s * 1e3:.1f} ms/token of disk reads at "
+                f"{disk_bytes_per_s / 1e9:.1f} GB/s (flagged estimate: mmap page-cache behaviour)"
+            )
+    return OffloadReport(
+        spec, scheme, gpu, host, engine, mode, batch, input_len, output_len, placement, speed,
+        host_bw, link, fit_reason(placement, gpu, host), tuple(notes),
+    )

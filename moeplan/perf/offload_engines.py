@@ -1,0 +1,138 @@
+"""Expert-offload engine profiles (llama.cpp, ktransformers): the few terms that separate the
+offload roofline from what each engine reaches, each with where it comes from.
+
+Fitted terms name the records they were set from (``fitted_on``, also marked
+``used_for_fitting: true`` in ``moeplan/data/offload_measurements.yaml``); `moeplan validate`
+reports the error on the records held out from that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moeplan.errors import UnknownNameError
+from moeplan.hardware.hosts import Host
+from moeplan.perf.engines import ENGINES, EngineProfile
+
+GIB = 1 << 30
+
+AMX_INT8_OPS_PER_CORE = 4e12
+"""Theoretical AMX int8 throughput of one Sapphire Rapids core: "a single core can theoretically
+provide 4 TOPS" (kvcache-ai/ktransformers doc "Qwen 3 + KTransformers 0.3 (+AMX)")."""
+
+AVX512_INT8_OPS_PER_CORE = AMX_INT8_OPS_PER_CORE / 8
+"""AMX does 2048 int8 multiply-adds per core per cycle, "8 times the performance of AVX-512"
+(same doc), so AVX-512 (VNNI) int8 dot products: 4 TOPS / 8 = 0.5 TOPS per core."""
+
+AVX2_INT8_OPS_PER_CORE = AVX512_INT8_OPS_PER_CORE / 2
+"""256-bit vectors: half the AVX-512 width (flag: derived from the width, not measured). Arm
+NEON/SVE2 hosts (4 x 128-bit pipes on Neoverse V2) are counted at this rate too."""
+
+
+def cpu_int8_ops_per_s(host: Host, matrix_units: bool) -> float:
+    """Peak int8 dot-product rate of all cores for quantized expert GEMMs (llama.cpp and
+    ktransformers quantize activations to int8 and use integer dot products). `matrix_units`:
+    the engine uses AMX tiles (ktransformers prefill); decode matvecs never do."""
+    if matrix_units and host.has_amx:
+        per_core = AMX_INT8_OPS_PER_CORE
+    elif "avx512" in host.isa:
+        per_core = AVX512_INT8_OPS_PER_CORE
+    else:
+        per_core = AVX2_INT8_OPS_PER_CORE
+    return host.cores * per_core
+
+
+@dataclass(frozen=True)
+class OffloadProfile:
+    id: str
+    description: str
+    gpu_engine: EngineProfile  # GPU side: bandwidth/compute efficiency, kernel and step overheads
+    host_bw_efficiency: float  # of one socket's theoretical DRAM bandwidth, expert matvecs
+    numa_extra_socket_gain: float  # share of each further socket's bandwidth that adds
+    numa_replicates_experts: bool  # a copy of the host experts on every socket
+    cpu_compute_efficiency: float  # of the int8 peak, expert GEMMs in prefill
+    matrix_units: bool  # uses AMX tiles for prefill GEMMs where the host has them
+    pcie_efficiency: float  # of the link, streaming expert weights to the GPU
+    stream_min_batch: int  # prompt tokens per pass from which host experts may stream to the GPU
+    ubatch_tokens: int  # tokens per prefill forward pass
+    gpu_margin_bytes: int  # VRAM left free when fitting
+    sources: tuple[str, ...] = ()
+    fitted_on: tuple[str, ...] = ()
+
+
+PCIE_COPY_EFFICIENCY = 0.8
+"""Pinned host-to-device copies reach about 80% of a PCIe link's 128b/130b rate (packet headers
+and flow control); a named assumption, not fitted."""
+
+KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
+"""ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
+on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) = 0.27 of peak."""
+
+OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
+    p.id: p
+    for p in (
+        OffloadProfile(
+            "llamacpp",
+            "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
+            "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
+            gpu_engine=ENGINES["llamacpp"],
+            host_bw_efficiency=0.5,
+            numa_extra_socket_gain=0.0,
+            numa_replicates_experts=False,
+            cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
+            matrix_units=False,
+            pcie_efficiency=PCIE_COPY_EFFICIENCY,
+            stream_min_batch=32,
+            ubatch_tokens=512,
+            gpu_margin_bytes=1024 * (1 << 20),
+            sources=(
+                "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
+                "layers on the CPU; --cpu-moe all of them)",
+                "ggml-org/llama.cpp ggml-cuda: ops on batches of 32 or more tokens run on the GPU, "
+                "copying CPU-resident weights over PCIe (the issue's 'from batch 32')",
+                "ggml-org/llama.cpp common: n_ubatch default 512",
+                "ggml-org/llama.cpp issue 18390: --fit-target 'target margin per device for --fit "
+                "option, default: 1024' MiB",
+                "numa_extra_socket_gain 0: one copy of each expert; threads on the far socket read "
+                "it across the socket link (not fitted: no dual-socket llama.cpp record with stated "
+                "flags was found)",
+                "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure used",
+            ),
+            fitted_on=(),
+        ),
+        OffloadProfile(
+            "ktransformers",
+            "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
+            "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
+            gpu_engine=ENGINES["llamacpp"],
+            host_bw_efficiency=0.4,
+            numa_extra_socket_gain=0.5,
+            numa_replicates_experts=True,
+            cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
+            matrix_units=True,
+            pcie_efficiency=PCIE_COPY_EFFICIENCY,
+            stream_min_batch=32,
+            ubatch_tokens=8192,
+            gpu_margin_bytes=1024 * (1 << 20),
+            sources=(
+                "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: experts on the CPU, "
+                "MLA/KV on the GPU; dual socket 'copy the critical matrix on both nodes' (382 GB "
+                "single socket vs 1 TB dual socket DRAM); chunk_prefill_size default 8192",
+                "kvcache-ai/ktransformers 'Qwen 3 + KTransformers 0.3 (+AMX)': AMX for prefill "
+                "when an expert gets more than 4 tokens, AVX-512 for decode",
+                "GPU side: llama.cpp's GPU profile (not fitted separately)",
+            ),
+            fitted_on=(),
+        ),
+    )
+}
+
+
+def resolve_offload_engine(name: str | None) -> OffloadProfile:
+    key = (name or "llamacpp").strip().lower()
+    key = {"llama.cpp": "llamacpp", "llama-cpp": "llamacpp", "ktrans": "ktransformers"}.get(
+        key, key
+    )
+    if key not in OFFLOAD_ENGINES:
+        raise UnknownNameError("offload engine", name or "", list(OFFLOAD_ENGINES))
+    return OFFLOAD_ENGINES[key]
