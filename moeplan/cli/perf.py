@@ -22,6 +22,19 @@ from moeplan.cli.common import (
     output_format,
     positive,
 )
+from moeplan.cli.offload import (
+    DiskOpt,
+    HostArgs,
+    HostCoresOpt,
+    HostMemOpt,
+    HostOpt,
+    HostRamOpt,
+    HostSocketsOpt,
+    NCpuMoeOpt,
+    OffloadOpt,
+    PcieGenOpt,
+    PcieLanesOpt,
+)
 from moeplan.errors import MoeplanError
 
 EngineOpt = Annotated[
@@ -76,13 +89,31 @@ def latency(
     batch: Annotated[str, typer.Option("--batch", help="Batch sizes, e.g. 1,8,64.")] = "1",
     input_len: InputOpt = 1024,
     output_len: OutputOpt = 256,
-    engine: EngineOpt = "vllm",
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Overhead/efficiency profile: ideal, vllm (default), vllm-v0, sglang, trtllm, "
+            "llamacpp; with --offload: llamacpp (default) or ktransformers.",
+        ),
+    ] = None,
     usable_fraction: FractionOpt = 0.9,
     calibration: CalibrationOpt = None,
+    offload: OffloadOpt = "none",
+    n_cpu_moe: NCpuMoeOpt = None,
+    host: HostOpt = None,
+    host_mem_gbps: HostMemOpt = None,
+    host_ram_gb: HostRamOpt = None,
+    host_cores: HostCoresOpt = None,
+    host_sockets: HostSocketsOpt = None,
+    pcie_gen: PcieGenOpt = None,
+    pcie_lanes: PcieLanesOpt = None,
+    disk_gbps: DiskOpt = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Roofline prefill (TTFT) and decode (TPOT, tokens/s) on a GPU and parallel layout."""
+    """Roofline prefill (TTFT) and decode (TPOT, tokens/s) on a GPU and parallel layout, or on
+    one GPU plus host RAM with --offload / --n-cpu-moe."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.perf import latency_tables
     from moeplan.hardware.gpus import resolve_gpu
@@ -106,7 +137,34 @@ def latency(
     spec = load_model(model)
     device = resolve_gpu(gpu)
     scheme = resolve_scheme(quant or "native", spec)
-    profile = resolve_engine(engine)
+    host_args = HostArgs(
+        offload,
+        n_cpu_moe,
+        host,
+        host_mem_gbps,
+        host_ram_gb,
+        host_cores,
+        host_sockets,
+        pcie_gen,
+        pcie_lanes,
+        disk_gbps,
+    )
+    if host_args.wanted:
+        from moeplan.cli.offload import offload_report
+        from moeplan.cli.views.offload import offload_json, offload_tables
+
+        if len(batches) > 1 or any(v is not None for v in (gpus, tp, ep, pp, calibration)):
+            raise MoeplanError(
+                "--offload models one GPU and one --batch (no --gpus/--tp/--ep/--pp)"
+            )
+        offloaded = offload_report(
+            host_args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
+        )
+        emit(offload_tables(offloaded), out, offload_json(offloaded))
+        return
+    if host_args.host_given:
+        raise MoeplanError("--host describes the offload host: add --offload experts|auto")
+    profile = resolve_engine(engine or "vllm")
     layout = make_layout(spec, gpus=gpus, tp=tp, ep=ep, pp=pp)
     rates = Rates.from_engine(device, profile)
     if calibration:
@@ -218,8 +276,13 @@ def plan(
 def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
     """Predicted vs published measurements (shipped with the package), and the median error."""
     from moeplan.cli.render import emit
+    from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
     from moeplan.cli.views.perf import validate_json, validate_table
     from moeplan.plan.validate import validate_all
+    from moeplan.plan.validate_offload import validate_offload_all
 
     results = validate_all()
-    emit([validate_table(results)], output_format(fmt, as_json), validate_json(results))
+    offload = validate_offload_all()
+    doc = {**validate_json(results), "offload": offload_validate_json(offload)}
+    tables = [validate_table(results), offload_validate_table(offload)]
+    emit(tables, output_format(fmt, as_json), doc)

@@ -25,6 +25,16 @@ from moeplan.cli.common import (
     output_format,
     positive,
 )
+from moeplan.cli.offload import (
+    HostArgs,
+    HostCoresOpt,
+    HostMemOpt,
+    HostOpt,
+    HostRamOpt,
+    HostSocketsOpt,
+    NCpuMoeOpt,
+    OffloadOpt,
+)
 from moeplan.errors import MoeplanError
 
 
@@ -43,10 +53,22 @@ def size(
     usable_fraction: FractionOpt = 0.9,
     mtp: Annotated[bool, typer.Option("--mtp", help="Load the MTP layers too.")] = False,
     calibration: CalibrationOpt = None,
+    offload: OffloadOpt = "none",
+    n_cpu_moe: NCpuMoeOpt = None,
+    host: HostOpt = None,
+    host_mem_gbps: HostMemOpt = None,
+    host_ram_gb: HostRamOpt = None,
+    host_cores: HostCoresOpt = None,
+    host_sockets: HostSocketsOpt = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="With --offload: llamacpp (default) or ktransformers."),
+    ] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Parameters (total, active, per component), weight memory, KV cache, GPUs needed."""
+    """Parameters (total, active, per component), weight memory, KV cache, GPUs needed; with
+    --offload, the bytes on one GPU and in host RAM and whether they fit."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.size import levels_table, size_json, size_tables
     from moeplan.hardware.gpus import resolve_gpu
@@ -69,6 +91,31 @@ def size(
     out = output_format(fmt, as_json)
     spec = load_model(model)
     device = resolve_gpu(gpu) if gpu else None
+    host_args = HostArgs(
+        offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets
+    )
+    if host_args.wanted:
+        from moeplan.cli.offload import offload_report
+        from moeplan.cli.views.offload import offload_json, offload_tables
+
+        if device is None or any(v is not None for v in (gpus, tp, ep, pp)):
+            raise MoeplanError("--offload needs --gpu (one GPU; no --gpus/--tp/--ep/--pp)")
+        offloaded = offload_report(
+            host_args,
+            spec,
+            resolve_scheme(quant or "native", spec),
+            device,
+            engine,
+            batch,
+            max(1, context - 1),
+            1,
+            kv_quant,
+            with_speed=False,
+        )
+        emit(offload_tables(offloaded), out, offload_json(offloaded))
+        return
+    if host_args.host_given or engine is not None:
+        raise MoeplanError("--host and --engine describe an offload: add --offload experts|auto")
     if calibration:
         from moeplan.perf.calibration import load_calibration
 
@@ -122,11 +169,11 @@ def show(model: ModelArg, as_json: JsonOpt = False, fmt: FormatOpt = "table") ->
 
 @app.command("list")
 def list_(
-    what: Annotated[str, typer.Argument(help="models, gpus or quants")],
+    what: Annotated[str, typer.Argument(help="models, gpus, hosts or quants")],
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
-    """List the catalog: models, gpus or quants."""
+    """List the catalog: models, gpus, hosts or quants."""
     from dataclasses import asdict
 
     from moeplan.cli.render import emit
@@ -160,6 +207,16 @@ def list_(
 
         gpus = list(gpu_catalog().values())
         emit([gpus_table(gpus)], out, [asdict(g) for g in gpus])
+    elif what == "hosts":
+        from moeplan.cli.views.offload import hosts_table
+        from moeplan.hardware.hosts import host_catalog
+
+        hosts = list(host_catalog().values())
+        emit(
+            [hosts_table(hosts)],
+            out,
+            [asdict(h) | {"mem_bw_bytes_per_s": h.mem_bw_bytes_per_s} for h in hosts],
+        )
     elif what == "quants":
         from moeplan.cli.views.size import quants_table
         from moeplan.memory.quant import FORMATS, SCHEMES
@@ -172,4 +229,4 @@ def list_(
         }
         emit([quants_table()], out, doc)
     else:
-        raise MoeplanError(f"unknown list '{what}' (choose from models, gpus, quants)")
+        raise MoeplanError(f"unknown list '{what}' (choose from models, gpus, hosts, quants)")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from moeplan.data import data_path
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.names import suggest
-from moeplan.yamlio import load_yaml_text
+from moeplan.yamlio import load_packaged_yaml, load_yaml_text
 
 DDR_CHANNEL_BYTES = 8
 """Bytes per transfer of one DDR4/DDR5 channel: 64 data bits (DDR5 splits them into two 32-bit
@@ -99,7 +99,7 @@ class Host:
 def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     def need(key: str, kind: type) -> Any:
         value = rec.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise MoeplanError(f"{where}: field '{key}' must be a {kind.__name__}")
         return value
 
@@ -151,9 +151,8 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
 
 @lru_cache(maxsize=1)
 def host_catalog() -> dict[str, Host]:
-    text = (resources.files("moeplan") / "data" / "hosts.yaml").read_text()
     hosts = {}
-    for rec in load_yaml_text(text, "moeplan/data/hosts.yaml")["hosts"]:
+    for rec in load_packaged_yaml(data_path("hosts.yaml"), "moeplan/data/hosts.yaml")["hosts"]:
         host = _host_from_record(rec, f"moeplan/data/hosts.yaml: host '{rec.get('id')}'")
         hosts[host.id] = host
     return hosts
@@ -167,7 +166,9 @@ def load_host_file(path: Path) -> Host:
     if isinstance(doc, dict) and isinstance(doc.get("host"), dict):
         doc = doc["host"]
     if not isinstance(doc, dict):
-        raise MoeplanError(f"{where}: expected a mapping of host fields (cores, memory_channels, ...)")
+        raise MoeplanError(
+            f"{where}: expected a mapping of host fields (cores, memory_channels, ...)"
+        )
     return _host_from_record(doc, where)
 
 
@@ -188,8 +189,14 @@ def resolve_host(name: str) -> Host:
 
 def custom_host() -> Host:
     """A host described only by the override options."""
-    return Host(id="custom", name="host from options", vendor="", segment="user",
-                cores_per_socket=0, memory_type="DDR5")
+    return Host(
+        id="custom",
+        name="host from options",
+        vendor="",
+        segment="user",
+        cores_per_socket=0,
+        memory_type="DDR5",
+    )
 
 
 def with_overrides(
@@ -201,8 +208,12 @@ def with_overrides(
 ) -> Host:
     """Explicit figures replace the catalog's: bandwidth in GB/s of bytes (whole machine), RAM in
     decimal GB, total cores, sockets (bandwidth and RAM of a catalog host scale with sockets)."""
-    for label, value in (("host-mem-gbps", mem_gbps), ("host-ram-gb", ram_gb),
-                         ("host-cores", cores), ("host-sockets", sockets)):
+    for label, value in (
+        ("host-mem-gbps", mem_gbps),
+        ("host-ram-gb", ram_gb),
+        ("host-cores", cores),
+        ("host-sockets", sockets),
+    ):
         if value is not None and (not math.isfinite(value) or value <= 0):
             raise MoeplanError(f"--{label} must be positive, got {value}")
     if sockets is not None:

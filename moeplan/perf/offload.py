@@ -47,6 +47,11 @@ DEFAULT_PCIE = (5, 16)
 """Host link assumed when the GPU entry names none (NVLink/SXM parts sit on a PCIe Gen5 x16 host
 link: aiconfigurator h100_sxm.yaml 'pcie 64 GB/s single direction')."""
 
+HOST_SIDE_MOE_KERNELS = 5
+"""Of the KERNELS_PER_MOE_FFN GPU kernels of a routed-MoE block (perf/engines.py), those that move
+to the CPU with the experts: block alignment (2), gate_up GEMM, activation, down GEMM. The norm,
+router, top-k and combine stay on the GPU."""
+
 MODES = ("none", "experts", "auto")
 
 
@@ -193,7 +198,9 @@ def place(
         host_moe_layers=host_layers,
         gpu_weight_bytes=sum(by_component.values()) - host_experts,
         kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
-        compute_buffer_bytes=activation_bytes(spec, min(engine.ubatch_tokens, context * batch), batch),
+        compute_buffer_bytes=activation_bytes(
+            spec, min(engine.ubatch_tokens, context * batch), batch
+        ),
         cuda_context_bytes=CUDA_CONTEXT_BYTES,
         gpu_capacity_bytes=gpu.memory_bytes - engine.gpu_margin_bytes,
         host_expert_bytes=host_experts,
@@ -204,8 +211,14 @@ def place(
 
 
 def auto_n_cpu_moe(
-    spec: ModelSpec, scheme: QuantScheme, gpu: GPU, host: Host, engine: OffloadProfile,
-    context: int, batch: int = 1, kv_quant: str = "bf16",
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    context: int,
+    batch: int = 1,
+    kv_quant: str = "bf16",
 ) -> Placement:
     """The smallest K whose GPU part fits (what llama.cpp --fit does for MoE weights); K = every
     layer when even that does not fit (the placement then says so)."""
@@ -218,8 +231,14 @@ def auto_n_cpu_moe(
     return last
 
 
-def _gpu_setup(spec: ModelSpec, scheme: QuantScheme, gpu: GPU, engine: OffloadProfile,
-               kv_quant: str, gpu_moe_fraction: float) -> Setup:
+def _gpu_setup(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    engine: OffloadProfile,
+    kv_quant: str,
+    gpu_moe_fraction: float,
+) -> Setup:
     """The GPU's roofline setup with only the GPU-resident share of the routed experts."""
     setup = make_setup(spec, scheme, gpu, Layout(), engine.gpu_engine, kv_quant=kv_quant)
     split = replace(
@@ -230,7 +249,9 @@ def _gpu_setup(spec: ModelSpec, scheme: QuantScheme, gpu: GPU, engine: OffloadPr
     return replace(setup, split=split)
 
 
-def _host_expert_work(spec: ModelSpec, setup: Setup, host_layers: int, tokens: float) -> tuple[float, float]:
+def _host_expert_work(
+    spec: ModelSpec, setup: Setup, host_layers: int, tokens: float
+) -> tuple[float, float]:
     """Bytes of host experts `tokens` tokens touch and the int8 ops they need."""
     if spec.moe is None or host_layers == 0:
         return 0.0, 0.0
@@ -265,6 +286,7 @@ def offload_speed(
     # decode: GPU step + host experts (DRAM or CPU bound) + the hidden state crossing PCIe
     mean_context = input_len + output_len // 2
     gpu_step = decode_step(setup, batch, mean_context)
+    gpu_step.overhead_s -= host_layers * HOST_SIDE_MOE_KERNELS * engine.gpu_engine.kernel_overhead_s
     bytes_, ops = _host_expert_work(spec, full, host_layers, batch)
     t_mem = bytes_ / host_bw
     t_cpu = ops / (cpu_int8_ops_per_s(host, False) * engine.cpu_compute_efficiency)
@@ -292,8 +314,11 @@ def offload_speed(
     cpu_path += passes * max(u_bytes / host_bw, u_ops / cpu_ops)
     stream_path = None
     if host_layers and ubatch >= engine.stream_min_batch:
-        stream_bytes = host_layers * (spec.moe.num_experts if spec.moe else 0) * full.split.expert_bytes
+        stream_bytes = (
+            host_layers * (spec.moe.num_experts if spec.moe else 0) * full.split.expert_bytes
+        )
         stream_path = prefill(full, batch, input_len).total_s + passes * stream_bytes / link
+    other: float | None
     if stream_path is not None and stream_path < cpu_path:
         chosen, path, other = stream_path, "stream", cpu_path
     else:
@@ -306,8 +331,9 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
     gb = 1e9
     if p.fits:
         where = (
-            f"experts of {p.host_moe_layers} MoE layer(s) in RAM" if p.host_moe_layers else
-            "everything on the GPU"
+            f"experts of {p.host_moe_layers} MoE layer(s) in RAM"
+            if p.host_moe_layers
+            else "everything on the GPU"
         )
         return (
             f"fits: {p.gpu_bytes / gb:.1f} of {p.gpu_capacity_bytes / gb:.1f} GB on {gpu.id}, "
@@ -321,8 +347,9 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
         )
     if not p.fits_host:
         out.append(
-            f"RAM short: {p.host_bytes / gb:.1f} GB of experts > {p.host_capacity_bytes / gb:.1f} GB "
-            f"({host.ram_bytes or 0:,} B less {p.host_reserve_bytes / gb:.1f} GB for the OS); "
+            f"RAM short: {p.host_bytes / gb:.1f} GB of experts > "
+            f"{p.host_capacity_bytes / gb:.1f} GB ({p.host_ram_bytes / gb:.1f} GB installed less "
+            f"{p.host_reserve_bytes / gb:.1f} GB for the OS); "
             "llama.cpp would mmap the rest from disk (estimate flagged)"
         )
     return "does not fit: " + "; ".join(out)
@@ -368,12 +395,24 @@ def estimate_offload(
             "applies only to an external GPU"
         )
     if engine.numa_replicates_experts and host.sockets > 1:
-        notes.append(f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets")
+        notes.append(
+            f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets"
+        )
     speed, host_bw = None, host_bandwidth_reached(host, engine)
     if with_speed and placement.fits_gpu:
         speed, host_bw = offload_speed(
-            spec, scheme, gpu, host, engine, placement, batch, input_len, output_len, kv_quant,
-            link, disk_bytes_per_s,
+            spec,
+            scheme,
+            gpu,
+            host,
+            engine,
+            placement,
+            batch,
+            input_len,
+            output_len,
+            kv_quant,
+            link,
+            disk_bytes_per_s,
         )
         if speed.disk_s:
             notes.append(
@@ -381,6 +420,19 @@ def estimate_offload(
                 f"{disk_bytes_per_s / 1e9:.1f} GB/s (flagged estimate: mmap page-cache behaviour)"
             )
     return OffloadReport(
-        spec, scheme, gpu, host, engine, mode, batch, input_len, output_len, placement, speed,
-        host_bw, link, fit_reason(placement, gpu, host), tuple(notes),
+        spec,
+        scheme,
+        gpu,
+        host,
+        engine,
+        mode,
+        batch,
+        input_len,
+        output_len,
+        placement,
+        speed,
+        host_bw,
+        link,
+        fit_reason(placement, gpu, host),
+        tuple(notes),
     )

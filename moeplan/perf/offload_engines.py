@@ -76,7 +76,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.5,
+            host_bw_efficiency=0.66,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -93,19 +93,21 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "ggml-org/llama.cpp common: n_ubatch default 512",
                 "ggml-org/llama.cpp issue 18390: --fit-target 'target margin per device for --fit "
                 "option, default: 1024' MiB",
-                "numa_extra_socket_gain 0: one copy of each expert; threads on the far socket read "
-                "it across the socket link (not fitted: no dual-socket llama.cpp record with stated "
-                "flags was found)",
-                "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure used",
+                "numa_extra_socket_gain 0: one copy of each expert; threads on the far socket "
+                "read it across the socket link (not fitted: no dual-socket llama.cpp record "
+                "with stated flags was found)",
+                "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure",
+                "host_bw_efficiency 0.66: set from one gpt-oss-120b run whose RAM speed is not "
+                "stated (DDR5-5600 assumed), so weakly determined",
             ),
-            fitted_on=(),
+            fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),
         OffloadProfile(
             "ktransformers",
             "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
             "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.4,
+            host_bw_efficiency=0.41,
             numa_extra_socket_gain=0.5,
             numa_replicates_experts=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -121,8 +123,10 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "kvcache-ai/ktransformers 'Qwen 3 + KTransformers 0.3 (+AMX)': AMX for prefill "
                 "when an expert gets more than 4 tokens, AVX-512 for decode",
                 "GPU side: llama.cpp's GPU profile (not fitted separately)",
+                "host_bw_efficiency 0.41 from the single-socket V0.2 record, "
+                "numa_extra_socket_gain 0.5 from the dual-socket one (same doc, same machine)",
             ),
-            fitted_on=(),
+            fitted_on=("kt-v02-dsv3-q4km-6454s-1s-4090d", "kt-v02-dsv3-q4km-6454s-2s-4090d"),
         ),
     )
 }

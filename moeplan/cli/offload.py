@@ -1,0 +1,148 @@
+"""Expert-offload options shared by `size`, `latency` and `plan`, declared once, and the one
+helper that turns them into a host and an offload report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from moeplan.errors import MoeplanError
+
+if TYPE_CHECKING:
+    from moeplan.hardware.gpus import GPU
+    from moeplan.hardware.hosts import Host
+    from moeplan.memory.quant import QuantScheme
+    from moeplan.model.specs import ModelSpec
+    from moeplan.perf.offload import OffloadReport
+
+OffloadOpt = Annotated[
+    str,
+    typer.Option(
+        "--offload",
+        help="Routed experts in host RAM: none, experts (all layers, or --n-cpu-moe K), auto "
+        "(smallest K that fits the GPU, as llama.cpp --fit).",
+    ),
+]
+NCpuMoeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--n-cpu-moe",
+        help="Keep the routed experts of layers 0..K-1 in RAM (llama.cpp counts every layer).",
+    ),
+]
+HostOpt = Annotated[
+    str | None,
+    typer.Option("--host", help="Host CPU id (see `moeplan list hosts`) or a host YAML file."),
+]
+HostMemOpt = Annotated[
+    float | None,
+    typer.Option("--host-mem-gbps", help="Host memory bandwidth, GB/s of bytes (whole machine)."),
+]
+HostRamOpt = Annotated[
+    float | None, typer.Option("--host-ram-gb", help="Host RAM, decimal GB (64 GiB = 68.7 GB).")
+]
+HostCoresOpt = Annotated[int | None, typer.Option("--host-cores", help="CPU cores, all sockets.")]
+HostSocketsOpt = Annotated[int | None, typer.Option("--host-sockets", help="CPU sockets.")]
+PcieGenOpt = Annotated[
+    int | None, typer.Option("--pcie-gen", help="PCIe generation of the GPU link (default: GPU's).")
+]
+PcieLanesOpt = Annotated[
+    int | None, typer.Option("--pcie-lanes", help="PCIe lanes of the GPU link (default: GPU's).")
+]
+DiskOpt = Annotated[
+    float | None,
+    typer.Option("--disk-gbps", help="Disk read speed, GB/s, for the RAM-short (mmap) estimate."),
+]
+
+
+@dataclass(frozen=True)
+class HostArgs:
+    offload: str = "none"
+    n_cpu_moe: int | None = None
+    host: str | None = None
+    host_mem_gbps: float | None = None
+    host_ram_gb: float | None = None
+    host_cores: int | None = None
+    host_sockets: int | None = None
+    pcie_gen: int | None = None
+    pcie_lanes: int | None = None
+    disk_gbps: float | None = None
+
+    @property
+    def host_given(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.host, self.host_mem_gbps, self.host_ram_gb, self.host_cores)
+        )
+
+    @property
+    def wanted(self) -> bool:
+        """Offload asked for: --offload experts|auto, or --n-cpu-moe alone."""
+        if self.offload not in ("none", "experts", "auto"):
+            raise MoeplanError(f"--offload must be none, experts or auto, got '{self.offload}'")
+        if self.offload == "none" and self.n_cpu_moe is not None:
+            return True
+        return self.offload != "none"
+
+    @property
+    def mode(self) -> str:
+        return "experts" if self.offload == "none" else self.offload
+
+    def pcie(self) -> tuple[int, int] | None:
+        if self.pcie_gen is None and self.pcie_lanes is None:
+            return None
+        return (self.pcie_gen or 4, self.pcie_lanes or 16)
+
+    def resolve_host(self) -> Host:
+        from moeplan.hardware.hosts import HOST_OPTIONS, custom_host, resolve_host, with_overrides
+
+        if not self.host_given:
+            raise MoeplanError(f"--offload needs a host: pass {HOST_OPTIONS}")
+        base = resolve_host(self.host) if self.host else custom_host()
+        if self.host is None and (self.host_mem_gbps is None or self.host_ram_gb is None):
+            raise MoeplanError(
+                "without --host, --host-mem-gbps, --host-ram-gb and --host-cores describe the host"
+            )
+        return with_overrides(
+            base, self.host_mem_gbps, self.host_ram_gb, self.host_cores, self.host_sockets
+        )
+
+
+def offload_report(
+    args: HostArgs,
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    engine: str | None,
+    batch: int,
+    input_len: int,
+    output_len: int,
+    kv_quant: str,
+    with_speed: bool = True,
+) -> OffloadReport:
+    from moeplan.perf.offload import DEFAULT_DISK_BYTES_PER_S, estimate_offload
+    from moeplan.perf.offload_engines import resolve_offload_engine
+
+    if args.n_cpu_moe is not None and args.n_cpu_moe < 0:
+        raise MoeplanError(f"--n-cpu-moe must be 0 or more, got {args.n_cpu_moe}")
+    if args.disk_gbps is not None and args.disk_gbps <= 0:
+        raise MoeplanError(f"--disk-gbps must be positive, got {args.disk_gbps}")
+    disk = args.disk_gbps * 1e9 if args.disk_gbps else DEFAULT_DISK_BYTES_PER_S
+    return estimate_offload(
+        spec,
+        scheme,
+        gpu,
+        args.resolve_host(),
+        resolve_offload_engine(engine),
+        args.mode,
+        args.n_cpu_moe,
+        batch,
+        input_len,
+        output_len,
+        kv_quant,
+        args.pcie(),
+        disk,
+        with_speed,
+    )

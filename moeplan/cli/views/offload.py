@@ -1,0 +1,245 @@
+"""Rows and JSON for expert offload (`size`/`latency --offload`, `list hosts`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moeplan.cli.render import Table, gb, pct
+from moeplan.hardware.hosts import Host
+from moeplan.perf.offload import OffloadReport
+from moeplan.plan.validate_offload import OffloadValidation, median_abs_error, verdicts
+
+
+def _r(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def offload_json(r: OffloadReport) -> dict[str, Any]:
+    p, e = r.placement, r.engine
+    doc: dict[str, Any] = {
+        "model": r.spec.name,
+        "quant": r.scheme.id,
+        "gpu": r.gpu.id,
+        "host": r.host.id,
+        "engine": e.id,
+        "offload": r.mode,
+        "batch": r.batch,
+        "input_len": r.input_len,
+        "output_len": r.output_len,
+        "fits": p.fits,
+        "fits_gpu": p.fits_gpu,
+        "fits_host": p.fits_host,
+        "reason": r.reason,
+        "placement": {
+            "n_cpu_moe": p.n_cpu_moe,
+            "host_moe_layers": p.host_moe_layers,
+            "gpu_bytes": p.gpu_bytes,
+            "host_bytes": p.host_bytes,
+            "gpu_weight_bytes": p.gpu_weight_bytes,
+            "kv_cache_bytes": p.kv_cache_bytes,
+            "compute_buffer_bytes": p.compute_buffer_bytes,
+            "cuda_context_bytes": p.cuda_context_bytes,
+            "gpu_capacity_bytes": p.gpu_capacity_bytes,
+            "host_expert_bytes": p.host_expert_bytes,
+            "host_reserve_bytes": p.host_reserve_bytes,
+            "host_ram_bytes": p.host_ram_bytes,
+        },
+        "decode_tok_s": _r(r.decode_tok_s),
+        "prefill_tok_s": _r(r.prefill_tok_s, 1),
+        "host_bw_bytes_per_s": round(r.host_bw_bytes_per_s),
+        "pcie_bytes_per_s": round(r.pcie_bytes_per_s),
+        "efficiencies": {
+            "host_bw_efficiency": e.host_bw_efficiency,
+            "numa_extra_socket_gain": e.numa_extra_socket_gain,
+            "cpu_compute_efficiency": round(e.cpu_compute_efficiency, 4),
+            "pcie_efficiency": e.pcie_efficiency,
+            "stream_min_batch": e.stream_min_batch,
+            "gpu_engine": e.gpu_engine.id,
+            "sources": list(e.sources),
+            "fitted_on": list(e.fitted_on),
+        },
+        "notes": list(r.notes),
+    }
+    s = r.speed
+    if s is not None:
+        doc["decode"] = {
+            "bound": s.decode_bound,
+            "step_ms": round(s.decode_step_s * 1e3, 4),
+            "gpu_ms": round(s.decode.total_s * 1e3, 4),
+            "host_ms": round(s.host_decode_s * 1e3, 4),
+            "disk_ms": round(s.disk_s * 1e3, 4),
+        }
+        doc["prefill"] = {
+            "path": s.prefill_path,
+            "seconds": round(s.prefill_s, 6),
+            "other_path_seconds": _r(s.prefill_alternative_s, 6),
+        }
+    return doc
+
+
+PATHS = {
+    "stream": "host experts streamed to the GPU over PCIe",
+    "cpu": "host experts computed by the CPU",
+}
+
+
+def offload_tables(r: OffloadReport) -> list[Table]:
+    p = r.placement
+    title = (
+        f"{r.spec.display_name or r.spec.name} {r.scheme.id} on {r.gpu.id} + {r.host.id} "
+        f"({r.host.sockets} socket(s), {r.host.cores} cores), {r.engine.id}, "
+        f"--n-cpu-moe {p.n_cpu_moe} ({p.host_moe_layers} MoE layers' experts in RAM)"
+    )
+    rows: list[list[Any]] = [
+        ["GPU: weights", gb(p.gpu_weight_bytes)],
+        ["GPU: KV cache", gb(p.kv_cache_bytes)],
+        ["GPU: compute buffers + CUDA context", gb(p.compute_buffer_bytes + p.cuda_context_bytes)],
+        ["GPU: total / usable", f"{gb(p.gpu_bytes)} / {gb(p.gpu_capacity_bytes)}"],
+        ["RAM: routed experts", gb(p.host_bytes)],
+        ["RAM: OS and runtime reserve", gb(p.host_reserve_bytes)],
+        [
+            "RAM: needed / installed",
+            f"{gb(p.host_bytes + p.host_reserve_bytes)} / {gb(p.host_ram_bytes)}",
+        ],
+        [
+            "fits (GPU, RAM)",
+            f"{'yes' if p.fits else 'no'} ({'yes' if p.fits_gpu else 'no'}, "
+            f"{'yes' if p.fits_host else 'no'})",
+        ],
+    ]
+    t = Table(title, ["placement", "bytes"], rows)
+    t.notes.append(r.reason)
+    tables = [t]
+    s = r.speed
+    if s is not None and r.decode_tok_s is not None and r.prefill_tok_s is not None:
+        perf = Table(
+            f"speed, batch {r.batch}, input {r.input_len}, output {r.output_len}",
+            ["metric", "value", "bound / path"],
+            [
+                ["decode tok/s (per sequence)", f"{r.decode_tok_s:,.2f}", s.decode_bound],
+                [
+                    "decode step ms: GPU + host + disk",
+                    f"{s.decode.total_s * 1e3:,.1f} + {s.host_decode_s * 1e3:,.1f} + "
+                    f"{s.disk_s * 1e3:,.1f}",
+                    "",
+                ],
+                ["prompt tok/s", f"{r.prefill_tok_s:,.1f}", PATHS[s.prefill_path]],
+            ],
+        )
+        perf.notes.append(
+            f"host experts read at {r.host_bw_bytes_per_s / 1e9:,.0f} GB/s reached "
+            f"({r.engine.host_bw_efficiency} of one socket's theoretical bandwidth)"
+        )
+        tables.append(perf)
+    t.notes.extend(r.notes)
+    return tables
+
+
+def hosts_table(hosts: list[Host]) -> Table:
+    rows = []
+    for h in hosts:
+        bw = h.mem_bw_bytes_per_s
+        mem = (
+            f"{h.memory_channels} x {h.memory_type}-{h.memory_mts:g}"
+            if h.memory_channels and h.memory_mts
+            else f"{h.memory_channels} x {h.memory_type}"
+            if h.memory_channels
+            else h.memory_type
+        )
+        rows.append(
+            [
+                h.id,
+                h.segment,
+                h.cores,
+                f"1-{h.max_sockets}" if h.max_sockets > 1 else "1",
+                mem,
+                f"{bw / 1e9:,.1f}" if bw else "pass --host-mem-gbps",
+                gb(h.ram_bytes) if h.ram_bytes else "-",
+                ",".join(h.isa),
+            ]
+        )
+    t = Table(
+        "hosts for expert offload (per socket; bandwidth = channels x MT/s x 8 bytes)",
+        ["id", "segment", "cores", "sockets", "memory", "GB/s", "reference RAM", "ISA"],
+        rows,
+    )
+    t.notes.append("reference RAM = one DIMM per channel; pass --host-ram-gb for your machine")
+    return t
+
+
+def _status(v: OffloadValidation) -> str:
+    if v.skipped:
+        return "skipped: " + v.skipped
+    if v.metric == "fit":
+        return "verdict right" if v.verdict_right else "verdict WRONG"
+    return "fitting" if v.used_for_fitting else "held out"
+
+
+def _shown(x: float | bool | None) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "fits" if x else "does not fit"
+    return f"{x:,.2f}"
+
+
+def offload_validate_table(results: list[OffloadValidation]) -> Table:
+    rows = [
+        [
+            v.id,
+            v.metric,
+            _shown(v.published),
+            _shown(v.predicted),
+            pct(v.error) if v.error is not None else "-",
+            v.engine or "-",
+            "-" if v.n_cpu_moe is None else v.n_cpu_moe,
+            _status(v),
+        ]
+        for v in results
+    ]
+    t = Table(
+        "validate, expert offload: predicted vs published (moeplan/data/offload_measurements.yaml)",
+        ["record", "metric", "published", "predicted", "error", "engine", "K", "status"],
+        rows,
+    )
+    held, fit = median_abs_error(results, False), median_abs_error(results, True)
+    n_held = sum(1 for v in results if v.error is not None and not v.used_for_fitting)
+    n_fit = sum(1 for v in results if v.error is not None and v.used_for_fitting)
+    right, total = verdicts(results)
+    t.notes.append(
+        f"held-out decode records: median |error| {held * 100:.1f}% over {n_held}"
+        if held is not None
+        else "no held-out decode records"
+    )
+    if fit is not None:
+        t.notes.append(
+            f"records used to set a constant: median |error| {fit * 100:.1f}% over {n_fit}"
+        )
+    t.notes.append(f"fit/no-fit verdicts right: {right} of {total}")
+    return t
+
+
+def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
+    right, total = verdicts(results)
+    return {
+        "median_abs_error_held_out": median_abs_error(results, False),
+        "median_abs_error_fitting": median_abs_error(results, True),
+        "verdicts_right": right,
+        "verdicts": total,
+        "records": [
+            {
+                "id": v.id,
+                "metric": v.metric,
+                "published": v.published,
+                "predicted": v.predicted,
+                "error": v.error,
+                "used_for_fitting": v.used_for_fitting,
+                "engine": v.engine or None,
+                "n_cpu_moe": v.n_cpu_moe,
+                "verdict_right": v.verdict_right,
+                "skipped": v.skipped or None,
+                "reading": v.reading,
+            }
+            for v in results
+        ],
+    }

@@ -1,0 +1,124 @@
+"""`moeplan validate`, expert offload: predict the published one-GPU-plus-host runs shipped in
+``moeplan/data/offload_measurements.yaml`` and report decode errors (fitting records apart from
+held-out ones) and fit/no-fit verdicts."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from moeplan.data import data_path
+from moeplan.errors import MoeplanError
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.hosts import custom_host, resolve_host, with_overrides
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.offload import OffloadReport, estimate_offload
+from moeplan.perf.offload_engines import resolve_offload_engine
+from moeplan.yamlio import load_packaged_yaml
+
+
+@dataclass(frozen=True)
+class OffloadValidation:
+    id: str
+    metric: str  # decode_tok_s or fit
+    published: float | bool
+    predicted: float | bool | None
+    used_for_fitting: bool
+    engine: str
+    reading: str = ""
+    skipped: str = ""
+    n_cpu_moe: int | None = None
+
+    @property
+    def error(self) -> float | None:
+        """predicted / published - 1 for tok/s."""
+        if self.metric != "decode_tok_s" or self.predicted is None:
+            return None
+        return float(self.predicted) / float(self.published) - 1
+
+    @property
+    def verdict_right(self) -> bool | None:
+        if self.metric != "fit" or self.predicted is None:
+            return None
+        return bool(self.predicted) == bool(self.published)
+
+
+def load_offload_records() -> list[dict[str, Any]]:
+    path = data_path("offload_measurements.yaml")
+    doc = load_packaged_yaml(path, "moeplan/data/offload_measurements.yaml")
+    records: list[dict[str, Any]] = doc["records"]
+    return records
+
+
+def report_for(how: dict[str, Any]) -> OffloadReport:
+    """The offload estimate under a record's stated conditions."""
+    spec = load_model(how["model"])
+    base = custom_host() if how["host"] == "custom" else resolve_host(how["host"])
+    host = with_overrides(
+        base,
+        how.get("host_mem_gbps"),
+        how.get("host_ram_gb"),
+        how.get("host_cores"),
+        how.get("host_sockets"),
+    )
+    mode = how.get("offload", "experts")
+    return estimate_offload(
+        spec,
+        resolve_scheme(how["quant"], spec),
+        resolve_gpu(how["gpu"]),
+        host,
+        resolve_offload_engine(how["engine"]),
+        mode,
+        how.get("n_cpu_moe"),
+        1,
+        how["input_len"],
+        how["output_len"],
+    )
+
+
+def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
+    how = rec["moeplan"]
+    base = dict(
+        id=rec["id"],
+        metric=str(rec["metric"]),
+        published=rec["value"],
+        used_for_fitting=bool(rec.get("used_for_fitting", False)),
+        reading=how.get("reading", ""),
+    )
+    if "skip" in how:
+        return OffloadValidation(predicted=None, engine="", skipped=how["skip"], **base)
+    report = report_for(how)
+    if rec["metric"] == "fit":
+        fit = report.placement.fits_gpu if how.get("fit_scope") == "gpu" else report.fits
+        predicted: float | bool | None = fit
+    elif rec["metric"] == "decode_tok_s":
+        predicted = report.decode_tok_s
+    else:
+        raise MoeplanError(f"offload record '{rec['id']}': unknown metric '{rec['metric']}'")
+    return OffloadValidation(
+        predicted=predicted,
+        engine=report.engine.id,
+        n_cpu_moe=report.placement.n_cpu_moe,
+        **base,
+    )
+
+
+def validate_offload_all() -> list[OffloadValidation]:
+    return [validate_offload_record(rec) for rec in load_offload_records()]
+
+
+def median_abs_error(results: list[OffloadValidation], fitting: bool) -> float | None:
+    """Median |error| of the decode records that were (fitting=True) or were not used to set a
+    constant."""
+    errors = [
+        abs(r.error) for r in results if r.error is not None and r.used_for_fitting == fitting
+    ]
+    return statistics.median(errors) if errors else None
+
+
+def verdicts(results: list[OffloadValidation]) -> tuple[int, int]:
+    """(right, total) fit/no-fit verdicts."""
+    judged = [r.verdict_right for r in results if r.verdict_right is not None]
+    return sum(1 for v in judged if v), len(judged)
