@@ -189,3 +189,46 @@ def test_offload_validation_records():
     for v in results:
         if v.used_for_fitting and v.error is not None:
             assert abs(v.error) < 0.02, v.id  # the constants were set from these
+
+
+def test_check_budget_with_a_host(tmp_path: Path):
+    from moeplan.plan.check import check_files
+
+    report = check_files(["examples/budgets-offload.yaml"])
+    assert report.passed, [(r.budget, r.limit, r.value) for r in report.results]
+    short = tmp_path / "b.yaml"
+    short.write_text(
+        "budgets:\n  - name: q\n    model: qwen3-235b-a22b\n    quant: q4_k_m\n"
+        "    gpu: rtx-5090\n    host: core-i9-14900k\n    host_ram_gb: 96\n"
+        "    offload: auto\n    limits:\n      max_gpus: 1\n"
+    )
+    result = check_files([str(short)]).results[0]
+    # Q4_K_M experts (~114 GB) cannot sit in 96 GB less the OS reserve
+    assert not result.passed and "RAM short" in result.detail
+    short.write_text(short.read_text().replace("host_ram_gb: 96", "host_ram_gb: -1"))
+    with pytest.raises(MoeplanError, match="host_ram_gb"):
+        check_files([str(short)])
+
+
+def test_plan_lists_offload_candidates():
+    r = runner.invoke(
+        app,
+        [
+            "plan",
+            "gpt-oss-120b",
+            "--gpu",
+            "rtx-4090",
+            "--max-gpus",
+            "1",
+            "--quant",
+            "native",
+            "--host",
+            "ryzen-9-9950x",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output  # no single 4090 holds it, the offload candidate does
+    doc = json.loads(r.stdout)
+    assert doc["best"] is None and doc["offload"]["accepted"]
+    best = doc["offload"]["accepted"][0]
+    assert best["fits"] and 0 < best["placement"]["n_cpu_moe"] <= 36

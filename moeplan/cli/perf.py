@@ -219,10 +219,16 @@ def plan(
     engine: EngineOpt = "vllm",
     usable_fraction: FractionOpt = 0.9,
     top: Annotated[int, typer.Option("--top", help="Rows of accepted/rejected to show.")] = 5,
+    host: HostOpt = None,
+    host_mem_gbps: HostMemOpt = None,
+    host_ram_gb: HostRamOpt = None,
+    host_cores: HostCoresOpt = None,
+    host_sockets: HostSocketsOpt = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Cheapest deployment (fewest GPUs) that fits and meets every target."""
+    """Cheapest deployment (fewest GPUs) that fits and meets every target; with --host, also
+    one GPU plus host RAM (expert offload, --engine llamacpp or ktransformers for that part)."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.perf import plan_json, plan_tables
     from moeplan.hardware.gpus import resolve_gpu
@@ -254,6 +260,28 @@ def plan(
     schemes = [resolve_scheme(q, spec) for q in names]
     devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]
     targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
+    host_args = HostArgs("auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets)
+    offload = None
+    if host_args.host_given:
+        from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
+        from moeplan.plan.offload_plan import plan_offload
+
+        offload_engine = resolve_offload_engine(
+            engine if engine.lower().replace(".", "") in OFFLOAD_ENGINES else None
+        )
+        offload = plan_offload(
+            spec,
+            schemes,
+            devices,
+            host_args.resolve_host(),
+            offload_engine,
+            input_len,
+            output_len,
+            concurrency,
+            targets,
+            kv_quant,
+        )
+        engine = "llamacpp" if engine == "ktransformers" else engine
     result = run_plan(
         spec,
         schemes,
@@ -267,8 +295,14 @@ def plan(
         kv_quant,
         usable_fraction,
     )
-    emit(plan_tables(result, top), out, plan_json(spec, result, top))
-    if not result.accepted:
+    tables, doc = plan_tables(result, top), plan_json(spec, result, top)
+    if offload is not None:
+        from moeplan.cli.views.offload import offload_plan_json, offload_plan_table
+
+        tables.append(offload_plan_table(offload, top))
+        doc["offload"] = offload_plan_json(offload, top)
+    emit(tables, out, doc)
+    if not result.accepted and not any(c.ok for c in offload or []):
         raise typer.Exit(1)
 
 

@@ -42,6 +42,14 @@ FIELDS = {
     "output": int,
     "calibration": str,
     "limits": dict,
+    # expert offload (one GPU + host RAM); engine defaults to llamacpp when a host is named
+    "host": str,
+    "offload": str,
+    "n_cpu_moe": int,
+    "host_mem_gbps": float,
+    "host_ram_gb": float,
+    "host_cores": int,
+    "host_sockets": int,
 }
 DEFAULT_OUTPUT = 128
 
@@ -66,6 +74,17 @@ class Budget:
     input: int | None = None
     output: int = DEFAULT_OUTPUT
     calibration: str | None = None
+    host: str | None = None  # catalog id or a host YAML resolved against the budget file
+    offload: str = "none"
+    n_cpu_moe: int | None = None
+    host_mem_gbps: float | None = None
+    host_ram_gb: float | None = None
+    host_cores: int | None = None
+    host_sockets: int | None = None
+
+    @property
+    def offloaded(self) -> bool:
+        return self.host is not None or self.offload != "none" or self.n_cpu_moe is not None
 
     @property
     def input_len(self) -> int:
@@ -138,8 +157,12 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         if key not in FIELDS:
             raise _bad(where, name, f"unknown field '{key}'")
         expected = FIELDS[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise _bad(where, name, f"field '{key}' must be {expected.__name__}, got {value!r}")
+        if isinstance(value, float) and value <= 0:
+            raise _bad(where, name, f"field '{key}' must be positive, got {value}")
         if isinstance(value, int) and value < 1:
             raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")
     for key in ("model", "gpu", "limits"):
@@ -172,19 +195,26 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         if not resolved.is_file():
             raise _bad(where, name, f"field 'calibration': no such file {resolved}")
         calibration = str(resolved)
+    host = raw.get("host")
+    if host is not None and host.endswith((".yaml", ".yml")):
+        resolved = (path.parent / host).resolve()
+        if not resolved.is_file():
+            raise _bad(where, name, f"field 'host': no such file {resolved}")
+        host = str(resolved)
     batch = int(
         raw.get("batch") or raw.get("concurrency") or 1
     )  # type-checked against FIELDS above
     known = {
         k: v
         for k, v in raw.items()
-        if k not in ("limits", "model", "calibration", "concurrency", "batch")
+        if k not in ("limits", "model", "calibration", "concurrency", "batch", "host")
     }
     return Budget(
         file=where,
         model=model,
         limits=limits,
         calibration=calibration,
+        host=host,
         batch=batch,
         **{**known, "name": name},
     )

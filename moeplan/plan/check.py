@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from moeplan.errors import LayoutError, MoeplanError
 from moeplan.plan.budget import LIMITS, Budget, CheckReport, LimitResult, parse_budget_file
+
+if TYPE_CHECKING:
+    from moeplan.hardware.gpus import GPU
+    from moeplan.memory.quant import QuantScheme
+    from moeplan.model.specs import ModelSpec
 
 T = TypeVar("T")
 
@@ -39,6 +44,8 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
     gpu = _field(budget, "gpu", lambda: resolve_gpu(budget.gpu))
     scheme = _field(budget, "quant", lambda: resolve_scheme(budget.quant, spec))
     _field(budget, "kv_quant", lambda: kv_dtype_bytes(budget.kv_quant))
+    if budget.offloaded:
+        return _limit_results(budget, _offload_values(budget, spec, scheme, gpu))
     engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
     fraction = budget.limits.get("max_memory_fraction", 0.9)
     explicit_layout = any(v is not None for v in (budget.tp, budget.ep, budget.pp))
@@ -104,6 +111,12 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
                 "max_tpot_ms": (p.tpot_ms, detail),
             }
         )
+    return _limit_results(budget, values)
+
+
+def _limit_results(
+    budget: Budget, values: dict[str, tuple[float | None, str]]
+) -> list[LimitResult]:
     return [
         LimitResult(
             budget.name,
@@ -116,6 +129,69 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
         )
         for name, threshold in budget.limits.items()
     ]
+
+
+def _offload_values(
+    budget: Budget, spec: ModelSpec, scheme: QuantScheme, gpu: GPU
+) -> dict[str, tuple[float | None, str]]:
+    """Limits of a budget that names a host: one GPU plus host RAM (perf/offload.py). max_gpus
+    is 1 when the placement fits, the memory fraction is the GPU's."""
+    from moeplan.hardware.hosts import HOST_OPTIONS, custom_host, resolve_host, with_overrides
+    from moeplan.perf.offload import estimate_offload
+    from moeplan.perf.offload_engines import resolve_offload_engine
+
+    if budget.host is None and budget.host_mem_gbps is None:
+        raise MoeplanError(
+            f"{budget.file}: budget '{budget.name}': field 'host': an offload needs a host "
+            f"({HOST_OPTIONS} as fields host, host_mem_gbps, host_ram_gb, host_cores)"
+        )
+    name = budget.host
+    base = _field(budget, "host", lambda: resolve_host(name) if name else custom_host())
+    host = _field(
+        budget,
+        "host",
+        lambda: with_overrides(
+            base, budget.host_mem_gbps, budget.host_ram_gb, budget.host_cores, budget.host_sockets
+        ),
+    )
+    engine_name = None if budget.engine == "vllm" else budget.engine  # vllm: the budget default
+    engine = _field(budget, "engine", lambda: resolve_offload_engine(engine_name))
+    mode = "experts" if budget.offload == "none" else budget.offload
+    r = _field(
+        budget,
+        "offload",
+        lambda: estimate_offload(
+            spec,
+            scheme,
+            gpu,
+            host,
+            engine,
+            mode,
+            budget.n_cpu_moe,
+            budget.batch,
+            budget.input_len,
+            budget.output,
+            budget.kv_quant,
+        ),
+    )
+    p = r.placement
+    detail = f"{gpu.id} + {host.id}, --n-cpu-moe {p.n_cpu_moe}, {engine.id}"
+    values: dict[str, tuple[float | None, str]] = {
+        "max_memory_fraction": (p.gpu_bytes / gpu.memory_bytes, detail),
+        "max_weights_gb": ((p.gpu_weight_bytes + p.host_expert_bytes) / 1e9, "decimal GB"),
+        "max_gpus": (1.0 if p.fits else None, r.reason),
+    }
+    speed = r.speed
+    tok_s = r.decode_tok_s
+    values.update(
+        {
+            "min_decode_tokens_per_s": (tok_s, detail if tok_s else r.reason),
+            "min_total_tokens_per_s": (tok_s * budget.batch if tok_s else None, detail),
+            "max_ttft_ms": (speed.prefill_s * 1e3 if speed else None, detail),
+            "max_tpot_ms": (1e3 / tok_s if tok_s else None, detail),
+        }
+    )
+    return values
 
 
 def check_files(paths: list[str]) -> CheckReport:

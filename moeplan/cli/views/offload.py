@@ -7,6 +7,7 @@ from typing import Any
 from moeplan.cli.render import Table, gb, pct
 from moeplan.hardware.hosts import Host
 from moeplan.perf.offload import OffloadReport
+from moeplan.plan.offload_plan import OffloadCandidate
 from moeplan.plan.validate_offload import OffloadValidation, median_abs_error, verdicts
 
 
@@ -242,4 +243,41 @@ def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
             }
             for v in results
         ],
+    }
+
+
+def offload_plan_table(cands: list[OffloadCandidate], top: int) -> Table:
+    rows = []
+    for c in cands[:top]:
+        r, p = c.report, c.report.placement
+        rows.append(
+            [
+                f"1 x {r.gpu.id} + {r.host.id}",
+                r.scheme.id,
+                p.n_cpu_moe,
+                f"{r.decode_tok_s:,.2f}" if r.decode_tok_s else "-",
+                f"{r.prefill_tok_s:,.0f}" if r.prefill_tok_s else "-",
+                gb(p.gpu_bytes),
+                gb(p.host_bytes),
+                "; ".join(c.failures) or "ok",
+            ]
+        )
+    t = Table(
+        f"offload candidates (one GPU + host RAM, {cands[0].report.engine.id if cands else '-'}"
+        ", smallest --n-cpu-moe that fits the GPU)",
+        ["deployment", "quant", "K", "decode tok/s", "prompt tok/s", "GPU", "RAM", "verdict"],
+        rows,
+    )
+    ok = sum(1 for c in cands if c.ok)
+    t.notes.append(f"{ok} of {len(cands)} offload candidates fit and meet every target")
+    return t
+
+
+def offload_plan_json(cands: list[OffloadCandidate], top: int) -> dict[str, Any]:
+    return {
+        "evaluated": len(cands),
+        "accepted": [offload_json(c.report) for c in cands if c.ok][:top],
+        "rejected": [
+            offload_json(c.report) | {"failures": list(c.failures)} for c in cands if not c.ok
+        ][:top],
     }
