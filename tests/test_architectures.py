@@ -339,7 +339,7 @@ def test_unknown_family_with_standard_fields_is_inferred():
     for key in ("use_qk_norm", "moe_router_enable_expert_bias", "use_qkv_bias", "use_bias"):
         cfg.pop(key)
     spec = spec_from_config(cfg, "new")
-    assert any("inferred" in n for n in spec.notes)
+    assert any("inferred" in n for n in spec.reader_notes)
     assert spec.num_moe_layers == 19
 
 

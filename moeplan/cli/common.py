@@ -111,6 +111,18 @@ PpOpt = Annotated[int | None, typer.Option("--pp", help="Pipeline-parallel size.
 FractionOpt = Annotated[
     float, typer.Option("--usable-fraction", help="Fraction of GPU memory the engine may use.")
 ]
+StateDtypeOpt = Annotated[
+    str,
+    typer.Option(
+        "--state-dtype",
+        help="Linear-attention / Mamba recurrent state dtype: fp32 (vLLM's default for "
+        "Mamba SSM state), bf16, fp16.",
+    ),
+]
+TextOnlyOpt = Annotated[
+    bool,
+    typer.Option("--text-only", help="Leave vision/audio towers out of the weight memory."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="table, json or markdown.")]
 CalibrationOpt = Annotated[

@@ -17,6 +17,7 @@ from moeplan.cli.common import (
     ModelArg,
     PpOpt,
     QuantOpt,
+    StateDtypeOpt,
     TpOpt,
     app,
     output_format,
@@ -86,6 +87,7 @@ def latency(
     network_gbps: NetworkOpt = 400.0,
     quant: QuantOpt = None,
     kv_quant: KvQuantOpt = "bf16",
+    state_dtype: StateDtypeOpt = "fp32",
     batch: Annotated[str, typer.Option("--batch", help="Batch sizes, e.g. 1,8,64.")] = "1",
     input_len: InputOpt = 1024,
     output_len: OutputOpt = 256,
@@ -185,6 +187,7 @@ def latency(
         network,
         kv_quant,
         usable_fraction,
+        state_dtype,
     )
     emit(latency_tables(report), out, report_json(report))
 
@@ -216,6 +219,7 @@ def plan(
         ),
     ] = "any",
     kv_quant: KvQuantOpt = "bf16",
+    state_dtype: StateDtypeOpt = "fp32",
     engine: EngineOpt = "vllm",
     usable_fraction: FractionOpt = 0.9,
     top: Annotated[int, typer.Option("--top", help="Rows of accepted/rejected to show.")] = 5,
@@ -294,6 +298,7 @@ def plan(
         resolve_engine(engine),
         kv_quant,
         usable_fraction,
+        state_dtype=state_dtype,
     )
     tables, doc = plan_tables(result, top), plan_json(spec, result, top)
     if offload is not None:

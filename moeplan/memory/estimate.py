@@ -9,11 +9,21 @@ import math
 from dataclasses import dataclass
 
 from moeplan.errors import MoeplanError
+from moeplan.memory.cache import (
+    DEFAULT_STATE_DTYPE,
+    KV_DTYPE_BYTES,
+    attention_kv_bytes,
+    kv_bytes_per_sequence,
+    kv_bytes_per_token_all_layers,
+    kv_dtype_bytes,
+    state_bytes_per_sequence,
+)
 from moeplan.memory.quant import QuantScheme, component_bits
 from moeplan.model.params import ParamCounts, count_params
-from moeplan.model.specs import AttentionKind, ModelSpec
+from moeplan.model.specs import ModelSpec
 
-KV_DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp32": 4}
+__all__ = ["KV_DTYPE_BYTES", "kv_dtype_bytes"]
+
 
 # Runtime overhead, named and documented (override with the CLI/budget options).
 CUDA_CONTEXT_BYTES = 1 << 30
@@ -29,41 +39,31 @@ LOGIT_BYTES = 4  # logits are materialized in FP32
 
 
 def kv_bytes_per_token_layer(spec: ModelSpec, kv_dtype_bytes: int) -> int:
-    """KV bytes one token costs in one layer.
-    GQA: kv_heads x (head_dim + v_head_dim) x bytes (K and V).
-    MLA (DeepSeek-V2 sec. 2.1.3): the compressed latent plus one shared RoPE key,
-    (kv_lora_rank + qk_rope_head_dim) x bytes, independent of the head count."""
-    attn = spec.attention
-    if attn.kind is AttentionKind.MLA:
-        assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
-        return (attn.kv_lora_rank + attn.qk_rope_head_dim) * kv_dtype_bytes
-    return attn.num_kv_heads * (attn.head_dim + attn.v_head_dim) * kv_dtype_bytes
+    """KV bytes one token costs in one layer of the model's main attention shape (see
+    cache.attention_kv_bytes; per-layer shapes are summed by kv_bytes_per_token)."""
+    return attention_kv_bytes(spec.attention, kv_dtype_bytes)
 
 
 def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16") -> int:
-    """KV bytes per token summed over all layers (the cost of a token that every layer still
-    holds; sliding-window and chunked layers drop it later, see kv_cache_bytes)."""
-    return spec.num_layers * kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
+    """KV bytes per token summed over the layers that keep a cache (the cost of a token that
+    every layer still holds; sliding-window and chunked layers drop it later)."""
+    return kv_bytes_per_token_all_layers(spec, kv_quant)
 
 
 def kv_cache_bytes(spec: ModelSpec, context: int, batch: int, kv_quant: str = "bf16") -> int:
-    """KV cache of `batch` sequences of `context` tokens: sum over layers of
-    per-layer bytes x tokens that layer holds."""
-    per_layer = kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
-    return batch * per_layer * tokens_held_all_layers(spec, context)
+    """KV cache of `batch` sequences of `context` tokens (cache.kv_bytes_per_sequence)."""
+    return batch * kv_bytes_per_sequence(spec, context, kv_quant)
 
 
 def tokens_held_all_layers(spec: ModelSpec, context: int) -> int:
-    """Sum over layers of the tokens each holds for one sequence of `context` tokens."""
+    """Sum over attention layers of the tokens each holds for one sequence."""
     return sum(n * (context if w is None else min(context, w)) for w, n in spec.window_counts)
 
 
-def kv_dtype_bytes(kv_quant: str) -> int:
-    if kv_quant not in KV_DTYPE_BYTES:
-        raise MoeplanError(
-            f"unknown kv-quant '{kv_quant}' (choose from {', '.join(KV_DTYPE_BYTES)})"
-        )
-    return KV_DTYPE_BYTES[kv_quant]
+def tower_bytes(spec: ModelSpec) -> int:
+    """Vision/audio towers as published: BF16 (the wrappers' quantization_config covers the
+    language model; e.g. Kimi-K2.5's MoonViT is BF16)."""
+    return 2 * sum(t.params or 0 for t in spec.towers)
 
 
 def weights_bytes_by_component(
@@ -105,6 +105,13 @@ class MemoryEstimate:
     kv_quant: str
     cuda_context_bytes: int
     activation_bytes: int
+    state_bytes: int = 0  # linear-attention / Mamba state of all sequences
+    state_dtype: str = DEFAULT_STATE_DTYPE
+    text_only: bool = False  # vision/audio towers left out of weights_by_component
+
+    @property
+    def state_bytes_per_sequence(self) -> int:
+        return self.state_bytes // self.batch
 
     @property
     def runtime_overhead_bytes(self) -> int:
@@ -112,7 +119,12 @@ class MemoryEstimate:
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.kv_cache_bytes + self.runtime_overhead_bytes
+        return (
+            self.weights_bytes
+            + self.kv_cache_bytes
+            + self.state_bytes
+            + self.runtime_overhead_bytes
+        )
 
 
 def estimate_memory(
@@ -124,13 +136,18 @@ def estimate_memory(
     include_mtp: bool = False,
     counts: ParamCounts | None = None,
     max_batched_tokens: int = MAX_BATCHED_TOKENS,
+    state_dtype: str = DEFAULT_STATE_DTYPE,
+    text_only: bool = False,
 ) -> MemoryEstimate:
-    """Whole-model memory on one device (before sharding)."""
+    """Whole-model memory on one device (before sharding): weights (vision/audio towers
+    included unless text_only, as engines load them), KV cache, recurrent state, overhead."""
     if context < 1 or batch < 1:
         raise MoeplanError("context and batch must be positive integers")
     by_component = weights_bytes_by_component(spec, scheme, counts)
     if not include_mtp:
         by_component = {**by_component, "mtp": 0}
+    if spec.towers and not text_only:
+        by_component["towers"] = tower_bytes(spec)
     return MemoryEstimate(
         weights_bytes=sum(by_component.values()),
         weights_by_component=by_component,
@@ -141,4 +158,7 @@ def estimate_memory(
         kv_quant=kv_quant,
         cuda_context_bytes=CUDA_CONTEXT_BYTES,
         activation_bytes=activation_bytes(spec, min(max_batched_tokens, context * batch), batch),
+        state_bytes=batch * state_bytes_per_sequence(spec, state_dtype),
+        state_dtype=state_dtype,
+        text_only=text_only,
     )

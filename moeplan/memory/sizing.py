@@ -51,6 +51,8 @@ class SizeReport:
         stored = self.params.total + (
             self.params.breakdown["mtp"] if self.memory.weights_by_component["mtp"] else 0
         )
+        if self.memory.weights_by_component.get("towers"):
+            stored += self.params.towers_total
         return 8 * self.memory.weights_bytes / stored
 
 
@@ -73,13 +75,16 @@ def compare_official(
     missing = ", ".join(official.not_in_config)
     if official.total:
         note = f"official total includes {missing}, not in this config" if missing else ""
+        computed, what = params.total, "main model"
+        if "vision_encoder" in official.total_includes and not missing and params.towers:
+            computed, what = params.total + params.towers_total, "main model + towers"
         out.append(
             OfficialComparison(
                 "total",
                 official.total,
-                params.total,
-                "main model",
-                params.total / official.total - 1,
+                computed,
+                what,
+                computed / official.total - 1,
                 note,
             )
         )
@@ -101,6 +106,40 @@ def compare_official(
     return tuple(out), notes
 
 
+def architecture_notes(spec: ModelSpec, params: ParamCounts, memory: MemoryEstimate) -> list[str]:
+    """What the reader found that the totals do not show: towers (always named), recurrent
+    state, zero-computation experts."""
+    notes = []
+    for t in spec.towers:
+        if t.params is None:
+            notes.append(f"{t.name} tower ({t.family}) present: {t.detail}; not in the totals")
+            continue
+        where = (
+            "left out (--text-only)"
+            if memory.text_only
+            else "in the memory total (BF16; --text-only leaves it out)"
+        )
+        notes.append(
+            f"{t.name} tower ({t.family}): {t.params / 1e9:.2f}B params beside the language "
+            f"model's {params.total / 1e9:.2f}B, {where}"
+        )
+    if spec.recurrent_layers:
+        kinds = sorted({r.kind.value for r in spec.recurrent_layers})
+        per_seq = memory.state_bytes_per_sequence
+        notes.append(
+            f"{len(spec.recurrent_layers)} {'/'.join(kinds)} layers keep no KV cache but a fixed "
+            f"state per sequence: {per_seq / 1e6:.1f} MB (recurrent state {memory.state_dtype}, "
+            "conv window bf16; --state-dtype changes the former)"
+        )
+    if params.active_range is not None:
+        low, high = params.active_range
+        notes.append(
+            f"zero-computation experts: active per token ranges {low / 1e9:.2f}B-"
+            f"{high / 1e9:.2f}B; {params.active / 1e9:.2f}B is the expected value (uniform routing)"
+        )
+    return notes
+
+
 def size_model(
     spec: ModelSpec,
     scheme: QuantScheme,
@@ -114,10 +153,23 @@ def size_model(
     tp: int | None = None,
     ep: int | None = None,
     pp: int | None = None,
+    state_dtype: str = "fp32",
+    text_only: bool = False,
 ) -> SizeReport:
     params = count_params(spec)
-    memory = estimate_memory(spec, scheme, context, batch, kv_quant, include_mtp, params)
+    memory = estimate_memory(
+        spec,
+        scheme,
+        context,
+        batch,
+        kv_quant,
+        include_mtp,
+        params,
+        state_dtype=state_dtype,
+        text_only=text_only,
+    )
     comparisons, notes = compare_official(spec, params)
+    notes = list(spec.reader_notes) + notes + architecture_notes(spec, params, memory)
     if spec.mtp_layers and not include_mtp:
         notes.append(
             f"{spec.mtp_layers} MTP layer(s) ({params.breakdown['mtp']:,} params) are in "

@@ -417,7 +417,7 @@ def spec_from_config(cfg: Any, name: str, **extra: Any) -> ModelSpec:
     if towers:
         fields["towers"] = towers
     if notes:
-        extra = {**extra, "notes": tuple(extra.get("notes", ())) + notes}
+        fields["reader_notes"] = notes
     fields.update(extra)
     fields.setdefault("native_quant", native_quant_of(top))
     return ModelSpec(name=name, family=family, **fields)

@@ -209,6 +209,7 @@ class ModelSpec:
     notes: tuple[str, ...] = field(default=())
     towers: tuple[TowerSpec, ...] = ()  # vision/audio encoders beside the language model
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
+    reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -7,6 +7,7 @@ from typing import Any
 
 from moeplan.errors import LayoutError
 from moeplan.hardware.gpus import GPU
+from moeplan.memory.cache import state_dtype_bytes
 from moeplan.memory.estimate import estimate_memory, weights_bytes_by_component
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
@@ -75,6 +76,7 @@ def make_setup(
     rates: Rates | None = None,
     network: Network | None = None,
     kv_quant: str = "bf16",
+    state_dtype: str = "fp32",
 ) -> Setup:
     validate_layout(spec, layout)
     if layout.gpus > 1 and gpu.interconnect.kind == "none":
@@ -85,8 +87,17 @@ def make_setup(
     engine = engine or resolve_engine(DEFAULT_ENGINE)
     counts = count_params(spec)
     split = weight_split(spec, counts, weights_bytes_by_component(spec, scheme, counts))
+    state_dtype_bytes(state_dtype)  # an unknown dtype fails here, once
     return Setup(
-        spec, scheme, gpu, layout, split, rates or Rates.from_engine(gpu, engine), network, kv_quant
+        spec,
+        scheme,
+        gpu,
+        layout,
+        split,
+        rates or Rates.from_engine(gpu, engine),
+        network,
+        kv_quant,
+        state_dtype,
     )
 
 
@@ -102,7 +113,9 @@ def latency_point(
     if batch < 1 or input_len < 1 or output_len < 1:
         raise LayoutError("batch, input and output lengths must be at least 1")
     context = input_len + output_len
-    mem = estimate_memory(setup.spec, setup.scheme, context, batch, setup.kv_quant)
+    mem = estimate_memory(
+        setup.spec, setup.scheme, context, batch, setup.kv_quant, state_dtype=setup.state_dtype
+    )
     shard = per_gpu_memory(setup.spec, mem, setup.layout)
     usable = setup.gpu.memory_bytes * usable_fraction
     if check_memory and shard.total_bytes > usable:
@@ -135,8 +148,9 @@ def estimate_latency(
     network: Network | None = None,
     kv_quant: str = "bf16",
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
+    state_dtype: str = "fp32",
 ) -> LatencyReport:
-    setup = make_setup(spec, scheme, gpu, layout, engine, rates, network, kv_quant)
+    setup = make_setup(spec, scheme, gpu, layout, engine, rates, network, kv_quant, state_dtype)
     points = tuple(latency_point(setup, b, input_len, output_len, usable_fraction) for b in batches)
     notes = sorted({n for p in points for n in p.prefill.notes + p.decode.notes})
     return LatencyReport(

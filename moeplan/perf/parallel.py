@@ -126,8 +126,9 @@ class PerGPUMemory:
 
 def per_gpu_memory(spec: ModelSpec, mem: MemoryEstimate, layout: Layout) -> PerGPUMemory:
     """Memory on the busiest GPU: the stage with the most layers plus the larger of embedding
-    and LM head; attention/dense weights / TP, experts / GPUs per stage, router and norms
-    replicated; KV by kv_shard_fraction, sequences spread over the DP groups."""
+    and LM head (and any vision/audio tower); attention/dense weights / TP, experts / GPUs per
+    stage, router and norms replicated; KV by kv_shard_fraction and recurrent state / TP
+    (both in kv_cache_bytes), sequences spread over the DP groups."""
     w = mem.weights_by_component
     layers_per_stage = math.ceil(spec.num_layers / layout.pp)
     stage = layers_per_stage / spec.num_layers
@@ -143,10 +144,13 @@ def per_gpu_memory(spec: ModelSpec, mem: MemoryEstimate, layout: Layout) -> PerG
         ends = (w["embedding"] + w["lm_head"]) / layout.tp
     else:
         ends = max(w["embedding"], w["lm_head"]) / layout.tp
+    ends += w.get("towers", 0) / layout.tp  # vision/audio encoder, on the first stage
     seqs_per_group = math.ceil(mem.batch / layout.dp)
     kv = (
         mem.kv_cache_bytes / mem.batch * seqs_per_group * kv_shard_fraction(spec, layout.tp) * stage
     )
+    # linear-attention / Mamba state: heads split over TP (vLLM shards the mixer by heads)
+    kv += mem.state_bytes / mem.batch * seqs_per_group / layout.tp * stage
     return PerGPUMemory(
         layout, math.ceil(layer_weights + ends), math.ceil(kv), mem.runtime_overhead_bytes
     )

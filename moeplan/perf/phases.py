@@ -130,6 +130,7 @@ class Setup:
     rates: Rates
     network: Network
     kv_quant: str = "bf16"
+    state_dtype: str = "fp32"  # linear-attention / Mamba state (memory.cache)
 
 
 def _link(setup: Setup, group: int) -> tuple[float, float]:
@@ -248,7 +249,12 @@ def stage_pass(
     )
     # attention over the KV cache
     kv_bytes = kv_read_bytes_per_gpu(
-        spec, layout, sequences_per_group, context_start + new_tokens_per_seq, setup.kv_quant
+        spec,
+        layout,
+        sequences_per_group,
+        context_start + new_tokens_per_seq,
+        setup.kv_quant,
+        setup.state_dtype,
     )
     attn_flops = sequences_per_group * attention_core_flops(spec, new_tokens_per_seq, context_start)
     phase.add_roofline(

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moeplan.memory.estimate import kv_bytes_per_token_layer, kv_dtype_bytes, tokens_held_all_layers
+from moeplan.memory.cache import (
+    DEFAULT_STATE_DTYPE,
+    decode_kv_read_bytes_per_sequence,
+    decode_state_bytes_per_sequence,
+)
 from moeplan.model.params import ParamCounts
 from moeplan.model.specs import AttentionKind, ModelSpec
 from moeplan.perf.parallel import Layout, kv_shard_fraction
@@ -75,45 +79,58 @@ def expert_bytes_per_gpu(
 
 
 def kv_read_bytes_per_gpu(
-    spec: ModelSpec, layout: Layout, sequences: float, context: int, kv_quant: str
+    spec: ModelSpec,
+    layout: Layout,
+    sequences: float,
+    context: int,
+    kv_quant: str,
+    state_dtype: str = DEFAULT_STATE_DTYPE,
 ) -> float:
-    """KV cache a decode step reads: every sequence of the DP group at its current length,
-    each layer up to its window, the TP share of the heads (all of the MLA latent)."""
-    per_layer = kv_bytes_per_token_layer(spec, kv_dtype_bytes(kv_quant))
-    held = tokens_held_all_layers(spec, context)
-    return (
-        sequences
-        * per_layer
-        * held
-        * kv_shard_fraction(spec, layout.tp)
-        * stage_fraction(spec, layout)
-    )
+    """Cache a decode step reads: every sequence of the DP group at its current length, each
+    attention layer up to its window (DSA layers: the indexer keys and the top_k entries they
+    pick), the TP share of the heads (all of the MLA latent); plus the linear-attention /
+    Mamba state, read and written every step, split over TP by heads."""
+    kv = decode_kv_read_bytes_per_sequence(spec, context, kv_quant)
+    state = decode_state_bytes_per_sequence(spec, state_dtype)
+    per_sequence = kv * kv_shard_fraction(spec, layout.tp) + state / layout.tp
+    return sequences * per_sequence * stage_fraction(spec, layout)
 
 
 def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -> float:
     """Score and value FLOPs of attention for `new_tokens` tokens appended after `context_start`
-    tokens, causal: each token attends to the tokens its layer still holds.
+    tokens, causal: each token attends to the tokens its layer still holds (a DSA layer: at
+    most the indexer's top_k, plus the indexer's own scores over all of them).
     GQA: 2 x H x (head_dim + v_head_dim) per attended token per layer.
-    MLA decode (weights absorbed, DeepSeek-V2 sec. 2.1.2): 2 x H x (2 x kv_lora + rope)."""
-    a = spec.attention
-    if a.kind is AttentionKind.MLA and new_tokens == 1:
-        assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
-        per_pair = 2 * a.num_heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim)
-    else:
-        per_pair = 2 * a.num_heads * (a.head_dim + a.v_head_dim)
+    MLA decode (weights absorbed, DeepSeek-V2 sec. 2.1.2): 2 x H x (2 x kv_lora + rope).
+    Indexer: 2 x index_heads x index_head_dim per scored token.
+    Linear-attention / Mamba layers cost no per-token attention (their FLOPs are in the
+    mixer weights)."""
     total = 0.0
-    first, last = context_start + 1, context_start + new_tokens
-    for window, layers in spec.window_counts:
-        # sum over new tokens i of min(context_start + i + 1, window), in closed form
-        if window is None or last <= window:
-            attended = (first + last) * new_tokens / 2
-        elif first >= window:
-            attended = window * new_tokens
+    for a, window, layers in spec.attention_groups:
+        if a.kind is AttentionKind.MLA and new_tokens == 1:
+            assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
+            per_pair = 2 * a.num_heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim)
         else:
-            below = window - first + 1
-            attended = (first + window) * below / 2 + window * (new_tokens - below)
-        total += layers * per_pair * attended
+            per_pair = 2 * a.num_heads * (a.head_dim + a.v_head_dim)
+        attended = _attended(new_tokens, context_start, window)
+        if a.indexer is not None:
+            picked = _attended(new_tokens, context_start, a.indexer.top_k)
+            scored = 2 * a.indexer.num_heads * a.indexer.head_dim * attended
+            total += layers * (per_pair * picked + scored)
+        else:
+            total += layers * per_pair * attended
     return total
+
+
+def _attended(new_tokens: int, context_start: int, window: int | None) -> float:
+    """Sum over the new tokens i of min(context_start + i + 1, window), in closed form."""
+    first, last = context_start + 1, context_start + new_tokens
+    if window is None or last <= window:
+        return (first + last) * new_tokens / 2
+    if first >= window:
+        return float(window * new_tokens)
+    below = window - first + 1
+    return (first + window) * below / 2 + window * (new_tokens - below)
 
 
 def allreduce_seconds(

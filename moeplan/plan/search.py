@@ -96,6 +96,7 @@ def plan(
     kv_quant: str = "bf16",
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
     nodes_of: int = GPUS_PER_NODE,
+    state_dtype: str = "fp32",
 ) -> PlanResult:
     if max_gpus < 1 or concurrency < 1:
         raise MoeplanError("--max-gpus and --concurrency must be at least 1")
@@ -123,6 +124,7 @@ def plan(
                         concurrency,
                         targets,
                         usable_fraction,
+                        state_dtype,
                     )
                     (accepted if cand.ok else rejected).append(cand)
     accepted.sort(key=lambda c: (c.layout.gpus, -c.point.tokens_per_s_total if c.point else 0))
@@ -143,9 +145,19 @@ def _evaluate(
     concurrency: int,
     targets: Targets,
     usable_fraction: float,
+    state_dtype: str = "fp32",
 ) -> Candidate:
     try:
-        setup = make_setup(spec, scheme, gpu, layout, engine, network=network, kv_quant=kv_quant)
+        setup = make_setup(
+            spec,
+            scheme,
+            gpu,
+            layout,
+            engine,
+            network=network,
+            kv_quant=kv_quant,
+            state_dtype=state_dtype,
+        )
         point = latency_point(setup, concurrency, input_len, output_len, usable_fraction)
     except LayoutError as exc:
         return Candidate(scheme, gpu, layout, None, (str(exc).split(": ")[-1],))

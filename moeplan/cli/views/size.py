@@ -40,6 +40,7 @@ def size_json(r: SizeReport) -> dict[str, Any]:
             "kept_in_16bit": r.scheme.kept_in_16bit(),
             "kv_bytes_per_token": m.kv_bytes_per_token,
             "kv_cache_bytes": m.kv_cache_bytes,
+            **_state_json(r),
             "context": m.context,
             "batch": m.batch,
             "kv_quant": m.kv_quant,
@@ -61,6 +62,25 @@ def size_json(r: SizeReport) -> dict[str, Any]:
             doc["gpus_needed_layout"] = _shard_json(r.needed_shard)
     if r.shard is not None:
         doc["per_gpu"] = _shard_json(r.shard)
+    return doc
+
+
+def _state_json(r: SizeReport) -> dict[str, Any]:
+    """Recurrent state and towers, only for models that have them (keeps other outputs)."""
+    m = r.memory
+    doc: dict[str, Any] = {}
+    if r.spec.recurrent_layers:
+        doc["state_bytes"] = m.state_bytes
+        doc["state_bytes_per_sequence"] = m.state_bytes_per_sequence
+        doc["state_dtype"] = m.state_dtype
+    if r.spec.towers:
+        doc["towers"] = [
+            {"name": t.name, "family": t.family, "params": t.params, "detail": t.detail}
+            for t in r.spec.towers
+        ]
+        doc["towers_in_weights"] = not m.text_only
+    if r.params.active_range is not None:
+        doc["active_min"], doc["active_max"] = r.params.active_range
     return doc
 
 
@@ -99,7 +119,7 @@ def size_tables(r: SizeReport) -> list[Table]:
             f"{p.total:,}",
             f"{p.active:,}",
             f"{r.average_bits_per_weight:.3f}",
-            gb(m.weights_bytes),
+            gb(m.weights_bytes - m.weights_by_component.get("towers", 0)),
         ]
     )
     params = Table(
@@ -117,10 +137,17 @@ def size_tables(r: SizeReport) -> list[Table]:
             f"{billions(c.computed)} ({c.convention}): {pct(c.relative_error)}"
         )
     params.notes.extend(r.notes)
+    towers = m.weights_by_component.get("towers", 0)
     mem_rows = [
-        ["weights", gb(m.weights_bytes)],
+        ["weights" + (" (towers included)" if towers else ""), gb(m.weights_bytes)],
+        *([["  of which vision/audio towers", gb(towers)]] if towers else []),
         ["KV cache per token", small_bytes(m.kv_bytes_per_token) + f" ({m.kv_quant})"],
         [f"KV cache ({m.batch} x {m.context:,} tokens)", gb(m.kv_cache_bytes)],
+        *(
+            [[f"recurrent state ({m.batch} seq, {m.state_dtype})", gb(m.state_bytes)]]
+            if m.state_bytes
+            else []
+        ),
         ["CUDA context + workspaces", gb(m.cuda_context_bytes)],
         ["activations (peak forward)", gb(m.activation_bytes)],
         ["total", gb(m.total_bytes)],

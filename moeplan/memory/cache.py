@@ -1,0 +1,117 @@
+"""What a sequence keeps between steps, layer by layer: KV cache for attention layers (sliding
+and chunked layers at most their window), the indexer key cache of DSA layers, and the fixed
+state of linear-attention and Mamba layers. Bytes, integers (reads are floats)."""
+
+from __future__ import annotations
+
+import math
+
+from moeplan.errors import MoeplanError
+from moeplan.model.specs import AttentionKind, AttentionSpec, IndexerSpec, ModelSpec, RecurrentSpec
+
+KV_DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp32": 4}
+
+STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+DEFAULT_STATE_DTYPE = "fp32"
+"""Recurrent (SSM / delta-rule) state dtype assumed: fp32, as vLLM keeps Mamba SSM state for
+Nemotron-H (config mamba_ssm_cache_dtype float32) and Qwen3.5 (mamba_ssm_dtype float32);
+--state-dtype changes it."""
+
+CONV_STATE_BYTES = 2
+"""The causal-conv window state is kept in the activation dtype (BF16), as vLLM's
+mamba_cache_dtype 'auto' does."""
+
+INDEXER_SCALE_BYTES = 4
+INDEXER_SCALE_BLOCK = 128
+"""DSA indexer keys: fp8 values with one fp32 scale per 128 values (DeepSeek-V3.2
+inference/model.py Indexer k_cache + k_scale_cache; vLLM's indexer cache: 128 + 4 bytes)."""
+
+
+def kv_dtype_bytes(kv_quant: str) -> int:
+    if kv_quant not in KV_DTYPE_BYTES:
+        raise MoeplanError(
+            f"unknown kv-quant '{kv_quant}' (choose from {', '.join(KV_DTYPE_BYTES)})"
+        )
+    return KV_DTYPE_BYTES[kv_quant]
+
+
+def state_dtype_bytes(state_dtype: str) -> int:
+    if state_dtype not in STATE_DTYPE_BYTES:
+        raise MoeplanError(
+            f"unknown state-dtype '{state_dtype}' (choose from {', '.join(STATE_DTYPE_BYTES)})"
+        )
+    return STATE_DTYPE_BYTES[state_dtype]
+
+
+def attention_kv_bytes(attn: AttentionSpec, kv_bytes: int) -> int:
+    """KV bytes one token costs in one attention layer.
+    GQA: kv_heads x (head_dim + v_head_dim) x bytes (K and V).
+    MLA (DeepSeek-V2 sec. 2.1.3): the compressed latent plus one shared RoPE key,
+    (kv_lora_rank + qk_rope_head_dim) x bytes, independent of the head count."""
+    if attn.kind is AttentionKind.MLA:
+        assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
+        return (attn.kv_lora_rank + attn.qk_rope_head_dim) * kv_bytes
+    return attn.num_kv_heads * (attn.head_dim + attn.v_head_dim) * kv_bytes
+
+
+def indexer_key_bytes(ix: IndexerSpec | None) -> int:
+    """One token's indexer key in one DSA layer: head_dim fp8 values + fp32 scales per 128
+    (its own dtype, whatever --kv-quant says)."""
+    if ix is None:
+        return 0
+    return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)
+
+
+def held(context: int, window: int | None) -> int:
+    return context if window is None else min(context, window)
+
+
+def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> int:
+    """KV (and indexer key) bytes of one token summed over the layers that keep a cache."""
+    b = kv_dtype_bytes(kv_quant)
+    return sum(
+        n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
+        for a, _, n in spec.attention_groups
+    )
+
+
+def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16") -> int:
+    """KV cache of one sequence of `context` tokens: per attention layer, its bytes per token x
+    the tokens it holds; recurrent layers hold none."""
+    b = kv_dtype_bytes(kv_quant)
+    return sum(
+        n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
+        for a, w, n in spec.attention_groups
+    )
+
+
+def recurrent_state_bytes(r: RecurrentSpec, state_bytes: int) -> int:
+    """Fixed state of one linear-attention / Mamba layer for one sequence: the conv window
+    conv_channels x (kernel - 1) in the activation dtype, plus the recurrent state
+    d_inner x state_size (GDN: v_heads x head_v_dim x head_k_dim; Mamba2: heads x head_dim x
+    d_state; Mamba: d_inner x d_state) in the state dtype."""
+    conv = r.conv_channels * (r.conv_kernel - 1) * CONV_STATE_BYTES
+    return conv + r.inner_size * r.state_size * state_bytes
+
+
+def state_bytes_per_sequence(spec: ModelSpec, state_dtype: str = DEFAULT_STATE_DTYPE) -> int:
+    b = state_dtype_bytes(state_dtype)
+    return sum(recurrent_state_bytes(r, b) for r in spec.recurrent_layers)
+
+
+def decode_kv_read_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str) -> float:
+    """Cache bytes one decode step reads for one sequence: every attention layer's KV up to its
+    window; a DSA layer reads all indexer keys but only the top_k entries the indexer picks."""
+    b = kv_dtype_bytes(kv_quant)
+    total = 0.0
+    for a, w, n in spec.attention_groups:
+        tokens = held(context, w)
+        main = attention_kv_bytes(a, b) * (min(tokens, a.indexer.top_k) if a.indexer else tokens)
+        total += n * (main + indexer_key_bytes(a.indexer) * tokens)
+    return total
+
+
+def decode_state_bytes_per_sequence(spec: ModelSpec, state_dtype: str) -> float:
+    """State traffic of one decode step for one sequence: each recurrent layer reads and
+    writes back its whole state."""
+    return 2.0 * state_bytes_per_sequence(spec, state_dtype)
