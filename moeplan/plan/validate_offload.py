@@ -18,11 +18,13 @@ from moeplan.perf.offload import OffloadReport, estimate_offload
 from moeplan.perf.offload_engines import resolve_offload_engine
 from moeplan.yamlio import load_packaged_yaml
 
+SPEED_METRICS = ("decode_tok_s", "prefill_tok_s")
+
 
 @dataclass(frozen=True)
 class OffloadValidation:
     id: str
-    metric: str  # decode_tok_s or fit
+    metric: str  # decode_tok_s, prefill_tok_s (reported, not in the median) or fit
     published: float | bool
     predicted: float | bool | None
     used_for_fitting: bool
@@ -34,7 +36,7 @@ class OffloadValidation:
     @property
     def error(self) -> float | None:
         """predicted / published - 1 for tok/s."""
-        if self.metric != "decode_tok_s" or self.predicted is None:
+        if self.metric not in SPEED_METRICS or self.predicted is None:
             return None
         return float(self.predicted) / float(self.published) - 1
 
@@ -95,6 +97,8 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
         predicted: float | bool | None = fit
     elif rec["metric"] == "decode_tok_s":
         predicted = report.decode_tok_s
+    elif rec["metric"] == "prefill_tok_s":
+        predicted = report.prefill_tok_s
     else:
         raise MoeplanError(f"offload record '{rec['id']}': unknown metric '{rec['metric']}'")
     return OffloadValidation(
@@ -113,7 +117,9 @@ def median_abs_error(results: list[OffloadValidation], fitting: bool) -> float |
     """Median |error| of the decode records that were (fitting=True) or were not used to set a
     constant."""
     errors = [
-        abs(r.error) for r in results if r.error is not None and r.used_for_fitting == fitting
+        abs(r.error)
+        for r in results
+        if r.error is not None and r.metric == "decode_tok_s" and r.used_for_fitting == fitting
     ]
     return statistics.median(errors) if errors else None
 
