@@ -232,3 +232,17 @@ def test_plan_lists_offload_candidates():
     assert doc["best"] is None and doc["offload"]["accepted"]
     best = doc["offload"]["accepted"][0]
     assert best["fits"] and 0 < best["placement"]["n_cpu_moe"] <= 36
+
+
+def test_ktransformers_hides_shared_experts_behind_the_cpu():
+    # DeepSeek-V3 has one shared expert per MoE layer; ktransformers runs it on the GPU while
+    # the CPU computes the routed experts, so the step is shorter by at most that GPU time
+    spec, scheme = _setup("deepseek-v3", "q4_k_m")
+    gpu, host = resolve_gpu("rtx-4090"), resolve_host("xeon-gold-6454s")
+    serial = replace(KTRANS, overlaps_shared_experts=False)
+    a = estimate_offload(spec, scheme, gpu, host, KTRANS, "experts")
+    b = estimate_offload(spec, scheme, gpu, host, serial, "experts")
+    assert a.speed and b.speed
+    hidden = b.speed.decode_step_s - a.speed.decode_step_s
+    shared = weights_bytes_by_component(spec, scheme)["shared_experts"]
+    assert 0 < hidden <= shared / (gpu.mem_bw_bytes_per_s * 0.5)

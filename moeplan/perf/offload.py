@@ -249,6 +249,11 @@ def _gpu_setup(
     return replace(setup, split=split)
 
 
+def _shared_bytes(spec: ModelSpec, scheme: QuantScheme) -> int:
+    """Bytes of all shared experts (read every decode step)."""
+    return weights_bytes_by_component(spec, scheme, count_params(spec))["shared_experts"]
+
+
 def _host_expert_work(
     spec: ModelSpec, setup: Setup, host_layers: int, tokens: float
 ) -> tuple[float, float]:
@@ -292,6 +297,10 @@ def offload_speed(
     t_cpu = ops / (cpu_int8_ops_per_s(host, False) * engine.cpu_compute_efficiency)
     hops = 2 * host_layers * batch * spec.hidden_size * 2 / link
     host_s = max(t_mem, t_cpu) + hops
+    if engine.overlaps_shared_experts and n_moe:
+        # the shared experts of the host layers run on the GPU meanwhile: hide that much
+        shared = _shared_bytes(spec, scheme) * host_layers / n_moe
+        host_s -= min(max(t_mem, t_cpu), shared / setup.rates.stream_bw_bytes_per_s)
     disk_s = 0.0
     if not placement.fits_host and placement.host_bytes:
         short = (placement.host_bytes - placement.host_capacity_bytes) / placement.host_bytes

@@ -56,6 +56,7 @@ class OffloadProfile:
     stream_min_batch: int  # prompt tokens per pass from which host experts may stream to the GPU
     ubatch_tokens: int  # tokens per prefill forward pass
     gpu_margin_bytes: int  # VRAM left free when fitting
+    overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -107,7 +108,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
             "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.41,
+            host_bw_efficiency=0.40,
             numa_extra_socket_gain=0.5,
             numa_replicates_experts=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -116,6 +117,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             stream_min_batch=32,
             ubatch_tokens=8192,
             gpu_margin_bytes=1024 * (1 << 20),
+            overlaps_shared_experts=True,
             sources=(
                 "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: experts on the CPU, "
                 "MLA/KV on the GPU; dual socket 'copy the critical matrix on both nodes' (382 GB "
@@ -123,7 +125,10 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "kvcache-ai/ktransformers 'Qwen 3 + KTransformers 0.3 (+AMX)': AMX for prefill "
                 "when an expert gets more than 4 tokens, AVX-512 for decode",
                 "GPU side: llama.cpp's GPU profile (not fitted separately)",
-                "host_bw_efficiency 0.41 from the single-socket V0.2 record, "
+                "kvcache-ai/ktransformers ktransformers/operators/experts.py, "
+                "KDeepseekV3MoE.forward: decode submits the routed experts to the CPU, runs the "
+                "shared experts on the GPU, then syncs (the two overlap)",
+                "host_bw_efficiency 0.40 from the single-socket V0.2 record, "
                 "numa_extra_socket_gain 0.5 from the dual-socket one (same doc, same machine)",
             ),
             fitted_on=("kt-v02-dsv3-q4km-6454s-1s-4090d", "kt-v02-dsv3-q4km-6454s-2s-4090d"),
