@@ -349,3 +349,14 @@ def test_unknown_family_with_unknown_shape_fields_is_refused():
     cfg = {**load("ling-mini-2.0"), "model_type": "brand_new_moe", "num_router_heads": 4}
     with pytest.raises(SpecError, match="num_router_heads"):
         spec_from_config(cfg, "new")
+
+
+def test_show_draws_the_layer_pattern():
+    from moeplan.cli.views.layers import pattern_summary, pattern_table
+
+    assert pattern_summary(spec_of("qwen3-next-80b-a3b")) == "[LE LE LE AE] x 12"
+    assert pattern_summary(spec_of("jamba-v0.1")) == "[MD ME MD ME AD ME MD ME] x 4"
+    assert pattern_summary(spec_of("longcat-flash-chat")) == "[AX AD] x 28"
+    rows = pattern_table(spec_of("nemotron-3-nano-30b-a3b")).rows
+    assert rows[0][1].replace(" ", "") == "M.M.MA.M.M.MA.M."  # MEMEM*EMEMEM*EME...
+    assert rows[0][2].replace(" ", "") == ".E.E..E.E.E..E.E"

@@ -76,7 +76,9 @@ def test_official_counts(cid):
     spec = load_model(cid)
     official = spec.official
     c = count_params(spec)
-    if official.total and not official.not_in_config:
+    if official.total_truncated:  # "21B" for 21.8B: the published figure is a floor
+        assert official.total <= c.total < official.total + 1e9
+    elif official.total and not official.not_in_config:
         assert c.total == pytest.approx(official.total, rel=_tolerance(official.total))
     if official.active:
         computed = active_by_convention(c, official.active_convention)

@@ -16,6 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from moeplan.model.quant_config import native_quant_of  # noqa: E402
+from tools.catalog_2026 import build_models_2026  # noqa: E402
 
 NATIVE_NOTES = {
     "bf16": "published checkpoint in BF16 (torch_dtype)",
@@ -572,5 +573,6 @@ def build_measurements(reference: Path) -> None:
 if __name__ == "__main__":
     ref = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "reference"
     build_models(ref)
+    build_models_2026(ref, ROOT / "model_specs", native_quant_of)
     build_gpus(ref)
     build_measurements(ref)

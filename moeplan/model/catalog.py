@@ -131,6 +131,7 @@ def _official(doc: dict[str, Any], where: str) -> OfficialCounts:
         total_includes=tuple(doc.get("total_includes") or ()),
         not_in_config=tuple(doc.get("not_in_config") or ()),
         note=str(doc.get("note", "")),
+        total_truncated=bool(doc.get("total_truncated", False)),
     )
 
 

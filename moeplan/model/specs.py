@@ -182,6 +182,7 @@ class OfficialCounts:
     total_includes: tuple[str, ...] = ()  # parts the official total holds, e.g. "vision_encoder"
     not_in_config: tuple[str, ...] = ()  # of those, parts the config does not describe
     note: str = ""
+    total_truncated: bool = False  # the published total is a truncation ("21B" for 21.8B)
 
 
 @dataclass(frozen=True)

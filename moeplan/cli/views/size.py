@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from moeplan.cli.render import Table, billions, gb, pct, small_bytes
+from moeplan.cli.views.layers import hybrid_rows, pattern_table
 from moeplan.hardware.gpus import GPU
 from moeplan.memory.quant import FORMATS, SCHEMES
 from moeplan.memory.sizing import SizeReport
@@ -238,7 +239,7 @@ def show_tables(spec: ModelSpec, r: SizeReport) -> list[Table]:
                 f"rope {a.qk_rope_head_dim}, nope {a.qk_nope_head_dim}",
             ]
         )
-    kinds = [(layer.window_kind.value, layer.window) for layer in spec.layers]
+    kinds = [(layer.window_kind.value, layer.window) for layer in spec.layers if layer.keeps_kv]
     rows.append(
         [
             "attention windows",
@@ -260,6 +261,7 @@ def show_tables(spec: ModelSpec, r: SizeReport) -> list[Table]:
         )
     if spec.dense_intermediate_size:
         rows.append(["dense FFN width", spec.dense_intermediate_size])
+    rows += hybrid_rows(spec)
     rows += [
         ["tied embeddings", spec.tie_word_embeddings],
         ["MTP layers", spec.mtp_layers],
@@ -271,7 +273,8 @@ def show_tables(spec: ModelSpec, r: SizeReport) -> list[Table]:
         arch.notes.append(f"source: {spec.source}")
     if spec.official:
         arch.notes.append(f"official counts: {spec.official.source}")
-    return [arch, size_tables(r)[0]]
+    arch.notes.extend(spec.reader_notes)
+    return [arch, pattern_table(spec), size_tables(r)[0]]
 
 
 def models_table(entries: list[tuple[str, ModelSpec, int, int]]) -> Table:
