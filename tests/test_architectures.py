@@ -360,3 +360,19 @@ def test_show_draws_the_layer_pattern():
     rows = pattern_table(spec_of("nemotron-3-nano-30b-a3b")).rows
     assert rows[0][1].replace(" ", "") == "M.M.MA.M.M.MA.M."  # MEMEM*EMEMEM*EME...
     assert rows[0][2].replace(" ", "") == ".E.E..E.E.E..E.E"
+
+
+def test_glm_dsa_shared_indexer_layers():
+    """GlmMoeDsaConfig: with index_topk_freq 4 (offset 2) only layers 0, 1, 5, 9, ... run an
+    indexer (max(i - 1, 0) % 4 == 0); the others reuse its top-k: no indexer weights or keys."""
+    from moeplan.memory.cache import kv_bytes_per_sequence
+
+    cfg = {**load("glm-5"), "index_topk_freq": 4}
+    spec = spec_from_config(cfg, "glm-5-shared")
+    full = spec_of("glm-5")
+    own = sum(1 for i in range(78) if max(i - 1, 0) % 4 == 0)
+    per_indexer = 2048 * 32 * 128 + 6144 * 128 + 2 * 128 + 6144 * 32  # wq_b, wk, k_norm, w
+    saved = count_params(full).total - count_params(spec).total
+    assert saved == (78 - own) * per_indexer
+    keys_saved = kv_bytes_per_sequence(full, 1000) - kv_bytes_per_sequence(spec, 1000)
+    assert keys_saved == (78 - own) * 132 * 1000

@@ -121,3 +121,25 @@ def test_cli_state_and_tower_options(tmp_path):
     bad.write_text(json.dumps({"model_type": "mystery", "hidden_size": 8, "num_widgets": 3}))
     result = runner.invoke(app, ["size", str(bad)])
     assert result.exit_code == 2
+
+
+def test_per_layer_kv_heads_shard_by_their_own_count():
+    """MiMo-V2-Flash at TP8: full layers (4 KV heads) keep 1/4 of their KV per rank, sliding
+    layers (8 KV heads) 1/8."""
+    from moeplan.memory.cache import kv_bytes_per_rank
+
+    spec = spec_of("mimo-v2-flash")
+    full, sliding = 9 * 4 * 320 * 2 * CTX, 39 * 8 * 320 * 2 * 128
+    assert kv_bytes_per_rank(spec, CTX, "bf16", 8) == pytest.approx(full / 4 + sliding / 8)
+
+
+def test_tp_must_divide_recurrent_heads():
+    from moeplan.errors import LayoutError
+    from moeplan.perf.parallel import Layout, validate_layout
+
+    # Qwen3.5: 32 attention heads and 2 KV heads allow TP 32; its 16 GDN key heads do not
+    spec = spec_of("qwen3.5-397b-a17b")
+    validate_layout(spec, Layout(tp=16))
+    with pytest.raises(LayoutError, match="linear_attention heads"):
+        validate_layout(spec, Layout(tp=32))
+    validate_layout(spec_of("jamba-v0.1"), Layout(tp=8))  # Mamba splits its 8192 channels

@@ -57,9 +57,17 @@ def attention_kv_bytes(attn: AttentionSpec, kv_bytes: int) -> int:
 def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     """One token's indexer key in one DSA layer: head_dim fp8 values + fp32 scales per 128
     (its own dtype, whatever --kv-quant says)."""
-    if ix is None:
+    if ix is None or ix.shared:
         return 0
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)
+
+
+def shard_fraction(attn: AttentionSpec, tp: int) -> float:
+    """Share of one layer's cache a TP rank holds: GQA heads split over TP (replicated when
+    TP > kv_heads); the MLA latent (and the indexer keys) have no head axis: every rank."""
+    if attn.kind is AttentionKind.MLA or tp <= 1:
+        return 1.0
+    return max(1 / tp, 1 / attn.num_kv_heads)
 
 
 def held(context: int, window: int | None) -> int:
@@ -85,6 +93,19 @@ def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16")
     )
 
 
+def kv_bytes_per_rank(spec: ModelSpec, context: int, kv_quant: str, tp: int) -> float:
+    """The share of one sequence's KV cache one of `tp` ranks holds, layer group by layer
+    group (each by its own KV heads)."""
+    b = kv_dtype_bytes(kv_quant)
+    return sum(
+        n
+        * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
+        * held(context, w)
+        * shard_fraction(a, tp)
+        for a, w, n in spec.attention_groups
+    )
+
+
 def recurrent_state_bytes(r: RecurrentSpec, state_bytes: int) -> int:
     """Fixed state of one linear-attention / Mamba layer for one sequence: the conv window
     conv_channels x (kernel - 1) in the activation dtype, plus the recurrent state
@@ -99,15 +120,18 @@ def state_bytes_per_sequence(spec: ModelSpec, state_dtype: str = DEFAULT_STATE_D
     return sum(recurrent_state_bytes(r, b) for r in spec.recurrent_layers)
 
 
-def decode_kv_read_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str) -> float:
-    """Cache bytes one decode step reads for one sequence: every attention layer's KV up to its
-    window; a DSA layer reads all indexer keys but only the top_k entries the indexer picks."""
+def decode_kv_read_bytes_per_sequence(
+    spec: ModelSpec, context: int, kv_quant: str, tp: int = 1
+) -> float:
+    """Cache bytes one decode step reads for one sequence (on one of `tp` ranks): every
+    attention layer's KV up to its window; a DSA layer reads all indexer keys but only the
+    top_k entries the indexer picks."""
     b = kv_dtype_bytes(kv_quant)
     total = 0.0
     for a, w, n in spec.attention_groups:
         tokens = held(context, w)
         main = attention_kv_bytes(a, b) * (min(tokens, a.indexer.top_k) if a.indexer else tokens)
-        total += n * (main + indexer_key_bytes(a.indexer) * tokens)
+        total += n * (main + indexer_key_bytes(a.indexer) * tokens) * shard_fraction(a, tp)
     return total
 
 

@@ -123,6 +123,7 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
     window = f.opt_int("sliding_window")
     chunk = f.opt_int("attention_chunk_size") or window
     layers: list[LayerSpec] = []
+    shared_index = indexer_sharing(f, n)
     if f.has("hybrid_override_pattern"):
         for mixer, ffn in nemotron_plan(f):
             layers.append(_layer(f, ffn, mixer, WindowKind.FULL, None, None, hidden))
@@ -133,6 +134,8 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
             if attn is attention:
                 attn = None
             held = {WindowKind.FULL: None, WindowKind.SLIDING: window}.get(kind, chunk)
+            if attention.indexer is not None and shared_index[len(layers)]:
+                attn = replace(attention, indexer=replace(attention.indexer, shared=True))
             if kind is not WindowKind.FULL and held is None:
                 raise SpecError(f"{f.where}: sliding/chunked layers need field 'sliding_window'")
             if t.sublayers == 2:  # LongcatFlashDecoderLayer: shortcut MoE beside mlps[0]
@@ -157,6 +160,25 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
     if t.tie_default is not None and f.cfg.get("tie_word_embeddings") is None:
         out["tie_word_embeddings"] = t.tie_default
     return out
+
+
+def indexer_sharing(f: Fields, n: int) -> list[bool]:
+    """GlmMoeDsaConfig: per-layer indexer_types ("full" / "shared"), or index_topk_pattern
+    ("F"/"S"), or index_topk_freq with index_skip_topk_offset (default 2): layer i runs its
+    own indexer when max(i - offset + 1, 0) % freq == 0. Every layer runs one otherwise."""
+    types = f.list("indexer_types")
+    pattern = f.cfg.get("index_topk_pattern")
+    if isinstance(pattern, str):
+        types = [{"F": "full", "S": "shared"}.get(c, c) for c in pattern]
+    elif isinstance(pattern, list):
+        types = pattern
+    if types:
+        if len(types) != n or any(t not in ("full", "shared") for t in types):
+            raise SpecError(f"{f.where}: indexer pattern must name full/shared for {n} layers")
+        return [t == "shared" for t in types]
+    freq = f.int("index_topk_freq", default=1)
+    offset = f.int("index_skip_topk_offset", default=2, minimum=0)
+    return [max(i - offset + 1, 0) % freq != 0 for i in range(n)]
 
 
 def _layer(
@@ -272,6 +294,10 @@ STANDARD = frozenset(
         "index_n_heads",
         "index_head_dim",
         "index_topk",
+        "indexer_types",
+        "index_topk_pattern",
+        "index_topk_freq",
+        "index_skip_topk_offset",
         "full_attention_interval",
         "linear_num_value_heads",
         "linear_value_head_dim",

@@ -93,6 +93,8 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     wq_b [q_lora_rank, heads x head_dim] (from the MLA query latent; [hidden, ...] without
     one), wk [hidden, head_dim], k_norm LayerNorm(head_dim) with bias, weights_proj
     [hidden, heads]."""
+    if ix.shared:
+        return 0
     q_in = q_lora_rank or hidden
     return (
         q_in * ix.num_heads * ix.head_dim

@@ -66,6 +66,8 @@ class IndexerSpec:
     head_dim: int
     top_k: int
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
+    shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
+    # sparse attention without indexer weights or keys of their own
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from moeplan.errors import LayoutError
+from moeplan.memory.cache import kv_bytes_per_rank
 from moeplan.memory.estimate import MemoryEstimate
 from moeplan.model.specs import AttentionKind, ModelSpec
 
@@ -94,6 +95,10 @@ def validate_layout(spec: ModelSpec, layout: Layout) -> None:
     kv = attn.num_kv_heads
     if attn.kind is AttentionKind.GQA and kv % layout.tp and layout.tp % kv:
         raise LayoutError(f"TP {layout.tp} and {kv} KV heads: one must divide the other")
+    for r in set(spec.recurrent_layers):  # vLLM shards GDN / Mamba2 by heads, Mamba by channels
+        split = (r.inner_size,) if r.kind.value == "mamba" else (r.num_heads, r.num_key_heads)
+        if any(n and n % layout.tp for n in split):
+            raise LayoutError(f"TP {layout.tp} does not divide the {r.kind.value} heads")
     if layout.ep > 1:
         if not spec.is_moe or spec.moe is None:
             raise LayoutError(f"EP {layout.ep} needs a MoE model")
@@ -146,9 +151,8 @@ def per_gpu_memory(spec: ModelSpec, mem: MemoryEstimate, layout: Layout) -> PerG
         ends = max(w["embedding"], w["lm_head"]) / layout.tp
     ends += w.get("towers", 0) / layout.tp  # vision/audio encoder, on the first stage
     seqs_per_group = math.ceil(mem.batch / layout.dp)
-    kv = (
-        mem.kv_cache_bytes / mem.batch * seqs_per_group * kv_shard_fraction(spec, layout.tp) * stage
-    )
+    # each attention layer's share by its own KV heads (memory.cache.shard_fraction)
+    kv = kv_bytes_per_rank(spec, mem.context, mem.kv_quant, layout.tp) * seqs_per_group * stage
     # linear-attention / Mamba state: heads split over TP (vLLM shards the mixer by heads)
     kv += mem.state_bytes / mem.batch * seqs_per_group / layout.tp * stage
     return PerGPUMemory(

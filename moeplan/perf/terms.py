@@ -13,7 +13,7 @@ from moeplan.memory.cache import (
 )
 from moeplan.model.params import ParamCounts
 from moeplan.model.specs import AttentionKind, ModelSpec
-from moeplan.perf.parallel import Layout, kv_shard_fraction
+from moeplan.perf.parallel import Layout
 
 
 def expected_experts_touched(num_experts: int, top_k: int, tokens: float) -> float:
@@ -90,9 +90,9 @@ def kv_read_bytes_per_gpu(
     attention layer up to its window (DSA layers: the indexer keys and the top_k entries they
     pick), the TP share of the heads (all of the MLA latent); plus the linear-attention /
     Mamba state, read and written every step, split over TP by heads."""
-    kv = decode_kv_read_bytes_per_sequence(spec, context, kv_quant)
+    kv = decode_kv_read_bytes_per_sequence(spec, context, kv_quant, layout.tp)
     state = decode_state_bytes_per_sequence(spec, state_dtype)
-    per_sequence = kv * kv_shard_fraction(spec, layout.tp) + state / layout.tp
+    per_sequence = kv + state / layout.tp
     return sequences * per_sequence * stage_fraction(spec, layout)
 
 
@@ -103,9 +103,8 @@ def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -
     GQA: 2 x H x (head_dim + v_head_dim) per attended token per layer.
     MLA decode (weights absorbed, DeepSeek-V2 sec. 2.1.2): 2 x H x (2 x kv_lora + rope).
     Indexer: 2 x index_heads x index_head_dim per scored token.
-    Linear-attention / Mamba layers cost no per-token attention (their FLOPs are in the
-    mixer weights)."""
-    total = 0.0
+    Linear-attention / Mamba layers: their state update per token (recurrent_state_flops)."""
+    total = recurrent_state_flops(spec, new_tokens)
     for a, window, layers in spec.attention_groups:
         if a.kind is AttentionKind.MLA and new_tokens == 1:
             assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
@@ -115,11 +114,26 @@ def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -
         attended = _attended(new_tokens, context_start, window)
         if a.indexer is not None:
             picked = _attended(new_tokens, context_start, a.indexer.top_k)
-            scored = 2 * a.indexer.num_heads * a.indexer.head_dim * attended
+            scored = (
+                0 if a.indexer.shared else 2 * a.indexer.num_heads * a.indexer.head_dim * attended
+            )
             total += layers * (per_pair * picked + scored)
         else:
             total += layers * per_pair * attended
     return total
+
+
+RECURRENT_FLOPS_PER_STATE_ELEMENT = 6
+"""A recurrent step per token touches every state element about three times at 2 FLOPs each:
+decay/update (Gated DeltaNet's rank-1 delta update, Mamba's dA x state + dB x), and the read-out
+(state x q, or C x state)."""
+
+
+def recurrent_state_flops(spec: ModelSpec, new_tokens: int) -> float:
+    """State FLOPs of the linear-attention / Mamba layers for `new_tokens` tokens (their
+    projection FLOPs are in the mixer weights)."""
+    elements = sum(r.inner_size * r.state_size for r in spec.recurrent_layers)
+    return RECURRENT_FLOPS_PER_STATE_ELEMENT * elements * new_tokens
 
 
 def _attended(new_tokens: int, context_start: int, window: int | None) -> float:
