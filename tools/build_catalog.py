@@ -311,8 +311,26 @@ GPU_ANNOTATIONS: dict[str, dict] = {
         link=("pcie", 32),
     ),
     "L4": dict(id="l4", aliases=["l4-24gb"], link=("pcie", 32)),
-    "RTX-4090": dict(id="rtx-4090", aliases=["4090", "geforce-rtx-4090"], link=("pcie", 32)),
-    "RTX-3090": dict(id="rtx-3090", aliases=["3090", "geforce-rtx-3090"], link=("pcie", 32)),
+    "RTX-4090": dict(
+        id="rtx-4090",
+        aliases=["4090", "geforce-rtx-4090"],
+        memory_bytes=(
+            24563 << 20,
+            "llama.cpp device log 'NVIDIA GeForce RTX 4090 ... VRAM: 24563 MiB' "
+            "(ggml-org/llama.cpp issue 22319)",
+        ),
+        link=("pcie", 32),
+    ),
+    "RTX-3090": dict(
+        id="rtx-3090",
+        aliases=["3090", "geforce-rtx-3090"],
+        memory_bytes=(
+            24575 << 20,
+            "llama.cpp device logs 'NVIDIA GeForce RTX 3090 ... VRAM: 24575 MiB' (Linux runs in "
+            "the code index)",
+        ),
+        link=("pcie", 32),
+    ),
     "MI300X": dict(
         id="mi300x",
         aliases=["amd-mi300x", "instinct-mi300x"],

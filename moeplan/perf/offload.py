@@ -191,12 +191,15 @@ def place(
     per_layer = by_component["routed_experts"] / spec.num_moe_layers if spec.num_moe_layers else 0
     host_experts = math.ceil(per_layer * host_layers)
     copies = host.sockets if engine.numa_replicates_experts else 1
+    # llama.cpp keeps the input embedding in RAM; a tied table is also the LM head on the GPU
+    embedding = by_component["embedding"] if engine.input_embedding_on_host else 0
+    tied = counts.breakdown["lm_head"] == 0
     if host.ram_bytes is None:
         raise MoeplanError(f"host '{host.id}': RAM size unknown; pass --host-ram-gb")
     return Placement(
         n_cpu_moe=n_cpu_moe,
         host_moe_layers=host_layers,
-        gpu_weight_bytes=sum(by_component.values()) - host_experts,
+        gpu_weight_bytes=sum(by_component.values()) - host_experts - (0 if tied else embedding),
         kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
         compute_buffer_bytes=activation_bytes(
             spec, min(engine.ubatch_tokens, context * batch), batch
@@ -204,7 +207,7 @@ def place(
         cuda_context_bytes=CUDA_CONTEXT_BYTES,
         gpu_capacity_bytes=gpu.memory_bytes - engine.gpu_margin_bytes,
         host_expert_bytes=host_experts,
-        host_bytes=host_experts * copies,
+        host_bytes=host_experts * copies + embedding,
         host_reserve_bytes=HOST_RESERVE_BYTES,
         host_ram_bytes=host.ram_bytes,
     )

@@ -57,6 +57,7 @@ class OffloadProfile:
     ubatch_tokens: int  # tokens per prefill forward pass
     gpu_margin_bytes: int  # VRAM left free when fitting
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
+    input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -86,12 +87,16 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             stream_min_batch=32,
             ubatch_tokens=512,
             gpu_margin_bytes=1024 * (1 << 20),
+            input_embedding_on_host=True,
             sources=(
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
                 "ggml-org/llama.cpp ggml-cuda: ops on batches of 32 or more tokens run on the GPU, "
                 "copying CPU-resident weights over PCIe (the issue's 'from batch 32')",
                 "ggml-org/llama.cpp common: n_ubatch default 512",
+                "ggml-org/llama.cpp src/llama-model.cpp: 'there is very little benefit to "
+                "offloading the input layer, so always keep it on the CPU' (token embedding in "
+                "RAM)",
                 "ggml-org/llama.cpp issue 18390: --fit-target 'target margin per device for --fit "
                 "option, default: 1024' MiB",
                 "numa_extra_socket_gain 0: one copy of each expert; threads on the far socket "

@@ -175,6 +175,8 @@ def _status(v: OffloadValidation) -> str:
         return "verdict right" if v.verdict_right else "verdict WRONG"
     if v.metric == "prefill_tok_s":
         return "prompt speed: reported, not in the median"
+    if v.predicted is None:
+        return "not predicted: the GPU part does not fit"
     return "fitting" if v.used_for_fitting else "held out"
 
 
