@@ -66,7 +66,8 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
     if method in ("gptq", "awq") and q.get("bits") in (4, 8):
         group = q.get("group_size") or 128
         fmt = f"int{q['bits']}" if group in (128, -1) else f"int{q['bits']}-g{group}"
-        return _mix(fmt, q.get("modules_to_not_convert") or [])
+        # transformers' AWQ/GPTQ integrations skip a module when an entry is a substring of it
+        return _mix(fmt, q.get("modules_to_not_convert") or [], substring=True)
     if method == "compressed-tensors":
         packed = _compressed_tensors_format(q)
         return _mix(packed, q.get("ignore") or []) if packed else "unmodelled:compressed-tensors"
@@ -100,24 +101,27 @@ def _compressed_tensors_format(q: dict[str, Any]) -> str | None:
     return None
 
 
-def _ignored(entry: str, name: str) -> bool:
+def _ignored(entry: str, name: str, substring: bool = False) -> bool:
+    """compressed-tensors: "re:" entries are regexes (re.match), others module names or
+    suffixes; ModelOpt globs; AWQ/GPTQ substrings."""
     if entry.startswith("re:"):
         return re.match(entry[3:], name) is not None
     return (
-        name == entry
+        (substring and entry in name)
+        or name == entry
         or name.endswith("." + entry)
         or fnmatch.fnmatch(name, entry)
         or fnmatch.fnmatch(name, entry + ".*")
     )
 
 
-def _mix(fmt: str, ignore: list[Any]) -> str:
+def _mix(fmt: str, ignore: list[Any], substring: bool = False) -> str:
     """The scheme id: FORMAT on every linear component the ignore list does not match."""
     entries = [str(e) for e in ignore]
     quantized = [
         c
         for c, names in COMPONENT_MODULES.items()
-        if not any(_ignored(e, n) for e in entries for n in names)
+        if not any(_ignored(e, n, substring) for e in entries for n in names)
     ]
     if len(quantized) == len(COMPONENT_MODULES) and fmt in _NAMED_UNIFORM:
         return fmt

@@ -1,0 +1,116 @@
+"""The `native` scheme from quantization_config wherever it sits, with the modules each
+method leaves unquantized (bits per weight: 4 + 16/32 = 4.5 for int4 group 32, etc.)."""
+
+from __future__ import annotations
+
+import pytest
+
+from moeplan.memory.quant import resolve_scheme, weight_format
+from moeplan.model.quant_config import native_quant_of
+
+
+def ct(bits, kind="int", strategy="group", group=32, ignore=(), fmt="pack-quantized"):
+    weights = {"num_bits": bits, "type": kind, "strategy": strategy, "group_size": group}
+    return {
+        "quant_method": "compressed-tensors",
+        "format": fmt,
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights}},
+        "ignore": list(ignore),
+    }
+
+
+@pytest.mark.parametrize(
+    "qcfg, native",
+    [
+        # Kimi-K2.5: int4 group 32 everywhere but attention, shared experts, dense MLP, head
+        (
+            ct(
+                4,
+                ignore=[
+                    "lm_head",
+                    "re:.*self_attn.*",
+                    "re:.*shared_experts.*",
+                    "re:.*mlp\\.(gate|up|down)_proj.*",
+                ],
+            ),
+            "bf16,routed_experts=int4-g32",
+        ),
+        (
+            ct(8, strategy="channel", group=None),
+            "bf16,attention=int8-ch,dense_ffn=int8-ch,"
+            "shared_experts=int8-ch,routed_experts=int8-ch,mtp=int8-ch",
+        ),
+        (ct(4, group=128), "int4"),
+        (ct(8, kind="float", strategy="block", group=None), "fp8-block"),
+        (ct(4, kind="float", group=16, fmt="nvfp4-pack-quantized"), "nvfp4"),
+        ({"quant_method": "modelopt", "quant_algo": "FP8"}, "fp8"),
+        (
+            {
+                "quant_method": "modelopt",
+                "quant_algo": "NVFP4",
+                "exclude_modules": ["lm_head", "model.layers.*.self_attn*"],
+            },
+            "bf16,dense_ffn=nvfp4,shared_experts=nvfp4,routed_experts=nvfp4",
+        ),
+        ({"quant_method": "awq", "bits": 4, "group_size": 128}, "int4"),
+        (
+            {
+                "quant_method": "gptq",
+                "bits": 4,
+                "group_size": 32,
+                "modules_to_not_convert": ["self_attn"],
+            },
+            "bf16,dense_ffn=int4-g32,shared_experts=int4-g32,routed_experts=int4-g32",
+        ),
+        ({"quant_method": "fp8", "weight_block_size": [128, 128]}, "fp8-block"),
+        ({"quant_method": "mxfp4"}, "bf16,experts=mxfp4"),
+        ({"quant_method": "bitsandbytes"}, "unmodelled:bitsandbytes"),
+    ],
+)
+def test_native_scheme_of_each_method(qcfg, native):
+    assert native_quant_of({"quantization_config": qcfg}) == native
+    if not native.startswith("unmodelled"):
+        resolve_scheme(native)  # every id it writes resolves
+
+
+def test_quantization_config_inside_text_config_at_any_depth():
+    nested = {"thinker_config": {"text_config": {"quantization_config": ct(4)}}}
+    assert (
+        native_quant_of(nested) == "bf16,attention=int4-g32,dense_ffn=int4-g32,"
+        "shared_experts=int4-g32,routed_experts=int4-g32,mtp=int4-g32"
+    )
+    assert native_quant_of({"text_config": {"dtype": "float16"}}) == "fp16"
+
+
+def test_groupwise_formats():
+    assert weight_format("int4-g32").bits_per_weight == 4 + 16 / 32
+    assert weight_format("int8-g64").bits_per_weight == 8 + 16 / 64
+    assert weight_format("int4-ch").bits_per_weight == 4
+    from moeplan.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError):
+        weight_format("int3-g32")
+
+
+def test_audio_and_vision_towers_at_any_depth():
+    """An Omni-style wrapper: thinker_config holds text, vision and audio configs."""
+    from moeplan.model.hf_config import spec_from_config
+    from tests.test_architectures import load
+
+    vl = load("qwen3-vl-30b-a3b")
+    cfg = {
+        "model_type": "omni_like",
+        "thinker_config": {
+            "text_config": {**vl["text_config"], "model_type": "qwen3_moe"},
+            "vision_config": vl["vision_config"],
+            "audio_config": {"model_type": "whisper_like", "d_model": 1280},
+        },
+    }
+    spec = spec_from_config(cfg, "omni")
+    assert [t.name for t in spec.towers] == ["vision", "audio"]
+    assert spec.towers[1].params is None  # named, not counted
+    from moeplan.memory.quant import resolve_scheme as rs
+    from moeplan.memory.sizing import size_model
+
+    notes = size_model(spec, rs("bf16")).notes
+    assert any("audio tower (whisper_like) present" in n for n in notes)
