@@ -23,8 +23,9 @@ from moeplan.hardware.hosts import (
 from moeplan.memory.estimate import weights_bytes_by_component
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
-from moeplan.perf.offload import auto_n_cpu_moe, estimate_offload, place
+from moeplan.perf.offload import estimate_offload
 from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
+from moeplan.perf.offload_placement import auto_n_cpu_moe, place
 from moeplan.plan.validate_offload import validate_offload_all, verdicts
 
 runner = CliRunner()

@@ -19,9 +19,6 @@ from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import Host, pcie_bytes_per_s
 from moeplan.memory.estimate import (
-    CUDA_CONTEXT_BYTES,
-    activation_bytes,
-    kv_cache_bytes,
     weights_bytes_by_component,
 )
 from moeplan.memory.quant import QuantScheme
@@ -29,15 +26,17 @@ from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.latency import make_setup
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s
+from moeplan.perf.offload_placement import (
+    Placement,
+    auto_n_cpu_moe,
+    fit_reason,
+    place,
+)
 from moeplan.perf.parallel import Layout
 from moeplan.perf.phases import Phase, Setup, decode_step, prefill
 from moeplan.perf.terms import expected_experts_touched
 
 GIB = 1 << 30
-
-HOST_RESERVE_BYTES = 4 * GIB
-"""RAM kept for the OS, a desktop session and the engine's own host buffers (tokenizer, pinned
-staging, host compute buffers): a named assumption, not fitted."""
 
 DEFAULT_DISK_BYTES_PER_S = pcie_bytes_per_s(4, 4)
 """When RAM is short, llama.cpp's mmap reads the missing experts from disk on every use: the
@@ -53,46 +52,6 @@ to the CPU with the experts: block alignment (2), gate_up GEMM, activation, down
 router, top-k and combine stay on the GPU."""
 
 MODES = ("none", "experts", "auto")
-
-
-@dataclass(frozen=True)
-class Placement:
-    n_cpu_moe: int  # llama.cpp's K: layers 0..K-1 keep their routed experts in RAM
-    host_moe_layers: int  # MoE layers among them
-    gpu_weight_bytes: int
-    kv_cache_bytes: int
-    compute_buffer_bytes: int
-    cuda_context_bytes: int
-    gpu_capacity_bytes: int  # GPU memory less the engine's free margin
-    host_expert_bytes: int  # one copy
-    host_bytes: int  # expert copies (one per socket when the engine replicates)
-    host_reserve_bytes: int
-    host_ram_bytes: int
-
-    @property
-    def gpu_bytes(self) -> int:
-        return (
-            self.gpu_weight_bytes
-            + self.kv_cache_bytes
-            + self.compute_buffer_bytes
-            + self.cuda_context_bytes
-        )
-
-    @property
-    def fits_gpu(self) -> bool:
-        return self.gpu_bytes <= self.gpu_capacity_bytes
-
-    @property
-    def host_capacity_bytes(self) -> int:
-        return max(0, self.host_ram_bytes - self.host_reserve_bytes)
-
-    @property
-    def fits_host(self) -> bool:
-        return self.host_bytes <= self.host_capacity_bytes
-
-    @property
-    def fits(self) -> bool:
-        return self.fits_gpu and self.fits_host
 
 
 @dataclass(frozen=True)
@@ -142,11 +101,6 @@ class OffloadReport:
         return self.batch * self.input_len / self.speed.prefill_s if self.speed else None
 
 
-def moe_layers_before(spec: ModelSpec, k: int) -> int:
-    """MoE layers among layers 0..k-1 (llama.cpp's --n-cpu-moe counts every layer)."""
-    return sum(1 for layer in spec.layers[:k] if layer.is_moe)
-
-
 def host_link_bytes_per_s(gpu: GPU, pcie: tuple[int, int] | None = None) -> tuple[float, str]:
     """One direction of the GPU's host link: an explicit (gen, lanes), the catalog's, else the
     GPU's PCIe interconnect figure, else DEFAULT_PCIE."""
@@ -169,69 +123,6 @@ def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
     per_socket = total / host.sockets
     gain = 1.0 + (host.sockets - 1) * engine.numa_extra_socket_gain
     return per_socket * engine.host_bw_efficiency * gain
-
-
-def place(
-    spec: ModelSpec,
-    scheme: QuantScheme,
-    gpu: GPU,
-    host: Host,
-    engine: OffloadProfile,
-    n_cpu_moe: int,
-    context: int,
-    batch: int = 1,
-    kv_quant: str = "bf16",
-) -> Placement:
-    """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM."""
-    if not 0 <= n_cpu_moe <= spec.num_layers:
-        raise MoeplanError(f"--n-cpu-moe must be between 0 and {spec.num_layers}, got {n_cpu_moe}")
-    counts = count_params(spec)
-    by_component = {**weights_bytes_by_component(spec, scheme, counts), "mtp": 0}
-    host_layers = moe_layers_before(spec, n_cpu_moe)
-    per_layer = by_component["routed_experts"] / spec.num_moe_layers if spec.num_moe_layers else 0
-    host_experts = math.ceil(per_layer * host_layers)
-    copies = host.sockets if engine.numa_replicates_experts else 1
-    # llama.cpp keeps the input embedding in RAM; a tied table is also the LM head on the GPU
-    embedding = by_component["embedding"] if engine.input_embedding_on_host else 0
-    tied = counts.breakdown["lm_head"] == 0
-    if host.ram_bytes is None:
-        raise MoeplanError(f"host '{host.id}': RAM size unknown; pass --host-ram-gb")
-    return Placement(
-        n_cpu_moe=n_cpu_moe,
-        host_moe_layers=host_layers,
-        gpu_weight_bytes=sum(by_component.values()) - host_experts - (0 if tied else embedding),
-        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
-        compute_buffer_bytes=activation_bytes(
-            spec, min(engine.ubatch_tokens, context * batch), batch
-        ),
-        cuda_context_bytes=CUDA_CONTEXT_BYTES,
-        gpu_capacity_bytes=gpu.memory_bytes - engine.gpu_margin_bytes,
-        host_expert_bytes=host_experts,
-        host_bytes=host_experts * copies + embedding,
-        host_reserve_bytes=HOST_RESERVE_BYTES,
-        host_ram_bytes=host.ram_bytes,
-    )
-
-
-def auto_n_cpu_moe(
-    spec: ModelSpec,
-    scheme: QuantScheme,
-    gpu: GPU,
-    host: Host,
-    engine: OffloadProfile,
-    context: int,
-    batch: int = 1,
-    kv_quant: str = "bf16",
-) -> Placement:
-    """The smallest K whose GPU part fits (what llama.cpp --fit does for MoE weights); K = every
-    layer when even that does not fit (the placement then says so)."""
-    last = None
-    for k in range(spec.num_layers + 1):
-        last = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant)
-        if last.fits_gpu:
-            return last
-    assert last is not None
-    return last
 
 
 def _gpu_setup(
@@ -337,34 +228,6 @@ def offload_speed(
         chosen, path, other = cpu_path, "cpu", stream_path
     speed = OffloadSpeed(gpu_step, host_s, bound, chosen, path, other, disk_s)
     return speed, host_bw
-
-
-def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
-    gb = 1e9
-    if p.fits:
-        where = (
-            f"experts of {p.host_moe_layers} MoE layer(s) in RAM"
-            if p.host_moe_layers
-            else "everything on the GPU"
-        )
-        return (
-            f"fits: {p.gpu_bytes / gb:.1f} of {p.gpu_capacity_bytes / gb:.1f} GB on {gpu.id}, "
-            f"{p.host_bytes / gb:.1f} of {p.host_capacity_bytes / gb:.1f} GB of RAM ({where})"
-        )
-    out = []
-    if not p.fits_gpu:
-        out.append(
-            f"GPU short: {p.gpu_bytes / gb:.1f} GB > {p.gpu_capacity_bytes / gb:.1f} GB usable on "
-            f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f})"
-        )
-    if not p.fits_host:
-        out.append(
-            f"RAM short: {p.host_bytes / gb:.1f} GB of experts > "
-            f"{p.host_capacity_bytes / gb:.1f} GB ({p.host_ram_bytes / gb:.1f} GB installed less "
-            f"{p.host_reserve_bytes / gb:.1f} GB for the OS); "
-            "llama.cpp would mmap the rest from disk (estimate flagged)"
-        )
-    return "does not fit: " + "; ".join(out)
 
 
 def estimate_offload(

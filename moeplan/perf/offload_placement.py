@@ -1,0 +1,164 @@
+"""Where the bytes go under expert offload: the routed experts of layers 0..K-1 in host RAM
+(llama.cpp's --n-cpu-moe counts every layer, dense ones too), everything else on the GPU; whether
+each side fits, and the smallest K that fits the GPU (llama.cpp --fit)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from moeplan.errors import MoeplanError
+from moeplan.hardware.gpus import GPU
+from moeplan.hardware.hosts import Host
+from moeplan.memory.estimate import (
+    CUDA_CONTEXT_BYTES,
+    activation_bytes,
+    kv_cache_bytes,
+    weights_bytes_by_component,
+)
+from moeplan.memory.quant import QuantScheme
+from moeplan.model.params import count_params
+from moeplan.model.specs import ModelSpec
+from moeplan.perf.offload_engines import OffloadProfile
+
+GIB = 1 << 30
+
+HOST_RESERVE_BYTES = 4 * GIB
+"""RAM kept for the OS, a desktop session and the engine's own host buffers (tokenizer, pinned
+staging, host compute buffers): a named assumption, not fitted."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    n_cpu_moe: int  # llama.cpp's K: layers 0..K-1 keep their routed experts in RAM
+    host_moe_layers: int  # MoE layers among them
+    gpu_weight_bytes: int
+    kv_cache_bytes: int
+    compute_buffer_bytes: int
+    cuda_context_bytes: int
+    gpu_capacity_bytes: int  # GPU memory less the engine's free margin
+    host_expert_bytes: int  # one copy
+    host_bytes: int  # expert copies (one per socket when the engine replicates)
+    host_reserve_bytes: int
+    host_ram_bytes: int
+
+    @property
+    def gpu_bytes(self) -> int:
+        return (
+            self.gpu_weight_bytes
+            + self.kv_cache_bytes
+            + self.compute_buffer_bytes
+            + self.cuda_context_bytes
+        )
+
+    @property
+    def fits_gpu(self) -> bool:
+        return self.gpu_bytes <= self.gpu_capacity_bytes
+
+    @property
+    def host_capacity_bytes(self) -> int:
+        return max(0, self.host_ram_bytes - self.host_reserve_bytes)
+
+    @property
+    def fits_host(self) -> bool:
+        return self.host_bytes <= self.host_capacity_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.fits_gpu and self.fits_host
+
+
+def moe_layers_before(spec: ModelSpec, k: int) -> int:
+    """MoE layers among layers 0..k-1 (llama.cpp's --n-cpu-moe counts every layer)."""
+    return sum(1 for layer in spec.layers[:k] if layer.is_moe)
+
+
+def place(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    n_cpu_moe: int,
+    context: int,
+    batch: int = 1,
+    kv_quant: str = "bf16",
+) -> Placement:
+    """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM."""
+    if not 0 <= n_cpu_moe <= spec.num_layers:
+        raise MoeplanError(f"--n-cpu-moe must be between 0 and {spec.num_layers}, got {n_cpu_moe}")
+    counts = count_params(spec)
+    by_component = {**weights_bytes_by_component(spec, scheme, counts), "mtp": 0}
+    host_layers = moe_layers_before(spec, n_cpu_moe)
+    per_layer = by_component["routed_experts"] / spec.num_moe_layers if spec.num_moe_layers else 0
+    host_experts = math.ceil(per_layer * host_layers)
+    copies = host.sockets if engine.numa_replicates_experts else 1
+    # llama.cpp keeps the input embedding in RAM; a tied table is also the LM head on the GPU
+    embedding = by_component["embedding"] if engine.input_embedding_on_host else 0
+    tied = counts.breakdown["lm_head"] == 0
+    if host.ram_bytes is None:
+        raise MoeplanError(f"host '{host.id}': RAM size unknown; pass --host-ram-gb")
+    return Placement(
+        n_cpu_moe=n_cpu_moe,
+        host_moe_layers=host_layers,
+        gpu_weight_bytes=sum(by_component.values()) - host_experts - (0 if tied else embedding),
+        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
+        compute_buffer_bytes=activation_bytes(
+            spec, min(engine.ubatch_tokens, context * batch), batch
+        ),
+        cuda_context_bytes=CUDA_CONTEXT_BYTES,
+        gpu_capacity_bytes=gpu.memory_bytes - engine.gpu_margin_bytes,
+        host_expert_bytes=host_experts,
+        host_bytes=host_experts * copies + embedding,
+        host_reserve_bytes=HOST_RESERVE_BYTES,
+        host_ram_bytes=host.ram_bytes,
+    )
+
+
+def auto_n_cpu_moe(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    context: int,
+    batch: int = 1,
+    kv_quant: str = "bf16",
+) -> Placement:
+    """The smallest K whose GPU part fits (what llama.cpp --fit does for MoE weights); K = every
+    layer when even that does not fit (the placement then says so)."""
+    last = None
+    for k in range(spec.num_layers + 1):
+        last = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant)
+        if last.fits_gpu:
+            return last
+    assert last is not None
+    return last
+
+
+def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
+    gb = 1e9
+    if p.fits:
+        where = (
+            f"experts of {p.host_moe_layers} MoE layer(s) in RAM"
+            if p.host_moe_layers
+            else "everything on the GPU"
+        )
+        return (
+            f"fits: {p.gpu_bytes / gb:.1f} of {p.gpu_capacity_bytes / gb:.1f} GB on {gpu.id}, "
+            f"{p.host_bytes / gb:.1f} of {p.host_capacity_bytes / gb:.1f} GB of RAM ({where})"
+        )
+    out = []
+    if not p.fits_gpu:
+        out.append(
+            f"GPU short: {p.gpu_bytes / gb:.1f} GB > {p.gpu_capacity_bytes / gb:.1f} GB usable on "
+            f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f})"
+        )
+    if not p.fits_host:
+        out.append(
+            f"RAM short: {p.host_bytes / gb:.1f} GB of experts > "
+            f"{p.host_capacity_bytes / gb:.1f} GB ({p.host_ram_bytes / gb:.1f} GB installed less "
+            f"{p.host_reserve_bytes / gb:.1f} GB for the OS); "
+            "llama.cpp would mmap the rest from disk (estimate flagged)"
+        )
+    return "does not fit: " + "; ".join(out)
