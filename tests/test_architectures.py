@@ -376,3 +376,11 @@ def test_glm_dsa_shared_indexer_layers():
     assert saved == (78 - own) * per_indexer
     keys_saved = kv_bytes_per_sequence(full, 1000) - kv_bytes_per_sequence(spec, 1000)
     assert keys_saved == (78 - own) * 132 * 1000
+
+
+def test_known_family_names_fields_it_did_not_read():
+    """A new shape field in a known family (e.g. a latent MoE width) is named in a note."""
+    cfg = {**load("nemotron-3-nano-30b-a3b"), "moe_latent_size": 1024}
+    spec = spec_from_config(cfg, "nemotron-latent")
+    assert any("moe_latent_size" in n for n in spec.reader_notes)
+    assert not spec_of("nemotron-3-nano-30b-a3b").reader_notes

@@ -57,7 +57,7 @@ def ffn_plan(f: Fields, n: int, has_moe: bool) -> list[str]:
     offset). Every layer MoE when none is set."""
     if not has_moe:
         return ["dense"] * n
-    freq = f.cfg.get("moe_layer_freq")
+    freq = f.get("moe_layer_freq")
     if isinstance(freq, list):
         if len(freq) != n or not all(v in (0, 1, True, False) for v in freq):
             raise SpecError(
@@ -128,7 +128,7 @@ def mixer_plan(f: Fields, n: int) -> list[tuple[MixerKind, WindowKind]]:
             else (MixerKind.MAMBA, WindowKind.FULL)
             for i in range(n)
         ]
-    sliding = f.has("sliding_window") and f.cfg.get("use_sliding_window", True) is not False
+    sliding = f.has("sliding_window") and f.get("use_sliding_window", True) is not False
     return [(MixerKind.ATTENTION, WindowKind.SLIDING if sliding else WindowKind.FULL)] * n
 
 
@@ -198,6 +198,9 @@ def moe_block(
     n = f.int_of(NUM_EXPERTS, default=0, minimum=0)
     if not n:
         return None
+    zero_kind = f.str("zero_expert_type", "identity")
+    if zero_kind != "identity":
+        raise SpecError(f"{f.where}: zero_expert_type '{zero_kind}' is not modelled (identity is)")
     width = f.int_of(width_keys)
     n_shared = f.int_of(NUM_SHARED, default=0, minimum=0)
     shared_width = f.int_of(SHARED_WIDTH, default=0, minimum=0)
@@ -243,7 +246,7 @@ def mamba2(f: Fields) -> RecurrentSpec:
 
 def mamba1(f: Fields, hidden: int) -> RecurrentSpec:
     """JambaMambaMixer: d_inner = mamba_expand x hidden; dt_rank 'auto' = ceil(hidden / 16)."""
-    dt_rank = f.cfg.get("mamba_dt_rank")
+    dt_rank = f.get("mamba_dt_rank")
     rank = -(-hidden // 16) if dt_rank in (None, "auto") else f.int("mamba_dt_rank")
     return RecurrentSpec(
         MixerKind.MAMBA,

@@ -157,7 +157,7 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
         norms_per_layer=1 if f.has("hybrid_override_pattern") else 2,
         block_size=t.sublayers,
     )
-    if t.tie_default is not None and f.cfg.get("tie_word_embeddings") is None:
+    if t.tie_default is not None and f.get("tie_word_embeddings") is None:
         out["tie_word_embeddings"] = t.tie_default
     return out
 
@@ -167,7 +167,7 @@ def indexer_sharing(f: Fields, n: int) -> list[bool]:
     ("F"/"S"), or index_topk_freq with index_skip_topk_offset (default 2): layer i runs its
     own indexer when max(i - offset + 1, 0) % freq == 0. Every layer runs one otherwise."""
     types = f.list("indexer_types")
-    pattern = f.cfg.get("index_topk_pattern")
+    pattern = f.get("index_topk_pattern")
     if isinstance(pattern, str):
         types = [{"F": "full", "S": "shared"}.get(c, c) for c in pattern]
     elif isinstance(pattern, list):
@@ -210,6 +210,8 @@ def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
     qk_norm = t.qk_norm
     if t.qk_norm_key and not f.bool(t.qk_norm_key):
         qk_norm = QKNorm.NONE
+    if t.qk_norm is QKNorm.FULL and f.get("use_qk_norm") is False:
+        qk_norm = QKNorm.NONE
     if f.str("qk_norm_type") == "per_layer":
         qk_norm = QKNorm.FULL
     bias = f.bool(t.qkv_bias_key)
@@ -218,7 +220,7 @@ def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
         qkv_bias=bias,
         o_bias=bias and t.qkv_bias_key == "use_bias",
         qk_norm=qk_norm,
-        output_gate=t.output_gate or f.bool("attn_output_gate"),
+        output_gate=f.bool("attn_output_gate", default=t.output_gate),
         sinks=f.bool(sink_key) if sink_key else False,
     )
 
@@ -227,14 +229,24 @@ def _score_bias(f: Fields, t: Traits) -> bool:
     if t.score_bias:
         return True
     if t.score_bias_key == "topk_method":
-        return f.cfg.get("topk_method") == "noaux_tc"
+        return bool(f.get("topk_method") == "noaux_tc")
     return f.bool(t.score_bias_key) if t.score_bias_key else False
 
 
 def _mtp(f: Fields, t: Traits) -> int:
-    if t.mtp_keys == ("num_mtp_modules",) and f.cfg.get("use_mtp") is False:
-        return 0
+    """MTP layers in the checkpoint; MiniMax-M2: num_mtp_modules x mtp_transformer_layers."""
+    if t.mtp_keys == ("num_mtp_modules",):
+        if f.get("use_mtp") is False:
+            return 0
+        return f.int_of(t.mtp_keys, default=0, minimum=0) * f.int(
+            "mtp_transformer_layers", default=1, minimum=0
+        )
     return f.int_of(t.mtp_keys, default=0, minimum=0)
+
+
+def unread_shape_fields(f: Fields) -> list[str]:
+    """Fields that look like shapes and that no block read (checked for known families)."""
+    return [k for k in unknown_count_fields(f.cfg) if k not in f.read]
 
 
 # Fields the blocks read (STANDARD) and fields that do not change parameter or cache counts
@@ -310,7 +322,18 @@ STANDARD = frozenset(
         "text_config",
     }
 )
-HARMLESS_SUFFIXES = ("_eps", "_id", "_ids", "_dropout", "_range", "_theta", "_scaling", "_act")
+HARMLESS_SUFFIXES = (
+    "_eps",
+    "_epsilon",
+    "_id",
+    "_ids",
+    "_dropout",
+    "_range",
+    "_theta",
+    "_scaling",
+    "_act",
+    "_kernels",
+)
 HARMLESS = frozenset(
     {
         "architectures",
@@ -348,6 +371,26 @@ HARMLESS = frozenset(
         "router_jitter_noise",
         "moe_router_dtype",
         "is_encoder_decoder",
+        # read by no block, and changing no count: RoPE / scaling details, kernels, runtime
+        "indexer_rope_interleave",
+        "n_ctx",
+        "norm_head",
+        "attention_method",
+        "mla_scale_kv_lora",
+        "mla_scale_q_lora",
+        "attention_value_scale",
+        "rotary_dim",
+        "chunk_size",
+        "num_logits_to_keep",
+        "rescale_prenorm_residual",
+        "time_step_floor",
+        "time_step_max",
+        "time_step_min",
+        "mamba_ssm_cache_dtype",
+        "mamba_ssm_dtype",
+        "residual_in_fp32",
+        "mtp_use_dedicated_embeddings",
+        "sliding_window_size",
     }
 )
 _SHAPE_WORDS = (

@@ -16,12 +16,17 @@ class Fields:
     def __init__(self, cfg: dict[str, Any], where: str) -> None:
         self.cfg = cfg
         self.where = where
+        self.read: set[builtins.str] = set()  # fields a reader looked at
+
+    def get(self, key: builtins.str, default: Any = None) -> Any:
+        self.read.add(key)
+        return self.cfg.get(key, default)
 
     def has(self, key: str) -> bool:
-        return self.cfg.get(key) is not None
+        return self.get(key) is not None
 
     def int(self, key: str, default: Any = MISSING, minimum: builtins.int = 1) -> builtins.int:
-        value = self.cfg.get(key)
+        value = self.get(key)
         if value is None:
             if default is MISSING:
                 raise SpecError(f"{self.where}: missing field '{key}'")
@@ -33,10 +38,10 @@ class Fields:
         return int(value)
 
     def opt_int(self, key: str, minimum: builtins.int = 1) -> builtins.int | None:
-        return None if self.cfg.get(key) is None else self.int(key, minimum=minimum)
+        return None if self.get(key) is None else self.int(key, minimum=minimum)
 
     def bool(self, key: str, default: bool = False) -> bool:
-        value = self.cfg.get(key)
+        value = self.get(key)
         if value is None:
             return default
         if not isinstance(value, bool):
@@ -44,14 +49,14 @@ class Fields:
         return value
 
     def int_list(self, key: str) -> list[builtins.int]:
-        value = self.cfg.get(key) or []
+        value = self.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
             raise SpecError(f"{self.where}: field '{key}' must be a list of integers")
         return value
 
     def first(self, *keys: builtins.str) -> builtins.str | None:
         """The first of `keys` the config sets (aliases of one quantity across families)."""
-        return next((k for k in keys if self.cfg.get(k) is not None), None)
+        return next((k for k in keys if self.get(k) is not None), None)
 
     def int_of(
         self, keys: tuple[builtins.str, ...], default: Any = MISSING, minimum: builtins.int = 1
@@ -64,11 +69,11 @@ class Fields:
         return self.int(key, minimum=minimum)
 
     def str(self, key: builtins.str, default: builtins.str = "") -> builtins.str:
-        value = self.cfg.get(key)
+        value = self.get(key)
         return default if value is None else builtins.str(value)
 
     def list(self, key: builtins.str) -> builtins.list[Any]:
-        value = self.cfg.get(key)
+        value = self.get(key)
         if value is None:
             return []
         if not isinstance(value, builtins.list):

@@ -10,7 +10,13 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.blocks import NUM_LAYERS
-from moeplan.model.families import TRAITS, Traits, read_layers, unknown_count_fields
+from moeplan.model.families import (
+    TRAITS,
+    Traits,
+    read_layers,
+    unknown_count_fields,
+    unread_shape_fields,
+)
 from moeplan.model.fields import Fields, div
 from moeplan.model.quant_config import WRAPPER_KEYS, native_quant_of
 from moeplan.model.specs import (
@@ -362,7 +368,11 @@ def _read_family(f: Fields, family: str) -> tuple[dict[str, Any], tuple[str, ...
     if family in _FAMILIES:
         return _FAMILIES[family](f, family), ()
     if family in TRAITS:
-        return read_layers(f, family), ()
+        fields = read_layers(f, family)
+        unread = unread_shape_fields(f)
+        if unread:
+            return fields, (f"fields not read (check they change no count): {', '.join(unread)}",)
+        return fields, ()
     unknown = unknown_count_fields(f.cfg)
     if unknown:
         raise SpecError(
