@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -49,3 +50,46 @@ def test_usage_errors_are_one_line_exit_2_with_click_installed_or_not():
         assert r.returncode == 2, (argv, r.stderr)
         assert "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+# What `moeplan size <catalog id> --quant Q` may not import: heavy libraries, and the parts of
+# moeplan other commands need (start-up is budgeted at 4x bare Python, benchmarks/cli_start.py).
+NOT_ON_THE_SIZE_PATH = (
+    "torch",
+    "pynvml",
+    "numpy",
+    "yaml",
+    "rich",
+    "tabulate",
+    "matplotlib",
+    "huggingface_hub",
+    "gguf",
+    "safetensors",
+    "moeplan.hardware.gpus",
+    "moeplan.perf.latency",
+    "moeplan.plan",
+    "moeplan.profile",
+    "moeplan.cli.perf",
+    "moeplan.cli.check",
+    "moeplan.cli.profile",
+)
+
+
+def test_size_on_a_catalog_id_imports_only_what_it_needs(tmp_path):
+    probe = (
+        "import sys\n"
+        "sys.argv = ['moeplan', 'size', 'mixtral-8x22b', '--quant', 'int4']\n"
+        "from moeplan.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "MOEPLAN_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):  # the first run parses the catalog YAML and caches it; the second is checked
+        r = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+    loaded = set(r.stderr.split())
+    offenders = sorted(
+        m for m in loaded for f in NOT_ON_THE_SIZE_PATH if m == f or m.startswith(f + ".")
+    )
+    assert not offenders

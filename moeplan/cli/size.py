@@ -75,7 +75,6 @@ def size(
     --offload, the bytes on one GPU and in host RAM and whether they fit."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.size import levels_table, size_json, size_tables
-    from moeplan.hardware.gpus import resolve_gpu
     from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
     from moeplan.memory.sizing import size_model
     from moeplan.model.catalog import load_model
@@ -94,7 +93,11 @@ def size(
         raise MoeplanError(f"--usable-fraction must be at most 1, got {usable_fraction}")
     out = output_format(fmt, as_json)
     spec = load_model(model)
-    device = resolve_gpu(gpu) if gpu else None
+    device = None
+    if gpu:  # the GPU catalog is loaded only when a GPU is named
+        from moeplan.hardware.gpus import resolve_gpu
+
+        device = resolve_gpu(gpu)
     host_args = HostArgs(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets
     )

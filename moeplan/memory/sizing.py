@@ -4,8 +4,8 @@ publisher's. Pure: takes specs, returns a SizeReport."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from moeplan.hardware.gpus import GPU
 from moeplan.memory.estimate import MemoryEstimate, estimate_memory
 from moeplan.memory.quant import QuantScheme, component_bits
 from moeplan.model.params import ParamCounts, count_params
@@ -18,6 +18,9 @@ from moeplan.perf.parallel import (
     make_layout,
     per_gpu_memory,
 )
+
+if TYPE_CHECKING:  # the GPU catalog module is loaded only when a GPU is named
+    from moeplan.hardware.gpus import GPU
 
 
 @dataclass(frozen=True)

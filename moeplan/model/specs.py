@@ -6,7 +6,7 @@ configs into these frozen dataclasses; nothing downstream reads a raw config.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import cached_property
 
@@ -265,11 +265,9 @@ class ModelSpec:
 
     @cached_property
     def _hash(self) -> int:
-        return hash(astuple(self, tuple_factory=lambda items: tuple(map(_hashable, items))))
+        """The fields' hash, once: lru_cache'd functions of a spec hash it on every call, and the
+        nested frozen dataclasses hash their own fields (no deep copy as astuple would make)."""
+        return hash(tuple(getattr(self, f.name) for f in fields(self)))
 
     def __hash__(self) -> int:
         return self._hash
-
-
-def _hashable(value: object) -> object:
-    return tuple(sorted(value.items())) if isinstance(value, dict) else value

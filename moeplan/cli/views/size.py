@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moeplan.cli.render import Table, billions, gb, pct, small_bytes
 from moeplan.cli.views.layers import hybrid_rows, pattern_table
-from moeplan.hardware.gpus import GPU
 from moeplan.memory.quant import FORMATS, SCHEMES
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.params import COMPONENTS
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.parallel import PerGPUMemory
+
+if TYPE_CHECKING:
+    from moeplan.hardware.gpus import GPU
 
 
 def size_json(r: SizeReport) -> dict[str, Any]:
