@@ -143,3 +143,21 @@ def test_tp_must_divide_recurrent_heads():
     with pytest.raises(LayoutError, match="linear_attention heads"):
         validate_layout(spec, Layout(tp=32))
     validate_layout(spec_of("jamba-v0.1"), Layout(tp=8))  # Mamba splits its 8192 channels
+
+
+def test_check_budgets_take_state_dtype_and_text_only(tmp_path):
+    """A budget on Qwen3-VL: weights without the tower (--text-only) under 61.1 GB = 30.53B
+    params x 2 B; the same budget with the tower (0.54B more) over it."""
+    from moeplan.plan.check import check_files
+
+    path = tmp_path / "b.yaml"
+    doc = (
+        "budgets:\n"
+        "  - {name: text, model: qwen3-vl-30b-a3b, gpu: h200, quant: bf16, text_only: true,\n"
+        "     state_dtype: bf16, limits: {max_weights_gb: 61.1}}\n"
+        "  - {name: all, model: qwen3-vl-30b-a3b, gpu: h200, quant: bf16,\n"
+        "     limits: {max_weights_gb: 61.1}}\n"
+    )
+    path.write_text(doc)
+    results = {r.budget: r for r in check_files([str(path)]).results}
+    assert results["text"].passed and not results["all"].passed

@@ -28,6 +28,8 @@ FIELDS = {
     "model": str,
     "quant": str,
     "kv_quant": str,
+    "state_dtype": str,  # linear-attention / Mamba recurrent state (memory.cache)
+    "text_only": bool,  # leave vision/audio towers out of the weights
     "gpu": str,
     "gpus": int,
     "tp": int,
@@ -63,6 +65,8 @@ class Budget:
     limits: dict[str, float]
     quant: str = "native"
     kv_quant: str = "bf16"
+    state_dtype: str = "fp32"
+    text_only: bool = False
     gpus: int | None = None
     tp: int | None = None
     ep: int | None = None
@@ -163,7 +167,7 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
             raise _bad(where, name, f"field '{key}' must be {expected.__name__}, got {value!r}")
         if isinstance(value, float) and value <= 0:
             raise _bad(where, name, f"field '{key}' must be positive, got {value}")
-        if isinstance(value, int) and value < 1:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")
     for key in ("model", "gpu", "limits"):
         if key not in raw:

@@ -31,6 +31,7 @@ def _field(budget: Budget, field: str, call: Callable[[], T]) -> T:
 
 def evaluate_budget(budget: Budget) -> list[LimitResult]:
     from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.cache import state_dtype_bytes
     from moeplan.memory.estimate import kv_dtype_bytes
     from moeplan.memory.quant import resolve_scheme
     from moeplan.memory.sizing import size_model
@@ -44,6 +45,7 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
     gpu = _field(budget, "gpu", lambda: resolve_gpu(budget.gpu))
     scheme = _field(budget, "quant", lambda: resolve_scheme(budget.quant, spec))
     _field(budget, "kv_quant", lambda: kv_dtype_bytes(budget.kv_quant))
+    _field(budget, "state_dtype", lambda: state_dtype_bytes(budget.state_dtype))
     if budget.offloaded:
         return _limit_results(budget, _offload_values(budget, spec, scheme, gpu))
     engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
@@ -62,6 +64,8 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
             tp=budget.tp,
             ep=budget.ep,
             pp=budget.pp,
+            state_dtype=budget.state_dtype,
+            text_only=budget.text_only,
         )
     except LayoutError as exc:
         raise MoeplanError(f"{budget.file}: budget '{budget.name}': layout: {exc}") from None
@@ -97,7 +101,15 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
                 ),
             )
         setup = make_setup(
-            spec, scheme, gpu, layout, engine, rates, Network(budget.nodes), budget.kv_quant
+            spec,
+            scheme,
+            gpu,
+            layout,
+            engine,
+            rates,
+            Network(budget.nodes),
+            budget.kv_quant,
+            budget.state_dtype,
         )
         p = latency_point(setup, budget.batch, budget.input_len, budget.output, check_memory=False)
         detail = (
