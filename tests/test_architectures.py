@@ -233,6 +233,13 @@ def test_counts_match_an_independent_count(name):
     c = count_params(spec_of(name))
     assert c.total == pytest.approx(total, rel=0.01)
     assert c.active == pytest.approx(active, rel=0.02)
+    # the other two conventions: + the input embedding row table (none when tied, the one
+    # table is the head), - the LM head (vocab x hidden)
+    cfg = load(name).get("text_config") or load(name)
+    table = cfg["vocab_size"] * cfg["hidden_size"]
+    tied = cfg.get("tie_word_embeddings", False)
+    assert c.active_with_embedding == pytest.approx(active + (0 if tied else table), rel=0.02)
+    assert c.active_without_embeddings == pytest.approx(active - table, rel=0.02)
 
 
 # Publishers' figures (README of configs-2026; convention as each publisher states it).
