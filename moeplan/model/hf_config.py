@@ -10,14 +10,9 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.blocks import NUM_LAYERS
-from moeplan.model.families import (
-    TRAITS,
-    Traits,
-    read_layers,
-    unknown_count_fields,
-    unread_shape_fields,
-)
+from moeplan.model.families import TRAITS, Traits, read_layers
 from moeplan.model.fields import Fields, div
+from moeplan.model.known_fields import unknown_count_fields, unread_shape_fields
 from moeplan.model.quant_config import WRAPPER_KEYS, native_quant_of
 from moeplan.model.specs import (
     AttentionKind,
