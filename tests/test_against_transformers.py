@@ -65,3 +65,46 @@ def test_counts_equal_the_modeling_code(name):
         text -= 28 * 256 * 2 * 2048 * 6144
     assert c.total == text
     assert c.towers_total == tower
+
+
+# transformers' own default config of each family, as v5 writes it (num_local_experts,
+# layer_types / mlp_layer_types, layers_block_type, no swa_ fields), and variants: a latent
+# MoE (Nemotron-H moe_latent_size) and GLM-MoE-DSA layers sharing the previous indexer
+DEFAULTS = [
+    ("qwen3_next", {}),
+    ("qwen3_5_moe", {}),
+    ("qwen3_vl_moe", {}),
+    ("deepseek_v32", {}),
+    ("glm_moe_dsa", {}),
+    ("glm_moe_dsa", {"index_topk_freq": 4}),
+    ("mimo_v2_flash", {}),
+    ("minimax_m2", {}),
+    ("nemotron_h", {}),
+    ("nemotron_h", {"moe_latent_size": 1024}),
+    ("jamba", {}),
+    ("ernie4_5_moe", {}),
+    ("kimi_k25", {}),
+    ("deepseek_v3", {}),
+    ("qwen3_moe", {}),
+]
+
+
+@pytest.mark.parametrize("family, overrides", DEFAULTS)
+def test_transformers_default_configs(family, overrides):
+    try:
+        config = transformers.AutoConfig.for_model(family, **overrides)
+    except (ValueError, KeyError, TypeError) as exc:
+        pytest.skip(f"transformers {transformers.__version__} has no {family}: {exc}")
+    raw = json.loads(json.dumps(config.to_dict(), default=str))
+    with torch.device("meta"):
+        if "vision_config" in raw:
+            model = transformers.AutoModelForImageTextToText.from_config(config)
+        else:
+            model = transformers.AutoModelForCausalLM.from_config(config)
+    sizes = {n: p.numel() for n, p in model.named_parameters()}
+    sizes |= {n: b.numel() for n, b in model.named_buffers() if "e_score_correction" in n}
+    tower = sum(v for k, v in sizes.items() if any(t in k for t in TOWER))
+    spec = spec_from_config(raw, family)
+    c = count_params(spec)
+    assert (c.total, c.towers_total) == (sum(sizes.values()) - tower, tower)
+    assert not spec.reader_notes  # every field understood

@@ -32,6 +32,7 @@ DENSE_WIDTH = ("intermediate_size", "ffn_hidden_size")
 LAYER_TYPES: dict[str, tuple[MixerKind, WindowKind]] = {
     "full_attention": (MixerKind.ATTENTION, WindowKind.FULL),
     "attention": (MixerKind.ATTENTION, WindowKind.FULL),
+    "indexed_attention": (MixerKind.ATTENTION, WindowKind.FULL),  # DSA (transformers v5)
     "sliding_attention": (MixerKind.ATTENTION, WindowKind.SLIDING),
     "chunked_attention": (MixerKind.ATTENTION, WindowKind.CHUNKED),
     "linear_attention": (MixerKind.LINEAR_ATTENTION, WindowKind.FULL),
@@ -39,12 +40,21 @@ LAYER_TYPES: dict[str, tuple[MixerKind, WindowKind]] = {
     "mamba2": (MixerKind.MAMBA2, WindowKind.FULL),
 }
 
-# Nemotron-H hybrid_override_pattern (NemotronHConfig): one character per block.
+# Nemotron-H hybrid_override_pattern (NemotronHConfig): one character per block; transformers
+# v5 saves layers_block_type instead, where "linear_attention" is the Mamba2 block.
 NEMOTRON_BLOCKS: dict[str, tuple[MixerKind, str]] = {
     "M": (MixerKind.MAMBA2, "none"),
     "*": (MixerKind.ATTENTION, "none"),
     "-": (MixerKind.NONE, "dense"),
     "E": (MixerKind.NONE, "moe"),
+}
+NEMOTRON_BLOCK_TYPES = {
+    "linear_attention": "M",
+    "mamba": "M",
+    "full_attention": "*",
+    "attention": "*",
+    "mlp": "-",
+    "moe": "E",
 }
 
 
@@ -57,6 +67,11 @@ def ffn_plan(f: Fields, n: int, has_moe: bool) -> list[str]:
     offset). Every layer MoE when none is set."""
     if not has_moe:
         return ["dense"] * n
+    kinds = f.list("mlp_layer_types")  # transformers v5: "dense" / "sparse" per layer
+    if kinds:
+        if len(kinds) != n or any(k not in ("dense", "sparse", "moe") for k in kinds):
+            raise SpecError(f"{f.where}: field 'mlp_layer_types' must be dense/sparse x {n}")
+        return ["dense" if k == "dense" else "moe" for k in kinds]
     freq = f.get("moe_layer_freq")
     if isinstance(freq, list):
         if len(freq) != n or not all(v in (0, 1, True, False) for v in freq):
@@ -134,7 +149,13 @@ def mixer_plan(f: Fields, n: int) -> list[tuple[MixerKind, WindowKind]]:
 
 def nemotron_plan(f: Fields) -> list[tuple[MixerKind, str]]:
     """NemotronHConfig.hybrid_override_pattern: M = Mamba2, * = attention, - = MLP, E = MoE;
-    each block is one mixer or one FFN, with one norm."""
+    each block is one mixer or one FFN, with one norm (or layers_block_type, one name each)."""
+    types = f.list("layers_block_type")
+    if types:
+        unknown = sorted({str(t) for t in types} - NEMOTRON_BLOCK_TYPES.keys())
+        if unknown:
+            raise SpecError(f"{f.where}: field 'layers_block_type' names {', '.join(unknown)}")
+        return [NEMOTRON_BLOCKS[NEMOTRON_BLOCK_TYPES[t]] for t in types]
     pattern = f.str("hybrid_override_pattern")
     n = f.int("num_hidden_layers")
     if len(pattern) != n or any(c not in NEMOTRON_BLOCKS for c in pattern):
@@ -193,6 +214,7 @@ def moe_block(
     score_bias: bool = False,
     shared_gate: bool = False,
 ) -> MoESpec | None:
+    # moe_latent_size (Nemotron-H latent MoE): experts work in a smaller latent width
     """The MoE block from the aliases above; shared experts are n_shared x width (the width
     field of the family, else the routed expert width); None when the config has no experts."""
     n = f.int_of(NUM_EXPERTS, default=0, minimum=0)
@@ -215,6 +237,7 @@ def moe_block(
         shared_intermediate_size=(shared_width or width) if n_shared else 0,
         shared_expert_gate=shared_gate and bool(n_shared),
         router_score_bias=score_bias,
+        latent_size=f.opt_int("moe_latent_size"),
     )
 
 
@@ -257,5 +280,6 @@ def mamba1(f: Fields, hidden: int) -> RecurrentSpec:
         dt_rank=rank,
         conv_bias=f.bool("mamba_conv_bias", default=True),
         proj_bias=f.bool("mamba_proj_bias"),
-        inner_layernorms=f.bool("mamba_inner_layernorms"),
+        # JambaMambaMixer always builds dt/B/C RMSNorms (transformers v5 has no such field)
+        inner_layernorms=f.bool("mamba_inner_layernorms", default=True),
     )

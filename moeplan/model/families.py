@@ -47,6 +47,7 @@ class Traits:
     qkv_bias_key: str = "attention_bias"
     score_bias: bool = False  # router holds e_score_correction_bias
     score_bias_key: str = ""  # a boolean field that says so
+    score_bias_default: bool = False  # when that field is absent
     shared_gate: bool = False  # Qwen-style sigmoid gate on the shared expert
     expert_width_keys: tuple[str, ...] = EXPERT_WIDTH
     ffn_gated_key: str = ""  # activation field: "relu2" means ungated experts and MLPs
@@ -54,6 +55,8 @@ class Traits:
     sublayers: int = 1  # LongCat-Flash: 2 attention + 2 dense FFN sublayers per layer
     tie_default: bool | None = None
     sink_keys: tuple[str, str] = ("", "")  # (full, sliding) per-head attention sink fields
+    sink_defaults: tuple[bool, bool] = (False, False)  # when those fields are absent
+    swa_kv_multiplier: int = 1  # sliding layers' KV heads when no swa_ fields say
     note: str = ""
 
 
@@ -77,14 +80,20 @@ TRAITS: dict[str, Traits] = {
     "deepseek_v32": DEEPSEEK_ROUTER,
     "glm_moe_dsa": DEEPSEEK_ROUTER,
     # MiMoV2Flash: sigmoid router with bias; sinks on sliding layers only (config flags)
+    # (transformers v5 drops the swa_ and sink fields: 2x KV heads and sinks on sliding layers)
     "mimo_v2_flash": replace(
-        DEEPSEEK_ROUTER, sink_keys=("add_full_attention_sink_bias", "add_swa_attention_sink_bias")
+        DEEPSEEK_ROUTER,
+        sink_keys=("add_full_attention_sink_bias", "add_swa_attention_sink_bias"),
+        sink_defaults=(False, True),
+        swa_kv_multiplier=2,
     ),
     # MiniMaxM2Attention: q/k RMSNorm over all heads (qk_norm_type per_layer); routing bias;
-    # intermediate_size is the per-expert width; num_mtp_modules MTP modules
+    # intermediate_size is the per-expert width; num_mtp_modules MTP modules; transformers v5
+    # drops use_routing_bias and always builds the bias
     "minimax_m2": Traits(
         qk_norm=QKNorm.FULL,
         score_bias_key="use_routing_bias",
+        score_bias_default=True,
         expert_width_keys=("intermediate_size",),
         mtp_keys=("num_mtp_modules",),
     ),
@@ -114,17 +123,24 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
     """ModelSpec fields of a decoder of mixers + FFN blocks from the standard fields."""
     t = traits or TRAITS.get(family, Traits())
     hidden = f.int("hidden_size")
-    n = f.int_of(NUM_LAYERS)
+    nemotron = f.has("hybrid_override_pattern") or f.has("layers_block_type")
+    n = len(f.list("layers_block_type")) or f.int_of(NUM_LAYERS)
     moe = moe_block(f, t.expert_width_keys, _score_bias(f, t), t.shared_gate)
     attention = _attention(f, hidden, t)
     sliding_attention = attention
     if f.has("swa_num_attention_heads"):
         sliding_attention = gqa(f, hidden, "swa_", **_attn_kw(f, t, sliding=True))
+    elif t.swa_kv_multiplier > 1:  # MiMoV2FlashAttention (v5): sliding layers double KV heads
+        sliding_attention = replace(
+            attention,
+            num_kv_heads=attention.num_kv_heads * t.swa_kv_multiplier,
+            **_attn_kw(f, t, sliding=True),
+        )
     window = f.opt_int("sliding_window")
     chunk = f.opt_int("attention_chunk_size") or window
     layers: list[LayerSpec] = []
     shared_index = indexer_sharing(f, n)
-    if f.has("hybrid_override_pattern"):
+    if nemotron:
         for mixer, ffn in nemotron_plan(f):
             layers.append(_layer(f, ffn, mixer, WindowKind.FULL, None, None, hidden))
     else:
@@ -154,7 +170,7 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
         ffn_gated=gated,
         mlp_bias=f.bool("mlp_bias"),
         mtp_layers=_mtp(f, t),
-        norms_per_layer=1 if f.has("hybrid_override_pattern") else 2,
+        norms_per_layer=1 if nemotron else 2,
         block_size=t.sublayers,
     )
     if t.tie_default is not None and f.get("tie_word_embeddings") is None:
@@ -221,16 +237,18 @@ def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
         o_bias=bias and t.qkv_bias_key == "use_bias",
         qk_norm=qk_norm,
         output_gate=f.bool("attn_output_gate", default=t.output_gate),
-        sinks=f.bool(sink_key) if sink_key else False,
+        sinks=f.bool(sink_key, default=t.sink_defaults[1 if sliding else 0]) if sink_key else False,
     )
 
 
 def _score_bias(f: Fields, t: Traits) -> bool:
     if t.score_bias:
         return True
-    if t.score_bias_key == "topk_method":
-        return bool(f.get("topk_method") == "noaux_tc")
-    return f.bool(t.score_bias_key) if t.score_bias_key else False
+    if t.score_bias_key == "topk_method":  # v5 configs drop it and always build the bias
+        return f.get("topk_method") in ("noaux_tc", None)
+    if not t.score_bias_key:
+        return False
+    return f.bool(t.score_bias_key, default=t.score_bias_default)
 
 
 def _mtp(f: Fields, t: Traits) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.blocks import NUM_LAYERS
+from moeplan.model.blocks import NUM_EXPERTS, NUM_LAYERS
 from moeplan.model.families import TRAITS, Traits, read_layers
 from moeplan.model.fields import Fields, div
 from moeplan.model.known_fields import unknown_count_fields, unread_shape_fields
@@ -78,7 +78,7 @@ def _qwen_moe(f: Fields, family: str) -> dict[str, Any]:
     n_layers = f.int("num_hidden_layers")
     step = f.int("decoder_sparse_step", default=1)
     mlp_only = set(f.int_list("mlp_only_layers"))
-    num_experts = f.int("num_experts", default=0, minimum=0)
+    num_experts = f.int_of(NUM_EXPERTS, default=0, minimum=0)  # v5 configs: num_local_experts
     window = f.opt_int("sliding_window") if f.bool("use_sliding_window") else None
     max_window_layers = f.int("max_window_layers", default=n_layers, minimum=0)
     layers = []
@@ -158,7 +158,10 @@ def _deepseek_like(f: Fields, family: str) -> dict[str, Any]:
             qk_rope_head_dim=rope,
             qk_nope_head_dim=nope,
         )
-        score_bias = f.cfg.get("topk_method") == "noaux_tc"  # DeepseekV3 MoEGate
+        # DeepseekV3 MoEGate holds e_score_correction_bias with noaux_tc; transformers v5
+        # configs of DeepSeek-V3 / Kimi-K2 drop topk_method and always build it
+        method = f.cfg.get("topk_method")
+        score_bias = method == "noaux_tc" or (method is None and family != "deepseek_v2")
     n_shared = f.int("n_shared_experts", default=0, minimum=0)
     moe = MoESpec(
         f.int("n_routed_experts"),
@@ -397,8 +400,8 @@ def _language_config(cfg: dict[str, Any], name: str) -> tuple[dict[str, Any], st
             return cfg, where
         inner = {**cfg[key]}
         inner.setdefault("model_type", cfg.get("model_type"))
-        if "tie_word_embeddings" in cfg:
-            inner.setdefault("tie_word_embeddings", cfg["tie_word_embeddings"])
+        if cfg.get("tie_word_embeddings") is not None:  # the wrapper's setting wins (v5)
+            inner["tie_word_embeddings"] = cfg["tie_word_embeddings"]
         cfg, where = inner, f"{where}: {key}"
 
 

@@ -150,6 +150,29 @@ HARMLESS = frozenset(
         "residual_in_fp32",
         "mtp_use_dedicated_embeddings",
         "sliding_window_size",
+        # PretrainedConfig generics (transformers writes them into every config)
+        "return_dict",
+        "output_hidden_states",
+        "output_attentions",
+        "chunk_size_feed_forward",
+        "problem_type",
+        "is_decoder",
+        "add_cross_attention",
+        "cross_attention_hidden_size",
+        "tie_encoder_decoder",
+        "pruned_heads",
+        "torchscript",
+        "use_bfloat16",
+        "finetuning_task",
+        "id2label",
+        "label2id",
+        # runtime or MTP-only details of known families
+        "moe_shared_expert_overlap",
+        "mtp_layers_block_type",
+        "time_step_limit",
+        "moe_norm_min",
+        "use_mambapy",
+        "use_associative_scan",
     }
 )
 _SHAPE_WORDS = (

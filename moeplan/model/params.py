@@ -156,20 +156,23 @@ def ffn_params(hidden: int, width: int, gated: bool = True, bias: bool = False) 
 
 
 def expert_params(spec: ModelSpec) -> int:
-    """One routed expert (gpt-oss experts carry biases)."""
+    """One routed expert (gpt-oss experts carry biases); a latent MoE's experts take the
+    latent width instead of hidden (NemotronHExperts)."""
     moe = _moe(spec)
-    return ffn_params(
-        spec.hidden_size, moe.expert_intermediate_size, spec.ffn_gated, moe.expert_bias
-    )
+    width = moe.latent_size or spec.hidden_size
+    return ffn_params(width, moe.expert_intermediate_size, spec.ffn_gated, moe.expert_bias)
 
 
 def shared_experts_params(spec: ModelSpec) -> int:
-    """All always-on experts of one MoE layer, plus Qwen2-MoE's shared-expert gate [hidden, 1]."""
+    """All always-on weights of one MoE layer beside the router: shared experts, Qwen2-MoE's
+    shared-expert gate [hidden, 1], and a latent MoE's fc1/fc2 latent projections
+    [hidden, latent] and [latent, hidden] (NemotronHMoE)."""
     moe = _moe(spec)
     count = moe.num_shared_experts * ffn_params(
         spec.hidden_size, moe.shared_intermediate_size, spec.ffn_gated
     )
-    return count + (spec.hidden_size if moe.shared_expert_gate else 0)
+    latent = 2 * spec.hidden_size * moe.latent_size if moe.latent_size else 0
+    return count + (spec.hidden_size if moe.shared_expert_gate else 0) + latent
 
 
 def router_params(spec: ModelSpec) -> int:

@@ -129,6 +129,7 @@ class MoESpec:
     router_bias: bool = False  # gpt-oss router has a bias
     router_score_bias: bool = False  # DeepSeek-V3 / GLM-4.5 e_score_correction_bias
     expert_bias: bool = False  # gpt-oss expert projections have biases
+    latent_size: int | None = None  # Nemotron-H latent MoE: experts on a latent projection
 
     @property
     def expected_real_experts(self) -> float:

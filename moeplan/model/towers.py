@@ -14,10 +14,16 @@ NESTED_KEYS = ("thinker_config", "text_config", "language_config", "llm_config")
 def find_towers(cfg: dict[str, Any], family: str) -> tuple[TowerSpec, ...]:
     """Every vision_config / audio_config in the config, at any depth of the wrappers."""
     found: list[TowerSpec] = []
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else {}
     for key, name in TOWER_KEYS.items():
         sub = cfg.get(key)
         if isinstance(sub, dict) and sub:
-            found.append(count_tower(name, sub, family))
+            # transformers v5 Kimi-K2.5: the projector's width sits beside the vision config
+            context = {
+                "projection_hidden_size": cfg.get("projection_hidden_size"),
+                "text_hidden_size": (text or {}).get("hidden_size"),
+            }
+            found.append(count_tower(name, {**context, **sub}, family))
     for key in NESTED_KEYS:
         sub = cfg.get(key)
         if isinstance(sub, dict):
@@ -56,6 +62,19 @@ def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
             return TowerSpec(
                 name, tower_family, _moonvit(cfg), "MoonViT counted from vision_config"
             )
+        if {"pos_emb_height", "num_hidden_layers", "hidden_size"} <= cfg.keys():  # v5 names
+            v5 = {
+                "vt_hidden_size": cfg["hidden_size"],
+                "vt_num_hidden_layers": cfg["num_hidden_layers"],
+                "vt_intermediate_size": cfg.get("intermediate_size"),
+                "init_pos_emb_height": cfg["pos_emb_height"],
+                "init_pos_emb_width": cfg.get("pos_emb_width"),
+                "mm_hidden_size": cfg.get("projection_hidden_size") or cfg["hidden_size"],
+                "text_hidden_size": cfg.get("text_hidden_size"),
+                "patch_size": cfg.get("patch_size"),
+                "merge_kernel_size": cfg.get("merge_kernel_size"),
+            }
+            return TowerSpec(name, tower_family, _moonvit(v5), "MoonViT counted from vision_config")
     except (TypeError, ValueError):
         pass
     return TowerSpec(name, tower_family, None, "fields not understood: parameters not counted")
