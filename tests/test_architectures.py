@@ -391,3 +391,15 @@ def test_known_family_names_fields_it_did_not_read():
     spec = spec_from_config(cfg, "nemotron-latent")
     assert any("moe_expert_rank" in n for n in spec.reader_notes)
     assert not spec_of("nemotron-3-nano-30b-a3b").reader_notes
+
+
+def test_unknown_vision_tower_with_vit_fields_is_a_lower_bound():
+    """Llama-4's vision_config: 34 ViT blocks of 768 (MLP 5632) + patch 14x14x3 ->
+    34 x (4 x 768 + 4 x 768^2 + 4 x 768 + 2 x 768 x 5632 + 5632 + 768) + 3 x 14^2 x 768."""
+    from moeplan.model.towers import count_tower
+
+    cfg = {"hidden_size": 768, "num_hidden_layers": 34, "intermediate_size": 5632}
+    t = count_tower("vision", {**cfg, "patch_size": 14, "model_type": "llama4_vision"}, "x")
+    block = 4 * 768 + 4 * 768**2 + 4 * 768 + 2 * 768 * 5632 + 5632 + 768
+    assert t.params == 34 * block + 3 * 14 * 14 * 768
+    assert "approximate" in t.detail

@@ -75,9 +75,26 @@ def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
                 "merge_kernel_size": cfg.get("merge_kernel_size"),
             }
             return TowerSpec(name, tower_family, _moonvit(v5), "MoonViT counted from vision_config")
+        if {"num_hidden_layers", "hidden_size", "intermediate_size"} <= cfg.keys():
+            return TowerSpec(
+                name,
+                tower_family,
+                _generic_vit(cfg),
+                "approximate: ViT blocks and patch embedding only (adapter/projector not known)",
+            )
     except (TypeError, ValueError):
         pass
     return TowerSpec(name, tower_family, None, "fields not understood: parameters not counted")
+
+
+def _generic_vit(cfg: dict[str, Any]) -> int:
+    """A ViT of num_hidden_layers blocks (vit_block_params) plus a patch embedding
+    (num_channels x patch^2 -> hidden) when patch_size is given: a lower bound."""
+    h = _int(cfg, "hidden_size")
+    patch = _int(cfg, "patch_size", 0)
+    embed = _int(cfg, "num_channels", 3) * patch * patch * h
+    blocks = _int(cfg, "num_hidden_layers") * vit_block_params(h, _int(cfg, "intermediate_size"))
+    return embed + blocks
 
 
 def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
