@@ -79,6 +79,10 @@ def _store(cached: Path, doc: Any) -> None:
         tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
         tmp.write_text(text)
         tmp.replace(cached)
+        key = cached.name.rsplit("-", 2)[0]  # stem, format and path: older versions of this file
+        for stale in cached.parent.glob(f"{key}-*.json"):
+            if stale != cached:
+                stale.unlink(missing_ok=True)
     except (OSError, TypeError, ValueError):
         pass
 

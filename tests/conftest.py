@@ -9,6 +9,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_yaml_cache(tmp_path_factory):
+    """The parsed-YAML cache of this test session (and its subprocesses) in a temp folder."""
+    import os
+
+    os.environ["MOEPLAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("moeplan-cache"))
+
+
 @pytest.fixture
 def tiny_config() -> dict:
     """A small Mixtral-style config whose counts are checked by hand in test_params."""
