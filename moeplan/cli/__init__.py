@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "latency": "perf",
     "plan": "perf",
     "validate": "perf",
+    "throughput": "serving",
     "check": "check",
     "profile": "profile",
 }

@@ -33,6 +33,8 @@ class GPU:
     fp4_flops: float | None
     interconnect: Interconnect
     aliases: tuple[str, ...] = ()
+    nvlink_domain_gpus: int = 8  # GPUs in one NVLink / Infinity Fabric domain (72 in NVL72)
+    network_bytes_per_s: float = 400e9 / 8  # scale-out NIC per GPU (one 400G NIC by default)
     sources: tuple[str, ...] = ()
     pcie_gen: int | None = None  # host link, where the catalog gives it
     pcie_lanes: int | None = None
@@ -76,6 +78,8 @@ def gpu_catalog() -> dict[str, GPU]:
             fp4_flops=_num(rec, "fp4_tflops", 1e12),
             interconnect=Interconnect(link["kind"], float(link["per_direction_gbps"]) * 1e9),
             aliases=tuple(rec.get("aliases") or ()),
+            nvlink_domain_gpus=int(rec.get("nvlink_domain_gpus", 8)),
+            network_bytes_per_s=float(rec.get("network_gbps", 400)) * 1e9 / 8,
             sources=tuple(rec.get("sources") or ()),
             pcie_gen=(rec.get("pcie") or {}).get("gen"),
             pcie_lanes=(rec.get("pcie") or {}).get("lanes"),

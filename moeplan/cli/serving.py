@@ -1,0 +1,193 @@
+"""`moeplan throughput`: the serving frontier, capacity, cost and launch line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from moeplan.cli.common import (
+    EpOpt,
+    FormatOpt,
+    FractionOpt,
+    JsonOpt,
+    KvQuantOpt,
+    ModelArg,
+    PpOpt,
+    QuantOpt,
+    StateDtypeOpt,
+    TpOpt,
+    app,
+    output_format,
+    positive,
+)
+from moeplan.errors import MoeplanError
+
+if TYPE_CHECKING:
+    from moeplan.hardware.prices import Price
+    from moeplan.perf.parallel import Layout
+    from moeplan.perf.serving_search import ServingResult
+
+DpOpt = Annotated[int | None, typer.Option("--dp", help="Attention data-parallel groups.")]
+PriceFileOpt = Annotated[
+    str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
+]
+GpuHourOpt = Annotated[
+    float | None, typer.Option("--gpu-hour-usd", help="Price per GPU-hour in $, overrides all.")
+]
+MtpOpt = Annotated[int, typer.Option("--mtp", help="MTP / speculative tokens per step.")]
+MtpAccOpt = Annotated[
+    float, typer.Option("--mtp-acceptance", help="Acceptance rate of each draft token (0-1).")
+]
+DisaggOpt = Annotated[
+    bool, typer.Option("--disaggregated", help="Separate prefill and decode pools.")
+]
+PlotOpt = Annotated[
+    str | None, typer.Option("--plot", help="Draw the frontier to FILE (.svg, .png or .html).")
+]
+
+
+def pinned_layout(tp: int | None, ep: int | None, pp: int | None, dp: int | None) -> Layout | None:
+    """--tp/--ep/--pp/--dp as a replica layout; None when none is given."""
+    from moeplan.perf.parallel import Layout
+
+    if tp is None and ep is None and pp is None and dp is None:
+        return None
+    for name, value in (("tp", tp), ("ep", ep), ("pp", pp), ("dp", dp)):
+        if value is not None and value < 1:
+            raise MoeplanError(f"--{name} must be at least 1, got {value}")
+    tp = tp or 1
+    dp = dp or ((ep // tp) if ep and ep > tp and ep % tp == 0 else 1)
+    ep = ep or 1
+    if ep not in (1, tp * dp):
+        raise MoeplanError(f"--ep {ep} must be 1 or --tp x --dp ({tp * dp})")
+    return Layout(tp=tp, ep=ep, pp=pp or 1, dp=dp)
+
+
+def model_ref(model: str) -> str:
+    """What an engine is given: the catalog entry's Hugging Face repo, else the argument."""
+    if Path(model).exists():
+        return model
+    from moeplan.model.catalog import resolve_catalog_id
+    from moeplan.yamlio import load_packaged_yaml
+
+    try:
+        entry = resolve_catalog_id(model)
+    except MoeplanError:
+        return model
+    doc = load_packaged_yaml(entry.path, str(entry.path))
+    return str(doc.get("hf_repo") or entry.id) if isinstance(doc, dict) else entry.id
+
+
+def resolve_price(gpu_id: str, price_file: str | None, gpu_hour_usd: float | None) -> Price | None:
+    from moeplan.hardware.prices import load_price_file, price_for
+
+    prices = load_price_file(price_file) if price_file else None
+    return price_for(gpu_id, prices, gpu_hour_usd)
+
+
+def check_targets(**values: float | None) -> None:
+    for name, value in values.items():
+        positive(name.replace("_", "-"), value)
+
+
+@app.command()
+def throughput(
+    model: ModelArg,
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`).")],
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs of the whole deployment.")],
+    input_len: Annotated[int, typer.Option("--input", help="Prompt tokens per request.")],
+    output_len: Annotated[int, typer.Option("--output", help="Output tokens per request.")],
+    quant: QuantOpt = None,
+    kv_quant: KvQuantOpt = "bf16",
+    state_dtype: StateDtypeOpt = "fp32",
+    engine: Annotated[
+        str, typer.Option("--engine", help="vllm, sglang, trtllm, llamacpp, ideal, vllm-v0.")
+    ] = "vllm",
+    min_tok_s_user: Annotated[
+        float | None,
+        typer.Option("--min-tok-s-user", help="Output tok/s per user (TTFT included)."),
+    ] = None,
+    max_tpot_ms: Annotated[float | None, typer.Option("--max-tpot-ms")] = None,
+    max_ttft_ms: Annotated[float | None, typer.Option("--max-ttft-ms")] = None,
+    tp: TpOpt = None,
+    ep: EpOpt = None,
+    pp: PpOpt = None,
+    dp: DpOpt = None,
+    mtp: MtpOpt = 0,
+    mtp_acceptance: MtpAccOpt = 0.0,
+    disaggregated: DisaggOpt = False,
+    price_file: PriceFileOpt = None,
+    gpu_hour_usd: GpuHourOpt = None,
+    usable_fraction: FractionOpt = 0.9,
+    plot: PlotOpt = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Serving capacity: the frontier of output tok/s per GPU against tok/s per user over the
+    layouts within --gpus (replicas included), max concurrency from KV memory, $/hour and
+    $ per million output tokens, and the launch line of the best point."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.serving import serving_json, serving_tables
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.perf.serving import Speculation, Workload
+    from moeplan.perf.serving_search import Deployment, Targets, search_serving
+
+    for name, value in (("gpus", gpus), ("input", input_len), ("output", output_len)):
+        positive(name, value)
+    check_targets(
+        min_tok_s_user=min_tok_s_user,
+        max_tpot_ms=max_tpot_ms,
+        max_ttft_ms=max_ttft_ms,
+        usable_fraction=usable_fraction,
+    )
+    out = output_format(fmt, as_json)
+    spec = load_model(model)
+    device = resolve_gpu(gpu)
+    dep = Deployment(
+        spec,
+        resolve_scheme(quant or "native", spec),
+        device,
+        resolve_engine(engine),
+        kv_quant,
+        state_dtype,
+        usable_fraction,
+        Speculation(mtp, mtp_acceptance),
+        disaggregated,
+    )
+    price = resolve_price(device.id, price_file, gpu_hour_usd)
+    targets = Targets(min_tok_s_user, max_tpot_ms, max_ttft_ms)
+    result = search_serving(
+        dep, Workload(input_len, output_len), gpus, targets, pinned_layout(tp, ep, pp, dp)
+    )
+    launch = launch_for(result, model)
+    if plot:
+        from moeplan.cli.plot import plot_frontier
+
+        plot_frontier(plot, result, targets)
+    emit(serving_tables(result, price, launch), out, serving_json(result, price, launch))
+
+
+def launch_for(result: ServingResult, model: str) -> dict[str, str]:
+    from moeplan.plan.launch import LaunchInputs, launch_commands
+
+    lay = result.best_layout
+    if lay is None or lay.capacity is None:
+        return {}
+    conc = result.best.concurrency_per_replica if result.best else lay.capacity.per_replica
+    wl = result.workload
+    return launch_commands(
+        LaunchInputs(
+            model_ref(model),
+            lay.layout,
+            conc,
+            wl.input_len + wl.output_len,
+            result.deployment.kv_quant,
+            result.deployment.usable_fraction,
+            lay.replicas,
+        )
+    )

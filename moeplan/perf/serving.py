@@ -1,0 +1,273 @@
+"""Steady-state serving under continuous batching: the time of one engine step, TTFT and TPOT at
+a concurrency, and how many requests fit in the KV memory left after weights and overhead.
+
+The step model (DESIGN.md, Serving): with chunked prefill, every step runs the decode batch (one
+token per running sequence, 1 + k with k speculative tokens to verify) plus its share of prompt
+tokens, ISL/OSL prompt tokens per generated token, so that requests enter as fast as they leave.
+The weights, the experts those tokens touch, the KV and recurrent state of the running sequences
+at the mean context, and the communication of the layout are priced by the latency terms of
+`perf.phases` (`stage_pass`); nothing here re-derives them. Concurrency is closed-loop (a fixed
+number of requests in flight, a new one starts as one ends, as benchmark clients run), so a
+request waits for no queue: its TTFT is its own prefill, in chunks of the engine's token budget,
+inside steps it shares with the decode batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from moeplan.errors import MoeplanError
+from moeplan.memory.cache import kv_bytes_per_sequence
+from moeplan.memory.estimate import (
+    MAX_BATCHED_TOKENS,
+    MemoryEstimate,
+    estimate_memory,
+)
+from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, per_gpu_memory
+from moeplan.perf.phases import Phase, Setup, _through_pipeline, prefill, stage_pass
+from moeplan.perf.terms import attention_core_flops, stage_fraction
+
+
+@dataclass(frozen=True)
+class Workload:
+    input_len: int  # ISL, prompt tokens per request
+    output_len: int  # OSL, generated tokens per request
+
+    def __post_init__(self) -> None:
+        if self.input_len < 1 or self.output_len < 1:
+            raise MoeplanError("--input and --output must be at least 1 token")
+
+    @property
+    def prompt_tokens_per_output_token(self) -> float:
+        return self.input_len / self.output_len
+
+    @property
+    def mean_context(self) -> int:
+        """KV a decode step reads per sequence, on average over the output: ISL + OSL / 2."""
+        return self.input_len + self.output_len // 2
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """MTP / speculative decoding: `draft_tokens` proposed per step, each accepted with
+    probability `acceptance` given the previous one was (the usual chain model)."""
+
+    draft_tokens: int = 0
+    acceptance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.draft_tokens < 0 or not 0.0 <= self.acceptance <= 1.0:
+            raise MoeplanError("--mtp must be >= 0 and --mtp-acceptance within 0..1")
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Expected tokens a sequence gains per step: 1 + a + a^2 + ... + a^k (Leviathan et al.
+        2023, eq. 1, with a per-token acceptance a)."""
+        return sum(self.acceptance**i for i in range(self.draft_tokens + 1))
+
+    def draft_cost_fraction(self, num_layers: int) -> float:
+        """Drafting with k MTP modules of one layer each costs about k / L of a step."""
+        return self.draft_tokens / num_layers
+
+
+NO_SPECULATION = Speculation()
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Requests of ISL + OSL tokens that fit in one replica: per DP group and per replica."""
+
+    per_replica: int
+    free_bytes_per_gpu: float  # usable memory left after weights and overhead (negative: short)
+    kv_bytes_per_request_per_gpu: float
+    weights_bytes_per_gpu: int
+    overhead_bytes_per_gpu: int
+
+
+def replica_capacity(
+    setup: Setup, workload: Workload, usable_fraction: float = DEFAULT_USABLE_FRACTION
+) -> Capacity:
+    """max_concurrency of one replica: (usable - weights - overhead) per GPU / KV (and state) of
+    one request of ISL + OSL tokens per GPU, per DP group, times the DP groups. The overhead is
+    sized for a full token budget of activations (vLLM's profile run does the same)."""
+    layout = setup.layout
+    context = workload.input_len + workload.output_len
+    mem = _memory(setup, context, layout.dp)
+    shard = per_gpu_memory(setup.spec, mem, layout)
+    usable = setup.gpu.memory_bytes * usable_fraction
+    free = usable - shard.weights_bytes - shard.overhead_bytes
+    per_request = shard.kv_cache_bytes  # one request per DP group
+    per_group = int(free // per_request) if per_request > 0 and free > 0 else 0
+    return Capacity(
+        per_group * layout.dp, free, per_request, shard.weights_bytes, shard.overhead_bytes
+    )
+
+
+def _memory(setup: Setup, context: int, batch: int) -> MemoryEstimate:
+    return estimate_memory(
+        setup.spec,
+        setup.scheme,
+        context,
+        batch,
+        setup.kv_quant,
+        max_batched_tokens=MAX_BATCHED_TOKENS,
+        state_dtype=setup.state_dtype,
+    )
+
+
+def mixed_step(
+    setup: Setup,
+    workload: Workload,
+    concurrency: float,
+    prefill_tokens: float,
+    speculation: Speculation = NO_SPECULATION,
+) -> Phase:
+    """One step of a replica: `concurrency` sequences decode (1 + k tokens each) at the mean
+    context, plus `prefill_tokens` prompt tokens (chunked prefill) spread over the DP groups.
+    With PP the batch is split into pp micro-batches that keep every stage busy, as in
+    `phases.decode_step`."""
+    spec, layout = setup.spec, setup.layout
+    micro = max(1.0, concurrency / layout.pp)
+    per_group = micro / layout.dp
+    prompt_per_group = prefill_tokens / layout.pp / layout.dp
+    verify = 1 + speculation.draft_tokens
+    tokens = per_group * verify + prompt_per_group
+    stage = stage_pass(setup, tokens, per_group, 1, workload.mean_context, per_group * verify)
+    if prompt_per_group > 0:
+        # the prompt chunks attend causally to their own prompt: a whole prompt's attention
+        # FLOPs per input_len prompt tokens in the step
+        prompts = prompt_per_group / workload.input_len
+        flops = prompts * attention_core_flops(spec, workload.input_len, 0)
+        stage.add_roofline(
+            0.0, 1.0, flops / layout.tp * stage_fraction(spec, layout), setup.rates.flops("bf16")
+        )
+    total = _through_pipeline(setup, stage, tokens)
+    total.overhead_s += setup.rates.engine.step_overhead_s
+    draft = speculation.draft_cost_fraction(spec.num_layers)
+    return total.scaled(1.0 + draft) if draft else total
+
+
+@dataclass(frozen=True)
+class ServingPoint:
+    """One operating point of a deployment: `replicas` copies of `setup.layout` serving
+    `concurrency_per_replica` requests each (closed loop)."""
+
+    setup: Setup
+    workload: Workload
+    replicas: int
+    concurrency_per_replica: int
+    ttft_s: float  # arrival to first token: the request's own prefill under load
+    tpot_s: float  # per output token after the first (a step / tokens gained per step)
+    step: Phase
+    gpus: int  # all GPUs of the deployment (prefill and decode pools together)
+    output_tok_s: float  # whole deployment, output tokens only
+    prefill_replicas: int = 0  # > 0: disaggregated, this many replicas do only prefill
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight over all (decode) replicas."""
+        return self.concurrency_per_replica * (self.replicas - self.prefill_replicas)
+
+    @property
+    def request_s(self) -> float:
+        return self.ttft_s + self.workload.output_len * self.tpot_s
+
+    @property
+    def output_tok_s_per_user(self) -> float:
+        """OSL / (TTFT + OSL x TPOT): the wait for the first token counts."""
+        return self.workload.output_len / self.request_s
+
+    @property
+    def decode_tok_s_per_user(self) -> float:
+        return 1.0 / self.tpot_s
+
+    @property
+    def output_tok_s_per_gpu(self) -> float:
+        """Output tokens only, over every GPU of the deployment."""
+        return self.output_tok_s / self.gpus
+
+
+def chunk_budget_ok(setup: Setup, tokens: float) -> bool:
+    """Steady state needs the prompt tokens of a step per DP group within the engine's token
+    budget (max_num_batched_tokens); beyond it prompts queue without end."""
+    return tokens / setup.layout.dp / setup.layout.pp <= MAX_BATCHED_TOKENS
+
+
+def aggregated_point(
+    setup: Setup,
+    workload: Workload,
+    concurrency: int,
+    replicas: int,
+    speculation: Speculation = NO_SPECULATION,
+) -> ServingPoint | None:
+    """Continuous batching with chunked prefill in every replica; None when the prompts of
+    this concurrency exceed the engine's token budget per step."""
+    gained = speculation.tokens_per_step
+    prompt_tokens = concurrency * gained * workload.prompt_tokens_per_output_token
+    if not chunk_budget_ok(setup, prompt_tokens):
+        return None
+    step = mixed_step(setup, workload, concurrency, prompt_tokens, speculation)
+    chunk = min(workload.input_len, MAX_BATCHED_TOKENS)
+    chunks = math.ceil(workload.input_len / MAX_BATCHED_TOKENS)
+    # the steps that carry this request's prompt hold a full chunk in each DP group
+    chunk_tokens = max(prompt_tokens, chunk * setup.layout.dp * setup.layout.pp)
+    ttft = chunks * mixed_step(setup, workload, concurrency, chunk_tokens, speculation).total_s
+    tpot = step.total_s / gained
+    per_user = workload.output_len / (ttft + workload.output_len * tpot)
+    return ServingPoint(
+        setup,
+        workload,
+        replicas,
+        concurrency,
+        ttft,
+        tpot,
+        step,
+        setup.layout.gpus * replicas,
+        per_user * concurrency * replicas,
+    )
+
+
+def kv_transfer_s(setup: Setup, workload: Workload) -> float:
+    """Disaggregated serving moves a prompt's KV from the prefill to the decode pool: bytes of
+    one sequence at ISL over the scale-out NIC of one GPU (NVLink inside one NVLink domain)."""
+    kv = kv_bytes_per_sequence(setup.spec, workload.input_len, setup.kv_quant)
+    gpu = setup.gpu
+    in_domain = setup.layout.gpus * 2 <= gpu.nvlink_domain_gpus
+    bw = gpu.interconnect.per_direction_bytes_per_s if in_domain else gpu.network_bytes_per_s
+    return kv / max(bw, 1.0)
+
+
+def disaggregated_point(
+    setup: Setup,
+    workload: Workload,
+    concurrency: int,
+    replicas: int,
+    speculation: Speculation = NO_SPECULATION,
+) -> ServingPoint | None:
+    """Prefill and decode in separate pools of the same replica layout (DistServe, Zhong et al.
+    2024): prefill replicas run full token budgets of prompts, decode replicas only decode; the
+    split of `replicas` that serves the most requests is taken. None with one replica."""
+    if replicas < 2:
+        return None
+    batch_p = max(1, MAX_BATCHED_TOKENS // workload.input_len)
+    t_prefill = prefill(setup, batch_p, workload.input_len).total_s
+    rate_prefill = batch_p / t_prefill  # requests/s per prefill replica
+    step = mixed_step(setup, workload, concurrency, 0.0, speculation)
+    tpot = step.total_s / speculation.tokens_per_step
+    rate_decode = concurrency / (workload.output_len * tpot)  # requests/s per decode replica
+    rp = max(range(1, replicas), key=lambda p: min(p * rate_prefill, (replicas - p) * rate_decode))
+    requests_s = min(rp * rate_prefill, (replicas - rp) * rate_decode)
+    ttft = t_prefill + kv_transfer_s(setup, workload)
+    return ServingPoint(
+        setup,
+        workload,
+        replicas,
+        concurrency,
+        ttft,
+        tpot,
+        step,
+        setup.layout.gpus * replicas,
+        requests_s * workload.output_len,
+        prefill_replicas=rp,
+    )

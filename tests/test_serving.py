@@ -1,0 +1,213 @@
+"""`moeplan throughput`: KV capacity arithmetic, cost to the cent, the frontier, launch lines."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from moeplan.cli import app
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.prices import price_for, shipped_prices, usd_per_million_tokens
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.engines import resolve_engine
+from moeplan.perf.latency import make_setup
+from moeplan.perf.parallel import Layout
+from moeplan.perf.serving import Speculation, Workload, replica_capacity
+from moeplan.perf.serving_search import Deployment, Targets, pareto, search_serving
+from moeplan.plan.launch import LaunchInputs, launch_commands
+
+runner = CliRunner()
+NO_TARGETS = Targets()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_capacity_is_the_kv_arithmetic():
+    # Mixtral-8x7B KV: 2 x 32 layers x 8 KV heads x 128 x 2 B = 131,072 B/token (README);
+    # TP2 halves the heads: 65,536 B/token/GPU; a request of 1000 + 1000 tokens holds
+    # 2000 x 65,536 = 131,072,000 B per GPU.
+    spec = load_model("mixtral-8x7b")
+    setup = make_setup(spec, resolve_scheme("bf16", spec), resolve_gpu("h100"), Layout(tp=2))
+    cap = replica_capacity(setup, Workload(1000, 1000), 0.9)
+    assert cap.kv_bytes_per_request_per_gpu == 2000 * 65_536
+    usable = resolve_gpu("h100").memory_bytes * 0.9
+    free = usable - cap.weights_bytes_per_gpu - cap.overhead_bytes_per_gpu
+    assert cap.free_bytes_per_gpu == pytest.approx(free)
+    assert cap.per_replica == math.floor(free / (2000 * 65_536))
+
+
+def test_capacity_counts_dp_groups_and_replicas():
+    # attention DP: each of the 8 groups holds its own requests, so the replica holds 8 x what
+    # one group holds; the JSON total is that x the replicas (16 GPUs / 8 = 2)
+    r = run(
+        "throughput", "qwen3-235b-a22b", "--gpu", "h200", "--gpus", "16", "--quant", "fp8",
+        "--kv-quant", "fp8", "--input", "1000", "--output", "1000", "--tp", "1", "--ep", "8",
+        "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["max_concurrency_per_replica"] % 8 == 0
+    assert doc["max_concurrency"] == 2 * doc["max_concurrency_per_replica"]
+    assert all(p["layout"] == "TP1+DP8+EP8" and p["replicas"] == 2 for p in doc["frontier"])
+
+
+def test_cost_to_the_cent():
+    # $2.50/GPU-h x 8 GPUs = $20.00/h; $/M output tokens = 20 / (tok/s x 3600) x 1e6
+    assert usd_per_million_tokens(20.0, 1000.0) == pytest.approx(20 / 3.6e6 * 1e6)  # 5.5556
+    r = run(
+        "throughput", "mixtral-8x7b", "--gpu", "h100", "--gpus", "8", "--quant", "bf16",
+        "--input", "1000", "--output", "200", "--gpu-hour-usd", "2.5", "--json",
+    )  # fmt: skip
+    doc = json.loads(r.stdout)
+    for p in doc["frontier"]:
+        assert p["usd_per_hour"] == 20.0
+        expected = 20.0 / (p["output_tok_s"] * 3600) * 1e6
+        assert p["usd_per_million_output_tokens"] == pytest.approx(expected, abs=0.005)
+    assert doc["price"]["provider"] == "given with --gpu-hour-usd"
+
+
+def test_shipped_prices_have_provenance_and_one_default():
+    prices = shipped_prices()
+    assert prices
+    for p in prices:
+        assert p.source and p.provider and p.read
+    for gpu in {p.gpu for p in prices}:
+        resolve_gpu(gpu)  # every priced GPU is in the catalog
+        assert sum(p.default for p in prices if p.gpu == gpu) == 1
+    assert price_for("h100-sxm").default
+    assert price_for("h100-sxm", gpu_hour_usd=1.0).usd_per_gpu_hour == 1.0  # type: ignore[union-attr]
+
+
+def test_price_file_and_bad_price_input(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("prices:\n- {gpu: h100-sxm, usd_per_gpu_hour: 1.5, provider: me, source: quote}\n")
+    args = ["throughput", "mixtral-8x7b", "--gpu", "h100", "--gpus", "2", "--input", "100"]
+    r = run(*args, "--output", "100", "--price-file", str(f), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["price"]["usd_per_gpu_hour"] == 1.5
+    f.write_text("prices:\n- {gpu: h100-sxm, usd_per_gpu_hour: -1, provider: me, source: q}\n")
+    r = run(*args, "--output", "100", "--price-file", str(f))
+    assert r.exit_code == 2 and "positive" in r.stderr
+
+
+def test_speculation_tokens_per_step():
+    # chain acceptance a = 0.5, k = 2 drafts: 1 + 0.5 + 0.25 = 1.75 tokens per step
+    assert Speculation(2, 0.5).tokens_per_step == pytest.approx(1.75)
+    assert Speculation().tokens_per_step == 1.0
+
+
+def _result(targets: Targets = NO_TARGETS, **kw):
+    spec = load_model("qwen3-30b-a3b")
+    dep = Deployment(
+        spec, resolve_scheme("bf16", spec), resolve_gpu("h100"), resolve_engine("vllm"), **kw
+    )
+    return search_serving(dep, Workload(1024, 256), 4, targets)
+
+
+def test_frontier_is_pareto_and_best_meets_targets():
+    r = _result(Targets(min_tok_s_user=50))
+    f = r.frontier
+    assert f and pareto(list(f)) == f
+    for a, b in itertools.pairwise(f):
+        assert a.output_tok_s_per_user >= b.output_tok_s_per_user
+        assert a.output_tok_s_per_gpu < b.output_tok_s_per_gpu
+    assert r.best is not None and r.best.output_tok_s_per_user >= 50
+    points = [p for lay in r.layouts for p in lay.points]
+    meeting = [p for p in points if p.output_tok_s_per_user >= 50]
+    assert r.best.output_tok_s_per_gpu == max(p.output_tok_s_per_gpu for p in meeting)
+    p = r.best  # per user counts the wait for the first token
+    assert p.output_tok_s_per_user == pytest.approx(256 / (p.ttft_s + 256 * p.tpot_s))
+    assert p.output_tok_s_per_gpu == pytest.approx(p.output_tok_s / 4)
+
+
+def test_no_point_gives_a_reason():
+    r = _result(Targets(min_tok_s_user=100_000))
+    assert r.best is None and "tok/s/user" in r.reason
+
+
+def test_speculation_and_disaggregation_change_the_answer():
+    base = _result().frontier[0]
+    mtp = _result(speculation=Speculation(1, 0.8)).frontier[0]
+    assert mtp.decode_tok_s_per_user > base.decode_tok_s_per_user
+    dis = _result(disaggregated=True)
+    assert all(p.prefill_replicas >= 1 for lay in dis.layouts for p in lay.points)
+
+
+def test_launch_lines():
+    x = LaunchInputs("Qwen/Qwen3-235B-A22B", Layout(tp=1, ep=8, dp=8), 512, 2000, "fp8")
+    cmds = launch_commands(x)
+    assert "--data-parallel-size 8 --enable-expert-parallel" in cmds["vllm"]
+    assert "--max-num-seqs 64" in cmds["vllm"]  # per DP rank: 512 / 8
+    assert "--tp 8 --dp 8 --enable-dp-attention --ep 8" in cmds["sglang"]
+    assert "--tp_size 8 --ep_size 8" in cmds["trtllm"]
+    assert "llamacpp" not in cmds  # no expert parallelism in llama.cpp
+    plain = launch_commands(LaunchInputs("m.gguf", Layout(pp=2), 4, 4096, "int8"))
+    assert plain["llamacpp"] == (
+        "llama-server -m m.gguf -c 16384 -np 4 -ngl 999 --split-mode layer -ctk q8_0 -ctv q8_0"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--gpus", "0"], "--gpus"),
+        (["--gpus", "3", "--tp", "2"], "multiple"),
+        (["--gpus", "8", "--tp", "2", "--ep", "3"], "--ep"),
+        (["--gpus", "8", "--plot", "x.jpg"], "--plot"),
+        (["--gpus", "8", "--mtp-acceptance", "2"], "acceptance"),
+    ],
+)
+def test_bad_input_is_one_line(extra, message):
+    r = run(
+        "throughput", "qwen3-30b-a3b", "--gpu", "h100", "--input", "100", "--output", "10", *extra
+    )
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and "Traceback" not in r.output
+
+
+def test_unpriced_gpu_says_so():
+    r = run(
+        "throughput",
+        "gpt-oss-20b",
+        "--gpu",
+        "mi300x",
+        "--gpus",
+        "1",
+        "--input",
+        "100",
+        "--output",
+        "10",
+    )
+    assert r.exit_code == 0, r.output
+    assert "no price for mi300x" in r.stdout
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
+def test_plot(tmp_path, suffix):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"f{suffix}"
+    r = run(
+        "throughput", "qwen3-30b-a3b", "--gpu", "h100", "--gpus", "2", "--input", "512",
+        "--output", "128", "--min-tok-s-user", "40", "--plot", str(path),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert path.stat().st_size > 1000
+
+
+def test_throughput_start_imports_no_plotting():
+    code = (
+        "import sys; sys.argv=['moeplan','throughput','--help']\n"
+        "from moeplan.cli import register; register(['serving'])\n"
+        "print(any(m.split('.')[0] in ('matplotlib','torch','numpy') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
