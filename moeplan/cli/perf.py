@@ -317,11 +317,22 @@ def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
     from moeplan.cli.render import emit
     from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
     from moeplan.cli.views.perf import validate_json, validate_table
+    from moeplan.cli.views.serving import serving_validate_json, serving_validate_table
     from moeplan.plan.validate import validate_all
     from moeplan.plan.validate_offload import validate_offload_all
+    from moeplan.plan.validate_serving import validate_serving_all
 
     results = validate_all()
     offload = validate_offload_all()
-    doc = {**validate_json(results), "offload": offload_validate_json(offload)}
-    tables = [validate_table(results), offload_validate_table(offload)]
+    serving = validate_serving_all()
+    doc = {
+        **validate_json(results),
+        "offload": offload_validate_json(offload),
+        "serving": serving_validate_json(serving),
+    }
+    tables = [
+        validate_table(results),
+        offload_validate_table(offload),
+        serving_validate_table(serving),
+    ]
     emit(tables, output_format(fmt, as_json), doc)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from moeplan.cli.render import Table
+from moeplan.cli.render import Table, pct
 from moeplan.hardware.prices import Price, price_json, usd_per_hour, usd_per_million_tokens
 from moeplan.perf.serving import ServingPoint
 from moeplan.perf.serving_search import ServingResult
+from moeplan.plan.validate_serving import ServingValidation, median_abs_serving_error
 
 DEFINITIONS = {
     "output_tok_s_per_gpu": "output tokens/s of the whole deployment / all its GPUs "
@@ -181,3 +182,59 @@ def serving_tables(
             )
         )
     return tables
+
+
+def serving_validate_table(results: list[ServingValidation]) -> Table:
+    rows = [
+        [
+            v.id,
+            f"{v.published:,.0f}",
+            "-" if v.predicted is None else f"{v.predicted:,.0f}",
+            "-" if v.error is None else pct(v.error),
+            v.layout,
+            "-" if v.concurrency is None else f"{v.concurrency:,}",
+            "not counted: " + v.not_counted if v.not_counted else (v.note or "counted"),
+        ]
+        for v in results
+    ]
+    t = Table(
+        "validate: best output tok/s of published serving runs (held out, nothing fitted)",
+        [
+            "record",
+            "published tok/s",
+            "predicted tok/s",
+            "error",
+            "layout",
+            "concurrency",
+            "status",
+        ],
+        rows,
+    )
+    median = median_abs_serving_error(results)
+    counted = sum(1 for v in results if v.error is not None and not v.not_counted)
+    t.notes.append(
+        "output tokens/s of all GPUs; predicted = the best over concurrency of the run's layout"
+    )
+    if median is not None:
+        t.notes.append(f"median |error| over {counted} counted records: {median * 100:.1f}%")
+    return t
+
+
+def serving_validate_json(results: list[ServingValidation]) -> dict[str, Any]:
+    return {
+        "kind": "best output tokens/s (all GPUs)",
+        "median_abs_error": median_abs_serving_error(results),
+        "counted": sum(1 for v in results if v.error is not None and not v.not_counted),
+        "records": [
+            {
+                "id": v.id,
+                "published": v.published,
+                "predicted": v.predicted,
+                "error": v.error,
+                "layout": v.layout,
+                "concurrency": v.concurrency,
+                "not_counted": v.not_counted or None,
+            }
+            for v in results
+        ],
+    }

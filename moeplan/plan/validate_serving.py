@@ -1,0 +1,83 @@
+"""`moeplan validate`, serving part: the best output tokens/s of a published serving run
+(``moeplan/data/serving_measurements.yaml``) against the serving model's best over concurrency
+for the run's layout, GPU count, lengths and engine. Nothing is fitted to these records."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from moeplan.data import data_path
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.engines import resolve_engine
+from moeplan.perf.parallel import Layout
+from moeplan.perf.serving import Workload
+from moeplan.perf.serving_search import Deployment, search_serving
+from moeplan.yamlio import load_packaged_yaml
+
+KV_QUANT_OF_RUN = "fp8"
+"""TensorRT-LLM's ModelOpt FP8/FP4 checkpoints and vLLM's gpt-oss runs use FP8 KV caches on
+Hopper/Blackwell by default in these benchmark recipes; bf16 where a record says so."""
+
+
+@dataclass(frozen=True)
+class ServingValidation:
+    id: str
+    published: float  # output tokens/s of all GPUs
+    predicted: float | None
+    layout: str
+    concurrency: int | None
+    note: str = ""
+    not_counted: str = ""  # why this record stays out of the median
+
+    @property
+    def error(self) -> float | None:
+        return None if self.predicted is None else self.predicted / self.published - 1
+
+
+def load_records() -> list[dict[str, Any]]:
+    doc = load_packaged_yaml(
+        data_path("serving_measurements.yaml"), "moeplan/data/serving_measurements.yaml"
+    )
+    records: list[dict[str, Any]] = doc["records"]
+    return records
+
+
+def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
+    spec = load_model(rec["model"])
+    lay = rec["layout"]
+    layout = Layout(tp=lay["tp"], ep=lay["ep"], pp=lay["pp"], dp=lay["dp"])
+    dep = Deployment(
+        spec,
+        resolve_scheme(rec["quant"], spec),
+        resolve_gpu(rec["gpu"]),
+        resolve_engine(rec["engine"]),
+        kv_quant=rec.get("kv_quant", KV_QUANT_OF_RUN),
+    )
+    result = search_serving(
+        dep, Workload(rec["input_len"], rec["output_len"]), rec["gpus"], pinned=layout
+    )
+    cap = rec.get("max_concurrency")
+    points = [p for p in result.frontier if cap is None or p.concurrency <= cap]
+    best = max(points, key=lambda p: p.output_tok_s, default=None)
+    return ServingValidation(
+        rec["id"],
+        float(rec["value"]),
+        best.output_tok_s if best else None,
+        layout.describe(),
+        best.concurrency if best else None,
+        "" if best else result.reason,
+        str(rec.get("not_counted", "")),
+    )
+
+
+def validate_serving_all() -> list[ServingValidation]:
+    return [validate_serving_record(r) for r in load_records()]
+
+
+def median_abs_serving_error(results: list[ServingValidation]) -> float | None:
+    errors = [abs(r.error) for r in results if r.error is not None and not r.not_counted]
+    return statistics.median(errors) if errors else None
