@@ -211,3 +211,26 @@ def test_throughput_start_imports_no_plotting():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_latency_batch_that_does_not_fit_is_a_row():
+    r = run(
+        "latency", "qwen3-235b-a22b", "--gpu", "h100", "--gpus", "8", "--quant", "fp8",
+        "--batch", "1,4096", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    small, large = json.loads(r.stdout)["points"]
+    assert small["fits"] and small["missing_bytes_per_gpu"] == 0
+    assert not large["fits"]
+    usable = resolve_gpu("h100").memory_bytes * 0.9
+    assert large["missing_bytes_per_gpu"] == math.ceil(large["memory_per_gpu_bytes"] - usable)
+    table = run("latency", "qwen3-235b-a22b", "--gpu", "h100", "--gpus", "8", "--quant", "fp8",
+                "--batch", "1,4096")  # fmt: skip
+    assert "does not fit" in table.stdout and "per GPU missing" in table.stdout
+
+
+def test_latency_dp_pins_attention_dp():
+    r = run("latency", "deepseek-v3", "--gpu", "h200", "--tp", "1", "--dp", "8", "--json")
+    assert r.exit_code == 0, r.output
+    lay = json.loads(r.stdout)["layout"]
+    assert (lay["tp"], lay["dp"], lay["ep"], lay["gpus"]) == (1, 8, 8, 8)

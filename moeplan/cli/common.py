@@ -108,6 +108,9 @@ GpusOpt = Annotated[int | None, typer.Option("--gpus", help="Number of GPUs.")]
 TpOpt = Annotated[int | None, typer.Option("--tp", help="Tensor-parallel size.")]
 EpOpt = Annotated[int | None, typer.Option("--ep", help="Expert-parallel size.")]
 PpOpt = Annotated[int | None, typer.Option("--pp", help="Pipeline-parallel size.")]
+DpOpt = Annotated[
+    int | None, typer.Option("--dp", help="Attention data-parallel groups (with EP = TP x DP).")
+]
 FractionOpt = Annotated[
     float, typer.Option("--usable-fraction", help="Fraction of GPU memory the engine may use.")
 ]

@@ -8,6 +8,7 @@ import typer
 
 from moeplan.cli.common import (
     CalibrationOpt,
+    DpOpt,
     EpOpt,
     FormatOpt,
     FractionOpt,
@@ -83,6 +84,7 @@ def latency(
     tp: TpOpt = None,
     ep: EpOpt = None,
     pp: PpOpt = None,
+    dp: DpOpt = None,
     nodes: NodesOpt = 1,
     network_gbps: NetworkOpt = 400.0,
     quant: QuantOpt = None,
@@ -155,7 +157,7 @@ def latency(
         from moeplan.cli.offload import offload_report
         from moeplan.cli.views.offload import offload_json, offload_tables
 
-        if len(batches) > 1 or any(v is not None for v in (gpus, tp, ep, pp, calibration)):
+        if len(batches) > 1 or any(v is not None for v in (gpus, tp, ep, pp, dp, calibration)):
             raise MoeplanError(
                 "--offload models one GPU and one --batch (no --gpus/--tp/--ep/--pp)"
             )
@@ -167,7 +169,18 @@ def latency(
     if host_args.host_given:
         raise MoeplanError("--host describes the offload host: add --offload experts|auto")
     profile = resolve_engine(engine or "vllm")
-    layout = make_layout(spec, gpus=gpus, tp=tp, ep=ep, pp=pp)
+    if dp is None:
+        layout = make_layout(spec, gpus=gpus, tp=tp, ep=ep, pp=pp)
+    else:
+        from moeplan.cli.serving import pinned_layout
+        from moeplan.perf.parallel import validate_layout
+
+        pinned = pinned_layout(tp, ep or (tp or 1) * dp, pp, dp)
+        assert pinned is not None  # dp is given
+        layout = pinned
+        validate_layout(spec, layout)
+        if gpus is not None and gpus != layout.gpus:
+            raise MoeplanError(f"--gpus {gpus} does not match {layout.describe()}")
     rates = Rates.from_engine(device, profile)
     if calibration:
         from moeplan.perf.calibration import load_calibration, rates_from_calibration

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from moeplan.cli.common import (
+    DpOpt,
     EpOpt,
     FormatOpt,
     FractionOpt,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from moeplan.perf.parallel import Layout
     from moeplan.perf.serving_search import ServingResult
 
-DpOpt = Annotated[int | None, typer.Option("--dp", help="Attention data-parallel groups.")]
 PriceFileOpt = Annotated[
     str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
 ]

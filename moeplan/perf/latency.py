@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,11 @@ class LatencyReport:
     network: Network
     points: tuple[LatencyPoint, ...]
     notes: tuple[str, ...] = field(default=())
+    usable_bytes: float = float("inf")  # per GPU; a point above it is a row that does not fit
+
+    def missing_bytes(self, p: LatencyPoint) -> int:
+        """Bytes per GPU the point lacks (0 when it fits)."""
+        return max(0, math.ceil(p.memory.total_bytes - self.usable_bytes))
 
 
 def make_setup(
@@ -150,11 +156,19 @@ def estimate_latency(
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
     state_dtype: str = "fp32",
 ) -> LatencyReport:
+    """Every batch size; one that does not fit stays a point (see LatencyReport.missing_bytes)
+    unless none fits, which raises as latency_point does."""
     setup = make_setup(spec, scheme, gpu, layout, engine, rates, network, kv_quant, state_dtype)
-    points = tuple(latency_point(setup, b, input_len, output_len, usable_fraction) for b in batches)
+    points = tuple(
+        latency_point(setup, b, input_len, output_len, usable_fraction, check_memory=False)
+        for b in batches
+    )
+    usable = gpu.memory_bytes * usable_fraction
+    if all(p.memory.total_bytes > usable for p in points):
+        latency_point(setup, min(batches), input_len, output_len, usable_fraction)  # raises
     notes = sorted({n for p in points for n in p.prefill.notes + p.decode.notes})
     return LatencyReport(
-        spec, scheme, gpu, layout, setup.rates, setup.network, points, tuple(notes)
+        spec, scheme, gpu, layout, setup.rates, setup.network, points, tuple(notes), usable
     )
 
 
@@ -175,6 +189,11 @@ def point_json(p: LatencyPoint) -> dict[str, Any]:
         "end_to_end_s": round(p.end_to_end_s, 6),
         "memory_per_gpu_bytes": p.memory.total_bytes,
     }
+
+
+def _fit_json(r: LatencyReport, p: LatencyPoint) -> dict[str, Any]:
+    missing = r.missing_bytes(p)
+    return {**point_json(p), "fits": missing == 0, "missing_bytes_per_gpu": missing}
 
 
 def report_json(r: LatencyReport) -> dict[str, Any]:
@@ -205,7 +224,7 @@ def report_json(r: LatencyReport) -> dict[str, Any]:
         "notes": list(r.notes),
     }
     if len(r.points) == 1:
-        doc.update(point_json(r.points[0]))
+        doc.update(_fit_json(r, r.points[0]))
     else:
-        doc["points"] = [point_json(p) for p in r.points]
+        doc["points"] = [_fit_json(r, p) for p in r.points]
     return doc

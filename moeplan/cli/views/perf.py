@@ -17,8 +17,15 @@ def _split(seconds: dict[str, float]) -> str:
 
 
 def latency_tables(r: LatencyReport) -> list[Table]:
-    rows = []
+    rows: list[list[Any]] = []
     for p in r.points:
+        missing = r.missing_bytes(p)
+        if missing:
+            rows.append(
+                [p.batch, "does not fit", "-", "-", "-", "-", "-",
+                 f"{gb(missing)} per GPU missing", gb(p.memory.total_bytes)]
+            )  # fmt: skip
+            continue
         rows.append(
             [
                 p.batch,
