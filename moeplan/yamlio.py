@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -19,19 +20,171 @@ from typing import Any
 CACHE_FORMAT = 1  # bump when what is cached changes shape
 
 
+MAX_FILE_BYTES = 16 * 1024 * 1024  # the largest budget, spec, calibration or host file read
+MAX_DEPTH = 64  # nesting of mappings/lists; real files use fewer than 10
+
+
+def _bad(where: str, message: str) -> Exception:
+    from moeplan.errors import MoeplanError
+
+    return MoeplanError(f"{where}: {message}")
+
+
+def read_text_file(path: str | Path, where: str | None = None, kind: str = "file") -> str:
+    """A user's file as UTF-8 text: a regular file under MAX_FILE_BYTES, else one-line error."""
+    where = where or str(path)
+    p = Path(path)
+    try:
+        p = p.expanduser()
+        if p.is_dir():
+            raise _bad(where, "is a folder, not a file")
+        if not p.exists():
+            raise _bad(where, f"no such {kind}")
+        if not p.is_file():
+            raise _bad(where, "not a regular file")
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _bad(where, f"cannot read: {exc.strerror or exc}") from None
+    except (RuntimeError, ValueError) as exc:  # '~nope', a NUL in the name
+        raise _bad(where, f"cannot read: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _bad(where, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: refusing to read it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(where, f"not UTF-8 text (byte {exc.start})") from None
+
+
+def load_document(path: str | Path, where: str | None = None, kind: str = "file") -> Any:
+    """Read a user's YAML or JSON file (JSON when it ends in .json) with every guard:
+    size, UTF-8, nesting depth, no aliases, no duplicate keys, no NaN/Infinity."""
+    where = where or str(path)
+    text = read_text_file(path, where, kind)
+    if str(path).lower().endswith(".json"):
+        return load_json_text(text, where)
+    return load_yaml_text(text, where)
+
+
+def load_json_text(text: str, where: str) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise _bad(where, f"duplicate key '{key}'")
+            out[key] = value
+        return out
+
+    def constant(name: str) -> Any:
+        raise _bad(where, f"non-finite number {name} is not allowed")
+
+    def finite(token: str) -> float:
+        value = float(token)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _bad(where, f"number {token} is out of range")
+        return value
+
+    _check_bracket_depth(text, where)
+    try:
+        return json.loads(
+            text, object_pairs_hook=pairs, parse_constant=constant, parse_float=finite
+        )
+    except json.JSONDecodeError as exc:
+        raise _bad(where, f"malformed JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise _bad(where, f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _check_bracket_depth(text: str, where: str) -> None:
+    """JSON nesting depth from its brackets (strings skipped), before a recursive parser runs."""
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        tok = m.group()
+        if tok in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _bad(where, f"nested deeper than {MAX_DEPTH} levels")
+        elif tok in "]}":
+            depth -= 1
+
+
 def load_yaml_text(text: str, where: str) -> Any:
+    """YAML through a safe loader that refuses aliases (no 'billion laughs'), duplicate keys,
+    NaN/Infinity and nesting deeper than MAX_DEPTH (checked on the event stream first: libyaml's
+    composer recurses in C and would overflow the stack)."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = _strict_loader()
     try:
+        depth = 0
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise _bad(where, "YAML aliases (*name) are not allowed")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _bad(where, f"nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        from moeplan.errors import MoeplanError
+        raise _bad(where, f"malformed YAML{at}: {problem}") from None
+    except RecursionError:
+        raise _bad(where, f"nested deeper than {MAX_DEPTH} levels") from None
 
-        raise MoeplanError(f"{where}: malformed YAML{at}: {problem}") from None
+
+_LOADER: Any = None
+
+
+def _strict_loader() -> Any:
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
+    import math
+
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[valid-type,misc]
+        pass
+
+    def mapping(loader: Any, node: Any, deep: bool = False) -> Any:
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                duplicate = False
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    def strict_map(loader: Any, node: Any) -> Any:
+        data: dict[Any, Any] = {}
+        yield data
+        loader.flatten_mapping(node)
+        data.update(mapping(loader, node))
+
+    def finite_float(loader: Any, node: Any) -> float:
+        value = yaml.SafeLoader.construct_yaml_float(loader, node)
+        if not math.isfinite(value):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"non-finite number {node.value} is not allowed", node.start_mark
+            )
+        return value
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:map", strict_map)
+    StrictLoader.add_constructor("tag:yaml.org,2002:float", finite_float)
+    _LOADER = StrictLoader
+    return StrictLoader
 
 
 def load_packaged_yaml(path: Path, where: str) -> Any:

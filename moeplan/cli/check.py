@@ -23,6 +23,9 @@ def check(
             "--output", help="Write the report here (required for junit) instead of stdout."
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output file.")
+    ] = False,
 ) -> None:
     """Evaluate every budget; exit 1 when any limit is exceeded."""
     from moeplan.cli.render import emit
@@ -33,21 +36,45 @@ def check(
         raise MoeplanError(f"unknown --format '{fmt}' (choose from {', '.join(CHECK_FORMATS)})")
     if fmt == "junit" and not output:
         raise MoeplanError("--format junit needs --output FILE")
-    if output and any(Path(output).resolve() == Path(f).resolve() for f in files):
-        raise MoeplanError(
-            f"--output {output} is one of the budget files: refusing to overwrite it"
-        )
+    target = None
+    if output is not None:
+        from moeplan.cli.output import check_output
+
+        target = check_output(output, budget_inputs(files), force)
     report = check_files(files)
-    if fmt == "junit":
-        Path(output).write_text(junit_xml(report))  # type: ignore[arg-type]
-    elif output:
-        Path(output).write_text(
-            _capture(lambda: emit([check_table(report)], fmt, check_json(report)))
-        )
+    if target is not None:
+        from moeplan.cli.output import write_atomic
+
+        if fmt == "junit":
+            write_atomic(target, junit_xml(report))
+        else:
+            write_atomic(
+                target, _capture(lambda: emit([check_table(report)], fmt, check_json(report)))
+            )
     else:
         emit([check_table(report)], fmt, check_json(report))
     if not report.passed:
         raise typer.Exit(1)
+
+
+def budget_inputs(files: list[str]) -> list[str]:
+    """Every file a check reads: the budget files and the model configs, calibrations and host
+    files they name (parsed, not evaluated; an invalid file is reported by the check itself)."""
+    from moeplan.plan.budget import parse_budget_file
+
+    inputs = list(files)
+    for f in files:
+        try:
+            budgets = parse_budget_file(Path(f))
+        except MoeplanError:
+            continue
+        for b in budgets:
+            for item in (b.model, b.calibration, b.host):
+                if item and Path(item).is_file():
+                    inputs.append(item)
+                elif item and Path(item).is_dir() and (Path(item) / "config.json").is_file():
+                    inputs.append(str(Path(item) / "config.json"))
+    return inputs
 
 
 def _capture(fn: Any) -> str:

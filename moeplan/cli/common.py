@@ -1,10 +1,13 @@
 """The typer app, its error policy and the options the commands share.
 
-Known errors (MoeplanError, usage errors) end in one line on stderr and exit code 2.
+Exit codes: 0 ok; 1 a budget exceeded or nothing fits; 2 bad input (MoeplanError, usage errors:
+one line on stderr); 3 an internal error (any other exception: one line and where to report it,
+the traceback only with `--debug` or MOEPLAN_DEBUG=1); 130 interrupted. A crash never exits 1.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -43,8 +46,10 @@ class _Group(TyperGroup):
             else:
                 message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
                 rv = _fail(message.replace("\n", " "), getattr(exc, "exit_code", 2))
-        except typer.Abort:
-            rv = _fail("aborted", 1)
+        except (typer.Abort, KeyboardInterrupt):
+            rv = _fail("interrupted", 130)
+        except Exception as exc:  # an internal error: never exit 1, which CI reads as a verdict
+            rv = _internal_error(exc)
         if standalone_mode:
             sys.exit(rv or 0)
         return rv
@@ -55,6 +60,28 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+REPORT_TO = "the moeplan issue tracker"
+EXIT_CODES = (
+    "Exit codes: 0 ok; 1 a budget exceeded or nothing fits; 2 bad input; 3 internal error "
+    "(--debug or MOEPLAN_DEBUG=1 for the traceback)."
+)
+_debug = False
+
+
+def _internal_error(exc: BaseException) -> int:
+    if _debug or os.environ.get("MOEPLAN_DEBUG", "") not in ("", "0"):
+        import traceback
+
+        traceback.print_exception(exc)
+    what = " ".join(str(exc).split())[:200]
+    where = f": {what}" if what else ""
+    return _fail(
+        f"internal error ({type(exc).__name__}{where}); please report it to {REPORT_TO} "
+        "with the command line (--debug shows the traceback)",
+        3,
+    )
+
+
 app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
@@ -62,6 +89,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Capacity planner and profiler for Mixture-of-Experts language models.",
+    epilog=EXIT_CODES,
 )
 
 
@@ -81,8 +109,13 @@ def _global_options(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an internal error.")
+    ] = False,
 ) -> None:
     """Capacity planner and profiler for Mixture-of-Experts language models."""
+    global _debug
+    _debug = debug
 
 
 # Shared options, declared once.

@@ -4,6 +4,7 @@ HTML page that embeds the SVG. Imported only when --plot is given."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,17 +97,20 @@ def draw(
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     suffix = Path(path).suffix.lower()
+    tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp")
     try:
         if suffix == ".html":
             buf = io.StringIO()
             fig.savefig(buf, format="svg")
-            Path(path).write_text(
+            tmp.write_text(
                 f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
                 f"</head><body>{buf.getvalue()}</body></html>\n"
             )
         else:
-            fig.savefig(path, format=suffix[1:])
+            fig.savefig(tmp, format=suffix[1:])
+        tmp.replace(path)  # atomic: a failed write leaves no half file
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise MoeplanError(f"--plot {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)

@@ -4,7 +4,6 @@ calibration file; `--compare` prints model vs measurement. torch/pynvml load onl
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,19 +75,23 @@ def profile(
         rows = compare_cal(cal, gpu, profile_engine)
         emit([compare_table(rows, cal.path)], out, compare_json(rows, cal.path))
         return
+    from moeplan.cli.output import check_output
     from moeplan.profile.device import detect_device
     from moeplan.profile.runner import ProfileOptions, run_profile
 
+    if output is not None:  # before the device is probed and the kernels run
+        check_output(output, (), force)
     info = detect_device(device)
-    path = Path(output or f"calibration-{_slug(info.catalog_id or info.name)}.yaml")
-    if path.exists() and not force:
-        raise MoeplanError(f"{path} exists: refusing to overwrite it (use --force or --output)")
+    path = check_output(
+        output or f"calibration-{_slug(info.catalog_id or info.name)}.yaml", (), force
+    )
     result = _run_with_progress(run_profile, ProfileOptions(device, model, quick, repeats), info)
     if not result.doc:  # a non-zero torchrun rank: it only joined the collectives
         return
+    from moeplan.cli.output import write_atomic
     from moeplan.yamlio import dump_yaml
 
-    path.write_text(dump_yaml(result.doc))
+    write_atomic(path, dump_yaml(result.doc))
     cal = parse_calibration(result.doc, str(path))
     tables = profile_tables(result.doc, str(path))
     doc = {"calibration": str(path), "device": result.doc["device"], "notes": result.notes}

@@ -122,6 +122,9 @@ def throughput(
     gpu_hour_usd: GpuHourOpt = None,
     usable_fraction: FractionOpt = 0.9,
     plot: PlotOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --plot file.")
+    ] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -130,6 +133,11 @@ def throughput(
     $ per million output tokens, and the launch line of the best point."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.serving import serving_json, serving_tables
+
+    if plot is not None:
+        from moeplan.cli.output import check_output
+
+        check_output(plot, [price_file] if price_file else [], force, "--plot")
     from moeplan.hardware.gpus import resolve_gpu
     from moeplan.memory.quant import resolve_scheme
     from moeplan.model.catalog import load_model

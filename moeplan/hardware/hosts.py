@@ -12,7 +12,7 @@ from typing import Any
 from moeplan.data import data_path
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.names import suggest
-from moeplan.yamlio import load_packaged_yaml, load_yaml_text
+from moeplan.yamlio import load_document, load_packaged_yaml
 
 DDR_CHANNEL_BYTES = 8
 """Bytes per transfer of one DDR4/DDR5 channel: 64 data bits (DDR5 splits them into two 32-bit
@@ -162,7 +162,7 @@ def load_host_file(path: Path) -> Host:
     """A user's machine: the catalog's fields (cores per socket, sockets, memory_channels,
     memory_mts or mem_bw_gbps, ram_gb in decimal GB or ram_gib, isa), top level or under `host:`."""
     where = str(path)
-    doc = load_yaml_text(path.read_text(), where)
+    doc = load_document(path, where)
     if isinstance(doc, dict) and isinstance(doc.get("host"), dict):
         doc = doc["host"]
     if not isinstance(doc, dict):

@@ -5,12 +5,11 @@ provider, date and source, and the cost formulas live here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from moeplan.data import data_path
 from moeplan.errors import MoeplanError
-from moeplan.yamlio import load_packaged_yaml, load_yaml_text
+from moeplan.yamlio import load_document, load_packaged_yaml
 
 SECONDS_PER_HOUR = 3600
 TOKENS_PER_MILLION = 1_000_000
@@ -78,12 +77,7 @@ def shipped_prices() -> list[Price]:
 
 
 def load_price_file(path: str) -> list[Price]:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise MoeplanError(f"--price-file {path}: {exc.strerror or exc}") from None
-    return _parse(load_yaml_text(text, path), path)
+    return _parse(load_document(path, f"--price-file {path}"), path)
 
 
 def price_for(

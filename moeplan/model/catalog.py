@@ -6,17 +6,16 @@ folder holding one, or a catalog-style YAML file with a ``config:`` block.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from moeplan.errors import SpecError, UnknownNameError
+from moeplan.errors import MoeplanError, SpecError, UnknownNameError
 from moeplan.model.hf_config import spec_from_config
 from moeplan.model.specs import ModelSpec, OfficialCounts
 from moeplan.names import suggest
-from moeplan.yamlio import load_packaged_yaml, load_yaml_text
+from moeplan.yamlio import load_document, load_packaged_yaml
 
 
 @dataclass(frozen=True)
@@ -67,13 +66,21 @@ def resolve_catalog_id(name: str) -> CatalogEntry:
 
 def load_model(model: str) -> ModelSpec:
     """A catalog id/alias, or a path to a config.json, a model folder, or a catalog YAML."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        candidate = path / "config.json"
-        if not candidate.is_file():
-            raise SpecError(f"{model}: folder has no config.json")
-        return _spec_from_file(candidate, str(model))
-    if path.is_file():
+    if not model.strip():
+        raise SpecError("model name is empty")
+    try:
+        path = Path(model).expanduser()
+        if path.is_dir():
+            candidate = path / "config.json"
+            if not candidate.is_file():
+                raise SpecError(f"{model}: folder has no config.json")
+            return _spec_from_file(candidate, str(model))
+        is_file = path.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # too long a name, '~nope', a NUL
+        raise SpecError(
+            f"{model[:80]}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if is_file:
         return _spec_from_file(path, str(model))
     if path.suffix in {".json", ".yaml", ".yml"} or model.startswith((".", "/", "~")):
         raise SpecError(f"{model}: no such file or folder")
@@ -83,15 +90,10 @@ def load_model(model: str) -> ModelSpec:
 
 
 def _spec_from_file(path: Path, name: str) -> ModelSpec:
-    if path.suffix == ".json":
-        try:
-            doc = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path}: malformed JSON: {exc.msg} at line {exc.lineno}") from None
-        except OSError as exc:
-            raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
-    else:
-        doc = _read_yaml(path)
+    try:
+        doc = load_document(path)
+    except MoeplanError as exc:
+        raise SpecError(str(exc)) from None
     if not isinstance(doc, dict):
         raise SpecError(f"{path}: expected a mapping of config fields")
     if isinstance(doc.get("config"), dict):  # catalog-style YAML
@@ -152,7 +154,6 @@ def _read_yaml(path: Path, packaged: bool = False) -> Any:
     try:
         if packaged:
             return load_packaged_yaml(path, str(path))
-        text = path.read_text()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
-    return load_yaml_text(text, str(path))
+    return load_document(path)

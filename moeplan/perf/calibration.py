@@ -10,14 +10,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from moeplan.errors import CalibrationError
+from moeplan.errors import CalibrationError, MoeplanError
 from moeplan.hardware.gpus import GPU
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.phases import Rates
-from moeplan.yamlio import load_yaml_text
+from moeplan.yamlio import load_document
 
 SCHEMA = "moeplan-calibration/1"
 
@@ -108,10 +107,11 @@ def parse_calibration(doc: Any, where: str) -> Calibration:
 
 def load_calibration(path: str, gpu: GPU | None = None) -> Calibration:
     """Read and validate; with `gpu`, the file must be of that device."""
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError(f"{path}: no such calibration file")
-    cal = parse_calibration(load_yaml_text(p.read_text(), path), path)
+    try:
+        doc = load_document(path, kind="calibration file")
+    except MoeplanError as exc:
+        raise CalibrationError(str(exc)) from None
+    cal = parse_calibration(doc, path)
     if gpu is not None and cal.catalog_id != gpu.id:
         raise CalibrationError(
             f"{path}: calibration is for device '{cal.catalog_id or cal.device_name}', "

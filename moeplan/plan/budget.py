@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from moeplan.errors import MoeplanError
-from moeplan.yamlio import load_yaml_text
+from moeplan.yamlio import load_document
 
 LIMITS = {
     # name: (what it bounds, True if the value must stay at or below the limit)
@@ -136,9 +136,7 @@ def _bad(file: str, budget: str, message: str) -> MoeplanError:
 def parse_budget_file(path: Path) -> list[Budget]:
     """Read and validate a budget file; every problem names the file, budget and field."""
     where = str(path)
-    if not path.is_file():
-        raise MoeplanError(f"{where}: no such budget file")
-    doc = load_yaml_text(path.read_text(), where)
+    doc = load_document(path, where, "budget file")
     if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
         raise MoeplanError(f"{where}: expected a top-level 'budgets:' list")
     unknown_top = set(doc) - {"budgets"}

@@ -1,0 +1,165 @@
+"""Bad input never loses a file, crashes or hangs: the one loader's guards, the output rules
+and the exit codes (0 ok, 1 verdict, 2 bad input, 3 internal error)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from moeplan.cli import app
+from moeplan.errors import MoeplanError
+from moeplan.yamlio import MAX_DEPTH, load_document, load_json_text, load_yaml_text
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def one_line_error(r, code: int = 2) -> str:
+    assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    return r.stderr
+
+
+BUDGET = {
+    "name": "b",
+    "model": "mixtral-8x7b",
+    "quant": "int4",
+    "gpu": "h100-sxm",
+    "gpus": 1,
+    "limits": {"max_memory_fraction": 0.9},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("a: {b: 1, b: 2}\n", "duplicate key 'b'"),
+        ("a: .inf\n", "non-finite"),
+        ("a: .nan\n", "non-finite"),
+        ("a: &x [1]\nb: *x\n", "aliases"),
+        # billion laughs: refused at the first alias, before anything is expanded
+        ("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\n", "aliases"),
+        ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "nested deeper"),
+        ("[" * 200_000, "nest"),  # used to overflow libyaml's C stack (signal 11)
+    ],
+)
+def test_yaml_guards(text, expected):
+    with pytest.raises(MoeplanError, match=expected):
+        load_yaml_text(text, "f.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1, "a": 2}', "duplicate key 'a'"),
+        ('{"a": NaN}', "non-finite"),
+        ('{"a": -Infinity}', "non-finite"),
+        ('{"a": 1e999}', "out of range"),  # float('1e999') is inf
+        ("[" * 200_000, "nested deeper"),  # used to raise RecursionError
+    ],
+)
+def test_json_guards(text, expected):
+    with pytest.raises(MoeplanError, match=expected):
+        load_json_text(text, "f.json")
+
+
+def test_depth_at_the_limit_and_brackets_in_strings_are_fine():
+    nested = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert load_yaml_text(nested, "f") is not None
+    assert load_json_text(nested, "f") is not None
+    assert load_json_text('{"a": "[[[[]"}', "f") == {"a": "[[[[]"}
+
+
+def test_unreadable_and_non_utf8_files(tmp_path):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(MoeplanError, match="not UTF-8"):
+        load_document(bad)
+    with pytest.raises(MoeplanError, match="is a folder"):
+        load_document(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["size", ""],
+        ["size", "~nope/config.json"],
+        ["size", "x" * 300],
+        ["check", "/nonexistent/b.yaml"],
+    ],
+)
+def test_odd_names_are_one_line(args):
+    one_line_error(run(*args))
+
+
+def test_cli_reads_files_through_the_loader(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("budgets: " + "[" * 100_000)
+    assert "nest" in one_line_error(run("check", str(deep)))
+    dup = tmp_path / "config.json"
+    dup.write_text('{"model_type": "mixtral", "model_type": "qwen3_moe"}')
+    assert "duplicate key" in one_line_error(run("size", str(dup)))
+
+
+def _budget(tmp_path, name="budgets.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"budgets": [BUDGET]}))
+    return path
+
+
+def test_check_output_never_overwrites_an_input_or_an_existing_file(tmp_path):
+    budget = _budget(tmp_path)
+    before = budget.read_text()
+    assert "also an input" in one_line_error(run("check", str(budget), "--output", str(budget)))
+    link = tmp_path / "hardlink.yaml"
+    os.link(budget, link)
+    assert "also an input" in one_line_error(run("check", str(budget), "--output", str(link)))
+    report = tmp_path / "report.txt"
+    report.write_text("keep me")
+    assert "--force" in one_line_error(run("check", str(budget), "--output", str(report)))
+    assert report.read_text() == "keep me" and budget.read_text() == before
+    assert run("check", str(budget), "--output", str(report), "--force").exit_code == 0
+    assert "b" in report.read_text() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_check_output_refuses_the_model_config_a_budget_reads(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "mixtral"}')
+    budget = tmp_path / "b.yaml"
+    budget.write_text(yaml.safe_dump({"budgets": [BUDGET | {"model": "config.json"}]}))
+    assert "also an input" in one_line_error(run("check", str(budget), "--output", str(config)))
+    assert config.read_text() == '{"model_type": "mixtral"}'
+
+
+def test_check_output_to_a_folder_or_missing_folder(tmp_path):
+    budget = _budget(tmp_path)
+    assert "folder" in one_line_error(run("check", str(budget), "--output", str(tmp_path)))
+    missing = tmp_path / "no" / "r.txt"
+    assert "does not exist" in one_line_error(run("check", str(budget), "--output", str(missing)))
+
+
+def test_internal_error_exits_3_not_1(monkeypatch):
+    import moeplan.memory.sizing as sizing
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(sizing, "size_model", boom)
+    r = run("size", "mixtral-8x7b", "--quant", "int4")
+    err = one_line_error(r, 3)
+    assert "internal error" in err and "report" in err and "ZeroDivisionError" in err
+    monkeypatch.setenv("MOEPLAN_DEBUG", "1")
+    r = run("size", "mixtral-8x7b", "--quant", "int4")
+    assert r.exit_code == 3 and "Traceback" in r.stderr
+
+
+def test_help_documents_exit_codes():
+    out = run("--help").stdout
+    assert "Exit codes: 0 ok; 1 a budget exceeded or nothing fits; 2 bad input; 3" in out
