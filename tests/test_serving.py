@@ -234,3 +234,49 @@ def test_latency_dp_pins_attention_dp():
     assert r.exit_code == 0, r.output
     lay = json.loads(r.stdout)["layout"]
     assert (lay["tp"], lay["dp"], lay["ep"], lay["gpus"]) == (1, 8, 8, 8)
+
+
+def test_plan_with_a_demand_ranks_by_cost_and_meets_it():
+    r = run(
+        "plan", "qwen3-30b-a3b", "--gpu", "h100,h200,l40s", "--max-gpus", "16", "--input", "1000",
+        "--output", "250", "--users", "300", "--min-tok-s-user", "30", "--quant", "bf16,fp8",
+        "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    costs = [o["usd_per_million_output_tokens"] for o in doc["accepted"]]
+    assert costs == sorted(costs)
+    best = doc["best"]
+    assert best["concurrency"] >= 300 and best["output_tok_s_per_user"] >= 30
+    assert best["gpus"] <= 16 and best["gpus"] == best["replicas"] * (
+        best["tp"] * best["dp"] * best["pp"]
+    )
+    # $/M output tokens from $/hour and the deployment's output tokens/s:
+    # output tok/s = tok/s/GPU x GPUs
+    tok_s = best["output_tok_s_per_gpu"] * best["gpus"]
+    assert best["usd_per_million_output_tokens"] == pytest.approx(
+        best["usd_per_hour"] / (tok_s * 3600) * 1e6, rel=1e-3
+    )
+    assert "vllm" in doc["launch"]
+    by_gpus = run(
+        "plan", "qwen3-30b-a3b", "--gpu", "h100,h200,l40s", "--max-gpus", "16", "--input", "1000",
+        "--output", "250", "--users", "300", "--min-tok-s-user", "30", "--quant", "bf16,fp8",
+        "--rank", "gpus", "--json",
+    )  # fmt: skip
+    gpus = [o["gpus"] for o in json.loads(by_gpus.stdout)["accepted"]]
+    assert gpus == sorted(gpus)
+
+
+def test_plan_demand_rejections_and_folded_options():
+    r = run(
+        "plan", "deepseek-v3", "--gpu", "h100", "--max-gpus", "8", "--target-output-tok-s",
+        "1000", "--min-tok-s-user", "10", "--quant", "native", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["best"] is None and doc["rejected"]
+    assert all(o["failed"] for o in doc["rejected"])
+    r = run("plan", "qwen3-30b-a3b", "--gpu", "h100", "--users", "10", "--concurrency", "4")
+    assert r.exit_code == 2 and "--users" in r.stderr
+    r = run("plan", "qwen3-30b-a3b", "--gpu", "h100", "--min-tok-s-user", "10")
+    assert r.exit_code == 2 and "demand" in r.stderr

@@ -236,6 +236,29 @@ def plan(
     engine: EngineOpt = "vllm",
     usable_fraction: FractionOpt = 0.9,
     top: Annotated[int, typer.Option("--top", help="Rows of accepted/rejected to show.")] = 5,
+    target_output_tok_s: Annotated[
+        float | None,
+        typer.Option("--target-output-tok-s", help="Demand: output tokens/s in total."),
+    ] = None,
+    users: Annotated[
+        int | None, typer.Option("--users", help="Demand: concurrent users (requests).")
+    ] = None,
+    min_tok_s_user: Annotated[
+        float | None,
+        typer.Option("--min-tok-s-user", help="Output tok/s per user, TTFT included."),
+    ] = None,
+    rank: Annotated[
+        str, typer.Option("--rank", help="With a demand: 'cost' ($/M output tokens) or 'gpus'.")
+    ] = "cost",
+    price_file: Annotated[
+        str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
+    ] = None,
+    gpu_hour_usd: Annotated[
+        float | None, typer.Option("--gpu-hour-usd", help="Price per GPU-hour in $.")
+    ] = None,
+    plot_file: Annotated[
+        str | None, typer.Option("--plot", help="With a demand: draw the frontiers to FILE.")
+    ] = None,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_ram_gb: HostRamOpt = None,
@@ -244,8 +267,11 @@ def plan(
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Cheapest deployment (fewest GPUs) that fits and meets every target; with --host, also
-    one GPU plus host RAM (expert offload, --engine llamacpp or ktransformers for that part)."""
+    """Cheapest deployment that fits and meets every target. With a demand
+    (--target-output-tok-s or --users, at --min-tok-s-user): the serving search over GPU kinds
+    ('all' for the catalog), quantizations, replica layouts and replicas, ranked by $ per million
+    output tokens (--rank gpus: by GPUs). Without one: one batch of --concurrency, fewest GPUs
+    first; with --host, also one GPU plus host RAM (expert offload)."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.perf import plan_json, plan_tables
     from moeplan.hardware.gpus import resolve_gpu
@@ -268,6 +294,37 @@ def plan(
     ):
         positive(name, value)
     out = output_format(fmt, as_json)
+    if target_output_tok_s is not None or users is not None:
+        from moeplan.cli.serving import run_deploy
+        from moeplan.perf.serving_search import Targets as ServingTargets
+
+        positive("target-output-tok-s", target_output_tok_s)
+        positive("users", users)
+        positive("min-tok-s-user", min_tok_s_user)
+        if concurrency != 1 or min_tokens_per_s is not None or host is not None:
+            raise MoeplanError(
+                "--concurrency/--min-tokens-per-s/--host plan one batch; with a demand give "
+                "--users or --target-output-tok-s and --min-tok-s-user instead"
+            )
+        if rank not in ("cost", "gpus"):
+            raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
+        if context is not None:
+            if context <= output_len:
+                raise MoeplanError(f"--context {context} must exceed --output {output_len}")
+            input_len = context - output_len
+        ok = run_deploy(
+            model, gpu, quant, kv_quant, state_dtype, engine, usable_fraction, input_len,
+            output_len, target_output_tok_s, users,
+            ServingTargets(min_tok_s_user, max_tpot_ms, max_ttft_ms),
+            max_gpus, rank == "gpus", price_file, gpu_hour_usd, top, out, plot_file,
+        )  # fmt: skip
+        if not ok:
+            raise typer.Exit(1)
+        return
+    if min_tok_s_user is not None or plot_file is not None:
+        raise MoeplanError(
+            "--min-tok-s-user and --plot go with a demand (--users or --target-output-tok-s)"
+        )
     spec = load_model(model)
     if context is not None:
         if context <= output_len:

@@ -114,3 +114,29 @@ def draw(
         raise MoeplanError(f"--plot {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
+
+
+def plot_deployment(path: str, result: Any, base: Any, workload: Any, targets: Targets) -> None:
+    """The frontier of the best few GPU kinds of a deployment search, one curve each, with the
+    cheapest option circled."""
+    from moeplan.perf.serving_search import Deployment, search_serving
+
+    chosen = result.accepted[0]
+    curves: dict[str, list[ServingPoint]] = {}
+    seen: set[tuple[str, str]] = set()
+    for o in result.accepted:
+        key = (o.gpu.id, o.scheme.id)
+        if key in seen or len(seen) >= 4:
+            continue
+        seen.add(key)
+        dep = Deployment(
+            base.spec, o.scheme, o.gpu, base.engine, base.kv_quant, base.state_dtype,
+            base.usable_fraction, base.speculation,
+        )  # fmt: skip
+        sweep = search_serving(dep, workload, o.layout.gpus, targets, pinned=o.layout)
+        curves[f"{o.gpu.id} {o.scheme.id} {o.layout.describe()}"] = list(sweep.frontier)
+    title = (
+        f"{base.spec.name}: the cheapest options per GPU kind, ISL {workload.input_len} / "
+        f"OSL {workload.output_len}"
+    )
+    draw(path, title, curves, (), chosen.point, targets)

@@ -28,7 +28,7 @@ from moeplan.errors import MoeplanError
 if TYPE_CHECKING:
     from moeplan.hardware.prices import Price
     from moeplan.perf.parallel import Layout
-    from moeplan.perf.serving_search import ServingResult
+    from moeplan.perf.serving_search import ServingResult, Targets
 
 PriceFileOpt = Annotated[
     str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
@@ -199,3 +199,81 @@ def launch_for(result: ServingResult, model: str) -> dict[str, str]:
             lay.replicas,
         )
     )
+
+
+def run_deploy(
+    model: str,
+    gpu: str,
+    quant: str,
+    kv_quant: str,
+    state_dtype: str,
+    engine: str,
+    usable_fraction: float,
+    input_len: int,
+    output_len: int,
+    target_output_tok_s: float | None,
+    users: int | None,
+    targets: Targets,
+    max_gpus: int,
+    rank_gpus: bool,
+    price_file: str | None,
+    gpu_hour_usd: float | None,
+    top: int,
+    out: str,
+    plot: str | None,
+) -> bool:
+    """`plan` with a demand: the deployment search; True when an option is accepted."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.deploy import deploy_json, deploy_tables
+    from moeplan.hardware.gpus import gpu_catalog, resolve_gpu
+    from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.perf.serving import Workload
+    from moeplan.perf.serving_search import Deployment
+    from moeplan.plan.deploy import Demand, plan_deployment
+
+    spec = load_model(model)
+    if gpu.strip().lower() == "all":
+        devices = list(gpu_catalog().values())
+    else:
+        devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]
+    from moeplan.cli.perf import split_schemes
+
+    names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
+    schemes = list({s.id: s for s in (resolve_scheme(q, spec) for q in names)}.values())
+    prices = {d.id: resolve_price(d.id, price_file, gpu_hour_usd) for d in devices}
+    base = Deployment(
+        spec, schemes[0], devices[0], resolve_engine(engine), kv_quant, state_dtype, usable_fraction
+    )
+    demand = Demand(target_output_tok_s, users)
+    workload = Workload(input_len, output_len)
+    result = plan_deployment(
+        base, schemes, devices, prices, workload, demand, targets, max_gpus, rank_gpus
+    )
+    launch: dict[str, str] = {}
+    chosen = result.accepted[0] if result.accepted else None
+    if chosen is not None and chosen.point is not None:
+        from moeplan.plan.launch import LaunchInputs, launch_commands
+
+        launch = launch_commands(
+            LaunchInputs(
+                model_ref(model),
+                chosen.layout,
+                chosen.point.concurrency_per_replica,
+                input_len + output_len,
+                kv_quant,
+                usable_fraction,
+                chosen.replicas,
+            )
+        )
+    if plot and chosen is not None:
+        from moeplan.cli.plot import plot_deployment
+
+        plot_deployment(plot, result, base, workload, targets)
+    emit(
+        deploy_tables(result, workload, demand, top, launch),
+        out,
+        deploy_json(spec.name, result, workload, demand, targets, top, launch),
+    )
+    return chosen is not None

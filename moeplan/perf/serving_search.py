@@ -103,6 +103,13 @@ class ServingResult:
         )
 
 
+def engine_cap(dep: Deployment, layout: Layout, default: int) -> int:
+    """Requests the engine runs at once in one replica: its cap per engine instance (one per
+    attention-DP rank in vLLM, SGLang and TensorRT-LLM) x the DP ranks."""
+    per_rank = MAX_RUNNING_REQUESTS.get(dep.engine.id)
+    return default if per_rank is None else per_rank * layout.dp
+
+
 def _powers_of_two(limit: int) -> Iterator[int]:
     n = 1
     while n <= limit:
@@ -146,7 +153,7 @@ def evaluate_layout(
 ) -> LayoutResult:
     """Every concurrency of one replica layout, from 1 to what fits (and the engine runs)."""
     try:
-        setup = _setup(dep, layout)
+        setup = setup_for(dep, layout)
     except LayoutError as exc:
         return LayoutResult(layout, replicas, None, (), str(exc))
     capacity = replica_capacity(setup, workload, dep.usable_fraction)
@@ -160,7 +167,7 @@ def evaluate_layout(
             f"one request of {workload.input_len + workload.output_len} tokens does not fit: "
             f"{short / 1e9:.1f} GB per GPU missing",
         )
-    cap = min(capacity.per_replica, MAX_RUNNING_REQUESTS.get(dep.engine.id, capacity.per_replica))
+    cap = min(capacity.per_replica, engine_cap(dep, layout, capacity.per_replica))
     points = []
     for c in concurrencies(cap):
         p = (
@@ -174,7 +181,8 @@ def evaluate_layout(
     return LayoutResult(layout, replicas, capacity, tuple(points), why)
 
 
-def _setup(dep: Deployment, layout: Layout) -> Setup:
+def setup_for(dep: Deployment, layout: Layout) -> Setup:
+    """The latency setup of one replica: nodes are the NVLink domains it spans."""
     gpu = dep.gpu
     nodes = max(1, -(-layout.gpus // gpu.nvlink_domain_gpus))
     while layout.gpus % nodes:
