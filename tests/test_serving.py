@@ -280,3 +280,22 @@ def test_plan_demand_rejections_and_folded_options():
     assert r.exit_code == 2 and "--users" in r.stderr
     r = run("plan", "qwen3-30b-a3b", "--gpu", "h100", "--min-tok-s-user", "10")
     assert r.exit_code == 2 and "demand" in r.stderr
+
+
+def test_check_serving_limits(tmp_path):
+    f = tmp_path / "b.yaml"
+    f.write_text(
+        "budgets:\n- name: serve\n  model: qwen3-30b-a3b\n  quant: fp8\n  gpu: h100-sxm\n"
+        "  gpus: 1\n  batch: 64\n  input: 1000\n  output: 250\n  gpu_hour_usd: 2.5\n"
+        "  limits: {min_output_tok_s_per_gpu: 1, max_usd_per_million_tokens: 0.001}\n"
+    )
+    r = run("check", str(f), "--format", "json")
+    assert r.exit_code == 1, r.output  # $0.001/M is below any real cost
+    doc = json.loads(r.stdout)
+    rows = {x["limit"]: x for x in doc["results"]}
+    assert rows["min_output_tok_s_per_gpu"]["passed"]
+    assert not rows["max_usd_per_million_tokens"]["passed"]
+    tok_s = rows["min_output_tok_s_per_gpu"]["value"]  # one GPU, so tok/s/GPU = tok/s
+    # one GPU at $2.50/h: $/M = 2.5 / (tok/s x 3600) x 1e6
+    cost = rows["max_usd_per_million_tokens"]["value"]
+    assert cost == pytest.approx(2.5 / (tok_s * 3600) * 1e6, rel=1e-6)

@@ -22,7 +22,16 @@ LIMITS = {
     "max_ttft_ms": ("time to first token of one batch's prefill, ms", True),
     "max_tpot_ms": ("time per output token, ms", True),
     "max_weights_gb": ("weight memory, decimal GB", True),
+    # serving (perf/serving.py): `batch` requests in flight, closed loop, chunked prefill
+    "min_output_tok_s_per_gpu": ("serving: output tokens/s / GPUs at the concurrency", False),
+    "min_output_tok_s_per_user": ("serving: OSL / (TTFT + OSL x TPOT) at the concurrency", False),
+    "max_usd_per_million_tokens": ("serving: $ per million output tokens at the concurrency", True),
 }
+SERVING_LIMITS = (
+    "min_output_tok_s_per_gpu",
+    "min_output_tok_s_per_user",
+    "max_usd_per_million_tokens",
+)
 FIELDS = {
     "name": str,
     "model": str,
@@ -52,6 +61,7 @@ FIELDS = {
     "host_ram_gb": float,
     "host_cores": int,
     "host_sockets": int,
+    "gpu_hour_usd": float,  # price per GPU-hour for max_usd_per_million_tokens
 }
 DEFAULT_OUTPUT = 128
 
@@ -85,6 +95,7 @@ class Budget:
     host_ram_gb: float | None = None
     host_cores: int | None = None
     host_sockets: int | None = None
+    gpu_hour_usd: float | None = None
 
     @property
     def offloaded(self) -> bool:

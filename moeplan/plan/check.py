@@ -7,12 +7,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from moeplan.errors import LayoutError, MoeplanError
-from moeplan.plan.budget import LIMITS, Budget, CheckReport, LimitResult, parse_budget_file
+from moeplan.plan.budget import (
+    LIMITS,
+    SERVING_LIMITS,
+    Budget,
+    CheckReport,
+    LimitResult,
+    parse_budget_file,
+)
 
 if TYPE_CHECKING:
     from moeplan.hardware.gpus import GPU
     from moeplan.memory.quant import QuantScheme
     from moeplan.model.specs import ModelSpec
+    from moeplan.perf.engines import EngineProfile
+    from moeplan.perf.parallel import Layout
 
 T = TypeVar("T")
 
@@ -47,7 +56,10 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
     _field(budget, "kv_quant", lambda: kv_dtype_bytes(budget.kv_quant))
     _field(budget, "state_dtype", lambda: state_dtype_bytes(budget.state_dtype))
     if budget.offloaded:
-        return _limit_results(budget, _offload_values(budget, spec, scheme, gpu))
+        offloaded = _offload_values(budget, spec, scheme, gpu)
+        for name in SERVING_LIMITS:
+            offloaded[name] = (None, "serving limits are not modelled with offload")
+        return _limit_results(budget, offloaded)
     engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
     fraction = budget.limits.get("max_memory_fraction", 0.9)
     explicit_layout = any(v is not None for v in (budget.tp, budget.ep, budget.pp))
@@ -123,7 +135,49 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
                 "max_tpot_ms": (p.tpot_ms, detail),
             }
         )
+    if set(SERVING_LIMITS) & budget.limits.keys():
+        values.update(_serving_values(budget, spec, scheme, gpu, engine, layout))
     return _limit_results(budget, values)
+
+
+def _serving_values(
+    budget: Budget,
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    engine: EngineProfile,
+    layout: Layout,
+) -> dict[str, tuple[float | None, str]]:
+    """The serving model at the budget's layout with `batch` requests in flight."""
+    from moeplan.hardware.prices import price_for, usd_per_hour, usd_per_million_tokens
+    from moeplan.perf.serving import Workload, aggregated_point
+    from moeplan.perf.serving_search import Deployment, setup_for
+
+    dep = Deployment(spec, scheme, gpu, engine, budget.kv_quant, budget.state_dtype)
+    p = aggregated_point(
+        setup_for(dep, layout), Workload(budget.input_len, budget.output), budget.batch, 1
+    )
+    detail = f"{budget.batch} requests, input {budget.input_len}, output {budget.output}"
+    if p is None:
+        why = "prompts exceed the engine's token budget per step"
+        return dict.fromkeys(SERVING_LIMITS, (None, why))
+    price = _field(budget, "gpu_hour_usd", lambda: price_for(gpu.id, None, budget.gpu_hour_usd))
+    cost = (
+        usd_per_million_tokens(usd_per_hour(price, layout.gpus), p.output_tok_s) if price else None
+    )
+    if price is None:
+        cost_detail = f"no price for {gpu.id}: set gpu_hour_usd"
+    elif budget.gpu_hour_usd is not None:
+        cost_detail = f"${price.usd_per_gpu_hour:.2f}/GPU-h (gpu_hour_usd in the budget)"
+    else:
+        cost_detail = (
+            f"${price.usd_per_gpu_hour:.2f}/GPU-h ({price.provider}, as of {price.as_of or '-'})"
+        )
+    return {
+        "min_output_tok_s_per_gpu": (p.output_tok_s_per_gpu, detail),
+        "min_output_tok_s_per_user": (p.output_tok_s_per_user, detail),
+        "max_usd_per_million_tokens": (cost, cost_detail),
+    }
 
 
 def _limit_results(
