@@ -299,3 +299,14 @@ def test_check_serving_limits(tmp_path):
     # one GPU at $2.50/h: $/M = 2.5 / (tok/s x 3600) x 1e6
     cost = rows["max_usd_per_million_tokens"]["value"]
     assert cost == pytest.approx(2.5 / (tok_s * 3600) * 1e6, rel=1e-6)
+
+
+def test_plan_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "plan.svg"
+    r = run(
+        "plan", "qwen3-30b-a3b", "--gpu", "h100,l40s", "--max-gpus", "4", "--users", "50",
+        "--min-tok-s-user", "30", "--quant", "fp8", "--plot", str(path),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "<svg" in path.read_text()[:2000]

@@ -52,6 +52,7 @@ def draw(
     frontier: tuple[ServingPoint, ...],
     best: ServingPoint | None,
     targets: Targets,
+    best_label: str | None = None,
 ) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
@@ -85,7 +86,8 @@ def draw(
             edgecolors="red",
             linewidths=2,
             zorder=5,
-            label=f"chosen: {best.setup.layout.describe()} x {best.replicas}, "
+            label=best_label
+            or f"chosen: {best.setup.layout.describe()} x {best.replicas}, "
             f"{best.concurrency} requests",
         )
     ax.set_xlabel("output tokens/s per user (OSL / (TTFT + OSL x TPOT))")
@@ -117,16 +119,16 @@ def draw(
 
 
 def plot_deployment(path: str, result: Any, base: Any, workload: Any, targets: Targets) -> None:
-    """The frontier of the best few GPU kinds of a deployment search, one curve each, with the
-    cheapest option circled."""
+    """The frontier of the cheapest option of each GPU kind (up to five), one curve each, with
+    the cheapest option circled."""
     from moeplan.perf.serving_search import Deployment, search_serving
 
     chosen = result.accepted[0]
     curves: dict[str, list[ServingPoint]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for o in result.accepted:
-        key = (o.gpu.id, o.scheme.id)
-        if key in seen or len(seen) >= 4:
+        key = o.gpu.id
+        if key in seen or len(seen) >= 5:
             continue
         seen.add(key)
         dep = Deployment(
@@ -139,4 +141,8 @@ def plot_deployment(path: str, result: Any, base: Any, workload: Any, targets: T
         f"{base.spec.name}: the cheapest options per GPU kind, ISL {workload.input_len} / "
         f"OSL {workload.output_len}"
     )
-    draw(path, title, curves, (), chosen.point, targets)
+    label = (
+        f"chosen: {chosen.gpu.id} {chosen.scheme.id} {chosen.layout.describe()} x "
+        f"{chosen.replicas} ({chosen.gpus} GPUs)"
+    )
+    draw(path, title, curves, (), chosen.point, targets, label)
