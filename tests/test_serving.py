@@ -188,7 +188,7 @@ def test_unpriced_gpu_says_so():
         "10",
     )
     assert r.exit_code == 0, r.output
-    assert "no price for mi300x" in r.stdout
+    assert "no price for h800" in r.stdout
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
