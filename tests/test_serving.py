@@ -179,7 +179,7 @@ def test_unpriced_gpu_says_so():
         "throughput",
         "gpt-oss-20b",
         "--gpu",
-        "mi300x",
+        "h800",
         "--gpus",
         "1",
         "--input",
