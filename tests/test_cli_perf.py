@@ -156,7 +156,7 @@ def test_validate_json():
         (("latency", "mixtral-8x7b", "--gpu", "gb10", "--gpus", "2"), "no GPU interconnect"),
         (
             ("plan", "mixtral-8x7b", "--gpu", "h100", "--max-gpus", "0"),
-            "--max-gpus must be positive",
+            "--max-gpus must be at least 1",
         ),
         (
             ("plan", "mixtral-8x7b", "--gpu", "h100", "--context", "100", "--output", "256"),

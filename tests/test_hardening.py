@@ -163,3 +163,62 @@ def test_internal_error_exits_3_not_1(monkeypatch):
 def test_help_documents_exit_codes():
     out = run("--help").stdout
     assert "Exit codes: 0 ok; 1 a budget exceeded or nothing fits; 2 bad input; 3" in out
+
+
+# --- domains, checked once at the edge (moeplan/cli/common.py DOMAINS, model/fields.py) ---
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["size", "mixtral-8x7b", "--usable-fraction", "nan"], "finite"),
+        (["size", "mixtral-8x7b", "--usable-fraction", "1.5"], "(0, 1]"),
+        (["size", "mixtral-8x7b", "--usable-fraction", "5"], "(0, 1]"),
+        (["size", "mixtral-8x7b", "--usable-fraction", "0"], "(0, 1]"),
+        (["latency", "mixtral-8x7b", "--gpu", "h100-sxm", "--network-gbps", "nan"], "finite"),
+        (["latency", "mixtral-8x7b", "--gpu", "h100-sxm", "--batch", "1,,8"], "--batch"),
+        (["plan", "mixtral-8x7b", "--gpu", "h100-sxm", "--max-gpus", "100000"], "at most 4096"),
+        (["plan", "mixtral-8x7b", "--gpu", "h100-sxm", "--max-gpus", "1e12"], "max-gpus"),
+        (["size", "mixtral-8x7b", "--context", str(1 << 40)], "at most"),
+    ],
+)
+def test_option_domains(args, needle):
+    assert needle in one_line_error(run(*args))
+
+
+def test_dtype_names_are_case_free():
+    lower = run("size", "mixtral-8x7b", "--kv-quant", "fp8", "-q", "int4", "--json")
+    upper = run("size", "mixtral-8x7b", "--kv-quant", "FP8", "-q", "INT4", "--json")
+    assert upper.exit_code == 0 and upper.stdout == lower.stdout
+
+
+BASE_CONFIG = {
+    "model_type": "mixtral",
+    "hidden_size": 512,
+    "intermediate_size": 1024,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "num_hidden_layers": 2,
+    "num_local_experts": 4,
+    "num_experts_per_tok": 2,
+    "vocab_size": 1000,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"model_type": ["mixtral"]}, "'model_type' must be a string"),
+        ({"quantization_config": "fp8"}, "'quantization_config' must be a mapping"),
+        ({"num_experts_per_tok": 9}, "top-k 9"),  # 9 of 4 experts: active above total
+        ({"tie_word_embeddings": "false"}, "'tie_word_embeddings' must be true/false"),
+        ({"num_hidden_layers": 1e9}, "'num_hidden_layers'"),  # used to hang
+        ({"hidden_size": 10**30}, "'hidden_size'"),  # used to raise OverflowError
+        ({"quantization_config": {"quant_method": "bitsandbytes"}}, "not modelled"),
+    ],
+)
+def test_config_fields_are_typed_and_bounded(tmp_path, change, needle):
+    path = tmp_path / "config.json"
+    path.write_text(__import__("json").dumps(BASE_CONFIG | change))
+    assert needle in one_line_error(run("size", str(path)))
+    assert needle in one_line_error(run("show", str(path)))

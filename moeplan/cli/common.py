@@ -7,6 +7,7 @@ the traceback only with `--debug` or MOEPLAN_DEBUG=1); 130 interrupted. A crash 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Annotated, Any
@@ -18,8 +19,10 @@ from moeplan.errors import MoeplanError
 
 try:  # typer 0.28 vendors click as typer._click and raises its exceptions, whether or not the
     # click package is installed beside it (catching click.ClickException then misses them)
+    from typer._click import types as _ct
     from typer._click.exceptions import ClickException as _CliProblem
 except ImportError:  # pragma: no cover - older typer raises click's own exceptions
+    from click import types as _ct  # type: ignore[no-redef,unused-ignore]
     from click.exceptions import ClickException as _CliProblem  # type: ignore[assignment,no-redef,unused-ignore]
 
 
@@ -35,6 +38,7 @@ class _Group(TyperGroup):
         **extra: Any,
     ) -> Any:
         try:
+            _check_domains(self)
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except MoeplanError as exc:
             rv = _fail(str(exc), exc.exit_code)
@@ -53,6 +57,87 @@ class _Group(TyperGroup):
         if standalone_mode:
             sys.exit(rv or 0)
         return rv
+
+
+MAX_GPUS = 4096
+"""The largest GPU count any option accepts (--gpus, --max-gpus, TP/EP/PP/DP, --nodes): above the
+largest deployments published (NVL72 racks x tens), and small enough that searches answer fast."""
+MAX_COUNT = 1 << 31
+"""The largest value any other integer option accepts (tokens, batch, repeats)."""
+# option -> (low, high, low is included); every other float option must be finite and >= 0
+DOMAINS: dict[str, tuple[float, float, bool]] = {
+    "--usable-fraction": (0.0, 1.0, False),
+    "--mtp-acceptance": (0.0, 1.0, True),
+    **dict.fromkeys(
+        ("--gpus", "--max-gpus", "--tp", "--ep", "--pp", "--dp", "--nodes"), (1, MAX_GPUS, True)
+    ),
+}
+CASE_FREE = {"--kv-quant", "--state-dtype", "--quant", "--engine", "--format", "--device"}
+
+
+def _check_domains(group: Any) -> None:
+    """Give every option of every command its domain, once, at the edge: floats finite and in
+    range, integers bounded, dtype/format names case-free. Out of range is a usage error (2)."""
+
+    def visit(command: Any) -> None:
+        for sub in getattr(command, "commands", {}).values():
+            visit(sub)
+        for param in command.params:
+            name = max(param.opts, key=len) if param.opts else ""
+            if isinstance(param.type, _ct.FloatParamType):
+                param.type = _Finite(*DOMAINS.get(name, (0.0, math.inf, True)))
+            elif type(param.type) is _ct.IntParamType:
+                low, high, _ = DOMAINS.get(name, (-MAX_COUNT, MAX_COUNT, True))
+                param.type = _Bounded(int(low), int(high))
+            elif name in CASE_FREE and type(param.type) is _ct.StringParamType:
+                param.type = _Lower()
+
+    visit(group)
+
+
+class _Finite(_ct.FloatParamType):
+    """A float option that must be finite and within [low or (low, high]."""
+
+    def __init__(self, low: float, high: float, low_ok: bool) -> None:
+        self.low, self.high, self.low_ok = low, high, low_ok
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        name = _name(param)
+        if not math.isfinite(number):
+            raise MoeplanError(f"{name} must be a finite number, got {value}")
+        below = number < self.low or (number == self.low and not self.low_ok)
+        if below or number > self.high:
+            left = "[" if self.low_ok else "("
+            raise MoeplanError(
+                f"{name} must be in {left}{self.low:g}, {self.high:g}], got {number:g}"
+            )
+        return number
+
+
+class _Bounded(_ct.IntParamType):
+    """An integer option within [low, high] (counts of GPUs, tokens, sequences)."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if not self.low <= number <= self.high:
+            what = f"at most {self.high}" if number > self.high else f"at least {self.low}"
+            raise MoeplanError(f"{_name(param)} must be {what}, got {number}")
+        return number
+
+
+def _name(param: Any) -> str:
+    return max(param.opts, key=len) if getattr(param, "opts", None) else str(param.name)
+
+
+class _Lower(_ct.StringParamType):
+    """A dtype, quantization, engine or format name: case does not matter."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        return str(super().convert(value, param, ctx)).lower()
 
 
 def _fail(message: str, code: int) -> int:
@@ -178,5 +263,7 @@ def output_format(fmt: str, as_json: bool) -> str:
 
 
 def positive(name: str, value: float | None, allow_zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+    if value is not None and (
+        not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
+    ):
         raise MoeplanError(f"--{name} must be positive, got {value}")

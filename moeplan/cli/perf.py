@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from moeplan.cli.common import (
+    MAX_COUNT,
     CalibrationOpt,
     DpOpt,
     EpOpt,
@@ -56,11 +57,13 @@ NetworkOpt = Annotated[
 
 def int_list(text: str, name: str) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         raise MoeplanError(f"--{name} must be comma-separated integers, got '{text}'") from None
     if not values or any(v < 1 for v in values):
         raise MoeplanError(f"--{name} values must be positive integers, got '{text}'")
+    if any(v >= MAX_COUNT for v in values) or len(values) > 64:
+        raise MoeplanError(f"--{name}: at most 64 values, each below {MAX_COUNT}, got '{text}'")
     return values
 
 

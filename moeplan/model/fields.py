@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 from moeplan.errors import SpecError
 
 MISSING = object()
+MAX_LAYERS = 4096
+"""Most layers (or layer-like counts) a config may declare: 30x the deepest published LLM
+(~130 layers); every layer is a tuple entry, so a bound keeps a typo from hanging the reader."""
+MAX_FIELD = 1 << 31
+"""Most any other integer field may be (widths, vocab, experts, positions): products of a few of
+these stay far below float range, so no estimate overflows."""
 
 
 class Fields:
@@ -31,10 +38,20 @@ class Fields:
             if default is MISSING:
                 raise SpecError(f"{self.where}: missing field '{key}'")
             return builtins.int(default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            raise SpecError(f"{self.where}: field '{key}' must be an integer, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value != int(value)
+        ):
+            raise SpecError(f"{self.where}: field '{key}' must be an integer, got {value!r:.60}")
         if int(value) < minimum:
             raise SpecError(f"{self.where}: field '{key}' must be >= {minimum}, got {value!r}")
+        maximum = MAX_LAYERS if "layer" in key else MAX_FIELD
+        if int(value) > maximum:
+            raise SpecError(
+                f"{self.where}: field '{key}' is {value!r}: above the sane bound {maximum:,}"
+            )
         return int(value)
 
     def opt_int(self, key: str, minimum: builtins.int = 1) -> builtins.int | None:

@@ -193,6 +193,11 @@ def _llama4(f: Fields, family: str) -> dict[str, Any]:
     moe_layers = set(f.int_list("moe_layers")) or set(range(step - 1, n_layers, step))
     chunk = f.opt_int("attention_chunk_size")
     no_rope = f.int_list("no_rope_layers") or [int((i + 1) % 4 != 0) for i in range(n_layers)]
+    if len(no_rope) != n_layers:
+        raise SpecError(
+            f"{f.where}: field 'no_rope_layers' has {len(no_rope)} entries, "
+            f"num_hidden_layers is {n_layers}"
+        )
     layers = []
     for i in range(n_layers):
         chunked = chunk is not None and no_rope[i] == 1
@@ -229,7 +234,7 @@ def _gpt_oss(f: Fields, family: str) -> dict[str, Any]:
     heads = f.int("num_attention_heads")
     n_layers = f.int("num_hidden_layers")
     window = f.int("sliding_window")
-    types = f.cfg.get("layer_types") or ["sliding_attention", "full_attention"] * (n_layers // 2)
+    types = f.list("layer_types") or ["sliding_attention", "full_attention"] * (n_layers // 2)
     if len(types) != n_layers:
         raise SpecError(
             f"{f.where}: field 'layer_types' has {len(types)} entries, "
@@ -357,7 +362,9 @@ def _family(cfg: dict[str, Any], where: str) -> str:
         family = "grok-1"
     if family is None:
         raise SpecError(f"{where}: missing field 'model_type'")
-    return str(family)
+    if not isinstance(family, str):
+        raise SpecError(f"{where}: field 'model_type' must be a string, got {family!r:.60}")
+    return family
 
 
 def _read_family(f: Fields, family: str) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -408,9 +415,27 @@ def _language_config(cfg: dict[str, Any], name: str) -> tuple[dict[str, Any], st
 def spec_from_config(cfg: Any, name: str, **extra: Any) -> ModelSpec:
     """Build a ModelSpec from a config mapping. Wrapped checkpoints: the language model is read
     from text_config at any depth, vision/audio towers are counted beside it, and the
-    quantization_config is found wherever it sits."""
+    quantization_config is found wherever it sits. A field of a type no reader expects is one
+    SpecError naming the config, never a crash."""
     if not isinstance(cfg, dict):
         raise SpecError(f"{name}: config must be a mapping of fields")
+    try:
+        spec = _spec_from_config(cfg, name, **extra)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        raise SpecError(
+            f"{name}: a config field has a type or value the reader cannot use "
+            f"({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+    moe = spec.moe
+    if moe is not None and moe.top_k > moe.num_experts + moe.num_zero_experts:
+        raise SpecError(
+            f"{name}: top-k {moe.top_k} (num_experts_per_tok) exceeds the "
+            f"{moe.num_experts + moe.num_zero_experts} routed experts"
+        )
+    return spec
+
+
+def _spec_from_config(cfg: dict[str, Any], name: str, **extra: Any) -> ModelSpec:
     top = cfg
     cfg, where = _language_config(cfg, name)
     family = _family(cfg, where)
@@ -419,13 +444,18 @@ def spec_from_config(cfg: Any, name: str, **extra: Any) -> ModelSpec:
     fields.setdefault("vocab_size", f.int("vocab_size"))
     fields.setdefault("max_position_embeddings", f.opt_int("max_position_embeddings"))
     tie = cfg.get("tie_word_embeddings", top.get("tie_word_embeddings"))
+    if tie is not None and not isinstance(tie, bool):
+        raise SpecError(f"{where}: field 'tie_word_embeddings' must be true/false, got {tie!r:.40}")
     if tie is not None and "tie_word_embeddings" not in fields:
-        fields["tie_word_embeddings"] = bool(tie)
+        fields["tie_word_embeddings"] = tie
     towers = find_towers(top, str(top.get("model_type") or family))
     if towers:
         fields["towers"] = towers
     if notes:
         fields["reader_notes"] = notes
     fields.update(extra)
-    fields.setdefault("native_quant", native_quant_of(top))
+    try:
+        fields.setdefault("native_quant", native_quant_of(top))
+    except SpecError as exc:
+        raise SpecError(f"{name}: {exc}") from None
     return ModelSpec(name=name, family=family, **fields)

@@ -9,6 +9,8 @@ import fnmatch
 import re
 from typing import Any
 
+from moeplan.errors import SpecError
+
 WRAPPER_KEYS = ("text_config", "language_config", "llm_config", "thinker_config")
 
 # A module name of each component as HF checkpoints spell it; a component is left in the
@@ -32,6 +34,8 @@ _NAMED_UNIFORM = ("fp8", "fp8-block", "int8", "int4", "mxfp4", "nvfp4")
 def find_quantization_config(cfg: dict[str, Any]) -> dict[str, Any] | None:
     """The quantization_config at the top level, else inside a wrapped text config."""
     q = cfg.get("quantization_config")
+    if q is not None and not isinstance(q, dict):
+        raise SpecError(f"field 'quantization_config' must be a mapping, got {q!r:.60}")
     if isinstance(q, dict) and q:
         return q
     for key in WRAPPER_KEYS:
