@@ -14,8 +14,8 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.parallel import Layout
-from moeplan.perf.serving import Workload
-from moeplan.perf.serving_search import Deployment, search_serving
+from moeplan.perf.serving import ServingPoint, Workload, aggregated_point
+from moeplan.perf.serving_search import Deployment, search_serving, setup_for
 from moeplan.yamlio import load_packaged_yaml
 
 KV_QUANT_OF_RUN = "fp8"
@@ -61,8 +61,12 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         dep, Workload(rec["input_len"], rec["output_len"]), rec["gpus"], pinned=layout
     )
     cap = rec.get("max_concurrency")
-    points = [p for p in result.frontier if cap is None or p.concurrency <= cap]
-    best = max(points, key=lambda p: p.output_tok_s, default=None)
+    fixed = rec.get("concurrency")  # a run at one stated concurrency: predicted at exactly that
+    if fixed is not None:
+        best = _at_concurrency(dep, rec, layout, int(fixed))
+    else:
+        points = [p for p in result.frontier if cap is None or p.concurrency <= cap]
+        best = max(points, key=lambda p: p.output_tok_s, default=None)
     return ServingValidation(
         rec["id"],
         float(rec["value"]),
@@ -72,6 +76,16 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         "" if best else result.reason,
         str(rec.get("not_counted", "")),
     )
+
+
+def _at_concurrency(
+    dep: Deployment, rec: dict[str, Any], layout: Layout, concurrency: int
+) -> ServingPoint | None:
+    replicas = rec["gpus"] // layout.gpus
+    per_replica = max(1, concurrency // replicas)
+    setup = setup_for(dep, layout)
+    workload = Workload(rec["input_len"], rec["output_len"])
+    return aggregated_point(setup, workload, per_replica, replicas)
 
 
 def validate_serving_all() -> list[ServingValidation]:
