@@ -164,6 +164,7 @@ def test_launch_lines():
         (["--gpus", "8", "--tp", "2", "--ep", "3"], "--ep"),
         (["--gpus", "8", "--plot", "x.jpg"], "--plot"),
         (["--gpus", "8", "--mtp-acceptance", "2"], "acceptance"),
+        (["--gpus", "8", "--mtp", "100000"], "--mtp"),
     ],
 )
 def test_bad_input_is_one_line(extra, message):

@@ -48,6 +48,10 @@ class Workload:
         return self.input_len + self.output_len // 2
 
 
+MAX_DRAFT_TOKENS = 16
+"""Speculative tokens per step accepted as input: engines propose 1-8 (EAGLE, DeepSeek MTP)."""
+
+
 @dataclass(frozen=True)
 class Speculation:
     """MTP / speculative decoding: `draft_tokens` proposed per step, each accepted with
@@ -57,8 +61,10 @@ class Speculation:
     acceptance: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.draft_tokens < 0 or not 0.0 <= self.acceptance <= 1.0:
-            raise MoeplanError("--mtp must be >= 0 and --mtp-acceptance within 0..1")
+        if not 0 <= self.draft_tokens <= MAX_DRAFT_TOKENS or not 0.0 <= self.acceptance <= 1.0:
+            raise MoeplanError(
+                f"--mtp must be within 0..{MAX_DRAFT_TOKENS} and --mtp-acceptance within 0..1"
+            )
 
     @property
     def tokens_per_step(self) -> float:
