@@ -297,42 +297,29 @@ def plan(
     ):
         positive(name, value)
     out = output_format(fmt, as_json)
+    if context is not None:
+        if context <= output_len:
+            raise MoeplanError(f"--context {context} must exceed --output {output_len}")
+        input_len = context - output_len
     if target_output_tok_s is not None or users is not None:
         from moeplan.cli.serving import run_deploy
-        from moeplan.perf.serving_search import Targets as ServingTargets
 
-        positive("target-output-tok-s", target_output_tok_s)
-        positive("users", users)
-        positive("min-tok-s-user", min_tok_s_user)
         if concurrency != 1 or min_tokens_per_s is not None or host is not None:
             raise MoeplanError(
                 "--concurrency/--min-tokens-per-s/--host plan one batch; with a demand give "
                 "--users or --target-output-tok-s and --min-tok-s-user instead"
             )
-        if rank not in ("cost", "gpus"):
-            raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
-        if context is not None:
-            if context <= output_len:
-                raise MoeplanError(f"--context {context} must exceed --output {output_len}")
-            input_len = context - output_len
-        ok = run_deploy(
+        targets_ = (min_tok_s_user, max_tpot_ms, max_ttft_ms)
+        if not run_deploy(
             model, gpu, quant, kv_quant, state_dtype, engine, usable_fraction, input_len,
-            output_len, target_output_tok_s, users,
-            ServingTargets(min_tok_s_user, max_tpot_ms, max_ttft_ms),
-            max_gpus, rank == "gpus", price_file, gpu_hour_usd, top, out, plot_file,
-        )  # fmt: skip
-        if not ok:
+            output_len, target_output_tok_s, users, targets_, max_gpus, rank, price_file,
+            gpu_hour_usd, top, out, plot_file,
+        ):  # fmt: skip
             raise typer.Exit(1)
         return
     if min_tok_s_user is not None or plot_file is not None:
-        raise MoeplanError(
-            "--min-tok-s-user and --plot go with a demand (--users or --target-output-tok-s)"
-        )
+        raise MoeplanError("--min-tok-s-user and --plot go with --users/--target-output-tok-s")
     spec = load_model(model)
-    if context is not None:
-        if context <= output_len:
-            raise MoeplanError(f"--context {context} must exceed --output {output_len}")
-        input_len = context - output_len
     names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
     schemes = [resolve_scheme(q, spec) for q in names]
     devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]

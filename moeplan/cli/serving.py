@@ -213,16 +213,17 @@ def run_deploy(
     output_len: int,
     target_output_tok_s: float | None,
     users: int | None,
-    targets: Targets,
+    target_values: tuple[float | None, float | None, float | None],
     max_gpus: int,
-    rank_gpus: bool,
+    rank: str,
     price_file: str | None,
     gpu_hour_usd: float | None,
     top: int,
     out: str,
     plot: str | None,
 ) -> bool:
-    """`plan` with a demand: the deployment search; True when an option is accepted."""
+    """`plan` with a demand: the deployment search; True when an option is accepted.
+    target_values: --min-tok-s-user, --max-tpot-ms, --max-ttft-ms."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.deploy import deploy_json, deploy_tables
     from moeplan.hardware.gpus import gpu_catalog, resolve_gpu
@@ -233,6 +234,12 @@ def run_deploy(
     from moeplan.perf.serving_search import Deployment
     from moeplan.plan.deploy import Demand, plan_deployment
 
+    positive("target-output-tok-s", target_output_tok_s)
+    positive("users", users)
+    positive("min-tok-s-user", target_values[0])
+    if rank not in ("cost", "gpus"):
+        raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
+    targets = Targets(*target_values)
     spec = load_model(model)
     if gpu.strip().lower() == "all":
         devices = list(gpu_catalog().values())
@@ -249,7 +256,7 @@ def run_deploy(
     demand = Demand(target_output_tok_s, users)
     workload = Workload(input_len, output_len)
     result = plan_deployment(
-        base, schemes, devices, prices, workload, demand, targets, max_gpus, rank_gpus
+        base, schemes, devices, prices, workload, demand, targets, max_gpus, rank == "gpus"
     )
     launch: dict[str, str] = {}
     chosen = result.accepted[0] if result.accepted else None
