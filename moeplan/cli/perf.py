@@ -318,7 +318,7 @@ def plan(
             raise typer.Exit(1)
         return
     if min_tok_s_user is not None or plot_file is not None:
-        raise MoeplanError("--min-tok-s-user and --plot go with --users/--target-output-tok-s")
+        raise MoeplanError("--min-tok-s-user and --plot need a demand (--users, ...)")
     spec = load_model(model)
     names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
     schemes = [resolve_scheme(q, spec) for q in names]

@@ -28,7 +28,7 @@ from moeplan.errors import MoeplanError
 if TYPE_CHECKING:
     from moeplan.hardware.prices import Price
     from moeplan.perf.parallel import Layout
-    from moeplan.perf.serving_search import ServingResult, Targets
+    from moeplan.perf.serving_search import ServingResult
 
 PriceFileOpt = Annotated[
     str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
@@ -231,7 +231,7 @@ def run_deploy(
     from moeplan.model.catalog import load_model
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.serving import Workload
-    from moeplan.perf.serving_search import Deployment
+    from moeplan.perf.serving_search import Deployment, Targets
     from moeplan.plan.deploy import Demand, plan_deployment
 
     positive("target-output-tok-s", target_output_tok_s)
