@@ -204,7 +204,19 @@ def _global_options(
 
 
 # Shared options, declared once.
-ModelArg = Annotated[str, typer.Argument(help="Catalog id/alias, or a config.json / model folder.")]
+ModelArg = Annotated[
+    str,
+    typer.Argument(
+        help="Catalog id/alias, a config.json or checkpoint folder (safetensors), a .gguf file, "
+        "or a Hugging Face repo id (org/name; hf:org/name reads the Hub even for a catalog name)."
+    ),
+]
+RevisionOpt = Annotated[
+    str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")
+]
+FromHubOpt = Annotated[
+    bool, typer.Option("--from-hub", help="Read MODEL from the Hugging Face Hub (as hf:MODEL).")
+]
 QuantOpt = Annotated[
     str | None,
     typer.Option(

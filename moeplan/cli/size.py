@@ -13,6 +13,7 @@ from moeplan.cli.common import (
     EpOpt,
     FormatOpt,
     FractionOpt,
+    FromHubOpt,
     GpuOpt,
     GpusOpt,
     JsonOpt,
@@ -20,6 +21,7 @@ from moeplan.cli.common import (
     ModelArg,
     PpOpt,
     QuantOpt,
+    RevisionOpt,
     StateDtypeOpt,
     TextOnlyOpt,
     TpOpt,
@@ -44,6 +46,8 @@ from moeplan.errors import MoeplanError
 def size(
     model: ModelArg,
     quant: QuantOpt = None,
+    revision: RevisionOpt = None,
+    from_hub: FromHubOpt = False,
     kv_quant: KvQuantOpt = "bf16",
     context: ContextOpt = 4096,
     batch: BatchOpt = 1,
@@ -92,7 +96,7 @@ def size(
     if usable_fraction > 1:
         raise MoeplanError(f"--usable-fraction must be at most 1, got {usable_fraction}")
     out = output_format(fmt, as_json)
-    spec = load_model(model)
+    spec = load_model(model, revision, from_hub)
     device = None
     if gpu:  # the GPU catalog is loaded only when a GPU is named
         from moeplan.hardware.gpus import resolve_gpu
@@ -159,7 +163,13 @@ def size(
 
 
 @app.command()
-def show(model: ModelArg, as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
+def show(
+    model: ModelArg,
+    revision: RevisionOpt = None,
+    from_hub: FromHubOpt = False,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
     """The normalized architecture and the parameter breakdown."""
     from dataclasses import asdict
 
@@ -169,7 +179,7 @@ def show(model: ModelArg, as_json: JsonOpt = False, fmt: FormatOpt = "table") ->
     from moeplan.memory.sizing import size_model
     from moeplan.model.catalog import load_model
 
-    spec = load_model(model)
+    spec = load_model(model, revision, from_hub)
     report = size_model(spec, resolve_scheme("native", spec))
     full = size_json(report)
     doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}

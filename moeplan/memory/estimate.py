@@ -19,7 +19,7 @@ from moeplan.memory.cache import (
     state_bytes_per_sequence,
 )
 from moeplan.memory.quant import QuantScheme, component_bits
-from moeplan.model.params import ParamCounts, count_params
+from moeplan.model.params import COMPONENTS, ParamCounts, count_params
 from moeplan.model.specs import ModelSpec
 
 __all__ = ["KV_DTYPE_BYTES", "kv_dtype_bytes"]
@@ -69,7 +69,10 @@ def tower_bytes(spec: ModelSpec) -> int:
 def weights_bytes_by_component(
     spec: ModelSpec, scheme: QuantScheme, counts: ParamCounts | None = None
 ) -> dict[str, int]:
-    """Bytes of each component: params x bits per weight (scales included) / 8, rounded up."""
+    """Bytes of each component: params x bits per weight (scales included) / 8, rounded up.
+    A checkpoint's own format (`native`) with its files read: the bytes its headers give."""
+    if spec.checkpoint is not None and scheme.id == "native":
+        return {**dict.fromkeys(COMPONENTS, 0), **spec.checkpoint.component_bytes()}
     counts = counts or count_params(spec)
     bits = component_bits(scheme, spec, counts)
     return {c: math.ceil(n * bits[c] / 8) for c, n in counts.breakdown.items()}
@@ -146,7 +149,9 @@ def estimate_memory(
     by_component = weights_bytes_by_component(spec, scheme, counts)
     if not include_mtp:
         by_component = {**by_component, "mtp": 0}
-    if spec.towers and not text_only:
+    if text_only:
+        by_component.pop("towers", None)
+    elif spec.towers and "towers" not in by_component:  # headers already hold the towers
         by_component["towers"] = tower_bytes(spec)
     return MemoryEstimate(
         weights_bytes=sum(by_component.values()),

@@ -64,27 +64,49 @@ def resolve_catalog_id(name: str) -> CatalogEntry:
     raise UnknownNameError("model", name, suggest(key, {e.id: e.aliases for e in entries}))
 
 
-def load_model(model: str) -> ModelSpec:
-    """A catalog id/alias, or a path to a config.json, a model folder, or a catalog YAML."""
+def load_model(model: str, revision: str | None = None, from_hub: bool = False) -> ModelSpec:
+    """MODEL, resolved in this order: an existing path (config.json, a checkpoint folder with
+    safetensors shards, a .safetensors/index file, a .gguf file, a catalog YAML), a catalog
+    id/alias, then a Hugging Face repo id (`hf:org/name` or `from_hub` goes to the Hub first)."""
     if not model.strip():
         raise SpecError("model name is empty")
+    if model.startswith("hf:") or from_hub:
+        from moeplan.model.sources import spec_from_hub
+
+        return spec_from_hub(model.removeprefix("hf:"), revision)
     try:
         path = Path(model).expanduser()
         if path.is_dir():
-            candidate = path / "config.json"
-            if not candidate.is_file():
-                raise SpecError(f"{model}: folder has no config.json")
-            return _spec_from_file(candidate, str(model))
+            from moeplan.model.sources import spec_from_folder
+
+            return spec_from_folder(path, str(model), _spec_from_file)
         is_file = path.is_file()
     except (OSError, RuntimeError, ValueError) as exc:  # too long a name, '~nope', a NUL
         raise SpecError(
             f"{model[:80]}: cannot read: {getattr(exc, 'strerror', None) or exc}"
         ) from None
     if is_file:
+        if path.suffix == ".gguf":
+            from moeplan.model.sources import spec_from_gguf
+
+            return spec_from_gguf(path, str(model))
+        if path.name.endswith((".safetensors", ".safetensors.index.json")):
+            from moeplan.model.sources import spec_from_folder
+
+            return spec_from_folder(path.parent, str(model), _spec_from_file)
         return _spec_from_file(path, str(model))
     if path.suffix in {".json", ".yaml", ".yml"} or model.startswith((".", "/", "~")):
         raise SpecError(f"{model}: no such file or folder")
-    entry = resolve_catalog_id(model)
+    try:
+        entry = resolve_catalog_id(model)
+    except UnknownNameError:
+        from moeplan.model.hub import looks_like_repo_id
+
+        if not looks_like_repo_id(model):
+            raise
+        from moeplan.model.sources import spec_from_hub
+
+        return spec_from_hub(model, revision)
     doc = _read_yaml(entry.path, packaged=True)
     return _spec_from_catalog_doc(doc, entry.id, str(entry.path))
 

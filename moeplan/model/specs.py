@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moeplan.model.checkpoint import CheckpointWeights
 
 
 class AttentionKind(str, Enum):
@@ -214,6 +218,7 @@ class ModelSpec:
     towers: tuple[TowerSpec, ...] = ()  # vision/audio encoders beside the language model
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
     reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
+    checkpoint: CheckpointWeights | None = None  # exact weights from the files' tensor headers
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -195,8 +195,9 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
     if "max_memory_fraction" in limits and limits["max_memory_fraction"] > 1:
         raise _bad(where, name, "field 'limits.max_memory_fraction' must be at most 1")
     model = raw["model"]
-    if model.endswith((".json", ".yaml", ".yml")) or (
-        "/" in model and (path.parent / model).exists()
+    if not model.startswith("hf:") and (  # hf:org/name is a Hugging Face repo id
+        model.endswith((".json", ".yaml", ".yml", ".gguf", ".safetensors"))
+        or ("/" in model and (path.parent / model).exists())
     ):
         resolved = (path.parent / model).resolve()
         if not resolved.exists():

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from moeplan.cli.render import Table, billions, gb, pct, small_bytes
 from moeplan.cli.views.layers import hybrid_rows, pattern_table
-from moeplan.memory.quant import FORMATS, SCHEMES
+from moeplan.memory.checkpoint_weights import compare_checkpoint, weights_source
+from moeplan.memory.quant import FORMATS, SCHEMES, resolve_scheme
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.params import COMPONENTS
 from moeplan.model.specs import ModelSpec
@@ -65,7 +66,28 @@ def size_json(r: SizeReport) -> dict[str, Any]:
             doc["gpus_needed_layout"] = _shard_json(r.needed_shard)
     if r.shard is not None:
         doc["per_gpu"] = _shard_json(r.shard)
+    doc["weights_source"] = weights_source(r.spec, r.scheme)
+    comparison = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
+    if comparison is not None:
+        doc["checkpoint"] = {
+            **asdict(comparison),
+            "bytes_difference": round(comparison.bytes_difference, 6),
+        }
     return doc
+
+
+def _checkpoint_notes(r: SizeReport) -> list[str]:
+    c = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
+    if c is None:
+        return []
+    used = "used for weights" if weights_source(r.spec, r.scheme) != "analytic" else "not used"
+    kind = f" ({c.file_type})" if c.file_type else ""
+    return [
+        f"{c.source} headers{kind}, {len(c.files)} file(s): {c.params:,} parameters, "
+        f"{gb(c.bytes)} ({used}: quant {r.scheme.id})",
+        f"analytic estimate of the checkpoint's format: {c.analytic_params:,} parameters, "
+        f"{gb(c.analytic_bytes)} ({pct(c.bytes_difference)} vs headers)",
+    ]
 
 
 def _state_json(r: SizeReport) -> dict[str, Any]:
@@ -158,6 +180,7 @@ def size_tables(r: SizeReport) -> list[Table]:
     mem = Table(f"memory: {r.scheme.id} ({r.scheme.description})", ["item", "size"], mem_rows)
     if r.scheme.kept_in_16bit():
         mem.notes.append("kept in 16 bits or more: " + ", ".join(r.scheme.kept_in_16bit()))
+    mem.notes.extend(_checkpoint_notes(r))
     tables = [params, mem]
     if r.gpu is not None or r.shard is not None:
         tables.append(_gpu_table(r))

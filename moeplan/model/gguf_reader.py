@@ -1,0 +1,156 @@
+"""GGUF files (llama.cpp): exact parameters and bytes from the tensor table, the architecture
+from the metadata.
+
+Read with the ``gguf`` package (the reader llama.cpp ships). Each tensor's element count and
+stored bytes come from its GGML type (a Q4_K_M file mixes Q4_K, Q6_K, ... per tensor). Split
+files (``-00001-of-0000N.gguf``) are read together. The metadata keys
+(``{arch}.block_count``, ``{arch}.attention.head_count_kv``, ...) are mapped to the HF
+config.json fields of the same architecture, so KV bytes, latency, plan and check work on a GGUF
+file as on any model (key names: llama.cpp ``gguf-py/gguf/constants.py``, ``Keys.LLM`` and
+``Keys.Attention``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import SpecError
+from moeplan.model.checkpoint import CheckpointWeights, tally
+from moeplan.model.safetensors_reader import INSTALL_HINT
+
+_SPLIT = re.compile(r"^(?P<stem>.*)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
+
+# GGUF architecture -> (HF model_type, HF field -> GGUF key under "{arch}.")
+_COMMON = {
+    "num_hidden_layers": "block_count",
+    "hidden_size": "embedding_length",
+    "intermediate_size": "feed_forward_length",
+    "num_attention_heads": "attention.head_count",
+    "num_key_value_heads": "attention.head_count_kv",
+    "max_position_embeddings": "context_length",
+}
+_MOE = {
+    "num_experts_per_tok": "expert_used_count",
+    "moe_intermediate_size": "expert_feed_forward_length",
+}
+_ARCHS: dict[str, tuple[str, dict[str, str]]] = {
+    "qwen3moe": ("qwen3_moe", {**_COMMON, **_MOE, "num_experts": "expert_count",
+                               "head_dim": "attention.key_length"}),
+    "qwen2moe": ("qwen2_moe", {**_COMMON, **_MOE, "num_experts": "expert_count",
+                               "shared_expert_intermediate_size":
+                                   "expert_shared_feed_forward_length"}),
+    "llama": ("mixtral", {**_COMMON, "num_local_experts": "expert_count",
+                          "num_experts_per_tok": "expert_used_count"}),
+    "deepseek2": ("deepseek_v3", {**_COMMON, **_MOE, "n_routed_experts": "expert_count",
+                                  "n_shared_experts": "expert_shared_count",
+                                  "first_k_dense_replace": "leading_dense_block_count",
+                                  "q_lora_rank": "attention.q_lora_rank",
+                                  "kv_lora_rank": "attention.kv_lora_rank",
+                                  "v_head_dim": "attention.value_length",
+                                  "qk_rope_head_dim": "rope.dimension_count"}),
+    "gpt-oss": ("gpt_oss", {**_COMMON, "num_local_experts": "expert_count",
+                            "num_experts_per_tok": "expert_used_count",
+                            "intermediate_size": "expert_feed_forward_length",
+                            "head_dim": "attention.key_length",
+                            "sliding_window": "attention.sliding_window"}),
+}  # fmt: skip
+
+
+def split_files(path: Path) -> list[Path]:
+    """All parts of a split GGUF (any part may be given), else just the file."""
+    m = _SPLIT.match(path.name)
+    if not m:
+        return [path]
+    n = int(m["n"])
+    parts = [path.with_name(f"{m['stem']}-{i:05d}-of-{n:05d}.gguf") for i in range(1, n + 1)]
+    missing = [p.name for p in parts if not p.is_file()]
+    if missing:
+        raise SpecError(f"{path}: missing split part(s): {', '.join(missing)}")
+    return parts
+
+
+def read_gguf(path: Path) -> tuple[dict[str, Any], CheckpointWeights]:
+    """(an HF-style config for the architecture, the exact weights) of a GGUF file."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise SpecError(f"{path}: {INSTALL_HINT}") from None
+    parts = split_files(path)
+    tensors: list[tuple[str, str, int, int]] = []
+    fields: dict[str, Any] = {}
+    for part in parts:
+        try:
+            reader = GGUFReader(part)
+            if not fields:
+                fields = {k: _value(f) for k, f in reader.fields.items()}
+            tensors += [
+                (t.name, t.tensor_type.name, int(t.n_elements), int(t.n_bytes))
+                for t in reader.tensors
+            ]
+        except SpecError:
+            raise
+        except Exception as exc:  # gguf raises ValueError, struct/numpy errors, OSError
+            raise SpecError(f"{part}: not a readable GGUF file: {_one_line(exc)}") from None
+    arch = str(fields.get("general.architecture", ""))
+    file_type = _file_type(fields.get("general.file_type"))
+    weights = tally("gguf", tuple(p.name for p in parts), tensors, file_type=file_type)
+    return _config(path, arch, fields, {t[0] for t in tensors}, weights), weights
+
+
+def _config(
+    path: Path, arch: str, fields: dict[str, Any], names: set[str], weights: CheckpointWeights
+) -> dict[str, Any]:
+    if arch not in _ARCHS:
+        raise SpecError(
+            f"{path}: GGUF architecture '{arch}' is not mapped to a model family "
+            f"(read: {weights.total_params:,} parameters, {weights.total_bytes:,} bytes; "
+            f"mapped: {', '.join(sorted(_ARCHS))})"
+        )
+    model_type, keys = _ARCHS[arch]
+    cfg: dict[str, Any] = {"model_type": model_type}
+    for hf_key, gguf_key in keys.items():
+        value = fields.get(f"{arch}.{gguf_key}")
+        if value is not None:
+            cfg[hf_key] = value
+    tokens = fields.get("tokenizer.ggml.tokens")
+    vocab = fields.get(f"{arch}.vocab_size") or (len(tokens) if isinstance(tokens, list) else None)
+    if vocab is not None:
+        cfg["vocab_size"] = vocab
+    cfg["tie_word_embeddings"] = "output.weight" not in names
+    if arch == "llama" and "num_local_experts" not in cfg:
+        raise SpecError(f"{path}: a llama GGUF without experts is a dense model, not a MoE")
+    if arch == "deepseek2":
+        key_length = fields.get(f"{arch}.attention.key_length")
+        if isinstance(key_length, int) and "qk_rope_head_dim" in cfg:
+            cfg["qk_nope_head_dim"] = key_length - cfg["qk_rope_head_dim"]
+        cfg.setdefault("q_lora_rank", None)
+        cfg["num_nextn_predict_layers"] = fields.get(f"{arch}.nextn_predict_layers", 0)
+    return cfg
+
+
+def _value(field: Any) -> Any:
+    try:
+        value = field.contents()
+    except Exception:  # a field gguf cannot decode: not needed for sizing
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _file_type(value: Any) -> str:
+    """general.file_type as llama.cpp names it (LlamaFileType), e.g. MOSTLY_Q4_K_M."""
+    if not isinstance(value, int):
+        return ""
+    try:
+        from gguf import LlamaFileType
+
+        return LlamaFileType(value).name
+    except (ImportError, ValueError):
+        return f"file_type {value}"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__

@@ -1,0 +1,87 @@
+"""Hugging Face Hub ids: config.json and the safetensors headers, never the weights.
+
+Resolved with huggingface_hub: the local cache first (HF_HOME / HF_HUB_CACHE; with
+HF_HUB_OFFLINE=1 only the cache), else only ``config.json`` is downloaded and the safetensors
+headers are read by HTTP range requests (``get_safetensors_metadata``). Tokens for gated repos
+come from huggingface_hub's usual places (HF_TOKEN, ``hf auth login``). Every failure is one line.
+Imported only when a hub id is given (start-up of the other commands stays free of it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import SpecError
+from moeplan.model.checkpoint import CheckpointWeights
+from moeplan.model.safetensors_reader import INSTALL_HINT, has_safetensors, read_hub, read_local
+
+HUB_PREFIX = "hf:"
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+
+
+def looks_like_repo_id(name: str) -> bool:
+    """`org/name` as the Hub spells repo ids (not a path that exists: callers check that first)."""
+    return bool(_REPO_ID.match(name)) and ".." not in name
+
+
+def load_hub(
+    repo_id: str, revision: str | None = None
+) -> tuple[dict[str, Any], CheckpointWeights | None, tuple[str, ...]]:
+    """(config, exact weights or None, notes) of a Hub repo."""
+    try:
+        from huggingface_hub import constants, hf_hub_download
+        from huggingface_hub import errors as hf_errors
+    except ImportError:
+        raise SpecError(f"{repo_id}: {INSTALL_HINT}") from None
+    where = f"hf:{repo_id}" + (f"@{revision}" if revision else "")
+    try:
+        config_path = Path(hf_hub_download(repo_id, "config.json", revision=revision))
+    except hf_errors.GatedRepoError:
+        raise SpecError(
+            f"{where}: gated repository: accept its license on huggingface.co and set HF_TOKEN "
+            "(or run `hf auth login`)"
+        ) from None
+    except hf_errors.RevisionNotFoundError:
+        raise SpecError(f"{where}: no such revision") from None
+    except hf_errors.RepositoryNotFoundError:
+        raise SpecError(
+            f"{where}: no such repository on the Hub (or private: set HF_TOKEN)"
+        ) from None
+    except hf_errors.LocalEntryNotFoundError:
+        raise SpecError(
+            f"{where}: not in the local Hugging Face cache and the Hub cannot be reached "
+            "(offline, or HF_HUB_OFFLINE=1)"
+        ) from None
+    except hf_errors.EntryNotFoundError:
+        raise SpecError(f"{where}: the repository has no config.json") from None
+    except (hf_errors.HfHubHTTPError, OSError, ValueError) as exc:
+        raise SpecError(f"{where}: {' '.join(str(exc).split())[:300]}") from None
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{config_path}: malformed config.json: {exc}") from None
+    snapshot = config_path.parent
+    if _all_shards_cached(snapshot):
+        return config, read_local(snapshot, config), (f"{where}: read from the local cache",)
+    if constants.HF_HUB_OFFLINE:
+        return config, None, (f"{where}: safetensors not cached and offline: weights analytic",)
+    try:
+        weights = read_hub(repo_id, revision, config)
+    except Exception as exc:  # no safetensors in the repo, network errors: size analytically
+        note = f"{where}: safetensors headers not read ({' '.join(str(exc).split())[:160]})"
+        return config, None, (note,)
+    return config, weights, (f"{where}: safetensors headers read from the Hub (no weights)",)
+
+
+def _all_shards_cached(snapshot: Path) -> bool:
+    index = snapshot / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            files = set(json.loads(index.read_text()).get("weight_map", {}).values())
+        except (OSError, ValueError, AttributeError):
+            return False
+        return bool(files) and all((snapshot / f).is_file() for f in files)
+    return has_safetensors(snapshot)

@@ -1,0 +1,65 @@
+"""Specs from what users have: a checkpoint folder (config.json + safetensors shards), a GGUF
+file, or a Hugging Face repo id. The architecture comes from the config (or the GGUF metadata);
+the exact weights from the tensor headers (``ModelSpec.checkpoint``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import SpecError
+from moeplan.model.checkpoint import CheckpointWeights
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.specs import ModelSpec
+
+# llama.cpp file types (LlamaFileType) -> the scheme moeplan models for the analytic estimate
+# beside the exact header bytes; other file types are compared with bf16.
+GGUF_FILE_TYPES = {
+    "Q4_K_M": "q4_k_m", "Q4_K_S": "q4_k_m", "Q8_0": "q8_0", "Q6_K": "q6_k", "Q4_0": "q4_0",
+    "Q2_K": "q2_k", "BF16": "bf16", "F16": "fp16", "ALL_F32": "fp32",
+}  # fmt: skip
+
+
+def with_checkpoint(
+    spec: ModelSpec, weights: CheckpointWeights | None, notes: tuple[str, ...] = ()
+) -> ModelSpec:
+    return replace(spec, checkpoint=weights, reader_notes=spec.reader_notes + notes)
+
+
+def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
+    """config.json (read by `load_config`, the catalog's reader) plus its safetensors shards;
+    a folder holding one GGUF file and no config.json is that GGUF."""
+    from moeplan.model.safetensors_reader import has_safetensors, read_local
+
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        ggufs = sorted(folder.glob("*.gguf"))
+        if ggufs:
+            return spec_from_gguf(ggufs[0], name)
+        raise SpecError(f"{name}: folder has no config.json")
+    spec: ModelSpec = load_config(config_path, name)
+    if not has_safetensors(folder):
+        return spec
+    import json
+
+    config = json.loads(config_path.read_text())
+    return with_checkpoint(spec, read_local(folder, config))
+
+
+def spec_from_gguf(path: Path, name: str) -> ModelSpec:
+    from moeplan.model.gguf_reader import read_gguf
+
+    config, weights = read_gguf(path)
+    native = GGUF_FILE_TYPES.get(weights.file_type.removeprefix("MOSTLY_"), "bf16")
+    spec = spec_from_config(config, name, native_quant=native)
+    note = f"architecture from GGUF metadata ({config['model_type']}), {weights.file_type}"
+    return with_checkpoint(spec, weights, (note,))
+
+
+def spec_from_hub(repo_id: str, revision: str | None) -> ModelSpec:
+    from moeplan.model.hub import load_hub
+
+    config, weights, notes = load_hub(repo_id, revision)
+    spec = spec_from_config(config, f"hf:{repo_id}")
+    return with_checkpoint(spec, weights, notes)

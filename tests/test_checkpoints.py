@@ -1,0 +1,262 @@
+"""Checkpoints as users have them: safetensors folders (exact bytes and parameters from the
+headers), GGUF files (the gguf package's writer makes them here) and a fake Hugging Face cache.
+No network: the hub tests run with HF_HUB_OFFLINE=1 against a cache folder built in the test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from moeplan.cli import app
+from moeplan.memory.estimate import kv_bytes_per_token
+from moeplan.memory.quant import resolve_scheme
+from moeplan.memory.sizing import size_model
+from moeplan.model.catalog import load_model
+
+np = pytest.importorskip("numpy")
+st = pytest.importorskip("safetensors.numpy")
+gguf = pytest.importorskip("gguf")
+pytest.importorskip("huggingface_hub")
+
+# A tiny Mixtral: hidden 64, 2 layers, 4 experts of width 128, GQA 4 heads / 2 KV heads of 16.
+CONFIG = {
+    "model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
+    "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 100,
+    "tie_word_embeddings": False,
+}  # fmt: skip
+
+
+def _tensors(dtype=np.float16) -> dict[str, np.ndarray]:
+    h, w, v, kv = 64, 128, 100, 2 * 16
+    t = {"model.embed_tokens.weight": (v, h), "lm_head.weight": (v, h), "model.norm.weight": (h,)}
+    for i in range(2):
+        p = f"model.layers.{i}"
+        t |= {f"{p}.self_attn.q_proj.weight": (h, h), f"{p}.self_attn.k_proj.weight": (kv, h),
+              f"{p}.self_attn.v_proj.weight": (kv, h), f"{p}.self_attn.o_proj.weight": (h, h),
+              f"{p}.input_layernorm.weight": (h,), f"{p}.post_attention_layernorm.weight": (h,),
+              f"{p}.block_sparse_moe.gate.weight": (4, h)}  # fmt: skip
+        for e in range(4):
+            q = f"{p}.block_sparse_moe.experts.{e}"
+            t |= {f"{q}.w1.weight": (w, h), f"{q}.w3.weight": (w, h), f"{q}.w2.weight": (h, w)}
+    return {name: np.zeros(shape, dtype=dtype) for name, shape in t.items()}
+
+
+def _sharded(folder, tensors, shards=2):
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    names = sorted(tensors)
+    weight_map = {}
+    for s in range(shards):
+        part = {n: tensors[n] for n in names[s::shards]}
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        st.save_file(part, str(folder / fname))
+        weight_map |= dict.fromkeys(part, fname)
+    index = {"metadata": {}, "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    return folder
+
+
+def _header_bytes(folder) -> int:
+    """Bytes the headers describe: file size - 8 - header length, summed over the shards."""
+    total = 0
+    for f in folder.glob("*.safetensors"):
+        data = f.read_bytes()
+        total += len(data) - 8 - int.from_bytes(data[:8], "little")
+    return total
+
+
+def test_sharded_fp16_checkpoint_is_exact(tmp_path):
+    tensors = _tensors()
+    folder = _sharded(tmp_path / "ckpt", tensors)
+    spec = load_model(str(folder))
+    ckpt = spec.checkpoint
+    assert ckpt is not None and ckpt.source == "safetensors" and len(ckpt.files) == 2
+    assert ckpt.total_params == sum(a.size for a in tensors.values())
+    assert ckpt.total_bytes == sum(a.nbytes for a in tensors.values()) == _header_bytes(folder)
+    # Same components as the analytic count: 4 experts x 3 x 64 x 128 x 2 layers = 196,608
+    assert ckpt.component_params()["routed_experts"] == 4 * 3 * 64 * 128 * 2
+    # The analytic count of the architecture equals the headers for a plain checkpoint.
+    report = size_model(spec, resolve_scheme("native", spec))
+    assert report.params.total == ckpt.total_params
+    assert report.memory.weights_by_component["routed_experts"] == 2 * 196_608
+
+
+def test_block_fp8_checkpoint_counts_scales_as_bytes_not_params(tmp_path):
+    tensors = _tensors()
+    fp8: dict[str, np.ndarray] = {}
+    for name, a in tensors.items():
+        if name.endswith("proj.weight") or ".experts." in name:
+            fp8[name] = np.zeros(a.shape, dtype=np.uint8)  # 1 byte per weight, as F8_E4M3
+            rows, cols = a.shape
+            scale_shape = (-(-rows // 128), -(-cols // 128))  # one fp32 scale per 128 x 128 block
+            fp8[name + "_scale_inv"] = np.zeros(scale_shape, dtype=np.float32)
+        else:
+            fp8[name] = a
+    folder = _sharded(tmp_path / "fp8", fp8)
+    ckpt = load_model(str(folder)).checkpoint
+    scale_bytes = sum(a.nbytes for n, a in fp8.items() if n.endswith("_scale_inv"))
+    # one 128 x 128 block per tensor here: 4 B x (q, k, v, o + 4 experts x 3) x 2 layers = 128
+    assert scale_bytes == 4 * (4 + 4 * 3) * 2
+    assert ckpt.total_bytes == sum(a.nbytes for a in fp8.values()) == _header_bytes(folder)
+    assert ckpt.total_params == sum(a.size for a in tensors.values())  # scales are not params
+
+
+def test_missing_shard_and_truncated_file_exit_2(tmp_path):
+    folder = _sharded(tmp_path / "ckpt", _tensors())
+    shard = folder / "model-00002-of-00002.safetensors"
+    data = shard.read_bytes()
+    shard.write_bytes(data[:-100])
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native"])
+    assert r.exit_code == 2 and "truncated" in r.output and shard.name in r.output
+    shard.unlink()
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native"])
+    assert r.exit_code == 2 and "missing shard" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def _gguf(path, split_q6=True):
+    """A qwen3moe GGUF: 2 layers, hidden 256, 8 experts of width 256, Q4_K experts, Q6_K
+    ffn_down and output (as llama.cpp's Q4_K_M mix), F32 norms."""
+    Q = gguf.GGMLQuantizationType
+    w = gguf.GGUFWriter(str(path), "qwen3moe")
+    a = "qwen3moe"
+    for key, value in {"block_count": 2, "embedding_length": 256, "feed_forward_length": 512,
+                       "attention.head_count": 4, "attention.head_count_kv": 2,
+                       "attention.key_length": 64, "attention.value_length": 64,
+                       "expert_count": 8, "expert_used_count": 2,
+                       "expert_feed_forward_length": 256, "context_length": 4096,
+                       "vocab_size": 512}.items():  # fmt: skip
+        w.add_uint32(f"{a}.{key}", value)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
+    expected = {"params": 0, "bytes": 0}
+
+    def add(name, rows, cols, qtype):
+        if qtype == Q.F32:
+            arr = np.zeros((rows, cols) if rows > 1 else (cols,), dtype=np.float32)
+            w.add_tensor(name, arr)
+            nbytes = arr.nbytes
+        else:
+            block, size = gguf.GGML_QUANT_SIZES[qtype]
+            nbytes = rows * cols // block * size
+            w.add_tensor(name, np.zeros(nbytes, dtype=np.uint8),
+                         raw_shape=(rows, cols // block * size), raw_dtype=qtype)  # fmt: skip
+        expected["params"] += rows * cols
+        expected["bytes"] += nbytes
+
+    add("token_embd.weight", 512, 256, Q.Q4_K)
+    add("output.weight", 512, 256, Q.Q6_K)
+    add("output_norm.weight", 1, 256, Q.F32)
+    for i in range(2):
+        b = f"blk.{i}"
+        for n, rows in (("attn_q", 256), ("attn_k", 128), ("attn_v", 128), ("attn_output", 256)):
+            add(f"{b}.{n}.weight", rows, 256, Q.Q6_K if n == "attn_v" else Q.Q4_K)
+        add(f"{b}.attn_norm.weight", 1, 256, Q.F32)
+        add(f"{b}.ffn_norm.weight", 1, 256, Q.F32)
+        add(f"{b}.attn_q_norm.weight", 1, 64, Q.F32)
+        add(f"{b}.attn_k_norm.weight", 1, 64, Q.F32)
+        add(f"{b}.ffn_gate_inp.weight", 8, 256, Q.F32)
+        add(f"{b}.ffn_gate_exps.weight", 8 * 256, 256, Q.Q4_K)
+        add(f"{b}.ffn_up_exps.weight", 8 * 256, 256, Q.Q4_K)
+        add(f"{b}.ffn_down_exps.weight", 8 * 256, 256, Q.Q6_K if split_q6 else Q.Q4_K)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return expected
+
+
+def test_gguf_mixed_q4k_q6k_is_exact_and_has_its_architecture(tmp_path):
+    path = tmp_path / "tiny-Q4_K_M.gguf"
+    expected = _gguf(path)
+    spec = load_model(str(path))
+    ckpt = spec.checkpoint
+    assert ckpt.source == "gguf" and ckpt.file_type == "MOSTLY_Q4_K_M"
+    assert ckpt.total_params == expected["params"]
+    assert ckpt.total_bytes == expected["bytes"]
+    dtypes = dict(ckpt.bytes_by_dtype)
+    assert set(dtypes) == {"Q4_K", "Q6_K", "F32"}
+    # Architecture from the metadata: KV per token = 2 (K,V) x 2 layers x 2 KV heads x 64 x 2 B
+    assert spec.family == "qwen3_moe" and spec.num_layers == 2
+    assert kv_bytes_per_token(spec, "bf16") == 2 * 2 * 2 * 64 * 2
+    # and the analytic count of that architecture agrees with the tensor table
+    report = size_model(spec, resolve_scheme("native", spec))
+    assert report.params.total == expected["params"]
+    assert report.memory.weights_bytes == expected["bytes"]
+
+
+def test_gguf_corrupt_or_truncated_exits_2(tmp_path):
+    path = tmp_path / "m.gguf"
+    _gguf(path)
+    data = path.read_bytes()
+    for name, content in (
+        ("trunc.gguf", data[: len(data) // 3]),
+        ("junk.gguf", b"GGUF" + b"\0" * 7),
+    ):
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        r = CliRunner().invoke(app, ["size", str(bad)])
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_gguf_split_parts_are_read_together(tmp_path):
+    one = tmp_path / "a.gguf"
+    expected = _gguf(one)
+    # Two parts of the same model, as gguf-split names them; parts hold disjoint tensors in
+    # reality, here each part is a whole small model, so the tally is twice one part's.
+    shutil.copy(one, tmp_path / "m-00001-of-00002.gguf")
+    shutil.copy(one, tmp_path / "m-00002-of-00002.gguf")
+    ckpt = load_model(str(tmp_path / "m-00001-of-00002.gguf")).checkpoint
+    assert ckpt.files == ("m-00001-of-00002.gguf", "m-00002-of-00002.gguf")
+    assert ckpt.total_bytes == 2 * expected["bytes"]
+    (tmp_path / "m-00002-of-00002.gguf").unlink()
+    r = CliRunner().invoke(app, ["size", str(tmp_path / "m-00001-of-00002.gguf")])
+    assert r.exit_code == 2 and "missing split part" in r.output
+
+
+def _fake_hub(cache, repo, files):
+    folder = cache / f"models--{repo.replace('/', '--')}"
+    snap = folder / "snapshots" / "0123abcd"
+    snap.mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text("0123abcd")
+    for name, src in files.items():
+        shutil.copy(src, snap / name)
+    return snap
+
+
+def test_cached_hub_id_sizes_offline(tmp_path, monkeypatch):
+    ckpt = _sharded(tmp_path / "src", _tensors())
+    cache = tmp_path / "hub"
+    _fake_hub(cache, "acme/Tiny-MoE", {p.name: p for p in ckpt.iterdir()})
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    r = CliRunner().invoke(app, ["size", "acme/Tiny-MoE", "--quant", "native", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["weights_source"] == "safetensors"
+    assert doc["checkpoint"]["bytes"] == _header_bytes(ckpt)
+    assert doc["memory"]["weights_bytes"] == _header_bytes(ckpt)
+    # hf: forces the hub even for a name the catalog knows; an uncached repo is one line, exit 2
+    r = CliRunner().invoke(app, ["size", "hf:acme/Not-Cached", "--quant", "native"])
+    assert r.exit_code == 2 and "not in the local Hugging Face cache" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_budget_reads_a_gguf_beside_it(tmp_path):
+    _gguf(tmp_path / "tiny.gguf")
+    budget = tmp_path / "budgets.yaml"
+    budget.write_text(
+        "budgets:\n  - name: tiny\n    model: tiny.gguf\n    quant: native\n    gpu: h100-sxm\n"
+        "    gpus: 1\n    limits: {max_weights_gb: 1}\n"
+    )
+    r = CliRunner().invoke(app, ["check", str(budget), "--format", "json"])
+    assert r.exit_code == 0, r.output
