@@ -222,3 +222,90 @@ def test_config_fields_are_typed_and_bounded(tmp_path, change, needle):
     path.write_text(__import__("json").dumps(BASE_CONFIG | change))
     assert needle in one_line_error(run("size", str(path)))
     assert needle in one_line_error(run("show", str(path)))
+
+
+# --- budgets, calibrations, size verdicts ---
+
+
+def _write_budgets(tmp_path, budgets, name="b.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"budgets": budgets}))
+    return str(path)
+
+
+def test_empty_budget_list_is_refused(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text("budgets: []\n")
+    assert "empty" in one_line_error(run("check", str(path)))
+
+
+def test_model_folder_resolves_against_the_budget_file(tmp_path, monkeypatch):
+    folder = tmp_path / "tinydir"
+    folder.mkdir()
+    (folder / "config.json").write_text(__import__("json").dumps(BASE_CONFIG))
+    path = _write_budgets(tmp_path, [BUDGET | {"model": "tinydir", "quant": "bf16"}])
+    monkeypatch.chdir("/")
+    r = run("check", path, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+
+
+def test_invalid_calibration_is_caught_without_latency_limits(tmp_path):
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(
+        "schema: moeplan-calibration/1\nmeasured: {copy_bandwidth_bytes_per_s: 1.0e12}\nmoe: []\n"
+    )
+    path = _write_budgets(tmp_path, [BUDGET | {"calibration": "cal.yaml"}])
+    err = one_line_error(run("check", path))
+    assert path in err and "budget 'b'" in err and "'moe' must be a mapping" in err
+
+
+def test_layout_errors_name_file_and_budget(tmp_path):
+    path = _write_budgets(tmp_path, [BUDGET | {"gpu": "m2-ultra", "gpus": 2}])
+    err = one_line_error(run("check", path))
+    assert path in err and "budget 'b'" in err and "no GPU interconnect" in err
+
+
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        ({"moe": []}, "'moe' must be a mapping"),
+        ({"device": "h100"}, "'device' must be a mapping"),
+        ({"measured": {"copy_bandwidth_bytes_per_s": 1e12, "gemm_flops": [1]}}, "gemm_flops"),
+        ({"moe": {"curves": {"x": [{"fraction_of_spec_bw": 0.5}]}}}, "tokens"),
+        ({"moe": {"curves": {"x": [{"tokens": 0, "fraction_of_spec_bw": 0.5}]}}}, ">= 1"),
+        ({"moe": {"curves": {"x": [{"tokens": 8, "fraction_of_spec_bw": 0}]}}}, "(0, 1]"),
+    ],
+)
+def test_malformed_calibrations(tmp_path, doc, needle):
+    cal = {"schema": "moeplan-calibration/1", "measured": {"copy_bandwidth_bytes_per_s": 1e12}}
+    path = tmp_path / "cal.yaml"
+    path.write_text(yaml.safe_dump(cal | doc))
+    args = ["latency", "mixtral-8x7b", "--gpu", "h100-sxm", "-q", "int4"]
+    assert needle in one_line_error(run(*args, "--calibration", str(path)))
+
+
+def test_nan_in_a_calibration_is_not_called_negative():
+    from moeplan.errors import CalibrationError
+    from moeplan.perf.calibration import parse_calibration
+
+    doc = {"schema": "moeplan-calibration/1", "measured": {"copy_bandwidth_bytes_per_s": 1e12}}
+    with pytest.raises(CalibrationError, match="finite"):
+        parse_calibration(doc | {"x": float("nan")}, "cal.yaml")
+
+
+def test_size_says_does_not_fit():
+    # bf16 Mixtral 8x7B: 93.4 GB of weights > 0.9 x 85.5 GB of one H100 SXM
+    r = run("size", "mixtral-8x7b", "-q", "bf16", "--gpu", "h100-sxm", "--gpus", "1", "--json")
+    assert r.exit_code == 0 and __import__("json").loads(r.stdout)["fits"] is False
+    table = run("size", "mixtral-8x7b", "--gpu", "h100-sxm", "--gpus", "1").stdout
+    assert "bf16 does not fit at TP1" in table
+    r = run("size", "mixtral-8x7b", "-q", "int4", "--gpu", "h100-sxm", "--gpus", "1", "--json")
+    assert __import__("json").loads(r.stdout)["fits"] is True
+
+
+def test_m2_ultra_size_and_latency_agree():
+    for cmd in ("size", "latency"):
+        err = one_line_error(
+            run(cmd, "mixtral-8x7b", "-q", "int4", "--gpu", "m2-ultra", "--gpus", "2")
+        )
+        assert "no GPU interconnect" in err

@@ -105,7 +105,13 @@ def profile(
 def compare_cal(cal, gpu, engine):
     from moeplan.profile.compare import compare as run_compare
 
-    return run_compare(cal, gpu, engine)
+    try:
+        return run_compare(cal, gpu, engine)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
+        raise MoeplanError(
+            f"{cal.path}: --compare needs the measured rows `moeplan profile` writes "
+            f"(missing or malformed: {type(exc).__name__} {str(exc)[:80]})"
+        ) from None
 
 
 def _slug(name: str) -> str:

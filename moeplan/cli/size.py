@@ -155,7 +155,9 @@ def size(
         **size_json(reports[0]),
         "quant": None,
         "levels": [
-            size_json(r)["memory"] | {"quant": r.scheme.id, "gpus_needed": r.gpus_needed}
+            size_json(r)["memory"]
+            | {"quant": r.scheme.id, "gpus_needed": r.gpus_needed}
+            | ({"fits": r.fits} if r.gpu is not None else {})
             for r in reports
         ],
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from moeplan.errors import LayoutError
 from moeplan.memory.estimate import MemoryEstimate, estimate_memory
 from moeplan.memory.quant import QuantScheme, component_bits
 from moeplan.model.params import ParamCounts, count_params
@@ -57,6 +58,21 @@ class SizeReport:
         if self.memory.weights_by_component.get("towers"):
             stored += self.params.towers_total
         return 8 * self.memory.weights_bytes / stored
+
+    @property
+    def usable_bytes_per_gpu(self) -> float | None:
+        return None if self.gpu is None else self.gpu.memory_bytes * self.usable_fraction
+
+    @property
+    def fits(self) -> bool | None:
+        """With a GPU: does the explicit layout (else the smallest one found) hold the weights,
+        KV cache and overhead within the usable fraction? None without a GPU."""
+        usable = self.usable_bytes_per_gpu
+        if usable is None:
+            return None
+        if self.shard is not None:
+            return self.shard.total_bytes <= usable
+        return self.gpus_needed is not None
 
 
 def active_by_convention(params: ParamCounts, convention: str) -> int:
@@ -179,14 +195,19 @@ def size_model(
             "the checkpoint but not loaded without speculative decoding; --mtp counts them"
         )
     needed = needed_shard = shard = None
+    alone = gpu is not None and gpu.interconnect.kind == "none"  # no GPU-to-GPU links
     if gpu is not None:
         found = gpus_needed(spec, memory, gpu.memory_bytes, usable_fraction)
-        if found is not None:
+        if found is not None and not (alone and found[0] > 1):
             needed, needed_shard = found
+        elif alone:
+            notes.append(f"does not fit on one {gpu.id} (no GPU interconnect to shard over)")
         else:
             notes.append(f"does not fit on up to 1024 x {gpu.id}")
     if gpus is not None or tp is not None or ep is not None or pp is not None:
         layout: Layout = make_layout(spec, gpus=gpus, tp=tp, ep=ep, pp=pp)
+        if alone and layout.gpus > 1 and gpu is not None:
+            raise LayoutError(f"{gpu.id} has no GPU interconnect: use one device")
         shard = per_gpu_memory(spec, memory, layout)
     return SizeReport(
         spec,

@@ -7,6 +7,7 @@ log2 tokens) and holds the nearest efficiency outside the measured grid.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from dataclasses import dataclass
@@ -53,14 +54,52 @@ def interpolate_log2(points: tuple[tuple[float, float], ...], x: float) -> float
     return pts[-1][1]  # pragma: no cover - the loop covers the range
 
 
-def best_moe_curve(doc: dict[str, Any]) -> tuple[tuple[float, float], ...]:
-    """Per token count, the best backend's achieved fraction of spec bandwidth."""
+def best_moe_curve(
+    doc: dict[str, Any], where: str = "calibration"
+) -> tuple[tuple[float, float], ...]:
+    """Per token count, the best backend's achieved fraction of spec bandwidth (tokens >= 1,
+    fraction in (0, 1]; anything else is a CalibrationError naming the field)."""
     best: dict[float, float] = {}
-    for rows in (doc.get("moe", {}).get("curves") or {}).values():
-        for row in rows:
-            tokens, frac = float(row["tokens"]), float(row["fraction_of_spec_bw"])
+    moe = _mapping(doc, "moe", where)
+    curves = _mapping(moe, "curves", where, "moe.")
+    for backend, rows in curves.items():
+        field = f"moe.curves.{backend}"
+        if not isinstance(rows, list):
+            raise CalibrationError(f"{where}: field '{field}' must be a list of rows")
+        for i, row in enumerate(rows):
+            at = f"{field}[{i}]"
+            if not isinstance(row, dict):
+                raise CalibrationError(f"{where}: field '{at}' must be a mapping")
+            tokens = _number(row.get("tokens"), where, f"{at}.tokens")
+            frac = _number(row.get("fraction_of_spec_bw"), where, f"{at}.fraction_of_spec_bw")
+            if tokens < 1:
+                raise CalibrationError(f"{where}: field '{at}.tokens' must be >= 1, got {tokens}")
+            if not 0 < frac <= 1:
+                raise CalibrationError(
+                    f"{where}: field '{at}.fraction_of_spec_bw' must be in (0, 1], got {frac}"
+                )
             best[tokens] = max(best.get(tokens, 0.0), frac)
     return tuple(sorted(best.items()))
+
+
+def _mapping(doc: dict[str, Any], key: str, where: str, prefix: str = "") -> dict[str, Any]:
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CalibrationError(f"{where}: field '{prefix}{key}' must be a mapping")
+    return value
+
+
+def _number(value: Any, where: str, field: str) -> float:
+    if isinstance(value, str):  # YAML 1.1 reads 1.0e12 (no sign after e) as a string
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CalibrationError(f"{where}: field '{field}' must be a number, got {value!r:.40}")
+    if not math.isfinite(value) or value > 1e30:
+        raise CalibrationError(f"{where}: field '{field}' must be finite, got {value}")
+    return float(value)
 
 
 def _check_positive(doc: Any, where: str, path: str = "") -> None:
@@ -71,8 +110,11 @@ def _check_positive(doc: Any, where: str, path: str = "") -> None:
     elif isinstance(doc, list):
         for i, v in enumerate(doc):
             _check_positive(v, where, f"{path}[{i}]")
-    elif isinstance(doc, (int, float)) and not isinstance(doc, bool) and (doc < 0 or doc != doc):
-        raise CalibrationError(f"{where}: field '{path}' must not be negative, got {doc}")
+    elif isinstance(doc, (int, float)) and not isinstance(doc, bool):
+        if not math.isfinite(doc):
+            raise CalibrationError(f"{where}: field '{path}' must be a finite number, got {doc}")
+        if doc < 0:
+            raise CalibrationError(f"{where}: field '{path}' must not be negative, got {doc}")
 
 
 def parse_calibration(doc: Any, where: str) -> Calibration:
@@ -81,26 +123,29 @@ def parse_calibration(doc: Any, where: str) -> Calibration:
     if doc.get("schema") != SCHEMA:
         raise CalibrationError(f"{where}: schema is {doc.get('schema')!r}, expected '{SCHEMA}'")
     _check_positive(doc, where)
-    device = doc.get("device") or {}
-    measured = doc.get("measured") or {}
-    try:
-        copy_bw = float(measured["copy_bandwidth_bytes_per_s"])
-    except (KeyError, TypeError, ValueError):
-        raise CalibrationError(
-            f"{where}: missing field 'measured.copy_bandwidth_bytes_per_s'"
-        ) from None
+    device = _mapping(doc, "device", where)
+    measured = _mapping(doc, "measured", where)
+    if measured.get("copy_bandwidth_bytes_per_s") is None:
+        raise CalibrationError(f"{where}: missing field 'measured.copy_bandwidth_bytes_per_s'")
+    copy_bw = _number(
+        measured["copy_bandwidth_bytes_per_s"], where, "measured.copy_bandwidth_bytes_per_s"
+    )
     if copy_bw <= 0:
         raise CalibrationError(
             f"{where}: field 'measured.copy_bandwidth_bytes_per_s' must be positive"
         )
-    flops = {k: float(v) for k, v in (measured.get("gemm_flops") or {}).items() if v}
+    gemm = _mapping(measured, "gemm_flops", where, "measured.")
+    flops = {str(k): _number(v, where, f"measured.gemm_flops.{k}") for k, v in gemm.items() if v}
+    catalog_id = device.get("catalog_id")
+    if catalog_id is not None and not isinstance(catalog_id, str):
+        raise CalibrationError(f"{where}: field 'device.catalog_id' must be a string")
     return Calibration(
         where,
         str(device.get("name", "unknown")),
-        device.get("catalog_id"),
+        catalog_id,
         copy_bw,
         flops,
-        best_moe_curve(doc),
+        best_moe_curve(doc, where),
         doc,
     )
 

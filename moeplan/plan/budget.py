@@ -64,6 +64,9 @@ FIELDS = {
     "gpu_hour_usd": float,  # price per GPU-hour for max_usd_per_million_tokens
 }
 DEFAULT_OUTPUT = 128
+MAX_GPUS = 4096  # as the CLI's --gpus/--max-gpus (cli/common.py)
+MAX_COUNT = 1 << 31  # tokens, batch, and any other count
+GPU_COUNTS = {"gpus", "tp", "ep", "pp", "nodes"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ def parse_budget_file(path: Path) -> list[Budget]:
     doc = load_document(path, where, "budget file")
     if not isinstance(doc, dict) or not isinstance(doc.get("budgets"), list):
         raise MoeplanError(f"{where}: expected a top-level 'budgets:' list")
+    if not doc["budgets"]:
+        raise MoeplanError(f"{where}: 'budgets:' is empty: nothing to check")
     unknown_top = set(doc) - {"budgets"}
     if unknown_top:
         raise MoeplanError(f"{where}: unknown top-level field '{sorted(unknown_top)[0]}'")
@@ -178,6 +183,9 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
             raise _bad(where, name, f"field '{key}' must be positive, got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")
+        top = MAX_GPUS if key in GPU_COUNTS else MAX_COUNT
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > top:
+            raise _bad(where, name, f"field '{key}' must be at most {top}, got {value}")
     for key in ("model", "gpu", "limits"):
         if key not in raw:
             raise _bad(where, name, f"missing field '{key}'")
@@ -195,12 +203,16 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
     if "max_memory_fraction" in limits and limits["max_memory_fraction"] > 1:
         raise _bad(where, name, "field 'limits.max_memory_fraction' must be at most 1")
     model = raw["model"]
+    try:  # a file or folder beside the budget wins over a catalog id of the same name
+        beside = (path.parent / model).expanduser()
+        found = bool(model.strip()) and beside.exists()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise _bad(where, name, f"field 'model': {getattr(exc, 'strerror', None) or exc}") from None
     if not model.startswith("hf:") and (  # hf:org/name is a Hugging Face repo id
-        model.endswith((".json", ".yaml", ".yml", ".gguf", ".safetensors"))
-        or ("/" in model and (path.parent / model).exists())
+        found or model.endswith((".json", ".yaml", ".yml", ".gguf", ".safetensors"))
     ):
-        resolved = (path.parent / model).resolve()
-        if not resolved.exists():
+        resolved = beside.resolve()
+        if not found:
             raise _bad(where, name, f"field 'model': no such file {resolved}")
         model = str(resolved)
     calibration = raw.get("calibration")

@@ -96,23 +96,19 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
         float(report.gpus_needed) if report.gpus_needed else None,
         f"at {fraction:g} of {gpu.id}" if report.gpus_needed else "does not fit on 1024 GPUs",
     )
-    if {
-        "min_decode_tokens_per_s",
-        "min_total_tokens_per_s",
-        "max_ttft_ms",
-        "max_tpot_ms",
-    } & budget.limits.keys():
-        rates = None
-        calibration_path = budget.calibration
-        if calibration_path:
-            rates = _field(
-                budget,
-                "calibration",
-                lambda: rates_from_calibration(
-                    load_calibration(calibration_path, gpu), gpu, engine
-                ),
-            )
-        setup = make_setup(
+    # the calibration and the deployment are checked whichever limits the budget sets
+    rates = None
+    calibration_path = budget.calibration
+    if calibration_path:
+        rates = _field(
+            budget,
+            "calibration",
+            lambda: rates_from_calibration(load_calibration(calibration_path, gpu), gpu, engine),
+        )
+    setup = _field(
+        budget,
+        "nodes",
+        lambda: make_setup(
             spec,
             scheme,
             gpu,
@@ -122,7 +118,14 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
             Network(budget.nodes),
             budget.kv_quant,
             budget.state_dtype,
-        )
+        ),
+    )
+    if {
+        "min_decode_tokens_per_s",
+        "min_total_tokens_per_s",
+        "max_ttft_ms",
+        "max_tpot_ms",
+    } & budget.limits.keys():
         p = latency_point(setup, budget.batch, budget.input_len, budget.output, check_memory=False)
         detail = (
             f"batch {budget.batch}, input {budget.input_len}, output {budget.output}, {engine.id}"
@@ -267,5 +270,11 @@ def check_files(paths: list[str]) -> CheckReport:
     budgets = [b for p in paths for b in parse_budget_file(Path(p))]
     report = CheckReport()
     for budget in budgets:
-        report.results.extend(evaluate_budget(budget))
+        try:
+            report.results.extend(evaluate_budget(budget))
+        except MoeplanError as exc:  # every error names the file and the budget
+            prefix = f"{budget.file}: budget '{budget.name}'"
+            if str(exc).startswith(prefix):
+                raise
+            raise MoeplanError(f"{prefix}: {exc}") from None
     return report

@@ -62,6 +62,7 @@ def size_json(r: SizeReport) -> dict[str, Any]:
             "usable_fraction": r.usable_fraction,
         }
         doc["gpus_needed"] = r.gpus_needed
+        doc["fits"] = r.fits
         if r.needed_shard is not None:
             doc["gpus_needed_layout"] = _shard_json(r.needed_shard)
     if r.shard is not None:
@@ -211,6 +212,15 @@ def _gpu_table(r: SizeReport) -> Table:
                 f"overhead {gb(s.overhead_bytes)} = {gb(s.total_bytes)}",
             ]
         )
+        cap = r.usable_bytes_per_gpu
+        if cap is not None and not r.fits:
+            rows.append(
+                [
+                    "fits",
+                    f"does not fit: {gb(s.total_bytes)} per GPU > {gb(cap)} usable "
+                    f"on {r.gpu.id if r.gpu else ''}",
+                ]
+            )
     return Table("GPUs", ["item", "value"], rows)
 
 
@@ -240,6 +250,14 @@ def levels_table(reports: list[SizeReport]) -> Table:
         rows,
     )
     t.notes.extend(r0.notes)
+    for r in reports:
+        cap = r.usable_bytes_per_gpu
+        if r.shard is not None and cap is not None and not r.fits:
+            t.notes.append(
+                f"{r.scheme.id} does not fit at {r.shard.layout.describe()} "
+                f"({r.shard.layout.gpus} GPUs): {gb(r.shard.total_bytes)} per GPU > "
+                f"{gb(cap)} usable"
+            )
     return t
 
 
