@@ -59,10 +59,9 @@ def load_hub(
         raise SpecError(f"{where}: the repository has no config.json") from None
     except (hf_errors.HfHubHTTPError, OSError, ValueError) as exc:
         raise SpecError(f"{where}: {' '.join(str(exc).split())[:300]}") from None
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"{config_path}: malformed config.json: {exc}") from None
+    from moeplan.yamlio import load_document
+
+    config = load_document(config_path)  # size, depth, duplicate keys, NaN: one line
     snapshot = config_path.parent
     if _all_shards_cached(snapshot):
         return config, read_local(snapshot, config), (f"{where}: read from the local cache",)

@@ -98,11 +98,11 @@ def _check_shards(target: Path) -> None:
     index = target / "model.safetensors.index.json" if target.is_dir() else None
     if index is None or not index.is_file():
         return
-    import json
+    from moeplan.yamlio import load_document
 
     try:
-        weight_map = json.loads(index.read_text()).get("weight_map", {})
-    except (OSError, ValueError, AttributeError) as exc:
+        weight_map = load_document(index).get("weight_map", {})
+    except AttributeError as exc:
         raise SpecError(f"{index}: malformed safetensors index: {_one_line(exc)}") from None
     missing = sorted({f for f in weight_map.values() if not (target / f).is_file()})
     if missing:

@@ -41,9 +41,9 @@ def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
     spec: ModelSpec = load_config(config_path, name)
     if not has_safetensors(folder):
         return spec
-    import json
+    from moeplan.yamlio import load_document
 
-    config = json.loads(config_path.read_text())
+    config = load_document(config_path)
     return with_checkpoint(spec, read_local(folder, config))
 
 
