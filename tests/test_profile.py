@@ -111,7 +111,7 @@ def test_without_nvml_identity_comes_from_torch(monkeypatch):
     from moeplan.profile import device
 
     monkeypatch.setitem(sys.modules, "pynvml", None)
-    assert device._nvml(0) is None
+    assert device._nvml(object()) is None
 
 
 def test_catalog_matching_of_device_names():
@@ -313,9 +313,10 @@ def _collective_worker(rank: int, world: int, port: int, queue) -> None:
         WORLD_SIZE=str(world),
         LOCAL_RANK=str(rank),
     )
-    from moeplan.profile.collectives import time_collectives
+    from moeplan.profile.collectives import model_collectives, time_collectives
 
-    rows = time_collectives("cpu", [4096, 65536], repeats=2)
+    shapes = model_collectives(MoEShape(64, 32, 4, 2), "cpu")[:3]  # TP all-reduce, EP a2a x2
+    rows = time_collectives("cpu", [4096, 65536], repeats=2, model_shapes=shapes)
     if rank == 0:
         queue.put(rows)
     import torch.distributed as dist
@@ -337,6 +338,10 @@ def test_collectives_two_gloo_processes_on_loopback():
         p.join(timeout=60)
     assert {r["kernel"] for r in rows} == {"all_reduce", "all_to_all"}
     assert all(r["world_size"] == 2 and r["seconds"] > 0 and r["bus_bytes_per_s"] > 0 for r in rows)
+    # model shapes at 1 token: TP all-reduce of 1 x 64 fp32, EP dispatch/combine of 1 x 2 x 64
+    model = {r["purpose"]: r["bytes"] for r in rows if r["purpose"] != "sweep"}
+    assert model == {"tp all-reduce": 64 * 4, "ep dispatch": 128 * 4, "ep combine": 128 * 4}
+    assert all(r["iterations"] == 3 and r["timer"] == "perf_counter" for r in rows)
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")

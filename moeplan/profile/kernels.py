@@ -64,20 +64,37 @@ def gemm(timer: Timer, device: str, m: int, n: int, k: int, dtype_name: str) -> 
     }
 
 
+def attention_decode_impl(device: str) -> str:
+    """What a decode step is timed with, the first that runs here, closest to what serving
+    engines run: "flash_attn.flash_attn_with_kvcache" (FlashAttention's split-KV decode kernel,
+    vLLM's and SGLang's default on Hopper) when flash-attn is installed, else
+    "sdpa, flash backend" (torch SDPA forced onto its FlashAttention-2 backend) on CUDA, else
+    "sdpa, default dispatch" (whatever SDPA dispatches to: the CPU path)."""
+    if device != "cuda":
+        return "sdpa, default dispatch"
+    try:
+        from flash_attn import flash_attn_with_kvcache  # noqa: F401
+    except ImportError:
+        return "sdpa, flash backend"
+    return "flash_attn.flash_attn_with_kvcache"
+
+
 def attention_decode(
     timer: Timer, device: str, batch: int, heads: int, kv_heads: int, head_dim: int, context: int
 ) -> dict[str, Any]:
     """One decode step of attention: 1 query token per sequence over `context` cached tokens
-    (scaled_dot_product_attention with GQA); bytes = the K and V cache read."""
+    with GQA (heads / kv_heads queries per KV head); bytes = the K and V cache read. The
+    kernel is attention_decode_impl's, named in the row."""
     import torch
 
+    impl = attention_decode_impl(device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     q = torch.randn(batch, heads, 1, head_dim, device=device, dtype=dtype)
     k = torch.randn(batch, kv_heads, context, head_dim, device=device, dtype=dtype)
     v = torch.randn_like(k)
     group = heads // kv_heads
 
-    def fn() -> Any:
+    def sdpa() -> Any:
         try:
             return torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True)
         except TypeError:  # torch without enable_gqa
@@ -85,10 +102,34 @@ def attention_decode(
                 q, k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
             )
 
+    fn: Any = sdpa
+    if impl == "flash_attn.flash_attn_with_kvcache":
+        from flash_attn import flash_attn_with_kvcache
+
+        qf, kf, vf = (
+            q.transpose(1, 2),
+            k.transpose(1, 2).contiguous(),
+            v.transpose(1, 2).contiguous(),
+        )
+        fn = lambda: flash_attn_with_kvcache(qf, kf, vf)  # noqa: E731
+    elif impl == "sdpa, flash backend":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        try:
+            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                sdpa()
+
+            def fn() -> Any:
+                with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                    return sdpa()
+        except RuntimeError:  # the flash backend refuses this shape or GPU
+            impl = "sdpa, default dispatch (the flash backend refused this shape)"
+
     t = timer.time(fn)
     kv_bytes = 2 * k.numel() * k.element_size()
     return {
         "kernel": "attention_decode",
+        "implementation": impl,
         "batch": batch,
         "heads": heads,
         "kv_heads": kv_heads,

@@ -33,6 +33,22 @@ class MoEShape:
         """Router GEMM plus top_k experts (three matrices) per token."""
         return 2.0 * tokens * (self.hidden * self.num_experts + self.top_k * self.expert_params)
 
+    def weight_bytes(self, touched: int, expert_bytes: int, router_element_bytes: int) -> int:
+        """Weights read once: the router [E, H] and each touched expert (its three matrices)."""
+        return self.hidden * self.num_experts * router_element_bytes + touched * expert_bytes
+
+    def activation_bytes(self, tokens: int, element_bytes: int) -> int:
+        """Activations read and written at least once by any implementation: the layer's input
+        and output (T x H each); per token copy (T x top_k), the gate_up GEMM's input (H) and
+        output (2I), SiLU-and-mul's output (I, read again by the down GEMM) and the down GEMM's
+        output (H, read by the combine). Grows with tokens: at 4k+ tokens it is a large share of
+        the traffic (Qwen3-235B, 4096 x 1536, top-8: 2 x 4096 + 8 x (2 x 4096 + 3 x 1536) =
+        110,592 elements per token, 906 MB in bf16 at 4096 tokens, vs 128 experts x 37.7 MB =
+        4.8 GB of weights)."""
+        copies = tokens * self.top_k
+        per_copy = 2 * self.hidden + 3 * self.width
+        return element_bytes * (2 * tokens * self.hidden + copies * per_copy)
+
 
 @dataclass
 class MoELayer:
@@ -44,6 +60,10 @@ class MoELayer:
     @property
     def element_bytes(self) -> int:
         return self.w13.element_size()
+
+    @property
+    def expert_bytes(self) -> int:
+        return self.shape.expert_params * self.element_bytes
 
 
 def make_layer(shape: MoEShape, device: str, dtype: Any, seed: int = 0) -> MoELayer:
@@ -178,19 +198,37 @@ def grouped_mm_available(device: str, dtype: Any) -> str | None:
     return None
 
 
-ExpertsFn = Callable[[Any, Any, Any, MoELayer], Any]
+ExpertsFn = Callable[[Any, Any, Any, Any], Any]
 
 
-def backends(device: str, dtype: Any) -> tuple[dict[str, ExpertsFn], dict[str, str]]:
+@dataclass(frozen=True)
+class Backend:
+    """An experts implementation. `capturable`: no host sync (no .tolist()/.item(), no
+    data-dependent shapes), so a CUDA graph of it can be captured; a backend that syncs is
+    never captured. `prepare` turns the bf16 layer into the weights `fn` reads (quantized
+    backends); `weight_dtype` keys the calibration's MoE rows."""
+
+    name: str
+    fn: ExpertsFn
+    capturable: bool
+    weight_dtype: str = "bf16"
+    prepare: Callable[[MoELayer], Any] | None = None
+
+    def layer_for(self, layer: MoELayer) -> Any:
+        return layer if self.prepare is None else self.prepare(layer)
+
+
+def backends(device: str, dtype: Any) -> tuple[dict[str, Backend], dict[str, str]]:
     """Backends that run here, and the reason for each one that does not."""
-    runnable: dict[str, ExpertsFn] = {
-        "torch-loop": experts_loop,
-        "torch-gather-bmm": experts_gather_bmm,
+    runnable = {
+        "torch-loop": Backend("torch-loop", experts_loop, capturable=False),
+        # gather-bmm indexes with device tensors only: no host sync
+        "torch-gather-bmm": Backend("torch-gather-bmm", experts_gather_bmm, capturable=True),
     }
     skipped: dict[str, str] = {}
     why = grouped_mm_available(device, dtype)
     if why is None:
-        runnable["torch-grouped-mm"] = experts_grouped_mm
+        runnable["torch-grouped-mm"] = Backend("torch-grouped-mm", experts_grouped_mm, True)
     else:
         skipped["torch-grouped-mm"] = why
     from .triton_moe import triton_available
@@ -199,17 +237,24 @@ def backends(device: str, dtype: Any) -> tuple[dict[str, ExpertsFn], dict[str, s
     if why is None:
         from .triton_moe import experts_triton
 
-        runnable["triton-fused"] = experts_triton
+        runnable["triton-fused"] = Backend("triton-fused", experts_triton, capturable=True)
     else:
         skipped["triton-fused"] = why
+    from .moe_quant import quantized_backends
+
+    quant, quant_skipped = quantized_backends(device)
+    runnable.update(quant)
+    skipped.update(quant_skipped)
     return runnable, skipped
 
 
-def moe_forward(x: Any, layer: MoELayer, ids: Any, weights: Any, experts: ExpertsFn) -> Any:
+def moe_forward(
+    x: Any, layer: MoELayer, ids: Any, weights: Any, experts: ExpertsFn, expert_layer: Any = None
+) -> Any:
     """The timed layer: router GEMM and top-k (computed; dispatch uses the planned ids so the
-    coverage is controlled), then the experts backend."""
+    coverage is controlled), then the experts backend on `expert_layer` (default `layer`)."""
     router_topk(x, layer)
-    return experts(x, ids, weights, layer)
+    return experts(x, ids, weights, layer if expert_layer is None else expert_layer)
 
 
 def distinct_experts(ids: Any) -> int:

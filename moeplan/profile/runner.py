@@ -89,15 +89,20 @@ def run_profile(
 ) -> ProfileResult:
     import torch
 
-    from .collectives import distributed_env, time_collectives
+    from .collectives import distributed_env, model_collectives, time_collectives
 
     device = opts.device
-    if distributed_env() and int(os.environ.get("RANK", "0")) != 0:
-        # under torchrun every rank joins the collectives; rank 0 alone times the rest and writes
-        if device == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        time_collectives(device, _collective_sizes(device))
-        return ProfileResult({}, [])
+    collective_rows: list[dict[str, Any]] = []
+    if distributed_env():
+        # every rank runs the collectives first, together, so no rank waits in a collective
+        # while rank 0 times the single-GPU kernels; then rank 0 alone goes on and writes
+        progress("collectives")
+        shape, _ = _moe_shape(opts, info)
+        collective_rows = time_collectives(
+            device, _collective_sizes(device), model_shapes=model_collectives(shape, device)
+        )
+        if int(os.environ.get("RANK", "0")) != 0:
+            return ProfileResult({}, [])
     repeats = opts.repeats or (5 if opts.quick else 20)
     timer = Timer(device, repeats=repeats, warmup=2 if opts.quick else 3)
     catalog = gpu_catalog().get(info.catalog_id or "")
@@ -105,8 +110,12 @@ def run_profile(
 
     progress("copy bandwidth")
     from .kernels import attention_decode, copy_bandwidth, fp8_supported, gemm
+    from .memcheck import free_bytes, skip_reason
 
     copy_bytes = (1 << 30) if device == "cuda" else (64 << 20)
+    free = free_bytes(device)
+    while copy_bytes > (16 << 20) and skip_reason("copy", 2 * copy_bytes, free):
+        copy_bytes //= 2
     copy = copy_bandwidth(timer, device, copy_bytes)
     spec_bw = catalog.mem_bw_bytes_per_s if catalog else copy["bytes_per_s"]
     if catalog is None:
@@ -124,6 +133,11 @@ def run_profile(
         sizes = [(16, 256, 256), (256, 512, 512)]
     dtypes = ["bf16"] + (["fp8"] if fp8_supported(device) else [])
     for m, n, k in sizes:
+        # bf16 A, B and C plus fp8 copies of A and B
+        why = skip_reason(f"GEMM {m}x{n}x{k}", 2 * (m * k + n * k + m * n) * 2, free_bytes(device))
+        if why:
+            notes.append(f"skipped: {why}")
+            continue
         for gemm_dtype in dtypes:
             gemm_rows.append(gemm(timer, device, m, n, k, gemm_dtype))
     gemm_best: dict[str, float] = {}
@@ -134,47 +148,11 @@ def run_profile(
 
     shape, model_name = _moe_shape(opts, info)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    layer = make_layer(shape, device, dtype)
-    runnable, skipped = backends(device, dtype)
-    for name, why in skipped.items():
-        notes.append(f"backend {name} skipped: {why}")
-    tokens_grid = (
-        (GPU_TOKENS_QUICK if opts.quick else GPU_TOKENS)
-        if device == "cuda"
-        else (CPU_TOKENS_QUICK if opts.quick else CPU_TOKENS)
-    )
-    expert_bytes = shape.expert_params * layer.element_bytes
-    router_bytes = shape.hidden * shape.num_experts * layer.element_bytes
     peak = catalog.peak_flops("bf16") if catalog and catalog.bf16_flops else gemm_best.get("bf16")
-    curves: dict[str, list[dict[str, Any]]] = {b: [] for b in runnable}
-    skewed: dict[str, list[dict[str, Any]]] = {b: [] for b in runnable}
-    for tokens in tokens_grid:
-        x = torch.randn(tokens, shape.hidden, device=device, dtype=dtype)
-        for routing in ("balanced", "skewed"):
-            ids, weights = plan_routing(tokens, shape, routing == "skewed", device)
-            touched = distinct_experts(ids)
-            moved = router_bytes + touched * expert_bytes
-            for name, fn in runnable.items():
-                if name == "torch-gather-bmm" and tokens * shape.top_k > GATHER_BMM_MAX_COPIES:
-                    continue
-                progress(f"MoE {name} {routing} {tokens} tokens")
-                t = timer.time(functools.partial(moe_forward, x, layer, ids, weights, fn))
-                row = {
-                    "tokens": tokens,
-                    "routing": routing,
-                    "seconds": t.median_s,
-                    "distinct_experts": touched,
-                    "bytes": moved,
-                    "achieved_bytes_per_s": moved / t.median_s,
-                    "fraction_of_spec_bw": moved / t.median_s / spec_bw,
-                    "fraction_of_copy_bw": moved / t.median_s / copy["bytes_per_s"],
-                    "flops_per_s": shape.flops(tokens) / t.median_s,
-                    "fraction_of_peak_flops": shape.flops(tokens) / t.median_s / peak
-                    if peak
-                    else None,
-                    "cuda_graph": t.graph,
-                }
-                (curves if routing == "balanced" else skewed)[name].append(row)
+    moe_doc = _profile_moe(
+        timer, device, shape, dtype, opts, spec_bw, copy["bytes_per_s"], peak, notes, progress
+    )
+    moe_doc["model"] = model_name
 
     progress("attention decode")
     attn_rows = []
@@ -191,15 +169,12 @@ def run_profile(
                 context,
             )
         )
+    if attn_rows:
+        notes.append(f"attention decode timed with {attn_rows[0]['implementation']}")
 
-    collective_rows: list[dict[str, Any]] = []
-    if distributed_env():
-        progress("collectives")
-        collective_rows = time_collectives(device, _collective_sizes(device))
-    elif opts.collectives:
+    if not distributed_env() and opts.collectives:
         notes.append("collectives not measured: run under torchrun with 2+ processes")
 
-    best = _best_backend(curves)
     doc = {
         "schema": SCHEMA,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -211,22 +186,167 @@ def run_profile(
             "source": "GPU catalog" if catalog else "measured copy bandwidth / best GEMM",
         },
         "measured": {"copy_bandwidth_bytes_per_s": copy["bytes_per_s"], "gemm_flops": gemm_best},
-        "moe": {
-            "model": model_name,
-            "shape": shape.__dict__,
-            "dtype": str(dtype).split(".")[-1],
-            "expert_bytes": expert_bytes,
-            "best_backend": best,
-            "curves": curves,
-            "curves_skewed": skewed,
-            "skipped": skipped,
-        },
+        "moe": moe_doc,
         "attention_decode": attn_rows,
         "collectives": collective_rows,
         "raw": {"copy": [copy], "gemm": gemm_rows},
         "notes": notes,
     }
     return ProfileResult(doc, notes)
+
+
+def _profile_moe(
+    timer: Timer,
+    device: str,
+    shape: MoEShape,
+    dtype: Any,
+    opts: ProfileOptions,
+    spec_bw: float,
+    copy_bw: float,
+    peak: float | None,
+    notes: list[str],
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """The MoE layer per backend, token count and routing. `curves` holds the bf16 backends
+    (what schema-1 readers use); `curves_by_dtype` every backend by its weight dtype, each row
+    with its bytes per expert and tokens per expert."""
+    import torch
+
+    from .memcheck import call_bytes, free_bytes, moe_transient_bytes, skip_reason
+
+    element = torch.tensor([], dtype=dtype).element_size()
+    layer_bytes = shape.num_experts * (shape.hidden + shape.expert_params) * element
+    out: dict[str, Any] = {
+        "shape": shape.__dict__,
+        "dtype": str(dtype).split(".")[-1],
+        "expert_bytes": shape.expert_params * element,
+        "best_backend": None,
+        "curves": {},
+        "curves_skewed": {},
+        "curves_by_dtype": {},
+        "skipped": {},
+        "skipped_points": [],
+    }
+    why = skip_reason("the MoE layer's weights", layer_bytes, free_bytes(device))
+    if why:
+        notes.append(f"MoE layer skipped: {why}")
+        out["skipped"]["all"] = why
+        return out
+    layer = make_layer(shape, device, dtype)
+    runnable, skipped = backends(device, dtype)
+    tokens_grid = (
+        (GPU_TOKENS_QUICK if opts.quick else GPU_TOKENS)
+        if device == "cuda"
+        else (CPU_TOKENS_QUICK if opts.quick else CPU_TOKENS)
+    )
+    router_bytes = shape.hidden * shape.num_experts * element
+    for name, backend in runnable.items():
+        progress(f"MoE {name}: preparing weights")
+        if backend.prepare is not None:
+            # a quantized copy is at most as large as the bf16 layer
+            why = skip_reason(f"{name}'s weights", layer_bytes, free_bytes(device))
+            if why:
+                skipped[name] = why
+                continue
+        expert_layer = backend.layer_for(layer)
+        expert_bytes = expert_layer.expert_bytes
+        balanced: list[dict[str, Any]] = []
+        skew: list[dict[str, Any]] = []
+        for tokens in tokens_grid:
+            if name == "torch-gather-bmm" and tokens * shape.top_k > GATHER_BMM_MAX_COPIES:
+                out["skipped_points"].append(
+                    {"backend": name, "tokens": tokens, "reason": GATHER_BMM_REASON}
+                )
+                continue
+            need = call_bytes(
+                moe_transient_bytes(shape, tokens, element, name, expert_bytes),
+                backend.capturable,
+            )
+            why = skip_reason(f"{name} at {tokens} tokens", need, free_bytes(device))
+            if why:
+                out["skipped_points"].append({"backend": name, "tokens": tokens, "reason": why})
+                continue
+            x = torch.randn(tokens, shape.hidden, device=device, dtype=dtype)
+            for routing in ("balanced", "skewed"):
+                ids, weights = plan_routing(tokens, shape, routing == "skewed", device)
+                touched = distinct_experts(ids)
+                progress(f"MoE {name} {routing} {tokens} tokens")
+                t = timer.time(
+                    functools.partial(
+                        moe_forward, x, layer, ids, weights, backend.fn, expert_layer
+                    ),
+                    graph=backend.capturable,
+                )
+                row = moe_row(shape, tokens, touched, element, expert_bytes, router_bytes, t)
+                row.update(_fractions(row, t.median_s, spec_bw, copy_bw, peak, shape))
+                row["routing"] = routing
+                (balanced if routing == "balanced" else skew).append(row)
+        weight_dtype = out["dtype"] if backend.prepare is None else backend.weight_dtype
+        out["curves_by_dtype"].setdefault(weight_dtype, {})[name] = [dict(r) for r in balanced]
+        if backend.prepare is None:  # the layer's own dtype: the schema-1 curves
+            out["curves"][name] = balanced
+            out["curves_skewed"][name] = skew
+        del expert_layer
+    for name, why in skipped.items():
+        notes.append(f"backend {name} skipped: {why}")
+    out["skipped"].update(skipped)
+    out["best_backend"] = _best_backend(out["curves"])
+    return out
+
+
+GATHER_BMM_REASON = (
+    f"more than {GATHER_BMM_MAX_COPIES} token copies: gather-bmm copies one expert per token "
+    "copy, slower than the grouped backends long before this"
+)
+
+
+def moe_row(
+    shape: MoEShape,
+    tokens: int,
+    touched: int,
+    element_bytes: int,
+    expert_bytes: int,
+    router_bytes: int,
+    t: Any,
+) -> dict[str, Any]:
+    """A measured MoE point: the bytes it moves (weights once, plus activation traffic:
+    MoEShape.activation_bytes), its keys (bytes per expert, tokens per touched expert)."""
+    weight = router_bytes + touched * expert_bytes
+    act = shape.activation_bytes(tokens, element_bytes)
+    return {
+        "tokens": tokens,
+        "seconds": t.median_s,
+        "distinct_experts": touched,
+        "bytes_per_expert": expert_bytes,
+        "tokens_per_expert": tokens * shape.top_k / touched,
+        "weight_bytes": weight,
+        "activation_bytes": act,
+        "bytes": weight + act,
+        "cuda_graph": t.graph,
+    }
+
+
+def _fractions(
+    row: dict[str, Any],
+    seconds: float,
+    spec_bw: float,
+    copy_bw: float,
+    peak: float | None,
+    shape: MoEShape,
+) -> dict[str, Any]:
+    """Achieved bandwidth counts all bytes moved (all_bytes_fraction_*: the % of bandwidth
+    the layer reaches); fraction_of_spec_bw counts expert and router weights only, the
+    efficiency the latency model's expert-bandwidth term reads from the curves (it prices
+    activations apart)."""
+    flops = shape.flops(row["tokens"]) / seconds
+    return {
+        "achieved_bytes_per_s": row["bytes"] / seconds,
+        "all_bytes_fraction_of_spec_bw": row["bytes"] / seconds / spec_bw,
+        "all_bytes_fraction_of_copy_bw": row["bytes"] / seconds / copy_bw,
+        "fraction_of_spec_bw": row["weight_bytes"] / seconds / spec_bw,
+        "flops_per_s": flops,
+        "fraction_of_peak_flops": flops / peak if peak else None,
+    }
 
 
 def _collective_sizes(device: str) -> list[int]:

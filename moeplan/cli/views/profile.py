@@ -27,26 +27,34 @@ def profile_tables(doc: dict[str, Any], path: str) -> list[Table]:
     )
     head.notes.extend(doc.get("notes", []))
     rows = []
-    for backend, backend_rows in doc["moe"]["curves"].items():
-        for r in backend_rows:
-            rows.append(
-                [
-                    backend,
-                    r["tokens"],
-                    f"{r['seconds'] * 1e6:,.1f}",
-                    r["distinct_experts"],
-                    f"{r['achieved_bytes_per_s'] / 1e9:,.1f}",
-                    f"{r['fraction_of_spec_bw'] * 100:.0f}%",
-                    f"{r['fraction_of_copy_bw'] * 100:.0f}%",
-                    f"{r['flops_per_s'] / 1e12:,.2f}",
-                    "yes" if r["cuda_graph"] else "no",
-                ]
-            )
+    moe_doc = doc["moe"]
+    by_dtype = moe_doc.get("curves_by_dtype") or {moe_doc["dtype"]: moe_doc["curves"]}
+    for weight_dtype, curves in by_dtype.items():
+        for backend, backend_rows in curves.items():
+            for r in backend_rows:
+                # % of bandwidth on all bytes moved (weights + activations) where recorded
+                spec = r.get("all_bytes_fraction_of_spec_bw", r["fraction_of_spec_bw"])
+                copy = r.get("all_bytes_fraction_of_copy_bw", r.get("fraction_of_copy_bw", 0.0))
+                rows.append(
+                    [
+                        backend,
+                        weight_dtype,
+                        r["tokens"],
+                        f"{r['seconds'] * 1e6:,.1f}",
+                        r["distinct_experts"],
+                        f"{r['achieved_bytes_per_s'] / 1e9:,.1f}",
+                        f"{spec * 100:.0f}%",
+                        f"{copy * 100:.0f}%",
+                        f"{r['flops_per_s'] / 1e12:,.2f}",
+                        "yes" if r["cuda_graph"] else "no",
+                    ]
+                )
     moe = Table(
         f"MoE layer of {doc['moe']['model']} {doc['moe']['shape']} ({doc['moe']['dtype']}), "
         f"balanced routing; best backend: {doc['moe']['best_backend']}",
         [
             "backend",
+            "weights",
             "tokens",
             "us",
             "experts read",
@@ -60,6 +68,11 @@ def profile_tables(doc: dict[str, Any], path: str) -> list[Table]:
     )
     for name, why in doc["moe"]["skipped"].items():
         moe.notes.append(f"{name} skipped: {why}")
+    for point in doc["moe"].get("skipped_points", []):
+        moe.notes.append(
+            f"{point['backend']} at {point['tokens']} tokens skipped: {point['reason']}"
+        )
+    moe.notes.append("GB/s and % of bandwidth count weights and activations moved")
     return [head, moe]
 
 
