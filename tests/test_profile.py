@@ -344,6 +344,7 @@ def test_collectives_two_gloo_processes_on_loopback():
     assert all(r["iterations"] == 3 and r["timer"] == "perf_counter" for r in rows)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")
 def test_cuda_profile_quick(tmp_path):
     path = tmp_path / "gpu.yaml"
