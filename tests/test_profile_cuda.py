@@ -60,7 +60,8 @@ def test_capturable_backends_capture():
     for b in backends("cuda", torch.bfloat16)[0].values():
         if b.capturable:
             e = b.layer_for(layer)
-            assert _capture(lambda b=b, e=e: b.fn(x, ids, w, e)) is not None, b.name
+            graph, why = _capture(lambda b=b, e=e: b.fn(x, ids, w, e))
+            assert graph is not None, (b.name, why)
 
 
 def test_triton_autotuner_picks_a_config():

@@ -191,6 +191,32 @@ def test_runner_asks_for_no_graph_on_syncing_backends(cpu_run):
     assert by_fn["experts_gather_bmm"] is True
 
 
+class _FakeEvent:
+    def __init__(self, enable_timing=False):
+        pass
+
+    def record(self):
+        pass
+
+    def elapsed_time(self, end):
+        return 2.0  # ms
+
+
+def test_cuda_timer_captures_only_when_asked(monkeypatch):
+    """torch.cuda faked: graph=False never tries a capture; a failed capture is reported."""
+    from moeplan.profile import timing
+
+    tried = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    monkeypatch.setattr(timing, "_capture", lambda fn: tried.append(fn) or (None, "no capture"))
+    timer = timing.Timer("cuda", repeats=3, warmup=1)
+    t = timer.time(lambda: None, flush_l2=False, graph=False)
+    assert tried == [] and t.graph is False and t.graph_error is None and t.median_s == 2e-3
+    t = timer.time(lambda: None, flush_l2=False, graph=True)
+    assert len(tried) == 1 and t.graph is False and t.graph_error == "no capture"
+
+
 # --- free-memory check ---------------------------------------------------------------------
 
 

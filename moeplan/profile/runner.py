@@ -157,18 +157,16 @@ def run_profile(
     progress("attention decode")
     attn_rows = []
     contexts = [1024, 8192, 32768] if device == "cuda" else [256, 1024]
+    batch, head_dim = (8, 128) if device == "cuda" else (2, 32)
     for context in contexts[:2] if opts.quick else contexts:
-        attn_rows.append(
-            attention_decode(
-                timer,
-                device,
-                8 if device == "cuda" else 2,
-                32,
-                8,
-                128 if device == "cuda" else 32,
-                context,
-            )
+        kv_bytes = 2 * batch * 8 * context * head_dim * 2  # K and V, 8 KV heads, bf16
+        why = skip_reason(
+            f"attention decode at {context} context", 2 * kv_bytes, free_bytes(device)
         )
+        if why:
+            notes.append(f"skipped: {why}")
+            continue
+        attn_rows.append(attention_decode(timer, device, batch, 32, 8, head_dim, context))
     if attn_rows:
         notes.append(f"attention decode timed with {attn_rows[0]['implementation']}")
 
@@ -323,6 +321,7 @@ def moe_row(
         "activation_bytes": act,
         "bytes": weight + act,
         "cuda_graph": t.graph,
+        **({"cuda_graph_error": t.graph_error} if getattr(t, "graph_error", None) else {}),
     }
 
 

@@ -19,6 +19,7 @@ class Timing:
     min_s: float
     repeats: int
     graph: bool
+    graph_error: str | None = None  # why a capture asked for failed (the call ran eagerly)
 
 
 class Timer:
@@ -56,9 +57,9 @@ class Timer:
         for _ in range(self.warmup):
             fn()
         torch.cuda.synchronize()
-        run, used_graph = fn, False
-        if graph:
-            captured = _capture(fn)
+        run, used_graph, graph_error = fn, False, None
+        if graph:  # only for callers that never sync with the host (Backend.capturable)
+            captured, graph_error = _capture(fn)
             if captured is not None:
                 run, used_graph = captured.replay, True
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
@@ -71,11 +72,15 @@ class Timer:
             end.record()
         torch.cuda.synchronize()
         samples = [s.elapsed_time(e) / 1e3 for s, e in zip(starts, ends, strict=False)]
-        return Timing(statistics.median(samples), min(samples), self.repeats, used_graph)
+        return Timing(
+            statistics.median(samples), min(samples), self.repeats, used_graph, graph_error
+        )
 
 
-def _capture(fn: Callable[[], Any]) -> Any:
-    """A CUDA graph of fn, or None when fn cannot be captured (host syncs, dynamic shapes)."""
+def _capture(fn: Callable[[], Any]) -> tuple[Any, str | None]:
+    """(a CUDA graph of fn, None), or (None, why) when the capture failed. Asked only for
+    calls that never sync with the host: a failed capture can leave the CUDA context in an
+    error state, so syncing backends are never captured (moe.Backend.capturable)."""
     import torch
 
     try:
@@ -89,7 +94,7 @@ def _capture(fn: Callable[[], Any]) -> Any:
             fn()
         g.replay()
         torch.cuda.synchronize()
-        return g
-    except Exception:
+        return g, None
+    except Exception as exc:
         torch.cuda.synchronize()
-        return None
+        return None, str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
