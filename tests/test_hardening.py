@@ -4,6 +4,7 @@ and the exit codes (0 ok, 1 verdict, 2 bad input, 3 internal error)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -309,3 +310,20 @@ def test_m2_ultra_size_and_latency_agree():
             run(cmd, "mixtral-8x7b", "-q", "int4", "--gpu", "m2-ultra", "--gpus", "2")
         )
         assert "no GPU interconnect" in err
+
+
+def test_output_to_a_character_device_writes_in_place(tmp_path):
+    budget = _budget(tmp_path)
+    # /dev/null is written, never renamed over (that would replace the device with a file)
+    assert run("check", str(budget), "--output", "/dev/null").exit_code == 0
+    assert Path("/dev/null").is_char_device()
+
+
+def test_empty_text_options_and_gpu_lists_are_refused():
+    assert "--gpu must not be empty" in one_line_error(run("size", "mixtral-8x7b", "--gpu", ""))
+    err = one_line_error(run("plan", "mixtral-8x7b", "--gpu", ",,"))
+    assert "comma-separated GPU ids" in err
+
+
+def test_a_name_with_a_newline_stays_one_line():
+    one_line_error(run("size", "a\nb"))

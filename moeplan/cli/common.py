@@ -89,8 +89,8 @@ def _check_domains(group: Any) -> None:
             elif type(param.type) is _ct.IntParamType:
                 low, high, _ = DOMAINS.get(name, (-MAX_COUNT, MAX_COUNT, True))
                 param.type = _Bounded(int(low), int(high))
-            elif name in CASE_FREE and type(param.type) is _ct.StringParamType:
-                param.type = _Lower()
+            elif type(param.type) is _ct.StringParamType and param.param_type_name == "option":
+                param.type = _Text(lower=name in CASE_FREE)
 
     visit(group)
 
@@ -133,14 +133,21 @@ def _name(param: Any) -> str:
     return max(param.opts, key=len) if getattr(param, "opts", None) else str(param.name)
 
 
-class _Lower(_ct.StringParamType):
-    """A dtype, quantization, engine or format name: case does not matter."""
+class _Text(_ct.StringParamType):
+    """A text option: never empty; a dtype, quantization, engine or format name is case-free."""
+
+    def __init__(self, lower: bool) -> None:
+        self.lower = lower
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        return str(super().convert(value, param, ctx)).lower()
+        text = str(super().convert(value, param, ctx))
+        if not text.strip():
+            raise MoeplanError(f"{_name(param)} must not be empty")
+        return text.lower() if self.lower else text
 
 
 def _fail(message: str, code: int) -> int:
+    message = message.replace("\r", "\\r").replace("\n", "\\n")  # one line, always
     sys.stderr.write(f"moeplan: error: {message}\n")
     return code
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def check_output(
                 raise MoeplanError(
                     f"{option} {path}: is also an input ({item}): refusing to overwrite it"
                 )
+        if exists and not target.is_file():
+            if not stat.S_ISCHR(target.stat().st_mode):
+                raise MoeplanError(f"{option} {path}: not a regular file")
+            return target  # /dev/stdout, /dev/null: written in place, nothing is replaced
         if exists and not force:
             raise MoeplanError(
                 f"{option} {path}: file exists: refusing to overwrite it (use --force)"
@@ -42,7 +47,15 @@ def check_output(
 
 
 def write_atomic(path: Path, text: str, option: str = "--output") -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
+    """Write `text` to a temporary file beside `path`, then rename it over `path` (a character
+    device such as /dev/stdout is written in place: renaming over it would replace the device)."""
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise MoeplanError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("x", encoding="utf-8") as f:

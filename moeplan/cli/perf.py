@@ -322,7 +322,9 @@ def plan(
     spec = load_model(model)
     names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
     schemes = [resolve_scheme(q, spec) for q in names]
-    devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]
+    if not all(g.strip() for g in gpu.split(",")):
+        raise MoeplanError(f"--gpu must be comma-separated GPU ids, got '{gpu}'")
+    devices = [resolve_gpu(g) for g in gpu.split(",")]
     targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
     host_args = HostArgs("auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets)
     offload = None

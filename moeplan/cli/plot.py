@@ -99,6 +99,8 @@ def draw(
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     suffix = Path(path).suffix.lower()
+    if Path(path).exists() and not Path(path).is_file():  # never rename over a device
+        raise MoeplanError(f"--plot {path}: not a regular file")
     tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp")
     try:
         if suffix == ".html":
