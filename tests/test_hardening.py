@@ -156,6 +156,8 @@ def test_internal_error_exits_3_not_1(monkeypatch):
     r = run("size", "mixtral-8x7b", "--quant", "int4")
     err = one_line_error(r, 3)
     assert "internal error" in err and "report" in err and "ZeroDivisionError" in err
+    r = run("--debug", "size", "mixtral-8x7b", "--quant", "int4")
+    assert r.exit_code == 3 and "Traceback" in r.stderr
     monkeypatch.setenv("MOEPLAN_DEBUG", "1")
     r = run("size", "mixtral-8x7b", "--quant", "int4")
     assert r.exit_code == 3 and "Traceback" in r.stderr
@@ -232,6 +234,11 @@ def _write_budgets(tmp_path, budgets, name="b.yaml"):
     path = tmp_path / name
     path.write_text(yaml.safe_dump({"budgets": budgets}))
     return str(path)
+
+
+def test_budget_names_are_case_free(tmp_path):
+    path = _write_budgets(tmp_path, [BUDGET | {"kv_quant": "FP8", "quant": "INT4"}])
+    assert run("check", path).exit_code == 0
 
 
 def test_empty_budget_list_is_refused(tmp_path):

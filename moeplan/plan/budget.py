@@ -235,6 +235,9 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         for k, v in raw.items()
         if k not in ("limits", "model", "calibration", "concurrency", "batch", "host")
     }
+    for key in ("quant", "kv_quant", "state_dtype", "engine", "offload"):  # names: case-free
+        if isinstance(known.get(key), str):
+            known[key] = known[key].lower()
     return Budget(
         file=where,
         model=model,
