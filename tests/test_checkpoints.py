@@ -18,6 +18,7 @@ from moeplan.model.catalog import load_model
 
 np = pytest.importorskip("numpy")
 st = pytest.importorskip("safetensors.numpy")
+safetensors = pytest.importorskip("safetensors", minversion="0.8")  # TensorSpec: any dtype
 gguf = pytest.importorskip("gguf")
 pytest.importorskip("huggingface_hub")
 
@@ -69,6 +70,62 @@ def _header_bytes(folder) -> int:
     return total
 
 
+def _save_raw(tensors, path):
+    """Write {name: (safetensors dtype, array of the right item size)}, e.g. bfloat16 data as
+    uint16 or float8_e4m3fn as uint8 (numpy has neither), through safetensors' own writer."""
+    specs = {
+        name: safetensors.TensorSpec(
+            dtype=dtype, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes
+        )
+        for name, (dtype, a) in tensors.items()
+    }
+    safetensors.serialize_file(specs, str(path))
+
+
+def _sharded_raw(folder, tensors, config, shards=2):
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    names = sorted(tensors)
+    weight_map = {}
+    for s in range(shards):
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        _save_raw({n: tensors[n] for n in names[s::shards]}, folder / fname)
+        weight_map |= dict.fromkeys(names[s::shards], fname)
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    return folder
+
+
+def _dtypes_in_headers(folder) -> set[str]:
+    out = set()
+    for f in folder.glob("*.safetensors"):
+        data = f.read_bytes()
+        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        out |= {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+    return out
+
+
+def test_sharded_bf16_checkpoint_is_exact(tmp_path):
+    tensors = {n: ("bfloat16", a.view(np.uint16)) for n, a in _tensors().items()}
+    config = {**CONFIG, "torch_dtype": "bfloat16"}
+    folder = _sharded_raw(tmp_path / "bf16", tensors, config, shards=3)
+    assert _dtypes_in_headers(folder) == {"BF16"}
+    spec = load_model(str(folder))
+    ckpt = spec.checkpoint
+    assert ckpt is not None and ckpt.source == "safetensors" and len(ckpt.files) == 3
+    assert ckpt.file_type == "BF16"
+    assert ckpt.total_params == sum(a.size for _, a in tensors.values())
+    # 2 bytes per bf16 weight: the headers' data sections, to the byte
+    assert ckpt.total_bytes == 2 * ckpt.total_params == _header_bytes(folder)
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["weights_source"] == "safetensors"
+    assert doc["checkpoint"]["bytes"] == doc["memory"]["weights_bytes"] == _header_bytes(folder)
+    # the analytic bf16 estimate of this architecture is the same count: no difference
+    assert doc["checkpoint"]["analytic_bytes"] == doc["checkpoint"]["bytes"]
+    assert doc["checkpoint"]["bytes_difference"] == 0
+
+
 def test_sharded_fp16_checkpoint_is_exact(tmp_path):
     tensors = _tensors()
     folder = _sharded(tmp_path / "ckpt", tensors)
@@ -86,23 +143,56 @@ def test_sharded_fp16_checkpoint_is_exact(tmp_path):
 
 
 def test_block_fp8_checkpoint_counts_scales_as_bytes_not_params(tmp_path):
-    tensors = _tensors()
-    fp8: dict[str, np.ndarray] = {}
-    for name, a in tensors.items():
+    """DeepSeek-V3 style: F8_E4M3 linear weights, one F32 weight_scale_inv per 128 x 128 block,
+    bf16 embeddings/norms/router/lm_head, quantization_config fp8 with weight_block_size."""
+    fp8: dict[str, tuple[str, np.ndarray]] = {}
+    for name, a in _tensors().items():
         if name.endswith("proj.weight") or ".experts." in name:
-            fp8[name] = np.zeros(a.shape, dtype=np.uint8)  # 1 byte per weight, as F8_E4M3
+            fp8[name] = ("float8_e4m3fn", np.zeros(a.shape, dtype=np.uint8))  # 1 B per weight
             rows, cols = a.shape
-            scale_shape = (-(-rows // 128), -(-cols // 128))  # one fp32 scale per 128 x 128 block
-            fp8[name + "_scale_inv"] = np.zeros(scale_shape, dtype=np.float32)
+            scale_shape = (-(-rows // 128), -(-cols // 128))  # ceil: one scale per block
+            fp8[name + "_scale_inv"] = ("float32", np.zeros(scale_shape, dtype=np.float32))
         else:
-            fp8[name] = a
-    folder = _sharded(tmp_path / "fp8", fp8)
-    ckpt = load_model(str(folder)).checkpoint
-    scale_bytes = sum(a.nbytes for n, a in fp8.items() if n.endswith("_scale_inv"))
+            fp8[name] = ("bfloat16", a.view(np.uint16))
+    config = {**CONFIG, "torch_dtype": "bfloat16", "quantization_config": {
+        "quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+        "weight_block_size": [128, 128]}}  # fmt: skip
+    folder = _sharded_raw(tmp_path / "fp8", fp8, config)
+    assert _dtypes_in_headers(folder) == {"F8_E4M3", "F32", "BF16"}
+    spec = load_model(str(folder))
+    ckpt = spec.checkpoint
+    assert spec.native_quant == "fp8-block"  # from quantization_config
+    assert ckpt.file_type == "BF16+F32+F8_E4M3"  # from the tensors
+    scale_bytes = sum(a.nbytes for n, (_, a) in fp8.items() if n.endswith("_scale_inv"))
     # one 128 x 128 block per tensor here: 4 B x (q, k, v, o + 4 experts x 3) x 2 layers = 128
     assert scale_bytes == 4 * (4 + 4 * 3) * 2
-    assert ckpt.total_bytes == sum(a.nbytes for a in fp8.values()) == _header_bytes(folder)
-    assert ckpt.total_params == sum(a.size for a in tensors.values())  # scales are not params
+    assert ckpt.total_bytes == sum(a.nbytes for _, a in fp8.values()) == _header_bytes(folder)
+    weights = sum(a.size for n, (_, a) in fp8.items() if not n.endswith("_scale_inv"))
+    assert ckpt.total_params == weights  # scales are bytes, not params
+    # routed experts: 196,608 weights x 1 B + 4 x 3 x 2 scales x 4 B = 196,704 bytes
+    assert ckpt.component_bytes()["routed_experts"] == 196_608 + 4 * 3 * 2 * 4
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native", "--json"])
+    assert r.exit_code == 0, r.output
+    c = json.loads(r.output)["checkpoint"]
+    assert c["bytes"] == _header_bytes(folder) and c["params"] == weights
+    # the JSON rounds the difference to 6 decimals
+    assert c["bytes_difference"] == pytest.approx(c["analytic_bytes"] / c["bytes"] - 1, abs=5e-7)
+
+
+def test_corrupt_safetensors_header_exits_2_naming_the_file(tmp_path):
+    folder = _sharded(tmp_path / "ckpt", _tensors())
+    shard = folder / "model-00001-of-00002.safetensors"
+    data = shard.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    shard.write_bytes(data[:8] + b"{" + b"x" * (n - 1) + data[8 + n :])  # not JSON
+    for model in (str(folder), str(folder / "model.safetensors.index.json")):
+        r = CliRunner().invoke(app, ["size", model, "--quant", "native"])
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    # a header length beyond the file (8 bytes of garbage)
+    shard.write_bytes((10**12).to_bytes(8, "little") + b"{}")
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
 
 
 def test_missing_shard_and_truncated_file_exit_2(tmp_path):
@@ -260,3 +350,102 @@ def test_budget_reads_a_gguf_beside_it(tmp_path):
     )
     r = CliRunner().invoke(app, ["check", str(budget), "--format", "json"])
     assert r.exit_code == 0, r.output
+
+
+def _hub_error(cls, status):
+    import httpx2
+
+    request = httpx2.Request("GET", "https://huggingface.co/acme/x/resolve/main/config.json")
+    return cls("test", response=httpx2.Response(status, request=request))
+
+
+@pytest.mark.parametrize(
+    ("error", "needle"),
+    [
+        ("GatedRepoError", "gated repository"),
+        ("RepositoryNotFoundError", "no such repository"),
+        ("RevisionNotFoundError", "no such revision"),
+    ],
+)
+def test_hub_failures_are_one_line_exit_2(monkeypatch, error, needle):
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    exc = _hub_error(getattr(errors, error), 404)
+
+    def download(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    r = CliRunner().invoke(app, ["size", "hf:acme/Private-MoE", "--revision", "v1"])
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and "hf:acme/Private-MoE@v1" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_uncached_hub_id_reads_only_headers(tmp_path, monkeypatch):
+    """Online and not cached: config.json is downloaded and the shards' headers are read with
+    get_safetensors_metadata (range reads); nothing else is fetched. The Hub is stood in for
+    by the same metadata read from a local folder."""
+    import huggingface_hub
+    import huggingface_hub.constants as c
+
+    ckpt = _sharded(tmp_path / "src", _tensors())
+    only_config = tmp_path / "snap"
+    only_config.mkdir()
+    shutil.copy(ckpt / "config.json", only_config / "config.json")
+    downloaded, asked = [], []
+
+    def download(repo_id, filename, **kwargs):
+        downloaded.append(filename)
+        return str(only_config / filename)
+
+    def metadata(repo_id, revision=None, **kwargs):
+        asked.append((repo_id, revision))
+        return huggingface_hub.get_local_safetensors_metadata(ckpt)
+
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "get_safetensors_metadata", metadata)
+    r = CliRunner().invoke(app, ["size", "acme/Tiny-MoE", "--quant", "native", "--json"])
+    assert r.exit_code == 0, r.output
+    assert downloaded == ["config.json"] and asked == [("acme/Tiny-MoE", None)]
+    doc = json.loads(r.output)
+    assert doc["weights_source"] == "safetensors"
+    assert doc["checkpoint"]["bytes"] == _header_bytes(ckpt)
+
+
+def test_gguf_works_in_latency_and_plan(tmp_path):
+    path = tmp_path / "tiny-Q4_K_M.gguf"
+    expected = _gguf(path)
+    r = CliRunner().invoke(
+        app, ["latency", str(path), "--gpu", "h100", "--quant", "native", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["plan", str(path), "--gpu", "h100", "--quant", "native"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["size", str(path), "--quant", "native", "--json"])
+    doc = json.loads(r.output)
+    assert doc["weights_source"] == "gguf"
+    assert doc["memory"]["weights_bytes"] == expected["bytes"]
+    assert doc["checkpoint"]["file_type"] == "MOSTLY_Q4_K_M"
+
+
+def test_budget_takes_a_hub_id(tmp_path, monkeypatch):
+    ckpt = _sharded(tmp_path / "src", _tensors())
+    cache = tmp_path / "hub"
+    _fake_hub(cache, "acme/Tiny-MoE", {p.name: p for p in ckpt.iterdir()})
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    budget = tmp_path / "budgets.yaml"
+    budget.write_text(
+        "budgets:\n  - name: tiny\n    model: hf:acme/Tiny-MoE\n    quant: native\n"
+        "    gpu: h100-sxm\n    gpus: 1\n    limits: {max_weights_gb: 1}\n"
+    )
+    r = CliRunner().invoke(app, ["check", str(budget), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    budget.write_text(budget.read_text().replace("Tiny-MoE", "Not-Cached"))
+    r = CliRunner().invoke(app, ["check", str(budget), "--format", "json"])
+    assert r.exit_code == 2 and "not in the local Hugging Face cache" in r.output, r.output

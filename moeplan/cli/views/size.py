@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from moeplan.cli.render import Table, billions, gb, pct, small_bytes
 from moeplan.cli.views.layers import hybrid_rows, pattern_table
-from moeplan.memory.checkpoint_weights import compare_checkpoint, weights_source
 from moeplan.memory.quant import FORMATS, SCHEMES, resolve_scheme
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.params import COMPONENTS
@@ -67,17 +66,25 @@ def size_json(r: SizeReport) -> dict[str, Any]:
             doc["gpus_needed_layout"] = _shard_json(r.needed_shard)
     if r.shard is not None:
         doc["per_gpu"] = _shard_json(r.shard)
-    doc["weights_source"] = weights_source(r.spec, r.scheme)
-    comparison = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
-    if comparison is not None:
-        doc["checkpoint"] = {
-            **asdict(comparison),
-            "bytes_difference": round(comparison.bytes_difference, 6),
-        }
+    doc["weights_source"] = "analytic"
+    if r.spec.checkpoint is not None:  # the comparison is imported only for a checkpoint
+        from moeplan.memory.checkpoint_weights import compare_checkpoint, weights_source
+
+        doc["weights_source"] = weights_source(r.spec, r.scheme)
+        comparison = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
+        if comparison is not None:
+            doc["checkpoint"] = {
+                **asdict(comparison),
+                "bytes_difference": round(comparison.bytes_difference, 6),
+            }
     return doc
 
 
 def _checkpoint_notes(r: SizeReport) -> list[str]:
+    if r.spec.checkpoint is None:
+        return []
+    from moeplan.memory.checkpoint_weights import compare_checkpoint, weights_source
+
     c = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
     if c is None:
         return []
