@@ -108,16 +108,17 @@ def _check_bracket_depth(text: str, where: str) -> None:
             depth -= 1
 
 
-def load_yaml_text(text: str, where: str) -> Any:
+def load_yaml_text(text: str, where: str, shipped: bool = False) -> Any:
     """YAML through a safe loader that refuses aliases (no 'billion laughs'), duplicate keys,
     NaN/Infinity and nesting deeper than MAX_DEPTH (checked on the event stream first: libyaml's
-    composer recurses in C and would overflow the stack)."""
+    composer recurses in C and would overflow the stack). `shipped`: a file of moeplan's own,
+    parsed once per installation: the event pass is skipped."""
     import yaml
 
     loader = _strict_loader()
     try:
         depth = 0
-        for event in yaml.parse(text, Loader=loader):
+        for event in () if shipped else yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
                 raise _bad(where, "YAML aliases (*name) are not allowed")
             if isinstance(event, yaml.CollectionStartEvent):
@@ -195,7 +196,7 @@ def load_packaged_yaml(path: Path, where: str) -> Any:
             return json.loads(cached.read_text())
         except (OSError, ValueError):
             pass
-    doc = load_yaml_text(path.read_text(), where)
+    doc = load_yaml_text(path.read_text(), where, shipped=True)
     if cached is not None:
         _store(cached, doc)
     return doc
