@@ -169,7 +169,8 @@ def test_syncing_backends_are_not_capturable():
 
 @pytest.fixture(scope="module")
 def cpu_run():
-    """One quick CPU profile, recording the graph flag the runner asks for per timed call."""
+    """One quick CPU profile with 10 MB of "free memory", recording the graph flag the runner
+    asks for per timed call."""
     from moeplan.profile import timing
 
     calls = []
@@ -181,6 +182,7 @@ def cpu_run():
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(timing.Timer, "time", spy)
+        mp.setattr(memcheck, "free_bytes", lambda device: 10_000_000)
         doc = run_profile(ProfileOptions("cpu", quick=True, repeats=1), _cpu_info()).doc
     return doc, calls
 
@@ -224,13 +226,12 @@ def _cpu_info():
     return devmod.DeviceInfo("cpu", "cpu", None, None, "cpu")
 
 
-def test_allocations_are_sized_against_free_memory(monkeypatch):
+def test_allocations_are_sized_against_free_memory(cpu_run):
     # CPU_SHAPE in fp32: layer 16 x (256 + 3 x 256 x 128) x 4 = 6,307,840 B; an expert
     # 3 x 256 x 128 x 4 = 393,216 B. 10 MB free, 9 MB usable: the layer fits; gather-bmm at 8
     # tokens copies 8 x 4 x 393,216 = 12.6 MB of experts: skipped, said so.
     assert MoEShape(256, 128, 16, 4) == CPU_SHAPE
-    monkeypatch.setattr(memcheck, "free_bytes", lambda device: 10_000_000)
-    doc = run_profile(ProfileOptions("cpu", quick=True, repeats=1), _cpu_info()).doc
+    doc = cpu_run[0]
     gather = [r["tokens"] for r in doc["moe"]["curves"]["torch-gather-bmm"]]
     assert gather == [1]
     skipped = {(p["backend"], p["tokens"]) for p in doc["moe"]["skipped_points"]}

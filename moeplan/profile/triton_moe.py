@@ -35,12 +35,12 @@ def autotune_configs(interpret: bool) -> tuple[tuple[int, int, int, int], ...]:
 
 def triton_available(device: str) -> str | None:
     """None when the Triton backend can run on `device`, else why not."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return "Triton is not installed (it ships with CUDA builds of torch)"
     if device == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         return "Triton kernels need CUDA (or TRITON_INTERPRET=1 for a slow CPU check)"
+    try:
+        import triton  # noqa: F401  (a second or more to import: only where it can run)
+    except ImportError:
+        return "Triton is not installed (it ships with CUDA builds of torch)"
     return None
 
 
