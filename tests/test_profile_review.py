@@ -285,6 +285,18 @@ def test_bytes_moved_include_activations():
     assert row["tokens_per_expert"] == 4096 * 8 / 128 and row["bytes_per_expert"] == expert
 
 
+def test_no_fraction_above_one_without_a_spec():
+    from moeplan.profile.runner import _rescale_without_spec
+
+    row = {"fraction_of_spec_bw": 1.6, "all_bytes_fraction_of_spec_bw": 2.0}
+    other = {"fraction_of_spec_bw": 0.4, "all_bytes_fraction_of_spec_bw": 0.8}
+    moe = {"curves": {"a": [row]}, "curves_skewed": {}, "curves_by_dtype": {"int4": {"b": [other]}}}
+    notes: list[str] = []
+    assert _rescale_without_spec(moe, 10.0, notes) == 16.0  # 10 x 1.6
+    assert row["fraction_of_spec_bw"] == 1.0 and other["fraction_of_spec_bw"] == 0.25
+    assert row["all_bytes_fraction_of_spec_bw"] == 2.0 / 1.6 and "1.60x" in notes[0]
+
+
 # --- quantized MoE paths -------------------------------------------------------------------
 
 
