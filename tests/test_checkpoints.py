@@ -449,3 +449,94 @@ def test_budget_takes_a_hub_id(tmp_path, monkeypatch):
     budget.write_text(budget.read_text().replace("Tiny-MoE", "Not-Cached"))
     r = CliRunner().invoke(app, ["check", str(budget), "--format", "json"])
     assert r.exit_code == 2 and "not in the local Hugging Face cache" in r.output, r.output
+
+
+def test_gguf_glm4moe_with_its_mtp_block(tmp_path):
+    """GLM-4.5 as llama.cpp writes it: block_count = 2 main layers + 1 nextn (MTP) block, the
+    first layer dense (leading_dense_block_count 1), 4 experts + 1 shared, qkv bias."""
+    h, heads, kv_heads, head_dim, experts, width, vocab = 256, 4, 2, 64, 4, 256, 512
+    w = gguf.GGUFWriter(str(tmp_path / "glm.gguf"), "glm4moe")
+    a = "glm4moe"
+    for key, value in {"block_count": 3, "nextn_predict_layers": 1, "embedding_length": h,
+                       "feed_forward_length": 512, "attention.head_count": heads,
+                       "attention.head_count_kv": kv_heads, "attention.key_length": head_dim,
+                       "attention.value_length": head_dim, "expert_count": experts,
+                       "expert_used_count": 2, "expert_shared_count": 1,
+                       "expert_feed_forward_length": width, "leading_dense_block_count": 1,
+                       "context_length": 4096, "vocab_size": vocab}.items():  # fmt: skip
+        w.add_uint32(f"{a}.{key}", value)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    sizes: dict[str, int] = {}
+
+    def add(name, *shape):
+        arr = np.zeros(shape, dtype=np.float32)
+        w.add_tensor(name, arr)
+        sizes[name] = arr.size
+
+    add("token_embd.weight", vocab, h)
+    add("output.weight", vocab, h)
+    add("output_norm.weight", h)
+    for i in range(3):
+        b = f"blk.{i}"
+        add(f"{b}.attn_q.weight", heads * head_dim, h)
+        add(f"{b}.attn_q.bias", heads * head_dim)
+        for n in ("attn_k", "attn_v"):
+            add(f"{b}.{n}.weight", kv_heads * head_dim, h)
+            add(f"{b}.{n}.bias", kv_heads * head_dim)
+        add(f"{b}.attn_output.weight", h, heads * head_dim)
+        add(f"{b}.attn_norm.weight", h)
+        add(f"{b}.post_attention_norm.weight", h)
+        if i == 0:
+            for n in ("ffn_gate", "ffn_up"):
+                add(f"{b}.{n}.weight", 512, h)
+            add(f"{b}.ffn_down.weight", h, 512)
+            continue
+        add(f"{b}.ffn_gate_inp.weight", experts, h)
+        add(f"{b}.exp_probs_b.bias", experts)
+        for n in ("ffn_gate_exps", "ffn_up_exps"):
+            add(f"{b}.{n}.weight", experts, width, h)
+        add(f"{b}.ffn_down_exps.weight", experts, h, width)
+        for n in ("ffn_gate_shexp", "ffn_up_shexp"):
+            add(f"{b}.{n}.weight", width, h)
+        add(f"{b}.ffn_down_shexp.weight", h, width)
+    add("blk.2.nextn.eh_proj.weight", h, 2 * h)
+    for n in ("enorm", "hnorm", "shared_head_norm"):
+        add(f"blk.2.nextn.{n}.weight", h)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    spec = load_model(str(tmp_path / "glm.gguf"))
+    ckpt = spec.checkpoint
+    assert ckpt.file_type == "MOSTLY_Q8_0" and set(dict(ckpt.bytes_by_dtype)) == {"F32"}
+    assert ckpt.total_params == sum(sizes.values())
+    assert ckpt.total_bytes == 4 * sum(sizes.values())  # F32
+    # the MTP block is the last of block_count, not a third main layer
+    assert spec.family == "glm4_moe" and spec.num_layers == 2 and spec.mtp_layers == 1
+    mtp = sum(n for name, n in sizes.items() if name.startswith("blk.2."))
+    assert ckpt.component_params()["mtp"] == mtp
+    # KV per token (main layers only): 2 (K,V) x 2 layers x 2 KV heads x 64 x 2 B = 1,024
+    assert kv_bytes_per_token(spec, "bf16") == 2 * 2 * 2 * 64 * 2
+    # the analytic count of the architecture read from the metadata equals the table
+    counts = size_model(spec, resolve_scheme("native", spec)).params
+    assert counts.total_with_mtp == ckpt.total_params
+    assert counts.breakdown["mtp"] == mtp
+
+
+@pytest.mark.parametrize(
+    ("name", "component"),
+    [
+        ("blk.3.ffn_gate.7.weight", "routed_experts"),  # per-expert GGUF (early Mixtral files)
+        ("blk.3.ffn_gate_exps.weight", "routed_experts"),
+        ("blk.3.ffn_gate.weight", "dense_ffn"),
+        ("blk.3.ffn_down_shexp.weight", "shared_experts"),
+        ("mtp.blk.61.attn_q.weight", "mtp"),
+        ("model.layers.0.mlp.experts.5.down_proj.weight_scale_inv", "routed_experts"),
+        ("model.layers.0.mlp.gate.weight", "router"),
+    ],
+)
+def test_tensor_components(name, component):
+    from moeplan.model.checkpoint import component_of
+
+    assert component_of(name) == component

@@ -33,7 +33,8 @@ _COMPONENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(^|\.)lm_head\.|^output\.", "lm_head"),
         (r"(norm|layernorm)(\.|_)?(weight|bias)?$|_norm\.|^output_norm\.", "norms"),
         (r"shared_expert|_shexp\.|shared_mlp", "shared_experts"),
-        (r"\.experts\.|_exps\.|\.experts$", "routed_experts"),
+        # blk.N.ffn_gate.E.weight: one tensor per expert, as GGUF files before merged experts
+        (r"\.experts\.|_exps\.|\.experts$|^blk\.\d+\.ffn_(gate|up|down)\.\d+\.", "routed_experts"),
         (
             r"(mlp|block_sparse_moe|feed_forward|moe)\.(gate|router)\.|ffn_gate_inp|"
             r"e_score_correction_bias|exp_probs_b|\.router\.",

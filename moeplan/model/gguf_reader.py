@@ -7,7 +7,9 @@ files (``-00001-of-0000N.gguf``) are read together. The metadata keys
 (``{arch}.block_count``, ``{arch}.attention.head_count_kv``, ...) are mapped to the HF
 config.json fields of the same architecture, so KV bytes, latency, plan and check work on a GGUF
 file as on any model (key names: llama.cpp ``gguf-py/gguf/constants.py``, ``Keys.LLM`` and
-``Keys.Attention``).
+``Keys.Attention``). Multi-token-prediction layers are the last ``{arch}.nextn_predict_layers``
+of ``{arch}.block_count`` blocks (llama.cpp's convert_hf_to_gguf.py writes GLM-4.5 with
+block_count = num_hidden_layers + num_nextn_predict_layers): their tensors count as ``mtp``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ _ARCHS: dict[str, tuple[str, dict[str, str]]] = {
                                   "kv_lora_rank": "attention.kv_lora_rank",
                                   "v_head_dim": "attention.value_length",
                                   "qk_rope_head_dim": "rope.dimension_count"}),
+    "glm4moe": ("glm4_moe", {**_COMMON, **_MOE, "n_routed_experts": "expert_count",
+                             "n_shared_experts": "expert_shared_count",
+                             "first_k_dense_replace": "leading_dense_block_count",
+                             "head_dim": "attention.key_length"}),
     "gpt-oss": ("gpt_oss", {**_COMMON, "num_local_experts": "expert_count",
                             "num_experts_per_tok": "expert_used_count",
                             "intermediate_size": "expert_feed_forward_length",
@@ -95,8 +101,29 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], CheckpointWeights]:
             raise SpecError(f"{part}: not a readable GGUF file: {_one_line(exc)}") from None
     arch = str(fields.get("general.architecture", ""))
     file_type = _file_type(fields.get("general.file_type"))
-    weights = tally("gguf", tuple(p.name for p in parts), tensors, file_type=file_type)
+    main = _main_layers(arch, fields)
+    labelled = [(_mtp_label(n, main), dtype, count, size) for n, dtype, count, size in tensors]
+    weights = tally("gguf", tuple(p.name for p in parts), labelled, file_type=file_type)
     return _config(path, arch, fields, {t[0] for t in tensors}, weights), weights
+
+
+def _nextn(arch: str, fields: dict[str, Any]) -> int:
+    value = fields.get(f"{arch}.nextn_predict_layers")
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _main_layers(arch: str, fields: dict[str, Any]) -> int | None:
+    """Blocks before the trailing MTP (nextn) blocks; None when the file has none."""
+    blocks, nextn = fields.get(f"{arch}.block_count"), _nextn(arch, fields)
+    return blocks - nextn if isinstance(blocks, int) and nextn and blocks > nextn else None
+
+
+def _mtp_label(name: str, main_layers: int | None) -> str:
+    """`blk.{i}.x` of an MTP block i >= main_layers reads as `mtp.blk.{i}.x` (component mtp)."""
+    m = re.match(r"blk\.(\d+)\.", name)
+    if main_layers is None or m is None or int(m[1]) < main_layers:
+        return name
+    return "mtp." + name
 
 
 def _config(
@@ -121,12 +148,19 @@ def _config(
     cfg["tie_word_embeddings"] = "output.weight" not in names
     if arch == "llama" and "num_local_experts" not in cfg:
         raise SpecError(f"{path}: a llama GGUF without experts is a dense model, not a MoE")
+    main = _main_layers(arch, fields)
+    if main is not None:  # block_count holds the MTP blocks too
+        cfg["num_hidden_layers"] = main
+        cfg["num_nextn_predict_layers"] = _nextn(arch, fields)
+    if arch == "glm4moe":  # fields GLM's config.json holds, seen in the tensors here
+        cfg["attention_bias"] = "blk.0.attn_q.bias" in names
+        cfg["use_qk_norm"] = "blk.0.attn_q_norm.weight" in names
     if arch == "deepseek2":
         key_length = fields.get(f"{arch}.attention.key_length")
         if isinstance(key_length, int) and "qk_rope_head_dim" in cfg:
             cfg["qk_nope_head_dim"] = key_length - cfg["qk_rope_head_dim"]
         cfg.setdefault("q_lora_rank", None)
-        cfg["num_nextn_predict_layers"] = fields.get(f"{arch}.nextn_predict_layers", 0)
+        cfg.setdefault("num_nextn_predict_layers", 0)
     return cfg
 
 
