@@ -373,14 +373,41 @@ def test_hub_failures_are_one_line_exit_2(monkeypatch, error, needle):
 
     exc = _hub_error(getattr(errors, error), 404)
 
-    def download(*args, **kwargs):
+    def download(*args, local_files_only=False, **kwargs):
+        raise errors.LocalEntryNotFoundError("not cached") if local_files_only else exc
+
+    def head(*args, **kwargs):  # the one HEAD request made before downloading
         raise exc
 
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", head)
     r = CliRunner().invoke(app, ["size", "hf:acme/Private-MoE", "--revision", "v1"])
     assert r.exit_code == 2, r.output
     assert needle in r.output and "hf:acme/Private-MoE@v1" in r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_unreachable_hub_fails_at_once(monkeypatch):
+    """Online, not cached, no connection: the HEAD request's error, one line (hf_hub_download
+    alone would retry with backoff for about 20 s and log each retry)."""
+    import httpx2
+    import huggingface_hub
+
+    def head(*args, **kwargs):
+        raise httpx2.ConnectError("[Errno -2] Name or service not known")
+
+    def download(*args, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
+        raise AssertionError("downloaded after a failed HEAD request")
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", head)
+    r = CliRunner().invoke(app, ["size", "acme/Not-Cached"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "Hub cannot be reached" in r.output and "Name or service" in r.output
 
 
 def test_uncached_hub_id_reads_only_headers(tmp_path, monkeypatch):
@@ -396,7 +423,9 @@ def test_uncached_hub_id_reads_only_headers(tmp_path, monkeypatch):
     shutil.copy(ckpt / "config.json", only_config / "config.json")
     downloaded, asked = [], []
 
-    def download(repo_id, filename, **kwargs):
+    def download(repo_id, filename, local_files_only=False, **kwargs):
+        if local_files_only:  # the cache is asked first: not there
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
         downloaded.append(filename)
         return str(only_config / filename)
 
@@ -407,6 +436,7 @@ def test_uncached_hub_id_reads_only_headers(tmp_path, monkeypatch):
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     monkeypatch.setattr(huggingface_hub, "get_safetensors_metadata", metadata)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda url, **kw: None)
     r = CliRunner().invoke(app, ["size", "acme/Tiny-MoE", "--quant", "native", "--json"])
     assert r.exit_code == 0, r.output
     assert downloaded == ["config.json"] and asked == [("acme/Tiny-MoE", None)]
@@ -540,3 +570,22 @@ def test_tensor_components(name, component):
     from moeplan.model.checkpoint import component_of
 
     assert component_of(name) == component
+
+
+def test_hub_revision_in_the_id(tmp_path, monkeypatch):
+    """hf:org/name@REV: the cached snapshot the ref REV points to (offline), one line when that
+    ref is not cached or two different revisions are given."""
+    ckpt = _sharded(tmp_path / "src", _tensors())
+    cache = tmp_path / "hub"
+    snap = _fake_hub(cache, "acme/Tiny-MoE", {p.name: p for p in ckpt.iterdir()})
+    (snap.parent.parent / "refs" / "v1").write_text(snap.name)
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    r = CliRunner().invoke(app, ["size", "hf:acme/Tiny-MoE@v1", "--quant", "native", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["checkpoint"]["bytes"] == _header_bytes(ckpt)
+    for argv in (["hf:acme/Tiny-MoE@v2"], ["hf:acme/Tiny-MoE@v1", "--revision", "v2"]):
+        r = CliRunner().invoke(app, ["size", *argv])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output

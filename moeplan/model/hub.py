@@ -32,13 +32,13 @@ def load_hub(
 ) -> tuple[dict[str, Any], CheckpointWeights | None, tuple[str, ...]]:
     """(config, exact weights or None, notes) of a Hub repo."""
     try:
-        from huggingface_hub import constants, hf_hub_download
+        from huggingface_hub import constants
         from huggingface_hub import errors as hf_errors
     except ImportError:
         raise SpecError(f"{repo_id}: {INSTALL_HINT}") from None
     where = f"hf:{repo_id}" + (f"@{revision}" if revision else "")
     try:
-        config_path = Path(hf_hub_download(repo_id, "config.json", revision=revision))
+        config_path = _config_json(repo_id, revision)
     except hf_errors.GatedRepoError:
         raise SpecError(
             f"{where}: gated repository: accept its license on huggingface.co and set HF_TOKEN "
@@ -56,9 +56,17 @@ def load_hub(
             "(offline, or HF_HUB_OFFLINE=1)"
         ) from None
     except hf_errors.EntryNotFoundError:
-        raise SpecError(f"{where}: the repository has no config.json") from None
-    except (hf_errors.HfHubHTTPError, OSError, ValueError) as exc:
-        raise SpecError(f"{where}: {' '.join(str(exc).split())[:300]}") from None
+        raise SpecError(
+            f"{where}: the repository has no config.json (a GGUF repository: download the "
+            ".gguf file and give its path)"
+        ) from None
+    except hf_errors.HfHubHTTPError as exc:
+        raise SpecError(f"{where}: {_one_line(exc)}") from None
+    except Exception as exc:  # connection errors (httpx), an invalid repo id (ValueError), OSError
+        raise SpecError(
+            f"{where}: not in the local Hugging Face cache and the Hub cannot be reached "
+            f"({_one_line(exc)})"
+        ) from None
     from moeplan.yamlio import load_document
 
     config = load_document(config_path)  # size, depth, duplicate keys, NaN: one line
@@ -73,6 +81,28 @@ def load_hub(
         note = f"{where}: safetensors headers not read ({' '.join(str(exc).split())[:160]})"
         return config, None, (note,)
     return config, weights, (f"{where}: safetensors headers read from the Hub (no weights)",)
+
+
+def _config_json(repo_id: str, revision: str | None) -> Path:
+    """config.json from the local cache; else, online, one HEAD request without retries (an
+    unreachable Hub, a gated or missing repo fail at once, not after hf_hub_download's backoff)
+    and the download of that one file."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(
+            hf_hub_download(repo_id, "config.json", revision=revision, local_files_only=True)
+        )
+    except LocalEntryNotFoundError:
+        if constants.HF_HUB_OFFLINE:
+            raise
+    get_hf_file_metadata(hf_hub_url(repo_id, "config.json", revision=revision))
+    return Path(hf_hub_download(repo_id, "config.json", revision=revision))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def _all_shards_cached(snapshot: Path) -> bool:

@@ -58,8 +58,15 @@ def spec_from_gguf(path: Path, name: str) -> ModelSpec:
 
 
 def spec_from_hub(repo_id: str, revision: str | None) -> ModelSpec:
+    """`org/name`, or `org/name@revision` (a revision where no --revision can be given, as in a
+    budget file)."""
     from moeplan.model.hub import load_hub
 
+    repo_id, at, pinned = repo_id.partition("@")
+    if at:
+        if not pinned or (revision and revision != pinned):
+            raise SpecError(f"hf:{repo_id}@{pinned}: give one revision (@REV or --revision)")
+        revision = pinned
     config, weights, notes = load_hub(repo_id, revision)
     spec = spec_from_config(config, f"hf:{repo_id}")
     return with_checkpoint(spec, weights, notes)
