@@ -589,3 +589,22 @@ def test_hub_revision_in_the_id(tmp_path, monkeypatch):
     for argv in (["hf:acme/Tiny-MoE@v2"], ["hf:acme/Tiny-MoE@v1", "--revision", "v2"]):
         r = CliRunner().invoke(app, ["size", *argv])
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_unmodelled_quant_checkpoint_sizes_at_an_explicit_quant(tmp_path):
+    """A checkpoint whose quant_method moeplan does not model (bitsandbytes): --quant bf16 sizes
+    it, the headers are compared with bf16 and say so; native still asks for --quant."""
+    tensors = _tensors()
+    folder = _sharded(tmp_path / "bnb", tensors)
+    config = {**CONFIG, "quantization_config": {"quant_method": "bitsandbytes"}}
+    (folder / "config.json").write_text(json.dumps(config))
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "bf16", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["weights_source"] == "analytic"
+    c = doc["checkpoint"]
+    assert c["analytic_quant"] == "bf16" and c["bytes"] == _header_bytes(folder)
+    # fp16 headers, bf16 estimate: the same 2 bytes per weight
+    assert c["analytic_bytes"] == c["bytes"] == 2 * sum(a.size for a in tensors.values())
+    r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native"])
+    assert r.exit_code == 2 and "bitsandbytes" in r.output

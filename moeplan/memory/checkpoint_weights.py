@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from moeplan.memory.estimate import weights_bytes_by_component
-from moeplan.memory.quant import QuantScheme
+from moeplan.memory.quant import QuantScheme, resolve_scheme
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 
@@ -18,7 +18,8 @@ class CheckpointComparison:
     params: int  # from the headers: weights only, packed values unpacked
     bytes: int  # from the headers: everything the files store (scales included)
     analytic_params: int  # the architecture's count (moeplan/model/params.py), MTP included
-    analytic_bytes: int  # params x bits per weight of the checkpoint's format
+    analytic_bytes: int  # params x bits per weight of analytic_quant
+    analytic_quant: str  # the checkpoint's format as moeplan models it (bf16 if not modelled)
     params_by_component: dict[str, int]
     bytes_by_component: dict[str, int]
 
@@ -33,13 +34,16 @@ def weights_source(spec: ModelSpec, scheme: QuantScheme) -> str:
     return spec.checkpoint.source if spec.checkpoint and scheme.id == "native" else "analytic"
 
 
-def compare_checkpoint(spec: ModelSpec, scheme: QuantScheme) -> CheckpointComparison | None:
+def compare_checkpoint(spec: ModelSpec) -> CheckpointComparison | None:
+    """The headers beside the analytic estimate of the checkpoint's own format; a format moeplan
+    does not model (``unmodelled:METHOD``) is compared with bf16, and says so."""
     ckpt = spec.checkpoint
     if ckpt is None:
         return None
+    quant = "bf16" if spec.native_quant.startswith("unmodelled:") else spec.native_quant
     analytic = replace(spec, checkpoint=None)
     counts = count_params(analytic)
-    by_component = weights_bytes_by_component(analytic, scheme, counts)
+    by_component = weights_bytes_by_component(analytic, resolve_scheme(quant), counts)
     towers = 2 * sum(t.params or 0 for t in spec.towers)
     return CheckpointComparison(
         source=ckpt.source,
@@ -49,6 +53,7 @@ def compare_checkpoint(spec: ModelSpec, scheme: QuantScheme) -> CheckpointCompar
         bytes=ckpt.total_bytes,
         analytic_params=counts.total_with_mtp + sum(t.params or 0 for t in spec.towers),
         analytic_bytes=sum(by_component.values()) + towers,
+        analytic_quant=quant,
         params_by_component=ckpt.component_params(),
         bytes_by_component=ckpt.component_bytes(),
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from moeplan.cli.render import Table, billions, gb, pct, small_bytes
 from moeplan.cli.views.layers import hybrid_rows, pattern_table
-from moeplan.memory.quant import FORMATS, SCHEMES, resolve_scheme
+from moeplan.memory.quant import FORMATS, SCHEMES
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.params import COMPONENTS
 from moeplan.model.specs import ModelSpec
@@ -71,7 +71,7 @@ def size_json(r: SizeReport) -> dict[str, Any]:
         from moeplan.memory.checkpoint_weights import compare_checkpoint, weights_source
 
         doc["weights_source"] = weights_source(r.spec, r.scheme)
-        comparison = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
+        comparison = compare_checkpoint(r.spec)
         if comparison is not None:
             doc["checkpoint"] = {
                 **asdict(comparison),
@@ -85,7 +85,7 @@ def _checkpoint_notes(r: SizeReport) -> list[str]:
         return []
     from moeplan.memory.checkpoint_weights import compare_checkpoint, weights_source
 
-    c = compare_checkpoint(r.spec, resolve_scheme("native", r.spec))
+    c = compare_checkpoint(r.spec)
     if c is None:
         return []
     used = "used for weights" if weights_source(r.spec, r.scheme) != "analytic" else "not used"
@@ -93,7 +93,7 @@ def _checkpoint_notes(r: SizeReport) -> list[str]:
     return [
         f"{c.source} headers{kind}, {len(c.files)} file(s): {c.params:,} parameters, "
         f"{gb(c.bytes)} ({used}: quant {r.scheme.id})",
-        f"analytic estimate of the checkpoint's format: {c.analytic_params:,} parameters, "
+        f"analytic estimate at {c.analytic_quant}: {c.analytic_params:,} parameters, "
         f"{gb(c.analytic_bytes)} ({pct(c.bytes_difference)} vs headers)",
     ]
 
