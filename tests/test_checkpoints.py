@@ -608,3 +608,42 @@ def test_unmodelled_quant_checkpoint_sizes_at_an_explicit_quant(tmp_path):
     assert c["analytic_bytes"] == c["bytes"] == 2 * sum(a.size for a in tensors.values())
     r = CliRunner().invoke(app, ["size", str(folder), "--quant", "native"])
     assert r.exit_code == 2 and "bitsandbytes" in r.output
+
+
+def test_quantization_read_from_the_tensors(tmp_path):
+    """No quantization_config: F8_E4M3 weights with weight_scale_inv read as fp8-block; a
+    compressed-tensors NVFP4 pack (U8 weight_packed, two values a byte, F8 group-16 scales)
+    counts two parameters per byte."""
+    fp8: dict[str, tuple[str, np.ndarray]] = {}
+    for name, a in _tensors().items():
+        if ".experts." in name:
+            fp8[name] = ("float8_e4m3fn", np.zeros(a.shape, dtype=np.uint8))
+            fp8[name + "_scale_inv"] = ("float32", np.zeros((1, 1), dtype=np.float32))
+        else:
+            fp8[name] = ("bfloat16", a.view(np.uint16))
+    spec = load_model(str(_sharded_raw(tmp_path / "fp8", fp8, CONFIG)))
+    assert spec.native_quant == "fp8-block"
+    assert any("quantization from the tensors" in n for n in spec.reader_notes)
+
+    nv: dict[str, tuple[str, np.ndarray]] = {}
+    for name, a in _tensors().items():
+        if ".experts." in name:
+            rows, cols = a.shape
+            base = name.removesuffix(".weight")
+            nv[base + ".weight_packed"] = ("uint8", np.zeros((rows, cols // 2), dtype=np.uint8))
+            nv[base + ".weight_scale"] = (
+                "float8_e4m3fn",
+                np.zeros((rows, cols // 16), dtype=np.uint8),
+            )
+            nv[base + ".weight_global_scale"] = ("float32", np.zeros((1,), dtype=np.float32))
+        else:
+            nv[name] = ("bfloat16", a.view(np.uint16))
+    folder = _sharded_raw(tmp_path / "nvfp4", nv, CONFIG)
+    spec = load_model(str(folder))
+    ckpt = spec.checkpoint
+    assert spec.native_quant == "nvfp4"
+    # routed experts: 196,608 weights in 98,304 bytes + 12,288 F8 scales + 24 x 4 B global scales
+    assert ckpt.component_params()["routed_experts"] == 4 * 3 * 64 * 128 * 2 == 196_608
+    assert ckpt.component_bytes()["routed_experts"] == 196_608 // 2 + 196_608 // 16 + 24 * 4
+    assert ckpt.total_params == sum(a.size for a in _tensors().values())
+    assert ckpt.total_bytes == _header_bytes(folder)

@@ -69,6 +69,7 @@ class CheckpointWeights:
     params_by_component: tuple[tuple[str, int], ...]
     bytes_by_dtype: tuple[tuple[str, int], ...]
     file_type: str = ""  # GGUF general.file_type, or the dtypes of a safetensors checkpoint
+    tensor_quant: str = ""  # the scheme the tensors themselves show (safetensors), "" if unsure
 
     @property
     def total_bytes(self) -> int:
@@ -90,6 +91,7 @@ def tally(
     files: tuple[str, ...],
     tensors: list[tuple[str, str, int, int]],
     file_type: str = "",
+    tensor_quant: str = "",
 ) -> CheckpointWeights:
     """Sum (name, dtype, parameters, bytes) tensors into a CheckpointWeights."""
     by_bytes: dict[str, int] = {}
@@ -109,4 +111,5 @@ def tally(
         params_by_component=tuple(sorted(by_params.items())),
         bytes_by_dtype=tuple(sorted(by_dtype.items(), key=lambda kv: -kv[1])),
         file_type=file_type,
+        tensor_quant=tensor_quant,
     )

@@ -25,13 +25,37 @@ _DTYPE_BYTES = {
 }  # fmt: skip
 
 
-def values_per_element(name: str, dtype: str, packed_bits: int) -> int:
-    """Weights stored in one element: int4 in int32 (32 / bits), MXFP4 blocks 2 per byte."""
+def values_per_element(name: str, dtype: str, packed_bits: int, fp4: bool = False) -> int:
+    """Weights stored in one element: int4 in int32 (32 / bits); FP4 two to a byte: gpt-oss
+    MXFP4 ``*_blocks``, compressed-tensors nvfp4 ``weight_packed`` (its int packs are int32),
+    and ModelOpt NVFP4 ``weight`` in a checkpoint whose config says FP4 (`fp4`)."""
     if dtype in ("I32", "U32") and name.endswith(("weight_packed", "qweight")):
         return 32 // packed_bits
-    if dtype == "U8" and name.endswith("_blocks"):
+    if dtype == "U8" and name.endswith(("_blocks", "weight_packed")):
+        return 2
+    if dtype == "U8" and fp4 and name.endswith("weight"):
         return 2
     return 1
+
+
+def tensor_quant(tensors: list[tuple[str, str, int, int]], bits: int) -> str:
+    """The scheme the tensors show (for a config without quantization_config): FP8 weights
+    (block scales when weight_scale_inv tensors are present), packed int / FP4 weights, else the
+    dtype holding most bytes (bf16/fp16/fp32); "" when none of these."""
+    names = {(name, dtype) for name, dtype, _, _ in tensors}
+    if any(d.startswith("F8_") and n.endswith("weight") for n, d in names):
+        return "fp8-block" if any(n.endswith("weight_scale_inv") for n, _ in names) else "fp8"
+    if any(d == "U8" and n.endswith("_blocks") for n, d in names):
+        return "bf16,experts=mxfp4"
+    if any(d == "U8" and n.endswith("weight_packed") for n, d in names):
+        return "nvfp4"
+    if any(d in ("I32", "U32") and n.endswith(("weight_packed", "qweight")) for n, d in names):
+        return f"int{bits}" if bits in (4, 8) else ""
+    by_dtype: dict[str, int] = {}
+    for _, dtype, _, nbytes in tensors:
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + nbytes
+    top = max(by_dtype, key=lambda d: by_dtype[d], default="")
+    return {"BF16": "bf16", "F16": "fp16", "F32": "fp32"}.get(top, "")
 
 
 def packed_bits_of(config: dict[str, Any] | None) -> int:
@@ -82,16 +106,20 @@ def has_safetensors(folder: Path) -> bool:
 
 
 def _weights(meta: Any, files: tuple[str, ...], config: dict[str, Any] | None) -> CheckpointWeights:
+    from moeplan.model.quant_config import native_quant_of
+
     bits = packed_bits_of(config)
+    fp4 = "fp4" in native_quant_of(config or {})
     tensors = []
     for file_meta in meta.files_metadata.values():
         for name, info in file_meta.tensors.items():
             numel = info.parameter_count
             nbytes = info.data_offsets[1] - info.data_offsets[0]
-            values = numel * values_per_element(name, info.dtype, bits)
+            values = numel * values_per_element(name, info.dtype, bits, fp4)
             tensors.append((name, info.dtype, values, nbytes))
     dtypes = "+".join(sorted({t[1] for t in tensors}))
-    return tally("safetensors", files, tensors, file_type=dtypes)
+    quant = tensor_quant(tensors, bits)
+    return tally("safetensors", files, tensors, file_type=dtypes, tensor_quant=quant)
 
 
 def _check_shards(target: Path) -> None:

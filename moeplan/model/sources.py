@@ -23,9 +23,39 @@ GGUF_FILE_TYPES = {
 
 
 def with_checkpoint(
-    spec: ModelSpec, weights: CheckpointWeights | None, notes: tuple[str, ...] = ()
+    spec: ModelSpec,
+    weights: CheckpointWeights | None,
+    notes: tuple[str, ...] = (),
+    config: dict[str, Any] | None = None,
 ) -> ModelSpec:
-    return replace(spec, checkpoint=weights, reader_notes=spec.reader_notes + notes)
+    """The spec with its checkpoint's weights; a config.json without quantization_config takes
+    the quantization its tensors show (FP8, packed int/FP4; their float dtype only when the
+    config names no torch_dtype)."""
+    from moeplan.model.quant_config import find_quantization_config
+
+    native = spec.native_quant
+    if (
+        weights is not None
+        and weights.tensor_quant
+        and weights.tensor_quant != native
+        and config is not None
+        and find_quantization_config(config) is None
+        # float tensors: the config's torch_dtype is what engines load them as ("auto")
+        and not (weights.tensor_quant in ("bf16", "fp16", "fp32") and _has_dtype(config))
+    ):
+        native = weights.tensor_quant
+        notes += (f"quantization from the tensors: {native} (config.json has none)",)
+    return replace(
+        spec, checkpoint=weights, native_quant=native, reader_notes=spec.reader_notes + notes
+    )
+
+
+def _has_dtype(config: dict[str, Any]) -> bool:
+    text = config.get("text_config")
+    keys = ("torch_dtype", "dtype")
+    return any(config.get(k) for k in keys) or (
+        isinstance(text, dict) and any(text.get(k) for k in keys)
+    )
 
 
 def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
@@ -45,7 +75,7 @@ def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
     from moeplan.yamlio import load_document
 
     config = load_document(config_path)
-    return with_checkpoint(spec, read_local(folder, config))
+    return with_checkpoint(spec, read_local(folder, config), config=config)
 
 
 def spec_from_gguf(path: Path, name: str) -> ModelSpec:
@@ -70,4 +100,4 @@ def spec_from_hub(repo_id: str, revision: str | None) -> ModelSpec:
         revision = pinned
     config, weights, notes = load_hub(repo_id, revision)
     spec = spec_from_config(config, f"hf:{repo_id}")
-    return with_checkpoint(spec, weights, notes)
+    return with_checkpoint(spec, weights, notes, config)
