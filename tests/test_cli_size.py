@@ -116,7 +116,7 @@ def test_show_and_list():
         (("size", "mixtral-8x7b", "--context", "0"), "--context must be positive"),
         (("size", "mixtral-8x7b", "--kv-quant", "fp4"), "unknown kv-quant 'fp4'"),
         (("size", "mixtral-8x7b", "--gpus", "3", "--quant", "bf16"), "TP 3 does not divide"),
-        (("size", "mixtral-8x7b", "--batch", "many"), "Invalid value for '--batch'"),
+        (("size", "mixtral-8x7b", "--batch", "many"), "--batch must be a whole number"),
         (("size", "./nope/config.json"), "no such file"),
         (("list", "tpus"), "unknown list 'tpus'"),
     ],

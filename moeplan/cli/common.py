@@ -122,7 +122,13 @@ class _Bounded(_ct.IntParamType):
         self.low, self.high = low, high
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        number = super().convert(value, param, ctx)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            bounds = f" from {self.low} to {self.high}" if self.high < MAX_COUNT else ""
+            raise MoeplanError(
+                f"{_name(param)} must be a whole number{bounds}, got {str(value)[:40]!r}"
+            ) from None
         if not self.low <= number <= self.high:
             what = f"at most {self.high}" if number > self.high else f"at least {self.low}"
             raise MoeplanError(f"{_name(param)} must be {what}, got {number}")
