@@ -148,7 +148,6 @@ def test_validate_json():
             ("latency", "mixtral-8x7b", "--gpu", "h100", "--engine", "exllama"),
             "unknown engine 'exllama'",
         ),
-        (("latency", "deepseek-v3", "--gpu", "h100", "--gpus", "1"), "does not fit"),
         (
             ("latency", "mixtral-8x7b", "--gpu", "h100", "--gpus", "8", "--nodes", "3"),
             "--nodes 3 does not divide",
@@ -172,10 +171,20 @@ def test_bad_input_exit_2(args, needle):
 
 
 def test_latency_usable_fraction_rejects_a_tight_fit():
+    """latency is informational (issue 11): what does not fit is a row saying so, exit 0."""
     args = ["latency", "gpt-oss-120b", "--gpu", "h100", "--quant", "native", "--json"]
-    assert run(*args).exit_code == 0
+    r = run(*args)
+    assert r.exit_code == 0 and json.loads(r.stdout)["fits"] is True
     r = run(*args, "--usable-fraction", "0.5")
-    assert r.exit_code == 2 and "does not fit" in r.stderr
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["fits"] is False and doc["missing_bytes_per_gpu"] > 0
+
+
+def test_latency_when_no_batch_fits_says_so_and_exits_0():
+    r = run("latency", "deepseek-v3", "--gpu", "h100", "--gpus", "1", "--batch", "1,8")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("does not fit") == 2
 
 
 def test_plan_every_target_option():
