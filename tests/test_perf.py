@@ -199,3 +199,34 @@ def test_speed_metric_counts_prompt_tokens():
         8192 / (p.prefill.total_s + 2047 * p.decode.total_s)
     )
     assert math.isclose(predict_metric("decode_tokens_per_s", p), 1 / p.decode.total_s)
+
+
+def test_pipeline_counts_the_lm_head_once(tiny):
+    """Batch 1, ideal engine, pp=2 over the 2 layers of `tiny`: each stage holds one layer; the
+    LM head (100 x 64 bf16) runs on the last stage only, so memory time is the pp=1 step's
+    bytes / bandwidth (same bytes as test_decode_bytes_at_batch_1_by_hand) and the only extra
+    is one hop."""
+    expert_bytes = 3 * 64 * 128 * 2
+    attn_bytes = 2 * (64 * 64 * 2 + 64 * 32 * 2) * 2
+    dense = attn_bytes + 2 * 64 * 4 * 2 + 64 * 5 * 2
+    head = 100 * 64 * 2
+    total = dense + head + 2 * 2 * expert_bytes + 2 * 2 * 32 * 2 * 11
+    one = decode_step(_setup(tiny), 1, 10)
+    two = decode_step(_setup(tiny, layout=Layout(pp=2)), 1, 10)
+    assert one.memory_s == pytest.approx(total / 3350e9)
+    assert two.memory_s == pytest.approx(total / 3350e9)  # was (total + head) / 3350e9
+    assert two.total_s == pytest.approx(one.total_s + two.communication_s)
+
+
+def test_attention_dp_busiest_group_holds_whole_sequences(tiny):
+    """Attention DP 2 (ep=2), ideal engine: KV per cached token per sequence is 2 layers x 2 KV
+    heads x (16 + 16) x 2 bytes = 256 bytes. 100 more tokens of context add 100 x 256 bytes to the
+    busiest GPU's step at batch 1 (ceil(1/2) = 1 whole sequence; it was half of that) and
+    2 x 100 x 256 at batch 3 (ceil(3/2) = 2 sequences)."""
+    setup = _setup(tiny, layout=Layout(tp=1, ep=2, dp=2))
+
+    def extra(batch: int) -> float:
+        return decode_step(setup, batch, 110).memory_s - decode_step(setup, batch, 10).memory_s
+
+    assert extra(1) == pytest.approx(100 * 256 / 3350e9)
+    assert extra(3) == pytest.approx(2 * 100 * 256 / 3350e9)

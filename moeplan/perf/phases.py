@@ -82,6 +82,9 @@ class Phase:
     communication_s: float = 0.0
     overhead_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # the LM head's share of memory_s / compute_s: it runs on the last pipeline stage only
+    head_memory_s: float = 0.0
+    head_compute_s: float = 0.0
 
     def add_roofline(self, bytes_: float, bw: float, flops: float, peak: float | None) -> None:
         t_mem = bytes_ / bw if bytes_ else 0.0
@@ -115,6 +118,8 @@ class Phase:
             self.communication_s * factor,
             self.overhead_s * factor,
             self.notes,
+            self.head_memory_s * factor,
+            self.head_compute_s * factor,
         )
 
 
@@ -205,11 +210,16 @@ def stage_pass(
     new_tokens_per_seq: int,
     context_start: int,
     logits_per_group: float,
+    stage_tokens: float | None = None,
 ) -> Phase:
-    """One forward pass of one pipeline stage on one GPU."""
+    """One forward pass of one pipeline stage on the busiest GPU: `tokens_per_group` and
+    `sequences_per_group` are the busiest attention-DP group's, `stage_tokens` all tokens the
+    stage's experts see (default tokens_per_group x dp). The phase carries the LM head; its share
+    is kept apart (head_memory_s / head_compute_s) so a pipeline counts it once."""
     spec, layout, split, rates = setup.spec, setup.layout, setup.split, setup.rates
     frac = stage_fraction(spec, layout)
-    stage_tokens = tokens_per_group * layout.dp
+    if stage_tokens is None:
+        stage_tokens = tokens_per_group * layout.dp
     phase = Phase()
     dense_peak = rates.flops(setup.scheme.dense_compute)
     expert_peak = rates.flops(setup.scheme.expert_compute)
@@ -241,12 +251,15 @@ def stage_pass(
             expert_peak,
         )
     # LM head, on the last stage, for the positions whose logits are needed
+    memory_before, compute_before = phase.memory_s, phase.compute_s
     phase.add_roofline(
         split.head_bytes / layout.tp,
         rates.stream_bw_bytes_per_s,
         2 * split.head_params * logits_per_group / layout.tp,
         dense_peak,
     )
+    phase.head_memory_s = phase.memory_s - memory_before
+    phase.head_compute_s = phase.compute_s - compute_before
     # attention over the KV cache
     kv_bytes = kv_read_bytes_per_gpu(
         spec,
@@ -266,9 +279,14 @@ def stage_pass(
 
 
 def _through_pipeline(setup: Setup, stage: Phase, tokens_per_group: float) -> Phase:
-    """A token crosses every stage in turn: pp stage passes plus pp - 1 hops."""
+    """A token crosses every stage in turn: pp stage passes plus pp - 1 hops. The LM head runs
+    on the last stage only, so pp - 1 of the pp copies of its time come off: at batch 1 a
+    pipeline costs one GPU's pass over all layers plus the hops (issue 17)."""
     pp = setup.layout.pp
     total = stage.scaled(pp)
+    total.memory_s -= (pp - 1) * stage.head_memory_s
+    total.compute_s -= (pp - 1) * stage.head_compute_s
+    total.head_memory_s, total.head_compute_s = stage.head_memory_s, stage.head_compute_s
     if pp > 1:
         bw, lat = _link(setup, setup.layout.gpus)  # stages sit on different GPUs/nodes
         msg = tokens_per_group * setup.spec.hidden_size * ACTIVATION_BYTES
@@ -278,22 +296,31 @@ def _through_pipeline(setup: Setup, stage: Phase, tokens_per_group: float) -> Ph
 
 def decode_step(setup: Setup, batch: int, context: int) -> Phase:
     """One decode step of `batch` sequences at `context` tokens each. With pipeline stages the
-    batch is split into pp micro-batches that keep every stage busy."""
+    batch is split into pp micro-batches that keep every stage busy. With attention data-parallel
+    the busiest group holds ceil(micro / dp) whole sequences (memory's rule, parallel.py); the
+    experts see the micro-batch's tokens."""
     layout = setup.layout
     micro = max(1, math.ceil(batch / layout.pp))
-    per_group = micro / layout.dp
-    stage = stage_pass(setup, per_group, per_group, 1, context, per_group)
+    per_group = math.ceil(micro / layout.dp)
+    stage = stage_pass(setup, per_group, per_group, 1, context, per_group, stage_tokens=micro)
     total = _through_pipeline(setup, stage, per_group)
     total.overhead_s += setup.rates.engine.step_overhead_s
     return total
 
 
 def prefill(setup: Setup, batch: int, input_len: int) -> Phase:
-    """Prefill of `batch` prompts of `input_len` tokens in one forward pass."""
+    """Prefill of `batch` prompts of `input_len` tokens in one forward pass; the busiest
+    attention-DP group holds ceil(batch / dp) whole prompts."""
     layout = setup.layout
-    per_group_seqs = batch / layout.dp
+    per_group_seqs = math.ceil(batch / layout.dp)
     stage = stage_pass(
-        setup, per_group_seqs * input_len, per_group_seqs, input_len, 0, per_group_seqs
+        setup,
+        per_group_seqs * input_len,
+        per_group_seqs,
+        input_len,
+        0,
+        per_group_seqs,
+        stage_tokens=batch * input_len,
     )
     total = _through_pipeline(setup, stage, per_group_seqs * input_len)
     total.overhead_s += setup.rates.engine.step_overhead_s
