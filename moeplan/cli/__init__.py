@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 # command name -> the module under moeplan/cli/ that registers it (a test keeps this complete)
 COMMAND_MODULES = {
     "size": "size",
-    "show": "size",
-    "list": "size",
+    "show": "catalog",
+    "list": "catalog",
     "latency": "perf",
     "plan": "perf",
     "validate": "perf",

@@ -34,6 +34,9 @@ MAX_BATCHED_TOKENS = 8192
 """Tokens in one forward pass when sizing activations: vLLM's chunked-prefill
 ``max_num_batched_tokens`` default for offline serving."""
 
+DEFAULT_USABLE_FRACTION = 0.9
+"""Fraction of device memory an engine may use: vLLM's gpu_memory_utilization default."""
+
 ACTIVATION_BYTES = 2  # activations are BF16 in every engine modelled here
 LOGIT_BYTES = 4  # logits are materialized in FP32
 

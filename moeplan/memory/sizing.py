@@ -7,21 +7,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from moeplan.errors import LayoutError
-from moeplan.memory.estimate import MemoryEstimate, estimate_memory
+from moeplan.memory.estimate import DEFAULT_USABLE_FRACTION, MemoryEstimate, estimate_memory
 from moeplan.memory.quant import QuantScheme, component_bits
 from moeplan.model.params import ParamCounts, count_params
 from moeplan.model.specs import ModelSpec
-from moeplan.perf.parallel import (
-    DEFAULT_USABLE_FRACTION,
-    Layout,
-    PerGPUMemory,
-    gpus_needed,
-    make_layout,
-    per_gpu_memory,
-)
 
-if TYPE_CHECKING:  # the GPU catalog module is loaded only when a GPU is named
+if TYPE_CHECKING:  # layouts and the GPU catalog are loaded only when GPUs are named
     from moeplan.hardware.gpus import GPU
+    from moeplan.perf.parallel import Layout, PerGPUMemory
 
 
 @dataclass(frozen=True)
@@ -196,6 +189,8 @@ def size_model(
         )
     needed = needed_shard = shard = None
     alone = gpu is not None and gpu.interconnect.kind == "none"  # no GPU-to-GPU links
+    if gpu is not None or gpus is not None or tp is not None or ep is not None or pp is not None:
+        from moeplan.perf.parallel import gpus_needed, make_layout, per_gpu_memory
     if gpu is not None:
         found = gpus_needed(spec, memory, gpu.memory_bytes, usable_fraction)
         if found is not None and not (alone and found[0] > 1):

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 
 from moeplan.errors import LayoutError
 from moeplan.memory.cache import kv_bytes_per_rank
+from moeplan.memory.estimate import DEFAULT_USABLE_FRACTION as DEFAULT_USABLE_FRACTION  # re-export
 from moeplan.memory.estimate import MemoryEstimate
 from moeplan.model.specs import AttentionKind, ModelSpec
 
 GPUS_PER_NODE = 8
 """GPUs that share one NVLink/Infinity Fabric domain (HGX/DGX and MI300X platforms)."""
-
-DEFAULT_USABLE_FRACTION = 0.9
-"""Fraction of device memory an engine may use: vLLM's gpu_memory_utilization default."""
 
 
 @dataclass(frozen=True)

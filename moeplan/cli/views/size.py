@@ -11,10 +11,10 @@ from moeplan.memory.quant import FORMATS, SCHEMES
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.params import COMPONENTS
 from moeplan.model.specs import ModelSpec
-from moeplan.perf.parallel import PerGPUMemory
 
 if TYPE_CHECKING:
     from moeplan.hardware.gpus import GPU
+    from moeplan.perf.parallel import PerGPUMemory
 
 
 def size_json(r: SizeReport) -> dict[str, Any]:

@@ -1,0 +1,107 @@
+"""`moeplan show` and `moeplan list`: the catalog and one model's architecture."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from moeplan.cli.common import (
+    FormatOpt,
+    FromHubOpt,
+    JsonOpt,
+    ModelArg,
+    RevisionOpt,
+    app,
+    output_format,
+)
+from moeplan.errors import MoeplanError
+
+
+@app.command()
+def show(
+    model: ModelArg,
+    revision: RevisionOpt = None,
+    from_hub: FromHubOpt = False,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """The normalized architecture and the parameter breakdown."""
+    from dataclasses import asdict
+
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.size import show_tables, size_json
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.memory.sizing import size_model
+    from moeplan.model.catalog import load_model
+
+    spec = load_model(model, revision, from_hub)
+    report = size_model(spec, resolve_scheme("native", spec))
+    full = size_json(report)
+    doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
+    emit(show_tables(spec, report), output_format(fmt, as_json), doc)
+
+
+@app.command("list")
+def list_(
+    what: Annotated[str, typer.Argument(help="models, gpus, hosts or quants")],
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """List the catalog: models, gpus, hosts or quants."""
+    from dataclasses import asdict
+
+    from moeplan.cli.render import emit
+
+    out = output_format(fmt, as_json)
+    if what == "models":
+        from moeplan.cli.views.size import models_table
+        from moeplan.model.catalog import catalog_ids, load_model
+        from moeplan.model.params import count_params
+
+        entries = []
+        for cid in catalog_ids():
+            spec = load_model(cid)
+            counts = count_params(spec)
+            entries.append((cid, spec, counts.total, counts.active))
+        doc: Any = [
+            {
+                "id": c,
+                "name": s.display_name,
+                "family": s.family,
+                "total": t,
+                "active": a,
+                "native": s.native_quant,
+            }
+            for c, s, t, a in entries
+        ]
+        emit([models_table(entries)], out, doc)
+    elif what == "gpus":
+        from moeplan.cli.views.size import gpus_table
+        from moeplan.hardware.gpus import gpu_catalog
+
+        gpus = list(gpu_catalog().values())
+        emit([gpus_table(gpus)], out, [asdict(g) for g in gpus])
+    elif what == "hosts":
+        from moeplan.cli.views.offload import hosts_table
+        from moeplan.hardware.hosts import host_catalog
+
+        hosts = list(host_catalog().values())
+        emit(
+            [hosts_table(hosts)],
+            out,
+            [asdict(h) | {"mem_bw_bytes_per_s": h.mem_bw_bytes_per_s} for h in hosts],
+        )
+    elif what == "quants":
+        from moeplan.cli.views.size import quants_table
+        from moeplan.memory.quant import FORMATS, SCHEMES
+
+        doc = {
+            "schemes": {
+                k: {"description": s.description, "formats": s.formats} for k, s in SCHEMES.items()
+            },
+            "formats": {k: asdict(f) for k, f in FORMATS.items()},
+        }
+        emit([quants_table()], out, doc)
+    else:
+        raise MoeplanError(f"unknown list '{what}' (choose from models, gpus, hosts, quants)")
