@@ -230,3 +230,45 @@ def test_attention_dp_busiest_group_holds_whole_sequences(tiny):
 
     assert extra(1) == pytest.approx(100 * 256 / 3350e9)
     assert extra(3) == pytest.approx(2 * 100 * 256 / 3350e9)
+
+
+def test_validate_separates_held_out_from_fitting_records():
+    """Every record says whether an engine profile was set from it; the held-out median is taken
+    over the others only (issue 17)."""
+    import statistics
+
+    from moeplan.perf.engines import ENGINES
+    from moeplan.plan.validate import median_abs_error, validate_all
+
+    results = validate_all()
+    fitted = {rid for e in ENGINES.values() for rid in e.fitted_on}
+    assert {r.id for r in results if r.used_for_fitting} == fitted & {r.id for r in results}
+    held = [abs(r.error) for r in results if r.counted and not r.used_for_fitting and r.error]
+    assert held and median_abs_error(results, False) == statistics.median(held)
+    inside = [abs(r.error) for r in results if r.counted and r.used_for_fitting and r.error]
+    assert median_abs_error(results, True) == statistics.median(inside)
+
+
+def test_leave_one_out_refits_without_the_record():
+    """sglang's two fitted records: leaving one out refits step_overhead_s on the other alone,
+    so the refitted value is whichever grid point best fits that other record."""
+    from dataclasses import replace as dc_replace
+
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.plan.validate import (
+        STEP_OVERHEAD_GRID_S,
+        leave_one_out,
+        load_measurements,
+        validate_record,
+    )
+
+    recs = {r["id"]: r for r in load_measurements()}
+    sg = resolve_engine("sglang")
+    a, b = sg.fitted_on
+    loo = {x.id: x for x in leave_one_out()}
+    best = min(
+        STEP_OVERHEAD_GRID_S,
+        key=lambda s: abs(validate_record(recs[b], dc_replace(sg, step_overhead_s=s)).error),
+    )
+    assert loo[a].step_overhead_s == best
+    assert loo[a].error == validate_record(recs[a], dc_replace(sg, step_overhead_s=best)).error

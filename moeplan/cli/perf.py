@@ -380,20 +380,21 @@ def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
     from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
     from moeplan.cli.views.perf import validate_json, validate_table
     from moeplan.cli.views.serving import serving_validate_json, serving_validate_table
-    from moeplan.plan.validate import validate_all
+    from moeplan.plan.validate import leave_one_out, validate_all
     from moeplan.plan.validate_offload import validate_offload_all
     from moeplan.plan.validate_serving import validate_serving_all
 
     results = validate_all()
+    loo = leave_one_out()
     offload = validate_offload_all()
     serving = validate_serving_all()
     doc = {
-        **validate_json(results),
+        **validate_json(results, loo),
         "offload": offload_validate_json(offload),
         "serving": serving_validate_json(serving),
     }
     tables = [
-        validate_table(results),
+        validate_table(results, loo),
         offload_validate_table(offload),
         serving_validate_table(serving),
     ]

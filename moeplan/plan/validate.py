@@ -1,17 +1,23 @@
 """`moeplan validate`: predict the published measurements shipped in
-``moeplan/data/measurements.yaml`` under their stated conditions and report the errors."""
+``moeplan/data/measurements.yaml`` under their stated conditions and report the errors.
+
+Every record says whether it was used to set an engine constant (`used_for_fitting`: named in
+an engine profile's `fitted_on`); the held-out median (records used for nothing) is the figure
+to quote, the in-sample one is reported beside it. Leave-one-out: for each fitted record, the
+engine's per-step overhead (the constant the records set) is refitted on that engine's other
+fitted records alone and the left-out record predicted with it."""
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from moeplan.data import data_path
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
-from moeplan.perf.engines import resolve_engine
+from moeplan.perf.engines import ENGINES, EngineProfile, resolve_engine
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
 from moeplan.perf.parallel import Layout
 from moeplan.yamlio import load_packaged_yaml
@@ -31,6 +37,7 @@ class Validation:
     skipped: str = ""
     far_from_roofline: str = ""
     engine: str = ""
+    used_for_fitting: bool = False
 
     @property
     def error(self) -> float | None:
@@ -72,7 +79,13 @@ def predict_metric(metric: str, p: LatencyPoint) -> float:
     raise ValueError(f"unknown metric {metric}")
 
 
-def validate_record(rec: dict[str, Any]) -> Validation:
+def fitted_record_ids() -> frozenset[str]:
+    """Records named in any engine profile's `fitted_on`."""
+    return frozenset(rid for e in ENGINES.values() for rid in e.fitted_on)
+
+
+def validate_record(rec: dict[str, Any], engine: EngineProfile | None = None) -> Validation:
+    """Predict one record; `engine` replaces the record's own profile (leave-one-out)."""
     how = rec["moeplan"]
     base = dict(
         id=rec["id"],
@@ -80,6 +93,7 @@ def validate_record(rec: dict[str, Any]) -> Validation:
         unit=str(rec["unit"]),
         published=float(rec["value"]),
         reading=how.get("reading", ""),
+        used_for_fitting=rec["id"] in fitted_record_ids(),
     )
     if "skip" in how:
         return Validation(
@@ -94,7 +108,7 @@ def validate_record(rec: dict[str, Any]) -> Validation:
         resolve_scheme(how["quant"], spec),
         resolve_gpu(how["gpu"]),
         Layout(tp=how["tp"], pp=how["pp"]),
-        resolve_engine(how["engine"]),
+        engine or resolve_engine(how["engine"]),
     )
     # the published runs fitted, so memory is not re-checked here
     point = latency_point(
@@ -113,6 +127,58 @@ def validate_all() -> list[Validation]:
     return [validate_record(rec) for rec in load_measurements()]
 
 
-def median_abs_error(results: list[Validation]) -> float | None:
-    errors = [abs(r.error) for r in results if r.counted and r.error is not None]
+def median_abs_error(
+    results: list[Validation], used_for_fitting: bool | None = None
+) -> float | None:
+    """Median |error| over the counted records: all of them (None), only those used to set a
+    constant (True: in-sample) or only those used for nothing (False: held out)."""
+    errors = [
+        abs(r.error)
+        for r in results
+        if r.counted
+        and r.error is not None
+        and (used_for_fitting is None or r.used_for_fitting == used_for_fitting)
+    ]
     return statistics.median(errors) if errors else None
+
+
+# per-step overheads tried when refitting an engine without one record: 0 to 8 ms by 0.25 ms
+STEP_OVERHEAD_GRID_S = tuple(i * 0.25e-3 for i in range(33))
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    id: str
+    engine: str
+    step_overhead_s: float | None  # refitted without this record; None: no other record left
+    error: float | None
+
+
+def leave_one_out() -> list[LeaveOneOut]:
+    """For each record in a profile's `fitted_on`: refit that profile's step_overhead_s on its
+    other fitted records (least median |error| on the grid above; the other constants stay) and
+    predict the left-out record with it."""
+    records = {rec["id"]: rec for rec in load_measurements()}
+    out = []
+    for profile in ENGINES.values():
+        for left in profile.fitted_on:
+            others = [records[i] for i in profile.fitted_on if i != left and i in records]
+            if left not in records:
+                continue
+            if not others:
+                out.append(LeaveOneOut(left, profile.id, None, None))
+                continue
+
+            def score(
+                step_s: float,
+                others: list[dict[str, Any]] = others,
+                profile: EngineProfile = profile,
+            ) -> float:
+                trial = replace(profile, step_overhead_s=step_s)
+                errs = [validate_record(r, trial).error for r in others]
+                return statistics.median(abs(e) for e in errs if e is not None)
+
+            best = min(STEP_OVERHEAD_GRID_S, key=score)
+            result = validate_record(records[left], replace(profile, step_overhead_s=best))
+            out.append(LeaveOneOut(left, profile.id, best, result.error))
+    return out

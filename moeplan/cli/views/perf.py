@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from moeplan.cli.render import Table, gb, pct
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.latency import LatencyReport, point_json
 from moeplan.plan.search import Candidate, PlanResult
-from moeplan.plan.validate import Validation, median_abs_error
+from moeplan.plan.validate import LeaveOneOut, Validation, median_abs_error
 
 
 def _split(seconds: dict[str, float]) -> str:
@@ -140,7 +141,15 @@ def plan_json(spec: ModelSpec, r: PlanResult, top: int) -> dict[str, Any]:
     }
 
 
-def validate_table(results: list[Validation]) -> Table:
+def _median_text(m: float | None) -> str:
+    return f"{m * 100:.1f}%" if m is not None else "n/a"
+
+
+def _counted(results: list[Validation], fitting: bool) -> int:
+    return sum(1 for v in results if v.counted and v.used_for_fitting == fitting)
+
+
+def validate_table(results: list[Validation], loo: list[LeaveOneOut] | None = None) -> Table:
     rows = []
     for v in results:
         status = (
@@ -148,7 +157,7 @@ def validate_table(results: list[Validation]) -> Table:
             if v.skipped
             else "not counted: " + v.far_from_roofline
             if v.far_from_roofline
-            else "counted"
+            else ("counted, used for fitting" if v.used_for_fitting else "counted, held out")
             if v.counted
             else "not a decode record"
         )
@@ -168,20 +177,45 @@ def validate_table(results: list[Validation]) -> Table:
         ["record", "metric", "published", "predicted", "error", "engine", "status"],
         rows,
     )
-    median = median_abs_error(results)
-    counted = sum(1 for v in results if v.counted)
     t.notes.append(
-        f"median absolute error over {counted} counted decode records: "
-        + (f"{median * 100:.1f}%" if median is not None else "n/a")
+        f"median absolute error, held out (records used to set nothing), over "
+        f"{_counted(results, False)} counted decode records: "
+        + _median_text(median_abs_error(results, False))
     )
+    t.notes.append(
+        f"median absolute error, in sample (records an engine profile was set from), over "
+        f"{_counted(results, True)}: " + _median_text(median_abs_error(results, True))
+    )
+    if loo:
+        errs = [abs(x.error) for x in loo if x.error is not None]
+        t.notes.append(
+            "leave-one-out (engine step overhead refitted without the record): "
+            + ", ".join(f"{x.id} {pct(x.error) if x.error is not None else 'n/a'}" for x in loo)
+            + (f"; median |error| {_median_text(statistics.median(errs))}" if errs else "")
+        )
     return t
 
 
-def validate_json(results: list[Validation]) -> dict[str, Any]:
+def validate_json(
+    results: list[Validation], loo: list[LeaveOneOut] | None = None
+) -> dict[str, Any]:
     median = median_abs_error(results)
     return {
         "median_abs_error": median,
+        "median_abs_error_held_out": median_abs_error(results, False),
+        "median_abs_error_in_sample": median_abs_error(results, True),
         "counted": sum(1 for v in results if v.counted),
+        "counted_held_out": _counted(results, False),
+        "counted_in_sample": _counted(results, True),
+        "leave_one_out": [
+            {
+                "id": x.id,
+                "engine": x.engine,
+                "step_overhead_s": x.step_overhead_s,
+                "error": x.error,
+            }
+            for x in loo or []
+        ],
         "records": [
             {
                 "id": v.id,
@@ -193,6 +227,7 @@ def validate_json(results: list[Validation]) -> dict[str, Any]:
                 "error": v.error,
                 "engine": v.engine,
                 "counted": v.counted,
+                "used_for_fitting": v.used_for_fitting,
                 "skipped": v.skipped or None,
                 "far_from_roofline": v.far_from_roofline or None,
                 "reading": v.reading,
