@@ -3,6 +3,7 @@ and the exit codes (0 ok, 1 verdict, 2 bad input, 3 internal error)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -217,7 +218,6 @@ BASE_CONFIG = {
         ({"tie_word_embeddings": "false"}, "'tie_word_embeddings' must be true/false"),
         ({"num_hidden_layers": 1e9}, "'num_hidden_layers'"),  # used to hang
         ({"hidden_size": 10**30}, "'hidden_size'"),  # used to raise OverflowError
-        ({"quantization_config": {"quant_method": "bitsandbytes"}}, "not modelled"),
     ],
 )
 def test_config_fields_are_typed_and_bounded(tmp_path, change, needle):
@@ -334,3 +334,24 @@ def test_empty_text_options_and_gpu_lists_are_refused():
 
 def test_a_name_with_a_newline_stays_one_line():
     one_line_error(run("size", "a\nb"))
+
+
+def test_unmodelled_quant_method_show_and_size_levels(tmp_path, tiny_config):
+    """quant_method bitsandbytes: show still shows the parameters (bytes at bf16, said so) and
+    size without --quant lists the main levels, leaving native out with a note; exit 0."""
+    cfg = {**tiny_config, "quantization_config": {"quant_method": "bitsandbytes"}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["show", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "'bitsandbytes' is not modelled" in shown.output
+    sized = runner.invoke(app, ["size", str(path), "--json"])
+    assert sized.exit_code == 0, sized.output
+    doc = json.loads(sized.stdout)
+    assert "native" not in [level["quant"] for level in doc["levels"]]
+    assert any("bitsandbytes" in n for n in doc["notes"])
+    planned = runner.invoke(app, ["plan", str(path), "--gpu", "h100"])  # 'any' skips native
+    assert planned.exit_code in (0, 1) and "Traceback" not in planned.output, planned.output
+    explicit = runner.invoke(app, ["size", str(path), "--quant", "native"])
+    assert explicit.exit_code == 2 and "pass --quant" in explicit.stderr

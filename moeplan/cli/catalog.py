@@ -36,10 +36,18 @@ def show(
     from moeplan.model.catalog import load_model
 
     spec = load_model(model, revision, from_hub)
-    report = size_model(spec, resolve_scheme("native", spec))
+    # parameters do not depend on the scheme: an unmodelled checkpoint quantization shows too
+    quant = "bf16" if spec.native_quant.startswith("unmodelled:") else "native"
+    report = size_model(spec, resolve_scheme(quant, spec))
     full = size_json(report)
     doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
-    emit(show_tables(spec, report), output_format(fmt, as_json), doc)
+    tables = show_tables(spec, report)
+    if quant == "bf16":
+        tables[-1].notes.append(
+            f"bytes shown at bf16: the checkpoint's quant_method "
+            f"'{spec.native_quant.split(':', 1)[1]}' is not modelled"
+        )
+    emit(tables, output_format(fmt, as_json), doc)
 
 
 @app.command("list")

@@ -320,7 +320,9 @@ def plan(
     if min_tok_s_user is not None or plot_file is not None:
         raise MoeplanError("--min-tok-s-user and --plot need a demand (--users, ...)")
     spec = load_model(model)
-    names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
+    # 'any': the main levels, and the checkpoint's own scheme when it is modelled
+    native = [] if spec.native_quant.startswith("unmodelled:") else ["native"]
+    names = [*MAIN_LEVELS, *native] if quant == "any" else split_schemes(quant)
     schemes = [resolve_scheme(q, spec) for q in names]
     if not all(g.strip() for g in gpu.split(",")):
         raise MoeplanError(f"--gpu must be comma-separated GPU ids, got '{gpu}'")

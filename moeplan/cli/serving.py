@@ -247,7 +247,9 @@ def run_deploy(
         devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]
     from moeplan.cli.perf import split_schemes
 
-    names = [*MAIN_LEVELS, "native"] if quant == "any" else split_schemes(quant)
+    # 'any': the main levels, and the checkpoint's own scheme when it is modelled
+    native = [] if spec.native_quant.startswith("unmodelled:") else ["native"]
+    names = [*MAIN_LEVELS, *native] if quant == "any" else split_schemes(quant)
     schemes = list({s.id: s for s in (resolve_scheme(q, spec) for q in names)}.values())
     prices = {d.id: resolve_price(d.id, price_file, gpu_hour_usd) for d in devices}
     base = Deployment(

@@ -149,7 +149,9 @@ def size(
         report = size_model(spec, resolve_scheme(quant, spec), **kwargs)
         emit(size_tables(report), out, size_json(report))
         return
-    levels = [*MAIN_LEVELS, "native"] if spec.native_quant not in MAIN_LEVELS else MAIN_LEVELS
+    unmodelled = spec.native_quant.startswith("unmodelled:")
+    native = [] if unmodelled or spec.native_quant in MAIN_LEVELS else ["native"]
+    levels = [*MAIN_LEVELS, *native]
     reports = [size_model(spec, resolve_scheme(q, spec), **kwargs) for q in levels]
     doc = {
         **size_json(reports[0]),
@@ -161,4 +163,12 @@ def size(
             for r in reports
         ],
     }
-    emit([levels_table(reports)], out, doc)
+    table = levels_table(reports)
+    if unmodelled:  # the checkpoint's own scheme cannot be sized; the main levels still can
+        note = (
+            f"native level left out: quant_method '{spec.native_quant.split(':', 1)[1]}' "
+            "is not modelled (pass --quant for one scheme)"
+        )
+        table.notes.append(note)
+        doc["notes"] = [*doc.get("notes", []), note]
+    emit([table], out, doc)
