@@ -272,3 +272,19 @@ def test_leave_one_out_refits_without_the_record():
     )
     assert loo[a].step_overhead_s == best
     assert loo[a].error == validate_record(recs[a], dc_replace(sg, step_overhead_s=best)).error
+
+
+def test_plan_ttft_is_the_batch_prefill_as_in_latency():
+    """One TTFT definition (issue 17): 8 prompts of 512 tokens arriving together wait for the
+    batch's prefill, so plan's TTFT for a candidate is latency's prefill at batch 8, which is
+    longer than one prompt's prefill (a max_ttft_ms between the two now rejects in both)."""
+    from moeplan.perf.phases import prefill
+    from moeplan.plan.search import Targets, plan
+
+    spec = load_model("qwen3-30b-a3b")
+    scheme, gpu, engine = resolve_scheme("bf16", spec), resolve_gpu("h200"), resolve_engine("vllm")
+    result = plan(spec, [scheme], [gpu], 1, 512, 64, 8, Targets(), engine)
+    cand = next(c for c in result.accepted if c.layout.gpus == 1)
+    setup = make_setup(spec, scheme, gpu, cand.layout, engine)
+    assert cand.point.ttft_ms == pytest.approx(latency_point(setup, 8, 512, 64).ttft_ms)
+    assert cand.point.ttft_ms > prefill(setup, 1, 512).total_s * 1e3

@@ -26,15 +26,16 @@ class OffloadCandidate:
 
 
 def offload_failures(r: OffloadReport, targets: Targets) -> list[str]:
-    """Fit first, then the service targets (TTFT = one prompt, TPOT and total tokens/s at the
-    batch), in the words plan uses for GPU-only candidates."""
+    """Fit first, then the service targets (TTFT = arrival to first token, the batch's prefill
+    as in `check`; TPOT and total tokens/s at the batch), in the words plan uses for GPU-only
+    candidates."""
     if not r.fits:
         return [r.reason]
     out = []
     tok_s, speed = r.decode_tok_s, r.speed
     if tok_s is None or speed is None:
         return ["no speed estimate"]
-    tpot_ms, ttft_ms = 1e3 / tok_s, speed.prefill_s / r.batch * 1e3
+    tpot_ms, ttft_ms = 1e3 / tok_s, speed.prefill_s * 1e3
     if targets.max_ttft_ms is not None and ttft_ms > targets.max_ttft_ms:
         out.append(f"TTFT {ttft_ms:.1f} ms > {targets.max_ttft_ms:g} ms")
     if targets.max_tpot_ms is not None and tpot_ms > targets.max_tpot_ms:

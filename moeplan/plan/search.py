@@ -12,7 +12,7 @@ from moeplan.model.specs import ModelSpec
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, GPUS_PER_NODE, Layout, validate_layout
-from moeplan.perf.phases import Network, prefill
+from moeplan.perf.phases import Network
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,6 @@ def _evaluate(
         point = latency_point(setup, concurrency, input_len, output_len, usable_fraction)
     except LayoutError as exc:
         return Candidate(scheme, gpu, layout, None, (str(exc).split(": ")[-1],))
-    # TTFT is one prompt's prefill; decode and memory are at the full concurrency
-    point = LatencyPoint(
-        point.batch, prefill(setup, 1, input_len), point.decode, input_len, output_len, point.memory
-    )
+    # TTFT is arrival to first token: `concurrency` prompts arriving together wait for the
+    # batch's prefill, as in `latency` and `check` (one definition, issue 17)
     return Candidate(scheme, gpu, layout, point, tuple(targets.failures(point)))
