@@ -288,3 +288,30 @@ def test_plan_ttft_is_the_batch_prefill_as_in_latency():
     setup = make_setup(spec, scheme, gpu, cand.layout, engine)
     assert cand.point.ttft_ms == pytest.approx(latency_point(setup, 8, 512, 64).ttft_ms)
     assert cand.point.ttft_ms > prefill(setup, 1, 512).total_s * 1e3
+
+
+def test_chunked_attention_is_not_a_sliding_window(tiny):
+    """Llama 4 chunked attention, chunk 4, on the 2 layers of `tiny` (2 KV heads of 16 + 16,
+    bf16: 2 x 32 x 2 = 128 bytes per token per layer; 4 heads x (16 + 16) x 2 = 256 FLOPs per
+    attended pair per layer)."""
+    from moeplan.model.specs import WindowKind
+
+    chunked = replace(
+        tiny,
+        layers=tuple(
+            replace(layer, window_kind=WindowKind.CHUNKED, window=4) for layer in tiny.layers
+        ),
+    )
+    sliding = replace(tiny, layers=tuple(replace(layer, window=4) for layer in tiny.layers))
+    # decode at 11 tokens: a sliding window reads 4 tokens, a chunk the mean span (4 + 1) / 2
+    assert kv_read_bytes_per_gpu(sliding, Layout(), 1, 11, "bf16") == 2 * 128 * 4
+    assert kv_read_bytes_per_gpu(chunked, Layout(), 1, 11, "bf16") == 2 * 128 * 2.5
+    # inside the first chunk both read every token: 3 tokens
+    assert kv_read_bytes_per_gpu(chunked, Layout(), 1, 3, "bf16") == 2 * 128 * 3
+    # prefill of 10 tokens: spans 1,2,3,4, 1,2,3,4, 1,2 = 23 (sliding: 1,2,3,4,4,4,4,4,4,4 = 34)
+    assert attention_core_flops(chunked, 10, 0) == 2 * 256 * 23
+    assert attention_core_flops(sliding, 10, 0) == 2 * 256 * 34
+    # closed form against the loop, prompts appended after a cached prefix
+    for start, new in [(0, 4), (3, 6), (5, 9), (8, 8), (2, 13)]:
+        brute = sum(2 * 256 * ((start + i) % 4 + 1) for i in range(new))
+        assert attention_core_flops(chunked, new, start) == pytest.approx(brute)

@@ -7,7 +7,14 @@ from __future__ import annotations
 import math
 
 from moeplan.errors import MoeplanError
-from moeplan.model.specs import AttentionKind, AttentionSpec, IndexerSpec, ModelSpec, RecurrentSpec
+from moeplan.model.specs import (
+    AttentionKind,
+    AttentionSpec,
+    IndexerSpec,
+    ModelSpec,
+    RecurrentSpec,
+    WindowKind,
+)
 
 KV_DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp32": 4}
 
@@ -74,6 +81,31 @@ def held(context: int, window: int | None) -> int:
     return context if window is None else min(context, window)
 
 
+def read_groups(spec: ModelSpec) -> tuple[tuple[AttentionSpec, int | None, bool, int], ...]:
+    """(attention shape, window, chunked?, number of layers) over the layers that keep a KV
+    cache: what a step reads depends on whether the window slides or is a fixed chunk."""
+    counts: dict[tuple[AttentionSpec, int | None, bool], int] = {}
+    for layer in spec.layers:
+        if layer.keeps_kv:
+            chunked = layer.window_kind is WindowKind.CHUNKED and layer.window is not None
+            key = (spec.layer_attention(layer), layer.window, chunked)
+            counts[key] = counts.get(key, 0) + 1
+    return tuple((a, w, c, n) for (a, w, c), n in counts.items())
+
+
+def decode_span(context: int, window: int | None, chunked: bool) -> float:
+    """Tokens the newest token attends to when the sequence holds `context` tokens. Sliding (or
+    no) window: min(context, window). Chunked (Llama 4, attention_chunk_size W): a token attends
+    only within its own chunk, 1 to W tokens; past the first chunk a decode step is costed at
+    the mean span over a chunk, (W + 1) / 2, since decoding walks through every position of
+    the chunk (issue 17: treating the chunk as a sliding window read W, about 2x too much)."""
+    if window is None or context <= window:
+        return float(context)
+    if chunked:
+        return (window + 1) / 2
+    return float(window)
+
+
 def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> int:
     """KV (and indexer key) bytes of one token summed over the layers that keep a cache."""
     b = kv_dtype_bytes(kv_quant)
@@ -124,12 +156,13 @@ def decode_kv_read_bytes_per_sequence(
     spec: ModelSpec, context: int, kv_quant: str, tp: int = 1
 ) -> float:
     """Cache bytes one decode step reads for one sequence (on one of `tp` ranks): every
-    attention layer's KV up to its window; a DSA layer reads all indexer keys but only the
+    attention layer's KV over its span (decode_span: up to a sliding window, the mean span of a
+    chunk); a DSA layer reads all indexer keys but only the
     top_k entries the indexer picks."""
     b = kv_dtype_bytes(kv_quant)
     total = 0.0
-    for a, w, n in spec.attention_groups:
-        tokens = held(context, w)
+    for a, w, chunked, n in read_groups(spec):
+        tokens = decode_span(context, w, chunked)
         main = attention_kv_bytes(a, b) * (min(tokens, a.indexer.top_k) if a.indexer else tokens)
         total += n * (main + indexer_key_bytes(a.indexer) * tokens) * shard_fraction(a, tp)
     return total

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from moeplan.memory.cache import (
     DEFAULT_STATE_DTYPE,
     decode_kv_read_bytes_per_sequence,
+    decode_span,
     decode_state_bytes_per_sequence,
+    read_groups,
 )
 from moeplan.model.params import ParamCounts
 from moeplan.model.specs import AttentionKind, ModelSpec
@@ -105,13 +107,17 @@ def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -
     Indexer: 2 x index_heads x index_head_dim per scored token.
     Linear-attention / Mamba layers: their state update per token (recurrent_state_flops)."""
     total = recurrent_state_flops(spec, new_tokens)
-    for a, window, layers in spec.attention_groups:
+    for a, window, chunked, layers in read_groups(spec):
         if a.kind is AttentionKind.MLA and new_tokens == 1:
             assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
             per_pair = 2 * a.num_heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim)
         else:
             per_pair = 2 * a.num_heads * (a.head_dim + a.v_head_dim)
-        attended = _attended(new_tokens, context_start, window)
+        attended = (
+            _attended_chunked(new_tokens, context_start, window)
+            if chunked and window is not None
+            else _attended(new_tokens, context_start, window)
+        )
         if a.indexer is not None:
             picked = _attended(new_tokens, context_start, a.indexer.top_k)
             scored = (
@@ -134,6 +140,22 @@ def recurrent_state_flops(spec: ModelSpec, new_tokens: int) -> float:
     projection FLOPs are in the mixer weights)."""
     elements = sum(r.inner_size * r.state_size for r in spec.recurrent_layers)
     return RECURRENT_FLOPS_PER_STATE_ELEMENT * elements * new_tokens
+
+
+def _attended_chunked(new_tokens: int, context_start: int, chunk: int) -> float:
+    """Chunked attention (Llama 4): the token at position p (1-based) attends to
+    ((p - 1) mod chunk) + 1 tokens, those of its own chunk up to itself. Prefill: the exact sum
+    over the new positions, S(last) - S(first - 1), with S(n) = q x chunk (chunk + 1) / 2 +
+    r (r + 1) / 2 for n = q x chunk + r. One decode token past the first chunk: the mean span
+    (chunk + 1) / 2, as the KV read (memory.cache.decode_span)."""
+    if new_tokens == 1:
+        return decode_span(context_start + 1, chunk, True)
+
+    def s(n: int) -> float:
+        q, r = divmod(n, chunk)
+        return q * chunk * (chunk + 1) / 2 + r * (r + 1) / 2
+
+    return s(context_start + new_tokens) - s(context_start)
 
 
 def _attended(new_tokens: int, context_start: int, window: int | None) -> float:
