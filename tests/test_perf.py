@@ -315,3 +315,25 @@ def test_chunked_attention_is_not_a_sliding_window(tiny):
     for start, new in [(0, 4), (3, 6), (5, 9), (8, 8), (2, 13)]:
         brute = sum(2 * 256 * ((start + i) % 4 + 1) for i in range(new))
         assert attention_core_flops(chunked, new, start) == pytest.approx(brute)
+
+
+def test_expert_parallel_waits_for_the_busiest_rank():
+    """8 experts top-2 over EP 4 (2 experts a rank), one token: p = 1 - (1 - 2/8) = 0.25 that an
+    expert is touched; a rank's count ~ Binomial(2, 0.25): P(0) = 0.5625, P(<= 1) = 0.9375;
+    E[max over 4 ranks] = (1 - 0.5625^4) + (1 - 0.9375^4) = 0.8998871 + 0.2275238 = 1.1274109
+    (exact for this case, both picks on one rank with probability 1/7: 8/7 = 1.1429), against
+    the mean rank's 2 x 0.25 = 0.5."""
+    from moeplan.perf.terms import busiest_rank_experts
+
+    assert busiest_rank_experts(8, 2, 1, 4) == pytest.approx(1.1274109, abs=1e-6)
+    assert busiest_rank_experts(8, 2, 1, 1) == pytest.approx(8 * 0.25)  # one rank: the mean
+    # Mixtral (8 experts, top-2) at EP 8, batch 1: one expert a rank, the busiest rank reads
+    # 1 - 0.75^8 of an expert's bytes per layer against the mean rank's 2/8
+    spec = load_model("mixtral-8x7b")
+    setup = _setup(spec, layout=Layout(tp=1, ep=8, dp=8), gpu="h200")
+    mean = expected_experts_touched(8, 2, 1) / 8
+    busiest = busiest_rank_experts(8, 2, 1, 8)  # 1 - 0.75^8 = 0.8999
+    assert busiest == pytest.approx(1 - 0.75**8)
+    assert expert_bytes_per_gpu(setup.split, spec, setup.layout, 1) == pytest.approx(
+        expert_bytes_per_gpu(setup.split, spec, Layout(tp=8), 1) * busiest / mean
+    )

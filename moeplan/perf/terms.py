@@ -5,6 +5,7 @@ is given; bytes and FLOPs are floats (expected values)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from moeplan.memory.cache import (
     DEFAULT_STATE_DTYPE,
@@ -25,6 +26,30 @@ def expected_experts_touched(num_experts: int, top_k: int, tokens: float) -> flo
         return 0.0
     untouched_fraction: float = (1.0 - top_k / num_experts) ** tokens
     return num_experts * (1.0 - untouched_fraction)
+
+
+@lru_cache(maxsize=4096)
+def busiest_rank_experts(num_experts: int, top_k: int, tokens: float, ranks: int) -> float:
+    """Expected distinct experts touched on the busiest of `ranks` expert-parallel ranks, each
+    holding num_experts / ranks whole experts, under uniform independent routing: an expert is
+    touched with p = 1 - (1 - k/E)^B; a rank's count is taken as Binomial(E / ranks, p),
+    independent across ranks (an approximation: a token's k picks are distinct), and
+    E[max] = sum over m >= 1 of 1 - P(count < m)^ranks. ranks = 1 gives the mean, E x p.
+    Routing skew beyond uniform (hot experts) is not modelled: a real router's busiest rank is
+    at least this busy (issue 17)."""
+    if tokens <= 0:
+        return 0.0
+    n = num_experts // ranks
+    p = 1.0 - (1.0 - top_k / num_experts) ** tokens
+    if ranks == 1 or p >= 1.0:
+        return n * p
+    pmf = (1.0 - p) ** n
+    cdf, expected = 0.0, 0.0
+    for m in range(n):
+        cdf += pmf
+        expected += 1.0 - min(cdf, 1.0) ** ranks
+        pmf *= (n - m) / (m + 1) * p / (1.0 - p)
+    return expected
 
 
 @dataclass(frozen=True)
@@ -70,13 +95,18 @@ def dense_weight_bytes_per_gpu(split: WeightSplit, spec: ModelSpec, layout: Layo
 def expert_bytes_per_gpu(
     split: WeightSplit, spec: ModelSpec, layout: Layout, tokens: float
 ) -> float:
-    """Routed-expert bytes one GPU reads for `tokens` tokens in the stage: each MoE layer reads
-    the distinct experts the tokens touch, spread over the stage's GPUs (whole experts under
-    EP, a 1/G slice of each under tensor-parallel MoE: the same expected bytes)."""
+    """Routed-expert bytes the busiest GPU reads for `tokens` tokens in the stage: each MoE
+    layer reads the distinct experts the tokens touch. Tensor-parallel MoE: a 1/G slice of each
+    touched expert on every GPU. Expert parallel: the busiest rank's whole experts
+    (busiest_rank_experts), which the step waits for."""
     if not spec.is_moe or spec.moe is None:
         return 0.0
-    touched = expected_experts_touched(spec.moe.num_experts, spec.moe.top_k, tokens)
+    moe = spec.moe
     layers = spec.num_moe_layers * stage_fraction(spec, layout)
+    if layout.ep > 1 and moe.num_experts % layout.ep == 0:
+        busiest = busiest_rank_experts(moe.num_experts, moe.top_k, tokens, layout.ep)
+        return layers * busiest * split.expert_bytes * layout.ep / layout.gpus_per_stage
+    touched = expected_experts_touched(moe.num_experts, moe.top_k, tokens)
     return layers * touched * split.expert_bytes / layout.gpus_per_stage
 
 
