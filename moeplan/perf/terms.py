@@ -40,7 +40,7 @@ def busiest_rank_experts(num_experts: int, top_k: int, tokens: float, ranks: int
     if tokens <= 0:
         return 0.0
     n = num_experts // ranks
-    p = 1.0 - (1.0 - top_k / num_experts) ** tokens
+    p: float = 1.0 - (1.0 - top_k / num_experts) ** tokens
     if ranks == 1 or p >= 1.0:
         return n * p
     pmf = (1.0 - p) ** n
