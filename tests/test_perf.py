@@ -337,3 +337,17 @@ def test_expert_parallel_waits_for_the_busiest_rank():
     assert expert_bytes_per_gpu(setup.split, spec, setup.layout, 1) == pytest.approx(
         expert_bytes_per_gpu(setup.split, spec, Layout(tp=8), 1) * busiest / mean
     )
+
+
+def test_error_band_is_out_of_sample_or_says_why_not():
+    """sglang: the held-out Qwen record plus the two leave-one-out predictions are 3 residuals,
+    so a band; vllm has none held out, so n/a with the count. Speed errors are read as time:
+    +15.25% speed on the held-out record is 1 / 1.1525 - 1 = -13.2% time, inside the band."""
+    from moeplan.plan.validate import error_band_pct
+
+    band = error_band_pct("sglang", "decode")
+    assert isinstance(band, list) and band[0] <= -13.2 <= band[1]
+    assert error_band_pct("vllm", "decode") == (
+        "n/a: 0 out-of-sample record(s) for engine vllm (3 needed)"
+    )
+    assert str(error_band_pct("sglang", "prefill")).startswith("n/a")

@@ -205,7 +205,20 @@ def latency(
         usable_fraction,
         state_dtype,
     )
-    emit(latency_tables(report), out, report_json(report))
+    from moeplan.plan.validate import ERROR_BAND_DEFINITION, error_band_pct
+
+    engine_id = report.rates.engine.id
+    bands = {regime: error_band_pct(engine_id, regime) for regime in ("decode", "prefill")}
+    tables = latency_tables(report)
+    tables[0].notes.append(
+        "error band vs published (out of sample): "
+        + "; ".join(
+            f"{regime} {b if isinstance(b, str) else f'{b[0]:+.1f}% to {b[1]:+.1f}%'}"
+            for regime, b in bands.items()
+        )
+    )
+    doc = {**report_json(report), "error_band_pct": bands, "error_band": ERROR_BAND_DEFINITION}
+    emit(tables, out, doc)
 
 
 @app.command()

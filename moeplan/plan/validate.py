@@ -182,3 +182,42 @@ def leave_one_out() -> list[LeaveOneOut]:
             result = validate_record(records[left], replace(profile, step_overhead_s=best))
             out.append(LeaveOneOut(left, profile.id, best, result.error))
     return out
+
+
+ERROR_BAND_DEFINITION = (
+    "error_band_pct: [lowest, highest] out-of-sample residual of decode time for this engine, "
+    "predicted / measured - 1 in % (positive: the estimate is slower than measured), over the "
+    "held-out records and the leave-one-out predictions of the fitted ones; n/a below 3 records"
+)
+
+
+def time_error(v: Validation) -> float | None:
+    """A record's error as decode time (predicted / measured time - 1): speed metrics invert."""
+    if v.error is None:
+        return None
+    if v.unit.startswith("tokens/s"):
+        return 1.0 / (1.0 + v.error) - 1.0
+    return v.error
+
+
+def error_band_pct(engine: str, regime: str) -> list[float] | str:
+    """Spread of the out-of-sample residuals backing `engine` in `regime` ("decode" or
+    "prefill"): [low, high] in %, or "n/a: reason" with fewer than 3 records."""
+    if regime != "decode":
+        return "n/a: no prefill record is counted in validate"
+    results = validate_all()
+    residuals = [
+        time_error(v)
+        for v in results
+        if v.counted and not v.used_for_fitting and v.engine == engine
+    ]
+    by_id = {v.id: v for v in results}
+    for x in leave_one_out():
+        if x.engine == engine and x.error is not None:
+            residuals.append(
+                time_error(replace(by_id[x.id], predicted=by_id[x.id].published * (1 + x.error)))
+            )
+    values = [r for r in residuals if r is not None]
+    if len(values) < 3:
+        return f"n/a: {len(values)} out-of-sample record(s) for engine {engine} (3 needed)"
+    return [round(min(values) * 100, 1), round(max(values) * 100, 1)]
