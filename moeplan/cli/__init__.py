@@ -22,7 +22,7 @@ COMMAND_MODULES = {
     "list": "catalog",
     "latency": "perf",
     "plan": "perf",
-    "validate": "perf",
+    "validate": "validate",
     "throughput": "serving",
     "check": "check",
     "profile": "profile",

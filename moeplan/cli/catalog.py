@@ -30,7 +30,8 @@ def show(
     from dataclasses import asdict
 
     from moeplan.cli.render import emit
-    from moeplan.cli.views.size import show_tables, size_json
+    from moeplan.cli.views.catalog import show_tables
+    from moeplan.cli.views.size import size_json
     from moeplan.memory.quant import resolve_scheme
     from moeplan.memory.sizing import size_model
     from moeplan.model.catalog import load_model
@@ -63,7 +64,7 @@ def list_(
 
     out = output_format(fmt, as_json)
     if what == "models":
-        from moeplan.cli.views.size import models_table
+        from moeplan.cli.views.catalog import models_table
         from moeplan.model.catalog import catalog_ids, load_model
         from moeplan.model.params import count_params
 
@@ -85,7 +86,7 @@ def list_(
         ]
         emit([models_table(entries)], out, doc)
     elif what == "gpus":
-        from moeplan.cli.views.size import gpus_table
+        from moeplan.cli.views.catalog import gpus_table
         from moeplan.hardware.gpus import gpu_catalog
 
         gpus = list(gpu_catalog().values())
@@ -101,7 +102,7 @@ def list_(
             [asdict(h) | {"mem_bw_bytes_per_s": h.mem_bw_bytes_per_s} for h in hosts],
         )
     elif what == "quants":
-        from moeplan.cli.views.size import quants_table
+        from moeplan.cli.views.catalog import quants_table
         from moeplan.memory.quant import FORMATS, SCHEMES
 
         doc = {

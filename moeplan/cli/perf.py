@@ -1,4 +1,4 @@
-"""`moeplan latency`, `plan` and `validate`: parse, call the library, render."""
+"""`moeplan latency` and `plan`: parse, call the library, render."""
 
 from __future__ import annotations
 
@@ -386,31 +386,3 @@ def plan(
     emit(tables, out, doc)
     if not result.accepted and not any(c.ok for c in offload or []):
         raise typer.Exit(1)
-
-
-@app.command()
-def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
-    """Predicted vs published measurements (shipped with the package), and the median error."""
-    from moeplan.cli.render import emit
-    from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
-    from moeplan.cli.views.perf import validate_json, validate_table
-    from moeplan.cli.views.serving import serving_validate_json, serving_validate_table
-    from moeplan.plan.validate import leave_one_out, validate_all
-    from moeplan.plan.validate_offload import validate_offload_all
-    from moeplan.plan.validate_serving import validate_serving_all
-
-    results = validate_all()
-    loo = leave_one_out()
-    offload = validate_offload_all()
-    serving = validate_serving_all()
-    doc = {
-        **validate_json(results, loo),
-        "offload": offload_validate_json(offload),
-        "serving": serving_validate_json(serving),
-    }
-    tables = [
-        validate_table(results, loo),
-        offload_validate_table(offload),
-        serving_validate_table(serving),
-    ]
-    emit(tables, output_format(fmt, as_json), doc)
