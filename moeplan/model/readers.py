@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.blocks import NUM_EXPERTS
+from moeplan.model.blocks import NUM_EXPERTS, mla
 from moeplan.model.fields import Fields, div
 from moeplan.model.specs import (
     AttentionKind,
@@ -139,20 +139,7 @@ def _deepseek_like(f: Fields, family: str) -> dict[str, Any]:
         )
         score_bias = True  # Glm4MoeTopkRouter holds e_score_correction_bias
     else:
-        nope = f.int("qk_nope_head_dim")
-        rope = f.int("qk_rope_head_dim")
-        attn = AttentionSpec(
-            AttentionKind.MLA,
-            heads,
-            heads,
-            nope + rope,
-            f.int("v_head_dim"),
-            qkv_bias=f.bool("attention_bias"),
-            q_lora_rank=f.opt_int("q_lora_rank"),
-            kv_lora_rank=f.int("kv_lora_rank"),
-            qk_rope_head_dim=rope,
-            qk_nope_head_dim=nope,
-        )
+        attn = mla(f)  # the DSA indexer too, where a config sets index_n_heads
         # DeepseekV3 MoEGate holds e_score_correction_bias with noaux_tc; transformers v5
         # configs of DeepSeek-V3 / Kimi-K2 drop topk_method and always build it
         method = f.cfg.get("topk_method")
