@@ -25,7 +25,13 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.offload import estimate_offload
 from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
-from moeplan.perf.offload_placement import auto_n_cpu_moe, place
+from moeplan.perf.offload_placement import (
+    auto_n_cpu_moe,
+    compute_buffer_bytes,
+    engine_kv_cache_bytes,
+    llamacpp_swa_cells,
+    place,
+)
 from moeplan.plan.validate_offload import validate_offload_all, verdicts
 
 runner = CliRunner()
@@ -97,8 +103,43 @@ def test_auto_is_the_smallest_k_that_fits():
     gpu, host = resolve_gpu("rtx-4080"), resolve_host("ryzen-9-9950x")
     best = auto_n_cpu_moe(spec, scheme, gpu, host, LLAMACPP, 8192)
     assert best.fits_gpu and 0 < best.n_cpu_moe < spec.num_layers
-    before = place(spec, scheme, gpu, host, LLAMACPP, best.n_cpu_moe - 1, 8192)
+    before = place(spec, scheme, gpu, host, LLAMACPP, best.n_cpu_moe - 1, 8192, fit_margin=True)
     assert not before.fits_gpu
+    # a K the user gives keeps no --fit margin: the whole card is usable
+    given = place(spec, scheme, gpu, host, LLAMACPP, best.n_cpu_moe, 8192)
+    assert given.gpu_capacity_bytes == gpu.memory_bytes
+    assert best.gpu_capacity_bytes == gpu.memory_bytes - 1024 * (1 << 20)
+
+
+def test_llamacpp_swa_cache_holds_window_plus_ubatch():
+    # src/llama-kv-cache-iswa.cpp: GGML_PAD(min(n_ctx, n_swa * n_seq + n_ubatch), 256)
+    assert llamacpp_swa_cells(128, 1536, 1, 512) == 768  # 128 + 512 = 640 -> 768
+    assert llamacpp_swa_cells(128, 300, 1, 512) == 512  # min(300, 640) = 300 -> 512
+    assert llamacpp_swa_cells(4096, 131072, 1, 512) == 4608
+    spec = load_model("gpt-oss-120b")
+    # gpt-oss-120b: 18 full + 18 sliding (128) layers, 8 KV heads x 64 x (K + V) x 2 bytes = 2048
+    # bytes a token a layer: 18 x 1536 x 2048 + 18 x 768 x 2048 = 84,934,656 bytes
+    assert engine_kv_cache_bytes(spec, LLAMACPP, 1536, 1, 512, "bf16") == 84_934_656
+    # other engines hold the window alone: 18 x 1536 x 2048 + 18 x 128 x 2048
+    assert engine_kv_cache_bytes(spec, KTRANS, 1536, 1, 512, "bf16") == 61_341_696
+
+
+def test_llamacpp_compute_buffer_holds_the_logits_of_a_ubatch():
+    spec = load_model("gpt-oss-120b")
+    with_logits = compute_buffer_bytes(spec, LLAMACPP, 1536, 1)
+    one_output = compute_buffer_bytes(
+        spec, replace(LLAMACPP, reserves_ubatch_logits=False), 1536, 1
+    )
+    # graph_reserve(n_tokens, n_seqs, n_tokens): 512 outputs instead of 1 -> 511 x 201,088 x 4 B
+    assert with_logits - one_output == 511 * 201_088 * 4
+
+
+def test_gptoss_gguf_bytes_match_the_loader_log():
+    # ggml-org/llama.cpp issue 15253: ggml-org gpt-oss-120b GGUF 'file size = 59.02 GiB',
+    # q8_0: 146 tensors (attention + token_embd + output), mxfp4: 108, f32: 433
+    spec, scheme = _setup("gpt-oss-120b", "q8_0,experts=mxfp4")
+    total = sum(weights_bytes_by_component(spec, scheme).values())
+    assert total / (1 << 30) == pytest.approx(59.02, rel=0.01)
 
 
 def test_ktransformers_copies_experts_on_each_socket():

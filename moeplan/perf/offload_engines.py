@@ -55,9 +55,11 @@ class OffloadProfile:
     pcie_efficiency: float  # of the link, streaming expert weights to the GPU
     stream_min_batch: int  # prompt tokens per pass from which host experts may stream to the GPU
     ubatch_tokens: int  # tokens per prefill forward pass
-    gpu_margin_bytes: int  # VRAM left free when fitting
+    gpu_margin_bytes: int  # VRAM left free when choosing K itself (--fit); none for a given K
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
+    swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
+    reserves_ubatch_logits: bool = False  # compute buffer sized for logits of a whole ubatch
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -88,6 +90,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             ubatch_tokens=512,
             gpu_margin_bytes=1024 * (1 << 20),
             input_embedding_on_host=True,
+            swa_cache_holds_ubatch=True,
+            reserves_ubatch_logits=True,
             sources=(
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
@@ -98,7 +102,11 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "offloading the input layer, so always keep it on the CPU' (token embedding in "
                 "RAM)",
                 "ggml-org/llama.cpp issue 18390: --fit-target 'target margin per device for --fit "
-                "option, default: 1024' MiB",
+                "option, default: 1024' MiB (applied when moeplan picks K, not to a given K)",
+                "ggml-org/llama.cpp src/llama-kv-cache-iswa.cpp: the SWA cache holds "
+                "GGML_PAD(min(n_ctx, n_swa*n_seq + n_ubatch), 256) cells unless --swa-full",
+                "ggml-org/llama.cpp src/llama-context.cpp: the worst-case prompt graph is reserved "
+                "with graph_reserve(n_tokens, n_seqs, n_tokens): logits of a whole ubatch",
                 "numa_extra_socket_gain 0: one copy of each expert; threads on the far socket "
                 "read it across the socket link (not fitted: no dual-socket llama.cpp record "
                 "with stated flags was found)",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import Host
+from moeplan.memory.cache import attention_kv_bytes, indexer_key_bytes, kv_dtype_bytes
 from moeplan.memory.estimate import (
     CUDA_CONTEXT_BYTES,
     activation_bytes,
@@ -68,6 +69,53 @@ class Placement:
         return self.fits_gpu and self.fits_host
 
 
+LLAMACPP_SWA_PAD_CELLS = 256
+"""llama.cpp pads the SWA cache to 256 cells "for performance" (src/llama-kv-cache-iswa.cpp,
+ggml-org/llama.cpp issue 17037)."""
+
+
+def llamacpp_swa_cells(window: int, n_ctx: int, n_seq: int, n_ubatch: int) -> int:
+    """Cells of llama.cpp's sliding-window cache (src/llama-kv-cache-iswa.cpp, unified cache):
+    GGML_PAD(min(n_ctx, n_swa * n_seq + n_ubatch), 256); --swa-full would make it n_ctx. The
+    window alone is not enough: a ubatch of new tokens must fit beside the window."""
+    cells = min(n_ctx, window * n_seq + n_ubatch)
+    return -(-cells // LLAMACPP_SWA_PAD_CELLS) * LLAMACPP_SWA_PAD_CELLS
+
+
+def engine_kv_cache_bytes(
+    spec: ModelSpec,
+    engine: OffloadProfile,
+    context: int,
+    batch: int,
+    ubatch: int,
+    kv_quant: str,
+) -> int:
+    """The KV cache the engine allocates for `batch` sequences of `context` tokens. llama.cpp:
+    full-attention layers hold every cell of n_ctx = context x batch, sliding-window layers
+    llamacpp_swa_cells; otherwise each layer holds at most its window (memory/cache.py)."""
+    if not engine.swa_cache_holds_ubatch:
+        return kv_cache_bytes(spec, context, batch, kv_quant)
+    b = kv_dtype_bytes(kv_quant)
+    n_ctx = context * batch
+    total = 0
+    for attn, window, n in spec.attention_groups:
+        cells = n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, batch, ubatch)
+        total += n * (attention_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
+    return total
+
+
+def compute_buffer_bytes(spec: ModelSpec, engine: OffloadProfile, context: int, batch: int) -> int:
+    """GPU compute buffer of one forward pass of min(ubatch, tokens) tokens (memory/estimate.py
+    activation_bytes). llama.cpp reserves its worst-case prompt graph with every token of the
+    ubatch as an output (src/llama-context.cpp graph_reserve(n_tokens, n_seqs, n_tokens)), so
+    the FP32 logits of the whole ubatch (n_vocab x n_ubatch x 4 bytes) are part of it.
+    Attention scores are not counted: llama.cpp's default --flash-attn auto uses the fused
+    kernel on CUDA/ROCm, which keeps no n_head x n_kv x n_ubatch score matrix."""
+    tokens = min(engine.ubatch_tokens, context * batch)
+    outputs = tokens if engine.reserves_ubatch_logits else batch
+    return activation_bytes(spec, tokens, outputs)
+
+
 def moe_layers_before(spec: ModelSpec, k: int) -> int:
     """MoE layers among layers 0..k-1 (llama.cpp's --n-cpu-moe counts every layer)."""
     return sum(1 for layer in spec.layers[:k] if layer.is_moe)
@@ -83,8 +131,10 @@ def place(
     context: int,
     batch: int = 1,
     kv_quant: str = "bf16",
+    fit_margin: bool = False,
 ) -> Placement:
-    """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM."""
+    """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM.
+    `fit_margin`: keep the engine's --fit margin free (when K is chosen to fit, not given)."""
     if not 0 <= n_cpu_moe <= spec.num_layers:
         raise MoeplanError(f"--n-cpu-moe must be between 0 and {spec.num_layers}, got {n_cpu_moe}")
     counts = count_params(spec)
@@ -102,12 +152,12 @@ def place(
         n_cpu_moe=n_cpu_moe,
         host_moe_layers=host_layers,
         gpu_weight_bytes=sum(by_component.values()) - host_experts - (0 if tied else embedding),
-        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
-        compute_buffer_bytes=activation_bytes(
-            spec, min(engine.ubatch_tokens, context * batch), batch
+        kv_cache_bytes=engine_kv_cache_bytes(
+            spec, engine, context, batch, engine.ubatch_tokens, kv_quant
         ),
+        compute_buffer_bytes=compute_buffer_bytes(spec, engine, context, batch),
         cuda_context_bytes=CUDA_CONTEXT_BYTES,
-        gpu_capacity_bytes=gpu.memory_bytes - engine.gpu_margin_bytes,
+        gpu_capacity_bytes=gpu.memory_bytes - (engine.gpu_margin_bytes if fit_margin else 0),
         host_expert_bytes=host_experts,
         host_bytes=host_experts * copies + embedding,
         host_reserve_bytes=HOST_RESERVE_BYTES,
@@ -129,7 +179,7 @@ def auto_n_cpu_moe(
     layer when even that does not fit (the placement then says so)."""
     last = None
     for k in range(spec.num_layers + 1):
-        last = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant)
+        last = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant, fit_margin=True)
         if last.fits_gpu:
             return last
     assert last is not None
