@@ -348,6 +348,6 @@ def test_error_band_is_out_of_sample_or_says_why_not():
     band = error_band_pct("sglang", "decode")
     assert isinstance(band, list) and band[0] <= -13.2 <= band[1]
     assert error_band_pct("vllm", "decode") == (
-        "n/a: 0 out-of-sample record(s) for engine vllm (3 needed)"
+        "n/a: 0 out-of-sample decode record(s) for engine vllm (3 needed)"
     )
     assert str(error_band_pct("sglang", "prefill")).startswith("n/a")

@@ -7,26 +7,35 @@ from moeplan.cli.common import FormatOpt, JsonOpt, app, output_format
 
 @app.command()
 def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
-    """Predicted vs published measurements (shipped with the package), and the median error."""
+    """Predicted vs published measurements (shipped with the package), and the median error;
+    the latency references used to set nothing are reported apart."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
-    from moeplan.cli.views.perf import validate_json, validate_table
+    from moeplan.cli.views.perf import (
+        references_json,
+        references_table,
+        validate_json,
+        validate_table,
+    )
     from moeplan.cli.views.serving import serving_validate_json, serving_validate_table
-    from moeplan.plan.validate import leave_one_out, validate_all
+    from moeplan.plan.validate import leave_one_out, validate_all, validate_references
     from moeplan.plan.validate_offload import validate_offload_all
     from moeplan.plan.validate_serving import validate_serving_all
 
     results = validate_all()
     loo = leave_one_out()
+    references = validate_references()
     offload = validate_offload_all()
     serving = validate_serving_all()
     doc = {
         **validate_json(results, loo),
+        "latency_references": references_json(references),
         "offload": offload_validate_json(offload),
         "serving": serving_validate_json(serving),
     }
     tables = [
         validate_table(results, loo),
+        references_table(references),
         offload_validate_table(offload),
         serving_validate_table(serving),
     ]

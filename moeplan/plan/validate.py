@@ -23,6 +23,7 @@ from moeplan.perf.parallel import Layout
 from moeplan.yamlio import load_packaged_yaml
 
 DECODE_METRICS = ("speed", "decode_tokens_per_s", "tpot_ms", "end_to_end_s")
+PREFILL_METRICS = ("prefill_tokens_per_s", "ttft_ms")
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,23 @@ class Validation:
         return self.predicted / self.published - 1
 
     @property
-    def counted(self) -> bool:
-        """In the decode median: predicted, a decode metric, not marked far from the roofline."""
+    def regime(self) -> str:
+        """ "decode" or "prefill" by the metric (a speed over prompt and output is decode)."""
+        return "prefill" if self.metric in PREFILL_METRICS else "decode"
+
+    def counts_in(self, regime: str) -> bool:
+        """In `regime`'s median: predicted, of that regime, not marked far from the roofline."""
         return (
             self.predicted is not None
             and not self.far_from_roofline
-            and self.metric in DECODE_METRICS
+            and self.regime == regime
+            and self.metric in DECODE_METRICS + PREFILL_METRICS
         )
+
+    @property
+    def counted(self) -> bool:
+        """In the decode median: predicted, a decode metric, not marked far from the roofline."""
+        return self.counts_in("decode")
 
 
 def load_measurements() -> list[dict[str, Any]]:
@@ -61,6 +72,15 @@ def load_measurements() -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = load_packaged_yaml(path, "moeplan/data/measurements.yaml")[
         "measurements"
     ]
+    return records
+
+
+def load_references() -> list[dict[str, Any]]:
+    """The latency references gathered after the engine profiles were set (used for nothing)."""
+    path = data_path("latency_references.yaml")
+    records: list[dict[str, Any]] = load_packaged_yaml(
+        path, "moeplan/data/latency_references.yaml"
+    )["references"]
     return records
 
 
@@ -72,6 +92,8 @@ def predict_metric(metric: str, p: LatencyPoint) -> float:
         return p.tokens_per_s_per_seq
     if metric == "prefill_tokens_per_s":
         return p.input_len * p.batch / p.prefill.total_s
+    if metric == "ttft_ms":
+        return p.ttft_ms
     if metric == "tpot_ms":
         return p.tpot_ms
     if metric == "end_to_end_s":
@@ -127,15 +149,20 @@ def validate_all() -> list[Validation]:
     return [validate_record(rec) for rec in load_measurements()]
 
 
+def validate_references() -> list[Validation]:
+    """Predict every record of latency_references.yaml (all held out by construction)."""
+    return [validate_record(rec) for rec in load_references()]
+
+
 def median_abs_error(
-    results: list[Validation], used_for_fitting: bool | None = None
+    results: list[Validation], used_for_fitting: bool | None = None, regime: str = "decode"
 ) -> float | None:
-    """Median |error| over the counted records: all of them (None), only those used to set a
-    constant (True: in-sample) or only those used for nothing (False: held out)."""
+    """Median |error| over the records counted in `regime`: all of them (None), only those used
+    to set a constant (True: in-sample) or only those used for nothing (False: held out)."""
     errors = [
         abs(r.error)
         for r in results
-        if r.counted
+        if r.counts_in(regime)
         and r.error is not None
         and (used_for_fitting is None or r.used_for_fitting == used_for_fitting)
     ]
@@ -185,9 +212,10 @@ def leave_one_out() -> list[LeaveOneOut]:
 
 
 ERROR_BAND_DEFINITION = (
-    "error_band_pct: [lowest, highest] out-of-sample residual of decode time for this engine, "
-    "predicted / measured - 1 in % (positive: the estimate is slower than measured), over the "
-    "held-out records and the leave-one-out predictions of the fitted ones; n/a below 3 records"
+    "error_band_pct: [lowest, highest] out-of-sample residual of decode (prefill) time for this "
+    "engine, predicted / measured - 1 in % (positive: the estimate is slower than measured), "
+    "over the held-out records of measurements.yaml and latency_references.yaml and, for "
+    "decode, the leave-one-out predictions of the fitted ones; n/a below 3 records"
 )
 
 
@@ -202,22 +230,22 @@ def time_error(v: Validation) -> float | None:
 
 def error_band_pct(engine: str, regime: str) -> list[float] | str:
     """Spread of the out-of-sample residuals backing `engine` in `regime` ("decode" or
-    "prefill"): [low, high] in %, or "n/a: reason" with fewer than 3 records."""
-    if regime != "decode":
-        return "n/a: no prefill record is counted in validate"
+    "prefill"): [low, high] in %, or "n/a: reason" with fewer than 3 records. Held-out records
+    of both files count; leave-one-out predictions of the fitted records add to decode (no
+    prefill record is fitted)."""
     results = validate_all()
     residuals = [
         time_error(v)
-        for v in results
-        if v.counted and not v.used_for_fitting and v.engine == engine
+        for v in results + validate_references()
+        if v.counts_in(regime) and not v.used_for_fitting and v.engine == engine
     ]
-    by_id = {v.id: v for v in results}
-    for x in leave_one_out():
-        if x.engine == engine and x.error is not None:
-            residuals.append(
-                time_error(replace(by_id[x.id], predicted=by_id[x.id].published * (1 + x.error)))
-            )
+    if regime == "decode":
+        by_id = {v.id: v for v in results}
+        for x in leave_one_out():
+            if x.engine == engine and x.error is not None:
+                v = by_id[x.id]
+                residuals.append(time_error(replace(v, predicted=v.published * (1 + x.error))))
     values = [r for r in residuals if r is not None]
     if len(values) < 3:
-        return f"n/a: {len(values)} out-of-sample record(s) for engine {engine} (3 needed)"
+        return f"n/a: {len(values)} out-of-sample {regime} record(s) for engine {engine} (3 needed)"
     return [round(min(values) * 100, 1), round(max(values) * 100, 1)]

@@ -149,6 +149,21 @@ def _counted(results: list[Validation], fitting: bool) -> int:
     return sum(1 for v in results if v.counted and v.used_for_fitting == fitting)
 
 
+def _row(v: Validation, status: str) -> list[Any]:
+    return [
+        v.id,
+        v.metric,
+        f"{v.published:,.3f} {v.unit}",
+        f"{v.predicted:,.3f}" if v.predicted is not None else "-",
+        pct(v.error) if v.error is not None else "-",
+        v.engine or "-",
+        status,
+    ]
+
+
+_HEADERS = ["record", "metric", "published", "predicted", "error", "engine", "status"]
+
+
 def validate_table(results: list[Validation], loo: list[LeaveOneOut] | None = None) -> Table:
     rows = []
     for v in results:
@@ -161,21 +176,9 @@ def validate_table(results: list[Validation], loo: list[LeaveOneOut] | None = No
             if v.counted
             else "not a decode record"
         )
-        rows.append(
-            [
-                v.id,
-                v.metric,
-                f"{v.published:,.3f} {v.unit}",
-                f"{v.predicted:,.3f}" if v.predicted is not None else "-",
-                pct(v.error) if v.error is not None else "-",
-                v.engine or "-",
-                status,
-            ]
-        )
+        rows.append(_row(v, status))
     t = Table(
-        "validate: predicted vs published (shared/reference/measurements.yaml)",
-        ["record", "metric", "published", "predicted", "error", "engine", "status"],
-        rows,
+        "validate: predicted vs published (shared/reference/measurements.yaml)", _HEADERS, rows
     )
     t.notes.append(
         f"median absolute error, held out (records used to set nothing), over "
@@ -194,6 +197,72 @@ def validate_table(results: list[Validation], loo: list[LeaveOneOut] | None = No
             + (f"; median |error| {_median_text(statistics.median(errs))}" if errs else "")
         )
     return t
+
+
+REGIMES = ("decode", "prefill")
+
+
+def _counted_in(results: list[Validation], regime: str) -> int:
+    return sum(1 for v in results if v.counts_in(regime))
+
+
+def references_table(results: list[Validation]) -> Table:
+    """The latency references (moeplan/data/latency_references.yaml): all held out, with the
+    decode and prefill medians apart."""
+    rows = []
+    for v in results:
+        status = (
+            "skipped: " + v.skipped
+            if v.skipped
+            else "not counted: " + v.far_from_roofline
+            if v.far_from_roofline
+            else f"counted ({v.regime}), held out"
+        )
+        rows.append(_row(v, status))
+    t = Table(
+        "validate: latency references used to set nothing (moeplan/data/latency_references.yaml)",
+        _HEADERS,
+        rows,
+    )
+    for regime in REGIMES:
+        t.notes.append(
+            f"{regime}: median absolute error over {_counted_in(results, regime)} counted "
+            f"records: " + _median_text(median_abs_error(results, False, regime))
+        )
+    return t
+
+
+def references_json(results: list[Validation]) -> dict[str, Any]:
+    return {
+        "source": "moeplan/data/latency_references.yaml",
+        **{
+            f"median_abs_error_{regime}": median_abs_error(results, False, regime)
+            for regime in REGIMES
+        },
+        **{f"counted_{regime}": _counted_in(results, regime) for regime in REGIMES},
+        "records": [
+            {**_record_json(v), "regime": v.regime, "counted": v.counts_in(v.regime)}
+            for v in results
+        ],
+    }
+
+
+def _record_json(v: Validation) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "model": v.model,
+        "metric": v.metric,
+        "unit": v.unit,
+        "published": v.published,
+        "predicted": v.predicted,
+        "error": v.error,
+        "engine": v.engine,
+        "counted": v.counted,
+        "used_for_fitting": v.used_for_fitting,
+        "skipped": v.skipped or None,
+        "far_from_roofline": v.far_from_roofline or None,
+        "reading": v.reading,
+    }
 
 
 def validate_json(
@@ -216,22 +285,5 @@ def validate_json(
             }
             for x in loo or []
         ],
-        "records": [
-            {
-                "id": v.id,
-                "model": v.model,
-                "metric": v.metric,
-                "unit": v.unit,
-                "published": v.published,
-                "predicted": v.predicted,
-                "error": v.error,
-                "engine": v.engine,
-                "counted": v.counted,
-                "used_for_fitting": v.used_for_fitting,
-                "skipped": v.skipped or None,
-                "far_from_roofline": v.far_from_roofline or None,
-                "reading": v.reading,
-            }
-            for v in results
-        ],
+        "records": [_record_json(v) for v in results],
     }
