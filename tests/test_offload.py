@@ -81,6 +81,32 @@ def test_overrides_and_user_file(tmp_path: Path):
         resolve_host("threadripper-7980x").require_complete()
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("cores: 1000000000000\n", "'cores' is 1e\\+12, above 1024"),
+        ("cores: 8\nsockets: 1.5\n", "'sockets' must be a whole number"),
+        ("cores: 8\nmemory_channels: 2\nmemory_mts: 6000000\n", "'memory_mts'"),
+        ("cores: 8\nmem_bw_gbps: .nan\n", "NaN|nan|number"),
+    ],
+)
+def test_host_file_refuses_implausible_fields(tmp_path: Path, body: str, message: str):
+    f = tmp_path / "box.yaml"
+    f.write_text(body)
+    with pytest.raises(MoeplanError, match=message):
+        resolve_host(str(f))
+    result = runner.invoke(app, ["latency", "gpt-oss-20b", "--gpu", "rtx-4080", "--host", str(f)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_host_overrides_refuse_an_extra_zero():
+    with pytest.raises(MoeplanError, match="--host-cores is 1e\\+06"):
+        with_overrides(resolve_host("ryzen-9-9950x"), cores=1_000_000)
+    with pytest.raises(MoeplanError, match="--host-mem-gbps"):
+        with_overrides(resolve_host("ryzen-9-9950x"), mem_gbps=1e9)
+
+
 def test_n_cpu_moe_counts_dense_layers_too():
     # DeepSeek-V3: layers 0-2 are dense (first_k_dense_replace = 3), 58 MoE layers
     spec, scheme = _setup("deepseek-v3", "q4_k_m")

@@ -39,22 +39,9 @@ def test_expert_coverage():
 
 
 @pytest.fixture
-def tiny():
+def tiny(tiny_config: dict):
     """Hidden 64, 2 layers, 4 experts (width 128) top-2, 4 heads / 2 KV heads of 16."""
-    return spec_from_config(
-        {
-            "model_type": "mixtral",
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "num_hidden_layers": 2,
-            "num_local_experts": 4,
-            "num_experts_per_tok": 2,
-            "vocab_size": 100,
-        },
-        "tiny",
-    )
+    return spec_from_config(tiny_config, "tiny")
 
 
 def _setup(spec, gpu="h100-sxm", layout=None, engine="ideal", quant="bf16"):

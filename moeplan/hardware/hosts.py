@@ -96,6 +96,21 @@ class Host:
             raise MoeplanError(f"host '{self.id}': RAM size unknown; pass --host-ram-gb")
 
 
+HOST_FIELD_CEILINGS: dict[str, float] = {
+    "cores": 1024,  # per socket; the largest server CPUs have 192-288 cores
+    "sockets": 16,
+    "max_sockets": 16,
+    "memory_channels": 64,  # per socket; 12 on current EPYC/Xeon
+    "memory_mts": 20_000,
+    "mem_bw_gbps": 100_000,
+    "ram_gb": 1e6,
+    "ram_gib": 1e6,
+    "dimm_gib": 4096,
+}
+"""Plausibility ceilings for a host file's fields: a value above one is a typo (an extra zero),
+refused with one line rather than planned on."""
+
+
 def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     def need(key: str, kind: type) -> Any:
         value = rec.get(key)
@@ -109,13 +124,21 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise MoeplanError(f"{where}: field '{key}' must be a positive number")
+        ceiling = HOST_FIELD_CEILINGS.get(key)
+        if ceiling is not None and value > ceiling:
+            raise MoeplanError(f"{where}: field '{key}' is {value:g}, above {ceiling:g}")
         return float(value)
 
-    cores = need("cores", int)
-    if cores < 1:
-        raise MoeplanError(f"{where}: field 'cores' must be positive")
-    sockets = int(number("sockets") or 1)
-    channels = number("memory_channels")
+    def whole(key: str) -> int | None:
+        value = number(key)
+        if value is not None and not value.is_integer():
+            raise MoeplanError(f"{where}: field '{key}' must be a whole number, got {value:g}")
+        return None if value is None else int(value)
+
+    need("cores", int)
+    cores = whole("cores") or 0
+    sockets = whole("sockets") or 1
+    channels = whole("memory_channels")
     ram_gib = number("ram_gib")
     ram_gb = number("ram_gb")
     dimm_gib = number("dimm_gib")
@@ -136,8 +159,8 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         cores_per_socket=cores,
         memory_type=str(rec.get("memory_type") or "DDR5"),
         sockets=sockets,
-        max_sockets=int(number("max_sockets") or sockets),
-        memory_channels=int(channels) if channels else None,
+        max_sockets=whole("max_sockets") or sockets,
+        memory_channels=channels,
         memory_mts=number("memory_mts"),
         published_bw_bytes_per_s=bw * 1e9 if bw else None,
         ram_bytes=ram_bytes,
@@ -208,14 +231,17 @@ def with_overrides(
 ) -> Host:
     """Explicit figures replace the catalog's: bandwidth in GB/s of bytes (whole machine), RAM in
     decimal GB, total cores, sockets (bandwidth and RAM of a catalog host scale with sockets)."""
-    for label, value in (
-        ("host-mem-gbps", mem_gbps),
-        ("host-ram-gb", ram_gb),
-        ("host-cores", cores),
-        ("host-sockets", sockets),
+    for label, field, value in (
+        ("host-mem-gbps", "mem_bw_gbps", mem_gbps),
+        ("host-ram-gb", "ram_gb", ram_gb),
+        ("host-cores", "cores", cores),
+        ("host-sockets", "sockets", sockets),
     ):
         if value is not None and (not math.isfinite(value) or value <= 0):
             raise MoeplanError(f"--{label} must be positive, got {value}")
+        ceiling = HOST_FIELD_CEILINGS[field] * (16 if field == "cores" else 1)
+        if value is not None and value > ceiling:
+            raise MoeplanError(f"--{label} is {value:g}, above {ceiling:g}")
     if sockets is not None:
         if sockets > max(host.max_sockets, 1) and host.segment != "user":
             raise MoeplanError(f"host '{host.id}' supports at most {host.max_sockets} socket(s)")
