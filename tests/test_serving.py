@@ -311,3 +311,39 @@ def test_plan_plot(tmp_path):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "<svg" in path.read_text()[:2000]
+
+
+def test_throughput_error_band_is_the_span_of_counted_serving_residuals():
+    from moeplan.plan.validate_serving import serving_error_band, validate_serving_all
+
+    counted = [v for v in validate_serving_all() if v.error is not None and not v.not_counted]
+    trt = [v.error * 100 for v in counted if "_trtllm_" in v.id]
+    band, scope = serving_error_band("trtllm")
+    assert band == [round(min(trt), 1), round(max(trt), 1)]
+    assert scope == f"engine trtllm: {len(trt)} records"
+    # vLLM has no counted record: the band falls back to every engine's, and says so
+    band, scope = serving_error_band("vllm")
+    every = [v.error * 100 for v in counted]
+    assert band == [round(min(every), 1), round(max(every), 1)]
+    assert scope.startswith(f"all engines: {len(every)} records (0 of engine vllm)")
+    out = CliRunner().invoke(
+        app,
+        [
+            "throughput",
+            "qwen3-30b-a3b",
+            "--gpu",
+            "b200",
+            "--gpus",
+            "1",
+            "--input",
+            "1000",
+            "--output",
+            "1000",
+            "--engine",
+            "trtllm",
+            "--json",
+        ],
+    )
+    doc = json.loads(out.output)
+    assert doc["error_band_pct"] == serving_error_band("trtllm")[0]
+    assert "held out" in doc["error_band"]

@@ -26,6 +26,7 @@ from moeplan.cli.common import (
 from moeplan.errors import MoeplanError
 
 if TYPE_CHECKING:
+    from moeplan.cli.views.serving import ErrorBand
     from moeplan.hardware.prices import Price
     from moeplan.perf.parallel import Layout
     from moeplan.perf.serving_search import ServingResult
@@ -177,7 +178,20 @@ def throughput(
         from moeplan.cli.plot import plot_frontier
 
         plot_frontier(plot, result, targets)
-    emit(serving_tables(result, price, launch), out, serving_json(result, price, launch))
+    band = error_band_of(dep.engine.id)
+    emit(
+        serving_tables(result, price, launch, band),
+        out,
+        serving_json(result, price, launch, band),
+    )
+
+
+def error_band_of(engine: str) -> ErrorBand:
+    from moeplan.cli.views.serving import ErrorBand
+    from moeplan.plan.validate_serving import SERVING_ERROR_BAND_DEFINITION, serving_error_band
+
+    pct, scope = serving_error_band(engine)
+    return ErrorBand(pct, scope, SERVING_ERROR_BAND_DEFINITION)
 
 
 def launch_for(result: ServingResult, model: str) -> dict[str, str]:

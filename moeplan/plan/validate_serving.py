@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from moeplan.data import data_path
@@ -95,3 +96,40 @@ def validate_serving_all() -> list[ServingValidation]:
 def median_abs_serving_error(results: list[ServingValidation]) -> float | None:
     errors = [abs(r.error) for r in results if r.error is not None and not r.not_counted]
     return statistics.median(errors) if errors else None
+
+
+MIN_BAND_RECORDS = 3
+"""Fewest counted records an error band is drawn from (the latency band's rule, validate.py)."""
+
+SERVING_ERROR_BAND_DEFINITION = (
+    "error_band_pct: [lowest, highest] residual of best output tok/s over the published serving "
+    "runs `moeplan validate` counts (held out: nothing was fitted to them), predicted / "
+    "published - 1 in % (positive: the estimate is faster than measured); over this engine's "
+    "records, or over every engine's where it has fewer than 3 (error_band_scope says which)"
+)
+
+
+@cache
+def _counted_errors() -> tuple[tuple[str, float], ...]:
+    """(engine, error) of every counted serving record; validate_serving_all is pure, so once."""
+    engines = {r["id"]: str(r["engine"]) for r in load_records()}
+    return tuple(
+        (engines[v.id], v.error)
+        for v in validate_serving_all()
+        if v.error is not None and not v.not_counted
+    )
+
+
+def serving_error_band(engine: str) -> tuple[list[float] | str, str]:
+    """[low, high] in % of the held-out serving residuals backing `engine` (every engine's when
+    it has fewer than MIN_BAND_RECORDS), and the scope in words; "n/a: reason" below that."""
+    errors = _counted_errors()
+    own = [e for eng, e in errors if eng == engine]
+    if len(own) >= MIN_BAND_RECORDS:
+        values, scope = own, f"engine {engine}: {len(own)} records"
+    else:
+        values = [e for _, e in errors]
+        scope = f"all engines: {len(values)} records ({len(own)} of engine {engine})"
+    if len(values) < MIN_BAND_RECORDS:
+        return f"n/a: {len(values)} counted serving record(s) ({MIN_BAND_RECORDS} needed)", scope
+    return [round(min(values) * 100, 1), round(max(values) * 100, 1)], scope

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from moeplan.cli.render import Table, pct
@@ -55,8 +56,28 @@ def point_json(p: ServingPoint, price: Price | None) -> dict[str, Any]:
     return doc
 
 
+@dataclass(frozen=True)
+class ErrorBand:
+    """How far the serving model was from published runs: [low, high] % or "n/a: why"."""
+
+    pct: list[float] | str
+    scope: str
+    definition: str
+
+    def describe(self) -> str:
+        if isinstance(self.pct, str):
+            return f"error band vs published serving runs: {self.pct} ({self.scope})"
+        return (
+            f"error band vs published serving runs (held out): {self.pct[0]:+.1f}% to "
+            f"{self.pct[1]:+.1f}% of output tok/s ({self.scope}; positive: estimate faster)"
+        )
+
+
 def serving_json(
-    r: ServingResult, price: Price | None, launch: dict[str, str] | None
+    r: ServingResult,
+    price: Price | None,
+    launch: dict[str, str] | None,
+    band: ErrorBand | None = None,
 ) -> dict[str, Any]:
     dep, wl = r.deployment, r.workload
     lay = r.best_layout
@@ -99,6 +120,9 @@ def serving_json(
         "rejected_layouts": [
             {"layout": x.layout.describe(), "reason": x.rejected} for x in r.layouts if x.rejected
         ],
+        "error_band_pct": band.pct if band else None,
+        "error_band_scope": band.scope if band else None,
+        "error_band": band.definition if band else None,
         "definitions": DEFINITIONS,
     }
 
@@ -137,7 +161,10 @@ def _row(p: ServingPoint, price: Price | None, mark: str = "") -> list[Any]:
 
 
 def serving_tables(
-    r: ServingResult, price: Price | None, launch: dict[str, str] | None
+    r: ServingResult,
+    price: Price | None,
+    launch: dict[str, str] | None,
+    band: ErrorBand | None = None,
 ) -> list[Table]:
     dep, wl = r.deployment, r.workload
     title = (
@@ -165,6 +192,8 @@ def serving_tables(
         "decode tok/s/user: 1000 / TPOT; chunked prefill runs "
         f"{wl.prompt_tokens_per_output_token:.2f} prompt tokens per generated token"
     )
+    if band is not None:
+        t.notes.append(band.describe())
     if price is None:
         t.notes.append(f"no price for {dep.gpu.id}: pass --gpu-hour-usd or --price-file")
     else:
