@@ -319,3 +319,40 @@ def test_ktransformers_hides_shared_experts_behind_the_cpu():
     hidden = b.speed.decode_step_s - a.speed.decode_step_s
     shared = weights_bytes_by_component(spec, scheme)["shared_experts"]
     assert 0 < hidden <= shared / (gpu.mem_bw_bytes_per_s * 0.5)
+
+
+def test_offload_error_band_is_the_spread_of_held_out_time_residuals():
+    from moeplan.plan.validate_offload import offload_error_band_pct
+
+    results = validate_offload_all()
+    for engine in ("llamacpp", "ktransformers"):
+        # a tok/s error e is a time error 1 / (1 + e) - 1
+        times = [
+            1 / (1 + v.error) - 1
+            for v in results
+            if v.error is not None
+            and v.metric == "decode_tok_s"
+            and v.engine == engine
+            and not v.used_for_fitting
+        ]
+        band = offload_error_band_pct(engine, "decode")
+        if len(times) < 3:
+            assert isinstance(band, str) and band.startswith("n/a") and "3 needed" in band
+        else:
+            assert band == [round(min(times) * 100, 1), round(max(times) * 100, 1)]
+    r = runner.invoke(
+        app,
+        [
+            "latency",
+            "gpt-oss-120b",
+            "--gpu",
+            "rtx-4080",
+            "--host",
+            "ryzen-9-9950x",
+            "--offload",
+            "auto",
+            "--json",
+        ],
+    )
+    doc = json.loads(r.output)
+    assert set(doc["error_band_pct"]) == {"decode", "prefill"} and "error_band" in doc

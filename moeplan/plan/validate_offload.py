@@ -4,6 +4,7 @@ held-out ones) and fit/no-fit verdicts."""
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -128,3 +129,36 @@ def verdicts(results: list[OffloadValidation]) -> tuple[int, int]:
     """(right, total) fit/no-fit verdicts."""
     judged = [r.verdict_right for r in results if r.verdict_right is not None]
     return sum(1 for v in judged if v), len(judged)
+
+
+OFFLOAD_ERROR_BAND_DEFINITION = (
+    "error_band_pct: [lowest, highest] residual of decode (or prompt) time for this offload "
+    "engine over the held-out records of `moeplan validate`, predicted / measured time - 1 in % "
+    "(positive: the estimate is slower than measured); records a constant was set from are left "
+    "out; n/a below 3 records"
+)
+
+BAND_METRICS = {"decode": "decode_tok_s", "prefill": "prefill_tok_s"}
+
+
+@functools.cache
+def _band(engine: str, metric: str) -> tuple[float, float] | str:
+    time_errors = [
+        1.0 / (1.0 + v.error) - 1.0
+        for v in validate_offload_all()
+        if v.error is not None
+        and v.metric == metric
+        and v.engine == engine
+        and not v.used_for_fitting
+    ]
+    if len(time_errors) < 3:
+        return f"n/a: {len(time_errors)} held-out {metric} record(s) for {engine} (3 needed)"
+    return round(min(time_errors) * 100, 1), round(max(time_errors) * 100, 1)
+
+
+def offload_error_band_pct(engine: str, regime: str) -> list[float] | str:
+    """Spread of the held-out residuals of `engine` in `regime` ("decode" or "prefill") as
+    time errors (a tok/s error e is a time error 1 / (1 + e) - 1): [low, high] in %, or
+    "n/a: reason" with fewer than 3 records (issue 17's band, as latency's in plan/validate.py)."""
+    band = _band(engine, BAND_METRICS[regime])
+    return band if isinstance(band, str) else list(band)

@@ -8,7 +8,13 @@ from moeplan.cli.render import Table, gb, pct
 from moeplan.hardware.hosts import Host
 from moeplan.perf.offload import OffloadReport
 from moeplan.plan.offload_plan import OffloadCandidate
-from moeplan.plan.validate_offload import OffloadValidation, median_abs_error, verdicts
+from moeplan.plan.validate_offload import (
+    OFFLOAD_ERROR_BAND_DEFINITION,
+    OffloadValidation,
+    median_abs_error,
+    offload_error_band_pct,
+    verdicts,
+)
 
 
 def _r(x: float | None, digits: int = 3) -> float | None:
@@ -63,6 +69,9 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
     }
     s = r.speed
     if s is not None:
+        doc["error_band_pct"] = error_bands(r)
+        doc["error_band"] = OFFLOAD_ERROR_BAND_DEFINITION
+    if s is not None:
         doc["decode"] = {
             "bound": s.decode_bound,
             "step_ms": round(s.decode_step_s * 1e3, 4),
@@ -76,6 +85,14 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "other_path_seconds": _r(s.prefill_alternative_s, 6),
         }
     return doc
+
+
+def error_bands(r: OffloadReport) -> dict[str, list[float] | str]:
+    return {regime: offload_error_band_pct(r.engine.id, regime) for regime in ("decode", "prefill")}
+
+
+def _band_text(band: list[float] | str) -> str:
+    return band if isinstance(band, str) else f"{band[0]:+.1f}% to {band[1]:+.1f}% of time"
 
 
 PATHS = {
@@ -130,6 +147,10 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         perf.notes.append(
             f"host experts read at {r.host_bw_bytes_per_s / 1e9:,.0f} GB/s reached "
             f"({r.engine.host_bw_efficiency} of one socket's theoretical bandwidth)"
+        )
+        perf.notes.append(
+            "error band vs published (held out): "
+            + "; ".join(f"{k} {_band_text(b)}" for k, b in error_bands(r).items())
         )
         tables.append(perf)
     t.notes.extend(r.notes)
