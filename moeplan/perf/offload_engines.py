@@ -112,7 +112,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "with stated flags was found)",
                 "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure",
                 "host_bw_efficiency 0.66: set from one gpt-oss-120b run whose RAM speed is not "
-                "stated (DDR5-5600 assumed), so weakly determined",
+                "stated (DDR5-5600 assumed), so weakly determined; the four held-out llama.cpp "
+                "runs with stated RAM in validate are over-predicted by 43-65%",
             ),
             fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),
