@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from moeplan.memory.sizing import active_by_convention
 from moeplan.model.hf_config import spec_from_config
+from moeplan.model.official import CONVENTIONS, active_by_convention, within_rounding
 from moeplan.model.params import count_params
 from moeplan.model.specs import MixerKind
 
@@ -242,59 +242,69 @@ def test_counts_match_an_independent_count(name):
     assert c.active_without_embeddings == pytest.approx(active - table, rel=0.02)
 
 
-# Publishers' figures (README of configs-2026; convention as each publisher states it).
+# Publishers' figures (README of configs-2026), with the counts that meet each figure within
+# its published rounding. None of these publishers says what its active figure includes (see
+# official_params in model_specs/ for the catalog's entries), so the test pins which of the
+# three counts meet it, not a convention chosen as the closest.
+E, H, N = CONVENTIONS  # with input embedding and head, head only, neither
 PUBLISHED = {
-    # name: (total, active, convention, extra tolerance reason)
-    "qwen3-next-80b-a3b": (80e9, 3e9, "without_embeddings"),
-    "qwen3.5-397b-a17b": (397e9, 17e9, "with_embedding"),
-    "deepseek-v3.2": (671e9, 37e9, "without_input_embedding"),
-    "glm-5": (744e9, 40e9, "without_embeddings"),
-    "kimi-k2.5": (1e12, 32e9, "without_input_embedding"),
-    "minimax-m2.5": (230e9, 10e9, "without_input_embedding"),
-    "ling-mini-2.0": (16.26e9, 1.43e9, "with_embedding"),
-    "deepseek-moe-16b": (16.4e9, 2.8e9, "with_embedding"),
-    "qwen3-vl-30b-a3b": (30e9, 3e9, "with_embedding"),
-    "nemotron-3-nano-30b-a3b": (31.6e9, 3.2e9, "without_input_embedding"),
-    "mimo-v2-flash": (309e9, 15e9, "without_input_embedding"),
-    "longcat-flash-chat": (560e9, 27e9, "without_input_embedding"),
-    "jamba-v0.1": (52e9, 12e9, "without_input_embedding"),
-    "ling-lite": (16.8e9, 2.75e9, "with_embedding"),
-    "moonlight-16b-a3b": (16e9, 3e9, "with_embedding"),
+    # name: (total, active, counts meeting the active figure)
+    "qwen3-next-80b-a3b": (80e9, 3e9, {N}),
+    "qwen3.5-397b-a17b": (397e9, 17e9, {E}),
+    "deepseek-v3.2": (671e9, 37e9, {H, N}),
+    "glm-5": (744e9, 40e9, {N}),
+    "kimi-k2.5": (1e12, 32e9, {H}),
+    "minimax-m2.5": (230e9, 10e9, {H, N}),
+    "ling-mini-2.0": (16.26e9, 1.43e9, {E}),
+    "deepseek-moe-16b": (16.4e9, 2.8e9, {E}),
+    "qwen3-vl-30b-a3b": (30e9, 3e9, {E, H, N}),
+    "nemotron-3-nano-30b-a3b": (31.6e9, 3.2e9, {H}),
+    "mimo-v2-flash": (309e9, 15e9, {E, H}),
+    "longcat-flash-chat": (560e9, 27e9, {H}),
+    "jamba-v0.1": (52e9, 12e9, {E, H, N}),
+    "ling-lite": (16.8e9, 2.75e9, {E}),
+    "moonlight-16b-a3b": (16e9, 3e9, {E, H}),
 }
-
-
-def _tolerance(published: float) -> float:
-    """1% plus half the last published digit ("17B" stands for 16.5-17.5B)."""
-    unit = 1e12 if published >= 1e12 else 1e9
-    digits = f"{published / unit:g}"
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    return 0.01 + 0.5 * 10**-decimals * unit / published
+# totals that miss their rounding; each is a known discrepancy in model_specs/<id>.yaml
+TOTAL_MISSED = {
+    "deepseek-v3.2",  # the DSA indexer (0.85B) is not in V3's 671B
+    "minimax-m2.5",  # 228.69B, 239.75B with the MTP modules: unexplained
+    "qwen3-vl-30b-a3b",  # 30B is the name; the text tower is 30.53B
+    "qwen3.5-397b-a17b",  # 396.35B, 396.81B with the vision tower
+    "longcat-flash-chat",  # 560.66B: unexplained
+}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_publishers_figures_within_their_rounding(name):
-    total, active, convention = PUBLISHED[name]
+    total, active, meeting = PUBLISHED[name]
     c = count_params(spec_of(name))
-    assert c.total == pytest.approx(total, rel=_tolerance(total))
-    assert active_by_convention(c, convention) == pytest.approx(active, rel=_tolerance(active))
+    assert within_rounding(c.total, total) == (name not in TOTAL_MISSED)
+    counts = {k for k in CONVENTIONS if within_rounding(active_by_convention(c, k), active)}
+    assert counts == meeting
 
 
 def test_ernie_total_is_the_truncated_name():
     """Baidu gives 21B total / 3B active; the shapes give 21.83B (27 MoE layers x 64 experts x
     3 x 2560 x 1536 = 20.38B of it): "21B" reads as the name's truncation, not a rounding."""
     c = count_params(spec_of("ernie-4.5-21b-a3b"))
-    assert 21e9 <= c.total < 22e9
-    assert c.active_without_embeddings == pytest.approx(3e9, rel=_tolerance(3e9))
+    assert within_rounding(c.total, 21e9, truncated=True)
+    assert within_rounding(c.active_without_embeddings, 3e9)  # 3.087B; "3B" is 2.5-3.5B
 
 
 def test_longcat_active_is_a_range():
     """LongCat-Flash report: 18.6B-31.3B active per token, 27B on average. 28 MoE layers x
-    3 x 6144 x 2048 = 1.057B per routed slot: 0 to 12 real experts of the top-12."""
+    3 x 6144 x 2048 = 1.057B per routed slot: 0 to 12 real experts of the top-12. The span
+    (12 slots, 12.68B) matches the report's (12.7B); both ends come out above its rounding
+    (18.694B and 31.377B, LM head in, input embedding out): a known discrepancy of 0.09B and
+    0.08B, unexplained (the report does not say what its range includes)."""
     c = count_params(spec_of("longcat-flash-chat"))
     slot = 28 * 3 * 6144 * 2048
     assert c.active_max - c.active_min == 12 * slot
-    assert c.active_min == pytest.approx(18.6e9, rel=0.01)
-    assert c.active_max == pytest.approx(31.3e9, rel=0.01)
+    assert within_rounding(12 * slot, 31.3e9 - 18.6e9)
+    assert not within_rounding(c.active_min, 18.6e9)
+    assert not within_rounding(c.active_max, 31.3e9)
+    assert within_rounding(c.active, 27e9)
     assert c.active_min < c.active < c.active_max
 
 

@@ -9,22 +9,13 @@ from typing import TYPE_CHECKING
 from moeplan.errors import LayoutError
 from moeplan.memory.estimate import DEFAULT_USABLE_FRACTION, MemoryEstimate, estimate_memory
 from moeplan.memory.quant import QuantScheme, component_bits
+from moeplan.model.official import OfficialComparison, compare_official
 from moeplan.model.params import ParamCounts, count_params
 from moeplan.model.specs import ModelSpec
 
 if TYPE_CHECKING:  # layouts and the GPU catalog are loaded only when GPUs are named
     from moeplan.hardware.gpus import GPU
     from moeplan.perf.parallel import Layout, PerGPUMemory
-
-
-@dataclass(frozen=True)
-class OfficialComparison:
-    figure: str  # "total" or "active"
-    published: float
-    computed: int
-    convention: str
-    relative_error: float
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,56 +57,6 @@ class SizeReport:
         if self.shard is not None:
             return self.shard.total_bytes <= usable
         return self.gpus_needed is not None
-
-
-def active_by_convention(params: ParamCounts, convention: str) -> int:
-    return {
-        "with_embedding": params.active_with_embedding,
-        "without_input_embedding": params.active,
-        "without_embeddings": params.active_without_embeddings,
-    }[convention]
-
-
-def compare_official(
-    spec: ModelSpec, params: ParamCounts
-) -> tuple[tuple[OfficialComparison, ...], list[str]]:
-    """Computed vs published counts, on what the published figure includes."""
-    official = spec.official
-    if official is None:
-        return (), []
-    out, notes = [], []
-    missing = ", ".join(official.not_in_config)
-    if official.total:
-        note = f"official total includes {missing}, not in this config" if missing else ""
-        computed, what = params.total, "main model"
-        if "vision_encoder" in official.total_includes and not missing and params.towers:
-            computed, what = params.total + params.towers_total, "main model + towers"
-        out.append(
-            OfficialComparison(
-                "total",
-                official.total,
-                computed,
-                what,
-                computed / official.total - 1,
-                note,
-            )
-        )
-        if note:
-            notes.append(note)
-    if official.active:
-        computed = active_by_convention(params, official.active_convention)
-        out.append(
-            OfficialComparison(
-                "active",
-                official.active,
-                computed,
-                official.active_convention,
-                computed / official.active - 1,
-            )
-        )
-    if official.note:
-        notes.append(official.note)
-    return tuple(out), notes
 
 
 def architecture_notes(spec: ModelSpec, params: ParamCounts, memory: MemoryEstimate) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from moeplan.errors import MoeplanError, SpecError, UnknownNameError
 from moeplan.model.hf_config import spec_from_config
+from moeplan.model.official import CONVENTIONS, UNSTATED
 from moeplan.model.specs import ModelSpec, OfficialCounts
 from moeplan.names import suggest
 from moeplan.yamlio import load_document, load_packaged_yaml
@@ -145,30 +146,42 @@ def _official(doc: dict[str, Any], where: str) -> OfficialCounts:
         value = doc.get(key)
         if value is not None and (not isinstance(value, (int, float)) or value <= 0):
             raise SpecError(f"{where}: official_params.{key} must be a positive number")
+    convention, source = _convention(doc, where)
     return OfficialCounts(
         total=doc.get("total"),
         active=doc.get("active"),
         source=str(doc.get("source", "")),
-        active_convention=_convention(
-            doc.get("active_convention", "without_input_embedding"), where
-        ),
+        active_convention=convention,
+        active_convention_source=source,
         total_includes=tuple(doc.get("total_includes") or ()),
         not_in_config=tuple(doc.get("not_in_config") or ()),
         note=str(doc.get("note", "")),
         total_truncated=bool(doc.get("total_truncated", False)),
+        total_discrepancy=str(doc.get("total_discrepancy") or ""),
+        active_discrepancy=str(doc.get("active_discrepancy") or ""),
     )
 
 
-ACTIVE_CONVENTIONS = ("with_embedding", "without_input_embedding", "without_embeddings")
+ACTIVE_CONVENTIONS = (*CONVENTIONS, UNSTATED)
 
 
-def _convention(value: Any, where: str) -> str:
+def _convention(doc: dict[str, Any], where: str) -> tuple[str, str]:
+    """The publisher's stated convention and where it says so; "unstated" when absent."""
+    value = doc.get("active_convention", UNSTATED)
     if value not in ACTIVE_CONVENTIONS:
         raise SpecError(
             f"{where}: official_params.active_convention must be one of "
             f"{', '.join(ACTIVE_CONVENTIONS)}"
         )
-    return str(value)
+    source = doc.get("active_convention_source") or ""
+    if not isinstance(source, str):
+        raise SpecError(f"{where}: official_params.active_convention_source must be text")
+    if value != UNSTATED and not source.strip():
+        raise SpecError(
+            f"{where}: official_params.active_convention {value} needs "
+            "active_convention_source (where the publisher says so, with the quote)"
+        )
+    return str(value), source
 
 
 def _read_yaml(path: Path, packaged: bool = False) -> Any:

@@ -183,13 +183,18 @@ class OfficialCounts:
     total: float | None
     active: float | None
     source: str
-    # which of moeplan's active counts the publisher's figure corresponds to:
-    # "with_embedding", "without_input_embedding" (LM head in) or "without_embeddings"
-    active_convention: str = "without_input_embedding"
+    # what the publisher says its active figure includes: "with_embedding",
+    # "without_input_embedding" (LM head in) or "without_embeddings"; "unstated" where the
+    # publisher gives no definition (all three counts are then shown beside the figure)
+    active_convention: str = "unstated"
+    active_convention_source: str = ""  # where the publisher says so: URL and quote
     total_includes: tuple[str, ...] = ()  # parts the official total holds, e.g. "vision_encoder"
     not_in_config: tuple[str, ...] = ()  # of those, parts the config does not describe
     note: str = ""
     total_truncated: bool = False  # the published total is a truncation ("21B" for 21.8B)
+    # why a count misses the figure's published rounding, where it does (empty: it meets it)
+    total_discrepancy: str = ""
+    active_discrepancy: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from moeplan.cli.render import Table, billions, gb, pct, small_bytes
 from moeplan.memory.sizing import SizeReport
+from moeplan.model.official import CONVENTIONS, OfficialComparison
 from moeplan.model.params import COMPONENTS
 
 if TYPE_CHECKING:
@@ -160,11 +162,7 @@ def size_tables(r: SizeReport) -> list[Table]:
         f"active with input embedding: {billions(p.active_with_embedding)}; "
         f"without embedding and head: {billions(p.active_without_embeddings)}"
     )
-    for c in r.comparisons:
-        params.notes.append(
-            f"official {c.figure} {billions(c.published)} vs computed "
-            f"{billions(c.computed)} ({c.convention}): {pct(c.relative_error)}"
-        )
+    params.notes.extend(official_notes(r.comparisons))
     params.notes.extend(r.notes)
     towers = m.weights_by_component.get("towers", 0)
     mem_rows = [
@@ -262,3 +260,53 @@ def levels_table(reports: list[SizeReport]) -> Table:
                 f"{gb(cap)} usable"
             )
     return t
+
+
+def _figure(n: float) -> str:
+    """A published figure as published: 37B, 3.3B, 1.04T."""
+    return f"{n / 1e12:.6g}T" if n >= 1e12 else f"{n / 1e9:.6g}B"
+
+
+_SHORT = {
+    "with_embedding": "embedding + head",
+    "without_input_embedding": "head only",
+    "without_embeddings": "neither",
+}
+
+
+def official_notes(comparisons: Sequence[OfficialComparison]) -> list[str]:
+    """Each published figure against the count on the publisher's own definition, or against
+    all three counts where the publisher gives none; within its published rounding or not."""
+    notes = []
+    for c in comparisons:
+        if c.figure == "active" and c.convention != comparisons[-1].convention:
+            continue  # an unstated convention: the three counts are on one line (the last)
+        rounding = f"the published rounding (+-{_figure(c.rounding)})"
+        if c.figure == "total" or c.convention_stated:
+            what = c.convention if c.figure == "total" else CONVENTIONS[c.convention]
+            line = (
+                f"official {c.figure} {_figure(c.published)} vs computed "
+                f"{billions(c.computed)} ({what}"
+                + ("" if c.figure == "total" else ", as the publisher states")
+                + f"): {pct(c.relative_error)}; {'within' if c.within_rounding else 'outside'} "
+                + rounding
+            )
+            met = c.within_rounding
+        else:
+            three = [x for x in comparisons if x.figure == "active"]
+            counts = ", ".join(f"{billions(x.computed)} ({_SHORT[x.convention]})" for x in three)
+            notes.append(
+                f"official active {_figure(c.published)}: no definition by the publisher found; "
+                f"computed {counts}"
+            )
+            matching = [_SHORT[x.convention] for x in three if x.within_rounding]
+            met = bool(matching)
+            line = f"official active {_figure(c.published)}: " + (
+                f"within {rounding}: {', '.join(matching)}" if met else f"none within {rounding}"
+            )
+        notes.append(line)
+        if not met and c.discrepancy:
+            notes.append(f"known discrepancy ({c.figure} {_figure(c.published)}): {c.discrepancy}")
+        if c.figure == "active" and c.convention_stated and c.convention_source:
+            notes.append(f"active convention source: {c.convention_source}")
+    return notes
