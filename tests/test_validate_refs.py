@@ -101,3 +101,16 @@ def test_validate_reports_the_references_in_every_format(fmt):
         assert "latency_references.yaml" in r.stdout
         assert "decode: median absolute error over" in r.stdout
         assert "prefill: median absolute error over" in r.stdout
+
+
+def test_a_shared_table_names_a_fitted_record():
+    """Records from the table of a fitted record say so, and the note/JSON report the median
+    without them too."""
+    fitted = {rid for e in ENGINES.values() for rid in e.fitted_on}
+    results = validate_references()
+    shared = [v for v in results if v.same_table_as_fitted]
+    assert shared and all(v.same_table_as_fitted in fitted for v in shared)
+    apart = [v for v in results if not v.same_table_as_fitted]
+    doc = json.loads(CliRunner().invoke(app, ["validate", "--json"]).stdout)["latency_references"]
+    assert doc["median_abs_error_decode_other_tables"] == median_abs_error(apart, False, "decode")
+    assert doc["counted_decode_other_tables"] == sum(1 for v in apart if v.counts_in("decode"))

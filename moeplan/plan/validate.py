@@ -39,6 +39,7 @@ class Validation:
     far_from_roofline: str = ""
     engine: str = ""
     used_for_fitting: bool = False
+    same_table_as_fitted: str = ""  # a record from the table an engine constant was set from
 
     @property
     def error(self) -> float | None:
@@ -140,6 +141,7 @@ def validate_record(rec: dict[str, Any], engine: EngineProfile | None = None) ->
         metric=how["metric"],
         predicted=predict_metric(how["metric"], point),
         far_from_roofline=how.get("far_from_roofline", ""),
+        same_table_as_fitted=how.get("same_table_as_fitted", ""),
         engine=how["engine"],
         **base,
     )
