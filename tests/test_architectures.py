@@ -243,9 +243,9 @@ def test_counts_match_an_independent_count(name):
 
 
 # Publishers' figures (README of configs-2026), with the counts that meet each figure within
-# its published rounding. None of these publishers says what its active figure includes (see
-# official_params in model_specs/ for the catalog's entries), so the test pins which of the
-# three counts meet it, not a convention chosen as the closest.
+# its published rounding. The test pins which of the three counts meet each figure, whether or
+# not the publisher says what it includes (NVIDIA and inclusionAI do; their definitions, with
+# the quotes, are in model_specs/<id>.yaml and checked in tests/test_params.py).
 E, H, N = CONVENTIONS  # with input embedding and head, head only, neither
 PUBLISHED = {
     # name: (total, active, counts meeting the active figure)

@@ -91,6 +91,19 @@ def test_kimi_k2_total_is_the_released_config_plus_one_moe_layer():
     assert spec.official.total_discrepancy and spec.official.active_discrepancy
 
 
+def test_second_figures_on_the_same_definitions():
+    """Nemotron 3 Nano report: "3.2B are active (3.6B including embeddings)": 3.2B without the
+    input embedding (the head in; 131072 x 2688 = 0.352B per table), 3.6B with it. Ling-mini-2.0
+    card: "1.43B activated" with the embeddings, "non-embedding 789M" without either table."""
+    n = count_params(load_model("nemotron-3-nano-30b-a3b"))
+    assert n.breakdown["embedding"] == 131072 * 2688
+    assert within_rounding(n.active, 3.2e9) and within_rounding(n.active_with_embedding, 3.6e9)
+    assert not within_rounding(n.active_without_embeddings, 3.2e9)  # 2.88B: not their reading
+    ling = count_params(load_model("ling-mini-2.0"))
+    assert within_rounding(ling.active_with_embedding, 1.43e9)
+    assert within_rounding(ling.active_without_embeddings, 0.789e9)
+
+
 OFFICIAL = [cid for cid in catalog_ids() if load_model(cid).official is not None]
 
 
