@@ -356,3 +356,19 @@ def test_offload_error_band_is_the_spread_of_held_out_time_residuals():
     )
     doc = json.loads(r.output)
     assert set(doc["error_band_pct"]) == {"decode", "prefill"} and "error_band" in doc
+
+
+def test_ktransformers_v02_has_no_amx_prompt_kernel():
+    # DeepseekR1_V3_tutorial.md: the AMX-based MoE kernel is 'V0.3 only'
+    v02 = resolve_offload_engine("ktransformers-v0.2")
+    assert v02.id == "ktransformers-v02" and not v02.matrix_units
+    assert (
+        replace(
+            v02,
+            id="ktransformers",
+            matrix_units=True,
+            description=KTRANS.description,
+            sources=KTRANS.sources,
+        )
+        == KTRANS
+    )

@@ -8,7 +8,7 @@ reports the error on the records held out from that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moeplan.errors import UnknownNameError
 from moeplan.hardware.hosts import Host
@@ -151,11 +151,29 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
 }
 
 
+OFFLOAD_ENGINES["ktransformers-v02"] = replace(
+    OFFLOAD_ENGINES["ktransformers"],
+    id="ktransformers-v02",
+    description="ktransformers V0.2/V0.2.1 (Feb 2025): as ktransformers, but prompt GEMMs on the "
+    "CPU run llamafile's AVX-512 kernels; the AMX MoE kernel came with V0.3",
+    matrix_units=False,
+    sources=(
+        *OFFLOAD_ENGINES["ktransformers"].sources,
+        "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: prefill '54.21 (32 cores) -> "
+        "74.362 (dual-socket) -> 255.26 (optimized AMX-based MoE kernel, V0.3 only)'",
+    ),
+)
+"""The ktransformers profile without AMX tiles: decode is unchanged (matvecs never use them)."""
+
+
 def resolve_offload_engine(name: str | None) -> OffloadProfile:
     key = (name or "llamacpp").strip().lower()
-    key = {"llama.cpp": "llamacpp", "llama-cpp": "llamacpp", "ktrans": "ktransformers"}.get(
-        key, key
-    )
+    key = {
+        "llama.cpp": "llamacpp",
+        "llama-cpp": "llamacpp",
+        "ktrans": "ktransformers",
+        "ktransformers-v0.2": "ktransformers-v02",
+    }.get(key, key)
     if key not in OFFLOAD_ENGINES:
         raise UnknownNameError("offload engine", name or "", list(OFFLOAD_ENGINES))
     return OFFLOAD_ENGINES[key]
