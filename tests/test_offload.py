@@ -372,3 +372,38 @@ def test_ktransformers_v02_has_no_amx_prompt_kernel():
         )
         == KTRANS
     )
+
+
+def test_mla_decode_kernel_runs_on_a_fixed_grid():
+    from moeplan.perf.offload import mla_decode_kernel_s
+
+    spec = load_model("deepseek-v3")
+    gpu = resolve_gpu("rtx-4090")
+    # 128 heads / BLOCK_H 16 = 8 groups x 4 splits = 32 CTAs on 128 SMs: one wave; each CTA
+    # walks 8000 / 4 = 2000 tokens x 2 x 16 x (512 + 64 + 512) FLOPs = 69,632,000 FLOPs at
+    # 165.2e12 / 128 FLOP/s a SM = 53.95 us a layer, x 61 MLA layers = 3.291 ms
+    assert mla_decode_kernel_s(spec, gpu, KTRANS, 1, 8000) == pytest.approx(
+        61 * 69_632_000 / (165.2e12 / 128), rel=1e-9
+    )
+    assert mla_decode_kernel_s(spec, gpu, LLAMACPP, 1, 8000) == 0.0  # no such kernel
+    assert mla_decode_kernel_s(spec, resolve_gpu("h100-sxm"), KTRANS, 1, 8000) == 0.0  # no SMs
+    # the slowdown grows with context: 10k costs more than 1k
+    r1 = estimate_offload(
+        spec,
+        resolve_scheme("q4_k_m", spec),
+        gpu,
+        resolve_host("epyc-9654"),
+        KTRANS,
+        input_len=1000,
+        output_len=300,
+    )
+    r10 = estimate_offload(
+        spec,
+        resolve_scheme("q4_k_m", spec),
+        gpu,
+        resolve_host("epyc-9654"),
+        KTRANS,
+        input_len=10000,
+        output_len=300,
+    )
+    assert r10.speed.attention_kernel_s > r1.speed.attention_kernel_s >= 0

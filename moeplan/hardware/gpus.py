@@ -38,6 +38,7 @@ class GPU:
     sources: tuple[str, ...] = ()
     pcie_gen: int | None = None  # host link, where the catalog gives it
     pcie_lanes: int | None = None
+    sm_count: int | None = None  # streaming multiprocessors, where the catalog gives them
 
     def peak_flops(self, compute: str) -> float:
         """Dense tensor-core peak for a math datatype ("bf16", "fp8", "fp4", "int8"); a GPU
@@ -83,6 +84,7 @@ def gpu_catalog() -> dict[str, GPU]:
             sources=tuple(rec.get("sources") or ()),
             pcie_gen=(rec.get("pcie") or {}).get("gen"),
             pcie_lanes=(rec.get("pcie") or {}).get("lanes"),
+            sm_count=rec.get("sm_count"),
         )
     return gpus
 

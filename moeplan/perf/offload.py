@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import Host, pcie_bytes_per_s
+from moeplan.memory.cache import decode_kv_read_bytes_per_sequence
 from moeplan.memory.estimate import (
     weights_bytes_by_component,
 )
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
-from moeplan.model.specs import ModelSpec
+from moeplan.model.specs import AttentionKind, ModelSpec
 from moeplan.perf.latency import make_setup
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s
 from moeplan.perf.offload_placement import (
@@ -53,6 +54,10 @@ router, top-k and combine stay on the GPU."""
 
 MODES = ("none", "experts", "auto")
 
+MLA_DECODE_BLOCK_H = 16
+"""Query heads one CTA of the Triton grouped MLA decode kernel handles (ktransformers
+operators/triton_attention.py _decode_grouped_att_m_fwd, from sglang: BLOCK_H = 16)."""
+
 
 @dataclass(frozen=True)
 class OffloadSpeed:
@@ -63,10 +68,11 @@ class OffloadSpeed:
     prefill_path: str  # "cpu" or "stream"
     prefill_alternative_s: float | None
     disk_s: float  # per decode step when RAM is short (mmap from disk), else 0
+    attention_kernel_s: float = 0.0  # MLA decode kernel time beyond its KV read (few CTAs)
 
     @property
     def decode_step_s(self) -> float:
-        return self.decode.total_s + self.host_decode_s + self.disk_s
+        return self.decode.total_s + self.attention_kernel_s + self.host_decode_s + self.disk_s
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,35 @@ def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
     per_socket = total / host.sockets
     gain = 1.0 + (host.sockets - 1) * engine.numa_extra_socket_gain
     return per_socket * engine.host_bw_efficiency * gain
+
+
+def mla_decode_kernel_s(
+    spec: ModelSpec, gpu: GPU, engine: OffloadProfile, batch: int, context: float
+) -> float:
+    """One decode step of an MLA decode kernel whose grid is fixed, not sized to the GPU.
+
+    ktransformers runs MLA decode with a Triton grouped kernel on a grid of batch x
+    cdiv(heads, 16) x num_kv_splits CTAs (4 splits, operators/attention.py): for DeepSeek-V3's
+    128 heads, 8 x 4 = 32 CTAs at batch 1, a quarter of an RTX 4090's 128 SMs. Each CTA walks
+    context / splits tokens, doing 2 x 16 x (kv_lora_rank + rope + kv_lora_rank) FLOPs a token
+    (QK over the 576-wide latent+rope key, PV over the 512-wide latent) on one SM, so a layer
+    takes that at one SM's share of the BF16 tensor peak (bf16_flops / sm_count, 100% of it:
+    a bound, not a measured rate), times the waves of CTAs over the SMs. 0 when the engine has
+    no such kernel or the GPU entry lacks an SM count or BF16 peak."""
+    splits = engine.mla_decode_kv_splits
+    if splits is None or gpu.sm_count is None or gpu.bf16_flops is None:
+        return 0.0
+    total = 0.0
+    for layer in spec.layers:
+        attn = spec.layer_attention(layer)
+        if not layer.keeps_kv or attn.kind is not AttentionKind.MLA or attn.kv_lora_rank is None:
+            continue
+        width = attn.kv_lora_rank + (attn.qk_rope_head_dim or 0) + attn.kv_lora_rank
+        groups = math.ceil(attn.num_heads / MLA_DECODE_BLOCK_H)
+        waves = math.ceil(batch * groups * splits / gpu.sm_count)
+        flops_per_cta = 2 * MLA_DECODE_BLOCK_H * width * math.ceil(context / splits)
+        total += waves * flops_per_cta / (gpu.bf16_flops / gpu.sm_count)
+    return total
 
 
 def _gpu_setup(
@@ -199,8 +234,17 @@ def offload_speed(
     if not placement.fits_host and placement.host_bytes:
         short = (placement.host_bytes - placement.host_capacity_bytes) / placement.host_bytes
         disk_s = bytes_ * min(1.0, short) / disk_bytes_per_s
+    # the MLA decode kernel's few CTAs, beyond the KV read decode_step already costs
+    kernel_s = mla_decode_kernel_s(spec, gpu, engine, batch, mean_context)
+    kv_read_s = (
+        batch
+        * decode_kv_read_bytes_per_sequence(spec, mean_context, kv_quant)
+        / setup.rates.stream_bw_bytes_per_s
+    )
+    attention_s = max(0.0, kernel_s - kv_read_s)
     parts = {
         "GPU memory bandwidth": gpu_step.memory_s,
+        "GPU MLA decode kernel (fixed grid)": attention_s,
         "GPU compute": gpu_step.compute_s,
         "GPU kernel/step overhead": gpu_step.overhead_s,
         "host memory bandwidth": t_mem if t_mem >= t_cpu else 0.0,
@@ -226,7 +270,7 @@ def offload_speed(
         chosen, path, other = stream_path, "stream", cpu_path
     else:
         chosen, path, other = cpu_path, "cpu", stream_path
-    speed = OffloadSpeed(gpu_step, host_s, bound, chosen, path, other, disk_s)
+    speed = OffloadSpeed(gpu_step, host_s, bound, chosen, path, other, disk_s, attention_s)
     return speed, host_bw
 
 

@@ -60,6 +60,7 @@ class OffloadProfile:
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
     reserves_ubatch_logits: bool = False  # compute buffer sized for logits of a whole ubatch
+    mla_decode_kv_splits: int | None = None  # fixed KV splits of the MLA decode kernel's grid
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -132,6 +133,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             ubatch_tokens=8192,
             gpu_margin_bytes=1024 * (1 << 20),
             overlaps_shared_experts=True,
+            mla_decode_kv_splits=4,
             sources=(
                 "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: experts on the CPU, "
                 "MLA/KV on the GPU; dual socket 'copy the critical matrix on both nodes' (382 GB "
@@ -142,6 +144,10 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "kvcache-ai/ktransformers ktransformers/operators/experts.py, "
                 "KDeepseekV3MoE.forward: decode submits the routed experts to the CPU, runs the "
                 "shared experts on the GPU, then syncs (the two overlap)",
+                "kvcache-ai/ktransformers ktransformers/operators/attention.py "
+                "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
+                "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
+                "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
                 "host_bw_efficiency 0.40 from the single-socket V0.2 record, "
                 "numa_extra_socket_gain 0.5 from the dual-socket one (same doc, same machine)",
             ),
