@@ -253,7 +253,7 @@ PUBLISHED = {
     "qwen3.5-397b-a17b": (397e9, 17e9, {E}),
     "deepseek-v3.2": (671e9, 37e9, {H, N}),
     "glm-5": (744e9, 40e9, {N}),
-    "kimi-k2.5": (1e12, 32e9, {H}),
+    "kimi-k2.5": (1.04e12, 32e9, {H}),  # total: K2's report (the card's "1T" checks nothing)
     "minimax-m2.5": (230e9, 10e9, {H, N}),
     "ling-mini-2.0": (16.26e9, 1.43e9, {E}),
     "deepseek-moe-16b": (16.4e9, 2.8e9, {E}),
@@ -272,6 +272,7 @@ TOTAL_MISSED = {
     "qwen3-vl-30b-a3b",  # 30B is the name; the text tower is 30.53B
     "qwen3.5-397b-a17b",  # 396.35B, 396.81B with the vision tower
     "longcat-flash-chat",  # 560.66B: unexplained
+    "kimi-k2.5",  # 1026.41B; the K2 report's 1043B is one more MoE layer (see kimi-k2)
 }
 
 
