@@ -24,6 +24,7 @@ from moeplan.memory.estimate import (
     MemoryEstimate,
     estimate_memory,
 )
+from moeplan.perf.host import host_step_s
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, per_gpu_memory
 from moeplan.perf.phases import Phase, Setup, _through_pipeline, prefill, stage_pass
 from moeplan.perf.terms import attention_core_flops, stage_fraction
@@ -132,7 +133,8 @@ def mixed_step(
     """One step of a replica: `concurrency` sequences decode (1 + k tokens each) at the mean
     context, plus `prefill_tokens` prompt tokens (chunked prefill) spread over the DP groups.
     With PP the batch is split into pp micro-batches that keep every stage busy, as in
-    `phases.decode_step`."""
+    `phases.decode_step`. The executor's host loop over the rank's requests adds its time
+    (`perf.host`)."""
     spec, layout = setup.spec, setup.layout
     micro = max(1.0, concurrency / layout.pp)
     per_group = micro / layout.dp
@@ -150,6 +152,9 @@ def mixed_step(
         )
     total = _through_pipeline(setup, stage, tokens)
     total.overhead_s += setup.rates.engine.step_overhead_s
+    # the executor rank's host loop over its requests (perf.host): decoding and new prompts
+    requests = concurrency / layout.dp + prompt_per_group * layout.pp / workload.input_len
+    total.overhead_s += host_step_s(setup.rates.engine.id, setup.gpu.id, requests)
     draft = speculation.draft_cost_fraction(spec.num_layers)
     return total.scaled(1.0 + draft) if draft else total
 

@@ -14,8 +14,9 @@ from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
+from moeplan.perf.offline_run import offline_run, trtllm_bench_caps
 from moeplan.perf.parallel import Layout
-from moeplan.perf.serving import ServingPoint, Workload, aggregated_point
+from moeplan.perf.serving import ServingPoint, Workload, aggregated_point, replica_capacity
 from moeplan.perf.serving_search import Deployment, search_serving, setup_for
 from moeplan.yamlio import load_packaged_yaml
 
@@ -63,6 +64,8 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
     )
     cap = rec.get("max_concurrency")
     fixed = rec.get("concurrency")  # a run at one stated concurrency: predicted at exactly that
+    if rec.get("num_requests") is not None:
+        return _offline(dep, rec, layout)
     if fixed is not None:
         best = _at_concurrency(dep, rec, layout, int(fixed))
     else:
@@ -75,6 +78,27 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         layout.describe(),
         best.concurrency if best else None,
         "" if best else result.reason,
+        str(rec.get("not_counted", "")),
+    )
+
+
+def _offline(dep: Deployment, rec: dict[str, Any], layout: Layout) -> ServingValidation:
+    """A run of `num_requests` queued at once under trtllm-bench's engine caps
+    (`perf.offline_run`), on every replica alike."""
+    setup = setup_for(dep, layout)
+    workload = Workload(rec["input_len"], rec["output_len"])
+    replicas = rec["gpus"] // layout.gpus
+    caps = trtllm_bench_caps(setup, workload, layout.gpus)
+    room = replica_capacity(setup, workload, dep.usable_fraction).per_replica // layout.dp
+    run = offline_run(setup, workload, -(-int(rec["num_requests"]) // replicas), caps, room)
+    return ServingValidation(
+        rec["id"],
+        float(rec["value"]),
+        run.output_tok_s(workload) * replicas,
+        layout.describe(),
+        round(run.mean_running * replicas),
+        f"offline run of {rec['num_requests']} requests, max_batch_size "
+        f"{caps.max_batch_size}, max_num_tokens {caps.max_num_tokens} a rank: {run.steps} steps",
         str(rec.get("not_counted", "")),
     )
 

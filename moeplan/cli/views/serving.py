@@ -222,7 +222,9 @@ def serving_validate_table(results: list[ServingValidation]) -> Table:
             "-" if v.error is None else pct(v.error),
             v.layout,
             "-" if v.concurrency is None else f"{v.concurrency:,}",
-            "not counted: " + v.not_counted if v.not_counted else (v.note or "counted"),
+            "not counted: " + v.not_counted
+            if v.not_counted
+            else ("counted; " + v.note if v.note else "counted"),
         ]
         for v in results
     ]
@@ -242,7 +244,9 @@ def serving_validate_table(results: list[ServingValidation]) -> Table:
     median = median_abs_serving_error(results)
     counted = sum(1 for v in results if v.error is not None and not v.not_counted)
     t.notes.append(
-        "output tokens/s of all GPUs; predicted = the best over concurrency of the run's layout"
+        "output tokens/s of all GPUs; predicted = the best over concurrency of the run's layout, "
+        "or, for a run of N requests queued at once (trtllm-bench), that run step by step "
+        "under the engine's caps (ramp and tail included); concurrency: mean requests in flight"
     )
     if median is not None:
         t.notes.append(f"median |error| over {counted} counted records: {median * 100:.1f}%")
@@ -262,6 +266,7 @@ def serving_validate_json(results: list[ServingValidation]) -> dict[str, Any]:
                 "error": v.error,
                 "layout": v.layout,
                 "concurrency": v.concurrency,
+                "note": v.note or None,
                 "not_counted": v.not_counted or None,
             }
             for v in results

@@ -1,0 +1,63 @@
+"""The offline benchmark run (perf.offline_run) and the host time per request (perf.host)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.engines import resolve_engine
+from moeplan.perf.host import host_s_per_request
+from moeplan.perf.offline_run import EngineCaps, offline_run, trtllm_bench_caps
+from moeplan.perf.parallel import Layout
+from moeplan.perf.serving import Workload, mixed_step
+from moeplan.perf.serving_search import Deployment, setup_for
+
+
+def _setup(engine: str = "trtllm", gpu: str = "b200"):
+    spec = load_model("qwen3-30b-a3b")
+    dep = Deployment(
+        spec, resolve_scheme("nvfp4", spec), resolve_gpu(gpu), resolve_engine(engine), "fp8"
+    )
+    return setup_for(dep, Layout(tp=1, ep=1, pp=1, dp=1))
+
+
+def test_trtllm_bench_caps_follow_its_heuristic():
+    # B200 193,273,528,320 B; Qwen3-30B-A3B 30,532,122,624 params x 0.5 B (NVFP4);
+    # KV 2 x 48 layers x 4 heads x 128 x 1 B = 49,152 B/token, 2,000 tokens a request:
+    # (193,273,528,320 - 15,266,061,312) x 0.9 / (49,152 x 2,000) = 1,629.7 requests
+    # -> batch 256 x ceil(1629.7 / 256) = 1,792; tokens 1,629.7 x 2 = 3,259.4 -> 3,328 (256s)
+    caps = trtllm_bench_caps(_setup(), Workload(1000, 1000), 1)
+    assert caps == EngineCaps(1792, 3328)
+    # chunked prefill off: the token budget holds a whole prompt beside a full batch
+    long = trtllm_bench_caps(_setup(), Workload(20000, 2000), 1)
+    assert long.max_num_tokens >= 20000 + long.max_batch_size
+
+
+def test_offline_run_ramp_and_tail_cost_steps():
+    setup, wl = _setup(), Workload(1000, 1000)
+    caps = EngineCaps(1792, 3328)
+    run = offline_run(setup, wl, 3000, caps, 1000)
+    # 3000 requests through at most 1000 at a time: at least 3 waves of 1000 steps
+    assert run.steps >= math.ceil(3000 / 1000) * 1000
+    assert run.mean_running <= 1000
+    # never faster than the steady state at the full room
+    full = mixed_step(setup, wl, 1000, 1000.0)
+    assert run.output_tok_s(wl) < 1000 / full.total_s
+    with pytest.raises(Exception, match="caps"):
+        offline_run(setup, wl, 10, EngineCaps(64, 512), 100)
+
+
+def test_host_time_per_request():
+    # PR 16564: 8.8 ms / 256 requests on Grace; x86 faster by 37.08 / 13.48 (TE issue 2053)
+    assert host_s_per_request("trtllm", "gb200-nvl72") == pytest.approx(34.375e-6)
+    assert host_s_per_request("trtllm", "b200") == pytest.approx(34.375e-6 * 13.48 / 37.08)
+    assert host_s_per_request("vllm", "b200") == 0.0
+    # it adds to the serving step in proportion to the requests
+    wl = Workload(1000, 1000)
+    trt = mixed_step(_setup(), wl, 1024, 0.0).total_s
+    grace = mixed_step(_setup(gpu="gb200-nvl72"), wl, 1024, 0.0).total_s
+    assert grace > trt
