@@ -61,3 +61,24 @@ def test_host_time_per_request():
     trt = mixed_step(_setup(), wl, 1024, 0.0).total_s
     grace = mixed_step(_setup(gpu="gb200-nvl72"), wl, 1024, 0.0).total_s
     assert grace > trt
+
+
+def test_trtllm_moe_under_attention_dp_all_gathers():
+    # CutlassFusedMoE with attention DP: all-gather the FP8 inputs (1 B/value + 8 B per top_k
+    # choice) and reduce-scatter BF16 outputs (2 B/value): Maverick, top-1, hidden 5120:
+    # (5120 x 1 + 8 + 5120 x 2) = 15,368 B per token per MoE layer before the ring's 7/8
+    from moeplan.perf.moe_comm import allgather_moe_bytes_per_layer
+    from moeplan.perf.phases import decode_step
+
+    assert allgather_moe_bytes_per_layer(1, 5120, 1, "fp8") == 15368
+    spec = load_model("llama-4-maverick")
+    layout = Layout(tp=1, ep=8, pp=1, dp=8)
+
+    def comm(engine: str) -> float:
+        dep = Deployment(
+            spec, resolve_scheme("fp8", spec), resolve_gpu("h200"), resolve_engine(engine), "fp8"
+        )
+        return decode_step(setup_for(dep, layout), 8192, 2000).communication_s
+
+    # top-1: an all-to-all moves one BF16 copy each way; the all-gather moves every token
+    assert comm("trtllm") > 2 * comm("sglang")

@@ -24,6 +24,7 @@ from moeplan.perf.engines import (
     KERNELS_PER_SHARED_EXPERTS,
     EngineProfile,
 )
+from moeplan.perf.moe_comm import allgather_moe_bytes_per_layer, uses_allgather
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (
     WeightSplit,
@@ -153,7 +154,9 @@ def _link(setup: Setup, group: int) -> tuple[float, float]:
 
 def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -> float:
     """Per stage: two TP all-reduces per layer of the group's hidden states; under EP an
-    all-to-all dispatch and combine per MoE layer of top_k copies of each token's hidden state."""
+    all-to-all dispatch and combine per MoE layer of top_k copies of each token's hidden state,
+    or, for engines that all-gather under attention DP (perf.moe_comm), a ring all-gather of
+    every token and a reduce-scatter of the outputs."""
     spec, layout, eng = setup.spec, setup.layout, setup.rates.engine
     frac = stage_fraction(spec, layout)
     seconds = 0.0
@@ -166,7 +169,16 @@ def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -
             * frac
             * allreduce_seconds(msg, layout.tp, bw, lat, eng.collective_efficiency)
         )
-    if layout.ep > 1 and spec.moe is not None:
+    if spec.moe is not None and uses_allgather(eng.id, layout.dp, layout.ep):
+        # all-gather the stage's tokens, reduce-scatter the outputs (perf.moe_comm)
+        bw, lat = _link(setup, layout.gpus_per_stage)
+        n = layout.gpus_per_stage
+        moved = allgather_moe_bytes_per_layer(
+            stage_tokens, spec.hidden_size, spec.moe.top_k, setup.scheme.expert_compute
+        )
+        per_layer = 2 * lat + (n - 1) / n * moved / (bw * eng.collective_efficiency)
+        seconds += spec.num_moe_layers * frac * per_layer
+    elif layout.ep > 1 and spec.moe is not None:
         bw, lat = _link(setup, layout.gpus_per_stage)
         per_gpu = (
             stage_tokens
