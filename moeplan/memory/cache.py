@@ -5,6 +5,7 @@ state of linear-attention and Mamba layers. Bytes, integers (reads are floats)."
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from moeplan.errors import MoeplanError
 from moeplan.model.specs import (
@@ -81,9 +82,11 @@ def held(context: int, window: int | None) -> int:
     return context if window is None else min(context, window)
 
 
+@cache
 def read_groups(spec: ModelSpec) -> tuple[tuple[AttentionSpec, int | None, bool, int], ...]:
     """(attention shape, window, chunked?, number of layers) over the layers that keep a KV
-    cache: what a step reads depends on whether the window slides or is a fixed chunk."""
+    cache: what a step reads depends on whether the window slides or is a fixed chunk (cached:
+    specs are frozen, and serving prices thousands of steps of one spec)."""
     counts: dict[tuple[AttentionSpec, int | None, bool], int] = {}
     for layer in spec.layers:
         if layer.keeps_kv:
