@@ -59,12 +59,27 @@ gpu=${gpu:-unknown-gpu}
 { time timeout 240 "${MOEPLAN[@]}" profile --quick --output "$OUT/$gpu-quick.yaml" --force; } \
   >"$OUT/profile-quick.log" 2>&1
 {
+  echo "== schema 2 check of $gpu.yaml: what the estimator reads"
+  $PY - "$OUT/$gpu.yaml" <<'PY' 2>&1
+import sys
+from moeplan.perf.calibration import load_calibration
+cal = load_calibration(sys.argv[1])
+print("schema version", cal.schema_version, "notes", list(cal.notes))
+for c in cal.moe_curves:
+    pts = ", ".join(f"{x:.3g}:{y:.2f}" for x, y in c.points)
+    print(f"moe {c.dtype} {c.model} {(c.bytes_per_expert or 0) / 1e6:.3g} MB/expert  tpe:frac {pts}")
+print("attention decode (KV bytes:frac)", [(f"{x:.3g}", round(y, 3)) for x, y in cal.attention_decode])
+print("attention prefill (tokens:frac of peak)", [(x, round(y, 3)) for x, y in cal.attention_prefill])
+print("collectives", {f"{k} x{w}": len(p) for (k, w), p in cal.collectives.items()})
+PY
   echo "== profile --compare --calibration $gpu.yaml"
   "${MOEPLAN[@]}" profile --compare --calibration "$OUT/$gpu.yaml" 2>&1
   echo "== latency with and without the calibration"
   for cal in "" "--calibration $OUT/$gpu.yaml"; do
     # shellcheck disable=SC2086
     "${MOEPLAN[@]}" latency qwen3-235b-a22b --gpu "$gpu" --gpus 8 --quant fp8 $cal 2>&1 | tail -8
+    # shellcheck disable=SC2086
+    "${MOEPLAN[@]}" latency mixtral-8x7b --gpu "$gpu" --quant bf16 --batch 1,8,64 $cal 2>&1 | tail -9
   done
 } >"$OUT/compare.log" 2>&1
 {

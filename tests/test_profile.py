@@ -18,7 +18,12 @@ from typer.testing import CliRunner  # noqa: E402
 
 from moeplan.cli import app  # noqa: E402
 from moeplan.errors import CalibrationError  # noqa: E402
-from moeplan.perf.calibration import SCHEMA, interpolate_log2, load_calibration  # noqa: E402
+from moeplan.perf.calibration import (  # noqa: E402
+    SCHEMA,
+    SCHEMA_V1,
+    interpolate_log2,
+    load_calibration,
+)
 from moeplan.profile.moe import (  # noqa: E402
     MoEShape,
     experts_gather_bmm,
@@ -68,6 +73,10 @@ def test_cpu_profile_writes_a_valid_calibration(cpu_calibration):
             assert row["seconds"] > 0 and row["bytes"] > 0 and 0 < row["distinct_experts"] <= 16
     cal = load_calibration(str(path))
     assert cal.moe_curve and cal.copy_bw_bytes_per_s > 0
+    # schema 2: curves per weight dtype (fp32 on CPU, int4) over two expert shapes, attention
+    eff = doc["moe"]["efficiency"]
+    assert {"fp32", "int4"} <= set(eff) and len(eff["fp32"]) == 2
+    assert len(cal.moe_curves) >= 4 and cal.attention_decode and cal.attention_prefill
     assert out["calibration"] == str(path)
 
 
@@ -242,8 +251,9 @@ def test_interpolation_rule():
 
 
 def _synthetic(tmp_path, **over):
+    """A schema 1 file (one MoE curve by layer tokens), as `profile` wrote before schema 2."""
     doc = {
-        "schema": SCHEMA,
+        "schema": SCHEMA_V1,
         "device": {"name": "NVIDIA H100 80GB HBM3", "catalog_id": "h100-sxm"},
         "spec": {"mem_bw_bytes_per_s": 3.35e12},
         "measured": {"copy_bandwidth_bytes_per_s": 3.0e12, "gemm_flops": {"bf16": 6.5e14}},
@@ -280,7 +290,7 @@ def test_latency_uses_a_calibration(tmp_path):
 @pytest.mark.parametrize(
     "change, needle",
     [
-        ({"schema": "other/9"}, "expected 'moeplan-calibration/1'"),
+        ({"schema": "other/9"}, "expected 'moeplan-calibration/2' (or 'moeplan-calibration/1')"),
         ({"measured": {"copy_bandwidth_bytes_per_s": -1.0}}, "must not be negative"),
         ({"measured": {}}, "missing field 'measured.copy_bandwidth_bytes_per_s'"),
     ],

@@ -19,7 +19,8 @@ from moeplan.profile.moe import (  # noqa: E402
     make_layer,
     plan_routing,
 )
-from moeplan.profile.runner import CPU_SHAPE, ProfileOptions, moe_row, run_profile  # noqa: E402
+from moeplan.profile.moe_sweep import moe_row  # noqa: E402
+from moeplan.profile.runner import CPU_SHAPE, ProfileOptions, run_profile  # noqa: E402
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -286,7 +287,7 @@ def test_bytes_moved_include_activations():
 
 
 def test_no_fraction_above_one_without_a_spec():
-    from moeplan.profile.runner import _rescale_without_spec
+    from moeplan.profile.moe_sweep import rescale_without_spec as _rescale_without_spec
 
     row = {"fraction_of_spec_bw": 1.6, "all_bytes_fraction_of_spec_bw": 2.0}
     other = {"fraction_of_spec_bw": 0.4, "all_bytes_fraction_of_spec_bw": 0.8}
@@ -360,7 +361,7 @@ def test_quantized_paths_on_cpu_run_or_say_why():
 def test_calibration_keys_moe_rows_by_weight_dtype(cpu_run):
     doc = cpu_run[0]
     by = doc["moe"]["curves_by_dtype"]
-    assert {"float32", "int4"} <= set(by) and "torch-int4-loop" not in doc["moe"]["curves"]
+    assert {"fp32", "int4"} <= set(by) and "torch-int4-loop" not in doc["moe"]["curves"]
     row = by["int4"]["torch-int4-loop"][0]
     # CPU_SHAPE: 3 x 256 x 128 = 98,304 weights: 49,152 B of int4 + 4 B per group of 128
     assert row["bytes_per_expert"] == 98_304 // 2 + 4 * 98_304 // 128 == 52_224

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from moeplan.cli.common import FormatOpt, JsonOpt, app, output_format
+from moeplan.cli.common import CalibrationOpt, FormatOpt, JsonOpt, app, output_format
 
 
 @app.command()
-def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
+def validate(
+    as_json: JsonOpt = False, fmt: FormatOpt = "table", calibration: CalibrationOpt = None
+) -> None:
     """Predicted vs published measurements (shipped with the package), and the median error;
-    the latency references used to set nothing are reported apart."""
+    the latency references used to set nothing are reported apart. With --calibration, the
+    records of the calibration's GPU also predicted with it, before and after."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
     from moeplan.cli.views.perf import (
@@ -39,4 +42,13 @@ def validate(as_json: JsonOpt = False, fmt: FormatOpt = "table") -> None:
         offload_validate_table(offload),
         serving_validate_table(serving),
     ]
+    if calibration:
+        from moeplan.cli.views.calibration import calibrated_json, calibrated_table
+        from moeplan.perf.calibration import load_calibration
+        from moeplan.plan.validate_calibration import validate_with_calibration
+
+        cal = load_calibration(calibration)
+        rows = validate_with_calibration(cal)
+        tables.append(calibrated_table(rows, cal.path, cal.catalog_id))
+        doc["calibration"] = calibrated_json(rows, cal.path, cal.catalog_id)
     emit(tables, output_format(fmt, as_json), doc)

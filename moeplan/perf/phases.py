@@ -24,6 +24,7 @@ from moeplan.perf.engines import (
     KERNELS_PER_SHARED_EXPERTS,
     EngineProfile,
 )
+from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_comm import allgather_moe_bytes_per_layer, uses_allgather
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (
@@ -32,6 +33,7 @@ from moeplan.perf.terms import (
     allreduce_seconds,
     attention_core_flops,
     dense_weight_bytes_per_gpu,
+    expected_experts_touched,
     expert_bytes_per_gpu,
     kv_read_bytes_per_gpu,
     p2p_seconds,
@@ -54,14 +56,16 @@ class Network:
 
 @dataclass(frozen=True)
 class Rates:
-    """Achievable rates on one GPU: engine defaults, or measured ones from a calibration."""
+    """Achievable rates on one GPU: engine defaults, or measured ones from a calibration
+    (`measured`: expert, KV and attention rates and collective times where the file has them;
+    weights stream at stream_bw_bytes_per_s otherwise)."""
 
     stream_bw_bytes_per_s: float
-    expert_bw_bytes_per_s: Callable[[float], float]  # by tokens in the MoE layer
     flops: Callable[[str], float | None]  # by math datatype; None when no peak is published
     engine: EngineProfile
     source: str
     moe_overhead_measured: bool = False  # the calibrated MoE curve already holds its launches
+    measured: MeasuredRates | None = None
 
     @classmethod
     def from_engine(cls, gpu: GPU, engine: EngineProfile) -> Rates:
@@ -72,7 +76,15 @@ class Rates:
                 return None
             return gpu.peak_flops(dtype) * engine.compute_efficiency
 
-        return cls(bw, lambda tokens: bw, flops, engine, f"defaults of engine '{engine.id}'")
+        return cls(bw, flops, engine, f"defaults of engine '{engine.id}'")
+
+
+def _read(got: Measured | None, default: float, notes: list[str]) -> float:
+    """A measured rate with its notes added once, else the default."""
+    if got is None:
+        return default
+    notes.extend(n for n in got[1] if n not in notes)
+    return got[0]
 
 
 @dataclass
@@ -152,23 +164,34 @@ def _link(setup: Setup, group: int) -> tuple[float, float]:
     return setup.gpu.interconnect.per_direction_bytes_per_s, engine.collective_latency_s
 
 
+def _collective(
+    setup: Setup, kernel: str, message_bytes: float, group: int, default_s: float
+) -> float:
+    """A collective's time: the calibration's measured time for this kernel and group size
+    when the group sits inside one node (where it was measured), else `default_s`."""
+    measured = setup.rates.measured
+    per_node = math.ceil(setup.layout.gpus / setup.network.nodes)
+    if measured is None or group > per_node:
+        return default_s
+    seconds = measured.collective_s(kernel, message_bytes, group)
+    return default_s if seconds is None else seconds
+
+
 def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -> float:
     """Per stage: two TP all-reduces per layer of the group's hidden states; under EP an
     all-to-all dispatch and combine per MoE layer of top_k copies of each token's hidden state,
     or, for engines that all-gather under attention DP (perf.moe_comm), a ring all-gather of
-    every token and a reduce-scatter of the outputs."""
+    every token and a reduce-scatter of the outputs. A calibration's measured all-reduce and
+    all-to-all times replace the link formula where it has them (_collective)."""
     spec, layout, eng = setup.spec, setup.layout, setup.rates.engine
     frac = stage_fraction(spec, layout)
     seconds = 0.0
     if layout.tp > 1:
         bw, lat = _link(setup, layout.tp)
         msg = tokens_per_group * spec.hidden_size * ACTIVATION_BYTES
-        seconds += (
-            2
-            * spec.num_layers
-            * frac
-            * allreduce_seconds(msg, layout.tp, bw, lat, eng.collective_efficiency)
-        )
+        one = allreduce_seconds(msg, layout.tp, bw, lat, eng.collective_efficiency)
+        one = _collective(setup, "all_reduce", msg, layout.tp, one)
+        seconds += 2 * spec.num_layers * frac * one
     if spec.moe is not None and uses_allgather(eng.id, layout.dp, layout.ep):
         # all-gather the stage's tokens, reduce-scatter the outputs (perf.moe_comm)
         bw, lat = _link(setup, layout.gpus_per_stage)
@@ -179,21 +202,34 @@ def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -
         per_layer = 2 * lat + (n - 1) / n * moved / (bw * eng.collective_efficiency)
         seconds += spec.num_moe_layers * frac * per_layer
     elif layout.ep > 1 and spec.moe is not None:
-        bw, lat = _link(setup, layout.gpus_per_stage)
-        per_gpu = (
-            stage_tokens
-            * spec.moe.top_k
-            * spec.hidden_size
-            * ACTIVATION_BYTES
-            / layout.gpus_per_stage
-        )
+        group = layout.gpus_per_stage
+        bw, lat = _link(setup, group)
+        per_gpu = stage_tokens * spec.moe.top_k * spec.hidden_size * ACTIVATION_BYTES / group
+        one = all_to_all_seconds(per_gpu, group, bw, lat, eng.collective_efficiency)
         seconds += (
-            2
-            * spec.num_moe_layers
-            * frac
-            * all_to_all_seconds(per_gpu, layout.gpus_per_stage, bw, lat, eng.collective_efficiency)
+            2 * spec.num_moe_layers * frac * _collective(setup, "all_to_all", per_gpu, group, one)
         )
     return seconds
+
+
+def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> float:
+    """Bandwidth for routed-expert reads: the calibration's MoE curve for the experts' weight
+    format, the bytes of one expert read per GPU and the tokens per touched expert (uniform
+    routing), else the stream bandwidth."""
+    rates, spec, layout = setup.rates, setup.spec, setup.layout
+    if rates.measured is None or spec.moe is None:
+        return rates.stream_bw_bytes_per_s
+    moe = spec.moe
+    whole = layout.ep > 1 and moe.num_experts % layout.ep == 0  # expert_bytes_per_gpu's rule
+    per_expert = setup.split.expert_bytes * (layout.ep if whole else 1) / layout.gpus_per_stage
+    touched = expected_experts_touched(moe.num_experts, moe.top_k, stage_tokens)
+    read = ExpertRead(
+        setup.scheme.formats["routed_experts"],
+        per_expert,
+        stage_tokens * moe.top_k / touched if touched else 1.0,
+        stage_tokens,
+    )
+    return _read(rates.measured.expert_bw(read), rates.stream_bw_bytes_per_s, notes)
 
 
 def kernels_per_step(spec: ModelSpec, moe_measured: bool = False) -> int:
@@ -261,7 +297,7 @@ def stage_pass(
         )
         phase.add_roofline(
             expert_bytes_per_gpu(split, spec, layout, stage_tokens),
-            rates.expert_bw_bytes_per_s(stage_tokens),
+            _expert_bw(setup, stage_tokens, phase.notes),
             expert_flops,
             expert_peak,
         )
@@ -285,9 +321,16 @@ def stage_pass(
         setup.state_dtype,
     )
     attn_flops = sequences_per_group * attention_core_flops(spec, new_tokens_per_seq, context_start)
-    phase.add_roofline(
-        kv_bytes, rates.stream_bw_bytes_per_s, attn_flops / layout.tp * frac, attn_peak
-    )
+    kv_bw = rates.stream_bw_bytes_per_s
+    if rates.measured is not None:
+        phase.notes.extend(n for n in rates.measured.notes if n not in phase.notes)
+        layers = spec.num_layers * frac
+        if kv_bytes and layers:  # the measured decode kernel, by KV bytes per layer call
+            kv_bw = _read(rates.measured.kv_bw(kv_bytes / layers), kv_bw, phase.notes)
+        if new_tokens_per_seq > 1 and attn_peak is not None:  # prefill, by prompt tokens
+            got = rates.measured.attention_flops(new_tokens_per_seq)
+            attn_peak = _read(got, attn_peak, phase.notes)
+    phase.add_roofline(kv_bytes, kv_bw, attn_flops / layout.tp * frac, attn_peak)
     phase.communication_s += _communication(setup, tokens_per_group, stage_tokens)
     phase.overhead_s += _kernel_overhead(setup)
     return phase

@@ -10,16 +10,18 @@ fitted records alone and the left-out record predicted with it."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from moeplan.data import data_path
-from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.gpus import GPU, resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import ENGINES, EngineProfile, resolve_engine
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
 from moeplan.perf.parallel import Layout
+from moeplan.perf.phases import Rates
 from moeplan.yamlio import load_packaged_yaml
 
 DECODE_METRICS = ("speed", "decode_tokens_per_s", "tpot_ms", "end_to_end_s")
@@ -107,8 +109,13 @@ def fitted_record_ids() -> frozenset[str]:
     return frozenset(rid for e in ENGINES.values() for rid in e.fitted_on)
 
 
-def validate_record(rec: dict[str, Any], engine: EngineProfile | None = None) -> Validation:
-    """Predict one record; `engine` replaces the record's own profile (leave-one-out)."""
+def validate_record(
+    rec: dict[str, Any],
+    engine: EngineProfile | None = None,
+    rates: Callable[[GPU, EngineProfile], Rates] | None = None,
+) -> Validation:
+    """Predict one record; `engine` replaces the record's own profile (leave-one-out);
+    `rates` gives the rates for the record's GPU and engine (a calibration's)."""
     how = rec["moeplan"]
     base = dict(
         id=rec["id"],
@@ -126,12 +133,15 @@ def validate_record(rec: dict[str, Any], engine: EngineProfile | None = None) ->
             **base,
         )
     spec = load_model(how["model"])
+    gpu = resolve_gpu(how["gpu"])
+    engine = engine or resolve_engine(how["engine"])
     setup = make_setup(
         spec,
         resolve_scheme(how["quant"], spec),
-        resolve_gpu(how["gpu"]),
+        gpu,
         Layout(tp=how["tp"], pp=how["pp"]),
-        engine or resolve_engine(how["engine"]),
+        engine,
+        None if rates is None else rates(gpu, engine),
     )
     # the published runs fitted, so memory is not re-checked here
     point = latency_point(

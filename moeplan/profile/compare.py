@@ -4,11 +4,14 @@ MoE-curve interpolation. Pure: needs no torch (reads a calibration document)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from moeplan.hardware.gpus import GPU
 from moeplan.perf.calibration import Calibration, interpolate_log2
+from moeplan.perf.calibration_curves import MoECurve, moe_lookup
 from moeplan.perf.engines import KERNELS_PER_MOE_FFN, EngineProfile
 from moeplan.perf.phases import Phase
 from moeplan.perf.terms import expected_experts_touched
@@ -44,20 +47,88 @@ class Comparison:
 
 def moe_layer_seconds(
     shape: dict[str, int],
-    element_bytes: int,
+    element_bytes: float,
     tokens: int,
     bw_bytes_per_s: float,
     peak_flops: float | None,
     overhead_s: float,
+    bytes_per_expert: float | None = None,
 ) -> float:
     """The latency model's MoE layer: router + expected distinct experts (uniform routing) read
-    at `bw`, against the GEMM FLOPs at `peak`, plus fixed kernel overhead."""
+    at `bw`, against the GEMM FLOPs at `peak`, plus fixed kernel overhead. Experts weigh
+    `bytes_per_expert` (quantized) or their parameters x `element_bytes`."""
     moe = MoEShape(**shape)
     touched = expected_experts_touched(moe.num_experts, moe.top_k, tokens)
-    bytes_ = (moe.hidden * moe.num_experts + touched * moe.expert_params) * element_bytes
+    per_expert = moe.expert_params * element_bytes if bytes_per_expert is None else bytes_per_expert
+    bytes_ = moe.hidden * moe.num_experts * element_bytes + touched * per_expert
     phase = Phase()
     phase.add_roofline(bytes_, bw_bytes_per_s, moe.flops(tokens), peak_flops)
     return phase.total_s + overhead_s
+
+
+def _moe_v2(
+    cal: Calibration, spec_bw: float, peak: float | None, default: Callable[..., float] | None
+) -> list[Comparison]:
+    """Schema 2: every point of every MoE curve (dtype x expert shape), predicted with the
+    engine's defaults and with the calibration's lookup (by dtype, bytes per expert and the
+    uniform-routing tokens per expert the latency model uses), and leaving that point out."""
+    out: list[Comparison] = []
+    element = 2 if cal.doc["moe"].get("dtype") == "bf16" else 4
+    for c in cal.moe_curves:
+        size = c.bytes_per_expert or 0.0
+        entries = cal.doc["moe"]["efficiency"][c.dtype]
+        entry = next(e for e in entries if e["bytes_per_expert"] == size)
+        shape = MoEShape(**entry["shape"])
+        others = tuple(x for x in cal.moe_curves if x is not c)
+        for i, point in enumerate(entry["points"]):
+            t = point["tokens"]
+            tpe = t * shape.top_k / expected_experts_touched(shape.num_experts, shape.top_k, t)
+            rest = c.points[:i] + c.points[i + 1 :]
+            predicted = [
+                None
+                if curves is None
+                else moe_layer_seconds(
+                    entry["shape"],
+                    element,
+                    t,
+                    spec_bw * _fraction(curves, c.dtype, size, tpe, t),
+                    peak,
+                    0.0,
+                    size,
+                )
+                for curves in (cal.moe_curves, (*others, replace(c, points=rest)) if rest else None)
+            ]
+            out.append(
+                Comparison(
+                    f"moe {c.dtype} {point.get('backend', '')}".rstrip(),
+                    f"{t} tokens, {size / 1e6:.3g} MB experts",
+                    point["seconds"],
+                    None if default is None else default(entry["shape"], element, t, size),
+                    predicted[0] or 0.0,
+                    predicted[1],
+                )
+            )
+    return out
+
+
+def _default_moe(
+    bw: float,
+    peak: float | None,
+    engine: EngineProfile,
+    shape: dict[str, int],
+    element: float,
+    tokens: int,
+    size: float,
+) -> float:
+    overhead = KERNELS_PER_MOE_FFN * engine.kernel_overhead_s
+    return moe_layer_seconds(shape, element, tokens, bw, peak, overhead, size)
+
+
+def _fraction(curves: tuple[MoECurve, ...], dtype: str, size: float, tpe: float, t: int) -> float:
+    got = moe_lookup(curves, dtype, size, tpe, t)
+    if got is None:
+        raise ValueError("no MoE curve")
+    return got.value
 
 
 def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Comparison]:
@@ -98,6 +169,13 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
                 flops / cal.gemm_flops[dtype],
             )
         )
+    if cal.schema_version >= 2:
+        default = None
+        if gpu is not None:
+            default = functools.partial(
+                _default_moe, gpu.mem_bw_bytes_per_s * engine.bw_efficiency, peak_default, engine
+            )
+        return out + _moe_v2(cal, spec_bw, peak_cal, default)
     moe = doc["moe"]
     fastest: dict[int, tuple[float, str]] = {}  # per token count, the best backend (as the curve)
     for backend, backend_rows in moe["curves"].items():

@@ -135,7 +135,45 @@ def attention_decode(
         "kv_heads": kv_heads,
         "head_dim": head_dim,
         "context": context,
+        "kv_bytes": kv_bytes,
         "seconds": t.median_s,
         "bytes_per_s": kv_bytes / t.median_s,
+        "cuda_graph": t.graph,
+    }
+
+
+def attention_prefill(
+    timer: Timer, device: str, batch: int, heads: int, kv_heads: int, head_dim: int, tokens: int
+) -> dict[str, Any]:
+    """Causal attention over a prompt of `tokens` tokens (SDPA, is_causal; GQA). FLOPs as the
+    latency model counts them (terms.attention_core_flops): 2 x heads x (head_dim + v_head_dim)
+    per attended pair, tokens x (tokens + 1) / 2 pairs per sequence."""
+    import torch
+
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    q = torch.randn(batch, heads, tokens, head_dim, device=device, dtype=dtype)
+    k = torch.randn(batch, kv_heads, tokens, head_dim, device=device, dtype=dtype)
+    v = torch.randn_like(k)
+    group = heads // kv_heads
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    try:
+        sdpa(q, k, v, is_causal=True, enable_gqa=True)
+        fn: Any = lambda: sdpa(q, k, v, is_causal=True, enable_gqa=True)  # noqa: E731
+    except TypeError:  # torch without enable_gqa
+        k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
+        fn = lambda: sdpa(q, k, v, is_causal=True)  # noqa: E731
+    t = timer.time(fn)
+    flops = batch * 2 * heads * 2 * head_dim * tokens * (tokens + 1) / 2
+    return {
+        "kernel": "attention_prefill",
+        "implementation": "sdpa, causal, default dispatch",
+        "batch": batch,
+        "heads": heads,
+        "kv_heads": kv_heads,
+        "head_dim": head_dim,
+        "tokens": tokens,
+        "flops": flops,
+        "seconds": t.median_s,
+        "flops_per_s": flops / t.median_s,
         "cuda_graph": t.graph,
     }

@@ -4,7 +4,6 @@ routing, attention decode, collectives under torchrun; build the calibration doc
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import platform
 from collections.abc import Callable
@@ -15,17 +14,23 @@ from moeplan import __version__
 from moeplan.hardware.gpus import gpu_catalog
 from moeplan.perf.calibration import SCHEMA
 
+from .calib_doc import attention_section, efficiency_table
 from .device import DeviceInfo
-from .moe import MoEShape, backends, distinct_experts, make_layer, moe_forward, plan_routing
+from .moe import MoEShape
+from .moe_sweep import profile_moe, rescale_without_spec
 from .timing import Timer
 
 GPU_TOKENS = [2**i for i in range(15)]  # 1 .. 16384
 GPU_TOKENS_QUICK = [1, 8, 32, 256, 4096]
 CPU_TOKENS = [1, 2, 4, 8, 16, 32, 64]
 CPU_TOKENS_QUICK = [1, 8, 32]
-GATHER_BMM_MAX_COPIES = 512  # the gather backend copies an expert per token copy
 DEFAULT_GPU_MODEL = "qwen3-235b-a22b"  # experts of 4096 x 1536: the issue's 1-token target shape
+EXTRA_GPU_MODELS = ("qwen3-30b-a3b", "mixtral-8x7b")
+"""More expert shapes for the calibration's MoE curves (experts of 2048 x 768 and 4096 x 14336:
+9.4 and 352 MB in bf16 around qwen3-235b's 37.7 MB), at the quick token grid and balanced
+routing; --quick keeps the first."""
 CPU_SHAPE = MoEShape(hidden=256, width=128, num_experts=16, top_k=4)
+CPU_EXTRA_SHAPE = MoEShape(hidden=256, width=512, num_experts=8, top_k=2)
 
 
 @dataclass
@@ -43,12 +48,12 @@ class ProfileResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _moe_shape(opts: ProfileOptions, info: DeviceInfo) -> tuple[MoEShape, str]:
+def _moe_shape(opts: ProfileOptions, model: str | None) -> tuple[MoEShape, str]:
     from moeplan.model.catalog import load_model
 
-    if opts.device == "cpu" and opts.model is None:
+    if opts.device == "cpu" and model is None:
         return CPU_SHAPE, "tiny CPU shape"
-    spec = load_model(opts.model or DEFAULT_GPU_MODEL)
+    spec = load_model(model or DEFAULT_GPU_MODEL)
     if spec.moe is None:
         from moeplan.errors import MoeplanError
 
@@ -64,6 +69,66 @@ def _moe_shape(opts: ProfileOptions, info: DeviceInfo) -> tuple[MoEShape, str]:
             min(shape.top_k, 4),
         )
     return shape, spec.name
+
+
+def _moe_shapes(opts: ProfileOptions, info: DeviceInfo) -> list[tuple[MoEShape, str]]:
+    """The main shape (--model, else the default) first, then other expert sizes for the
+    calibration's curves over shapes (a shape equal to one already listed is left out)."""
+    shapes = [_moe_shape(opts, opts.model)]
+    if opts.device == "cpu":
+        extras = [(CPU_EXTRA_SHAPE, "tiny CPU shape, wider experts")]
+    else:
+        models = EXTRA_GPU_MODELS[:1] if opts.quick else EXTRA_GPU_MODELS
+        extras = [_moe_shape(opts, m) for m in models]
+    for shape, name in extras:
+        if all(shape != s for s, _ in shapes):
+            shapes.append((shape, name))
+    return shapes
+
+
+def _tokens_grid(device: str, quick: bool) -> list[int]:
+    if device == "cuda":
+        return GPU_TOKENS_QUICK if quick else GPU_TOKENS
+    return CPU_TOKENS_QUICK if quick else CPU_TOKENS
+
+
+def _attention(
+    timer: Timer, device: str, quick: bool, notes: list[str], progress: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Attention decode over a KV cache at a few contexts, and causal prefill at a few prompt
+    lengths (32 query heads, 8 KV heads; tiny on CPU), each sized against free memory."""
+    from .kernels import attention_decode, attention_prefill
+    from .memcheck import free_bytes, skip_reason
+
+    heads, kv_heads = (32, 8) if device == "cuda" else (4, 2)
+    element = 2 if device == "cuda" else 4
+    progress("attention decode")
+    decode = []
+    contexts = [1024, 8192, 32768] if device == "cuda" else [256, 1024]
+    batch, head_dim = (8, 128) if device == "cuda" else (2, 32)
+    for context in contexts[:2] if quick else contexts:
+        kv_bytes = 2 * batch * kv_heads * context * head_dim * element  # K and V
+        why = skip_reason(
+            f"attention decode at {context} context", 2 * kv_bytes, free_bytes(device)
+        )
+        if why:
+            notes.append(f"skipped: {why}")
+            continue
+        decode.append(attention_decode(timer, device, batch, heads, kv_heads, head_dim, context))
+    if decode:
+        notes.append(f"attention decode timed with {decode[0]['implementation']}")
+    progress("attention prefill")
+    prefill = []
+    lengths = [512, 2048, 8192] if device == "cuda" else [64, 256]
+    for tokens in lengths[:2] if quick else lengths:
+        # q, k, v, out and (a math fallback's) scores of one sequence
+        need = (4 * heads * tokens * head_dim + heads * tokens * tokens) * element
+        why = skip_reason(f"attention prefill of {tokens} tokens", need, free_bytes(device))
+        if why:
+            notes.append(f"skipped: {why}")
+            continue
+        prefill.append(attention_prefill(timer, device, 1, heads, kv_heads, head_dim, tokens))
+    return decode, prefill
 
 
 def _software() -> dict[str, Any]:
@@ -97,7 +162,7 @@ def run_profile(
         # every rank runs the collectives first, together, so no rank waits in a collective
         # while rank 0 times the single-GPU kernels; then rank 0 alone goes on and writes
         progress("collectives")
-        shape, _ = _moe_shape(opts, info)
+        shape, _ = _moe_shape(opts, opts.model)
         collective_rows = time_collectives(
             device, _collective_sizes(device), model_shapes=model_collectives(shape, device)
         )
@@ -109,7 +174,7 @@ def run_profile(
     notes = list(info.warnings)
 
     progress("copy bandwidth")
-    from .kernels import attention_decode, copy_bandwidth, fp8_supported, gemm
+    from .kernels import copy_bandwidth, fp8_supported, gemm
     from .memcheck import free_bytes, skip_reason
 
     copy_bytes = (1 << 30) if device == "cuda" else (64 << 20)
@@ -146,31 +211,28 @@ def run_profile(
     if device == "cpu":
         notes.append("CPU GEMMs run in fp32 (BF16 is emulated on CPU)")
 
-    shape, model_name = _moe_shape(opts, info)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     peak = catalog.peak_flops("bf16") if catalog and catalog.bf16_flops else gemm_best.get("bf16")
-    moe_doc = _profile_moe(
-        timer, device, shape, dtype, opts, spec_bw, copy["bytes_per_s"], peak, notes, progress
-    )
-    moe_doc["model"] = model_name
+    if peak is None and gemm_best:  # the CPU path: its fp32 GEMM is the reference
+        peak = max(gemm_best.values())
+        notes.append("no BF16 peak: fractions of peak FLOP/s are of the best measured GEMM")
+    shape_docs = []
+    for i, (shape, model_name) in enumerate(_moe_shapes(opts, info)):
+        grid = _tokens_grid(device, opts.quick or i > 0)
+        routings = ("balanced", "skewed") if i == 0 else ("balanced",)
+        shape_doc = profile_moe(
+            timer, device, shape, dtype, grid, routings, spec_bw, copy["bytes_per_s"], peak,
+            notes, progress,
+        )  # fmt: skip
+        shape_doc["model"] = model_name
+        shape_docs.append(shape_doc)
     if catalog is None:
-        spec_bw = _rescale_without_spec(moe_doc, spec_bw, notes)
+        spec_bw = rescale_without_spec(shape_docs, spec_bw, notes)
+    moe_doc = {**shape_docs[0], "more_shapes": shape_docs[1:]}
+    moe_doc["efficiency"] = efficiency_table(shape_docs)
 
-    progress("attention decode")
-    attn_rows = []
-    contexts = [1024, 8192, 32768] if device == "cuda" else [256, 1024]
-    batch, head_dim = (8, 128) if device == "cuda" else (2, 32)
-    for context in contexts[:2] if opts.quick else contexts:
-        kv_bytes = 2 * batch * 8 * context * head_dim * 2  # K and V, 8 KV heads, bf16
-        why = skip_reason(
-            f"attention decode at {context} context", 2 * kv_bytes, free_bytes(device)
-        )
-        if why:
-            notes.append(f"skipped: {why}")
-            continue
-        attn_rows.append(attention_decode(timer, device, batch, 32, 8, head_dim, context))
-    if attn_rows:
-        notes.append(f"attention decode timed with {attn_rows[0]['implementation']}")
+    decode_rows, prefill_rows = _attention(timer, device, opts.quick, notes, progress)
+    attention = attention_section(decode_rows, prefill_rows, spec_bw, peak, notes)
 
     if not distributed_env() and opts.collectives:
         notes.append("collectives not measured: run under torchrun with 2+ processes")
@@ -187,7 +249,7 @@ def run_profile(
         },
         "measured": {"copy_bandwidth_bytes_per_s": copy["bytes_per_s"], "gemm_flops": gemm_best},
         "moe": moe_doc,
-        "attention_decode": attn_rows,
+        "attention": attention,
         "collectives": collective_rows,
         "raw": {"copy": [copy], "gemm": gemm_rows},
         "notes": notes,
@@ -195,198 +257,6 @@ def run_profile(
     return ProfileResult(doc, notes)
 
 
-def _profile_moe(
-    timer: Timer,
-    device: str,
-    shape: MoEShape,
-    dtype: Any,
-    opts: ProfileOptions,
-    spec_bw: float,
-    copy_bw: float,
-    peak: float | None,
-    notes: list[str],
-    progress: Callable[[str], None],
-) -> dict[str, Any]:
-    """The MoE layer per backend, token count and routing. `curves` holds the bf16 backends
-    (what schema-1 readers use); `curves_by_dtype` every backend by its weight dtype, each row
-    with its bytes per expert and tokens per expert."""
-    import torch
-
-    from .memcheck import call_bytes, free_bytes, moe_transient_bytes, skip_reason
-
-    element = torch.tensor([], dtype=dtype).element_size()
-    layer_bytes = shape.num_experts * (shape.hidden + shape.expert_params) * element
-    out: dict[str, Any] = {
-        "shape": shape.__dict__,
-        "dtype": str(dtype).split(".")[-1],
-        "expert_bytes": shape.expert_params * element,
-        "best_backend": None,
-        "curves": {},
-        "curves_skewed": {},
-        "curves_by_dtype": {},
-        "skipped": {},
-        "skipped_points": [],
-    }
-    why = skip_reason("the MoE layer's weights", layer_bytes, free_bytes(device))
-    if why:
-        notes.append(f"MoE layer skipped: {why}")
-        out["skipped"]["all"] = why
-        return out
-    layer = make_layer(shape, device, dtype)
-    runnable, skipped = backends(device, dtype)
-    tokens_grid = (
-        (GPU_TOKENS_QUICK if opts.quick else GPU_TOKENS)
-        if device == "cuda"
-        else (CPU_TOKENS_QUICK if opts.quick else CPU_TOKENS)
-    )
-    router_bytes = shape.hidden * shape.num_experts * element
-    for name, backend in runnable.items():
-        progress(f"MoE {name}: preparing weights")
-        if backend.prepare is not None:
-            # a quantized copy is at most as large as the bf16 layer
-            why = skip_reason(f"{name}'s weights", layer_bytes, free_bytes(device))
-            if why:
-                skipped[name] = why
-                continue
-        expert_layer = backend.layer_for(layer)
-        expert_bytes = expert_layer.expert_bytes
-        balanced: list[dict[str, Any]] = []
-        skew: list[dict[str, Any]] = []
-        for tokens in tokens_grid:
-            if name == "torch-gather-bmm" and tokens * shape.top_k > GATHER_BMM_MAX_COPIES:
-                out["skipped_points"].append(
-                    {"backend": name, "tokens": tokens, "reason": GATHER_BMM_REASON}
-                )
-                continue
-            need = call_bytes(
-                moe_transient_bytes(shape, tokens, element, name, expert_bytes),
-                backend.capturable,
-            )
-            why = skip_reason(f"{name} at {tokens} tokens", need, free_bytes(device))
-            if why:
-                out["skipped_points"].append({"backend": name, "tokens": tokens, "reason": why})
-                continue
-            x = torch.randn(tokens, shape.hidden, device=device, dtype=dtype)
-            for routing in ("balanced", "skewed"):
-                ids, weights = plan_routing(tokens, shape, routing == "skewed", device)
-                touched = distinct_experts(ids)
-                progress(f"MoE {name} {routing} {tokens} tokens")
-                t = timer.time(
-                    functools.partial(
-                        moe_forward, x, layer, ids, weights, backend.fn, expert_layer
-                    ),
-                    graph=backend.capturable,
-                )
-                row = moe_row(shape, tokens, touched, element, expert_bytes, router_bytes, t)
-                row.update(_fractions(row, t.median_s, spec_bw, copy_bw, peak, shape))
-                row["routing"] = routing
-                (balanced if routing == "balanced" else skew).append(row)
-        weight_dtype = out["dtype"] if backend.prepare is None else backend.weight_dtype
-        out["curves_by_dtype"].setdefault(weight_dtype, {})[name] = [dict(r) for r in balanced]
-        if backend.prepare is None:  # the layer's own dtype: the schema-1 curves
-            out["curves"][name] = balanced
-            out["curves_skewed"][name] = skew
-        del expert_layer
-    for name, why in skipped.items():
-        notes.append(f"backend {name} skipped: {why}")
-    out["skipped"].update(skipped)
-    out["best_backend"] = _best_backend(out["curves"])
-    return out
-
-
-def _rescale_without_spec(moe: dict[str, Any], spec_bw: float, notes: list[str]) -> float:
-    """Without a catalog spec the reference bandwidth is the measured copy bandwidth, which a
-    layer whose weights sit in a cache can beat (the CPU path's tiny shapes): then the highest
-    achieved weight bandwidth is the reference, so fractions stay in (0, 1] as calibrations
-    require, and the note says so. Returns the reference used."""
-    rows = {
-        id(r): r
-        for group in ("curves", "curves_skewed")
-        for backend_rows in moe[group].values()
-        for r in backend_rows
-    }
-    for curves in moe["curves_by_dtype"].values():
-        rows.update({id(r): r for backend_rows in curves.values() for r in backend_rows})
-    top = max((r["fraction_of_spec_bw"] for r in rows.values()), default=0.0)
-    if top <= 1:
-        return spec_bw
-    for r in rows.values():
-        r["fraction_of_spec_bw"] /= top
-        r["all_bytes_fraction_of_spec_bw"] /= top
-    notes.append(
-        f"the MoE layer read its weights at {top:.2f}x the copy bandwidth (they fit in a "
-        "cache): 'spec' bandwidth is the highest achieved weight bandwidth"
-    )
-    return spec_bw * top
-
-
-GATHER_BMM_REASON = (
-    f"more than {GATHER_BMM_MAX_COPIES} token copies: gather-bmm copies one expert per token "
-    "copy, slower than the grouped backends long before this"
-)
-
-
-def moe_row(
-    shape: MoEShape,
-    tokens: int,
-    touched: int,
-    element_bytes: int,
-    expert_bytes: int,
-    router_bytes: int,
-    t: Any,
-) -> dict[str, Any]:
-    """A measured MoE point: the bytes it moves (weights once, plus activation traffic:
-    MoEShape.activation_bytes), its keys (bytes per expert, tokens per touched expert)."""
-    weight = router_bytes + touched * expert_bytes
-    act = shape.activation_bytes(tokens, element_bytes)
-    return {
-        "tokens": tokens,
-        "seconds": t.median_s,
-        "distinct_experts": touched,
-        "bytes_per_expert": expert_bytes,
-        "tokens_per_expert": tokens * shape.top_k / touched,
-        "weight_bytes": weight,
-        "activation_bytes": act,
-        "bytes": weight + act,
-        "cuda_graph": t.graph,
-        **({"cuda_graph_error": t.graph_error} if getattr(t, "graph_error", None) else {}),
-    }
-
-
-def _fractions(
-    row: dict[str, Any],
-    seconds: float,
-    spec_bw: float,
-    copy_bw: float,
-    peak: float | None,
-    shape: MoEShape,
-) -> dict[str, Any]:
-    """Achieved bandwidth counts all bytes moved (all_bytes_fraction_*: the % of bandwidth
-    the layer reaches); fraction_of_spec_bw counts expert and router weights only, the
-    efficiency the latency model's expert-bandwidth term reads from the curves (it prices
-    activations apart)."""
-    flops = shape.flops(row["tokens"]) / seconds
-    return {
-        "achieved_bytes_per_s": row["bytes"] / seconds,
-        "all_bytes_fraction_of_spec_bw": row["bytes"] / seconds / spec_bw,
-        "all_bytes_fraction_of_copy_bw": row["bytes"] / seconds / copy_bw,
-        "fraction_of_spec_bw": row["weight_bytes"] / seconds / spec_bw,
-        "flops_per_s": flops,
-        "fraction_of_peak_flops": flops / peak if peak else None,
-    }
-
-
 def _collective_sizes(device: str) -> list[int]:
     """4 KiB .. 256 MiB on GPUs; a few small messages on CPU."""
     return [1 << s for s in range(12, 29, 2)] if device == "cuda" else [1 << 12, 1 << 16, 1 << 20]
-
-
-def _best_backend(curves: dict[str, list[dict[str, Any]]]) -> str | None:
-    """The backend with the lowest total time over the token counts every backend measured."""
-    if not curves:
-        return None
-    common = set.intersection(*({r["tokens"] for r in rows} for rows in curves.values()))
-    totals = {
-        b: sum(r["seconds"] for r in rows if r["tokens"] in common) for b, rows in curves.items()
-    }
-    return min(totals, key=totals.get)  # type: ignore[arg-type]
