@@ -237,13 +237,14 @@ def test_validate_separates_held_out_from_fitting_records():
 
 
 def test_leave_one_out_refits_without_the_record():
-    """sglang's two fitted records: leaving one out refits step_overhead_s on the other alone,
-    so the refitted value is whichever grid point best fits that other record."""
+    """sglang's two fitted records: leaving one out refits kernel_overhead_s (the constant the
+    profile names in `fitted`) on the other alone, so the refitted value is whichever grid point
+    best fits that other record."""
     from dataclasses import replace as dc_replace
 
     from moeplan.perf.engines import resolve_engine
     from moeplan.plan.validate import (
-        STEP_OVERHEAD_GRID_S,
+        FIT_GRIDS,
         leave_one_out,
         load_measurements,
         validate_record,
@@ -251,14 +252,42 @@ def test_leave_one_out_refits_without_the_record():
 
     recs = {r["id"]: r for r in load_measurements()}
     sg = resolve_engine("sglang")
+    assert sg.fitted == "kernel_overhead_s"
     a, b = sg.fitted_on
     loo = {x.id: x for x in leave_one_out()}
     best = min(
-        STEP_OVERHEAD_GRID_S,
-        key=lambda s: abs(validate_record(recs[b], dc_replace(sg, step_overhead_s=s)).error),
+        FIT_GRIDS["kernel_overhead_s"],
+        key=lambda k: abs(validate_record(recs[b], dc_replace(sg, kernel_overhead_s=k)).error),
     )
-    assert loo[a].step_overhead_s == best
-    assert loo[a].error == validate_record(recs[a], dc_replace(sg, step_overhead_s=best)).error
+    assert loo[a].constant == "kernel_overhead_s" and loo[a].refitted == best
+    assert loo[a].error == validate_record(recs[a], dc_replace(sg, kernel_overhead_s=best)).error
+
+
+def test_fitted_constants_are_the_fit_on_the_named_records():
+    """Every fitted constant shipped is what `refit` gives on the records the profile names, so
+    the fit is reproducible and names its data; a profile that names records names the constant
+    fitted, and a profile without records fitted nothing (issue 17)."""
+    from moeplan.perf.engines import ENGINES
+    from moeplan.plan.validate import load_measurements, refit
+
+    recs = {r["id"]: r for r in load_measurements()}
+    for e in ENGINES.values():
+        assert e.source, e.id
+        assert bool(e.fitted) == bool(e.fitted_on), e.id
+        if e.fitted:
+            assert len(e.fitted_on) >= 2, e.id  # never a constant tuned to one record
+            assert getattr(e, e.fitted) == refit(e, [recs[i] for i in e.fitted_on]), e.id
+
+
+def test_vllm_v0_step_overhead_is_taken_from_the_v060_blog():
+    """vLLM v0.6.0 blog (Llama 3 8B, 1 x H100, v0.5.3): 29% scheduling, 38% GPU execution; V1
+    blog: that GPU step is ~5 ms. 0.29 / 0.38 x 5 ms = 3.816 ms; the profile fits nothing."""
+    from moeplan.perf.engines import resolve_engine, v0_step_overhead_s
+
+    assert v0_step_overhead_s() == pytest.approx(0.29 / 0.38 * 5e-3)
+    assert v0_step_overhead_s() == pytest.approx(3.816e-3, abs=1e-6)
+    v0 = resolve_engine("vllm-v0")
+    assert v0.step_overhead_s == v0_step_overhead_s() and not v0.fitted_on
 
 
 def test_plan_ttft_is_the_batch_prefill_as_in_latency():
@@ -329,11 +358,14 @@ def test_expert_parallel_waits_for_the_busiest_rank():
 def test_error_band_is_out_of_sample_or_says_why_not():
     """sglang: the held-out Qwen record plus the two leave-one-out predictions are 3 residuals,
     so a band; vllm has none held out, so n/a with the count. Speed errors are read as time:
-    +15.25% speed on the held-out record is 1 / 1.1525 - 1 = -13.2% time, inside the band."""
-    from moeplan.plan.validate import error_band_pct
+    a +x speed error on the held-out record is 1 / (1 + x) - 1 of time, inside the band."""
+    from moeplan.plan.validate import error_band_pct, time_error, validate_all
 
+    held = next(v for v in validate_all() if v.id == "qwen3-30b-a3b_h20_sglang_bf16_in6144")
+    as_time = time_error(held)
+    assert as_time is not None and not held.used_for_fitting
     band = error_band_pct("sglang", "decode")
-    assert isinstance(band, list) and band[0] <= -13.2 <= band[1]
+    assert isinstance(band, list) and band[0] <= round(as_time * 100, 1) <= band[1]
     assert error_band_pct("vllm", "decode") == (
         "n/a: 0 out-of-sample decode record(s) for engine vllm (3 needed)"
     )

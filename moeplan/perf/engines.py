@@ -1,18 +1,19 @@
 """Serving-engine profiles: the few physical parameters that separate a roofline from what an
-engine achieves. One profile per engine, never per model.
+engine achieves. One profile per engine (and engine generation), never per model. Every profile
+carries `source` (where each constant comes from) and, where a constant had to be fitted, its
+name in `fitted` and the records it was fitted on in `fitted_on` (moeplan/data/measurements.yaml;
+`moeplan validate` marks them used_for_fitting and leaves each out in turn).
 
 - bw_efficiency: fraction of spec memory bandwidth a long weight stream reaches (copy kernels
   reach ~85-92% of spec on HBM; the issue's published fused-MoE points are 88-92% at 8-32 tokens).
 - compute_efficiency: fraction of dense tensor-core peak the large prefill GEMMs reach.
-- kernel_overhead_s: fixed time per kernel (launch, ramp-up, tail) that adds to the bytes/bandwidth
-  time; a decode step runs KERNELS_PER_* kernels per layer, so at batch 1 this is what makes a
-  thin MoE layer cost far more than its bytes.
-- step_overhead_s: once per decode step (scheduling, sampling, host sync).
+- kernel_overhead_s: fixed GPU time per kernel inside a CUDA graph (the launch gap between
+  back-to-back graph kernels plus the ramp-up and tail of a kernel too small to fill the GPU),
+  added to the bytes/bandwidth time; a decode step runs KERNELS_PER_* kernels per layer, so at
+  batch 1 this is what makes a thin MoE layer cost far more than its bytes.
+- step_overhead_s: once per decode step, the host (CPU) work that the GPU waits for: scheduling,
+  input preparation, sampling and output processing not overlapped with the previous step.
 - collective_latency_s: start-up latency of one all-reduce / all-to-all within a node.
-
-The defaults were set from the kernel counts and the decode records named in `fitted_on`
-(shared/reference/measurements.yaml), then left alone: `moeplan validate` shows the error they
-leave on every record.
 """
 
 from __future__ import annotations
@@ -35,6 +36,42 @@ KERNELS_PER_SHARED_EXPERTS = 3
 KERNELS_PER_DENSE_FFN = 4
 
 
+def v0_step_overhead_s(
+    scheduling_share: float = 0.29, gpu_share: float = 0.38, gpu_step_s: float = 5e-3
+) -> float:
+    """Host time per decode step of vLLM's V0 engine loop, whose scheduling, input preparation
+    and output processing ran synchronously between GPU steps (documented in the vLLM v0.6.0
+    blog, 2024-09-05, and removed by its multi-step scheduling / async output processing and by
+    V1). The blog profiled Llama 3 8B on one H100 in v0.5.3: 29% of the time scheduling (gathering
+    the last step's results, scheduling, preparing inputs), 38% GPU execution (33% HTTP server,
+    which an offline run does not have); the V1 blog (2025-01-27) puts that GPU step at ~5 ms.
+    So scheduling per step = 0.29 / 0.38 x 5 ms = 3.8 ms (the same blog's "1 token every 13 ms
+    under light load" x 29% = 3.8 ms agrees)."""
+    return scheduling_share / gpu_share * gpu_step_s
+
+
+# Fixed GPU cost of one kernel inside a CUDA graph on a data-center GPU. No published figure
+# covers the whole of it: Hazy Research ("Look Ma, No Bubbles", 2025-05-27) measure about
+# 1.3 us of launch gap per kernel even with CUDA graphs on an H100 and find vLLM and SGLang at
+# no more than 50% of HBM bandwidth on Llama-3.2-1B batch-1 decode, the rest being kernel
+# set-up/teardown; the ramp-up and tail add to the launch gap. So the value is fitted, on the
+# two SGLang records whose host overhead is known to be ~0 (overlap scheduler), and shared by
+# the CUDA-graph engines: the kernels are the same Triton/CUTLASS fused-MoE kernels.
+CUDA_GRAPH_KERNEL_S = 6.25e-6
+CUDA_GRAPH_KERNEL_FITTED_ON = (
+    "qwen3-30b-a3b_h20_sglang_bf16_in1",
+    "qwen3-235b-a22b_8xh20_sglang_bf16_in1",
+)
+_KERNEL_SOURCE = (
+    "kernel_overhead_s: fitted on SGLang's two records (sglang profile), launch gap >= 1.3 us "
+    "per graph kernel on H100 (Hazy Research, 2025-05-27) plus ramp-up/tail"
+)
+_EFFICIENCY_SOURCE = (
+    "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6, "
+    "collective_latency_s 20 us: named assumptions, not fitted"
+)
+
+
 @dataclass(frozen=True)
 class EngineProfile:
     id: str
@@ -45,6 +82,8 @@ class EngineProfile:
     step_overhead_s: float
     collective_latency_s: float
     collective_efficiency: float = 0.75  # bus bandwidth reached by NCCL-class collectives
+    source: str = ""  # where each constant comes from
+    fitted: str = ""  # the constant set from fitted_on ("" when none was fitted)
     fitted_on: tuple[str, ...] = ()
 
 
@@ -60,63 +99,90 @@ ENGINES: dict[str, EngineProfile] = {
             step_overhead_s=0.0,
             collective_latency_s=0.0,
             collective_efficiency=1.0,
+            source="definition: spec peaks and no overheads",
         ),
         EngineProfile(
             "vllm",
-            "vLLM with CUDA graphs and the Triton/CUTLASS fused-MoE kernels",
+            "vLLM V1 (0.8+, the default engine since 2025) with CUDA graphs and the "
+            "Triton/CUTLASS fused-MoE kernels",
             bw_efficiency=0.85,
             compute_efficiency=0.6,
-            kernel_overhead_s=5e-6,
+            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
             step_overhead_s=0.5e-3,
             collective_latency_s=20e-6,
+            source=(
+                f"{_KERNEL_SOURCE}; step_overhead_s 0.5 ms: V1's core loop schedules, prepares "
+                "inputs and samples between GPU steps (RFC vllm#23233, 2025-08-20); removing "
+                "input preparation and sampling from that path was expected to gain 5-10% "
+                "(vllm#23569), i.e. 0.25-0.5 ms of a ~5 ms Llama-8B H100 step (V1 blog); the "
+                "upper end is taken; no record checks it; " + _EFFICIENCY_SOURCE
+            ),
         ),
         EngineProfile(
             "vllm-v0",
-            "vLLM before 0.6 (2024): same kernels, host-side scheduling/detokenization "
-            "between steps (the vLLM v0.6.0 performance blog measured the GPU idle for most of a "
-            "small-model decode step in v0.5.3)",
+            "vLLM V0 engine before v0.6.0 (2023-2024): same kernels and CUDA graphs, "
+            "scheduling, input preparation and output processing run synchronously between "
+            "GPU steps",
             bw_efficiency=0.85,
             compute_efficiency=0.6,
-            kernel_overhead_s=5e-6,
-            step_overhead_s=4e-3,
+            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+            step_overhead_s=v0_step_overhead_s(),
             collective_latency_s=20e-6,
-            fitted_on=(
-                "mixtral-8x7b_8xh100_vllm_tp8_bs1_latency",
-                "mixtral-8x7b_2xh100_vllm_tp2_itl_qps1",
+            source=(
+                f"{_KERNEL_SOURCE}; step_overhead_s 3.8 ms from the vLLM v0.6.0 blog's "
+                "profile of the V0 loop (v0_step_overhead_s); " + _EFFICIENCY_SOURCE
             ),
         ),
         EngineProfile(
             "sglang",
-            "SGLang with CUDA graphs and the Triton fused-MoE kernel",
+            "SGLang 0.4+ with CUDA graphs, the Triton fused-MoE kernel and the overlap "
+            "(zero-overhead) scheduler",
             bw_efficiency=0.85,
             compute_efficiency=0.6,
-            kernel_overhead_s=5e-6,
-            step_overhead_s=0.5e-3,
+            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+            step_overhead_s=0.0,
             collective_latency_s=20e-6,
-            fitted_on=(
-                "qwen3-30b-a3b_h20_sglang_bf16_in1",
-                "qwen3-235b-a22b_8xh20_sglang_bf16_in1",
+            source=(
+                "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
+                "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "
+                "(LMSYS SGLang v0.4 blog, 2024-12-04, 'zero-overhead batch scheduler'); "
+                "kernel_overhead_s: fitted (least median |error|, 0.25 us grid) on the records "
+                "in fitted_on, the Qwen speed benchmark run with SGLang 0.4.6.post1; "
+                + _EFFICIENCY_SOURCE
             ),
+            fitted="kernel_overhead_s",
+            fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,
         ),
         EngineProfile(
             "trtllm",
-            "TensorRT-LLM (fused kernels, fewer launches); set from the kernel argument "
-            "alone: the TensorRT-LLM records in the reference are max-throughput runs with no "
-            "stated batch, so nothing was fitted",
+            "TensorRT-LLM PyTorch backend (CUDA graphs, overlap scheduler on by default)",
             bw_efficiency=0.88,
             compute_efficiency=0.7,
-            kernel_overhead_s=3e-6,
-            step_overhead_s=0.3e-3,
+            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+            step_overhead_s=0.0,
             collective_latency_s=10e-6,
+            source=(
+                "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
+                "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
+                f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7, collective 10 us: "
+                "named assumptions (fused kernels), no batch-stated record to check them"
+            ),
         ),
         EngineProfile(
             "llamacpp",
             "llama.cpp (GGUF, CUDA/Metal/HIP backends, layer split across GPUs)",
             bw_efficiency=0.85,
             compute_efficiency=0.35,
-            kernel_overhead_s=5e-6,
-            step_overhead_s=0.5e-3,
+            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+            step_overhead_s=0.0,
             collective_latency_s=20e-6,
+            source=(
+                "step_overhead_s (per token: ggml graph build, CUDA-graph update or Metal "
+                "encoding, not overlapped with the GPU): no published figure, fitted (least "
+                "median |error|, 0.25 ms grid) on the records in fitted_on, with "
+                f"{_KERNEL_SOURCE}; " + _EFFICIENCY_SOURCE
+            ),
+            fitted="step_overhead_s",
             fitted_on=("gpt-oss-20b_gb10_llamacpp_tg32", "mixtral-8x7b_m2max_llamacpp_q4km_tg128"),
         ),
     )

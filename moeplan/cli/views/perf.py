@@ -192,7 +192,7 @@ def validate_table(results: list[Validation], loo: list[LeaveOneOut] | None = No
     if loo:
         errs = [abs(x.error) for x in loo if x.error is not None]
         t.notes.append(
-            "leave-one-out (engine step overhead refitted without the record): "
+            "leave-one-out (the profile's fitted constant refitted without the record): "
             + ", ".join(f"{x.id} {pct(x.error) if x.error is not None else 'n/a'}" for x in loo)
             + (f"; median |error| {_median_text(statistics.median(errs))}" if errs else "")
         )
@@ -304,7 +304,8 @@ def validate_json(
             {
                 "id": x.id,
                 "engine": x.engine,
-                "step_overhead_s": x.step_overhead_s,
+                "constant": x.constant,
+                "refitted": x.refitted,
                 "error": x.error,
             }
             for x in loo or []
