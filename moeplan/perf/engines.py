@@ -120,7 +120,8 @@ ENGINES: dict[str, EngineProfile] = {
         ),
         EngineProfile(
             "vllm-v0",
-            "vLLM V0 engine before v0.6.0 (2023-2024): same kernels and CUDA graphs, "
+            "vLLM V0 engine before v0.6.0 (2023-2024): same kernels, CUDA graphs for decode "
+            "by default since vllm#1926 (2023-12, enforce_eager=False), and "
             "scheduling, input preparation and output processing run synchronously between "
             "GPU steps",
             bw_efficiency=0.85,
@@ -145,7 +146,8 @@ ENGINES: dict[str, EngineProfile] = {
             source=(
                 "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
                 "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "
-                "(LMSYS SGLang v0.4 blog, 2024-12-04, 'zero-overhead batch scheduler'); "
+                "(LMSYS SGLang v0.4 blog, 2024-12-04, 'zero-overhead batch scheduler'; a minor "
+                "gap remained with the FlashInfer attention backend); "
                 "kernel_overhead_s: fitted (least median |error|, 0.25 us grid) on the records "
                 "in fitted_on, the Qwen speed benchmark run with SGLang 0.4.6.post1; "
                 + _EFFICIENCY_SOURCE
