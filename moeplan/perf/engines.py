@@ -51,10 +51,12 @@ def v0_step_overhead_s(
 
 
 # Fixed GPU cost of one kernel inside a CUDA graph on a data-center GPU. No published figure
-# covers the whole of it: Hazy Research ("Look Ma, No Bubbles", 2025-05-27) measure about
-# 1.3 us of launch gap per kernel even with CUDA graphs on an H100 and find vLLM and SGLang at
-# no more than 50% of HBM bandwidth on Llama-3.2-1B batch-1 decode, the rest being kernel
-# set-up/teardown; the ramp-up and tail add to the launch gap. So the value is fitted, on the
+# covers the whole of it: Hazy Research ("Look Ma, No Bubbles", 2025-05-27,
+# hazyresearch.stanford.edu/blog/2025-05-27-no-bubbles; the 1.3 us figure read here through the
+# mlops.substack.com summary of it) measure about 1.3 us of launch gap per kernel even with CUDA
+# graphs on an H100 and find vLLM and SGLang at no more than 50% of HBM bandwidth on
+# Llama-3.2-1B batch-1 decode, the rest being kernel set-up/teardown; the ramp-up and tail add
+# to the launch gap. So the value is fitted (least median |error| on a 0.25 us grid), on the
 # two SGLang records whose host overhead is known to be ~0 (overlap scheduler), and shared by
 # the CUDA-graph engines: the kernels are the same Triton/CUTLASS fused-MoE kernels.
 CUDA_GRAPH_KERNEL_S = 6.25e-6
