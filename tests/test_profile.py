@@ -352,6 +352,12 @@ def test_collectives_two_gloo_processes_on_loopback():
     model = {r["purpose"]: r["bytes"] for r in rows if r["purpose"] != "sweep"}
     assert model == {"tp all-reduce": 64 * 4, "ep dispatch": 128 * 4, "ep combine": 128 * 4}
     assert all(r["iterations"] == 3 and r["timer"] == "perf_counter" for r in rows)
+    # the rows are schema 2's `collectives`: the estimator reads them per kernel and world size
+    from moeplan.perf.calibration_schema import collective_curves
+
+    curves = collective_curves({"collectives": rows}, "gloo rows")
+    assert set(curves) == {("all_reduce", 2), ("all_to_all", 2)}
+    assert all(list(pts) == sorted(pts) for pts in curves.values())
 
 
 @pytest.mark.cuda
@@ -360,5 +366,10 @@ def test_cuda_profile_quick(tmp_path):
     path = tmp_path / "gpu.yaml"
     r = runner.invoke(app, ["profile", "--quick", "--output", str(path), "--compare"])
     assert r.exit_code == 0, r.output
+    cal = load_calibration(str(path))  # schema 2: bf16 curves over two expert sizes (--quick)
+    assert cal.schema_version == 2 and cal.attention_decode and cal.attention_prefill
+    assert len([c for c in cal.moe_curves if c.dtype == "bf16"]) == 2
+    if torch.cuda.get_device_capability() >= (9, 0):  # torch._scaled_grouped_mm: fp8 curves
+        assert any(c.dtype == "fp8" for c in cal.moe_curves)
     doc = yaml.safe_load(path.read_text())
     assert doc["measured"]["copy_bandwidth_bytes_per_s"] > 1e11
