@@ -110,6 +110,17 @@ class Phase:
         self.memory_s += bytes_ / bw if bytes_ else 0.0
         self.compute_s += flops / peak if peak else 0.0
 
+    def add_measured(self, bytes_: float, bw: float, flops: float, peak: float | None) -> None:
+        """A kernel whose measured efficiency curve already holds its compute (a calibration's
+        MoE curve: weight bytes / measured layer time): max(bytes / bw, FLOPs / peak), the
+        compute term only past the curve, where its held efficiency stops growing with tokens."""
+        t_mem = bytes_ / bw if bytes_ else 0.0
+        t_flop = flops / peak if peak else 0.0
+        if t_flop > t_mem:
+            self.compute_s += t_flop
+        else:
+            self.memory_s += t_mem
+
     @property
     def total_s(self) -> float:
         return self.memory_s + self.compute_s + self.communication_s + self.overhead_s
@@ -212,13 +223,13 @@ def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -
     return seconds
 
 
-def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> float:
-    """Bandwidth for routed-expert reads: the calibration's MoE curve for the experts' weight
-    format, the bytes of one expert read per GPU and the tokens per touched expert (uniform
-    routing), else the stream bandwidth."""
+def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> tuple[float, bool]:
+    """Bandwidth for routed-expert reads, and whether it is measured: the calibration's MoE
+    curve for the experts' weight format, the bytes of one expert read per GPU and the tokens
+    per touched expert (uniform routing), else the stream bandwidth."""
     rates, spec, layout = setup.rates, setup.spec, setup.layout
     if rates.measured is None or spec.moe is None:
-        return rates.stream_bw_bytes_per_s
+        return rates.stream_bw_bytes_per_s, False
     moe = spec.moe
     whole = layout.ep > 1 and moe.num_experts % layout.ep == 0  # expert_bytes_per_gpu's rule
     per_expert = setup.split.expert_bytes * (layout.ep if whole else 1) / layout.gpus_per_stage
@@ -229,7 +240,8 @@ def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> float:
         stage_tokens * moe.top_k / touched if touched else 1.0,
         stage_tokens,
     )
-    return _read(rates.measured.expert_bw(read), rates.stream_bw_bytes_per_s, notes)
+    got = rates.measured.expert_bw(read)
+    return _read(got, rates.stream_bw_bytes_per_s, notes), got is not None
 
 
 def kernels_per_step(spec: ModelSpec, moe_measured: bool = False) -> int:
@@ -295,12 +307,9 @@ def stage_pass(
             * frac
             / layout.gpus_per_stage
         )
-        phase.add_roofline(
-            expert_bytes_per_gpu(split, spec, layout, stage_tokens),
-            _expert_bw(setup, stage_tokens, phase.notes),
-            expert_flops,
-            expert_peak,
-        )
+        bw, measured = _expert_bw(setup, stage_tokens, phase.notes)
+        add = phase.add_measured if measured else phase.add_roofline
+        add(expert_bytes_per_gpu(split, spec, layout, stage_tokens), bw, expert_flops, expert_peak)
     # LM head, on the last stage, for the positions whose logits are needed
     memory_before, compute_before = phase.memory_s, phase.compute_s
     phase.add_roofline(

@@ -53,16 +53,19 @@ def moe_layer_seconds(
     peak_flops: float | None,
     overhead_s: float,
     bytes_per_expert: float | None = None,
+    measured: bool = False,
 ) -> float:
     """The latency model's MoE layer: router + expected distinct experts (uniform routing) read
-    at `bw`, against the GEMM FLOPs at `peak`, plus fixed kernel overhead. Experts weigh
-    `bytes_per_expert` (quantized) or their parameters x `element_bytes`."""
+    at `bw`, with the GEMM FLOPs at `peak` (added; with a `measured` curve, the larger of the
+    two, as phases.stage_pass), plus fixed kernel overhead. Experts weigh `bytes_per_expert`
+    (quantized) or their parameters x `element_bytes`."""
     moe = MoEShape(**shape)
     touched = expected_experts_touched(moe.num_experts, moe.top_k, tokens)
     per_expert = moe.expert_params * element_bytes if bytes_per_expert is None else bytes_per_expert
     bytes_ = moe.hidden * moe.num_experts * element_bytes + touched * per_expert
     phase = Phase()
-    phase.add_roofline(bytes_, bw_bytes_per_s, moe.flops(tokens), peak_flops)
+    add = phase.add_measured if measured else phase.add_roofline
+    add(bytes_, bw_bytes_per_s, moe.flops(tokens), peak_flops)
     return phase.total_s + overhead_s
 
 
@@ -95,6 +98,7 @@ def _moe_v2(
                     peak,
                     0.0,
                     size,
+                    measured=True,
                 )
                 for curves in (cal.moe_curves, (*others, replace(c, points=rest)) if rest else None)
             ]
@@ -197,13 +201,19 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
                 overhead,
             )
         calibrated = moe_layer_seconds(
-            moe["shape"], element, t, spec_bw * cal.moe_fraction(t), peak_cal, 0.0
+            moe["shape"], element, t, spec_bw * cal.moe_fraction(t), peak_cal, 0.0, measured=True
         )
         others = tuple(p for p in curve if p[0] != t)
         loo = None
         if others:
             loo = moe_layer_seconds(
-                moe["shape"], element, t, spec_bw * interpolate_log2(others, t), peak_cal, 0.0
+                moe["shape"],
+                element,
+                t,
+                spec_bw * interpolate_log2(others, t),
+                peak_cal,
+                0.0,
+                measured=True,
             )
         out.append(Comparison(f"moe {backend}", f"{t} tokens", seconds, default, calibrated, loo))
     return out
