@@ -73,7 +73,45 @@ def profile_tables(doc: dict[str, Any], path: str) -> list[Table]:
             f"{point['backend']} at {point['tokens']} tokens skipped: {point['reason']}"
         )
     moe.notes.append("GB/s and % of bandwidth count weights and activations moved")
-    return [head, moe]
+    return [head, moe, curves_table(doc)]
+
+
+def curves_table(doc: dict[str, Any]) -> Table:
+    """Schema 2's curves, as the estimator reads them: per weight dtype and expert size, the
+    fastest backend's fraction of spec bandwidth by tokens per expert; then attention."""
+    rows: list[list[Any]] = []
+    for dtype, entries in doc["moe"].get("efficiency", {}).items():
+        for e in entries:
+            for p in e["points"]:
+                rows.append(
+                    [
+                        f"moe {dtype}",
+                        f"{e['model']}, {e['bytes_per_expert'] / 1e6:,.3g} MB/expert",
+                        f"{p['tokens']} tokens, {p['tokens_per_expert']:,.3g} per expert",
+                        f"{p['fraction_of_spec_bw'] * 100:.0f}% of spec BW",
+                        p.get("backend", ""),
+                    ]
+                )
+    attention = doc.get("attention", {})
+    for r in attention.get("decode", []):
+        bw = f"{r['fraction_of_spec_bw'] * 100:.0f}% of spec BW"
+        rows.append(
+            ["attention decode", f"batch {r['batch']}, {r['context']} context",
+             f"{r['kv_bytes'] / 1e6:,.3g} MB KV", bw, r["implementation"]]
+        )  # fmt: skip
+    for r in attention.get("prefill", []):
+        rows.append(
+            ["attention prefill", f"{r['tokens']} tokens", f"{r['flops_per_s'] / 1e12:,.2f} TFLOPS",
+             f"{r['fraction_of_peak_flops'] * 100:.0f}% of peak", r["implementation"]]
+        )  # fmt: skip
+    t = Table(
+        "calibration curves (what the latency model reads)",
+        ["curve", "shape", "point", "efficiency", "backend / kernel"],
+        rows,
+    )
+    if not doc.get("collectives"):
+        t.notes.append("no collectives (run under torchrun with 2+ processes)")
+    return t
 
 
 def _fmt(seconds: float | None) -> str:
