@@ -158,10 +158,11 @@ def size_tables(r: SizeReport) -> list[Table]:
         ["component", "total params", "active params", "bits/weight", f"weights ({r.scheme.id})"],
         rows,
     )
-    params.notes.append(
-        f"active with input embedding: {billions(p.active_with_embedding)}; "
-        f"without embedding and head: {billions(p.active_without_embeddings)}"
-    )
+    if not any(c.figure == "active" and not c.convention_stated for c in r.comparisons):
+        params.notes.append(  # otherwise the official-figure note lists all three counts
+            f"active with input embedding: {billions(p.active_with_embedding)}; "
+            f"without embedding and head: {billions(p.active_without_embeddings)}"
+        )
     params.notes.extend(official_notes(r.comparisons))
     params.notes.extend(r.notes)
     towers = m.weights_by_component.get("towers", 0)
