@@ -320,6 +320,7 @@ GPU_ANNOTATIONS: dict[str, dict] = {
             "(ggml-org/llama.cpp issue 22319)",
         ),
         link=("pcie", 32),
+        sm_count=128,  # 512 tensor cores (llm.c mfu.h, in the sources) / 4 per Ada SM
     ),
     "RTX-3090": dict(
         id="rtx-3090",
@@ -330,6 +331,7 @@ GPU_ANNOTATIONS: dict[str, dict] = {
             "the code index)",
         ),
         link=("pcie", 32),
+        sm_count=82,  # 328 tensor cores (llm.c scaling, in the sources) / 4 per Ampere SM
     ),
     "MI300X": dict(
         id="mi300x",
@@ -354,6 +356,17 @@ GPU_ANNOTATIONS: dict[str, dict] = {
         aliases=["rtx-pro-6000-blackwell", "rtx-pro-6000-server"],
         memory_bytes=(97887 * MIB, "aiconfigurator rtx_pro_6000_server.yaml: 97887 MiB"),
         link=("pcie", 64),
+        # NVIDIA quotes "up to 4 PFLOPS of FP4, 2 PFLOPS of FP8 and 1 PFLOP of BF16/FP16" (as
+        # cited by jarvislabs.ai/blog/nvfp4-rtxpro-6000): its RTX "AI TOPS" figures are with
+        # 2:4 sparsity (4,000 AI TOPS = FP4 sparse), so the dense peaks are half of each.
+        peaks=dict(
+            bf16=500.0,
+            fp8=1000.0,
+            fp4=2000.0,
+            source="NVIDIA RTX PRO 6000 Blackwell: 4 PFLOPS FP4 / 2 PFLOPS FP8 / 1 PFLOP BF16 "
+            "with sparsity (quoted at https://jarvislabs.ai/blog/nvfp4-rtxpro-6000; 4,000 AI "
+            "TOPS is NVIDIA's FP4-sparse figure): dense = half",
+        ),
     ),
 }
 # Infinity Fabric: 7 links x 64 GB/s per direction (third-party figure noted in gpus.yaml).
@@ -371,6 +384,7 @@ def build_gpus(reference: Path) -> None:
         label = rec["memory_GB"]
         mem, mem_src = ann.get("memory_bytes", (int(label * 1e9), "label, decimal GB"))
         kind, link = ann["link"]
+        peaks = ann.get("peaks", {})
         out.append(
             {
                 "id": ann["id"],
@@ -381,17 +395,18 @@ def build_gpus(reference: Path) -> None:
                 "memory_bytes": mem,
                 "memory_bytes_source": mem_src,
                 "mem_bw_gbps": rec["mem_bw_GBps"],
-                "bf16_tflops": rec.get("bf16_dense_TFLOPS"),
-                "fp8_tflops": rec.get("fp8_dense_TFLOPS"),
+                "bf16_tflops": rec.get("bf16_dense_TFLOPS") or peaks.get("bf16"),
+                "fp8_tflops": rec.get("fp8_dense_TFLOPS") or peaks.get("fp8"),
                 "int8_tops": rec.get("int8_dense_TOPS"),
-                "fp4_tflops": rec.get("fp4_dense_TFLOPS"),
+                "fp4_tflops": rec.get("fp4_dense_TFLOPS") or peaks.get("fp4"),
                 "interconnect": {
                     "kind": kind,
                     "per_direction_gbps": link,
                     "published": (rec.get("interconnect") or {}).get("type"),
                 },
+                **({"sm_count": ann["sm_count"]} if "sm_count" in ann else {}),
                 "tdp_w": rec.get("tdp_W"),
-                "sources": rec.get("sources", []),
+                "sources": rec.get("sources", []) + ([peaks["source"]] if peaks else []),
                 "notes": rec.get("notes", ""),
             }
         )
