@@ -36,6 +36,34 @@ KERNELS_PER_SHARED_EXPERTS = 3
 KERNELS_PER_DENSE_FFN = 4
 
 
+@dataclass(frozen=True)
+class KernelCounts:
+    """Kernels one decode step launches per layer, by block (see phases.kernels_per_step)."""
+
+    attention: int = KERNELS_PER_ATTENTION
+    qk_norm: int = KERNELS_PER_QK_NORM
+    moe_ffn: int = KERNELS_PER_MOE_FFN
+    shared_experts: int = KERNELS_PER_SHARED_EXPERTS
+    dense_ffn: int = KERNELS_PER_DENSE_FFN
+
+
+FUSED_MOE_KERNELS = KernelCounts()
+
+LLAMACPP_KERNELS = KernelCounts(attention=15, qk_norm=0, moe_ffn=9, shared_experts=5, dense_ffn=6)
+"""llama.cpp's batch-1 decode graph after the CUDA backend's fusions (ggml/src/ggml-cuda/
+ggml-cuda.cu, ggml_cuda_try_fuse and ggml_cuda_can_fuse, ggml-org/llama.cpp commit 00108827),
+counted per layer. Every matmul on quantized weights is two kernels: mul_mat_vec_q first
+quantizes its activation to q8_1 (mmvq.cu, quantize_row_q8_1_cuda, once per call, so Q, K and V
+each pay it). Attention (15): rms_norm+mul (1), Q, K, V (3 x 2), rope of Q (1), rope+view+
+set_rows of K into the cache (1), V set_rows (1), flash attention and its combine of the KV
+splits (2), O (2), residual add (1). q/k-norm adds none: rms_norm+mul+rope (and +view+set_rows
+for K) are fused. Routed MoE (9): rms_norm+mul (1), router mul_mat on the F32 gate (1), fused
+top-k MoE (softmax/argsort/get_rows/norm: 1), gate+up mul_mat_id fused with the GLU (2 with its
+quantize), down mul_mat_id (2), the weighted sum over experts (moe_weighted_reduction: 1),
+residual add (1). Shared experts (5): gate+up+GLU (2), down (2), add (1). Dense FFN (6): norm,
+gate+up+GLU (2), down (2), add. The same graph is counted for the Metal and HIP backends."""
+
+
 def v0_step_overhead_s(
     scheduling_share: float = 0.29, gpu_share: float = 0.38, gpu_step_s: float = 5e-3
 ) -> float:
@@ -68,6 +96,25 @@ _KERNEL_SOURCE = (
     "kernel_overhead_s: fitted on SGLang's two records (sglang profile), launch gap >= 1.3 us "
     "per graph kernel on H100 (Hazy Research, 2025-05-27) plus ramp-up/tail"
 )
+LLAMACPP_CUDA_KERNEL_S = 1.3e-6
+"""llama.cpp's fixed GPU time per kernel on the CUDA backend. Batch-1 decode runs as one CUDA
+graph (ggml-org/llama.cpp PR 6766, Alan Gray of NVIDIA, 2024-04: llama-2-7b Q4_K_M on H100-PCIe
+143.35 -> 163.83 tok/s, 0.87 ms of launch overhead removed per token; issue 6763), so what a
+kernel costs beyond its bytes is the launch gap between graph kernels, about 1.3 us on an H100
+(Hazy Research, 2025-05-27, read through the mlops.substack summary, as CUDA_GRAPH_KERNEL_S).
+llama.cpp's decode kernels are matrix-vector kernels with one block per few rows and fused
+element-wise ops (LLAMACPP_KERNELS), not the SGLang/vLLM Triton fused-MoE kernels whose ramp-up
+and tail the fitted CUDA_GRAPH_KERNEL_S also holds; no ramp-up/tail is added, so this is a lower
+bound. Sourced, not fitted; the held-out llama.cpp references were not used to set it."""
+
+LLAMACPP_METAL_KERNEL_S = 5.16e-6
+"""Fixed GPU time per dispatch on Apple's Metal: measured as a slope by the ferrox project
+(github.com/antonellof/ferrox issue 149, 2026-09-07): 832 extra inert rms_norm dispatches per
+token on Gemma-2-2B added 4.30 ms of GPU time (5.16 us each) and 0.50 ms of host encoding
+(0.61 us each, overlapped with the GPU by llama.cpp's parallel command-buffer encoding, ggml PR
+9698). A Metal runtime other than llama.cpp, with a barrier between dependent dispatches as in
+llama.cpp's Metal backend; chip not named in the issue."""
+
 _EFFICIENCY_SOURCE = (
     "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6, "
     "collective_latency_s 20 us: named assumptions, not fitted"
@@ -87,6 +134,14 @@ class EngineProfile:
     source: str = ""  # where each constant comes from
     fitted: str = ""  # the constant set from fitted_on ("" when none was fitted)
     fitted_on: tuple[str, ...] = ()
+    kernels: KernelCounts = FUSED_MOE_KERNELS  # kernels a decode step launches per layer
+    # per-kernel cost by GPU vendor (backend) where it differs from kernel_overhead_s
+    kernel_overhead_by_vendor: tuple[tuple[str, float], ...] = ()
+
+    def kernel_overhead_for(self, vendor: str) -> float:
+        """Fixed GPU time per kernel on a GPU of `vendor` (NVIDIA: CUDA, Apple: Metal, AMD:
+        HIP): the vendor's own value where the profile gives one, else kernel_overhead_s."""
+        return dict(self.kernel_overhead_by_vendor).get(vendor.lower(), self.kernel_overhead_s)
 
 
 ENGINES: dict[str, EngineProfile] = {
@@ -181,13 +236,24 @@ ENGINES: dict[str, EngineProfile] = {
             step_overhead_s=0.0,
             collective_latency_s=20e-6,
             source=(
+                "kernels per layer counted from llama.cpp's fused CUDA decode graph "
+                "(LLAMACPP_KERNELS: 15 attention, 9 routed MoE); kernel_overhead_s by backend: "
+                "CUDA 1.3 us (one CUDA graph per token since llama.cpp PR 6766; the launch gap "
+                "between graph kernels, Hazy Research 2025-05-27), Metal 5.16 us (GPU time per "
+                "extra dispatch measured as a slope, ferrox issue 149), HIP (graphs off by "
+                "default, GGML_HIP_GRAPHS) the shared "
+                f"{CUDA_GRAPH_KERNEL_S * 1e6:g} us, an assumption; "
                 "step_overhead_s (per token: ggml graph build, CUDA-graph update or Metal "
                 "encoding, not overlapped with the GPU): no published figure, fitted (least "
-                "median |error|, 0.25 ms grid) on the records in fitted_on, with "
-                f"{_KERNEL_SOURCE}; " + _EFFICIENCY_SOURCE
+                "median |error|, 0.25 ms grid) on the records in fitted_on; " + _EFFICIENCY_SOURCE
             ),
             fitted="step_overhead_s",
             fitted_on=("gpt-oss-20b_gb10_llamacpp_tg32", "mixtral-8x7b_m2max_llamacpp_q4km_tg128"),
+            kernels=LLAMACPP_KERNELS,
+            kernel_overhead_by_vendor=(
+                ("nvidia", LLAMACPP_CUDA_KERNEL_S),
+                ("apple", LLAMACPP_METAL_KERNEL_S),
+            ),
         ),
     )
 }

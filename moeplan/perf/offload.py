@@ -220,7 +220,8 @@ def offload_speed(
     # decode: GPU step + host experts (DRAM or CPU bound) + the hidden state crossing PCIe
     mean_context = input_len + output_len // 2
     gpu_step = decode_step(setup, batch, mean_context)
-    gpu_step.overhead_s -= host_layers * HOST_SIDE_MOE_KERNELS * engine.gpu_engine.kernel_overhead_s
+    per_kernel = engine.gpu_engine.kernel_overhead_for(gpu.vendor)
+    gpu_step.overhead_s -= host_layers * HOST_SIDE_MOE_KERNELS * per_kernel
     bytes_, ops = _host_expert_work(spec, full, host_layers, batch)
     t_mem = bytes_ / host_bw
     t_cpu = ops / (cpu_int8_ops_per_s(host, False) * engine.cpu_compute_efficiency)

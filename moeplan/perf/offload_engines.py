@@ -81,7 +81,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.66,
+            host_bw_efficiency=0.61,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -112,9 +112,10 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "read it across the socket link (not fitted: no dual-socket llama.cpp record "
                 "with stated flags was found)",
                 "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure",
-                "host_bw_efficiency 0.66: set from one gpt-oss-120b run whose RAM speed is not "
-                "stated (DDR5-5600 assumed), so weakly determined; the four held-out llama.cpp "
-                "runs with stated RAM in validate are over-predicted by 43-65%",
+                "host_bw_efficiency 0.61: set (0.01 grid, least |error|) from one gpt-oss-120b "
+                "run whose RAM speed is not stated (DDR5-5600 assumed), so weakly determined; "
+                "it was 0.66 before the llamacpp GPU profile's per-backend kernel cost "
+                "(engines.py) shortened the GPU side of that run's step",
             ),
             fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),

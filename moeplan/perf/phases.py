@@ -16,14 +16,7 @@ from moeplan.hardware.gpus import GPU
 from moeplan.memory.estimate import ACTIVATION_BYTES
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
-from moeplan.perf.engines import (
-    KERNELS_PER_ATTENTION,
-    KERNELS_PER_DENSE_FFN,
-    KERNELS_PER_MOE_FFN,
-    KERNELS_PER_QK_NORM,
-    KERNELS_PER_SHARED_EXPERTS,
-    EngineProfile,
-)
+from moeplan.perf.engines import FUSED_MOE_KERNELS, EngineProfile, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_comm import allgather_moe_bytes_per_layer, uses_allgather
 from moeplan.perf.parallel import Layout
@@ -244,26 +237,28 @@ def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> tuple[flo
     return _read(got, rates.stream_bw_bytes_per_s, notes), got is not None
 
 
-def kernels_per_step(spec: ModelSpec, moe_measured: bool = False) -> int:
-    """Kernels one forward pass launches (engines.py lists them); the routed-MoE kernels drop
-    out when a calibration's measured MoE curve already holds their time."""
-    attention = KERNELS_PER_ATTENTION + (
-        KERNELS_PER_QK_NORM if spec.attention.qk_norm.value != "none" else 0
-    )
-    moe = 0 if moe_measured else KERNELS_PER_MOE_FFN
+def kernels_per_step(
+    spec: ModelSpec, moe_measured: bool = False, counts: KernelCounts = FUSED_MOE_KERNELS
+) -> int:
+    """Kernels one forward pass launches (`counts` per layer, engines.py lists them); the
+    routed-MoE kernels drop out when a calibration's measured MoE curve already holds their
+    time."""
+    attention = counts.attention + (counts.qk_norm if spec.attention.qk_norm.value != "none" else 0)
+    moe = 0 if moe_measured else counts.moe_ffn
     if spec.moe is not None and spec.moe.num_shared_experts:
-        moe += KERNELS_PER_SHARED_EXPERTS + (1 if spec.moe.shared_expert_gate else 0)
+        moe += counts.shared_experts + (1 if spec.moe.shared_expert_gate else 0)
     return (
         spec.num_layers * attention
         + spec.num_moe_layers * moe
-        + spec.num_dense_layers * KERNELS_PER_DENSE_FFN
+        + spec.num_dense_layers * counts.dense_ffn
     )
 
 
 def _kernel_overhead(setup: Setup) -> float:
     frac = stage_fraction(setup.spec, setup.layout)
-    kernels = kernels_per_step(setup.spec, setup.rates.moe_overhead_measured)
-    return kernels * frac * setup.rates.engine.kernel_overhead_s
+    engine = setup.rates.engine
+    kernels = kernels_per_step(setup.spec, setup.rates.moe_overhead_measured, engine.kernels)
+    return kernels * frac * engine.kernel_overhead_for(setup.gpu.vendor)
 
 
 def stage_pass(

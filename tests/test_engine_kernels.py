@@ -1,0 +1,63 @@
+"""llama.cpp's kernel count and per-backend kernel cost (issue 17): expected values by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.model.hf_config import spec_from_config
+from moeplan.perf.engines import (
+    CUDA_GRAPH_KERNEL_S,
+    ENGINES,
+    LLAMACPP_CUDA_KERNEL_S,
+    LLAMACPP_KERNELS,
+    LLAMACPP_METAL_KERNEL_S,
+    resolve_engine,
+)
+from moeplan.perf.latency import make_setup
+from moeplan.perf.parallel import Layout
+from moeplan.perf.phases import decode_step, kernels_per_step
+
+
+def test_llamacpp_kernels_per_layer_from_its_fused_graph():
+    # attention: norm 1 + Q,K,V 3 x (quantize + mat-vec) + rope Q 1 + rope/set_rows K 1
+    # + set_rows V 1 + flash attention and combine 2 + O 2 + residual add 1 = 15
+    assert LLAMACPP_KERNELS.attention == 1 + 3 * 2 + 1 + 1 + 1 + 2 + 2 + 1 == 15
+    assert LLAMACPP_KERNELS.qk_norm == 0  # rms_norm+mul+rope fused
+    # routed MoE: norm 1 + router 1 + fused top-k 1 + gate/up/GLU 2 + down 2 + sum 1 + add 1
+    assert LLAMACPP_KERNELS.moe_ffn == 1 + 1 + 1 + 2 + 2 + 1 + 1 == 9
+    assert resolve_engine("llamacpp").kernels == LLAMACPP_KERNELS
+
+
+def test_gpt_oss_20b_kernel_count_by_hand():
+    spec = load_model("gpt-oss-20b")
+    assert spec.num_layers == 24 and spec.num_moe_layers == 24
+    assert kernels_per_step(spec, counts=LLAMACPP_KERNELS) == 24 * (15 + 9) == 576
+    assert kernels_per_step(spec) == 24 * (7 + 9) == 384  # the vLLM/SGLang count
+
+
+def test_kernel_cost_by_backend():
+    llama = ENGINES["llamacpp"]
+    assert llama.kernel_overhead_for("NVIDIA") == LLAMACPP_CUDA_KERNEL_S == 1.3e-6
+    assert llama.kernel_overhead_for("Apple") == LLAMACPP_METAL_KERNEL_S == 5.16e-6
+    assert llama.kernel_overhead_for("AMD") == CUDA_GRAPH_KERNEL_S  # HIP: the shared value
+    for e in ENGINES.values():
+        if e.id != "llamacpp":
+            for vendor in ("NVIDIA", "Apple", "AMD"):
+                assert e.kernel_overhead_for(vendor) == e.kernel_overhead_s
+
+
+@pytest.mark.parametrize(
+    ("gpu", "per_kernel"),
+    [("h100-sxm", 1.3e-6), ("m2-max", 5.16e-6), ("mi300x", 6.25e-6)],
+)
+def test_llamacpp_decode_overhead_by_hand(tiny_config: dict, gpu: str, per_kernel: float):
+    """2 layers x (15 + 9) kernels x the backend's cost; llama.cpp's per-token host cost is 0."""
+    spec = spec_from_config(tiny_config, "tiny")
+    engine = resolve_engine("llamacpp")
+    assert engine.step_overhead_s == 0.0
+    setup = make_setup(spec, resolve_scheme("bf16", spec), resolve_gpu(gpu), Layout(), engine)
+    step = decode_step(setup, 1, 128)
+    assert step.overhead_s == pytest.approx(2 * (15 + 9) * per_kernel)
