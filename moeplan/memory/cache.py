@@ -150,7 +150,10 @@ def recurrent_state_bytes(r: RecurrentSpec, state_bytes: int) -> int:
     return conv + r.inner_size * r.state_size * state_bytes
 
 
+@cache
 def state_bytes_per_sequence(spec: ModelSpec, state_dtype: str = DEFAULT_STATE_DTYPE) -> int:
+    """Recurrent state of one sequence over all linear-attention / Mamba layers (cached like
+    read_groups: serving prices thousands of steps of one frozen spec)."""
     b = state_dtype_bytes(state_dtype)
     return sum(recurrent_state_bytes(r, b) for r in spec.recurrent_layers)
 

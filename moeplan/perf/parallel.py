@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 from moeplan.errors import LayoutError
 from moeplan.memory.cache import kv_bytes_per_rank
@@ -93,10 +94,9 @@ def validate_layout(spec: ModelSpec, layout: Layout) -> None:
     kv = attn.num_kv_heads
     if attn.kind is AttentionKind.GQA and kv % layout.tp and layout.tp % kv:
         raise LayoutError(f"TP {layout.tp} and {kv} KV heads: one must divide the other")
-    for r in set(spec.recurrent_layers):  # vLLM shards GDN / Mamba2 by heads, Mamba by channels
-        split = (r.inner_size,) if r.kind.value == "mamba" else (r.num_heads, r.num_key_heads)
+    for kind, split in _recurrent_splits(spec):
         if any(n and n % layout.tp for n in split):
-            raise LayoutError(f"TP {layout.tp} does not divide the {r.kind.value} heads")
+            raise LayoutError(f"TP {layout.tp} does not divide the {kind} heads")
     if layout.ep > 1:
         if not spec.is_moe or spec.moe is None:
             raise LayoutError(f"EP {layout.ep} needs a MoE model")
@@ -104,6 +104,23 @@ def validate_layout(spec: ModelSpec, layout: Layout) -> None:
             raise LayoutError(f"EP {layout.ep} does not divide {spec.moe.num_experts} experts")
     if layout.pp > spec.num_layers:
         raise LayoutError(f"PP {layout.pp} exceeds the {spec.num_layers} layers")
+
+
+@cache
+def _recurrent_splits(spec: ModelSpec) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The axes TP splits in each distinct recurrent layer: vLLM shards GDN / Mamba2 by heads,
+    Mamba by channels (cached per frozen spec: the search validates thousands of layouts)."""
+    return tuple(
+        sorted(
+            {
+                (
+                    r.kind.value,
+                    (r.inner_size,) if r.kind.value == "mamba" else (r.num_heads, r.num_key_heads),
+                )
+                for r in spec.recurrent_layers
+            }
+        )
+    )
 
 
 def kv_shard_fraction(spec: ModelSpec, tp: int) -> float:

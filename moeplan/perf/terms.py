@@ -5,7 +5,7 @@ is given; bytes and FLOPs are floats (expected values)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from moeplan.memory.cache import (
     DEFAULT_STATE_DTYPE,
@@ -168,8 +168,13 @@ decay/update (Gated DeltaNet's rank-1 delta update, Mamba's dA x state + dB x), 
 def recurrent_state_flops(spec: ModelSpec, new_tokens: int) -> float:
     """State FLOPs of the linear-attention / Mamba layers for `new_tokens` tokens (their
     projection FLOPs are in the mixer weights)."""
-    elements = sum(r.inner_size * r.state_size for r in spec.recurrent_layers)
-    return RECURRENT_FLOPS_PER_STATE_ELEMENT * elements * new_tokens
+    return RECURRENT_FLOPS_PER_STATE_ELEMENT * recurrent_state_elements(spec) * new_tokens
+
+
+@cache
+def recurrent_state_elements(spec: ModelSpec) -> int:
+    """State elements of one sequence over all recurrent layers (cached per frozen spec)."""
+    return sum(r.inner_size * r.state_size for r in spec.recurrent_layers)
 
 
 def _attended_chunked(new_tokens: int, context_start: int, chunk: int) -> float:
