@@ -42,17 +42,7 @@ def calibrated_table(rows: list[CalibratedValidation], path: str, gpu: str | Non
     ]
     t = Table(
         f"validate with calibration {path} ({gpu or 'no catalog GPU'})",
-        [
-            "id",
-            "model",
-            "metric",
-            "published",
-            "default",
-            "error",
-            "calibrated",
-            "error",
-            "counted",
-        ],
+        HEADERS,
         body,
     )
     before, after = median_abs_errors(rows)

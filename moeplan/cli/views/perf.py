@@ -164,19 +164,28 @@ def _row(v: Validation, status: str) -> list[Any]:
 _HEADERS = ["record", "metric", "published", "predicted", "error", "engine", "status"]
 
 
+def _status(v: Validation) -> str:
+    """Why a record is not scored ("skipped: ...", "not counted: ..."), or "" when it is."""
+    if v.skipped:
+        return "skipped: " + v.skipped
+    if v.far_from_roofline:
+        return "not counted: " + v.far_from_roofline
+    return ""
+
+
 def validate_table(results: list[Validation], loo: list[LeaveOneOut] | None = None) -> Table:
-    rows = []
-    for v in results:
-        status = (
-            "skipped: " + v.skipped
-            if v.skipped
-            else "not counted: " + v.far_from_roofline
-            if v.far_from_roofline
-            else ("counted, used for fitting" if v.used_for_fitting else "counted, held out")
-            if v.counted
-            else "not a decode record"
+    rows = [
+        _row(
+            v,
+            _status(v)
+            or (
+                ("counted, used for fitting" if v.used_for_fitting else "counted, held out")
+                if v.counted
+                else "not a decode record"
+            ),
         )
-        rows.append(_row(v, status))
+        for v in results
+    ]
     t = Table(
         "validate: predicted vs published (shared/reference/measurements.yaml)", _HEADERS, rows
     )
@@ -209,17 +218,15 @@ def _counted_in(results: list[Validation], regime: str) -> int:
 def references_table(results: list[Validation]) -> Table:
     """The latency references (moeplan/data/latency_references.yaml): all held out, with the
     decode and prefill medians apart."""
-    rows = []
-    for v in results:
-        status = (
-            "skipped: " + v.skipped
-            if v.skipped
-            else "not counted: " + v.far_from_roofline
-            if v.far_from_roofline
-            else f"counted ({v.regime}), held out"
-            + (f"; same table as {v.same_table_as_fitted}" if v.same_table_as_fitted else "")
+    rows = [
+        _row(
+            v,
+            _status(v)
+            or f"counted ({v.regime}), held out"
+            + (f"; same table as {v.same_table_as_fitted}" if v.same_table_as_fitted else ""),
         )
-        rows.append(_row(v, status))
+        for v in results
+    ]
     t = Table(
         "validate: latency references used to set nothing (moeplan/data/latency_references.yaml)",
         _HEADERS,
