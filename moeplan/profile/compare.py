@@ -12,7 +12,7 @@ from typing import Any
 from moeplan.hardware.gpus import GPU
 from moeplan.perf.calibration import Calibration, interpolate_log2
 from moeplan.perf.calibration_curves import MoECurve, moe_lookup
-from moeplan.perf.engines import KERNELS_PER_MOE_FFN, EngineProfile
+from moeplan.perf.engines import EngineProfile
 from moeplan.perf.phases import Phase
 from moeplan.perf.terms import expected_experts_touched
 
@@ -115,16 +115,20 @@ def _moe_v2(
     return out
 
 
+def _moe_overhead(engine: EngineProfile, gpu: GPU) -> float:
+    """The engine's fixed cost of one routed-MoE block on this GPU's backend (engines.py)."""
+    return engine.kernels.moe_ffn * engine.kernel_overhead_for(gpu.vendor)
+
+
 def _default_moe(
     bw: float,
     peak: float | None,
-    engine: EngineProfile,
+    overhead: float,
     shape: dict[str, int],
     element: float,
     tokens: int,
     size: float,
 ) -> float:
-    overhead = KERNELS_PER_MOE_FFN * engine.kernel_overhead_s
     return moe_layer_seconds(shape, element, tokens, bw, peak, overhead, size)
 
 
@@ -177,7 +181,10 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
         default = None
         if gpu is not None:
             default = functools.partial(
-                _default_moe, gpu.mem_bw_bytes_per_s * engine.bw_efficiency, peak_default, engine
+                _default_moe,
+                gpu.mem_bw_bytes_per_s * engine.bw_efficiency,
+                peak_default,
+                _moe_overhead(engine, gpu),
             )
         return out + _moe_v2(cal, spec_bw, peak_cal, default)
     moe = doc["moe"]
@@ -191,7 +198,7 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
     for t, (seconds, backend) in sorted(fastest.items()):
         default = None
         if gpu is not None:
-            overhead = KERNELS_PER_MOE_FFN * engine.kernel_overhead_s
+            overhead = _moe_overhead(engine, gpu)
             default = moe_layer_seconds(
                 moe["shape"],
                 element,
