@@ -61,3 +61,28 @@ def test_llamacpp_decode_overhead_by_hand(tiny_config: dict, gpu: str, per_kerne
     setup = make_setup(spec, resolve_scheme("bf16", spec), resolve_gpu(gpu), Layout(), engine)
     step = decode_step(setup, 1, 128)
     assert step.overhead_s == pytest.approx(2 * (15 + 9) * per_kernel)
+
+
+def test_llamacpp_mmq_efficiency_by_hand():
+    """PR 7676: RTX 4090, Llama-3-8B Q4_0, microbatch 512, 10358.75 tok/s of 2 x 6.98 G FLOPs."""
+    from moeplan.perf.engines import LLAMA3_8B_MATMUL_PARAMS, LLAMACPP_MMQ_INT8_EFFICIENCY
+
+    per_layer = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336
+    assert LLAMA3_8B_MATMUL_PARAMS == 32 * per_layer == 6_979_321_856
+    fraction = LLAMACPP_MMQ_INT8_EFFICIENCY
+    assert fraction == pytest.approx(10358.75 * 2 * 6_979_321_856 / 660.6e12, rel=1e-12)
+    assert fraction == pytest.approx(0.2189, abs=1e-4)
+
+
+def test_compute_efficiency_by_backend_and_dtype():
+    llama = ENGINES["llamacpp"]
+    r4090, r3090, m2 = resolve_gpu("rtx-4090"), resolve_gpu("rtx-3090"), resolve_gpu("m2-max")
+    assert r4090.has_peak("int8") and not r3090.has_peak("int8")
+    assert llama.compute_efficiency_for(r4090, "int8") == pytest.approx(0.2189, abs=1e-4)
+    assert llama.compute_efficiency_for(r4090, "bf16") == llama.compute_efficiency == 0.35
+    # no INT8 peak in the catalog: the GEMM is priced at the BF16 peak with the generic fraction
+    assert llama.compute_efficiency_for(r3090, "int8") == 0.35
+    assert llama.compute_efficiency_for(m2, "int8") == 0.35
+    for e in ENGINES.values():
+        if e.id != "llamacpp":
+            assert e.compute_efficiency_for(r4090, "int8") == e.compute_efficiency

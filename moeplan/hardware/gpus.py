@@ -40,6 +40,12 @@ class GPU:
     pcie_lanes: int | None = None
     sm_count: int | None = None  # streaming multiprocessors, where the catalog gives them
 
+    def has_peak(self, compute: str) -> bool:
+        """Whether the catalog gives this math datatype's own dense peak (else peak_flops falls
+        back to BF16)."""
+        own = {"fp8": self.fp8_flops, "fp4": self.fp4_flops, "int8": self.int8_ops}
+        return bool(own.get(compute)) if compute in own else self.bf16_flops is not None
+
     def peak_flops(self, compute: str) -> float:
         """Dense tensor-core peak for a math datatype ("bf16", "fp8", "fp4", "int8"); a GPU
         without that datatype runs the GEMM at its BF16 peak (weights dequantized first)."""

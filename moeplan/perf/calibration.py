@@ -100,7 +100,7 @@ def rates_from_calibration(cal: Calibration, gpu: GPU, engine: EngineProfile) ->
             return cal.gemm_flops[dtype]
         if gpu.bf16_flops is None:
             return cal.gemm_flops.get("bf16")
-        return gpu.peak_flops(dtype) * engine.compute_efficiency
+        return gpu.peak_flops(dtype) * engine.compute_efficiency_for(gpu, dtype)
 
     peak = gpu.peak_flops("bf16") if gpu.bf16_flops is not None else cal.spec_bf16_flops
     measured = CalibratedRates(cal, gpu.mem_bw_bytes_per_s, peak, cal.notes)

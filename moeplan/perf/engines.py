@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moeplan.errors import UnknownNameError
+from moeplan.hardware.gpus import GPU
 
 # Kernels a decode step launches per layer in the CUDA-graph engines (vLLM/SGLang fused-MoE
 # path): attention block = fused add+norm, QKV GEMM, rope, split-KV attention and its merge,
@@ -115,6 +116,19 @@ token on Gemma-2-2B added 4.30 ms of GPU time (5.16 us each) and 0.50 ms of host
 9698). A Metal runtime other than llama.cpp, with a barrier between dependent dispatches as in
 llama.cpp's Metal backend; chip not named in the issue."""
 
+LLAMA3_8B_MATMUL_PARAMS = 32 * (4096 * 4096 * 2 + 2 * 4096 * 1024 + 3 * 4096 * 14336)
+"""Llama-3-8B's matmul weights (32 layers: Q and O 4096 x 4096, K and V 4096 x 1024, gate/up/down
+4096 x 14336): 6.98 G. llama-bench's pp test asks logits of the last token only, so the LM head
+is left out; causal attention at 512 tokens adds ~1% and is left out too."""
+
+LLAMACPP_MMQ_INT8_EFFICIENCY = 10358.75 * 2 * LLAMA3_8B_MATMUL_PARAMS / 660.6e12
+"""Fraction of the dense INT8 tensor peak llama.cpp's quantized matmul (MMQ, int8 MMA) reaches
+in a prompt: ggml-org/llama.cpp PR 7676 (JohannesGaessler, 2024-06, 'CUDA: use tensor cores for
+MMQ'), RTX 4090, llama 8B Q4_0, microbatch 512: pp512 10358.75 tok/s = 145 int8 TOPS of the RTX
+4090's 660.6 dense: 0.219. One GPU, one model, a 2024 build: later MMQ work may be faster, and
+its mma.sync path does not use Hopper's wgmma, so on an H100 it is an assumption. Applied only
+where the catalog gives the GPU's own INT8 peak (compute_efficiency_for)."""
+
 _EFFICIENCY_SOURCE = (
     "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6, "
     "collective_latency_s 20 us: named assumptions, not fitted"
@@ -137,6 +151,19 @@ class EngineProfile:
     kernels: KernelCounts = FUSED_MOE_KERNELS  # kernels a decode step launches per layer
     # per-kernel cost by GPU vendor (backend) where it differs from kernel_overhead_s
     kernel_overhead_by_vendor: tuple[tuple[str, float], ...] = ()
+
+    # (vendor, math datatype, fraction of that datatype's own dense peak): measured per backend
+    compute_efficiency_by: tuple[tuple[str, str, float], ...] = ()
+
+    def compute_efficiency_for(self, gpu: GPU, dtype: str) -> float:
+        """Fraction of `gpu`'s dense peak for math datatype `dtype` the engine's prompt GEMMs
+        reach: the measured one for this backend and datatype where the profile has it and the
+        catalog gives that datatype's own peak, else compute_efficiency."""
+        if gpu.has_peak(dtype):
+            for vendor, math, fraction in self.compute_efficiency_by:
+                if vendor == gpu.vendor.lower() and math == dtype:
+                    return fraction
+        return self.compute_efficiency
 
     def kernel_overhead_for(self, vendor: str) -> float:
         """Fixed GPU time per kernel on a GPU of `vendor` (NVIDIA: CUDA, Apple: Metal, AMD:
@@ -243,6 +270,9 @@ ENGINES: dict[str, EngineProfile] = {
                 "extra dispatch measured as a slope, ferrox issue 149), HIP (graphs off by "
                 "default, GGML_HIP_GRAPHS) the shared "
                 f"{CUDA_GRAPH_KERNEL_S * 1e6:g} us, an assumption; "
+                "compute_efficiency on CUDA for int8 (MMQ) GEMMs 0.219 of the INT8 peak (llama.cpp "
+                "PR 7676, RTX 4090 Llama-3-8B Q4_0 pp512), where the catalog has that peak, "
+                "else 0.35 (an assumption); "
                 "step_overhead_s (per token: ggml graph build, CUDA-graph update or Metal "
                 "encoding, not overlapped with the GPU): no published figure, fitted (least "
                 "median |error|, 0.25 ms grid) on the records in fitted_on; " + _EFFICIENCY_SOURCE
@@ -250,6 +280,7 @@ ENGINES: dict[str, EngineProfile] = {
             fitted="step_overhead_s",
             fitted_on=("gpt-oss-20b_gb10_llamacpp_tg32", "mixtral-8x7b_m2max_llamacpp_q4km_tg128"),
             kernels=LLAMACPP_KERNELS,
+            compute_efficiency_by=(("nvidia", "int8", LLAMACPP_MMQ_INT8_EFFICIENCY),),
             kernel_overhead_by_vendor=(
                 ("nvidia", LLAMACPP_CUDA_KERNEL_S),
                 ("apple", LLAMACPP_METAL_KERNEL_S),

@@ -67,7 +67,7 @@ class Rates:
         def flops(dtype: str) -> float | None:
             if gpu.bf16_flops is None:
                 return None
-            return gpu.peak_flops(dtype) * engine.compute_efficiency
+            return gpu.peak_flops(dtype) * engine.compute_efficiency_for(gpu, dtype)
 
         return cls(bw, flops, engine, f"defaults of engine '{engine.id}'")
 

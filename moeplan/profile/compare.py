@@ -145,7 +145,9 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
     spec_bw = doc["spec"]["mem_bw_bytes_per_s"]
     peak_cal = cal.gemm_flops.get("bf16")
     peak_default = (
-        gpu.peak_flops("bf16") * engine.compute_efficiency if gpu and gpu.bf16_flops else None
+        gpu.peak_flops("bf16") * engine.compute_efficiency_for(gpu, "bf16")
+        if gpu and gpu.bf16_flops
+        else None
     )
     for row in doc["raw"]["copy"]:
         default = (
@@ -164,7 +166,7 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
         flops = 2.0 * row["m"] * row["n"] * row["k"]
         dtype = row["dtype"]
         default = (
-            flops / (gpu.peak_flops(dtype) * engine.compute_efficiency)
+            flops / (gpu.peak_flops(dtype) * engine.compute_efficiency_for(gpu, dtype))
             if gpu and gpu.bf16_flops
             else None
         )
