@@ -407,3 +407,29 @@ def test_mla_decode_kernel_runs_on_a_fixed_grid():
         output_len=300,
     )
     assert r10.speed.attention_kernel_s > r1.speed.attention_kernel_s >= 0
+
+
+def test_llamacpp_splits_without_cuda_graphs_cost_each_host_moe_layer():
+    # without a CUDA graph per split (llama.cpp before PR 18934, AMD/HIP) every host MoE layer
+    # adds EAGER_SPLIT_S of GPU time: the kernels after each CPU part are launched one by one
+    from moeplan.perf.offload_engines import EAGER_SPLIT_S
+
+    spec, scheme = _setup("gpt-oss-120b", "q8_0,experts=mxfp4")
+    host = resolve_host("ryzen-9-9950x")
+    eager = replace(LLAMACPP, split_graph_vendors=())
+    for k in (24, 36):
+        graphs = estimate_offload(
+            spec, scheme, resolve_gpu("rtx-5090"), host, LLAMACPP, n_cpu_moe=k
+        )
+        plain = estimate_offload(spec, scheme, resolve_gpu("rtx-5090"), host, eager, n_cpu_moe=k)
+        assert graphs.speed and plain.speed
+        extra = plain.speed.decode_step_s - graphs.speed.decode_step_s
+        assert extra == pytest.approx(plain.placement.host_moe_layers * EAGER_SPLIT_S)
+    # AMD GPUs run HIP without graphs by default: charged with the default profile
+    amd = resolve_gpu("rx-6900-xt")
+    a = estimate_offload(spec, scheme, amd, host, LLAMACPP, n_cpu_moe=28)
+    b = estimate_offload(
+        spec, scheme, amd, host, replace(LLAMACPP, eager_split_s=0.0), n_cpu_moe=28
+    )
+    assert a.speed and b.speed
+    assert a.speed.decode_step_s - b.speed.decode_step_s == pytest.approx(28 * EAGER_SPLIT_S)

@@ -222,6 +222,9 @@ def offload_speed(
     gpu_step = decode_step(setup, batch, mean_context)
     per_kernel = engine.gpu_engine.kernel_overhead_for(gpu.vendor)
     gpu_step.overhead_s -= host_layers * HOST_SIDE_MOE_KERNELS * per_kernel
+    if gpu.vendor.lower() not in engine.split_graph_vendors:
+        # each host MoE layer's GPU split launched kernel by kernel (no CUDA graph)
+        gpu_step.overhead_s += host_layers * engine.eager_split_s
     bytes_, ops = _host_expert_work(spec, full, host_layers, batch)
     t_mem = bytes_ / host_bw
     t_cpu = ops / (cpu_int8_ops_per_s(host, False) * engine.cpu_compute_efficiency)

@@ -61,6 +61,8 @@ class OffloadProfile:
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
     reserves_ubatch_logits: bool = False  # compute buffer sized for logits of a whole ubatch
     mla_decode_kv_splits: int | None = None  # fixed KV splits of the MLA decode kernel's grid
+    eager_split_s: float = 0.0  # GPU time per host MoE layer when splits launch without graphs
+    split_graph_vendors: tuple[str, ...] = ()  # vendors (lower case) whose splits replay as graphs
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -68,6 +70,20 @@ class OffloadProfile:
 PCIE_COPY_EFFICIENCY = 0.8
 """Pinned host-to-device copies reach about 80% of a PCIe link's 128b/130b rate (packet headers
 and flow control); a named assumption, not fitted."""
+
+EAGER_SPLIT_S = 72.3e-6
+"""GPU time one host MoE layer adds when llama.cpp launches the kernels of its graph splits one by
+one instead of replaying a CUDA graph per split. Each host MoE layer cuts the GPU graph twice (GPU
+-> CPU experts -> GPU); after the CPU part the GPU queue is empty, so every kernel of the next GPU
+split waits for its launch. Measured, not fitted: ggml-org/llama.cpp PR 18934 (am17an, 2026-01-19,
+'ggml-cuda: enable cuda-graphs for n-cpu-moe', a CUDA graph per split keyed by its first node;
+before it 'cuda graphs get disabled when there are splits') lists tg128 of GLM-4.5-Air IQ4_XS
+(46 layers, the first dense) at --n-cpu-moe 8/16/32/64 without/with per-split graphs: 60.84/63.12,
+48.25/50.75, 32.84/35.03, 25.08/27.49 tok/s, i.e. 0.59, 1.02, 1.90, 3.50 ms a token more without
+graphs over 7, 15, 31, 45 host MoE layers; least squares through the origin: 72.3 us a layer
+(NVIDIA RTX 4090/5090 on Linux). Charged where the splits run without graphs: llama.cpp builds
+before that PR, NVIDIA GPUs below Ampere before PR 25749 (opened 2026-07-16: graphs were gated to
+Ampere and newer), and AMD/HIP, whose graphs are off by default (GGML_HIP_GRAPHS)."""
 
 KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
 """ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
@@ -81,7 +97,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.61,
+            host_bw_efficiency=0.65,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -93,6 +109,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             input_embedding_on_host=True,
             swa_cache_holds_ubatch=True,
             reserves_ubatch_logits=True,
+            eager_split_s=EAGER_SPLIT_S,
+            split_graph_vendors=("nvidia",),
             sources=(
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
@@ -112,10 +130,15 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "read it across the socket link (not fitted: no dual-socket llama.cpp record "
                 "with stated flags was found)",
                 "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure",
-                "host_bw_efficiency 0.61: set (0.01 grid, least |error|) from one gpt-oss-120b "
+                "eager_split_s: ggml-org/llama.cpp PR 18934, 72.3 us a host MoE layer without "
+                "per-split CUDA graphs (EAGER_SPLIT_S); split_graph_vendors: per-split graphs on "
+                "NVIDIA since that PR (2026-01-19), none on AMD/HIP (GGML_HIP_GRAPHS off by "
+                "default); records from older builds or pre-Ampere NVIDIA before PR 25749 say "
+                "split_graphs: false",
+                "host_bw_efficiency 0.65: set (0.01 grid, least |error|) from one gpt-oss-120b "
                 "run whose RAM speed is not stated (DDR5-5600 assumed), so weakly determined; "
-                "it was 0.66 before the llamacpp GPU profile's per-backend kernel cost "
-                "(engines.py) shortened the GPU side of that run's step",
+                "0.66 before the llamacpp GPU profile's per-backend kernel cost (engines.py), 0.61 "
+                "before its eager split cost (that Aug 2025 run predates per-split CUDA graphs)",
             ),
             fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from moeplan.data import data_path
@@ -66,13 +66,16 @@ def report_for(how: dict[str, Any]) -> OffloadReport:
         how.get("host_cores"),
         how.get("host_sockets"),
     )
+    engine = resolve_offload_engine(how["engine"])
+    if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
+        engine = replace(engine, split_graph_vendors=())
     mode = how.get("offload", "experts")
     return estimate_offload(
         spec,
         resolve_scheme(how["quant"], spec),
         resolve_gpu(how["gpu"]),
         host,
-        resolve_offload_engine(how["engine"]),
+        engine,
         mode,
         how.get("n_cpu_moe"),
         1,
