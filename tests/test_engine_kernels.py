@@ -76,12 +76,19 @@ def test_llamacpp_mmq_efficiency_by_hand():
 
 def test_compute_efficiency_by_backend_and_dtype():
     llama = ENGINES["llamacpp"]
-    r4090, r3090, m2 = resolve_gpu("rtx-4090"), resolve_gpu("rtx-3090"), resolve_gpu("m2-max")
-    assert r4090.has_peak("int8") and not r3090.has_peak("int8")
+    r4090, gb10, m2 = resolve_gpu("rtx-4090"), resolve_gpu("gb10"), resolve_gpu("m2-max")
+    r3090, mi300x = resolve_gpu("rtx-3090"), resolve_gpu("mi300x")
+    assert r4090.has_peak("int8") and not gb10.has_peak("int8")
     assert llama.compute_efficiency_for(r4090, "int8") == pytest.approx(0.2189, abs=1e-4)
     assert llama.compute_efficiency_for(r4090, "bf16") == llama.compute_efficiency == 0.35
-    # no INT8 peak in the catalog: the GEMM is priced at the BF16 peak with the generic fraction
-    assert llama.compute_efficiency_for(r3090, "int8") == 0.35
+    # dense INT8 peaks: GA102 whitepaper 284 TOPS, AMD CDNA 3 white paper 2614.9 TOPS
+    assert r3090.peak_flops("int8") == 284e12 and mi300x.peak_flops("int8") == 2614.9e12
+    assert llama.compute_efficiency_for(r3090, "int8") == pytest.approx(0.2189, abs=1e-4)
+    # HIP: no measured MMQ fraction, the generic one on the INT8 peak
+    assert llama.compute_efficiency_for(mi300x, "int8") == 0.35
+    # no INT8 peak in the catalog (GB10: NVIDIA publishes FP4 with sparsity only): the GEMM is
+    # priced at the BF16 peak with the generic fraction
+    assert llama.compute_efficiency_for(gb10, "int8") == 0.35
     assert llama.compute_efficiency_for(m2, "int8") == 0.35
     for e in ENGINES.values():
         if e.id != "llamacpp":

@@ -332,12 +332,35 @@ GPU_ANNOTATIONS: dict[str, dict] = {
         ),
         link=("pcie", 32),
         sm_count=82,  # 328 tensor cores (llm.c scaling, in the sources) / 4 per Ampere SM
+        # GA102 whitepaper v2, Appendix A (GeForce RTX 3090): Peak INT8 Tensor TOPS 284 dense /
+        # 568 with sparsity. Check: 82 SMs x 1024 dense INT8 MACs per SM per clock (2x the 512
+        # dense FP16 FMAs per GA10x SM of the whitepaper's tensor-core table) x 2 x 1.695 GHz
+        # boost = 284.7. INT8 accumulates in INT32 at full rate on GeForce (FP16 with FP32
+        # accumulate is the half-rate one, hence bf16 71).
+        peaks=dict(
+            int8=284.0,
+            source="NVIDIA Ampere GA102 GPU architecture whitepaper v2, Appendix A, GeForce RTX "
+            "3090: Peak INT8 Tensor TOPS 284/568 (dense/sparse; the PDF was not in the stored "
+            "corpus, so checked by arithmetic: 82 SMs x 1024 dense INT8 MAC/clk, twice the "
+            "whitepaper's 512 dense FP16 FMA per GA10x SM as quoted in NVIDIA developer forum "
+            "thread 314261, x 2 x 1.695 GHz boost = 284.7)",
+            note="That 285 stays unused: int8_tops 284 is the GA102 whitepaper's dense INT8 "
+            "tensor figure (tools/build_catalog.py).",
+        ),
     ),
     "MI300X": dict(
         id="mi300x",
         aliases=["amd-mi300x", "instinct-mi300x"],
         memory_bytes=(192 * GIB, "ROCm gpu-arch-specs: VRAM 192 GiB"),
         link=("infinity-fabric", 448),
+        # AMD's own end note, same figures as the catalog's bf16 1307.4 / fp8 2614.9 (dense;
+        # sparsity doubles them separately): 4096 INT8 ops per CU per clock x 304 CUs x 2.1 GHz.
+        peaks=dict(
+            int8=2614.9,
+            source="AMD, Introducing AMD CDNA 3 Architecture white paper, end notes "
+            "(AMD Performance Labs, Nov 11 2023, MI300X 750 W at 2,100 MHz peak boost): "
+            "1307.4 TFLOPS FP16/BF16, 2614.9 TFLOPS FP8, 2614.9 TOPs INT8 (dense)",
+        ),
     ),
     "MI325X": dict(
         id="mi325x",
@@ -397,7 +420,7 @@ def build_gpus(reference: Path) -> None:
                 "mem_bw_gbps": rec["mem_bw_GBps"],
                 "bf16_tflops": rec.get("bf16_dense_TFLOPS") or peaks.get("bf16"),
                 "fp8_tflops": rec.get("fp8_dense_TFLOPS") or peaks.get("fp8"),
-                "int8_tops": rec.get("int8_dense_TOPS"),
+                "int8_tops": rec.get("int8_dense_TOPS") or peaks.get("int8"),
                 "fp4_tflops": rec.get("fp4_dense_TFLOPS") or peaks.get("fp4"),
                 "interconnect": {
                     "kind": kind,
@@ -407,7 +430,7 @@ def build_gpus(reference: Path) -> None:
                 **({"sm_count": ann["sm_count"]} if "sm_count" in ann else {}),
                 "tdp_w": rec.get("tdp_W"),
                 "sources": rec.get("sources", []) + ([peaks["source"]] if peaks else []),
-                "notes": rec.get("notes", ""),
+                "notes": " ".join(n for n in (rec.get("notes", ""), peaks.get("note", "")) if n),
             }
         )
     header = (
