@@ -87,6 +87,8 @@ def weight_format(fid: str) -> WeightFormat:
 # The GEMM math a format runs on where the GPU supports it (else BF16, see GPU.peak_flops):
 # FP8 checkpoints run W8A8 FP8; MX/NV FP4 run FP4 on Blackwell; llama.cpp's quantized matmul
 # (MMQ) runs int8 dot products; int8/int4 group-wise formats are weight-only (dequantize to BF16).
+# llama.cpp runs MXFP4 through int8 MMQ too (mmq.cuh, q8_1 activations; native FP4 on Blackwell
+# since PR 17906, 2025-12): not modelled, see README (Accuracy, prompt GEMMs).
 FORMAT_COMPUTE: dict[str, str] = {
     "fp8": "fp8",
     "fp8-block": "fp8",
