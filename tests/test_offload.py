@@ -37,6 +37,16 @@ from moeplan.plan.validate_offload import validate_offload_all, verdicts
 runner = CliRunner()
 LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
 KTRANS = OFFLOAD_ENGINES["ktransformers"]
+OFFLOAD_LATENCY = [
+    "latency",
+    "gpt-oss-120b",
+    "--gpu",
+    "rtx-4080",
+    "--host",
+    "ryzen-9-9950x",
+    "--offload",
+    "auto",
+]
 
 
 def _setup(model: str, quant: str):
@@ -221,14 +231,7 @@ def test_cli_offload_json_and_errors():
     r = runner.invoke(
         app,
         [
-            "latency",
-            "gpt-oss-120b",
-            "--gpu",
-            "rtx-4080",
-            "--host",
-            "ryzen-9-9950x",
-            "--offload",
-            "auto",
+            *OFFLOAD_LATENCY,
             "--engine",
             "llama.cpp",
             "--json",
@@ -343,14 +346,7 @@ def test_offload_error_band_is_the_spread_of_held_out_time_residuals():
     r = runner.invoke(
         app,
         [
-            "latency",
-            "gpt-oss-120b",
-            "--gpu",
-            "rtx-4080",
-            "--host",
-            "ryzen-9-9950x",
-            "--offload",
-            "auto",
+            *OFFLOAD_LATENCY,
             "--json",
         ],
     )
