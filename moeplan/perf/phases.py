@@ -25,6 +25,7 @@ from moeplan.perf.terms import (
     all_to_all_seconds,
     allreduce_seconds,
     attention_core_flops,
+    bytes_per_expert_per_gpu,
     dense_weight_bytes_per_gpu,
     expected_experts_touched,
     expert_bytes_per_gpu,
@@ -224,8 +225,7 @@ def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> tuple[flo
     if rates.measured is None or spec.moe is None:
         return rates.stream_bw_bytes_per_s, False
     moe = spec.moe
-    whole = layout.ep > 1 and moe.num_experts % layout.ep == 0  # expert_bytes_per_gpu's rule
-    per_expert = setup.split.expert_bytes * (layout.ep if whole else 1) / layout.gpus_per_stage
+    per_expert = bytes_per_expert_per_gpu(setup.split, spec, layout)
     touched = expected_experts_touched(moe.num_experts, moe.top_k, stage_tokens)
     read = ExpertRead(
         setup.scheme.formats["routed_experts"],

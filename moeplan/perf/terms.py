@@ -103,11 +103,28 @@ def expert_bytes_per_gpu(
         return 0.0
     moe = spec.moe
     layers = spec.num_moe_layers * stage_fraction(spec, layout)
-    if layout.ep > 1 and moe.num_experts % layout.ep == 0:
-        busiest = busiest_rank_experts(moe.num_experts, moe.top_k, tokens, layout.ep)
-        return layers * busiest * split.expert_bytes * layout.ep / layout.gpus_per_stage
-    touched = expected_experts_touched(moe.num_experts, moe.top_k, tokens)
-    return layers * touched * split.expert_bytes / layout.gpus_per_stage
+    per_expert = bytes_per_expert_per_gpu(split, spec, layout)
+    if experts_whole_per_rank(spec, layout):
+        return (
+            layers
+            * busiest_rank_experts(moe.num_experts, moe.top_k, tokens, layout.ep)
+            * per_expert
+        )
+    return layers * expected_experts_touched(moe.num_experts, moe.top_k, tokens) * per_expert
+
+
+def experts_whole_per_rank(spec: ModelSpec, layout: Layout) -> bool:
+    """Expert parallel places whole experts on each rank when EP divides the expert count;
+    otherwise every GPU of the stage holds a 1/G slice of each expert."""
+    moe = spec.moe
+    return moe is not None and layout.ep > 1 and moe.num_experts % layout.ep == 0
+
+
+def bytes_per_expert_per_gpu(split: WeightSplit, spec: ModelSpec, layout: Layout) -> float:
+    """Bytes of one routed expert a GPU reads: the whole expert on its EP rank (experts over ep
+    ranks, each rank's experts over gpus_per_stage / ep GPUs), else its 1/gpus_per_stage slice."""
+    whole = layout.ep if experts_whole_per_rank(spec, layout) else 1
+    return split.expert_bytes * whole / layout.gpus_per_stage
 
 
 def kv_read_bytes_per_gpu(
