@@ -384,23 +384,17 @@ def test_mla_decode_kernel_runs_on_a_fixed_grid():
     assert mla_decode_kernel_s(spec, gpu, LLAMACPP, 1, 8000) == 0.0  # no such kernel
     assert mla_decode_kernel_s(spec, resolve_gpu("h100-sxm"), KTRANS, 1, 8000) == 0.0  # no SMs
     # the slowdown grows with context: 10k costs more than 1k
-    r1 = estimate_offload(
-        spec,
-        resolve_scheme("q4_k_m", spec),
-        gpu,
-        resolve_host("epyc-9654"),
-        KTRANS,
-        input_len=1000,
-        output_len=300,
-    )
-    r10 = estimate_offload(
-        spec,
-        resolve_scheme("q4_k_m", spec),
-        gpu,
-        resolve_host("epyc-9654"),
-        KTRANS,
-        input_len=10000,
-        output_len=300,
+    r1, r10 = (
+        estimate_offload(
+            spec,
+            resolve_scheme("q4_k_m", spec),
+            gpu,
+            resolve_host("epyc-9654"),
+            KTRANS,
+            input_len=input_len,
+            output_len=300,
+        )
+        for input_len in (1000, 10000)
     )
     assert r10.speed.attention_kernel_s > r1.speed.attention_kernel_s >= 0
 
