@@ -265,6 +265,15 @@ StateDtypeOpt = Annotated[
         "Mamba SSM state), bf16, fp16.",
     ),
 ]
+RoutingSkewOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--routing-skew",
+        help="Spread (std / mean) of the tokens each routed expert gets in a step; prices the "
+        "busiest expert-parallel rank. Default 1.28, DeepSeek-R1 without EPLB (TensorRT-LLM "
+        "tech blog 4, Table 1); 0 = uniform routing.",
+    ),
+]
 TextOnlyOpt = Annotated[
     bool,
     typer.Option("--text-only", help="Leave vision/audio towers out of the weight memory."),

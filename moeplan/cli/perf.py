@@ -19,6 +19,7 @@ from moeplan.cli.common import (
     ModelArg,
     PpOpt,
     QuantOpt,
+    RoutingSkewOpt,
     StateDtypeOpt,
     TpOpt,
     app,
@@ -93,6 +94,7 @@ def latency(
     quant: QuantOpt = None,
     kv_quant: KvQuantOpt = "bf16",
     state_dtype: StateDtypeOpt = "fp32",
+    routing_skew: RoutingSkewOpt = None,
     batch: Annotated[str, typer.Option("--batch", help="Batch sizes, e.g. 1,8,64.")] = "1",
     input_len: InputOpt = 1024,
     output_len: OutputOpt = 256,
@@ -130,6 +132,7 @@ def latency(
     from moeplan.perf.latency import estimate_latency, report_json
     from moeplan.perf.parallel import make_layout
     from moeplan.perf.phases import INTER_NODE_LATENCY_S, Network, Rates
+    from moeplan.perf.terms import ROUTING_SKEW_DEFAULT
 
     for name, value in (
         ("input", input_len),
@@ -204,6 +207,7 @@ def latency(
         kv_quant,
         usable_fraction,
         state_dtype,
+        ROUTING_SKEW_DEFAULT if routing_skew is None else routing_skew,
     )
     from moeplan.plan.validate import ERROR_BAND_DEFINITION, error_band_pct
 

@@ -17,6 +17,7 @@ from moeplan.cli.common import (
     ModelArg,
     PpOpt,
     QuantOpt,
+    RoutingSkewOpt,
     StateDtypeOpt,
     TpOpt,
     app,
@@ -103,6 +104,7 @@ def throughput(
     quant: QuantOpt = None,
     kv_quant: KvQuantOpt = "bf16",
     state_dtype: StateDtypeOpt = "fp32",
+    routing_skew: RoutingSkewOpt = None,
     engine: Annotated[
         str, typer.Option("--engine", help="vllm, sglang, trtllm, llamacpp, ideal, vllm-v0.")
     ] = "vllm",
@@ -145,6 +147,7 @@ def throughput(
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.serving import Speculation, Workload
     from moeplan.perf.serving_search import Deployment, Targets, search_serving
+    from moeplan.perf.terms import ROUTING_SKEW_DEFAULT
 
     for name, value in (("gpus", gpus), ("input", input_len), ("output", output_len)):
         positive(name, value)
@@ -167,6 +170,7 @@ def throughput(
         usable_fraction,
         Speculation(mtp, mtp_acceptance),
         disaggregated,
+        ROUTING_SKEW_DEFAULT if routing_skew is None else routing_skew,
     )
     price = resolve_price(device.id, price_file, gpu_hour_usd)
     targets = Targets(min_tok_s_user, max_tpot_ms, max_ttft_ms)

@@ -22,7 +22,7 @@ from moeplan.perf.parallel import (
     validate_layout,
 )
 from moeplan.perf.phases import Network, Phase, Rates, Setup, decode_step, prefill
-from moeplan.perf.terms import weight_split
+from moeplan.perf.terms import ROUTING_SKEW_DEFAULT, weight_split
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def make_setup(
     network: Network | None = None,
     kv_quant: str = "bf16",
     state_dtype: str = "fp32",
+    routing_skew: float = ROUTING_SKEW_DEFAULT,
 ) -> Setup:
     validate_layout(spec, layout)
     if layout.gpus > 1 and gpu.interconnect.kind == "none":
@@ -104,6 +105,7 @@ def make_setup(
         network,
         kv_quant,
         state_dtype,
+        routing_skew,
     )
 
 
@@ -155,10 +157,13 @@ def estimate_latency(
     kv_quant: str = "bf16",
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
     state_dtype: str = "fp32",
+    routing_skew: float = ROUTING_SKEW_DEFAULT,
 ) -> LatencyReport:
     """Every batch size; one that does not fit stays a point (see LatencyReport.missing_bytes),
     even when none fits: `latency` is informational and says what does not fit (exit 0)."""
-    setup = make_setup(spec, scheme, gpu, layout, engine, rates, network, kv_quant, state_dtype)
+    setup = make_setup(
+        spec, scheme, gpu, layout, engine, rates, network, kv_quant, state_dtype, routing_skew
+    )
     points = tuple(
         latency_point(setup, b, input_len, output_len, usable_fraction, check_memory=False)
         for b in batches

@@ -21,6 +21,7 @@ from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_comm import allgather_moe_bytes_per_layer, uses_allgather
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (
+    ROUTING_SKEW_DEFAULT,
     WeightSplit,
     all_to_all_seconds,
     allreduce_seconds,
@@ -31,6 +32,7 @@ from moeplan.perf.terms import (
     expert_bytes_per_gpu,
     kv_read_bytes_per_gpu,
     p2p_seconds,
+    rank_load_factor,
     stage_fraction,
 )
 
@@ -157,6 +159,7 @@ class Setup:
     network: Network
     kv_quant: str = "bf16"
     state_dtype: str = "fp32"  # linear-attention / Mamba state (memory.cache)
+    routing_skew: float = ROUTING_SKEW_DEFAULT  # expert popularity spread (terms.py)
 
 
 def _link(setup: Setup, group: int) -> tuple[float, float]:
@@ -209,7 +212,14 @@ def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -
     elif layout.ep > 1 and spec.moe is not None:
         group = layout.gpus_per_stage
         bw, lat = _link(setup, group)
-        per_gpu = stage_tokens * spec.moe.top_k * spec.hidden_size * ACTIVATION_BYTES / group
+        per_gpu = (  # the busiest rank receives and returns its share of the picks
+            rank_load_factor(spec, layout, stage_tokens, setup.routing_skew)
+            * stage_tokens
+            * spec.moe.top_k
+            * spec.hidden_size
+            * ACTIVATION_BYTES
+            / group
+        )
         one = all_to_all_seconds(per_gpu, group, bw, lat, eng.collective_efficiency)
         seconds += (
             2 * spec.num_moe_layers * frac * _collective(setup, "all_to_all", per_gpu, group, one)
@@ -291,10 +301,12 @@ def stage_pass(
         2 * split.dense_params * tokens_per_group / layout.tp * frac,
         dense_peak,
     )
-    # routed experts: distinct experts touched by all tokens of the stage
+    # routed experts: distinct experts touched by all tokens of the stage; the busiest EP rank
+    # multiplies its share of the picks (rank_load_factor)
     if spec.is_moe and spec.moe is not None:
         expert_flops = (
-            2
+            rank_load_factor(spec, layout, stage_tokens, setup.routing_skew)
+            * 2
             * split.expert_params
             * spec.moe.top_k
             * stage_tokens

@@ -25,6 +25,7 @@ from moeplan.perf.serving import (
     disaggregated_point,
     replica_capacity,
 )
+from moeplan.perf.terms import ROUTING_SKEW_DEFAULT
 
 MAX_RUNNING_REQUESTS = {"vllm": 1024, "vllm-v0": 256, "sglang": 4096, "trtllm": 2048}
 """Most requests an engine runs at once by default, whatever the KV room: vLLM V1
@@ -65,6 +66,7 @@ class Deployment:
     usable_fraction: float = DEFAULT_USABLE_FRACTION
     speculation: Speculation = NO_SPECULATION
     disaggregated: bool = False
+    routing_skew: float = ROUTING_SKEW_DEFAULT  # expert popularity spread (perf.terms)
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ def setup_for(dep: Deployment, layout: Layout) -> Setup:
         network,
         dep.kv_quant,
         dep.state_dtype,
+        dep.routing_skew,
     )
 
 

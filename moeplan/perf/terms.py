@@ -4,6 +4,7 @@ is given; bytes and FLOPs are floats (expected values)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -35,8 +36,9 @@ def busiest_rank_experts(num_experts: int, top_k: int, tokens: float, ranks: int
     touched with p = 1 - (1 - k/E)^B; a rank's count is taken as Binomial(E / ranks, p),
     independent across ranks (an approximation: a token's k picks are distinct), and
     E[max] = sum over m >= 1 of 1 - P(count < m)^ranks. ranks = 1 gives the mean, E x p.
-    Routing skew beyond uniform (hot experts) is not modelled: a real router's busiest rank is
-    at least this busy (issue 17)."""
+    Routing skew (hot experts) is priced on the tokens, not here (busiest_rank_load_factor):
+    skew concentrates picks on fewer experts, so uniform coverage is the upper bound of the
+    bytes (issue 17)."""
     if tokens <= 0:
         return 0.0
     n = num_experts // ranks
@@ -50,6 +52,78 @@ def busiest_rank_experts(num_experts: int, top_k: int, tokens: float, ranks: int
         expected += 1.0 - min(cdf, 1.0) ** ranks
         pmf *= (n - m) / (m + 1) * p / (1.0 - p)
     return expected
+
+
+ROUTING_SKEW_DEFAULT = math.sqrt((164.1 / 128) ** 2 - 1 / 128)
+"""Spread of real routers' expert popularity: the coefficient of variation (std / mean) of the
+tokens each expert receives in one step, less the sampling noise of counting them (1 / 128, at
+128 picks an expert), about 1.28. Source: TensorRT-LLM's "Scaling Expert Parallelism in TensorRT
+LLM (Part 1)", Table 1 (NVIDIA/TensorRT-LLM@956a4f2
+docs/source/blogs/tech_blog/blog4_Scaling_Expert_Parallelism_in_TensorRT-LLM.md): DeepSeek-R1,
+EP32 on GB200, a machine-translation dataset, no EPLB, by expert slot: mean 128 tokens,
+std 164.1, imbalance ratio (max - mean) / mean 10.948; by rank (8 experts a rank): mean 1024,
+std 491.6, imbalance ratio 1.564 (averages of the per-layer, per-iteration figures). The only
+published per-rank figures without EPLB found for a model moeplan lists; applied to every MoE
+model, `--routing-skew` sets another (0 = uniform routing)."""
+
+_SOURCE_RANKS, _SOURCE_EXPERTS, _SOURCE_PER_EXPERT = 32, 256, 128
+_SOURCE_RANK_EXCESS = 1.564  # (max - mean) / mean by rank, the same table
+
+
+def expected_max_normal(n: int) -> float:
+    """E[max of n independent standard normals] (0 at n = 1; 1.42 at 8, 2.07 at 32), by
+    numerical integration of x n phi(x) Phi(x)^(n - 1)."""
+    return _expected_max_normal(max(1, n))
+
+
+@cache
+def _expected_max_normal(n: int) -> float:
+    if n == 1:
+        return 0.0
+    step, total = 0.002, 0.0
+    for i in range(-4500, 4500):
+        x = (i + 0.5) * step
+        phi = math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        total += x * n * phi * (0.5 * (1 + math.erf(x / math.sqrt(2)))) ** (n - 1) * step
+    return total
+
+
+def _rank_spread_sq(skew: float, num_experts: int, ranks: int, picks_per_expert: float) -> float:
+    """Variance over mean^2 of one rank's picks, its num_experts / ranks experts drawn without
+    replacement from the popularity spread `skew`, plus the counting noise 1 / (rank's picks)."""
+    n = num_experts // ranks
+    popularity = skew**2 * (num_experts - n) / (n * (num_experts - 1))
+    return popularity + 1 / (n * picks_per_expert)
+
+
+@cache
+def _tail_factor() -> float:
+    """The measured busiest-rank excess over the normal approximation at the source's layout
+    (ROUTING_SKEW_DEFAULT): 1.564 against 1 + 2.07 x 0.45, so 1.69 x the popularity term. Hot
+    experts make a heavier tail than a normal one."""
+    z = expected_max_normal(_SOURCE_RANKS)
+    noise = 1 / (_SOURCE_EXPERTS // _SOURCE_RANKS * _SOURCE_PER_EXPERT)
+    popularity = _rank_spread_sq(ROUTING_SKEW_DEFAULT, _SOURCE_EXPERTS, _SOURCE_RANKS, 1e30)
+    return math.sqrt(((_SOURCE_RANK_EXCESS / z) ** 2 - noise) / popularity)
+
+
+def busiest_rank_load_factor(
+    num_experts: int, top_k: int, tokens: float, ranks: int, skew: float = ROUTING_SKEW_DEFAULT
+) -> float:
+    """Routed picks on the busiest of `ranks` expert-parallel ranks over the mean rank's
+    (tokens x top_k / ranks): 1 + E[max of ranks normals] x the spread of one rank's load, whose
+    popularity part scales as the experts a rank sums (skew^2 (E - n) / (n (E - 1)), n = E /
+    ranks, times _tail_factor^2) and whose counting part is 1 / (picks the rank gets), so small
+    batches are noisier and large ones approach the popularity skew. At the source's layout it
+    gives the measured 2.564; skew 0 gives uniform routing's noise (about 1.03 for 128 experts
+    top-8 on 8 ranks at 343 tokens a rank). Capped where the busiest rank takes min(k, n) of
+    every token's picks."""
+    n = num_experts // ranks
+    if ranks <= 1 or tokens <= 0 or n < 1:
+        return 1.0
+    picks_per_expert = tokens * top_k / num_experts
+    spread_sq = _rank_spread_sq(skew * _tail_factor(), num_experts, ranks, picks_per_expert)
+    return min(1 + expected_max_normal(ranks) * math.sqrt(spread_sq), ranks * min(top_k, n) / top_k)
 
 
 @dataclass(frozen=True)
@@ -118,6 +192,15 @@ def experts_whole_per_rank(spec: ModelSpec, layout: Layout) -> bool:
     otherwise every GPU of the stage holds a 1/G slice of each expert."""
     moe = spec.moe
     return moe is not None and layout.ep > 1 and moe.num_experts % layout.ep == 0
+
+
+def rank_load_factor(spec: ModelSpec, layout: Layout, tokens: float, skew: float) -> float:
+    """The busiest expert-parallel rank's routed picks over the mean rank's for `tokens` tokens
+    in the stage (busiest_rank_load_factor); 1 where each GPU holds a slice of every expert."""
+    if spec.moe is None or not experts_whole_per_rank(spec, layout):
+        return 1.0
+    moe = spec.moe
+    return busiest_rank_load_factor(moe.num_experts, moe.top_k, tokens, layout.ep, skew)
 
 
 def bytes_per_expert_per_gpu(split: WeightSplit, spec: ModelSpec, layout: Layout) -> float:
