@@ -52,6 +52,7 @@ class Host:
     segment: str  # server, workstation, desktop, unified, superchip, user
     cores_per_socket: int
     memory_type: str
+    performance_cores: int | None = None  # per socket, on hybrid CPUs (P-cores of P + E designs)
     sockets: int = 1
     max_sockets: int = 1
     memory_channels: int | None = None  # DDR channels per socket
@@ -151,6 +152,9 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     else:
         ram_bytes = None
     bw = number("mem_bw_gbps")
+    p_cores = whole("performance_cores")
+    if p_cores is not None and p_cores > cores:
+        raise MoeplanError(f"{where}: performance_cores ({p_cores}) exceeds cores ({cores})")
     return Host(
         id=str(rec.get("id") or Path(where).stem),
         name=str(rec.get("name") or rec.get("id") or Path(where).stem),
@@ -158,6 +162,7 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         segment=str(rec.get("segment") or "user"),
         cores_per_socket=cores,
         memory_type=str(rec.get("memory_type") or "DDR5"),
+        performance_cores=p_cores,
         sockets=sockets,
         max_sockets=whole("max_sockets") or sockets,
         memory_channels=channels,
@@ -250,7 +255,8 @@ def with_overrides(
             ram = ram // host.sockets * sockets
         host = replace(host, sockets=sockets, ram_bytes=ram)
     if cores is not None:
-        host = replace(host, cores_per_socket=max(1, cores // host.sockets))
+        # the given cores are the ones that compute: no P/E split left to apply
+        host = replace(host, cores_per_socket=max(1, cores // host.sockets), performance_cores=None)
     if mem_gbps is not None:
         host = replace(host, bw_override_bytes_per_s=mem_gbps * 1e9)
     if ram_gb is not None:

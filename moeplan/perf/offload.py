@@ -26,7 +26,7 @@ from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
 from moeplan.model.specs import AttentionKind, ModelSpec
 from moeplan.perf.latency import make_setup
-from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s
+from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_placement import (
     Placement,
     auto_n_cpu_moe,
@@ -227,7 +227,8 @@ def offload_speed(
         gpu_step.overhead_s += host_layers * engine.eager_split_s
     bytes_, ops = _host_expert_work(spec, full, host_layers, batch)
     t_mem = bytes_ / host_bw
-    t_cpu = ops / (cpu_int8_ops_per_s(host, False) * engine.cpu_compute_efficiency)
+    threads = cpu_threads(host, engine)
+    t_cpu = ops / (cpu_int8_ops_per_s(host, False, threads) * engine.cpu_compute_efficiency)
     hops = 2 * host_layers * batch * spec.hidden_size * 2 / link
     host_s = max(t_mem, t_cpu) + hops
     if engine.overlaps_shared_experts and n_moe:
@@ -261,7 +262,7 @@ def offload_speed(
     passes = math.ceil(input_len * batch / ubatch)
     cpu_path = prefill(setup, batch, input_len).total_s
     u_bytes, u_ops = _host_expert_work(spec, full, host_layers, ubatch)
-    cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units) * engine.cpu_compute_efficiency
+    cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units, threads) * engine.cpu_compute_efficiency
     cpu_path += passes * max(u_bytes / host_bw, u_ops / cpu_ops)
     stream_path = None
     if host_layers and ubatch >= engine.stream_min_batch:

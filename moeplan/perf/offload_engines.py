@@ -29,17 +29,18 @@ AVX2_INT8_OPS_PER_CORE = AVX512_INT8_OPS_PER_CORE / 2
 NEON/SVE2 hosts (4 x 128-bit pipes on Neoverse V2) are counted at this rate too."""
 
 
-def cpu_int8_ops_per_s(host: Host, matrix_units: bool) -> float:
-    """Peak int8 dot-product rate of all cores for quantized expert GEMMs (llama.cpp and
-    ktransformers quantize activations to int8 and use integer dot products). `matrix_units`:
-    the engine uses AMX tiles (ktransformers prefill); decode matvecs never do."""
+def cpu_int8_ops_per_s(host: Host, matrix_units: bool, threads: int) -> float:
+    """Peak int8 dot-product rate of `threads` cores (one thread a core, cpu_threads) for
+    quantized expert GEMMs (llama.cpp and ktransformers quantize activations to int8 and use
+    integer dot products). `matrix_units`: the engine uses AMX tiles (ktransformers prefill);
+    decode matvecs never do."""
     if matrix_units and host.has_amx:
         per_core = AMX_INT8_OPS_PER_CORE
     elif "avx512" in host.isa:
         per_core = AVX512_INT8_OPS_PER_CORE
     else:
         per_core = AVX2_INT8_OPS_PER_CORE
-    return host.cores * per_core
+    return threads * per_core
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class OffloadProfile:
     mla_decode_kv_splits: int | None = None  # fixed KV splits of the MLA decode kernel's grid
     eager_split_s: float = 0.0  # GPU time per host MoE layer when splits launch without graphs
     split_graph_vendors: tuple[str, ...] = ()  # vendors (lower case) whose splits replay as graphs
+    skips_efficiency_cores: bool = False  # default threads: the P-cores of a hybrid CPU only
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -89,6 +91,25 @@ KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
 """ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
 on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) = 0.27 of peak."""
 
+LLAMACPP_DEFAULT_THREADS_SOURCE = (
+    "ggml-org/llama.cpp@17fce9be15411587700cda558a626e9f53e54a0b common/common.cpp: with no -t, "
+    "postprocess_cpu_params sets n_threads = cpu_get_num_math(); on x86-64 Linux with a hybrid "
+    "CPU (CPUID 7 EDX bit 15) cpu_count_math_cpus pins to each CPU, skips Atom-type (E) cores "
+    "('efficiency cores harm lockstep threading') and SMT siblings, so a 14900K (8 P + 16 E) "
+    "runs 8 threads; elsewhere cpu_get_num_physical_cores (one per core; macOS "
+    "hw.perflevel0.physicalcpu, the P-cores; Windows every core, E-cores included)"
+)
+
+
+def cpu_threads(host: Host, engine: OffloadProfile) -> int:
+    """Cores the engine's CPU expert kernels run on, one thread each: llama.cpp's default on a
+    hybrid CPU is its P-cores (LLAMACPP_DEFAULT_THREADS_SOURCE; a host file or --host-cores gives
+    the cores that run), otherwise every core of every socket."""
+    if engine.skips_efficiency_cores and host.performance_cores:
+        return host.performance_cores * host.sockets
+    return host.cores
+
+
 OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
     p.id: p
     for p in (
@@ -111,6 +132,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             reserves_ubatch_logits=True,
             eager_split_s=EAGER_SPLIT_S,
             split_graph_vendors=("nvidia",),
+            skips_efficiency_cores=True,
             sources=(
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
@@ -135,10 +157,18 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "NVIDIA since that PR (2026-01-19), none on AMD/HIP (GGML_HIP_GRAPHS off by "
                 "default); records from older builds or pre-Ampere NVIDIA before PR 25749 say "
                 "split_graphs: false",
+                f"skips_efficiency_cores: {LLAMACPP_DEFAULT_THREADS_SOURCE}",
                 "host_bw_efficiency 0.65: set (0.01 grid, least |error|) from one gpt-oss-120b "
                 "run whose RAM speed is not stated (DDR5-5600 assumed), so weakly determined; "
                 "0.66 before the llamacpp GPU profile's per-backend kernel cost (engines.py), 0.61 "
-                "before its eager split cost (that Aug 2025 run predates per-split CUDA graphs)",
+                "before its eager split cost (that Aug 2025 run predates per-split CUDA graphs). "
+                "That run used llama.cpp's default 8 P-core threads (Linux), 7.3 GB/s of experts "
+                "a thread; no per-core cap is applied: the held-out runs read 3.0-4.0 GB/s a "
+                "thread with 10-12 threads, so a cap would slow the fitted run, not them. Not "
+                "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 "
+                "(ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 dual "
+                "channel, 89.6 GB/s; Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s; "
+                "Ollama 0.15.6 on llama.cpp build 7973)",
             ),
             fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),

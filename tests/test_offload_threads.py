@@ -1,0 +1,43 @@
+"""Threads of the host's expert kernels: llama.cpp's default runs on the P-cores of a hybrid CPU
+(common/common.cpp cpu_get_num_math), so the CPU int8 rate counts those cores only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moeplan.errors import MoeplanError
+from moeplan.hardware.hosts import resolve_host, with_overrides
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES, cpu_int8_ops_per_s, cpu_threads
+
+LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
+KTRANSFORMERS = OFFLOAD_ENGINES["ktransformers"]
+
+
+def test_llamacpp_default_threads_are_the_p_cores_of_a_hybrid_cpu():
+    # 14900K: 8 P + 16 E cores; llama.cpp skips the E-cores, ktransformers uses what it is given
+    raptor = resolve_host("core-i9-14900k")
+    assert raptor.cores == 24
+    assert cpu_threads(raptor, LLAMACPP) == 8
+    assert cpu_threads(raptor, KTRANSFORMERS) == 24
+    # not hybrid: one thread per physical core
+    assert cpu_threads(resolve_host("ryzen-9-7950x"), LLAMACPP) == 16
+    # AVX2 int8: 4 TOPS (AMX) / 8 / 2 = 0.25 TOPS a core, x 8 P-cores = 2 TOPS
+    assert cpu_int8_ops_per_s(raptor, False, 8) == pytest.approx(2.0e12)
+
+
+def test_given_cores_replace_the_p_core_split():
+    # --host-cores names the cores that compute: no P/E split is left to apply
+    raptor = with_overrides(resolve_host("core-i9-14900k"), cores=12)
+    assert raptor.performance_cores is None
+    assert cpu_threads(raptor, LLAMACPP) == 12
+
+
+def test_host_file_refuses_more_p_cores_than_cores(tmp_path: Path):
+    f = tmp_path / "box.yaml"
+    f.write_text("cores: 8\nperformance_cores: 12\nmem_bw_gbps: 90\nram_gb: 64\n")
+    with pytest.raises(MoeplanError, match="performance_cores"):
+        resolve_host(str(f))
+    f.write_text("cores: 16\nperformance_cores: 4\nmem_bw_gbps: 90\nram_gb: 64\n")
+    assert cpu_threads(resolve_host(str(f)), LLAMACPP) == 4
