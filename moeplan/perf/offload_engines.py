@@ -168,7 +168,11 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 "
                 "(ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 dual "
                 "channel, 89.6 GB/s; Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s; "
-                "Ollama 0.15.6 on llama.cpp build 7973)",
+                "Ollama 0.15.6 on llama.cpp build 7973), and CPU-only MoE decode reads its "
+                "active experts at the dense rate (inventivehq.com/blog/moe-on-cpu-benchmark, "
+                "i7-8700, llama.cpp: Qwen3-30B-A3B Q4_K_M 10.6 tok/s x 2.0 GB active = 21.3 "
+                "GB/s; dense 1.5-8B Q4_K_M 20.7-22.9 GB/s), so the held-out shortfall is not the "
+                "CPU's matvec rate",
             ),
             fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),
