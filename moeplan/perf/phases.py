@@ -98,11 +98,13 @@ class Phase:
 
     def add_roofline(self, bytes_: float, bw: float, flops: float, peak: float | None) -> None:
         """A kernel's time: bytes / achievable bandwidth + FLOPs / achievable peak. Measured
-        GEMMs do not overlap the two: DeepGEMM's published FP8 table (README of 2025-02, H800,
-        28 shapes from 64 x 2112 x 7168 to grouped 8 x 4096 x 4096 x 7168) runs a median 0.94x
-        of this sum (0.73-1.39x) at 0.88 of HBM bandwidth and 0.7 of peak, and 1.30x (1.02-2.35x)
-        of the larger of the two, slowest near the ridge point. Where one term dominates (small
-        decode batches, long prefills) the sum is that term."""
+        GEMMs do not overlap the two: DeepGEMM's last published FP8 table (README at 55ab91f,
+        2025-03-25, H800, 28 shapes from 64 x 2112 x 7168 to grouped 8 x 4096 x 4096 x 7168)
+        runs a median 0.89x of this sum (0.73-1.39x) at 0.88 of HBM bandwidth and 0.7 of peak,
+        and 1.25x (0.97-1.96x) of the larger of the two, slowest near the ridge point; its
+        grouped rows at 256-8192 tokens a group run 0.78-1.22x of the sum with weight bytes
+        (tests/test_kernel_tables.py). Where one term dominates (small decode batches, long
+        prefills) the sum is that term."""
         self.memory_s += bytes_ / bw if bytes_ else 0.0
         self.compute_s += flops / peak if peak else 0.0
 
