@@ -13,7 +13,9 @@ name in `fitted` and the records it was fitted on in `fitted_on` (moeplan/data/m
   batch 1 this is what makes a thin MoE layer cost far more than its bytes.
 - step_overhead_s: once per decode step, the host (CPU) work that the GPU waits for: scheduling,
   input preparation, sampling and output processing not overlapped with the previous step.
-- collective_latency_s: start-up latency of one all-reduce / all-to-all within a node.
+- collective_latency_s: start-up latency of one NCCL-class all-reduce / all-to-all within a node
+  (NCCL_LATENCY_S); a TP all-reduce over NVLink in an engine with a one-shot custom all-reduce
+  (custom_allreduce) takes the measured ONE_SHOT_ALLREDUCE_S instead (allreduce_latency_for).
 """
 
 from __future__ import annotations
@@ -129,9 +131,52 @@ MMQ'), RTX 4090, llama 8B Q4_0, microbatch 512: pp512 10358.75 tok/s = 145 int8 
 its mma.sync path does not use Hopper's wgmma, so on an H100 it is an assumption. Applied only
 where the catalog gives the GPU's own INT8 peak (compute_efficiency_for)."""
 
+NCCL_LATENCY_S = 20e-6
+"""Time of one small (4-16 KB) NCCL all-reduce inside a node, launched from a CUDA graph:
+measured 19.4 us at 4 KB and 20.3 us at 8 KB, 4 ranks (V100s behind one PCIe switch), inside a
+CUDA graph (github.com/haohervchb/sglang-V100 PR 2, 2026-09-12); over NVLink NCCL is no
+faster at these sizes: 19-23 us from 128 B to 64 KB on 8 x H100 through torch.distributed
+(ByteDance-Seed/Triton-distributed issue 57, 2025-07-14), 21.8 us at 8 KB (yifuwang/
+symm-mem-recipes PR 3, 2025-06-03), ring on a DGX-A100 10.0 / 16.9 / 33.7 us on 2 / 4 / 8 GPUs
+(NVIDIA/nccl-tests issue 123, one channel forced). Used where no one-shot custom all-reduce
+runs: PCIe-only and AMD cards, all-to-all and all-gather, and engines without one."""
+
+ONE_SHOT_ALLREDUCE_S: tuple[tuple[int, float], ...] = ((2, 3.9e-6), (4, 3.7e-6), (8, 5.7e-6))
+"""Time of one one-shot custom all-reduce over NVLink by GPU count: SGLang's sgl-kernel custom
+all-reduce (derived from TensorRT-LLM's one-shot kernel), measured on H100 at 4096 fp32
+elements (16 KB, the size of a batch-1 to batch-4 decode message: hidden x 2 bytes) in
+sgl-project/sglang PR 2904 (2025-01-15, 'unit test performance in H100', sgl-kernel/tests/
+test_trt_reduce.py @01fe99eaf6da52d1e5c458ffc1115bfad4073669): 0.0039 / 0.0037 / 0.0057 ms on
+2 / 4 / 8 GPUs (128 KB: 4.5 / 4.8 / 7.8 us). Timed over 5000 back-to-back calls outside a CUDA
+graph, so launch cost, absent inside a graph, is in it: an upper bound on the in-graph kernel.
+In-graph measurements agree: vLLM's one-shot custom all-reduce at 512 KB, 10 per CUDA graph, on
+H100: 7 / 10 / 13 us on 2 / 4 / 6 GPUs, the message's bytes included (vllm-project/vllm PR
+24111, 2025-09-02, benchmarks/kernels/benchmark_device_communicators.py); TensorRT-LLM's one-shot
+kernel (through FlashInfer) at 6 x 6144 bf16 with RMSNorm fused, TP2 on an 8 x H100 node, CUDA
+graph, slowest rank: 6.98 us (flagos-ai/FlagGems-vllm PR 773). vLLM runs its one-shot kernel
+for small messages since PR 2192 (merged 2024-01-27), SGLang either vLLM's or sgl-kernel's
+(USE_VLLM_CUSTOM_ALLREDUCE), TensorRT-LLM's AUTO strategy its ONESHOT for small messages on
+NVLink. Measured on H100 and applied to every NVLink GPU; a GPU count not measured takes the next
+measured one up."""
+
+
+def one_shot_allreduce_s(group: int) -> float:
+    """ONE_SHOT_ALLREDUCE_S for `group` GPUs: the smallest measured count at or above it, the
+    largest beyond the table."""
+    for n, seconds in ONE_SHOT_ALLREDUCE_S:
+        if group <= n:
+            return seconds
+    return ONE_SHOT_ALLREDUCE_S[-1][1]
+
+
 _EFFICIENCY_SOURCE = (
-    "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6, "
-    "collective_latency_s 20 us: named assumptions, not fitted"
+    "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6: named "
+    "assumptions, not fitted; collective_latency_s 20 us: NCCL's small all-reduce measured in a "
+    "CUDA graph (NCCL_LATENCY_S)"
+)
+_ALLREDUCE_SOURCE = (
+    "; TP all-reduce over NVLink: the one-shot custom all-reduce measured on H100, 3.9 / 3.7 / "
+    "5.7 us on 2 / 4 / 8 GPUs (ONE_SHOT_ALLREDUCE_S, SGLang PR 2904)"
 )
 
 
@@ -151,6 +196,8 @@ class EngineProfile:
     kernels: KernelCounts = FUSED_MOE_KERNELS  # kernels a decode step launches per layer
     # per-kernel cost by GPU vendor (backend) where it differs from kernel_overhead_s
     kernel_overhead_by_vendor: tuple[tuple[str, float], ...] = ()
+    # runs a one-shot custom all-reduce for TP over NVLink (ONE_SHOT_ALLREDUCE_S)
+    custom_allreduce: bool = False
 
     # (vendor, math datatype, fraction of that datatype's own dense peak): measured per backend
     compute_efficiency_by: tuple[tuple[str, str, float], ...] = ()
@@ -164,6 +211,14 @@ class EngineProfile:
                 if vendor == gpu.vendor.lower() and math == dtype:
                     return fraction
         return self.compute_efficiency
+
+    def allreduce_latency_for(self, interconnect: str, group: int) -> float:
+        """Start-up latency of one TP all-reduce over `group` GPUs of one node joined by
+        `interconnect` (gpus.yaml kind): the measured one-shot custom all-reduce where the engine
+        runs one and the link is NVLink, else collective_latency_s (NCCL)."""
+        if self.custom_allreduce and interconnect == "nvlink":
+            return one_shot_allreduce_s(group)
+        return self.collective_latency_s
 
     def kernel_overhead_for(self, vendor: str) -> float:
         """Fixed GPU time per kernel on a GPU of `vendor` (NVIDIA: CUDA, Apple: Metal, AMD:
@@ -193,13 +248,14 @@ ENGINES: dict[str, EngineProfile] = {
             compute_efficiency=0.6,
             kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
             step_overhead_s=0.5e-3,
-            collective_latency_s=20e-6,
+            collective_latency_s=NCCL_LATENCY_S,
+            custom_allreduce=True,
             source=(
                 f"{_KERNEL_SOURCE}; step_overhead_s 0.5 ms: V1's core loop schedules, prepares "
                 "inputs and samples between GPU steps (RFC vllm#23233, 2025-08-20); removing "
                 "input preparation and sampling from that path was expected to gain 5-10% "
                 "(vllm#23569), i.e. 0.25-0.5 ms of a ~5 ms Llama-8B H100 step (V1 blog); the "
-                "upper end is taken; no record checks it; " + _EFFICIENCY_SOURCE
+                "upper end is taken; no record checks it; " + _EFFICIENCY_SOURCE + _ALLREDUCE_SOURCE
             ),
         ),
         EngineProfile(
@@ -212,10 +268,13 @@ ENGINES: dict[str, EngineProfile] = {
             compute_efficiency=0.6,
             kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
             step_overhead_s=v0_step_overhead_s(),
-            collective_latency_s=20e-6,
+            collective_latency_s=NCCL_LATENCY_S,
+            custom_allreduce=True,
             source=(
                 f"{_KERNEL_SOURCE}; step_overhead_s 3.8 ms from the vLLM v0.6.0 blog's "
-                "profile of the V0 loop (v0_step_overhead_s); " + _EFFICIENCY_SOURCE
+                "profile of the V0 loop (v0_step_overhead_s); "
+                + _EFFICIENCY_SOURCE
+                + _ALLREDUCE_SOURCE
             ),
         ),
         EngineProfile(
@@ -226,7 +285,8 @@ ENGINES: dict[str, EngineProfile] = {
             compute_efficiency=0.6,
             kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
             step_overhead_s=0.0,
-            collective_latency_s=20e-6,
+            collective_latency_s=NCCL_LATENCY_S,
+            custom_allreduce=True,
             source=(
                 "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
                 "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "
@@ -235,6 +295,7 @@ ENGINES: dict[str, EngineProfile] = {
                 "kernel_overhead_s: fitted (least median |error|, 0.25 us grid) on the records "
                 "in fitted_on, the Qwen speed benchmark run with SGLang 0.4.6.post1; "
                 + _EFFICIENCY_SOURCE
+                + _ALLREDUCE_SOURCE
             ),
             fitted="kernel_overhead_s",
             fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,
@@ -246,12 +307,16 @@ ENGINES: dict[str, EngineProfile] = {
             compute_efficiency=0.7,
             kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
             step_overhead_s=0.0,
-            collective_latency_s=10e-6,
+            collective_latency_s=NCCL_LATENCY_S,
+            custom_allreduce=True,
             source=(
                 "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
                 "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
-                f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7, collective 10 us: "
-                "named assumptions (fused kernels), no batch-stated record to check them"
+                f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7: named assumptions "
+                "(fused kernels), no batch-stated record to check them; collective_latency_s 20 us "
+                "(NCCL_LATENCY_S; an unsourced 10 us before)"
+                + _ALLREDUCE_SOURCE
+                + " (the AUTO strategy's ONESHOT)"
             ),
         ),
         EngineProfile(
@@ -261,7 +326,7 @@ ENGINES: dict[str, EngineProfile] = {
             compute_efficiency=0.35,
             kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
             step_overhead_s=0.0,
-            collective_latency_s=20e-6,
+            collective_latency_s=NCCL_LATENCY_S,
             source=(
                 "kernels per layer counted from llama.cpp's fused CUDA decode graph "
                 "(LLAMACPP_KERNELS: 15 attention, 9 routed MoE); kernel_overhead_s by backend: "

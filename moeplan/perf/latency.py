@@ -223,6 +223,7 @@ def report_json(r: LatencyReport) -> dict[str, Any]:
             "kernel_overhead_s": e.kernel_overhead_s,
             "step_overhead_s": e.step_overhead_s,
             "collective_latency_s": e.collective_latency_s,
+            "allreduce_latency_s": e.allreduce_latency_for(r.gpu.interconnect.kind, r.layout.tp),
             "engine_source": e.source,
             "engine_fitted": e.fitted or None,
             "engine_fitted_on": list(e.fitted_on),

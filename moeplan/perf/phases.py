@@ -164,14 +164,18 @@ class Setup:
     routing_skew: float = ROUTING_SKEW_DEFAULT  # expert popularity spread (terms.py)
 
 
-def _link(setup: Setup, group: int) -> tuple[float, float]:
+def _link(setup: Setup, group: int, allreduce: bool = False) -> tuple[float, float]:
     """Bandwidth and latency for a collective over `group` GPUs: the GPU's interconnect inside a
-    node, the network when the group spans nodes."""
+    node, the network when the group spans nodes. A TP all-reduce (`allreduce`) inside a node
+    takes the engine's all-reduce latency for the link (EngineProfile.allreduce_latency_for)."""
     per_node = math.ceil(setup.layout.gpus / setup.network.nodes)
     engine = setup.rates.engine
     if group > per_node:
         return setup.network.inter_node_bytes_per_s, setup.network.inter_node_latency_s
-    return setup.gpu.interconnect.per_direction_bytes_per_s, engine.collective_latency_s
+    link = setup.gpu.interconnect
+    if allreduce:
+        return link.per_direction_bytes_per_s, engine.allreduce_latency_for(link.kind, group)
+    return link.per_direction_bytes_per_s, engine.collective_latency_s
 
 
 def _collective(
@@ -197,7 +201,7 @@ def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -
     frac = stage_fraction(spec, layout)
     seconds = 0.0
     if layout.tp > 1:
-        bw, lat = _link(setup, layout.tp)
+        bw, lat = _link(setup, layout.tp, allreduce=True)
         msg = tokens_per_group * spec.hidden_size * ACTIVATION_BYTES
         one = allreduce_seconds(msg, layout.tp, bw, lat, eng.collective_efficiency)
         one = _collective(setup, "all_reduce", msg, layout.tp, one)

@@ -1,0 +1,65 @@
+"""TP all-reduce start-up latency (issue 17): the measured one-shot custom all-reduce over NVLink
+for the engines that run one, NCCL's measured small-message time elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.memory.estimate import ACTIVATION_BYTES
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.engines import (
+    ENGINES,
+    NCCL_LATENCY_S,
+    ONE_SHOT_ALLREDUCE_S,
+    one_shot_allreduce_s,
+    resolve_engine,
+)
+from moeplan.perf.latency import make_setup
+from moeplan.perf.parallel import Layout
+from moeplan.perf.phases import decode_step
+from moeplan.perf.terms import allreduce_seconds
+
+
+def test_one_shot_table_is_sglang_pr_2904_h100_16kb_column():
+    # 4096 fp32 elements: 0.0039 / 0.0037 / 0.0057 ms on 2 / 4 / 8 GPUs
+    assert ONE_SHOT_ALLREDUCE_S == ((2, 3.9e-6), (4, 3.7e-6), (8, 5.7e-6))
+    assert NCCL_LATENCY_S == 20e-6
+    assert one_shot_allreduce_s(2) == 3.9e-6
+    assert one_shot_allreduce_s(3) == one_shot_allreduce_s(4) == 3.7e-6  # next measured up
+    assert one_shot_allreduce_s(6) == one_shot_allreduce_s(8) == 5.7e-6
+    assert one_shot_allreduce_s(16) == 5.7e-6  # beyond the table: the largest
+
+
+def test_allreduce_latency_by_engine_and_link():
+    for engine in ("vllm", "vllm-v0", "sglang", "trtllm"):
+        e = resolve_engine(engine)
+        assert e.custom_allreduce and e.collective_latency_s == NCCL_LATENCY_S
+        assert e.allreduce_latency_for("nvlink", 4) == 3.7e-6
+        # no NVLink: vLLM/SGLang turn the custom all-reduce off on > 2 PCIe GPUs; NCCL runs
+        assert e.allreduce_latency_for("pcie", 4) == NCCL_LATENCY_S
+        assert e.allreduce_latency_for("infinity-fabric", 8) == NCCL_LATENCY_S
+    llama = resolve_engine("llamacpp")  # layer split, no custom all-reduce
+    assert llama.allreduce_latency_for("nvlink", 4) == NCCL_LATENCY_S
+    assert ENGINES["ideal"].allreduce_latency_for("nvlink", 8) == 0.0
+
+
+@pytest.mark.parametrize(("gpu", "per_call"), [("h20", 3.7e-6), ("l40s", NCCL_LATENCY_S)])
+def test_batch1_decode_communication_is_two_allreduces_a_layer(gpu: str, per_call: float):
+    """Qwen3-235B TP4 batch 1: 94 layers x 2 all-reduces of 4096 x 2 bytes, each the start-up
+    latency for the link plus the ring's bytes over the link."""
+    spec = load_model("qwen3-235b-a22b")
+    g = resolve_gpu(gpu)
+    engine = resolve_engine("sglang")
+    setup = make_setup(spec, resolve_scheme("fp8-block", spec), g, Layout(tp=4), engine)
+    step = decode_step(setup, 1, 1024)
+    one = allreduce_seconds(
+        spec.hidden_size * ACTIVATION_BYTES,
+        4,
+        g.interconnect.per_direction_bytes_per_s,
+        per_call,
+        engine.collective_efficiency,
+    )
+    assert step.communication_s == pytest.approx(2 * spec.num_layers * one)
+    assert 2 * spec.num_layers * per_call <= step.communication_s
