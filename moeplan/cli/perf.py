@@ -45,7 +45,8 @@ EngineOpt = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="Overhead/efficiency profile: ideal, vllm, vllm-v0, sglang, trtllm, llamacpp.",
+        help="Overhead/efficiency profile: ideal, vllm, vllm-v0, sglang, trtllm, trtllm-0.9, "
+        "llamacpp.",
     ),
 ]
 InputOpt = Annotated[int, typer.Option("--input", help="Prompt tokens per sequence.")]
@@ -103,6 +104,7 @@ def latency(
         typer.Option(
             "--engine",
             help="Overhead/efficiency profile: ideal, vllm (default), vllm-v0, sglang, trtllm, "
+            "trtllm-0.9, "
             "llamacpp; with --offload: llamacpp (default) or ktransformers.",
         ),
     ] = None,

@@ -106,7 +106,10 @@ def throughput(
     state_dtype: StateDtypeOpt = "fp32",
     routing_skew: RoutingSkewOpt = None,
     engine: Annotated[
-        str, typer.Option("--engine", help="vllm, sglang, trtllm, llamacpp, ideal, vllm-v0.")
+        str,
+        typer.Option(
+            "--engine", help="vllm, sglang, trtllm, trtllm-0.9, llamacpp, ideal, vllm-v0."
+        ),
     ] = "vllm",
     min_tok_s_user: Annotated[
         float | None,

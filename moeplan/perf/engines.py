@@ -169,6 +169,27 @@ def one_shot_allreduce_s(group: int) -> float:
     return ONE_SHOT_ALLREDUCE_S[-1][1]
 
 
+TRTLLM_09_MOE_SOURCE = (
+    "TensorRT-LLM v0.9.0 (NVIDIA/TensorRT-LLM@250d9c29): the MixtureOfExperts plugin runs "
+    "fp32/fp16/bf16 experts and weight-only int8/int4 ones only (plugins/mixtureOfExperts/"
+    "mixtureOfExpertsPlugin.cpp, init) and layers/moe.py gives it fp16 experts under FP8 "
+    "quantization; FP8 experts exist only without the plugin, where moe.py runs every expert "
+    "(a GatedMLP of FP8Linear layers, layers/mlp.py) over all tokens and masks the sum by the "
+    "top-k weights; FP8 quantization for Mixtral came in 0.10.0 (release notes)"
+)
+"""What TensorRT-LLM 0.9 ran for FP8 MoE experts (issue 17; the held-out 0.9.0 Mixtral FP8
+first-token rows prompted the look). Checks from the same doc that are not records here: its
+Mixtral FP8 throughput rows (docs/source/performance.md@v0.9.0, Peak Throughput; static
+batches, `latency --batch B --input I --output O --kv-quant fp8`, end to end) are predicted
+-28%..+23% (median |error| 12%, 12 rows) this way and -22%..+190% (median +45%) with routed
+FP8 experts (2048/128, batch 64: H100 588 tok/s/GPU published, 622 vs 1284; L40S 155, 148 vs
+221); the A100 FP16 rows (plugin either way) -46%..-1%. Without the plugin, moe_tp_mode
+TENSOR_PARALLEL (the default) would all-reduce each expert's output in its RowLinear (9
+all-reduces a layer, not 2): on the PCIe L40S that predicts 67 and 517 tok/s/GPU for the
+published 155 and 1266, so the runs split the experts otherwise (EXPERT_PARALLEL all-reduces
+once a layer) and moeplan keeps the layout's collectives. The kernel count of the unfused
+layer is not modelled (the fused one is kept)."""
+
 _EFFICIENCY_SOURCE = (
     "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6: named "
     "assumptions, not fitted; collective_latency_s 20 us: NCCL's small all-reduce measured in a "
@@ -201,6 +222,14 @@ class EngineProfile:
 
     # (vendor, math datatype, fraction of that datatype's own dense peak): measured per backend
     compute_efficiency_by: tuple[tuple[str, str, float], ...] = ()
+    # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
+    # run: the layer then runs "out of the box", every expert over every token (phases.py)
+    ootb_moe_compute: tuple[str, ...] = ()
+
+    def runs_moe_ootb(self, expert_compute: str) -> bool:
+        """Whether experts of math datatype `expert_compute` run as dense per-expert MLPs over
+        all tokens (no fused-MoE kernel for that datatype in this engine version)."""
+        return expert_compute in self.ootb_moe_compute
 
     def compute_efficiency_for(self, gpu: GPU, dtype: str) -> float:
         """Fraction of `gpu`'s dense peak for math datatype `dtype` the engine's prompt GEMMs
@@ -320,6 +349,25 @@ ENGINES: dict[str, EngineProfile] = {
             ),
         ),
         EngineProfile(
+            "trtllm-0.9",
+            "TensorRT-LLM 0.9 (2024-04): TensorRT engines run by GptSession, the "
+            "MixtureOfExperts plugin for FP16/BF16 and weight-only INT8/INT4 experts",
+            bw_efficiency=0.88,
+            compute_efficiency=0.7,
+            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+            step_overhead_s=0.0,
+            collective_latency_s=NCCL_LATENCY_S,
+            custom_allreduce=True,
+            source=(
+                f"ootb_moe_compute fp8/fp4: {TRTLLM_09_MOE_SOURCE}; bw 0.88, compute 0.7, step 0 "
+                f"and {_KERNEL_SOURCE}: as the trtllm profile, named assumptions for the TensorRT "
+                "backend (no source for its host cost per step); collective_latency_s 20 us "
+                "(NCCL_LATENCY_S)" + _ALLREDUCE_SOURCE + " (v0.9.0's PluginConfig: "
+                "use_custom_all_reduce on by default)"
+            ),
+            ootb_moe_compute=("fp8", "fp4"),
+        ),
+        EngineProfile(
             "llamacpp",
             "llama.cpp (GGUF, CUDA/Metal/HIP backends, layer split across GPUs)",
             bw_efficiency=0.85,
@@ -361,6 +409,7 @@ def resolve_engine(name: str) -> EngineProfile:
     key = name.strip().lower()
     aliases = {
         "tensorrt-llm": "trtllm",
+        "trtllm-0.9.0": "trtllm-0.9",
         "trt-llm": "trtllm",
         "llama.cpp": "llamacpp",
         "llama-cpp": "llamacpp",

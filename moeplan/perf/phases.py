@@ -308,13 +308,18 @@ def stage_pass(
         dense_peak,
     )
     # routed experts: distinct experts touched by all tokens of the stage; the busiest EP rank
-    # multiplies its share of the picks (rank_load_factor)
+    # multiplies its share of the picks (rank_load_factor). An engine without a fused-MoE
+    # kernel for the experts' datatype runs every expert over every token (runs_moe_ootb):
+    # num_experts "picks" per token, every expert read, no routing imbalance
     if spec.is_moe and spec.moe is not None:
+        ootb = rates.engine.runs_moe_ootb(setup.scheme.expert_compute)
+        picks = spec.moe.num_experts if ootb else spec.moe.top_k
+        load = 1.0 if ootb else rank_load_factor(spec, layout, stage_tokens, setup.routing_skew)
         expert_flops = (
-            rank_load_factor(spec, layout, stage_tokens, setup.routing_skew)
+            load
             * 2
             * split.expert_params
-            * spec.moe.top_k
+            * picks
             * stage_tokens
             * spec.num_moe_layers
             * frac
@@ -322,7 +327,13 @@ def stage_pass(
         )
         bw, measured = _expert_bw(setup, stage_tokens, phase.notes)
         add = phase.add_measured if measured else phase.add_roofline
-        add(expert_bytes_per_gpu(split, spec, layout, stage_tokens), bw, expert_flops, expert_peak)
+        expert_bytes = expert_bytes_per_gpu(split, spec, layout, stage_tokens, every_expert=ootb)
+        add(expert_bytes, bw, expert_flops, expert_peak)
+        if ootb:
+            phase.notes.append(
+                f"engine '{rates.engine.id}' has no fused-MoE kernel for "
+                f"{setup.scheme.expert_compute} experts: every expert runs over every token"
+            )
     # LM head, on the last stage, for the positions whose logits are needed
     memory_before, compute_before = phase.memory_s, phase.compute_s
     phase.add_roofline(

@@ -167,10 +167,11 @@ def dense_weight_bytes_per_gpu(split: WeightSplit, spec: ModelSpec, layout: Layo
 
 
 def expert_bytes_per_gpu(
-    split: WeightSplit, spec: ModelSpec, layout: Layout, tokens: float
+    split: WeightSplit, spec: ModelSpec, layout: Layout, tokens: float, every_expert: bool = False
 ) -> float:
     """Routed-expert bytes the busiest GPU reads for `tokens` tokens in the stage: each MoE
-    layer reads the distinct experts the tokens touch. Tensor-parallel MoE: a 1/G slice of each
+    layer reads the distinct experts the tokens touch (every expert it holds when the layer
+    runs each expert over all tokens, `every_expert`). Tensor-parallel MoE: a 1/G slice of each
     touched expert on every GPU. Expert parallel: the busiest rank's whole experts
     (busiest_rank_experts), which the step waits for."""
     if not spec.is_moe or spec.moe is None:
@@ -178,6 +179,13 @@ def expert_bytes_per_gpu(
     moe = spec.moe
     layers = spec.num_moe_layers * stage_fraction(spec, layout)
     per_expert = bytes_per_expert_per_gpu(split, spec, layout)
+    if every_expert:
+        held = (
+            moe.num_experts // layout.ep
+            if experts_whole_per_rank(spec, layout)
+            else moe.num_experts
+        )
+        return layers * held * per_expert
     if experts_whole_per_rank(spec, layout):
         return (
             layers
