@@ -167,14 +167,15 @@ def validate_references() -> list[Validation]:
 
 
 def median_abs_error(
-    results: list[Validation], used_for_fitting: bool | None = None, regime: str = "decode"
+    results: list[Validation], used_for_fitting: bool | None = None, regime: str | None = "decode"
 ) -> float | None:
-    """Median |error| over the records counted in `regime`: all of them (None), only those used
-    to set a constant (True: in-sample) or only those used for nothing (False: held out)."""
+    """Median |error| over the records counted in `regime` (None: each record in its own regime,
+    decode and prefill together): all of them (used_for_fitting None), only those used to set a
+    constant (True: in-sample) or only those used for nothing (False: held out)."""
     errors = [
         abs(r.error)
         for r in results
-        if r.counts_in(regime)
+        if r.counts_in(r.regime if regime is None else regime)
         and r.error is not None
         and (used_for_fitting is None or r.used_for_fitting == used_for_fitting)
     ]

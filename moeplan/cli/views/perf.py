@@ -217,6 +217,10 @@ def _counted_in(results: list[Validation], regime: str) -> int:
     return sum(1 for v in results if v.counts_in(regime))
 
 
+def _counted_all(results: list[Validation]) -> int:
+    return sum(1 for v in results if v.counts_in(v.regime))
+
+
 def references_table(results: list[Validation]) -> Table:
     """The latency references (moeplan/data/latency_references.yaml): all held out, with the
     decode and prefill medians apart."""
@@ -242,6 +246,10 @@ def references_table(results: list[Validation]) -> Table:
             f"{_counted_in(apart, regime)} not from a fitted record's table: "
             + _median_text(median_abs_error(apart, False, regime))
         )
+    t.notes.append(
+        f"decode and prefill together: median absolute error over {_counted_all(results)} "
+        f"counted records: {_median_text(median_abs_error(results, False, None))}"
+    )
     return t
 
 
@@ -258,6 +266,8 @@ def references_json(results: list[Validation]) -> dict[str, Any]:
             for regime in REGIMES
         },
         **{f"counted_{regime}": _counted_in(results, regime) for regime in REGIMES},
+        "median_abs_error": median_abs_error(results, False, None),
+        "counted": _counted_all(results),
         **{
             f"median_abs_error_{regime}_other_tables": median_abs_error(
                 _apart(results), False, regime
