@@ -99,7 +99,14 @@ def list_(
         emit(
             [hosts_table(hosts)],
             out,
-            [asdict(h) | {"mem_bw_bytes_per_s": h.mem_bw_bytes_per_s} for h in hosts],
+            [
+                asdict(h)
+                | {
+                    "mem_bw_bytes_per_s": h.mem_bw_bytes_per_s,
+                    "read_bw_bytes_per_s": h.read_bw_bytes_per_s,
+                }
+                for h in hosts
+            ],
         )
     elif what == "quants":
         from moeplan.cli.views.catalog import quants_table

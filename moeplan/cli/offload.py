@@ -38,7 +38,19 @@ HostOpt = Annotated[
 ]
 HostMemOpt = Annotated[
     float | None,
-    typer.Option("--host-mem-gbps", help="Host memory bandwidth, GB/s of bytes (whole machine)."),
+    typer.Option(
+        "--host-mem-gbps",
+        help="Host THEORETICAL memory bandwidth, GB/s of bytes (whole machine: channels x MT/s x "
+        "8 / 1000); the platform's measured read fraction still applies.",
+    ),
+]
+HostMemMeasuredOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--host-mem-measured-gbps",
+        help="Host read bandwidth you MEASURED (STREAM, mlc, AIDA64 read), GB/s, whole machine; "
+        "used as is instead of theoretical x the platform's read fraction.",
+    ),
 ]
 HostRamOpt = Annotated[
     float | None, typer.Option("--host-ram-gb", help="Host RAM, decimal GB (64 GiB = 68.7 GB).")
@@ -69,12 +81,19 @@ class HostArgs:
     pcie_gen: int | None = None
     pcie_lanes: int | None = None
     disk_gbps: float | None = None
+    host_mem_measured_gbps: float | None = None
 
     @property
     def host_given(self) -> bool:
         return any(
             v is not None
-            for v in (self.host, self.host_mem_gbps, self.host_ram_gb, self.host_cores)
+            for v in (
+                self.host,
+                self.host_mem_gbps,
+                self.host_mem_measured_gbps,
+                self.host_ram_gb,
+                self.host_cores,
+            )
         )
 
     @property
@@ -101,12 +120,19 @@ class HostArgs:
         if not self.host_given:
             raise MoeplanError(f"--offload needs a host: pass {HOST_OPTIONS}")
         base = resolve_host(self.host) if self.host else custom_host()
-        if self.host is None and (self.host_mem_gbps is None or self.host_ram_gb is None):
+        bw_given = self.host_mem_gbps is not None or self.host_mem_measured_gbps is not None
+        if self.host is None and (not bw_given or self.host_ram_gb is None):
             raise MoeplanError(
-                "without --host, --host-mem-gbps, --host-ram-gb and --host-cores describe the host"
+                "without --host, --host-mem-gbps (or --host-mem-measured-gbps), --host-ram-gb "
+                "and --host-cores describe the host"
             )
         return with_overrides(
-            base, self.host_mem_gbps, self.host_ram_gb, self.host_cores, self.host_sockets
+            base,
+            self.host_mem_gbps,
+            self.host_ram_gb,
+            self.host_cores,
+            self.host_sockets,
+            self.host_mem_measured_gbps,
         )
 
 

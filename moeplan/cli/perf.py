@@ -30,6 +30,7 @@ from moeplan.cli.offload import (
     DiskOpt,
     HostArgs,
     HostCoresOpt,
+    HostMemMeasuredOpt,
     HostMemOpt,
     HostOpt,
     HostRamOpt,
@@ -114,6 +115,7 @@ def latency(
     n_cpu_moe: NCpuMoeOpt = None,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
+    host_mem_measured_gbps: HostMemMeasuredOpt = None,
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
@@ -160,6 +162,7 @@ def latency(
         pcie_gen,
         pcie_lanes,
         disk_gbps,
+        host_mem_measured_gbps,
     )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report
@@ -283,6 +286,7 @@ def plan(
     ] = None,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
+    host_mem_measured_gbps: HostMemMeasuredOpt = None,
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
@@ -347,7 +351,10 @@ def plan(
         raise MoeplanError(f"--gpu must be comma-separated GPU ids, got '{gpu}'")
     devices = [resolve_gpu(g) for g in gpu.split(",")]
     targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
-    host_args = HostArgs("auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets)
+    host_args = HostArgs(
+        "auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
+        host_mem_measured_gbps=host_mem_measured_gbps,
+    )  # fmt: skip
     offload = None
     if host_args.host_given:
         from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine

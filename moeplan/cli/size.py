@@ -32,6 +32,7 @@ from moeplan.cli.common import (
 from moeplan.cli.offload import (
     HostArgs,
     HostCoresOpt,
+    HostMemMeasuredOpt,
     HostMemOpt,
     HostOpt,
     HostRamOpt,
@@ -65,6 +66,7 @@ def size(
     n_cpu_moe: NCpuMoeOpt = None,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
+    host_mem_measured_gbps: HostMemMeasuredOpt = None,
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
@@ -103,8 +105,9 @@ def size(
 
         device = resolve_gpu(gpu)
     host_args = HostArgs(
-        offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets
-    )
+        offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
+        host_mem_measured_gbps=host_mem_measured_gbps,
+    )  # fmt: skip
     if host_args.wanted:
         from moeplan.cli.offload import offload_report
         from moeplan.cli.views.offload import offload_json, offload_tables

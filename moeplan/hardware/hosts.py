@@ -11,6 +11,11 @@ from typing import Any
 
 from moeplan.data import data_path
 from moeplan.errors import MoeplanError, UnknownNameError
+from moeplan.hardware.host_read import (
+    MEASURED_READ_FRACTIONS,
+    ccd_read_limit_bytes_per_s,
+    unmeasured_read_fraction,
+)
 from moeplan.names import suggest
 from moeplan.yamlio import load_document, load_packaged_yaml
 
@@ -27,7 +32,9 @@ direction", https://ai-infrastructure.net/grace-cpu/)."""
 
 PCIE_ENCODING = 128 / 130
 
-HOST_OPTIONS = "--host NAME|FILE, --host-mem-gbps, --host-ram-gb, --host-cores"
+HOST_OPTIONS = (
+    "--host NAME|FILE, --host-mem-gbps, --host-mem-measured-gbps, --host-ram-gb, --host-cores"
+)
 
 
 def pcie_bytes_per_s(gen: int, lanes: int) -> float:
@@ -59,6 +66,9 @@ class Host:
     memory_mts: float | None = None  # supported transfer rate
     published_bw_bytes_per_s: float | None = None  # per socket, where the vendor publishes it
     bw_override_bytes_per_s: float | None = None  # --host-mem-gbps: the whole machine
+    read_family: str | None = None  # key of MEASURED_READ_FRACTIONS
+    ccds: int | None = None  # per socket: Ryzen CCDs, each read through one GMI link
+    read_override_bytes_per_s: float | None = None  # --host-mem-measured-gbps: whole machine
     ram_bytes: int | None = None
     isa: tuple[str, ...] = ()
     unified_memory: bool = False
@@ -83,15 +93,39 @@ class Host:
         return None
 
     @property
+    def read_fraction(self) -> tuple[float, str]:
+        """Measured read fraction of theoretical bandwidth for the host's family, and its source
+        (MEASURED_READ_FRACTIONS), else the unmeasured median."""
+        if self.read_family in MEASURED_READ_FRACTIONS:
+            return MEASURED_READ_FRACTIONS[self.read_family]
+        return unmeasured_read_fraction(), "assumed: median of measured platforms"
+
+    @property
+    def read_bw_bytes_per_s(self) -> float | None:
+        """Achievable read bandwidth of all sockets, the one formula: a measured figure given for
+        the machine, else theoretical x the platform's measured read fraction, capped on Ryzen
+        by its CCD links (ccd_read_limit_bytes_per_s); None without a theoretical figure."""
+        if self.read_override_bytes_per_s is not None:
+            return self.read_override_bytes_per_s
+        theoretical = self.mem_bw_bytes_per_s
+        if theoretical is None:
+            return None
+        reach = theoretical * self.read_fraction[0]
+        if self.ccds:
+            reach = min(reach, ccd_read_limit_bytes_per_s(self.ccds * self.sockets))
+        return reach
+
+    @property
     def has_amx(self) -> bool:
         return "amx" in self.isa
 
     def require_complete(self) -> None:
         """Offload needs a bandwidth and a RAM size; say which option supplies a missing one."""
-        if self.mem_bw_bytes_per_s is None:
+        if self.read_bw_bytes_per_s is None:
             raise MoeplanError(
                 f"host '{self.id}': no verified memory speed in the catalog; pass "
-                "--host-mem-gbps (GB/s of bytes, channels x MT/s x 8 / 1000)"
+                "--host-mem-gbps (GB/s of bytes, channels x MT/s x 8 / 1000) or "
+                "--host-mem-measured-gbps"
             )
         if self.ram_bytes is None:
             raise MoeplanError(f"host '{self.id}': RAM size unknown; pass --host-ram-gb")
@@ -104,6 +138,8 @@ HOST_FIELD_CEILINGS: dict[str, float] = {
     "memory_channels": 64,  # per socket; 12 on current EPYC/Xeon
     "memory_mts": 20_000,
     "mem_bw_gbps": 100_000,
+    "mem_read_gbps": 100_000,
+    "ccds": 64,
     "ram_gb": 1e6,
     "ram_gib": 1e6,
     "dimm_gib": 4096,
@@ -152,10 +188,16 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     else:
         ram_bytes = None
     bw = number("mem_bw_gbps")
+    read = number("mem_read_gbps")
+    family = rec.get("read_family")
+    if family is not None and family not in MEASURED_READ_FRACTIONS:
+        raise MoeplanError(
+            f"{where}: read_family '{family}' unknown (one of {', '.join(MEASURED_READ_FRACTIONS)})"
+        )
     p_cores = whole("performance_cores")
     if p_cores is not None and p_cores > cores:
         raise MoeplanError(f"{where}: performance_cores ({p_cores}) exceeds cores ({cores})")
-    return Host(
+    host = Host(
         id=str(rec.get("id") or Path(where).stem),
         name=str(rec.get("name") or rec.get("id") or Path(where).stem),
         vendor=str(rec.get("vendor") or ""),
@@ -168,6 +210,9 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         memory_channels=channels,
         memory_mts=number("memory_mts"),
         published_bw_bytes_per_s=bw * 1e9 if bw else None,
+        read_family=family,
+        ccds=whole("ccds"),
+        read_override_bytes_per_s=read * 1e9 if read else None,
         ram_bytes=ram_bytes,
         isa=tuple(str(i).lower() for i in rec.get("isa") or ()),
         unified_memory=bool(rec.get("unified_memory", False)),
@@ -175,6 +220,18 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         sources=tuple(str(s) for s in rec.get("sources") or ()),
         notes=str(rec.get("notes") or ""),
     )
+    _check_read(host, where)
+    return host
+
+
+def _check_read(host: Host, where: str) -> None:
+    """A measured read bandwidth cannot exceed the theoretical one (a typo, or the two swapped)."""
+    read, theoretical = host.read_override_bytes_per_s, host.mem_bw_bytes_per_s
+    if read is not None and theoretical is not None and read > theoretical:
+        raise MoeplanError(
+            f"{where}: measured read bandwidth {read / 1e9:g} GB/s exceeds the theoretical "
+            f"{theoretical / 1e9:g} GB/s (channels x MT/s x 8 bytes)"
+        )
 
 
 @lru_cache(maxsize=1)
@@ -188,7 +245,9 @@ def host_catalog() -> dict[str, Host]:
 
 def load_host_file(path: Path) -> Host:
     """A user's machine: the catalog's fields (cores per socket, sockets, memory_channels,
-    memory_mts or mem_bw_gbps, ram_gb in decimal GB or ram_gib, isa), top level or under `host:`."""
+    memory_mts or mem_bw_gbps, ram_gb in decimal GB or ram_gib, isa), top level or under `host:`.
+    memory_mts / mem_bw_gbps are theoretical; mem_read_gbps is a measured read bandwidth of the
+    whole machine (STREAM, mlc, AIDA64 read) and replaces theoretical x read fraction."""
     where = str(path)
     doc = load_document(path, where)
     if isinstance(doc, dict) and isinstance(doc.get("host"), dict):
@@ -233,11 +292,15 @@ def with_overrides(
     ram_gb: float | None = None,
     cores: int | None = None,
     sockets: int | None = None,
+    mem_measured_gbps: float | None = None,
 ) -> Host:
-    """Explicit figures replace the catalog's: bandwidth in GB/s of bytes (whole machine), RAM in
-    decimal GB, total cores, sockets (bandwidth and RAM of a catalog host scale with sockets)."""
+    """Explicit figures replace the catalog's: theoretical bandwidth in GB/s of bytes (whole
+    machine; the platform's read fraction still applies), a measured read bandwidth (used as is),
+    RAM in decimal GB, total cores, sockets (bandwidth and RAM of a catalog host scale with
+    sockets)."""
     for label, field, value in (
         ("host-mem-gbps", "mem_bw_gbps", mem_gbps),
+        ("host-mem-measured-gbps", "mem_read_gbps", mem_measured_gbps),
         ("host-ram-gb", "ram_gb", ram_gb),
         ("host-cores", "cores", cores),
         ("host-sockets", "sockets", sockets),
@@ -259,6 +322,9 @@ def with_overrides(
         host = replace(host, cores_per_socket=max(1, cores // host.sockets), performance_cores=None)
     if mem_gbps is not None:
         host = replace(host, bw_override_bytes_per_s=mem_gbps * 1e9)
+    if mem_measured_gbps is not None:
+        host = replace(host, read_override_bytes_per_s=mem_measured_gbps * 1e9)
+    _check_read(host, "--host-mem-measured-gbps")
     if ram_gb is not None:
         host = replace(host, ram_bytes=int(ram_gb * 1e9))
     if host.cores_per_socket < 1:

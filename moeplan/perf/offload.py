@@ -121,9 +121,10 @@ def host_link_bytes_per_s(gpu: GPU, pcie: tuple[int, int] | None = None) -> tupl
 
 
 def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
-    """DRAM bandwidth expert matvecs reach: one socket's theoretical bandwidth x the engine's
-    efficiency, plus numa_extra_socket_gain of it for each further socket."""
-    total = host.mem_bw_bytes_per_s
+    """DRAM bandwidth expert matvecs reach: one socket's achievable read bandwidth
+    (Host.read_bw_bytes_per_s: measured, or theoretical x the platform's measured read fraction)
+    x the engine's efficiency, plus numa_extra_socket_gain of it for each further socket."""
+    total = host.read_bw_bytes_per_s
     if total is None:
         raise MoeplanError(f"host '{host.id}': memory bandwidth unknown; pass --host-mem-gbps")
     per_socket = total / host.sockets

@@ -48,7 +48,7 @@ class OffloadProfile:
     id: str
     description: str
     gpu_engine: EngineProfile  # GPU side: bandwidth/compute efficiency, kernel and step overheads
-    host_bw_efficiency: float  # of one socket's theoretical DRAM bandwidth, expert matvecs
+    host_bw_efficiency: float  # of one socket's achievable read bandwidth, expert matvecs
     numa_extra_socket_gain: float  # share of each further socket's bandwidth that adds
     numa_replicates_experts: bool  # a copy of the host experts on every socket
     cpu_compute_efficiency: float  # of the int8 peak, expert GEMMs in prefill
@@ -118,7 +118,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.65,
+            host_bw_efficiency=0.80,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -158,10 +158,13 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "default); records from older builds or pre-Ampere NVIDIA before PR 25749 say "
                 "split_graphs: false",
                 f"skips_efficiency_cores: {LLAMACPP_DEFAULT_THREADS_SOURCE}",
-                "host_bw_efficiency 0.65: set (0.01 grid, least |error|) from one gpt-oss-120b "
-                "run whose RAM speed is not stated (DDR5-5600 assumed), so weakly determined; "
-                "0.66 before the llamacpp GPU profile's per-backend kernel cost (engines.py), 0.61 "
-                "before its eager split cost (that Aug 2025 run predates per-split CUDA graphs). "
+                "host_bw_efficiency 0.80 of the host's achievable read bandwidth (hosts.py "
+                "read_bw_bytes_per_s; Raptor Lake reads 0.82 of theoretical): set (0.01 grid, "
+                "least |error|) from one gpt-oss-120b run whose RAM speed is not stated "
+                "(DDR5-5600 assumed), so weakly determined; 0.65 of theoretical before hosts had "
+                "an achievable read bandwidth, 0.66 before the llamacpp GPU profile's per-backend "
+                "kernel cost (engines.py), 0.61 before its eager split cost (that Aug 2025 run "
+                "predates per-split CUDA graphs). "
                 "That run used llama.cpp's default 8 P-core threads (Linux), 7.3 GB/s of experts "
                 "a thread; no per-core cap is applied: the held-out runs read 3.0-4.0 GB/s a "
                 "thread with 10-12 threads, so a cap would slow the fitted run, not them. Not "
@@ -181,7 +184,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
             "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.40,
+            host_bw_efficiency=0.50,
             numa_extra_socket_gain=0.5,
             numa_replicates_experts=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -206,8 +209,10 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.40 from the single-socket V0.2 record, "
-                "numa_extra_socket_gain 0.5 from the dual-socket one (same doc, same machine)",
+                "host_bw_efficiency 0.50 of the host's achievable read bandwidth (Sapphire Rapids "
+                "reads 0.78 of theoretical, hosts.py) from the single-socket V0.2 record (0.01 "
+                "grid; 0.40 of theoretical before), numa_extra_socket_gain 0.5 from the "
+                "dual-socket one (0.1 grid; same doc, same machine)",
             ),
             fitted_on=("kt-v02-dsv3-q4km-6454s-1s-4090d", "kt-v02-dsv3-q4km-6454s-2s-4090d"),
         ),

@@ -148,7 +148,7 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         )
         perf.notes.append(
             f"host experts read at {r.host_bw_bytes_per_s / 1e9:,.0f} GB/s reached "
-            f"({r.engine.host_bw_efficiency} of one socket's theoretical bandwidth)"
+            f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth)"
         )
         perf.notes.append(
             "error band vs published (held out): "
@@ -159,10 +159,15 @@ def offload_tables(r: OffloadReport) -> list[Table]:
     return tables
 
 
+HOST_COLUMNS = ["id", "segment", "cores", "sockets", "memory", "GB/s", "read GB/s"]
+HOST_COLUMNS += ["reference RAM", "ISA"]
+
+
 def hosts_table(hosts: list[Host]) -> Table:
     rows = []
     for h in hosts:
         bw = h.mem_bw_bytes_per_s
+        read = h.read_bw_bytes_per_s
         mem = (
             f"{h.memory_channels} x {h.memory_type}-{h.memory_mts:g}"
             if h.memory_channels and h.memory_mts
@@ -178,17 +183,37 @@ def hosts_table(hosts: list[Host]) -> Table:
                 f"1-{h.max_sockets}" if h.max_sockets > 1 else "1",
                 mem,
                 f"{bw / 1e9:,.1f}" if bw else "pass --host-mem-gbps",
+                f"{read / 1e9:,.1f} ({_read_basis(h)})" if read else "-",
                 gb(h.ram_bytes) if h.ram_bytes else "-",
                 ",".join(h.isa),
             ]
         )
     t = Table(
         "hosts for expert offload (per socket; bandwidth = channels x MT/s x 8 bytes)",
-        ["id", "segment", "cores", "sockets", "memory", "GB/s", "reference RAM", "ISA"],
+        HOST_COLUMNS,
         rows,
     )
     t.notes.append("reference RAM = one DIMM per channel; pass --host-ram-gb for your machine")
+    t.notes.append(
+        "read GB/s: achievable read bandwidth = theoretical x the platform's measured read "
+        "fraction (host_read.py MEASURED_READ_FRACTIONS, sources there; 'median' where none "
+        "was published), "
+        "capped by the CCD links on desktop Ryzen (32 B x 2.0 GHz each); engines' "
+        "host_bw_efficiency applies to it; --host-mem-measured-gbps gives your own"
+    )
     return t
+
+
+def _read_basis(h: Host) -> str:
+    """Where a host's achievable read bandwidth comes from, in a word."""
+    from moeplan.hardware.host_read import ccd_read_limit_bytes_per_s
+
+    if h.read_override_bytes_per_s is not None:
+        return "measured"
+    if h.ccds and h.read_bw_bytes_per_s == ccd_read_limit_bytes_per_s(h.ccds * h.sockets):
+        return f"{h.ccds} CCD link{'s' if h.ccds > 1 else ''}"
+    fraction = h.read_fraction[0]
+    return f"{fraction:.2f}" + ("" if h.read_family else " median")
 
 
 def _status(v: OffloadValidation) -> str:

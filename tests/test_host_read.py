@@ -1,0 +1,134 @@
+"""Achievable host read bandwidth (moeplan/hardware/host_read.py, Host.read_bw_bytes_per_s):
+theoretical x the platform's published read fraction, the Ryzen CCD-link cap, a measured figure
+given by the user; engines' host_bw_efficiency applies to it and is refit on the same records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import moeplan.perf.offload_engines as offload_engines
+from moeplan.cli import app
+from moeplan.errors import MoeplanError
+from moeplan.hardware.host_read import (
+    MEASURED_READ_FRACTIONS,
+    ccd_read_limit_bytes_per_s,
+    unmeasured_read_fraction,
+)
+from moeplan.hardware.hosts import host_catalog, resolve_host, with_overrides
+from moeplan.perf.offload import host_bandwidth_reached
+from moeplan.plan.validate_offload import load_offload_records, validate_offload_record
+
+runner = CliRunner()
+
+
+def test_read_bandwidth_by_hand():
+    # i9-14900K: 2 x 5600 x 8 = 89.6 GB/s theoretical; Raptor Lake reads 63 / 76.8 of it
+    raptor = resolve_host("core-i9-14900k")
+    assert raptor.read_bw_bytes_per_s == pytest.approx(89.6e9 * 63 / 76.8)  # 73.5 GB/s
+    # Ryzen 7 9700X: one CCD link, 32 B x 2.0 GHz = 64 GB/s, under 89.6 x 0.82 = 73.5 GB/s
+    assert ccd_read_limit_bytes_per_s(1) == pytest.approx(64e9)
+    assert resolve_host("ryzen-7-9700x").read_bw_bytes_per_s == pytest.approx(64e9)
+    # Ryzen 9 7950X: two links (128 GB/s) do not bind; no published fraction: the median
+    ryzen = resolve_host("ryzen-9-7950x")
+    assert ryzen.read_family is None
+    assert ryzen.read_bw_bytes_per_s == pytest.approx(83.2e9 * unmeasured_read_fraction())
+    # Xeon Gold 6454S: 8 x 4800 x 8 = 307.2 GB/s, Sapphire Rapids read 240.6 GB/s of it (Mess)
+    assert resolve_host("xeon-gold-6454s").read_bw_bytes_per_s == pytest.approx(240.6e9)
+
+
+def test_unmeasured_fraction_is_the_median_of_the_published_ones():
+    values = sorted(f for f, _ in MEASURED_READ_FRACTIONS.values())
+    assert len(values) == 11  # odd: the middle value
+    assert unmeasured_read_fraction() == values[5]
+    for fraction, source in MEASURED_READ_FRACTIONS.values():
+        assert 0.5 < fraction < 1.0 and source
+    for host in host_catalog().values():
+        assert host.read_family is None or host.read_family in MEASURED_READ_FRACTIONS
+
+
+def test_theoretical_override_keeps_the_fraction_measured_override_replaces_it():
+    raptor = resolve_host("core-i9-14900k")
+    faster = with_overrides(raptor, mem_gbps=96)  # DDR5-6000: still theoretical
+    assert faster.read_bw_bytes_per_s == pytest.approx(96e9 * 63 / 76.8)
+    measured = with_overrides(raptor, mem_measured_gbps=60)
+    assert measured.mem_bw_bytes_per_s == pytest.approx(89.6e9)
+    assert measured.read_bw_bytes_per_s == pytest.approx(60e9)
+    with pytest.raises(MoeplanError, match=r"exceeds the theoretical 89\.6"):
+        with_overrides(raptor, mem_measured_gbps=120)
+    with pytest.raises(MoeplanError, match="--host-mem-measured-gbps must be positive"):
+        with_overrides(raptor, mem_measured_gbps=0)
+
+
+def test_engine_reaches_its_efficiency_of_the_read_bandwidth():
+    kt = offload_engines.OFFLOAD_ENGINES["ktransformers"]
+    two = with_overrides(resolve_host("xeon-gold-6454s"), sockets=2)
+    # one socket's 240.6 GB/s x 0.50, plus half of it for the second socket
+    assert host_bandwidth_reached(two, kt) == pytest.approx(240.6e9 * 0.50 * 1.5)
+
+
+def test_host_file_read_fields(tmp_path: Path):
+    f = tmp_path / "box.yaml"
+    f.write_text("cores: 8\nmemory_channels: 2\nmemory_mts: 6000\nram_gb: 64\nmem_read_gbps: 70\n")
+    assert resolve_host(str(f)).read_bw_bytes_per_s == pytest.approx(70e9)
+    f.write_text("cores: 8\nmemory_channels: 2\nmemory_mts: 6000\nram_gb: 64\nccds: 1\n")
+    assert resolve_host(str(f)).read_bw_bytes_per_s == pytest.approx(64e9)
+    for body, message in (
+        ("cores: 8\nmem_bw_gbps: 90\nram_gb: 64\nmem_read_gbps: 95\n", "exceeds the theoretical"),
+        ("cores: 8\nmem_bw_gbps: 90\nram_gb: 64\nread_family: zen9\n", "read_family 'zen9'"),
+    ):
+        f.write_text(body)
+        with pytest.raises(MoeplanError, match=message):
+            resolve_host(str(f))
+        r = runner.invoke(app, ["latency", "gpt-oss-20b", "--gpu", "rtx-4080", "--host", str(f)])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+
+
+def test_cli_measured_bandwidth_option():
+    base = ["latency", "gpt-oss-120b", "--gpu", "rtx-3090", "--n-cpu-moe", "36"]
+    r = runner.invoke(app, [*base, "--host", "core-i9-14900k", "--host-mem-measured-gbps", "200"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "exceeds the theoretical" in r.output
+    r = runner.invoke(
+        app, [*base, "--host-mem-measured-gbps", "60", "--host-ram-gb", "128", "--host-cores", "8"]
+    )
+    assert r.exit_code == 0, r.output  # a measured figure alone describes the bandwidth
+    assert "read at 48 GB/s" in r.output  # 60 x 0.80
+    r = runner.invoke(app, ["list", "hosts", "--json"])
+    hosts = {h["id"]: h for h in json.loads(r.stdout)}
+    assert hosts["ryzen-7-9700x"]["read_bw_bytes_per_s"] == pytest.approx(64e9)
+
+
+def _decode_error(engine: str, field: str, value: float, record_id: str) -> float:
+    records = {r["id"]: r for r in load_offload_records()}
+    shipped = offload_engines.OFFLOAD_ENGINES[engine]
+    offload_engines.OFFLOAD_ENGINES[engine] = replace(shipped, **{field: value})
+    try:
+        error = validate_offload_record(records[record_id]).error
+    finally:
+        offload_engines.OFFLOAD_ENGINES[engine] = shipped
+    assert error is not None
+    return error
+
+
+@pytest.mark.parametrize(
+    ("engine", "field", "step", "record_id"),
+    [
+        ("llamacpp", "host_bw_efficiency", 0.01, "llamacpp-gptoss120b-14900k-cpumoe36"),
+        ("ktransformers", "host_bw_efficiency", 0.01, "kt-v02-dsv3-q4km-6454s-1s-4090d"),
+        ("ktransformers", "numa_extra_socket_gain", 0.1, "kt-v02-dsv3-q4km-6454s-2s-4090d"),
+    ],
+)
+def test_shipped_offload_constants_are_the_refit(engine: str, field: str, step: float, record_id):
+    """Each fitted constant is the grid point of least |decode error| on its fitting record
+    (fitted_on), with the host's achievable read bandwidth: its grid neighbours do worse."""
+    profile = offload_engines.OFFLOAD_ENGINES[engine]
+    assert record_id in profile.fitted_on
+    shipped = getattr(profile, field)
+    here = abs(_decode_error(engine, field, shipped, record_id))
+    for neighbour in (shipped - step, shipped + step):
+        assert here <= abs(_decode_error(engine, field, round(neighbour, 2), record_id))
