@@ -11,7 +11,12 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.host import host_s_per_request
-from moeplan.perf.offline_run import EngineCaps, offline_run, trtllm_bench_caps
+from moeplan.perf.offline_run import (
+    EngineCaps,
+    cuda_graph_batch,
+    offline_run,
+    trtllm_bench_caps,
+)
 from moeplan.perf.parallel import Layout
 from moeplan.perf.serving import Workload, mixed_step
 from moeplan.perf.serving_search import Deployment, setup_for
@@ -49,6 +54,31 @@ def test_offline_run_ramp_and_tail_cost_steps():
     assert run.output_tok_s(wl) < 1000 / full.total_s
     with pytest.raises(Exception, match="caps"):
         offline_run(setup, wl, 10, EngineCaps(64, 512), 100)
+
+
+def test_cuda_graph_batch_pads_to_the_perf_overview_sizes():
+    # perf-overview llm_options.yml: ..., 128, 256, 384, 512, 1024, 2048, 4096, 8192
+    caps = EngineCaps(2304, 4608)
+    assert cuda_graph_batch(343, caps) == 384
+    assert cuda_graph_batch(179, EngineCaps(1280, 2304)) == 256
+    assert cuda_graph_batch(384, caps) == 384
+    assert cuda_graph_batch(0, caps) == 0
+    # sizes above the largest decode batch are cut; that batch is captured instead
+    assert cuda_graph_batch(2100, caps) == 2304
+    assert cuda_graph_batch(600, EngineCaps(640, 2048)) == 640
+    assert cuda_graph_batch(600, EngineCaps(1792, 512)) == 600  # no graph holds it: unpadded
+
+
+def test_padded_rows_cost_gemm_work_but_no_kv_reads():
+    setup, wl = _setup(), Workload(1000, 1000)
+    real = mixed_step(setup, wl, 600, 0.0)
+    assert mixed_step(setup, wl, 600, 0.0, graph_batch=600).total_s == real.total_s
+    padded = mixed_step(setup, wl, 600, 0.0, graph_batch=1024)
+    full = mixed_step(setup, wl, 1024, 0.0)
+    # the padding rows run the GEMMs (compute grows) but read no KV (memory does not)
+    assert padded.compute_s > real.compute_s
+    assert padded.memory_s == pytest.approx(real.memory_s, rel=1e-3)
+    assert real.total_s < padded.total_s < full.total_s
 
 
 def test_host_time_per_request():

@@ -4,7 +4,8 @@ one ends. Its "Total Output Throughput" is R x OSL over the whole run, so the ra
 fills a few prompts per step) and the tail (the last requests drain) count, and the engine's caps
 bound every step: `max_batch_size` requests, `max_num_tokens` tokens, the KV room (the capacity
 scheduler reserves ISL + OSL per request, GUARANTEED_NO_EVICT), and whole prompts when chunked
-prefill is off (trtllm-bench's default). Each step is priced by `serving.mixed_step`.
+prefill is off (trtllm-bench's default). Each step is priced by `serving.mixed_step`; a decode-only
+step at the CUDA-graph batch it is padded to (`cuda_graph_batch`, the perf-overview config).
 """
 
 from __future__ import annotations
@@ -30,6 +31,35 @@ TRTLLM_BENCH_MAX_TOKENS = 32768
 
 TRTLLM_BENCH_BYTES_PER_ELEM = {"fp8": 1.0, "fp8-block": 1.0, "nvfp4": 0.5}
 """bench/build/tuning.py BYTES_PER_ELEM: FP8 and FP8 block scales 1, NVFP4 0.5, others 2."""
+
+PERF_OVERVIEW_CUDA_GRAPH_BATCH_SIZES = (
+    1,
+    2,
+    4,
+    8,
+    16,
+    32,
+    64,
+    128,
+    256,
+    384,
+    512,
+    1024,
+    2048,
+    4096,
+    8192,
+)
+"""CUDA-graph batch sizes of the perf-overview runs, padding on: the `llm_options.yml` the
+document gives for dense and MoE models alike (`cuda_graph_config: enable_padding: true,
+batch_sizes: [1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192]`;
+NVIDIA/TensorRT-LLM docs/source/performance/perf-overview.md at 00f37686, "Running the
+Benchmark"; sizes above a run's largest decode batch are cut, `cuda_graph_batch`).
+A decode-only step is padded up to the next captured size (NVIDIA/TensorRT-LLM@7b437aa
+tensorrt_llm/_torch/pyexecutor/cuda_graph_runner.py, _get_padded_batch / _round_up_batch_size):
+the graph runs its GEMMs, MoE and LM head over every row, so the padding is real work
+(tech blog 20, "Tuning CUDA Graph Batch Sizes", NVIDIA/TensorRT-LLM@baf363e: the doubling
+sizes above 128 cost "up to 50% padding waste"; filling the gaps gave up to 1.3x output
+throughput at high concurrency on 4xGB200)."""
 
 STEP_BUCKETS = 512
 """Decode batches are priced in steps of 1/512 of the KV room (a step's time varies smoothly
@@ -88,6 +118,21 @@ def trtllm_bench_caps(setup: Setup, workload: Workload, world_gpus: int) -> Engi
     return EngineCaps(bs, max(tokens, workload.input_len + bs))
 
 
+def cuda_graph_batch(decoding: int, caps: EngineCaps) -> int:
+    """The captured CUDA-graph batch a decode-only step of `decoding` requests a rank replays:
+    the smallest captured size >= the batch. Sizes above the largest pure-decode batch,
+    min(max_batch_size, max_num_tokens), are dropped and that batch is captured instead
+    (NVIDIA/TensorRT-LLM@1a0dc5f tensorrt_llm/_torch/pyexecutor/model_engine.py,
+    _filter_cuda_graph_batch_sizes, padding on). Under attention DP every rank pads to the
+    largest rank's batch (_get_padded_batch's tp_allgather); the ranks here are alike. 0 when
+    nothing is decoding."""
+    if decoding < 1:
+        return 0
+    cap = min(caps.max_batch_size, caps.max_num_tokens)
+    sizes = [b for b in PERF_OVERVIEW_CUDA_GRAPH_BATCH_SIZES if b <= cap] + [cap]
+    return next((b for b in sizes if b >= decoding), decoding)
+
+
 @dataclass(frozen=True)
 class OfflineRun:
     requests: int  # over the replica
@@ -118,7 +163,11 @@ def offline_run(
         key = (_round_up(decoding, bucket) if decoding else 0, new)
         if key not in prices:
             prompt = new * workload.input_len * dp
-            prices[key] = mixed_step(setup, workload, key[0] * dp, prompt).total_s
+            # a decode-only step replays a padded CUDA graph; a step with prompts runs eagerly
+            graph = cuda_graph_batch(key[0], caps) * dp if not new else None
+            prices[key] = mixed_step(
+                setup, workload, key[0] * dp, prompt, graph_batch=graph
+            ).total_s
         return prices[key]
 
     ends: dict[int, int] = {}  # step -> requests that emit their last token in it

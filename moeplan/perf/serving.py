@@ -129,19 +129,24 @@ def mixed_step(
     concurrency: float,
     prefill_tokens: float,
     speculation: Speculation = NO_SPECULATION,
+    graph_batch: float | None = None,
 ) -> Phase:
     """One step of a replica: `concurrency` sequences decode (1 + k tokens each) at the mean
     context, plus `prefill_tokens` prompt tokens (chunked prefill) spread over the DP groups.
     With PP the batch is split into pp micro-batches that keep every stage busy, as in
     `phases.decode_step`. The executor's host loop over the rank's requests adds its time
-    (`perf.host`)."""
+    (`perf.host`). `graph_batch`: a decode-only step replayed as a CUDA graph captured for that
+    many sequences (padded, `perf.offline_run.cuda_graph_batch`): the GEMMs, experts, LM head
+    and collectives run over all its rows; attention reads the real sequences' KV only (the
+    padding rows are one dummy request of a one-token cache)."""
     spec, layout = setup.spec, setup.layout
     micro = max(1.0, concurrency / layout.pp)
     per_group = micro / layout.dp
+    rows = max(micro, graph_batch / layout.pp) / layout.dp if graph_batch else per_group
     prompt_per_group = prefill_tokens / layout.pp / layout.dp
     verify = 1 + speculation.draft_tokens
-    tokens = per_group * verify + prompt_per_group
-    stage = stage_pass(setup, tokens, per_group, 1, workload.mean_context, per_group * verify)
+    tokens = rows * verify + prompt_per_group
+    stage = stage_pass(setup, tokens, per_group, 1, workload.mean_context, rows * verify)
     if prompt_per_group > 0:
         # the prompt chunks attend causally to their own prompt: a whole prompt's attention
         # FLOPs per input_len prompt tokens in the step
