@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
 from moeplan.cli import app
+from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
@@ -21,6 +23,8 @@ from moeplan.perf.terms import (
     ROUTING_SKEW_DEFAULT,
     busiest_rank_load_factor,
     expected_max_normal,
+    max_routing_skew,
+    routing_skew_for,
 )
 
 
@@ -94,3 +98,49 @@ def test_routing_skew_option():
     assert tok_s("--routing-skew", "0") > tok_s() > tok_s("--routing-skew", "2.5")
     r = CliRunner().invoke(app, [*args, "--routing-skew", "-1"])
     assert r.exit_code == 2
+
+
+def test_the_normal_part_predicts_the_tables_per_rank_spread():
+    """An independent check of the shrink by the experts a rank sums (the tail factor is set
+    from the table's busiest rank, not from its std): blog 4 Table 1 gives per-rank std / mean
+    491.6 / 1024 = 0.480; skew^2 (E - n) / (n (E - 1)) + 1 / (n x 128) with E = 256, n = 8 and
+    the per-expert skew 1.279 gives 1.636 x 248 / 2040 + 1 / 1024 = 0.1999, sqrt 0.447."""
+    predicted = math.sqrt(ROUTING_SKEW_DEFAULT**2 * 248 / (8 * 255) + 1 / 1024)
+    assert predicted == pytest.approx(0.447, abs=1e-3)
+    assert predicted == pytest.approx(491.6 / 1024, rel=0.1)
+
+
+def test_no_router_spreads_experts_beyond_every_token_picking_the_same_ones():
+    """k of E experts get all B tokens, the rest none: mean B k / E, variance B^2 k / E - mean^2,
+    so std / mean = sqrt(E / k - 1)."""
+    assert max_routing_skew(128, 8) == pytest.approx(math.sqrt(15))
+    assert max_routing_skew(8, 2) == pytest.approx(math.sqrt(3))
+    assert max_routing_skew(4, 4) == 0.0  # every expert active: no spread possible
+    qwen = load_model("qwen3-235b-a22b")
+    assert routing_skew_for(qwen, None) == ROUTING_SKEW_DEFAULT
+    assert routing_skew_for(qwen, 3.8) == 3.8
+    with pytest.raises(MoeplanError, match=r"above 3\.87"):
+        routing_skew_for(qwen, 1e9)
+    # a model where the measured 1.28 cannot occur (4 experts, top-2: at most 1) is capped
+    assert qwen.moe is not None
+    few = replace(qwen, moe=replace(qwen.moe, num_experts=4, top_k=2))
+    assert routing_skew_for(few, None) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e9", "--routing-skew 1e+09 is above 3.87"),
+        ("-1", "--routing-skew must be at least 0, got -1"),
+        ("inf", "--routing-skew must be a finite number"),
+    ],
+)
+def test_routing_skew_nonsense_is_one_line_exit_2(value: str, message: str):
+    args = ["latency", "qwen3-235b-a22b", "--gpu", "h200", "--tp", "1", "--dp", "8"]
+    r = CliRunner().invoke(app, [*args, "--quant", "fp8", f"--routing-skew={value}"])
+    assert r.exit_code == 2
+    assert message in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    serve = ["throughput", "mixtral-8x7b", "--gpu", "h100", "--gpus", "2", "--input", "100"]
+    r = CliRunner().invoke(app, [*serve, "--output", "100", "--routing-skew", "2"])
+    assert r.exit_code == 2 and "above 1.73" in r.output

@@ -108,11 +108,15 @@ class _Finite(_ct.FloatParamType):
             raise MoeplanError(f"{name} must be a finite number, got {value}")
         below = number < self.low or (number == self.low and not self.low_ok)
         if below or number > self.high:
-            left = "[" if self.low_ok else "("
-            raise MoeplanError(
-                f"{name} must be in {left}{self.low:g}, {self.high:g}], got {number:g}"
-            )
+            raise MoeplanError(f"{name} must be {self._domain()}, got {number:g}")
         return number
+
+    def _domain(self) -> str:
+        """The domain in words: 'in [0, 1]', or 'at least 0' where there is no finite ceiling
+        (infinity itself is refused above, so '[0, inf]' would misstate it)."""
+        if math.isinf(self.high):
+            return f"{'at least' if self.low_ok else 'above'} {self.low:g}"
+        return f"in {'[' if self.low_ok else '('}{self.low:g}, {self.high:g}]"
 
 
 class _Bounded(_ct.IntParamType):

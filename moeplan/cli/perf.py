@@ -136,7 +136,7 @@ def latency(
     from moeplan.perf.latency import estimate_latency, report_json
     from moeplan.perf.parallel import make_layout
     from moeplan.perf.phases import INTER_NODE_LATENCY_S, Network, Rates
-    from moeplan.perf.terms import ROUTING_SKEW_DEFAULT
+    from moeplan.perf.terms import routing_skew_for
 
     for name, value in (
         ("input", input_len),
@@ -212,7 +212,7 @@ def latency(
         kv_quant,
         usable_fraction,
         state_dtype,
-        ROUTING_SKEW_DEFAULT if routing_skew is None else routing_skew,
+        routing_skew_for(spec, routing_skew),
     )
     from moeplan.plan.validate import ERROR_BAND_DEFINITION, error_band_pct
 

@@ -150,7 +150,7 @@ def throughput(
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.serving import Speculation, Workload
     from moeplan.perf.serving_search import Deployment, Targets, search_serving
-    from moeplan.perf.terms import ROUTING_SKEW_DEFAULT
+    from moeplan.perf.terms import routing_skew_for
 
     for name, value in (("gpus", gpus), ("input", input_len), ("output", output_len)):
         positive(name, value)
@@ -173,7 +173,7 @@ def throughput(
         usable_fraction,
         Speculation(mtp, mtp_acceptance),
         disaggregated,
-        ROUTING_SKEW_DEFAULT if routing_skew is None else routing_skew,
+        routing_skew_for(spec, routing_skew),
     )
     price = resolve_price(device.id, price_file, gpu_hour_usd)
     targets = Targets(min_tok_s_user, max_tpot_ms, max_ttft_ms)

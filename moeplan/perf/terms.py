@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from moeplan.errors import MoeplanError
 from moeplan.memory.cache import (
     DEFAULT_STATE_DTYPE,
     decode_kv_read_bytes_per_sequence,
@@ -66,6 +67,32 @@ std 491.6, imbalance ratio 1.564 (averages of the per-layer, per-iteration figur
 published per-rank figures without EPLB found for a model moeplan lists; applied to every MoE
 model, `--routing-skew` sets another (0 = uniform routing)."""
 
+
+def max_routing_skew(num_experts: int, top_k: int) -> float:
+    """The largest per-expert spread (std / mean of the tokens each expert gets) any router can
+    produce: every token picking the same k of E experts, k experts at B tokens and E - k at 0,
+    mean B k / E, so std / mean = sqrt(E / k - 1) (3.87 for 128 experts top-8, 1.73 for 8 top-2;
+    0 when every expert is active)."""
+    return math.sqrt(max(0.0, num_experts / top_k - 1))
+
+
+def routing_skew_for(spec: ModelSpec, requested: float | None) -> float:
+    """The routing skew a run prices: `requested` (--routing-skew), refused above what a router
+    can produce for the model (max_routing_skew); by default ROUTING_SKEW_DEFAULT, capped at that
+    bound for a model with so few experts per pick that the measured 1.28 cannot occur."""
+    moe = spec.moe
+    bound = math.inf if moe is None else max_routing_skew(moe.num_experts, moe.top_k)
+    if requested is None:
+        return min(ROUTING_SKEW_DEFAULT, bound)
+    if requested > bound and moe is not None:
+        raise MoeplanError(
+            f"--routing-skew {requested:g} is above {bound:.3g}, the most any router can give "
+            f"{spec.name} ({moe.num_experts} experts, top-{moe.top_k}): every token picking the "
+            f"same {moe.top_k} experts has std / mean sqrt(E/k - 1)"
+        )
+    return requested
+
+
 _SOURCE_RANKS, _SOURCE_EXPERTS, _SOURCE_PER_EXPERT = 32, 256, 128
 _SOURCE_RANK_EXCESS = 1.564  # (max - mean) / mean by rank, the same table
 
@@ -99,8 +126,10 @@ def _rank_spread_sq(skew: float, num_experts: int, ranks: int, picks_per_expert:
 @cache
 def _tail_factor() -> float:
     """The measured busiest-rank excess over the normal approximation at the source's layout
-    (ROUTING_SKEW_DEFAULT): 1.564 against 1 + 2.07 x 0.45, so 1.69 x the popularity term. Hot
-    experts make a heavier tail than a normal one."""
+    (ROUTING_SKEW_DEFAULT): 1.564 against E[max of 32] x the rank spread, 2.07 x 0.447 = 0.925,
+    so the popularity term is scaled by 1.69 (its variance by 2.87) to reach the measured
+    busiest rank. Hot experts make a heavier tail than a normal one: the normal part alone
+    already gives the table's per-rank spread, 0.447 vs 491.6 / 1024 = 0.480."""
     z = expected_max_normal(_SOURCE_RANKS)
     noise = 1 / (_SOURCE_EXPERTS // _SOURCE_RANKS * _SOURCE_PER_EXPERT)
     popularity = _rank_spread_sq(ROUTING_SKEW_DEFAULT, _SOURCE_EXPERTS, _SOURCE_RANKS, 1e30)
@@ -204,10 +233,13 @@ def experts_whole_per_rank(spec: ModelSpec, layout: Layout) -> bool:
 
 def rank_load_factor(spec: ModelSpec, layout: Layout, tokens: float, skew: float) -> float:
     """The busiest expert-parallel rank's routed picks over the mean rank's for `tokens` tokens
-    in the stage (busiest_rank_load_factor); 1 where each GPU holds a slice of every expert."""
+    in the stage (busiest_rank_load_factor); 1 where each GPU holds a slice of every expert.
+    The skew is capped at what a router can produce for the model (max_routing_skew), so the
+    default applies to models with few experts per pick too (plan, check)."""
     if spec.moe is None or not experts_whole_per_rank(spec, layout):
         return 1.0
     moe = spec.moe
+    skew = min(skew, max_routing_skew(moe.num_experts, moe.top_k))
     return busiest_rank_load_factor(moe.num_experts, moe.top_k, tokens, layout.ep, skew)
 
 
