@@ -41,3 +41,20 @@ def test_host_file_refuses_more_p_cores_than_cores(tmp_path: Path):
         resolve_host(str(f))
     f.write_text("cores: 16\nperformance_cores: 4\nmem_bw_gbps: 90\nram_gb: 64\n")
     assert cpu_threads(resolve_host(str(f)), LLAMACPP) == 4
+
+
+def test_llamacpp_on_macos_runs_the_p_cores():
+    # hw.perflevel0.physicalcpu: M2 Ultra 16 P + 8 E, M3 Ultra 24 + 8, M4 Max 12 + 4
+    for host, p_cores in (("apple-m2-ultra", 16), ("apple-m3-ultra", 24), ("apple-m4-max", 12)):
+        assert cpu_threads(resolve_host(host), LLAMACPP) == p_cores
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("-2", "positive number"), ("0", "positive number"), ("4.5", "whole number")],
+)
+def test_host_file_refuses_nonsense_p_cores(tmp_path: Path, value: str, message: str):
+    f = tmp_path / "box.yaml"
+    f.write_text(f"cores: 16\nperformance_cores: {value}\nmem_bw_gbps: 90\nram_gb: 64\n")
+    with pytest.raises(MoeplanError, match=message):
+        resolve_host(str(f))
