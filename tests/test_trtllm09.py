@@ -59,3 +59,11 @@ def test_fp8_decode_reads_every_expert_by_hand():
 def test_fp16_experts_keep_the_plugin_path():
     ca, cb, ma, mb = _phases("fp16", 2048)
     assert (ca, ma) == (cb, mb)
+
+
+def test_the_09_profile_is_trtllm_but_for_its_moe_path():
+    """Its efficiencies and overheads are the trtllm profile's (one set of constants)."""
+    old, new = ENGINES["trtllm-0.9"], ENGINES["trtllm"]
+    assert replace(old, id=new.id, description=new.description, source=new.source) == replace(
+        new, ootb_moe_compute=old.ootb_moe_compute
+    )

@@ -20,7 +20,7 @@ name in `fitted` and the records it was fitted on in `fitted_on` (moeplan/data/m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moeplan.errors import UnknownNameError
 from moeplan.hardware.gpus import GPU
@@ -139,7 +139,9 @@ faster at these sizes: 19-23 us from 128 B to 64 KB on 8 x H100 through torch.di
 (ByteDance-Seed/Triton-distributed issue 57, 2025-07-14), 21.8 us at 8 KB (yifuwang/
 symm-mem-recipes PR 3, 2025-06-03), ring on a DGX-A100 10.0 / 16.9 / 33.7 us on 2 / 4 / 8 GPUs
 (NVIDIA/nccl-tests issue 123, one channel forced). Used where no one-shot custom all-reduce
-runs: PCIe-only and AMD cards, all-to-all and all-gather, and engines without one."""
+runs (PCIe-only cards; a GPU count outside CUSTOM_ALLREDUCE_SIZES; all-to-all and all-gather;
+engines without one) and on AMD cards: vLLM and SGLang run their custom all-reduce over xGMI
+too, but no measurement of it was found, so RCCL is priced at NCCL's figure."""
 
 ONE_SHOT_ALLREDUCE_S: tuple[tuple[int, float], ...] = ((2, 3.9e-6), (4, 3.7e-6), (8, 5.7e-6))
 """Time of one one-shot custom all-reduce over NVLink by GPU count: SGLang's sgl-kernel custom
@@ -156,17 +158,26 @@ kernel (through FlashInfer) at 6 x 6144 bf16 with RMSNorm fused, TP2 on an 8 x H
 graph, slowest rank: 6.98 us (flagos-ai/FlagGems-vllm PR 773). vLLM runs its one-shot kernel
 for small messages since PR 2192 (merged 2024-01-27), SGLang either vLLM's or sgl-kernel's
 (USE_VLLM_CUSTOM_ALLREDUCE), TensorRT-LLM's AUTO strategy its ONESHOT for small messages on
-NVLink. Measured on H100 and applied to every NVLink GPU; a GPU count not measured takes the next
-measured one up."""
+NVLink. Measured on H100 and applied to every NVLink GPU; 6 GPUs, not measured, take the 8-GPU
+time (CUSTOM_ALLREDUCE_SIZES gives the counts the kernel runs at)."""
+
+CUSTOM_ALLREDUCE_SIZES = frozenset({2, 4, 6, 8})
+"""TP group sizes the one-shot custom all-reduce runs at; any other (3, 5, 7, more than 8) runs
+NCCL. vLLM and SGLang: CustomAllreduce._SUPPORTED_WORLD_SIZES = [2, 4, 6, 8], else 'Custom
+allreduce is disabled due to an unsupported world size' (vllm-project/vllm@0ad80649
+vllm/distributed/device_communicators/custom_all_reduce.py; sgl-project/sglang@004e6561
+python/sglang/srt/distributed/device_communicators/custom_all_reduce.py). TensorRT-LLM's kernel
+also runs at 16 ('Custom all reduce only supported on {2, 4, 6, 8, 16} GPUs per node',
+NVIDIA/TensorRT-LLM@10a94126 cpp/tensorrt_llm/kernels/customAllReduceKernels.cu), but no time
+was found for 16, so NCCL's is priced there too."""
 
 
-def one_shot_allreduce_s(group: int) -> float:
-    """ONE_SHOT_ALLREDUCE_S for `group` GPUs: the smallest measured count at or above it, the
-    largest beyond the table."""
-    for n, seconds in ONE_SHOT_ALLREDUCE_S:
-        if group <= n:
-            return seconds
-    return ONE_SHOT_ALLREDUCE_S[-1][1]
+def one_shot_allreduce_s(group: int) -> float | None:
+    """ONE_SHOT_ALLREDUCE_S for a TP group of `group` GPUs: the smallest measured count at or
+    above it; None where the custom all-reduce does not run (CUSTOM_ALLREDUCE_SIZES)."""
+    if group not in CUSTOM_ALLREDUCE_SIZES:
+        return None
+    return next(seconds for n, seconds in ONE_SHOT_ALLREDUCE_S if group <= n)
 
 
 TRTLLM_09_MOE_SOURCE = (
@@ -244,15 +255,39 @@ class EngineProfile:
     def allreduce_latency_for(self, interconnect: str, group: int) -> float:
         """Start-up latency of one TP all-reduce over `group` GPUs of one node joined by
         `interconnect` (gpus.yaml kind): the measured one-shot custom all-reduce where the engine
-        runs one and the link is NVLink, else collective_latency_s (NCCL)."""
-        if self.custom_allreduce and interconnect == "nvlink":
-            return one_shot_allreduce_s(group)
+        runs one, the link is NVLink and the group size is one it runs at, else
+        collective_latency_s (NCCL)."""
+        one_shot = one_shot_allreduce_s(group)
+        if self.custom_allreduce and interconnect == "nvlink" and one_shot is not None:
+            return one_shot
         return self.collective_latency_s
 
     def kernel_overhead_for(self, vendor: str) -> float:
         """Fixed GPU time per kernel on a GPU of `vendor` (NVIDIA: CUDA, Apple: Metal, AMD:
         HIP): the vendor's own value where the profile gives one, else kernel_overhead_s."""
         return dict(self.kernel_overhead_by_vendor).get(vendor.lower(), self.kernel_overhead_s)
+
+
+_TRTLLM = EngineProfile(
+    "trtllm",
+    "TensorRT-LLM PyTorch backend (CUDA graphs, overlap scheduler on by default)",
+    bw_efficiency=0.88,
+    compute_efficiency=0.7,
+    kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+    step_overhead_s=0.0,
+    collective_latency_s=NCCL_LATENCY_S,
+    custom_allreduce=True,
+    source=(
+        "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
+        "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
+        f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7: named assumptions "
+        "(fused kernels), no batch-stated record to check them; collective_latency_s 20 us "
+        "(NCCL_LATENCY_S; an unsourced 10 us before)"
+        + _ALLREDUCE_SOURCE
+        + " (the AUTO strategy's ONESHOT)"
+    ),
+)
+"""The TensorRT-LLM profile; trtllm-0.9 is this one with its FP8 experts run out of the box."""
 
 
 ENGINES: dict[str, EngineProfile] = {
@@ -329,35 +364,12 @@ ENGINES: dict[str, EngineProfile] = {
             fitted="kernel_overhead_s",
             fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,
         ),
-        EngineProfile(
-            "trtllm",
-            "TensorRT-LLM PyTorch backend (CUDA graphs, overlap scheduler on by default)",
-            bw_efficiency=0.88,
-            compute_efficiency=0.7,
-            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
-            step_overhead_s=0.0,
-            collective_latency_s=NCCL_LATENCY_S,
-            custom_allreduce=True,
-            source=(
-                "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
-                "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
-                f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7: named assumptions "
-                "(fused kernels), no batch-stated record to check them; collective_latency_s 20 us "
-                "(NCCL_LATENCY_S; an unsourced 10 us before)"
-                + _ALLREDUCE_SOURCE
-                + " (the AUTO strategy's ONESHOT)"
-            ),
-        ),
-        EngineProfile(
-            "trtllm-0.9",
-            "TensorRT-LLM 0.9 (2024-04): TensorRT engines run by GptSession, the "
+        _TRTLLM,
+        replace(
+            _TRTLLM,
+            id="trtllm-0.9",
+            description="TensorRT-LLM 0.9 (2024-04): TensorRT engines run by GptSession, the "
             "MixtureOfExperts plugin for FP16/BF16 and weight-only INT8/INT4 experts",
-            bw_efficiency=0.88,
-            compute_efficiency=0.7,
-            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
-            step_overhead_s=0.0,
-            collective_latency_s=NCCL_LATENCY_S,
-            custom_allreduce=True,
             source=(
                 f"ootb_moe_compute fp8/fp4: {TRTLLM_09_MOE_SOURCE}; bw 0.88, compute 0.7, step 0 "
                 f"and {_KERNEL_SOURCE}: as the trtllm profile, named assumptions for the TensorRT "

@@ -21,7 +21,15 @@ from moeplan.perf.parallel import (
     per_gpu_memory,
     validate_layout,
 )
-from moeplan.perf.phases import Network, Phase, Rates, Setup, decode_step, prefill
+from moeplan.perf.phases import (
+    Network,
+    Phase,
+    Rates,
+    Setup,
+    collective_link,
+    decode_step,
+    prefill,
+)
 from moeplan.perf.terms import ROUTING_SKEW_DEFAULT, weight_split
 
 
@@ -67,6 +75,17 @@ class LatencyReport:
     points: tuple[LatencyPoint, ...]
     notes: tuple[str, ...] = field(default=())
     usable_bytes: float = float("inf")  # per GPU; a point above it is a row that does not fit
+
+    @property
+    def tp_allreduce_latency_s(self) -> float | None:
+        """Start-up latency of one TP all-reduce as the steps price it (phases.collective_link:
+        the network's across nodes, else the engine's for the link and group size); None
+        without TP (no all-reduce)."""
+        if self.layout.tp <= 1:
+            return None
+        return collective_link(
+            self.gpu, self.layout, self.network, self.rates.engine, self.layout.tp, True
+        )[1]
 
     def missing_bytes(self, p: LatencyPoint) -> int:
         """Bytes per GPU the point lacks (0 when it fits)."""
@@ -223,7 +242,7 @@ def report_json(r: LatencyReport) -> dict[str, Any]:
             "kernel_overhead_s": e.kernel_overhead_s,
             "step_overhead_s": e.step_overhead_s,
             "collective_latency_s": e.collective_latency_s,
-            "allreduce_latency_s": e.allreduce_latency_for(r.gpu.interconnect.kind, r.layout.tp),
+            "allreduce_latency_s": r.tp_allreduce_latency_s,
             "engine_source": e.source,
             "engine_fitted": e.fitted or None,
             "engine_fitted_on": list(e.fitted_on),

@@ -164,18 +164,30 @@ class Setup:
     routing_skew: float = ROUTING_SKEW_DEFAULT  # expert popularity spread (terms.py)
 
 
-def _link(setup: Setup, group: int, allreduce: bool = False) -> tuple[float, float]:
+def collective_link(
+    gpu: GPU,
+    layout: Layout,
+    network: Network,
+    engine: EngineProfile,
+    group: int,
+    allreduce: bool = False,
+) -> tuple[float, float]:
     """Bandwidth and latency for a collective over `group` GPUs: the GPU's interconnect inside a
     node, the network when the group spans nodes. A TP all-reduce (`allreduce`) inside a node
     takes the engine's all-reduce latency for the link (EngineProfile.allreduce_latency_for)."""
-    per_node = math.ceil(setup.layout.gpus / setup.network.nodes)
-    engine = setup.rates.engine
+    per_node = math.ceil(layout.gpus / network.nodes)
     if group > per_node:
-        return setup.network.inter_node_bytes_per_s, setup.network.inter_node_latency_s
-    link = setup.gpu.interconnect
+        return network.inter_node_bytes_per_s, network.inter_node_latency_s
+    link = gpu.interconnect
     if allreduce:
         return link.per_direction_bytes_per_s, engine.allreduce_latency_for(link.kind, group)
     return link.per_direction_bytes_per_s, engine.collective_latency_s
+
+
+def _link(setup: Setup, group: int, allreduce: bool = False) -> tuple[float, float]:
+    return collective_link(
+        setup.gpu, setup.layout, setup.network, setup.rates.engine, group, allreduce
+    )
 
 
 def _collective(

@@ -57,13 +57,13 @@ def latency_tables(r: LatencyReport) -> list[Table]:
         rows,
     )
     e = r.rates.engine
-    allreduce = e.allreduce_latency_for(r.gpu.interconnect.kind, r.layout.tp)
+    allreduce = r.tp_allreduce_latency_s
     t.notes.append(
         f"efficiencies: {r.rates.source}: stream {r.rates.stream_bw_bytes_per_s / 1e9:,.0f} "
         f"GB/s, compute x{e.compute_efficiency}, {e.kernel_overhead_s * 1e6:g} us/kernel, "
         f"{e.step_overhead_s * 1e3:g} ms/step, collective latency "
         f"{e.collective_latency_s * 1e6:g} us"
-        + (f", TP all-reduce {allreduce * 1e6:g} us" if r.layout.tp > 1 else "")
+        + (f", TP all-reduce {allreduce * 1e6:g} us" if allreduce is not None else "")
     )
     t.notes.append("TPOT at the mean context (input + output/2); TTFT = prefill of the whole batch")
     t.notes.extend(r.notes)
