@@ -195,8 +195,8 @@ def test_attention_decode_and_prefill_figures_change_the_estimate():
     # decode at batch 8 and 32k context: without the figures the KV cache streams at the copy
     # bandwidth (3.0e12), with them at 0.5 x 3.35e12 (memory and compute terms add)
     s0, s1 = _setup(base), _setup(with_attn)
-    p0 = stage_pass(s0, 8, 8, 1, 32768, 8)
-    p1 = stage_pass(s1, 8, 8, 1, 32768, 8)
+    p0 = stage_pass(s0, 8, 8, 1, 32768, 8, decode=True)
+    p1 = stage_pass(s1, 8, 8, 1, 32768, 8, decode=True)
     kv = kv_read_bytes_per_gpu(s0.spec, s0.layout, 8, 32769, "bf16", "fp32")
     assert p1.memory_s - p0.memory_s == pytest.approx(kv / (0.5 * H100_BW) - kv / 3.0e12)
     assert any("attention decode: KV bytes per layer outside" in n for n in p1.notes)

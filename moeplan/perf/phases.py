@@ -297,11 +297,15 @@ def stage_pass(
     context_start: int,
     logits_per_group: float,
     stage_tokens: float | None = None,
+    *,
+    decode: bool = False,
 ) -> Phase:
     """One forward pass of one pipeline stage on the busiest GPU: `tokens_per_group` and
     `sequences_per_group` are the busiest attention-DP group's, `stage_tokens` all tokens the
     stage's experts see (default tokens_per_group x dp). The phase carries the LM head; its share
-    is kept apart (head_memory_s / head_compute_s) so a pipeline counts it once."""
+    is kept apart (head_memory_s / head_compute_s) so a pipeline counts it once. `decode`: the
+    `new_tokens_per_seq` of each sequence are a decode token (and its draft tokens to verify)
+    over a cached context, run by the decode attention kernel; otherwise a prefill."""
     spec, layout, split, rates = setup.spec, setup.layout, setup.split, setup.rates
     frac = stage_fraction(spec, layout)
     if stage_tokens is None:
@@ -365,14 +369,16 @@ def stage_pass(
         setup.kv_quant,
         setup.state_dtype,
     )
-    attn_flops = sequences_per_group * attention_core_flops(spec, new_tokens_per_seq, context_start)
+    attn_flops = sequences_per_group * attention_core_flops(
+        spec, new_tokens_per_seq, context_start, decode=decode
+    )
     kv_bw = rates.stream_bw_bytes_per_s
     if rates.measured is not None:
         phase.notes.extend(n for n in rates.measured.notes if n not in phase.notes)
         layers = spec.num_layers * frac
         if kv_bytes and layers:  # the measured decode kernel, by KV bytes per layer call
             kv_bw = _read(rates.measured.kv_bw(kv_bytes / layers), kv_bw, phase.notes)
-        if new_tokens_per_seq > 1 and attn_peak is not None:  # prefill, by prompt tokens
+        if not decode and attn_peak is not None:  # prefill, by prompt tokens
             got = rates.measured.attention_flops(new_tokens_per_seq)
             attn_peak = _read(got, attn_peak, phase.notes)
     phase.add_roofline(kv_bytes, kv_bw, attn_flops / layout.tp * frac, attn_peak)
@@ -405,7 +411,9 @@ def decode_step(setup: Setup, batch: int, context: int) -> Phase:
     layout = setup.layout
     micro = max(1, math.ceil(batch / layout.pp))
     per_group = math.ceil(micro / layout.dp)
-    stage = stage_pass(setup, per_group, per_group, 1, context, per_group, stage_tokens=micro)
+    stage = stage_pass(
+        setup, per_group, per_group, 1, context, per_group, stage_tokens=micro, decode=True
+    )
     total = _through_pipeline(setup, stage, per_group)
     total.overhead_s += setup.rates.engine.step_overhead_s
     return total

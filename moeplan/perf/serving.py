@@ -146,7 +146,9 @@ def mixed_step(
     prompt_per_group = prefill_tokens / layout.pp / layout.dp
     verify = 1 + speculation.draft_tokens
     tokens = rows * verify + prompt_per_group
-    stage = stage_pass(setup, tokens, per_group, 1, workload.mean_context, rows * verify)
+    stage = stage_pass(
+        setup, tokens, per_group, verify, workload.mean_context, rows * verify, decode=True
+    )
     if prompt_per_group > 0:
         # the prompt chunks attend causally to their own prompt: a whole prompt's attention
         # FLOPs per input_len prompt tokens in the step

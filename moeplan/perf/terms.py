@@ -268,23 +268,36 @@ def kv_read_bytes_per_gpu(
     return sequences * per_sequence * stage_fraction(spec, layout)
 
 
-def attention_core_flops(spec: ModelSpec, new_tokens: int, context_start: int) -> float:
+def attention_core_flops(
+    spec: ModelSpec, new_tokens: int, context_start: int, *, decode: bool = False
+) -> float:
     """Score and value FLOPs of attention for `new_tokens` tokens appended after `context_start`
     tokens, causal: each token attends to the tokens its layer still holds (a DSA layer: at
     most the indexer's top_k, plus the indexer's own scores over all of them).
     GQA: 2 x H x (head_dim + v_head_dim) per attended token per layer.
-    MLA decode (weights absorbed, DeepSeek-V2 sec. 2.1.2): 2 x H x (2 x kv_lora + rope).
+    MLA: `decode` (a decode step, or a verify step scoring 1 + k draft tokens a sequence) runs
+    the weight-absorbed kernel over the latent cache (DeepSeek-V2 sec. 2.1.2): per query token
+    and head, QK over kv_lora + rope and PV over kv_lora, 2 x H x (2 x kv_lora + rope) a pair.
+    The engines run it for every query of a decode or verify batch, however many a sequence
+    has: FlashMLA folds seqlen_q x heads into its query rows (deepseek-ai/FlashMLA README:
+    `get_mla_metadata(cache_seqlens, s_q * h_q // h_kv, h_kv)`), reading the cache once and
+    scoring every query token against all of it; SGLang's
+    DeepseekV2AttentionMLA.dispatch_attn_forward_method (python/sglang/srt/models/deepseek_v2.py)
+    sends TARGET_VERIFY and draft-extend batches to forward_absorb on every backend; vLLM v1
+    pads spec-decode requests to 1 + num_speculative_tokens queries and runs them as decodes.
+    Prefill (prompt chunks) runs the expanded form, 2 x H x (qk_nope + rope + v_head_dim) a
+    pair, with K and V up-projected.
     Indexer: 2 x index_heads x index_head_dim per scored token.
     Linear-attention / Mamba layers: their state update per token (recurrent_state_flops)."""
     total = recurrent_state_flops(spec, new_tokens)
     for a, window, chunked, layers in read_groups(spec):
-        if a.kind is AttentionKind.MLA and new_tokens == 1:
+        if a.kind is AttentionKind.MLA and decode:
             assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None
             per_pair = 2 * a.num_heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim)
         else:
             per_pair = 2 * a.num_heads * (a.head_dim + a.v_head_dim)
         attended = (
-            _attended_chunked(new_tokens, context_start, window)
+            _attended_chunked(new_tokens, context_start, window, decode)
             if chunked and window is not None
             else _attended(new_tokens, context_start, window)
         )
@@ -317,14 +330,14 @@ def recurrent_state_elements(spec: ModelSpec) -> int:
     return sum(r.inner_size * r.state_size for r in spec.recurrent_layers)
 
 
-def _attended_chunked(new_tokens: int, context_start: int, chunk: int) -> float:
+def _attended_chunked(new_tokens: int, context_start: int, chunk: int, decode: bool) -> float:
     """Chunked attention (Llama 4): the token at position p (1-based) attends to
     ((p - 1) mod chunk) + 1 tokens, those of its own chunk up to itself. Prefill: the exact sum
     over the new positions, S(last) - S(first - 1), with S(n) = q x chunk (chunk + 1) / 2 +
-    r (r + 1) / 2 for n = q x chunk + r. One decode token past the first chunk: the mean span
-    (chunk + 1) / 2, as the KV read (memory.cache.decode_span)."""
-    if new_tokens == 1:
-        return decode_span(context_start + 1, chunk, True)
+    r (r + 1) / 2 for n = q x chunk + r. A decode (or verify) token past the first chunk: the
+    mean span (chunk + 1) / 2, as the KV read (memory.cache.decode_span)."""
+    if decode or new_tokens == 1:
+        return new_tokens * decode_span(context_start + 1, chunk, True)
 
     def s(n: int) -> float:
         q, r = divmod(n, chunk)
