@@ -13,13 +13,8 @@ from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.estimate import ACTIVATION_BYTES
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
-from moeplan.perf.engines import (
-    ENGINES,
-    NCCL_LATENCY_S,
-    ONE_SHOT_ALLREDUCE_S,
-    one_shot_allreduce_s,
-    resolve_engine,
-)
+from moeplan.perf.collectives import NCCL_LATENCY_S, ONE_SHOT_ALLREDUCE_S, one_shot_allreduce_s
+from moeplan.perf.engines import ENGINES, resolve_engine
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout
 from moeplan.perf.phases import decode_step

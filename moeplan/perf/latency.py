@@ -13,6 +13,7 @@ from moeplan.memory.estimate import estimate_memory, weights_bytes_by_component
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.communication import collective_link
 from moeplan.perf.engines import DEFAULT_ENGINE, EngineProfile, resolve_engine
 from moeplan.perf.parallel import (
     DEFAULT_USABLE_FRACTION,
@@ -26,7 +27,6 @@ from moeplan.perf.phases import (
     Phase,
     Rates,
     Setup,
-    collective_link,
     decode_step,
     prefill,
 )
@@ -78,9 +78,9 @@ class LatencyReport:
 
     @property
     def tp_allreduce_latency_s(self) -> float | None:
-        """Start-up latency of one TP all-reduce as the steps price it (phases.collective_link:
-        the network's across nodes, else the engine's for the link and group size); None
-        without TP (no all-reduce)."""
+        """Start-up latency of one TP all-reduce as the steps price it (the network's across
+        nodes, else the engine's for the link and group size: communication.collective_link);
+        None without TP (no all-reduce)."""
         if self.layout.tp <= 1:
             return None
         return collective_link(

@@ -2,8 +2,8 @@
 
 Each component of a phase (dense weights, routed experts, LM head, attention over the KV cache)
 takes bytes / bandwidth + FLOPs / peak (`Phase.add_roofline`: measured GEMMs do not overlap
-the two); communication and fixed overheads add to that. All per GPU of the busiest pipeline
-stage; a token crosses every stage in turn.
+the two); communication (communication.py) and fixed overheads add to that. All per GPU of the
+busiest pipeline stage; a token crosses every stage in turn.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from moeplan.hardware.gpus import GPU
 from moeplan.memory.estimate import ACTIVATION_BYTES
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.communication import communication_s, link, routed_load
 from moeplan.perf.engines import FUSED_MOE_KERNELS, EngineProfile, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
-from moeplan.perf.moe_comm import allgather_moe_bytes_per_layer, uses_allgather
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (
     ROUTING_SKEW_DEFAULT,
     WeightSplit,
-    all_to_all_seconds,
-    allreduce_seconds,
     attention_core_flops,
     bytes_per_expert_per_gpu,
     dense_weight_bytes_per_gpu,
@@ -32,7 +30,6 @@ from moeplan.perf.terms import (
     expert_bytes_per_gpu,
     kv_read_bytes_per_gpu,
     p2p_seconds,
-    rank_load_factor,
     stage_fraction,
 )
 
@@ -164,87 +161,6 @@ class Setup:
     routing_skew: float = ROUTING_SKEW_DEFAULT  # expert popularity spread (terms.py)
 
 
-def collective_link(
-    gpu: GPU,
-    layout: Layout,
-    network: Network,
-    engine: EngineProfile,
-    group: int,
-    allreduce: bool = False,
-) -> tuple[float, float]:
-    """Bandwidth and latency for a collective over `group` GPUs: the GPU's interconnect inside a
-    node, the network when the group spans nodes. A TP all-reduce (`allreduce`) inside a node
-    takes the engine's all-reduce latency for the link (EngineProfile.allreduce_latency_for)."""
-    per_node = math.ceil(layout.gpus / network.nodes)
-    if group > per_node:
-        return network.inter_node_bytes_per_s, network.inter_node_latency_s
-    link = gpu.interconnect
-    if allreduce:
-        return link.per_direction_bytes_per_s, engine.allreduce_latency_for(link.kind, group)
-    return link.per_direction_bytes_per_s, engine.collective_latency_s
-
-
-def _link(setup: Setup, group: int, allreduce: bool = False) -> tuple[float, float]:
-    return collective_link(
-        setup.gpu, setup.layout, setup.network, setup.rates.engine, group, allreduce
-    )
-
-
-def _collective(
-    setup: Setup, kernel: str, message_bytes: float, group: int, default_s: float
-) -> float:
-    """A collective's time: the calibration's measured time for this kernel and group size
-    when the group sits inside one node (where it was measured), else `default_s`."""
-    measured = setup.rates.measured
-    per_node = math.ceil(setup.layout.gpus / setup.network.nodes)
-    if measured is None or group > per_node:
-        return default_s
-    seconds = measured.collective_s(kernel, message_bytes, group)
-    return default_s if seconds is None else seconds
-
-
-def _communication(setup: Setup, tokens_per_group: float, stage_tokens: float) -> float:
-    """Per stage: two TP all-reduces per layer of the group's hidden states; under EP an
-    all-to-all dispatch and combine per MoE layer of top_k copies of each token's hidden state,
-    or, for engines that all-gather under attention DP (perf.moe_comm), a ring all-gather of
-    every token and a reduce-scatter of the outputs. A calibration's measured all-reduce and
-    all-to-all times replace the link formula where it has them (_collective)."""
-    spec, layout, eng = setup.spec, setup.layout, setup.rates.engine
-    frac = stage_fraction(spec, layout)
-    seconds = 0.0
-    if layout.tp > 1:
-        bw, lat = _link(setup, layout.tp, allreduce=True)
-        msg = tokens_per_group * spec.hidden_size * ACTIVATION_BYTES
-        one = allreduce_seconds(msg, layout.tp, bw, lat, eng.collective_efficiency)
-        one = _collective(setup, "all_reduce", msg, layout.tp, one)
-        seconds += 2 * spec.num_layers * frac * one
-    if spec.moe is not None and uses_allgather(eng.id, layout.dp, layout.ep):
-        # all-gather the stage's tokens, reduce-scatter the outputs (perf.moe_comm)
-        bw, lat = _link(setup, layout.gpus_per_stage)
-        n = layout.gpus_per_stage
-        moved = allgather_moe_bytes_per_layer(
-            stage_tokens, spec.hidden_size, spec.moe.top_k, setup.scheme.expert_compute
-        )
-        per_layer = 2 * lat + (n - 1) / n * moved / (bw * eng.collective_efficiency)
-        seconds += spec.num_moe_layers * frac * per_layer
-    elif layout.ep > 1 and spec.moe is not None:
-        group = layout.gpus_per_stage
-        bw, lat = _link(setup, group)
-        per_gpu = (  # the busiest rank receives and returns its share of the picks
-            rank_load_factor(spec, layout, stage_tokens, setup.routing_skew)
-            * stage_tokens
-            * spec.moe.top_k
-            * spec.hidden_size
-            * ACTIVATION_BYTES
-            / group
-        )
-        one = all_to_all_seconds(per_gpu, group, bw, lat, eng.collective_efficiency)
-        seconds += (
-            2 * spec.num_moe_layers * frac * _collective(setup, "all_to_all", per_gpu, group, one)
-        )
-    return seconds
-
-
 def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> tuple[float, bool]:
     """Bandwidth for routed-expert reads, and whether it is measured: the calibration's MoE
     curve for the experts' weight format, the bytes of one expert read per GPU and the tokens
@@ -330,9 +246,8 @@ def stage_pass(
     if spec.is_moe and spec.moe is not None:
         ootb = rates.engine.runs_moe_ootb(setup.scheme.expert_compute)
         picks = spec.moe.num_experts if ootb else spec.moe.top_k
-        load = 1.0 if ootb else rank_load_factor(spec, layout, stage_tokens, setup.routing_skew)
         expert_flops = (
-            load
+            routed_load(setup, stage_tokens)
             * 2
             * split.expert_params
             * picks
@@ -382,7 +297,7 @@ def stage_pass(
             got = rates.measured.attention_flops(new_tokens_per_seq)
             attn_peak = _read(got, attn_peak, phase.notes)
     phase.add_roofline(kv_bytes, kv_bw, attn_flops / layout.tp * frac, attn_peak)
-    phase.communication_s += _communication(setup, tokens_per_group, stage_tokens)
+    phase.communication_s += communication_s(setup, tokens_per_group, stage_tokens)
     phase.overhead_s += _kernel_overhead(setup)
     return phase
 
@@ -397,7 +312,7 @@ def _through_pipeline(setup: Setup, stage: Phase, tokens_per_group: float) -> Ph
     total.compute_s -= (pp - 1) * stage.head_compute_s
     total.head_memory_s, total.head_compute_s = stage.head_memory_s, stage.head_compute_s
     if pp > 1:
-        bw, lat = _link(setup, setup.layout.gpus)  # stages sit on different GPUs/nodes
+        bw, lat = link(setup, setup.layout.gpus)  # stages sit on different GPUs/nodes
         msg = tokens_per_group * setup.spec.hidden_size * ACTIVATION_BYTES
         total.communication_s += (pp - 1) * p2p_seconds(msg, bw, lat)
     return total
