@@ -67,3 +67,24 @@ def test_the_09_profile_is_trtllm_but_for_its_moe_path():
     assert replace(old, id=new.id, description=new.description, source=new.source) == replace(
         new, ootb_moe_compute=old.ootb_moe_compute
     )
+
+
+def test_experts_over_every_token_take_no_routing_skew():
+    """Mixtral FP8 on EP2: trtllm-0.9 routes nothing (every expert over every token), so the
+    routing skew moves neither its expert compute nor its all-to-all; an engine routing FP8
+    experts (sglang: all-to-all under attention DP + EP) sees both move."""
+    spec = load_model("mixtral-8x7b")
+    scheme, gpu, layout = (
+        resolve_scheme("fp8", spec),
+        resolve_gpu("h100-sxm"),
+        Layout(tp=1, ep=2, dp=2),
+    )
+
+    def step(engine: str, skew: float) -> tuple[float, float]:
+        setup = make_setup(spec, scheme, gpu, layout, resolve_engine(engine), routing_skew=skew)
+        p = decode_step(setup, 64, 512)
+        return p.compute_s, p.communication_s
+
+    assert step("trtllm-0.9", 0.0) == pytest.approx(step("trtllm-0.9", 1.5))
+    skewed, uniform = step("sglang", 1.5), step("sglang", 0.0)
+    assert skewed[0] > uniform[0] and skewed[1] > uniform[1]
