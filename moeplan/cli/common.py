@@ -275,7 +275,8 @@ RoutingSkewOpt = Annotated[
         "--routing-skew",
         help="Spread (std / mean) of the tokens each routed expert gets in a step; prices the "
         "busiest expert-parallel rank. Default 1.28, DeepSeek-R1 without EPLB (TensorRT-LLM "
-        "tech blog 4, Table 1); 0 = uniform routing.",
+        "tech blog 4, Table 1); 0 = uniform routing; at most sqrt(E/k - 1), every token "
+        "picking the same k of E experts.",
     ),
 ]
 TextOnlyOpt = Annotated[
