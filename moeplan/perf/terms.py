@@ -38,8 +38,9 @@ def busiest_rank_experts(num_experts: int, top_k: int, tokens: float, ranks: int
     independent across ranks (an approximation: a token's k picks are distinct), and
     E[max] = sum over m >= 1 of 1 - P(count < m)^ranks. ranks = 1 gives the mean, E x p.
     Routing skew (hot experts) is priced on the tokens, not here (busiest_rank_load_factor):
-    skew concentrates picks on fewer experts, so uniform coverage is the upper bound of the
-    bytes (issue 17)."""
+    skew concentrates picks on fewer experts, so uniform coverage bounds the mean rank's bytes
+    from above; hot experts sharing a rank could raise the busiest rank's distinct count at
+    small batches, which is not modelled (issue 17)."""
     if tokens <= 0:
         return 0.0
     n = num_experts // ranks
