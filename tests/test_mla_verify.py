@@ -1,7 +1,10 @@
-"""MLA attention FLOPs of decode and MTP / speculative verify steps (the weight-absorbed kernel)
-against prefill (the expanded form), by hand for DeepSeek-V3."""
+"""MLA attention of decode and MTP / speculative verify steps (the weight-absorbed kernel)
+against prefill (the expanded form), and FlashMLA's overlap of its reads and math, by hand for
+DeepSeek-V3."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -11,9 +14,9 @@ from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout
-from moeplan.perf.phases import decode_step
+from moeplan.perf.phases import decode_step, stage_pass
 from moeplan.perf.serving import Speculation, Workload, mixed_step
-from moeplan.perf.terms import attention_core_flops
+from moeplan.perf.terms import attention_core_flops, is_dense_mla
 
 # DeepSeek-V3: 61 MLA layers, 128 heads, kv_lora_rank 512, qk_rope_head_dim 64,
 # qk_nope_head_dim 128 (head_dim 192), v_head_dim 128.
@@ -77,3 +80,47 @@ def test_decode_step_at_batch_1_keeps_the_absorbed_form():
     assert peak is not None
     gained = decode_step(setup, 1, 3000).compute_s - decode_step(setup, 1, 2000).compute_s
     assert gained == pytest.approx(1000 * ABSORBED_PAIR * LAYERS / 8 / peak)
+
+
+def _v3_on(gpu: str, engine: str):
+    spec = load_model("deepseek-v3")
+    return make_setup(
+        spec, resolve_scheme("fp8", spec), resolve_gpu(gpu), Layout(), engine=resolve_engine(engine)
+    )
+
+
+def test_flashmla_decode_is_priced_at_the_larger_term():
+    """FlashMLA overlaps its KV reads with its math (engines.FLASHMLA_DECODE_GPUS): a decode
+    step's MLA attention takes max(memory, compute), not the sum. DeepSeek-V3, SGLang, H100,
+    256 sequences at 2000 cached tokens (the LMSYS large-scale EP blog's decode point), a layer:
+    KV 256 x 2001 x (512 + 64) x 2 B = 590,118,912 B at 0.85 x 3.35 TB/s = 207.2 us;
+    FLOPs 256 x 2001 x 278,528 = 142,677,639,168 at 0.6 x 989 TFLOPS = 240.4 us.
+    The sum was 447.7 us, the larger term is 240.4 us (the blog measures 285 us)."""
+    setup = _v3_on("h100-sxm", "sglang")
+    additive = replace(
+        setup,
+        rates=replace(setup.rates, engine=replace(setup.rates.engine, overlapped_mla_decode=False)),
+    )
+    kv = 256 * 2001 * 1152
+    flops = 256 * 2001 * ABSORBED_PAIR
+    assert kv == 590_118_912 and flops == 142_677_639_168
+    mem, comp = kv / setup.rates.stream_bw_bytes_per_s, flops / setup.rates.flops("bf16")
+    assert mem == pytest.approx(207.2e-6, rel=1e-3) and comp == pytest.approx(240.4e-6, rel=1e-3)
+    over = stage_pass(setup, 256, 256, 1, 2000, 256, decode=True)
+    added = stage_pass(additive, 256, 256, 1, 2000, 256, decode=True)
+    per_layer = (added.memory_s + added.compute_s - over.memory_s - over.compute_s) / LAYERS
+    assert per_layer == pytest.approx(min(mem, comp))
+    # prefill keeps the sum (the expanded kernel, no overlap claimed)
+    p_over = stage_pass(setup, 2000, 1, 2000, 0, 1)
+    p_added = stage_pass(additive, 2000, 1, 2000, 0, 1)
+    assert p_over.memory_s + p_over.compute_s == p_added.memory_s + p_added.compute_s
+
+
+def test_overlap_only_where_flashmla_runs():
+    # A100 (no SM90 FlashMLA), llama.cpp, and GQA models keep the additive pricing
+    for gpu, engine in (("a100-80gb", "sglang"), ("h100-sxm", "llamacpp")):
+        setup = _v3_on(gpu, engine)
+        assert not setup.rates.engine.overlaps_mla_decode(setup.gpu.id)
+    assert resolve_engine("vllm").overlaps_mla_decode("h200")
+    assert not is_dense_mla(load_model("qwen3-235b-a22b"))
+    assert is_dense_mla(load_model("deepseek-v3"))

@@ -165,6 +165,18 @@ _ALLREDUCE_SOURCE = (
 )
 
 
+FLASHMLA_DECODE_GPUS = frozenset({"h100-sxm", "h100-pcie", "h200", "h20", "h800"})
+"""SM90 GPUs, where FlashMLA's dense MLA decode kernel runs (deepseek-ai/FlashMLA README at
+9241ae3, support matrix: dense decoding SM90, BF16). The kernel overlaps memory with compute:
+"we can launch the corresponding Tensor Memory Accelerator (TMA) instructions right after data
+is no longer needed", one 64 x 576 K block in 9 TMA copies, "GEMM operations begin as soon as
+each TMA copy completes" (docs/20250422-new-kernel-deep-dive.md), and the write-up classifies
+it by roofline: compute-bound when h_q x s_q >= 128 on H800, else memory-bound, reaching
+3000 GB/s memory-bound and 660 TFLOPS compute-bound (README). vLLM (FLASHMLA backend) and
+SGLang (flashmla, fa3 backends, both TMA-pipelined Hopper kernels) run it on these GPUs;
+other GPUs (Blackwell's MLA kernels, Ampere's Triton MLA) keep the additive pricing."""
+
+
 @dataclass(frozen=True)
 class EngineProfile:
     id: str
@@ -189,6 +201,12 @@ class EngineProfile:
     # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
     # run: the layer then runs "out of the box", every expert over every token (phases.py)
     ootb_moe_compute: tuple[str, ...] = ()
+    # MLA decode on FLASHMLA_DECODE_GPUS overlaps its KV reads and math: max(memory, compute)
+    overlapped_mla_decode: bool = False
+
+    def overlaps_mla_decode(self, gpu_id: str) -> bool:
+        """Whether its MLA decode on `gpu_id` is FlashMLA's (FLASHMLA_DECODE_GPUS)."""
+        return self.overlapped_mla_decode and gpu_id in FLASHMLA_DECODE_GPUS
 
     def runs_moe_ootb(self, expert_compute: str) -> bool:
         """Whether experts of math datatype `expert_compute` run as dense per-expert MLPs over
@@ -267,6 +285,7 @@ ENGINES: dict[str, EngineProfile] = {
             step_overhead_s=0.5e-3,
             collective_latency_s=NCCL_LATENCY_S,
             custom_allreduce=True,
+            overlapped_mla_decode=True,
             source=(
                 f"{_KERNEL_SOURCE}; step_overhead_s 0.5 ms: V1's core loop schedules, prepares "
                 "inputs and samples between GPU steps (RFC vllm#23233, 2025-08-20); removing "
@@ -304,6 +323,7 @@ ENGINES: dict[str, EngineProfile] = {
             step_overhead_s=0.0,
             collective_latency_s=NCCL_LATENCY_S,
             custom_allreduce=True,
+            overlapped_mla_decode=True,
             source=(
                 "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
                 "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "

@@ -28,6 +28,7 @@ from moeplan.perf.terms import (
     dense_weight_bytes_per_gpu,
     expected_experts_touched,
     expert_bytes_per_gpu,
+    is_dense_mla,
     kv_read_bytes_per_gpu,
     p2p_seconds,
     stage_fraction,
@@ -108,7 +109,9 @@ class Phase:
     def add_measured(self, bytes_: float, bw: float, flops: float, peak: float | None) -> None:
         """A kernel whose measured efficiency curve already holds its compute (a calibration's
         MoE curve: weight bytes / measured layer time): max(bytes / bw, FLOPs / peak), the
-        compute term only past the curve, where its held efficiency stops growing with tokens."""
+        compute term only past the curve, where its held efficiency stops growing with tokens.
+        Also a kernel that overlaps its reads with its math (FlashMLA's decode kernel,
+        engines.FLASHMLA_DECODE_GPUS): the larger term, the roofline."""
         t_mem = bytes_ / bw if bytes_ else 0.0
         t_flop = flops / peak if peak else 0.0
         if t_flop > t_mem:
@@ -296,7 +299,9 @@ def stage_pass(
         if not decode and attn_peak is not None:  # prefill, by prompt tokens
             got = rates.measured.attention_flops(new_tokens_per_seq)
             attn_peak = _read(got, attn_peak, phase.notes)
-    phase.add_roofline(kv_bytes, kv_bw, attn_flops / layout.tp * frac, attn_peak)
+    overlap = decode and is_dense_mla(spec) and rates.engine.overlaps_mla_decode(setup.gpu.id)
+    add = phase.add_measured if overlap else phase.add_roofline
+    add(kv_bytes, kv_bw, attn_flops / layout.tp * frac, attn_peak)
     phase.communication_s += communication_s(setup, tokens_per_group, stage_tokens)
     phase.overhead_s += _kernel_overhead(setup)
     return phase

@@ -313,6 +313,17 @@ def attention_core_flops(
     return total
 
 
+def is_dense_mla(spec: ModelSpec) -> bool:
+    """Every layer is MLA attention without a DSA indexer (DeepSeek-V2/V3, Kimi K2): the
+    layers FlashMLA's dense decode kernel runs (engines.FLASHMLA_DECODE_GPUS)."""
+    groups = read_groups(spec)
+    return (
+        bool(groups)
+        and not spec.recurrent_layers
+        and all(a.kind is AttentionKind.MLA and a.indexer is None for a, _, _, _ in groups)
+    )
+
+
 RECURRENT_FLOPS_PER_STATE_ELEMENT = 6
 """A recurrent step per token touches every state element about three times at 2 FLOPs each:
 decay/update (Gated DeltaNet's rank-1 delta update, Mamba's dA x state + dB x), and the read-out
