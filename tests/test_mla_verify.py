@@ -48,14 +48,7 @@ def test_mtp_step_prices_every_verify_token():
     """A serving step with 2 draft tokens: the attention compute grows with context at 3 query
     tokens a sequence (it counted 1 before). Context moves only the attention terms, so the
     difference of two steps' compute is the attention FLOPs over the extra context alone."""
-    spec = load_model("deepseek-v3")
-    setup = make_setup(
-        spec,
-        resolve_scheme("fp8", spec),
-        resolve_gpu("h200"),
-        Layout(tp=8),
-        engine=resolve_engine("ideal"),
-    )
+    setup = _v3_on("h200", "ideal", Layout(tp=8))
     mtp, seqs = Speculation(2, 0.7), 64
     short = mixed_step(setup, Workload(2000, 2), seqs, 0.0, mtp)
     long = mixed_step(setup, Workload(3000, 2), seqs, 0.0, mtp)
@@ -68,24 +61,22 @@ def test_mtp_step_prices_every_verify_token():
 
 
 def test_decode_step_at_batch_1_keeps_the_absorbed_form():
-    spec = load_model("deepseek-v3")
-    setup = make_setup(
-        spec,
-        resolve_scheme("fp8", spec),
-        resolve_gpu("h200"),
-        Layout(tp=8),
-        engine=resolve_engine("ideal"),
-    )
+    setup = _v3_on("h200", "ideal", Layout(tp=8))
     peak = setup.rates.flops("bf16")
     assert peak is not None
     gained = decode_step(setup, 1, 3000).compute_s - decode_step(setup, 1, 2000).compute_s
     assert gained == pytest.approx(1000 * ABSORBED_PAIR * LAYERS / 8 / peak)
 
 
-def _v3_on(gpu: str, engine: str):
+def _v3_on(gpu: str, engine: str, layout: Layout | None = None):
+    """DeepSeek-V3 in FP8 on `gpu` under `engine` (one GPU unless `layout`)."""
     spec = load_model("deepseek-v3")
     return make_setup(
-        spec, resolve_scheme("fp8", spec), resolve_gpu(gpu), Layout(), engine=resolve_engine(engine)
+        spec,
+        resolve_scheme("fp8", spec),
+        resolve_gpu(gpu),
+        layout or Layout(),
+        engine=resolve_engine(engine),
     )
 
 
