@@ -348,3 +348,38 @@ def test_throughput_error_band_is_the_span_of_counted_serving_residuals():
     doc = json.loads(out.output)
     assert doc["error_band_pct"] == serving_error_band("trtllm")[0]
     assert "held out" in doc["error_band"]
+
+
+def test_serving_medians_per_engine_by_hand():
+    from moeplan.cli.views.serving import serving_validate_json, serving_validate_table
+    from moeplan.plan.validate_serving import (
+        ServingValidation,
+        median_abs_serving_error,
+        median_abs_serving_error_by_engine,
+    )
+
+    def rec(engine: str, predicted: float | None, not_counted: str = "") -> ServingValidation:
+        return ServingValidation(f"r{engine}{predicted}", 100.0, predicted, "tp1", None, "",
+                                 not_counted, engine)  # fmt: skip
+
+    results = [
+        rec("trtllm", 110.0),  # +10%
+        rec("trtllm", 70.0),  # -30%
+        rec("trtllm", 120.0),  # +20%
+        rec("trtllm", 500.0, "not counted"),  # out of every median
+        rec("vllm", 150.0),  # +50%
+        rec("vllm", 95.0),  # -5%
+        rec("vllm", None),  # no prediction: out
+    ]
+    by_engine = median_abs_serving_error_by_engine(results)
+    # trtllm |errors| 10, 30, 20 -> 20; vllm 50, 5 -> 27.5; overall 5,10,20,30,50 -> 20
+    assert list(by_engine) == ["trtllm", "vllm"]
+    assert by_engine["trtllm"][0] == pytest.approx(0.20) and by_engine["trtllm"][1] == 3
+    assert by_engine["vllm"][0] == pytest.approx(0.275) and by_engine["vllm"][1] == 2
+    assert median_abs_serving_error(results) == pytest.approx(0.20)
+    notes = serving_validate_table(results).notes
+    assert "trtllm: median |error| 20.0% over 3" in notes
+    assert "vllm: median |error| 27.5% over 2" in notes
+    doc = serving_validate_json(results)["median_abs_error_by_engine"]
+    assert doc["vllm"]["counted"] == 2
+    assert doc["vllm"]["median_abs_error"] == pytest.approx(0.275)

@@ -34,6 +34,7 @@ class ServingValidation:
     concurrency: int | None
     note: str = ""
     not_counted: str = ""  # why this record stays out of the median
+    engine: str = ""
 
     @property
     def error(self) -> float | None:
@@ -79,6 +80,7 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         best.concurrency if best else None,
         "" if best else result.reason,
         str(rec.get("not_counted", "")),
+        str(rec["engine"]),
     )
 
 
@@ -100,6 +102,7 @@ def _offline(dep: Deployment, rec: dict[str, Any], layout: Layout) -> ServingVal
         f"offline run of {rec['num_requests']} requests, max_batch_size "
         f"{caps.max_batch_size}, max_num_tokens {caps.max_num_tokens} a rank: {run.steps} steps",
         str(rec.get("not_counted", "")),
+        str(rec["engine"]),
     )
 
 
@@ -120,6 +123,18 @@ def validate_serving_all() -> list[ServingValidation]:
 def median_abs_serving_error(results: list[ServingValidation]) -> float | None:
     errors = [abs(r.error) for r in results if r.error is not None and not r.not_counted]
     return statistics.median(errors) if errors else None
+
+
+def median_abs_serving_error_by_engine(
+    results: list[ServingValidation],
+) -> dict[str, tuple[float, int]]:
+    """engine -> (median |error|, counted records) over each engine's counted records, in order
+    of first appearance; the overall median alone would be mostly TensorRT-LLM's."""
+    by_engine: dict[str, list[float]] = {}
+    for r in results:
+        if r.error is not None and not r.not_counted:
+            by_engine.setdefault(r.engine, []).append(abs(r.error))
+    return {eng: (statistics.median(errs), len(errs)) for eng, errs in by_engine.items()}
 
 
 MIN_BAND_RECORDS = 3

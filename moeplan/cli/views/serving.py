@@ -9,7 +9,11 @@ from moeplan.cli.render import Table, pct
 from moeplan.hardware.prices import Price, price_json, usd_per_hour, usd_per_million_tokens
 from moeplan.perf.serving import ServingPoint
 from moeplan.perf.serving_search import ServingResult
-from moeplan.plan.validate_serving import ServingValidation, median_abs_serving_error
+from moeplan.plan.validate_serving import (
+    ServingValidation,
+    median_abs_serving_error,
+    median_abs_serving_error_by_engine,
+)
 
 DEFINITIONS = {
     "output_tok_s_per_gpu": "output tokens/s of the whole deployment / all its GPUs "
@@ -250,6 +254,8 @@ def serving_validate_table(results: list[ServingValidation]) -> Table:
     )
     if median is not None:
         t.notes.append(f"median |error| over {counted} counted records: {median * 100:.1f}%")
+    for engine, (eng_median, n) in median_abs_serving_error_by_engine(results).items():
+        t.notes.append(f"{engine}: median |error| {eng_median * 100:.1f}% over {n}")
     return t
 
 
@@ -258,6 +264,10 @@ def serving_validate_json(results: list[ServingValidation]) -> dict[str, Any]:
         "kind": "best output tokens/s (all GPUs)",
         "median_abs_error": median_abs_serving_error(results),
         "counted": sum(1 for v in results if v.error is not None and not v.not_counted),
+        "median_abs_error_by_engine": {
+            engine: {"median_abs_error": m, "counted": n}
+            for engine, (m, n) in median_abs_serving_error_by_engine(results).items()
+        },
         "records": [
             {
                 "id": v.id,
