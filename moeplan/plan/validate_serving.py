@@ -13,6 +13,7 @@ from moeplan.data import data_path
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
+from moeplan.model.specs import ModelSpec
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.offline_run import offline_run, trtllm_bench_caps
 from moeplan.perf.parallel import Layout
@@ -49,8 +50,16 @@ def load_records() -> list[dict[str, Any]]:
     return records
 
 
+@cache
+def _spec(model: str) -> ModelSpec:
+    """One spec object per model id: the per-spec caches (memory.cache.read_groups, ...) then hit
+    by identity instead of comparing an equal copy field by field at every step priced, which
+    made `moeplan validate` several times slower over the 110 perf-overview records."""
+    return load_model(model)
+
+
 def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
-    spec = load_model(rec["model"])
+    spec = _spec(rec["model"])
     lay = rec["layout"]
     layout = Layout(tp=lay["tp"], ep=lay["ep"], pp=lay["pp"], dp=lay["dp"])
     dep = Deployment(
@@ -117,7 +126,14 @@ def _at_concurrency(
 
 
 def validate_serving_all() -> list[ServingValidation]:
-    return [validate_serving_record(r) for r in load_records()]
+    return list(_validate_serving_all())
+
+
+@cache
+def _validate_serving_all() -> tuple[ServingValidation, ...]:
+    """Every packaged record, once a process: the results are pure (frozen records and data),
+    and `validate` and the throughput error band both want them."""
+    return tuple(validate_serving_record(r) for r in load_records())
 
 
 def median_abs_serving_error(results: list[ServingValidation]) -> float | None:
@@ -151,9 +167,8 @@ SERVING_ERROR_BAND_DEFINITION = (
 @cache
 def _counted_errors() -> tuple[tuple[str, float], ...]:
     """(engine, error) of every counted serving record; validate_serving_all is pure, so once."""
-    engines = {r["id"]: str(r["engine"]) for r in load_records()}
     return tuple(
-        (engines[v.id], v.error)
+        (v.engine, v.error)
         for v in validate_serving_all()
         if v.error is not None and not v.not_counted
     )
