@@ -69,13 +69,13 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         resolve_engine(rec["engine"]),
         kv_quant=rec.get("kv_quant", KV_QUANT_OF_RUN),
     )
+    if rec.get("num_requests") is not None:
+        return _offline(dep, rec, layout)
     result = search_serving(
         dep, Workload(rec["input_len"], rec["output_len"]), rec["gpus"], pinned=layout
     )
     cap = rec.get("max_concurrency")
     fixed = rec.get("concurrency")  # a run at one stated concurrency: predicted at exactly that
-    if rec.get("num_requests") is not None:
-        return _offline(dep, rec, layout)
     if fixed is not None:
         best = _at_concurrency(dep, rec, layout, int(fixed))
     else:
