@@ -116,7 +116,8 @@ def _rich_print(t: Table, cells: list[list[str]], right: list[bool]) -> None:
         console = Console(soft_wrap=False, width=160)
     rt = RichTable(title=t.title, title_justify="left")
     for h, r in zip(t.headers, right, strict=True):
-        rt.add_column(h, justify="right" if r else "left")
+        # a word longer than its column (a record id) folds onto the next line: never cut short
+        rt.add_column(h, justify="right" if r else "left", overflow="fold")
     for row in cells:
         rt.add_row(*row)
     console.print(rt)
