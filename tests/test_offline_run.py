@@ -10,10 +10,11 @@ from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
-from moeplan.perf.host import host_s_per_request
+from moeplan.perf.host import eager_step_s, host_s_per_request
 from moeplan.perf.offline_run import (
     EngineCaps,
     cuda_graph_batch,
+    eager_ops,
     offline_run,
     trtllm_bench_caps,
 )
@@ -79,6 +80,22 @@ def test_padded_rows_cost_gemm_work_but_no_kv_reads():
     assert padded.compute_s > real.compute_s
     assert padded.memory_s == pytest.approx(real.memory_s, rel=1e-3)
     assert real.total_s < padded.total_s < full.total_s
+
+
+def test_eager_prompt_step_takes_its_launch_time():
+    # TransformerEngine issue 2053: one PyTorch op 13.48 us of CPU on x86, 37.08 us on Grace
+    assert eager_step_s("trtllm", "b200", 0.01, 1000) == pytest.approx(0.01348)
+    assert eager_step_s("trtllm", "b200", 0.02, 1000) == pytest.approx(0.02)  # GPU-bound
+    assert eager_step_s("trtllm", "gb200-nvl72", 0.01, 1000) == pytest.approx(0.03708)
+    assert eager_step_s("vllm", "b200", 0.01, 1000) == 0.01  # no published figure
+    # Qwen3-30B-A3B: 48 layers x (7 attention + 2 q/k-norm + 9 routed MoE) = 864 kernels
+    setup = _setup(gpu="gb200-nvl72")
+    assert eager_ops(setup) == pytest.approx(864)
+    # one 16-token prompt, one output token: a single eager step, launch-bound on Grace
+    run = offline_run(setup, Workload(16, 1), 1, EngineCaps(64, 2048), 100)
+    assert run.steps == 1
+    assert mixed_step(setup, Workload(16, 1), 0, 16.0).total_s < 864 * 37.08e-6
+    assert run.seconds == pytest.approx(864 * 37.08e-6)
 
 
 def test_host_time_per_request():

@@ -5,7 +5,9 @@ fills a few prompts per step) and the tail (the last requests drain) count, and 
 bound every step: `max_batch_size` requests, `max_num_tokens` tokens, the KV room (the capacity
 scheduler reserves ISL + OSL per request, GUARANTEED_NO_EVICT), and whole prompts when chunked
 prefill is off (trtllm-bench's default). Each step is priced by `serving.mixed_step`; a decode-only
-step at the CUDA-graph batch it is padded to (`cuda_graph_batch`, the perf-overview config).
+step at the CUDA-graph batch it is padded to (`cuda_graph_batch`, the perf-overview config); a step
+with prompts runs eagerly, so it takes at least its op-by-op launch time (`perf.host.eager_step_s`,
+`eager_ops`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 
 from moeplan.errors import MoeplanError
 from moeplan.model.params import count_params
-from moeplan.perf.phases import Setup
+from moeplan.perf.host import eager_step_s
+from moeplan.perf.phases import Setup, kernels_per_step
 from moeplan.perf.serving import Workload, mixed_step
+from moeplan.perf.terms import stage_fraction
 
 GIB = 1024**3
 
@@ -133,6 +137,16 @@ def cuda_graph_batch(decoding: int, caps: EngineCaps) -> int:
     return next((b for b in sizes if b >= decoding), decoding)
 
 
+def eager_ops(setup: Setup) -> float:
+    """PyTorch ops one rank launches in an eager step: the kernels of its pipeline stage
+    (`phases.kernels_per_step`, the engine's per-layer counts), once per micro-batch (pp of them,
+    as `serving.mixed_step` prices). A lower bound: views, metadata and collective ops of an eager
+    forward also cost CPU time and are not counted."""
+    engine = setup.rates.engine
+    kernels = kernels_per_step(setup.spec, setup.rates.moe_overhead_measured, engine.kernels)
+    return kernels * stage_fraction(setup.spec, setup.layout) * setup.layout.pp
+
+
 @dataclass(frozen=True)
 class OfflineRun:
     requests: int  # over the replica
@@ -158,6 +172,7 @@ def offline_run(
         raise MoeplanError("one request does not fit the engine's caps")
     bucket = max(1, room // STEP_BUCKETS)
     prices: dict[tuple[int, int], float] = {}
+    engine_id, ops = setup.rates.engine.id, eager_ops(setup)
 
     def price(decoding: int, new: int) -> float:
         key = (_round_up(decoding, bucket) if decoding else 0, new)
@@ -165,9 +180,8 @@ def offline_run(
             prompt = new * workload.input_len * dp
             # a decode-only step replays a padded CUDA graph; a step with prompts runs eagerly
             graph = cuda_graph_batch(key[0], caps) * dp if not new else None
-            prices[key] = mixed_step(
-                setup, workload, key[0] * dp, prompt, graph_batch=graph
-            ).total_s
+            step = mixed_step(setup, workload, key[0] * dp, prompt, graph_batch=graph).total_s
+            prices[key] = eager_step_s(engine_id, setup.gpu.id, step, ops) if new else step
         return prices[key]
 
     ends: dict[int, int] = {}  # step -> requests that emit their last token in it
