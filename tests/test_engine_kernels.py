@@ -93,3 +93,37 @@ def test_compute_efficiency_by_backend_and_dtype():
     for e in ENGINES.values():
         if e.id != "llamacpp":
             assert e.compute_efficiency_for(r4090, "int8") == e.compute_efficiency
+
+
+def test_sglang_flashinfer_trtllm_kernels_per_layer_by_hand():
+    """Issue 14: SGLang's DeepSeek layer with trtllm_mla, the flashinfer_trtllm MoE runner and
+    the all-reduce fused with residual add + RMSNorm (no add+norm kernel in any block)."""
+    from moeplan.perf.kernel_counts import SGLANG_FI_MLA_KERNELS as fi
+
+    # q_a+kv_a GEMM, q_a norm, kv_a norm, q_b GEMM, W_UK bmm, rope+fp8 quantize, KV write,
+    # MLA decode, W_UV bmm, O (fp4 quantize + GEMM)
+    assert fi.attention == 1 + 2 + 1 + 1 + 1 + 1 + 1 + 1 + 2 == 11
+    assert fi.qk_norm == 0
+    # router GEMM, fp4 quantize, routing main + cluster permute, FC1(+SwiGLU), FC2, finalize
+    assert fi.moe_ffn == 1 + 1 + 2 + 1 + 1 + 1 == 7
+    assert fi.shared_experts == 2 + 1 + 2 + 1 == 6  # gate_up, SiLU-mul, down, add
+    assert fi.dense_ffn == 2 + 1 + 2 == 5
+    engine = resolve_engine("sglang-fi")
+    assert engine.kernels == fi
+    sglang = resolve_engine("sglang")
+    assert engine.kernel_overhead_s == sglang.kernel_overhead_s == CUDA_GRAPH_KERNEL_S
+    assert engine.step_overhead_s == sglang.step_overhead_s == 0.0
+    assert not engine.fitted_on  # the constant is sglang's, fitted (and left out) there
+
+
+def test_deepseek_r1_sglang_fi_step_overhead_by_hand():
+    """61 layers (3 dense, 58 MoE with one shared expert): 61 x 11 + 58 x (7 + 6) + 3 x 5 =
+    1440 kernels (1135 on the generic count), x 6.25 us = 9.0 ms a decode step."""
+    spec = load_model("deepseek-r1")
+    assert (spec.num_layers, spec.num_moe_layers, spec.num_dense_layers) == (61, 58, 3)
+    engine = resolve_engine("sglang-fi")
+    assert kernels_per_step(spec, counts=engine.kernels) == 61 * 11 + 58 * 13 + 3 * 5 == 1440
+    assert kernels_per_step(spec) == 61 * 7 + 58 * 12 + 3 * 4 == 1135
+    setup = make_setup(spec, resolve_scheme("nvfp4", spec), resolve_gpu("b300"), Layout(), engine)
+    step = decode_step(setup, 1, 1024)
+    assert step.overhead_s == pytest.approx(1440 * 6.25e-6)

@@ -46,8 +46,8 @@ EngineOpt = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="Overhead/efficiency profile: ideal, vllm, vllm-v0, sglang, trtllm, trtllm-0.9, "
-        "llamacpp.",
+        help="Overhead/efficiency profile: ideal, vllm, vllm-v0, sglang, sglang-fi, trtllm, "
+        "trtllm-0.9, llamacpp.",
     ),
 ]
 InputOpt = Annotated[int, typer.Option("--input", help="Prompt tokens per sequence.")]
@@ -104,8 +104,8 @@ def latency(
         str | None,
         typer.Option(
             "--engine",
-            help="Overhead/efficiency profile: ideal, vllm (default), vllm-v0, sglang, trtllm, "
-            "trtllm-0.9, "
+            help="Overhead/efficiency profile: ideal, vllm (default), vllm-v0, sglang, sglang-fi, "
+            "trtllm, trtllm-0.9, "
             "llamacpp; with --offload: llamacpp (default) or ktransformers.",
         ),
     ] = None,

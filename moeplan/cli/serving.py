@@ -108,7 +108,8 @@ def throughput(
     engine: Annotated[
         str,
         typer.Option(
-            "--engine", help="vllm, sglang, trtllm, trtllm-0.9, llamacpp, ideal, vllm-v0."
+            "--engine",
+            help="vllm, sglang, sglang-fi, trtllm, trtllm-0.9, llamacpp, ideal, vllm-v0.",
         ),
     ] = "vllm",
     min_tok_s_user: Annotated[

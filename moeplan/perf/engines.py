@@ -26,47 +26,8 @@ from dataclasses import dataclass, replace
 from moeplan.errors import UnknownNameError
 from moeplan.hardware.gpus import GPU
 from moeplan.perf.collectives import NCCL_LATENCY_S, one_shot_allreduce_s
-
-# Kernels a decode step launches per layer in the CUDA-graph engines (vLLM/SGLang fused-MoE
-# path): attention block = fused add+norm, QKV GEMM, rope, split-KV attention and its merge,
-# O GEMM, plus one kernel each for q- and k-norm where the model has them; routed MoE block =
-# add+norm, router GEMM, top-k softmax, block alignment (2), gate_up GEMM, activation, down
-# GEMM, combine; shared experts add gate_up, activation, down (and a sigmoid gate in Qwen2);
-# dense FFN = add+norm, gate_up, activation, down. Collectives are counted by the
-# communication terms.
-KERNELS_PER_ATTENTION = 7
-KERNELS_PER_QK_NORM = 2
-KERNELS_PER_MOE_FFN = 9
-KERNELS_PER_SHARED_EXPERTS = 3
-KERNELS_PER_DENSE_FFN = 4
-
-
-@dataclass(frozen=True)
-class KernelCounts:
-    """Kernels one decode step launches per layer, by block (see phases.kernels_per_step)."""
-
-    attention: int = KERNELS_PER_ATTENTION
-    qk_norm: int = KERNELS_PER_QK_NORM
-    moe_ffn: int = KERNELS_PER_MOE_FFN
-    shared_experts: int = KERNELS_PER_SHARED_EXPERTS
-    dense_ffn: int = KERNELS_PER_DENSE_FFN
-
-
-FUSED_MOE_KERNELS = KernelCounts()
-
-LLAMACPP_KERNELS = KernelCounts(attention=15, qk_norm=0, moe_ffn=9, shared_experts=5, dense_ffn=6)
-"""llama.cpp's batch-1 decode graph after the CUDA backend's fusions (ggml/src/ggml-cuda/
-ggml-cuda.cu, ggml_cuda_try_fuse and ggml_cuda_can_fuse, ggml-org/llama.cpp commit 00108827),
-counted per layer. Every matmul on quantized weights is two kernels: mul_mat_vec_q first
-quantizes its activation to q8_1 (mmvq.cu, quantize_row_q8_1_cuda, once per call, so Q, K and V
-each pay it). Attention (15): rms_norm+mul (1), Q, K, V (3 x 2), rope of Q (1), rope+view+
-set_rows of K into the cache (1), V set_rows (1), flash attention and its combine of the KV
-splits (2), O (2), residual add (1). q/k-norm adds none: rms_norm+mul+rope (and +view+set_rows
-for K) are fused. Routed MoE (9): rms_norm+mul (1), router mul_mat on the F32 gate (1), fused
-top-k MoE (softmax/argsort/get_rows/norm: 1), gate+up mul_mat_id fused with the GLU (2 with its
-quantize), down mul_mat_id (2), the weighted sum over experts (moe_weighted_reduction: 1),
-residual add (1). Shared experts (5): gate+up+GLU (2), down (2), add (1). Dense FFN (6): norm,
-gate+up+GLU (2), down (2), add. The same graph is counted for the Metal and HIP backends."""
+from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS, KernelCounts
+from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
 
 
 def v0_step_overhead_s(
@@ -261,6 +222,52 @@ _TRTLLM = EngineProfile(
 """The TensorRT-LLM profile; trtllm-0.9 is this one with its FP8 experts run out of the box."""
 
 
+_SGLANG = EngineProfile(
+    "sglang",
+    "SGLang 0.4+ with CUDA graphs, the Triton fused-MoE kernel and the overlap "
+    "(zero-overhead) scheduler",
+    bw_efficiency=0.85,
+    compute_efficiency=0.6,
+    kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
+    step_overhead_s=0.0,
+    collective_latency_s=NCCL_LATENCY_S,
+    custom_allreduce=True,
+    overlapped_mla_decode=True,
+    source=(
+        "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
+        "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "
+        "(LMSYS SGLang v0.4 blog, 2024-12-04, 'zero-overhead batch scheduler'; a minor "
+        "gap remained with the FlashInfer attention backend); "
+        "kernel_overhead_s: fitted (least median |error|, 0.25 us grid) on the records "
+        "in fitted_on, the Qwen speed benchmark run with SGLang 0.4.6.post1; "
+        + _EFFICIENCY_SOURCE
+        + _ALLREDUCE_SOURCE
+    ),
+    fitted="kernel_overhead_s",
+    fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,
+)
+
+_SGLANG_FI = replace(
+    _SGLANG,
+    id="sglang-fi",
+    description="SGLang with the FlashInfer TRT-LLM MoE runner, TRT-LLM MLA attention and "
+    "all-reduce fusion (Blackwell; --moe-runner-backend flashinfer_trtllm --attention-backend "
+    "trtllm_mla --enable-flashinfer-allreduce-fusion, DeepSeek MLA models)",
+    kernels=SGLANG_FI_MLA_KERNELS,
+    source=(
+        "kernels per layer counted from SGLang's and FlashInfer's source for this configuration "
+        "(SGLANG_FI_MLA_KERNELS: 11 attention, 7 routed MoE, 6 shared expert, 5 dense FFN; "
+        "add+norm fused into the all-reduce); kernel_overhead_s: the sglang profile's, "
+        f"{_KERNEL_SOURCE}, not refitted for these kernels; the rest as the sglang profile: "
+        + _SGLANG.source
+    ),
+    fitted="",
+    fitted_on=(),
+)
+"""The sglang profile with the kernel count of its FlashInfer/TRT-LLM Blackwell path (issue 14:
+prompted by the InferenceX DeepSeek-R1 FP4 B200/B300 records, none of which set anything)."""
+
+
 ENGINES: dict[str, EngineProfile] = {
     e.id: e
     for e in (
@@ -313,30 +320,8 @@ ENGINES: dict[str, EngineProfile] = {
                 + _ALLREDUCE_SOURCE
             ),
         ),
-        EngineProfile(
-            "sglang",
-            "SGLang 0.4+ with CUDA graphs, the Triton fused-MoE kernel and the overlap "
-            "(zero-overhead) scheduler",
-            bw_efficiency=0.85,
-            compute_efficiency=0.6,
-            kernel_overhead_s=CUDA_GRAPH_KERNEL_S,
-            step_overhead_s=0.0,
-            collective_latency_s=NCCL_LATENCY_S,
-            custom_allreduce=True,
-            overlapped_mla_decode=True,
-            source=(
-                "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
-                "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "
-                "(LMSYS SGLang v0.4 blog, 2024-12-04, 'zero-overhead batch scheduler'; a minor "
-                "gap remained with the FlashInfer attention backend); "
-                "kernel_overhead_s: fitted (least median |error|, 0.25 us grid) on the records "
-                "in fitted_on, the Qwen speed benchmark run with SGLang 0.4.6.post1; "
-                + _EFFICIENCY_SOURCE
-                + _ALLREDUCE_SOURCE
-            ),
-            fitted="kernel_overhead_s",
-            fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,
-        ),
+        _SGLANG,
+        _SGLANG_FI,
         _TRTLLM,
         replace(
             _TRTLLM,

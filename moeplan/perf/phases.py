@@ -17,7 +17,8 @@ from moeplan.memory.estimate import ACTIVATION_BYTES
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.communication import communication_s, link, routed_load
-from moeplan.perf.engines import FUSED_MOE_KERNELS, EngineProfile, KernelCounts
+from moeplan.perf.engines import EngineProfile
+from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (

@@ -1,0 +1,77 @@
+"""Kernels one decode step launches per layer, by block, for each engine path moeplan prices
+(phases.kernels_per_step sums them; engines.py gives each engine profile one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Kernels a decode step launches per layer in the CUDA-graph engines (vLLM/SGLang fused-MoE
+# path): attention block = fused add+norm, QKV GEMM, rope, split-KV attention and its merge,
+# O GEMM, plus one kernel each for q- and k-norm where the model has them; routed MoE block =
+# add+norm, router GEMM, top-k softmax, block alignment (2), gate_up GEMM, activation, down
+# GEMM, combine; shared experts add gate_up, activation, down (and a sigmoid gate in Qwen2);
+# dense FFN = add+norm, gate_up, activation, down. Collectives are counted by the
+# communication terms.
+KERNELS_PER_ATTENTION = 7
+KERNELS_PER_QK_NORM = 2
+KERNELS_PER_MOE_FFN = 9
+KERNELS_PER_SHARED_EXPERTS = 3
+KERNELS_PER_DENSE_FFN = 4
+
+
+@dataclass(frozen=True)
+class KernelCounts:
+    """Kernels one decode step launches per layer, by block (see phases.kernels_per_step)."""
+
+    attention: int = KERNELS_PER_ATTENTION
+    qk_norm: int = KERNELS_PER_QK_NORM
+    moe_ffn: int = KERNELS_PER_MOE_FFN
+    shared_experts: int = KERNELS_PER_SHARED_EXPERTS
+    dense_ffn: int = KERNELS_PER_DENSE_FFN
+
+
+FUSED_MOE_KERNELS = KernelCounts()
+
+LLAMACPP_KERNELS = KernelCounts(attention=15, qk_norm=0, moe_ffn=9, shared_experts=5, dense_ffn=6)
+"""llama.cpp's batch-1 decode graph after the CUDA backend's fusions (ggml/src/ggml-cuda/
+ggml-cuda.cu, ggml_cuda_try_fuse and ggml_cuda_can_fuse, ggml-org/llama.cpp commit 00108827),
+counted per layer. Every matmul on quantized weights is two kernels: mul_mat_vec_q first
+quantizes its activation to q8_1 (mmvq.cu, quantize_row_q8_1_cuda, once per call, so Q, K and V
+each pay it). Attention (15): rms_norm+mul (1), Q, K, V (3 x 2), rope of Q (1), rope+view+
+set_rows of K into the cache (1), V set_rows (1), flash attention and its combine of the KV
+splits (2), O (2), residual add (1). q/k-norm adds none: rms_norm+mul+rope (and +view+set_rows
+for K) are fused. Routed MoE (9): rms_norm+mul (1), router mul_mat on the F32 gate (1), fused
+top-k MoE (softmax/argsort/get_rows/norm: 1), gate+up mul_mat_id fused with the GLU (2 with its
+quantize), down mul_mat_id (2), the weighted sum over experts (moe_weighted_reduction: 1),
+residual add (1). Shared experts (5): gate+up+GLU (2), down (2), add (1). Dense FFN (6): norm,
+gate+up+GLU (2), down (2), add. The same graph is counted for the Metal and HIP backends."""
+
+
+SGLANG_FI_MLA_KERNELS = KernelCounts(
+    attention=11, qk_norm=0, moe_ffn=7, shared_experts=6, dense_ffn=5
+)
+"""SGLang's DeepSeek (MLA) decode layer on Blackwell with `--attention-backend trtllm_mla
+--moe-runner-backend flashinfer_trtllm --enable-flashinfer-allreduce-fusion --quantization
+modelopt_fp4` and an FP8 KV cache, counted per layer from the source (issue 14). The all-reduce
+after attention and after the MoE block is FlashInfer's fused all-reduce + residual add + RMSNorm
+(flashinfer-ai/flashinfer@fb28d724 include/flashinfer/comm/trtllm_allreduce_fusion.cuh,
+kARResidualRMSNorm; sgl-project/sglang@fd3907ee python/sglang/srt/layers/communicator.py fuses
+the MoE all-reduce with the next layer's input norm), so no block has an add+norm kernel of its
+own and the all-reduce is priced by the communication terms. Attention (11; sglang@005ffc65
+models/deepseek_common/attention_forward_methods/forward_mla.py forward_absorb_prepare/core,
+sglang@0042fd97 layers/attention/trtllm_mla_backend.py forward_decode): fused q_a + kv_a GEMM,
+q_a and kv_a RMSNorm (2, the second on a side stream), q_b GEMM, q_nope x W_UK bmm, rope + FP8
+quantize of q and k (flashinfer mla_rope_quantize_fp8), KV-cache write (set_mla_kv_buffer),
+trtllm-gen MLA decode (its multi-CTA split reduces in the same kernel), W_UV bmm, O projection
+in NVFP4 (activation fp4_quantize + GEMM: 2). Routed MoE (7; sglang@dec8155f
+layers/moe/moe_runner/flashinfer_trtllm.py fused_experts_none_to_flashinfer_trtllm_fp4,
+flashinfer@fb28d724 csrc/trtllm_fused_moe_runner.cu Runner::run and csrc/fused_moe/
+trtllm_backend/trtllm_fused_moe_routing_deepseek.cu): router GEMM, fp4_quantize of the hidden
+states, DeepSeek routing main kernel + single-cluster permute kernel (2; up to 256 tokens at
+top-8 of 256 experts, else 2-3 kernels), permute + FC1 GEMM with the SwiGLU fused, FC2 GEMM,
+finalize (weighted sum over the top-k). Shared expert (6; sglang@3e4a39ee models/deepseek_v2.py
+DeepseekV2MoE.forward_normal_dual_stream, on a side stream in CUDA-graph decode): gate_up and
+down in NVFP4 (quantize + GEMM each: 4), SiLU-and-mul, the add into the routed output. Dense FFN
+(5): gate_up and down in NVFP4 (4) and the activation. Element-wise dtype casts of the router
+logits or the routing bias, where the checkpoint's dtypes need them, are not counted. Counted for
+MLA; another attention would need its own count."""
