@@ -67,8 +67,11 @@ def test_decode_bytes_at_batch_1_by_hand(tiny):
     attn_bytes = 2 * (64 * 64 * 2 + 64 * 32 * 2) * 2
     dense = attn_bytes + 2 * 64 * 4 * 2 + 64 * 5 * 2  # + router + norms
     head = 100 * 64 * 2
-    # a step at context 10 reads the 10 cached tokens and the new token's K/V: 11
-    total = dense + head + 2 * 2 * expert_bytes + 2 * 2 * 32 * 2 * 11
+    # a step at context 10 reads the 10 cached tokens and the new token's K/V: 11; the 2
+    # expanded rows' activations (perf.moe_activations, BF16, h 64, i 128, gated):
+    # 64 x (3 x 2 + 2 x 2) + 128 x (2 x 2 x 2 + 2 x 2) + 64 x 2 / 2 = 2,240 B a row, 2 layers
+    moe_rows = 2 * 2 * 2240
+    total = dense + head + 2 * 2 * expert_bytes + 2 * 2 * 32 * 2 * 11 + moe_rows
     step = decode_step(setup, 1, 10)
     assert step.memory_s == pytest.approx(total / 3350e9)
     assert step.communication_s == 0 and step.overhead_s == 0
@@ -197,7 +200,8 @@ def test_pipeline_counts_the_lm_head_once(tiny):
     attn_bytes = 2 * (64 * 64 * 2 + 64 * 32 * 2) * 2
     dense = attn_bytes + 2 * 64 * 4 * 2 + 64 * 5 * 2
     head = 100 * 64 * 2
-    total = dense + head + 2 * 2 * expert_bytes + 2 * 2 * 32 * 2 * 11
+    moe_rows = 2 * 2 * 2240  # the expanded rows' activations, as in the test above
+    total = dense + head + 2 * 2 * expert_bytes + 2 * 2 * 32 * 2 * 11 + moe_rows
     one = decode_step(_setup(tiny), 1, 10)
     two = decode_step(_setup(tiny, layout=Layout(pp=2)), 1, 10)
     assert one.memory_s == pytest.approx(total / 3350e9)

@@ -17,6 +17,7 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import make_setup
+from moeplan.perf.moe_activations import moe_activation_bytes_per_gpu
 from moeplan.perf.parallel import Layout
 from moeplan.perf.phases import decode_step
 from moeplan.perf.terms import (
@@ -24,6 +25,7 @@ from moeplan.perf.terms import (
     busiest_rank_load_factor,
     expected_max_normal,
     max_routing_skew,
+    rank_load_factor,
     routing_skew_for,
 )
 
@@ -67,14 +69,22 @@ def test_small_batches_are_noisier_and_large_ones_reach_the_popularity_skew():
 
 def test_skew_scales_the_ep_ranks_expert_compute_only():
     """Prefill-sized decode batch on Qwen3-235B EP8: the default skew adds compute time and
-    leaves the weight and KV bytes alone; a TP layout (every GPU a slice of each expert) does
-    not see it."""
+    the busiest rank's extra expanded rows' activations (perf.moe_activations), and leaves the
+    weight and KV bytes alone; a TP layout (every GPU a slice of each expert) does not see it."""
     spec = load_model("qwen3-235b-a22b")
     scheme, gpu, engine = resolve_scheme("fp8", spec), resolve_gpu("h200"), resolve_engine("ideal")
     ep = Layout(tp=1, ep=8, dp=8)
     skewed = decode_step(make_setup(spec, scheme, gpu, ep, engine), 2744, 1500)
     uniform = decode_step(make_setup(spec, scheme, gpu, ep, engine, routing_skew=0.0), 2744, 1500)
-    assert skewed.memory_s == pytest.approx(uniform.memory_s)
+    load = rank_load_factor(spec, ep, 2744, ROUTING_SKEW_DEFAULT)
+    uniform_load = rank_load_factor(spec, ep, 2744, 0.0)
+    rows = moe_activation_bytes_per_gpu(spec, ep, "fp8", 2744, 8)
+    extra_s = (
+        (load - uniform_load)
+        * rows
+        / make_setup(spec, scheme, gpu, ep, engine).rates.stream_bw_bytes_per_s
+    )
+    assert skewed.memory_s - uniform.memory_s == pytest.approx(extra_s, rel=1e-6)
     assert skewed.compute_s > 1.3 * uniform.compute_s
     tp = Layout(tp=8)
     assert decode_step(make_setup(spec, scheme, gpu, tp, engine), 64, 1500).total_s == (

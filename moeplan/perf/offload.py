@@ -176,7 +176,7 @@ def _gpu_setup(
         expert_bytes=setup.split.expert_bytes * gpu_moe_fraction,
         expert_params=setup.split.expert_params * gpu_moe_fraction,
     )
-    return replace(setup, split=split)
+    return replace(setup, split=split, gpu_moe_fraction=gpu_moe_fraction)
 
 
 def _shared_bytes(spec: ModelSpec, scheme: QuantScheme) -> int:

@@ -20,6 +20,7 @@ from moeplan.perf.communication import communication_s, link, routed_load
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
+from moeplan.perf.moe_activations import moe_activation_bytes_per_gpu
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (
     ROUTING_SKEW_DEFAULT,
@@ -163,6 +164,7 @@ class Setup:
     kv_quant: str = "bf16"
     state_dtype: str = "fp32"  # linear-attention / Mamba state (memory.cache)
     routing_skew: float = ROUTING_SKEW_DEFAULT  # expert popularity spread (terms.py)
+    gpu_moe_fraction: float = 1.0  # share of the routed-MoE layers run on the GPU (offload.py)
 
 
 def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> tuple[float, bool]:
@@ -263,6 +265,18 @@ def stage_pass(
         bw, measured = _expert_bw(setup, stage_tokens, phase.notes)
         add = phase.add_measured if measured else phase.add_roofline
         expert_bytes = expert_bytes_per_gpu(split, spec, layout, stage_tokens, every_expert=ootb)
+        # the expanded rows' activation traffic (moe_activations.py); a measured MoE curve's
+        # layer times already hold it, and an engine running every expert over every token
+        # runs them as dense GEMMs, priced like the dense part (no activation bytes)
+        if not measured and not ootb:
+            expert_bytes += setup.gpu_moe_fraction * moe_activation_bytes_per_gpu(
+                spec,
+                layout,
+                setup.scheme.expert_compute,
+                stage_tokens,
+                picks,
+                routed_load(setup, stage_tokens),
+            )
         add(expert_bytes, bw, expert_flops, expert_peak)
         if ootb:
             phase.notes.append(
