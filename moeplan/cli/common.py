@@ -306,3 +306,27 @@ def positive(name: str, value: float | None, allow_zero: bool = False) -> None:
         not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
     ):
         raise MoeplanError(f"--{name} must be positive, got {value}")
+
+
+def int_list(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise MoeplanError(f"--{name} must be comma-separated integers, got '{text}'") from None
+    if not values or any(v < 1 for v in values):
+        raise MoeplanError(f"--{name} values must be positive integers, got '{text}'")
+    if any(v >= MAX_COUNT for v in values) or len(values) > 64:
+        raise MoeplanError(f"--{name}: at most 64 values, each below {MAX_COUNT}, got '{text}'")
+    return values
+
+
+def split_schemes(text: str) -> list[str]:
+    """'int4,bf16,experts=mxfp4' -> ['int4', 'bf16,experts=mxfp4']: a GROUP=FORMAT item
+    belongs to the scheme before it."""
+    names: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if "=" in item and names:
+            names[-1] += f",{item}"
+        elif item:
+            names.append(item)
+    return names

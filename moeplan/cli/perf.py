@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from moeplan.cli.common import (
-    MAX_COUNT,
     CalibrationOpt,
     DpOpt,
     EpOpt,
@@ -23,8 +22,10 @@ from moeplan.cli.common import (
     StateDtypeOpt,
     TpOpt,
     app,
+    int_list,
     output_format,
     positive,
+    split_schemes,
 )
 from moeplan.cli.offload import (
     DiskOpt,
@@ -56,30 +57,6 @@ NodesOpt = Annotated[int, typer.Option("--nodes", help="Nodes the GPUs are sprea
 NetworkOpt = Annotated[
     float, typer.Option("--network-gbps", help="Inter-node network per GPU, Gb/s.")
 ]
-
-
-def int_list(text: str, name: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise MoeplanError(f"--{name} must be comma-separated integers, got '{text}'") from None
-    if not values or any(v < 1 for v in values):
-        raise MoeplanError(f"--{name} values must be positive integers, got '{text}'")
-    if any(v >= MAX_COUNT for v in values) or len(values) > 64:
-        raise MoeplanError(f"--{name}: at most 64 values, each below {MAX_COUNT}, got '{text}'")
-    return values
-
-
-def split_schemes(text: str) -> list[str]:
-    """'int4,bf16,experts=mxfp4' -> ['int4', 'bf16,experts=mxfp4']: a GROUP=FORMAT item
-    belongs to the scheme before it."""
-    names: list[str] = []
-    for item in (part.strip() for part in text.split(",")):
-        if "=" in item and names:
-            names[-1] += f",{item}"
-        elif item:
-            names.append(item)
-    return names
 
 
 @app.command()

@@ -267,7 +267,7 @@ def run_deploy(
         devices = list(gpu_catalog().values())
     else:
         devices = [resolve_gpu(g) for g in gpu.split(",") if g.strip()]
-    from moeplan.cli.perf import split_schemes
+    from moeplan.cli.common import split_schemes
 
     # 'any': the main levels, and the checkpoint's own scheme when it is modelled
     native = [] if spec.native_quant.startswith("unmodelled:") else ["native"]
