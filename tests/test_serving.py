@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -150,6 +151,12 @@ def test_launch_lines():
     assert "--tp 8 --dp 8 --enable-dp-attention --ep 8" in cmds["sglang"]
     assert "--tp_size 8 --ep_size 8" in cmds["trtllm"]
     assert "llamacpp" not in cmds  # no expert parallelism in llama.cpp
+    assert "trtllm_mla" not in cmds["sglang"]  # the plain sglang profile: no backend flags
+    fi = launch_commands(replace(x, engine="sglang-fi"))["sglang"]
+    assert fi.endswith(
+        "--mem-fraction-static 0.9 --attention-backend trtllm_mla "
+        "--moe-runner-backend flashinfer_trtllm --enable-flashinfer-allreduce-fusion"
+    )
     plain = launch_commands(LaunchInputs("m.gguf", Layout(pp=2), 4, 4096, "int8"))
     assert plain["llamacpp"] == (
         "llama-server -m m.gguf -c 16384 -np 4 -ngl 999 --split-mode layer -ctk q8_0 -ctv q8_0"

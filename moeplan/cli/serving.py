@@ -219,6 +219,7 @@ def launch_for(result: ServingResult, model: str) -> dict[str, str]:
             result.deployment.kv_quant,
             result.deployment.usable_fraction,
             lay.replicas,
+            result.deployment.engine.id,
         )
     )
 
@@ -296,6 +297,7 @@ def run_deploy(
                 kv_quant,
                 usable_fraction,
                 chosen.replicas,
+                base.engine.id,
             )
         )
     if plot and chosen is not None:

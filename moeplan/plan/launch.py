@@ -6,7 +6,10 @@ Flags as each engine documents them (read 2026-11-24):
   --gpu-memory-utilization (docs.vllm.ai, engine arguments).
 - SGLang `python -m sglang.launch_server`: --model-path, --tp, --dp, --ep, --enable-dp-attention
   (DP attention inside the --tp GPUs), --pp-size, --max-running-requests, --context-length,
-  --kv-cache-dtype fp8_e4m3, --mem-fraction-static (docs.sglang.io, server arguments).
+  --kv-cache-dtype fp8_e4m3, --mem-fraction-static (docs.sglang.io, server arguments). The
+  `sglang-fi` profile adds the flags that define it (SGLANG_FI_FLAGS, as the InferenceX
+  dsr1_fp4_b200.sh / dsr1_fp4_b300.sh scripts its records ran pass them, spelled as SGLang's own
+  server tests pass them; read 2026-12-04).
 - TensorRT-LLM `trtllm-serve MODEL`: --tp_size, --pp_size, --ep_size, --max_batch_size,
   --max_num_tokens, --max_seq_len, --kv_cache_free_gpu_memory_fraction; attention DP through
   `enable_attention_dp: true` in the --extra_llm_api_options YAML (nvidia.github.io/TensorRT-LLM,
@@ -39,6 +42,16 @@ class LaunchInputs:
     kv_quant: str = "bf16"
     usable_fraction: float = 0.9
     replicas: int = 1
+    engine: str = ""  # the engine profile planned for ("sglang-fi" adds SGLANG_FI_FLAGS)
+
+
+SGLANG_FI_FLAGS = (
+    "--attention-backend trtllm_mla",
+    "--moe-runner-backend flashinfer_trtllm",
+    "--enable-flashinfer-allreduce-fusion",
+)
+"""SGLang's FlashInfer / TensorRT-LLM-gen Blackwell path that the `sglang-fi` profile counts
+(perf/kernel_counts.py SGLANG_FI_MLA_KERNELS)."""
 
 
 def vllm_command(x: LaunchInputs) -> str:
@@ -74,6 +87,8 @@ def sglang_command(x: LaunchInputs) -> str:
     if kv:
         parts.append(f"--kv-cache-dtype {kv}")
     parts.append(f"--mem-fraction-static {x.usable_fraction:g}")
+    if x.engine == "sglang-fi":
+        parts += SGLANG_FI_FLAGS
     return " ".join(parts)
 
 
