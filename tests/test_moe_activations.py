@@ -8,7 +8,11 @@ from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
-from moeplan.perf.moe_activations import bytes_per_expanded_row, moe_activation_bytes_per_gpu
+from moeplan.perf.moe_activations import (
+    activation_format,
+    bytes_per_expanded_row,
+    moe_activation_bytes_per_gpu,
+)
 from moeplan.perf.parallel import Layout
 from moeplan.perf.phases import decode_step, prefill
 from moeplan.perf.serving_search import Deployment, setup_for
@@ -30,6 +34,20 @@ def test_qwen3_30b_nvfp4_row_by_hand():
     # the expert GEMMs: 2 x 3 x 2048 x 768 = 9.44 MFLOP a row, 427 FLOP a byte
     flop_per_byte = 2 * 3 * 2048 * 768 / ROW
     assert flop_per_byte == pytest.approx(426.8, abs=0.1)
+
+
+def test_rows_stay_bf16_where_the_gpu_lacks_the_math_type():
+    # FP4 experts on an H100 (no FP4 tensor cores) run weight-only: q = a = 2 B, so
+    # expand 2048 x 4 = 8,192; gemm1 4,096 + 3,072; activation 3,072 + 1,536;
+    # gemm2 1,536 + 4,096; finalize 4,608: 30,208 B a row (22,112 with NVFP4 rows on a B200)
+    spec = load_model("qwen3-30b-a3b")
+    assert activation_format("fp4", resolve_gpu("b200")) == "fp4"
+    assert activation_format("fp4", resolve_gpu("h100")) == "bf16"
+    assert activation_format("fp8", resolve_gpu("h100")) == "fp8"
+    assert activation_format("fp8", resolve_gpu("a100")) == "bf16"
+    row = bytes_per_expanded_row(spec, activation_format("fp4", resolve_gpu("h100")))
+    assert row == pytest.approx(8192 + 7168 + 4608 + 5632 + 4608)
+    assert 8192 + 7168 + 4608 + 5632 + 4608 == 30208
 
 
 def test_layouts_split_rows_or_widths():

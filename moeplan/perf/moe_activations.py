@@ -29,11 +29,21 @@ the block is bound by this traffic, not its math (issue 14)."""
 
 from __future__ import annotations
 
+from moeplan.hardware.gpus import GPU
 from moeplan.memory.estimate import ACTIVATION_BYTES
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.moe_comm import GATHERED_BYTES_PER_VALUE
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import experts_whole_per_rank, stage_fraction
+
+
+def activation_format(expert_compute: str, gpu: GPU) -> str:
+    """The math type the expanded rows are quantized to: the experts' (FP8 / NVFP4, which
+    runMoe's expand and activation kernels quantize to) where the GPU has tensor cores for it,
+    else BF16: a GPU without that datatype runs the GEMM at its BF16 peak on dequantized
+    weights (GPU.peak_flops), weight-only, so its activations stay BF16 (e.g. MXFP4 / NVFP4
+    experts on an H100, FP8 experts on an A100: W4A16 / W8A16)."""
+    return expert_compute if gpu.has_peak(expert_compute) else "bf16"
 
 
 def bytes_per_expanded_row(spec: ModelSpec, expert_compute: str, inter_share: float = 1.0) -> float:

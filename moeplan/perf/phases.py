@@ -20,7 +20,7 @@ from moeplan.perf.communication import communication_s, link, routed_load
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
-from moeplan.perf.moe_activations import moe_activation_bytes_per_gpu
+from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
 from moeplan.perf.parallel import Layout
 from moeplan.perf.terms import (
     ROUTING_SKEW_DEFAULT,
@@ -272,7 +272,7 @@ def stage_pass(
             expert_bytes += setup.gpu_moe_fraction * moe_activation_bytes_per_gpu(
                 spec,
                 layout,
-                setup.scheme.expert_compute,
+                activation_format(setup.scheme.expert_compute, setup.gpu),
                 stage_tokens,
                 picks,
                 routed_load(setup, stage_tokens),
