@@ -47,16 +47,17 @@ def test_fp8_prefill_prices_all_eight_experts_per_token_by_hand():
     extra_flops = 2 * 3 * 4096 * 14336 * (8 - 2) * 2048 * 32 / 2
     assert ca - cb == pytest.approx(extra_flops / (1979e12 * 0.7), rel=1e-3)
     # 2048 tokens touch every expert either way; the plugin path also moves its expanded
-    # rows' activations (perf.moe_activations; FP8, TP2: 4096 x (3 x 2 + 2 x 1) + 7168 x
-    # (2 x 2 x 2 + 2 x 1) + 4096 x 2 / 2 = 108,544 B a row), the dense pass none
-    rows = 2048 * 2 * 108_544 * 32
+    # rows' activations (perf.moe_activations; FP8, TP2, top-2: the token's quantize
+    # 4096 x 3 / 2 + 4096 x (3 x 1 + 2 x 2) + 7168 x (2 x 2 x 2 + 2 x 1) + 4096 x 2 / 2
+    # = 6,144 + 28,672 + 71,680 + 4,096 = 110,592 B a row), the dense pass none
+    rows = 2048 * 2 * 110_592 * 32
     assert mb - ma == pytest.approx(rows / (3.35e12 * 0.88), rel=1e-3)
 
 
 def test_fp8_decode_reads_every_expert_by_hand():
     """Batch 1: the plugin reads the 2 routed experts, the dense pass all 8 (FP8, 1 byte)."""
     _, _, ma, mb = _phases("fp8", 1)
-    extra_bytes = 3 * 4096 * 14336 * (8 - 2) * 32 / 2 - 2 * 108_544 * 32  # less the rows'
+    extra_bytes = 3 * 4096 * 14336 * (8 - 2) * 32 / 2 - 2 * 110_592 * 32  # less the rows'
     assert ma - mb == pytest.approx(extra_bytes / (3.35e12 * 0.88), rel=1e-3)
 
 

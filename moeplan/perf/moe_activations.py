@@ -5,8 +5,13 @@ reads and writes a tensor of that many rows. TensorRT-LLM's CUTLASS MoE runner,
 CutlassMoeFCRunner::runMoe (NVIDIA/TensorRT-LLM@000dea273b339cd5074b3e9b03d5c2c1b10171ba
 cpp/tensorrt_llm/kernels/cutlass_kernels/moe_gemm/moe_kernels.cu), per expanded row of a layer:
 
-1. expandInputRowsKernelLauncher: reads the token's hidden row (BF16) and writes it to
-   permuted_data_ in the experts' activation format (quantized to FP8 / NVFP4 with its scales);
+1. expandInputRowsKernelLauncher: reads the token's hidden row and writes it to permuted_data_
+   in the experts' activation format. The PyTorch module that calls runMoe quantizes each token
+   once before it (FP8 static_quantize_e4m3_per_tensor / NVFP4 fp4_quantize in
+   CutlassFusedMoE.forward_chunk, NVIDIA/TensorRT-LLM@000a01de66f0eab4ab05640711f0253f50f5209c
+   tensorrt_llm/_torch/modules/fused_moe/fused_moe_cutlass.py; SGLang's flashinfer_trtllm
+   runner and vLLM's fused_moe quantize per token too), so the copy reads and writes quantized
+   rows and the quantize pass, h(a + q) a token, is shared by its top_k rows;
 2. gemm1: reads that row, writes the gate_up output to glu_inter_result_ (BF16, 2 x
    moe_intermediate wide for a gated FFN: the "has_intermediate" path of
    setupTmaWarpSpecializedInputs);
@@ -23,7 +28,7 @@ writes intermediate_cache1/2/3 then moe_sum: two hidden-wide row-passes fewer. O
 used for every engine; the difference is at most 2 x hidden x quantized bytes a row.
 
 GEMM FLOPs against these bytes: Qwen3-30B-A3B (hidden 2048, moe_intermediate 768, top-8, NVFP4)
-does 2 x 3 x 2048 x 768 x 8 = 75.5 MFLOP a token and layer against 176,896 bytes here (427
+does 2 x 3 x 2048 x 768 x 8 = 75.5 MFLOP a token and layer against 158,592 bytes here (476
 FLOP/byte), below the FP4 ridge point of a B200 (~1100 FLOP/byte), so at prefill token counts
 the block is bound by this traffic, not its math (issue 14)."""
 
@@ -52,8 +57,8 @@ def bytes_per_expanded_row(spec: ModelSpec, expert_compute: str, inter_share: fl
     moe_intermediate a GPU holds (x `inter_share`, a tensor-parallel slice), g = 2 for a gated
     FFN, a = BF16 bytes, q = bytes a value of the experts' activation format
     (GATHERED_BYTES_PER_VALUE: NVFP4 0.5625, FP8 1, else BF16):
-    expand h(a + q) + gemm1 (h q + g i a) + activation (g i a + i q) + gemm2 (i q + h a)
-    + finalize (h a + h a / top_k)."""
+    expand (2 h q, plus the per-token quantize h(a + q) / top_k where q < a) + gemm1 (h q + g i a)
+    + activation (g i a + i q) + gemm2 (i q + h a) + finalize (h a + h a / top_k)."""
     moe = spec.moe
     if moe is None:
         return 0.0
@@ -62,7 +67,8 @@ def bytes_per_expanded_row(spec: ModelSpec, expert_compute: str, inter_share: fl
     g = 2 if spec.ffn_gated else 1
     a = float(ACTIVATION_BYTES)
     q = GATHERED_BYTES_PER_VALUE.get(expert_compute, a)
-    expand = h * (a + q)
+    quantize = h * (a + q) / moe.top_k if q < a else 0.0  # once a token, before the expand
+    expand = quantize + 2 * h * q
     gemm1 = h * q + g * i * a
     activation = g * i * a + i * q
     gemm2 = i * q + h * a
