@@ -127,3 +127,25 @@ def test_deepseek_r1_sglang_fi_step_overhead_by_hand():
     setup = make_setup(spec, resolve_scheme("nvfp4", spec), resolve_gpu("b300"), Layout(), engine)
     step = decode_step(setup, 1, 1024)
     assert step.overhead_s == pytest.approx(1440 * 6.25e-6)
+
+
+def test_sglang_fi_notes_a_model_without_mla():
+    """The profile's count is DeepSeek MLA's: a GQA model gets a note, DeepSeek-R1 none."""
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.perf.phases import decode_step
+    from moeplan.perf.serving_search import Deployment, setup_for
+
+    def notes(model: str) -> list[str]:
+        spec = load_model(model)
+        dep = Deployment(
+            spec,
+            resolve_scheme("nvfp4", spec),
+            resolve_gpu("b200"),
+            resolve_engine("sglang-fi"),
+            "fp8",
+        )
+        step = decode_step(setup_for(dep, Layout(tp=8)), 1, 1000)
+        return [n for n in step.notes if "DeepSeek MLA path" in n]
+
+    assert len(notes("qwen3-30b-a3b")) == 1
+    assert notes("deepseek-r1") == []

@@ -18,7 +18,7 @@ from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.communication import communication_s, link, routed_load
 from moeplan.perf.engines import EngineProfile
-from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, KernelCounts
+from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
 from moeplan.perf.parallel import Layout
@@ -238,6 +238,11 @@ def stage_pass(
     attn_peak = rates.flops("bf16")
     if dense_peak is None:
         phase.notes.append(f"no published TFLOPS for {setup.gpu.id}: compute time not modelled")
+    if rates.engine.kernels is SGLANG_FI_MLA_KERNELS and not is_dense_mla(spec):
+        phase.notes.append(
+            f"engine '{rates.engine.id}' counts the kernels of SGLang's DeepSeek MLA path "
+            "(trtllm_mla attention); this model has other attention, so its launch count is rough"
+        )
     # dense weights: attention projections, dense FFN, shared experts, router
     phase.add_roofline(
         dense_weight_bytes_per_gpu(split, spec, layout),

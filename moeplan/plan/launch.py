@@ -51,7 +51,8 @@ SGLANG_FI_FLAGS = (
     "--enable-flashinfer-allreduce-fusion",
 )
 """SGLang's FlashInfer / TensorRT-LLM-gen Blackwell path that the `sglang-fi` profile counts
-(perf/kernel_counts.py SGLANG_FI_MLA_KERNELS)."""
+(perf/kernel_counts.py SGLANG_FI_MLA_KERNELS). trtllm_mla serves MLA models (DeepSeek) only;
+stage_pass notes the profile's use on other attention."""
 
 
 def vllm_command(x: LaunchInputs) -> str:
