@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 from moeplan.cli import app
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.hardware.prices import price_for, shipped_prices, usd_per_million_tokens
-from moeplan.memory.quant import resolve_scheme
+from moeplan.memory.quant import is_native, resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout
 from moeplan.perf.serving import Speculation, Workload, replica_capacity
 from moeplan.perf.serving_search import Deployment, Targets, pareto, search_serving
-from moeplan.plan.launch import LaunchInputs, launch_commands
+from moeplan.plan.launch import LaunchInputs, launch_commands, launch_notes
 
 runner = CliRunner()
 NO_TARGETS = Targets()
@@ -161,6 +161,58 @@ def test_launch_lines():
     assert plain["llamacpp"] == (
         "llama-server -m m.gguf -c 16384 -np 4 -ngl 999 --split-mode layer -ctk q8_0 -ctv q8_0"
     )
+
+
+def test_launch_lines_carry_the_planned_weight_quant():
+    """Issue 14: FP8 planned on a BF16 checkpoint is quantized on load by vLLM/SGLang; a scheme
+    no engine makes on load gets a note instead of a flag; the native scheme changes nothing."""
+    base = LaunchInputs("Qwen/Qwen3-235B-A22B", Layout(tp=8), 64, 2000)
+    fp8 = replace(base, quant="fp8", quant_native=False, checkpoint_quant="bf16")
+    cmds = launch_commands(fp8)
+    assert cmds["vllm"] == (
+        "vllm serve Qwen/Qwen3-235B-A22B --tensor-parallel-size 8 --max-num-seqs 64 "
+        "--max-model-len 2000 --quantization fp8 --gpu-memory-utilization 0.9"
+    )
+    assert cmds["sglang"] == (
+        "python -m sglang.launch_server --model-path Qwen/Qwen3-235B-A22B --tp 8 "
+        "--max-running-requests 64 --context-length 2000 --quantization fp8 "
+        "--mem-fraction-static 0.9"
+    )
+    assert cmds["trtllm"] == launch_commands(base)["trtllm"]
+    notes = launch_notes(fp8, list(cmds))
+    assert notes[0].startswith("vllm, sglang: weights planned as fp8;")
+    assert "ModelOpt" in notes[1]
+    assert launch_notes(base, list(cmds)) == []
+
+    int4 = replace(fp8, quant="int4")
+    assert launch_commands(int4) == launch_commands(base)  # no flag: needs an int4 checkpoint
+    assert "checkpoint already quantized to int4" in launch_notes(int4, ["vllm"])[0]
+    fp8_on_fp8 = replace(fp8, checkpoint_quant="fp8-block")  # not from a 16-bit checkpoint
+    assert launch_commands(fp8_on_fp8) == launch_commands(base)
+    llama = replace(base, model_ref="m.gguf", layout=Layout(), quant="q4_k_m", quant_native=False)
+    assert launch_notes(llama, list(launch_commands(llama)))[-1] == (
+        "llamacpp: -m needs a GGUF quantized as q4_k_m (llama-quantize)"
+    )
+    assert "GGUF has no fp8" in launch_notes(replace(llama, quant="fp8"), ["llamacpp"])[-1]
+
+
+def test_native_quant_is_recognised_by_formats():
+    qwen = load_model("qwen3-235b-a22b")  # a BF16 checkpoint
+    assert is_native(resolve_scheme("native", qwen), qwen)
+    assert is_native(resolve_scheme("bf16", qwen), qwen)
+    assert not is_native(resolve_scheme("fp8", qwen), qwen)
+
+
+def test_throughput_launch_quantizes_the_planned_fp8():
+    args = ["throughput", "qwen3-235b-a22b", "--gpu", "h200", "--gpus", "8"]
+    args += ["--input", "1000", "--output", "1000", "--quant", "fp8"]
+    doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    assert "--quantization fp8" in doc["launch"]["vllm"]
+    assert "--quantization fp8" in doc["launch"]["sglang"]
+    assert any("ModelOpt" in n for n in doc["launch_notes"])
+    native = json.loads(CliRunner().invoke(app, [*args[:-2], "--json"]).output)
+    assert "--quantization" not in native["launch"]["vllm"]
+    assert native["launch_notes"] == []
 
 
 @pytest.mark.parametrize(

@@ -29,8 +29,11 @@ from moeplan.errors import MoeplanError
 if TYPE_CHECKING:
     from moeplan.cli.views.serving import ErrorBand
     from moeplan.hardware.prices import Price
+    from moeplan.memory.quant import QuantScheme
+    from moeplan.model.specs import ModelSpec
     from moeplan.perf.parallel import Layout
     from moeplan.perf.serving_search import ServingResult
+    from moeplan.plan.launch import LaunchInputs
 
 PriceFileOpt = Annotated[
     str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
@@ -181,16 +184,16 @@ def throughput(
     result = search_serving(
         dep, Workload(input_len, output_len), gpus, targets, pinned_layout(tp, ep, pp, dp)
     )
-    launch = launch_for(result, model)
+    launch, launch_notes = launch_for(result, model)
     if plot:
         from moeplan.cli.plot import plot_frontier
 
         plot_frontier(plot, result, targets)
     band = error_band_of(dep.engine.id)
     emit(
-        serving_tables(result, price, launch, band),
+        serving_tables(result, price, launch, band, launch_notes),
         out,
-        serving_json(result, price, launch, band),
+        serving_json(result, price, launch, band, launch_notes),
     )
 
 
@@ -202,26 +205,43 @@ def error_band_of(engine: str) -> ErrorBand:
     return ErrorBand(pct, scope, SERVING_ERROR_BAND_DEFINITION)
 
 
-def launch_for(result: ServingResult, model: str) -> dict[str, str]:
-    from moeplan.plan.launch import LaunchInputs, launch_commands
+def launch_for(result: ServingResult, model: str) -> tuple[dict[str, str], list[str]]:
+    """The launch commands of the best point, and the notes on the checkpoint they need."""
+    from moeplan.plan.launch import LaunchInputs
 
     lay = result.best_layout
     if lay is None or lay.capacity is None:
-        return {}
+        return {}, []
     conc = result.best.concurrency_per_replica if result.best else lay.capacity.per_replica
-    wl = result.workload
-    return launch_commands(
+    wl, dep = result.workload, result.deployment
+    return launched(
         LaunchInputs(
             model_ref(model),
             lay.layout,
             conc,
             wl.input_len + wl.output_len,
-            result.deployment.kv_quant,
-            result.deployment.usable_fraction,
+            dep.kv_quant,
+            dep.usable_fraction,
             lay.replicas,
-            result.deployment.engine.id,
+            dep.engine.id,
+            *quant_inputs(dep.scheme, dep.spec),
         )
     )
+
+
+def quant_inputs(scheme: QuantScheme, spec: ModelSpec) -> tuple[str, bool, str]:
+    """LaunchInputs' quant, quant_native and checkpoint_quant for a planned scheme."""
+    from moeplan.memory.quant import is_native
+
+    native = is_native(scheme, spec)
+    return (spec.native_quant if native else scheme.id), native, spec.native_quant
+
+
+def launched(x: LaunchInputs) -> tuple[dict[str, str], list[str]]:
+    from moeplan.plan.launch import launch_commands, launch_notes
+
+    commands = launch_commands(x)
+    return commands, launch_notes(x, list(commands))
 
 
 def run_deploy(
@@ -284,11 +304,12 @@ def run_deploy(
         base, schemes, devices, prices, workload, demand, targets, max_gpus, rank == "gpus"
     )
     launch: dict[str, str] = {}
+    launch_notes: list[str] = []
     chosen = result.accepted[0] if result.accepted else None
     if chosen is not None and chosen.point is not None:
-        from moeplan.plan.launch import LaunchInputs, launch_commands
+        from moeplan.plan.launch import LaunchInputs
 
-        launch = launch_commands(
+        launch, launch_notes = launched(
             LaunchInputs(
                 model_ref(model),
                 chosen.layout,
@@ -298,6 +319,7 @@ def run_deploy(
                 usable_fraction,
                 chosen.replicas,
                 base.engine.id,
+                *quant_inputs(chosen.scheme, spec),
             )
         )
     if plot and chosen is not None:
@@ -305,8 +327,8 @@ def run_deploy(
 
         plot_deployment(plot, result, base, workload, targets)
     emit(
-        deploy_tables(result, workload, demand, top, launch),
+        deploy_tables(result, workload, demand, top, launch, launch_notes),
         out,
-        deploy_json(spec.name, result, workload, demand, targets, top, launch),
+        deploy_json(spec.name, result, workload, demand, targets, top, launch, launch_notes),
     )
     return chosen is not None

@@ -231,6 +231,17 @@ def resolve_scheme(quant: str, spec: ModelSpec | None = None) -> QuantScheme:
     )
 
 
+def is_native(scheme: QuantScheme, spec: ModelSpec) -> bool:
+    """The scheme stores the weights as the checkpoint already does (`native`, or the same
+    formats named otherwise), so serving it needs no other checkpoint or on-load quantization."""
+    if scheme.id == "native":
+        return True
+    if spec.native_quant.startswith("unmodelled:"):
+        return False
+    native = resolve_scheme(spec.native_quant)
+    return scheme.formats == native.formats and scheme.gguf_rule == native.gguf_rule
+
+
 def _close(name: str, names: list[str]) -> list[str]:
     return difflib.get_close_matches(name, names, n=3, cutoff=0.4)
 

@@ -17,6 +17,15 @@ Flags as each engine documents them (read 2026-11-24):
 - llama.cpp `llama-server`: -m, -c (context of all slots), -np (parallel slots), -ngl,
   --split-mode layer|row, -ctk/-ctv q8_0 (tools/server/README.md). No expert or data
   parallelism: given only for TP-free or PP-only layouts on one node.
+
+Weights planned in a scheme other than the checkpoint's (LaunchInputs.quant, quant_native):
+- vLLM and SGLang quantize a BF16/FP16 checkpoint to FP8 on load with `--quantization fp8` (per-
+  tensor weight scales, the `fp8` scheme; docs.vllm.ai/en/stable/features/quantization/fp8/
+  "Online Dynamic Quantization"; docs.sglang.io advanced_features/quantization "online
+  quantization"). Other schemes (int8/int4/AWQ/GPTQ/NVFP4/MXFP4/GGUF, FP8 block scales) need a
+  checkpoint already in that format: launch_notes says so and the command is left without a flag.
+- trtllm-serve has no on-load quantization: a pre-quantized checkpoint (e.g. NVIDIA ModelOpt).
+- llama.cpp loads GGUF only: a GGUF of the planned quant (llama-quantize, tools/quantize).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moeplan.memory.estimate import MAX_BATCHED_TOKENS
+from moeplan.memory.quant import resolve_scheme, weight_format
 from moeplan.perf.parallel import Layout
 
 KV_FLAGS = {
@@ -43,6 +53,21 @@ class LaunchInputs:
     usable_fraction: float = 0.9
     replicas: int = 1
     engine: str = ""  # the engine profile planned for ("sglang-fi" adds SGLANG_FI_FLAGS)
+    quant: str = "native"  # the planned weight scheme id (memory/quant.py)
+    quant_native: bool = True  # the planned scheme is the checkpoint's own format
+    checkpoint_quant: str = "bf16"  # the checkpoint's format (ModelSpec.native_quant)
+
+    @property
+    def on_load_quant(self) -> str | None:
+        """The --quantization value vLLM/SGLang apply to this checkpoint on load, if any."""
+        if self.quant_native or self.checkpoint_quant not in ON_LOAD_FROM:
+            return None
+        return ON_LOAD_QUANT.get(self.quant)
+
+
+ON_LOAD_QUANT = {"fp8": "fp8"}
+"""Planned scheme -> vLLM/SGLang `--quantization` value that makes it from a 16-bit checkpoint."""
+ON_LOAD_FROM = ("bf16", "fp16", "fp32")
 
 
 SGLANG_FI_FLAGS = (
@@ -66,6 +91,8 @@ def vllm_command(x: LaunchInputs) -> str:
         parts.append(f"--pipeline-parallel-size {lay.pp}")
     parts += [f"--max-num-seqs {_per_engine(x.max_concurrency, lay.dp)}"]
     parts += [f"--max-model-len {x.max_model_len}"]
+    if x.on_load_quant:
+        parts.append(f"--quantization {x.on_load_quant}")
     kv = KV_FLAGS["vllm"].get(x.kv_quant)
     if kv:
         parts.append(f"--kv-cache-dtype {kv}")
@@ -84,6 +111,8 @@ def sglang_command(x: LaunchInputs) -> str:
     if lay.pp > 1:
         parts.append(f"--pp-size {lay.pp}")
     parts += [f"--max-running-requests {x.max_concurrency}", f"--context-length {x.max_model_len}"]
+    if x.on_load_quant:
+        parts.append(f"--quantization {x.on_load_quant}")
     kv = KV_FLAGS["sglang"].get(x.kv_quant)
     if kv:
         parts.append(f"--kv-cache-dtype {kv}")
@@ -126,6 +155,37 @@ def llamacpp_command(x: LaunchInputs) -> str | None:
     if kv:
         parts.append(f"-ctk {kv} -ctv {kv}")
     return " ".join(parts)
+
+
+def launch_notes(x: LaunchInputs, engines: list[str]) -> list[str]:
+    """What the commands need beyond themselves when the weights planned are not the
+    checkpoint's: on-load quantization, or a checkpoint in the planned format."""
+    if x.quant_native:
+        return []
+    what = f"weights planned as {x.quant}; {x.model_ref} is {x.checkpoint_quant}"
+    if x.on_load_quant:
+        notes = [f"vllm, sglang: {what}: --quantization {x.on_load_quant} quantizes it on load"]
+    else:
+        notes = [
+            f"vllm, sglang: {what}: neither quantizes to it on load; serve a checkpoint "
+            f"already quantized to {x.quant} in its place"
+        ]
+    notes.append(
+        "trtllm: trtllm-serve does not quantize on load; serve a checkpoint already quantized "
+        f"to {x.quant} (e.g. made with NVIDIA ModelOpt) in its place"
+    )
+    if "llamacpp" in engines:
+        if _is_gguf(x.quant):
+            notes.append(f"llamacpp: -m needs a GGUF quantized as {x.quant} (llama-quantize)")
+        else:
+            notes.append(f"llamacpp: GGUF has no {x.quant} weights; plan a GGUF quant for it")
+    return notes
+
+
+def _is_gguf(quant: str) -> bool:
+    """The scheme's expert weights are a GGUF block type (q8_0, q4_k_m, ...)."""
+    experts = resolve_scheme(quant).formats["routed_experts"]
+    return weight_format(experts).layout.startswith("GGUF")
 
 
 def _per_engine(concurrency: int, dp: int) -> int:

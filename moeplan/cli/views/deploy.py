@@ -58,7 +58,12 @@ def _demand_text(d: Demand) -> str:
 
 
 def deploy_tables(
-    r: DeployResult, wl: Workload, demand: Demand, top: int, launch: dict[str, str]
+    r: DeployResult,
+    wl: Workload,
+    demand: Demand,
+    top: int,
+    launch: dict[str, str],
+    launch_notes: list[str] | None = None,
 ) -> list[Table]:
     best = Table(
         f"deployments for {_demand_text(demand)}, ISL {wl.input_len} / OSL {wl.output_len} "
@@ -93,6 +98,7 @@ def deploy_tables(
                 "launch (one replica of the cheapest; run it once per replica behind a router)",
                 ["engine", "command"],
                 [[k, v] for k, v in launch.items()],
+                list(launch_notes or []),
             )
         )
     return tables
@@ -133,6 +139,7 @@ def deploy_json(
     targets: Targets,
     top: int,
     launch: dict[str, str],
+    launch_notes: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         "model": model,
@@ -150,6 +157,7 @@ def deploy_json(
         "frontier": [_option_json(o) for o in _cost_frontier(r.accepted)],
         "rejected": [_option_json(o) for o in r.rejected[:top]],
         "launch": launch,
+        "launch_notes": launch_notes or [],
         "notes": r.notes,
         "definitions": DEFINITIONS,
     }

@@ -82,6 +82,7 @@ def serving_json(
     price: Price | None,
     launch: dict[str, str] | None,
     band: ErrorBand | None = None,
+    launch_notes: list[str] | None = None,
 ) -> dict[str, Any]:
     dep, wl = r.deployment, r.workload
     lay = r.best_layout
@@ -121,6 +122,7 @@ def serving_json(
         "best": point_json(r.best, price) if r.best else None,
         "reason": r.reason or None,
         "launch": launch or {},
+        "launch_notes": launch_notes or [],
         "rejected_layouts": [
             {"layout": x.layout.describe(), "reason": x.rejected} for x in r.layouts if x.rejected
         ],
@@ -169,6 +171,7 @@ def serving_tables(
     price: Price | None,
     launch: dict[str, str] | None,
     band: ErrorBand | None = None,
+    launch_notes: list[str] | None = None,
 ) -> list[Table]:
     dep, wl = r.deployment, r.workload
     title = (
@@ -212,6 +215,7 @@ def serving_tables(
                 "launch (one replica; run it once per replica behind a router)",
                 ["engine", "command"],
                 [[k, v] for k, v in launch.items()],
+                list(launch_notes or []),
             )
         )
     return tables
