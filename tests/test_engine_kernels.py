@@ -149,3 +149,24 @@ def test_sglang_fi_notes_a_model_without_mla():
 
     assert len(notes("qwen3-30b-a3b")) == 1
     assert notes("deepseek-r1") == []
+
+
+def test_sglang_fi_ep_without_attention_dp_moves_no_tokens():
+    """SGLang without an all-to-all backend runs each EP rank's experts over the replicated batch
+    and sums them in the TP all-reduce (moe_comm.REPLICATED_EP_SOURCE): DeepSeek-R1 at TP8 EP8
+    pays the 2 x 61 all-reduces only; the generic sglang profile adds 2 x 58 all-to-alls."""
+    from moeplan.perf.communication import communication_s
+    from moeplan.perf.terms import allreduce_seconds
+
+    spec = load_model("deepseek-r1")
+    scheme = resolve_scheme("nvfp4", spec)
+    gpu = resolve_gpu("b300")
+    fi, generic = resolve_engine("sglang-fi"), resolve_engine("sglang")
+    assert fi.replicated_ep and not generic.replicated_ep
+    layout = Layout(tp=8, ep=8)
+    fi_s = communication_s(make_setup(spec, scheme, gpu, layout, fi), 1, 1)
+    bw = gpu.interconnect.per_direction_bytes_per_s
+    one = allreduce_seconds(spec.hidden_size * 2, 8, bw, 5.7e-6, fi.collective_efficiency)
+    assert fi_s == pytest.approx(2 * 61 * one)
+    generic_s = communication_s(make_setup(spec, scheme, gpu, layout, generic), 1, 1)
+    assert generic_s > fi_s + 2 * 58 * generic.collective_latency_s

@@ -75,8 +75,11 @@ def communication_s(setup: Setup, tokens_per_group: float, stage_tokens: float) 
     """Per stage: two TP all-reduces per layer of the group's hidden states; under EP an
     all-to-all dispatch and combine per MoE layer of top_k copies of each token's hidden state,
     or, for engines that all-gather under attention DP (perf.moe_comm), a ring all-gather of
-    every token and a reduce-scatter of the outputs. A calibration's measured all-reduce and
-    all-to-all times replace the link formula where it has them (_collective)."""
+    every token and a reduce-scatter of the outputs; none for an engine whose EP without
+    attention DP runs the local experts over the replicated batch (EngineProfile.replicated_ep,
+    moe_comm.REPLICATED_EP_SOURCE), where the TP all-reduce already sums the experts. A
+    calibration's measured all-reduce and all-to-all times replace the link formula where it has
+    them (_collective)."""
     spec, layout, eng = setup.spec, setup.layout, setup.rates.engine
     frac = stage_fraction(spec, layout)
     seconds = 0.0
@@ -95,7 +98,7 @@ def communication_s(setup: Setup, tokens_per_group: float, stage_tokens: float) 
         )
         per_layer = 2 * lat + (n - 1) / n * moved / (bw * eng.collective_efficiency)
         seconds += spec.num_moe_layers * frac * per_layer
-    elif layout.ep > 1 and spec.moe is not None:
+    elif layout.ep > 1 and spec.moe is not None and not (eng.replicated_ep and layout.dp == 1):
         group = layout.gpus_per_stage
         bw, lat = link(setup, group)
         per_gpu = (  # the busiest rank receives and returns its share of the picks

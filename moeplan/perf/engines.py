@@ -28,6 +28,7 @@ from moeplan.hardware.gpus import GPU
 from moeplan.perf.collectives import NCCL_LATENCY_S, one_shot_allreduce_s
 from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS, KernelCounts
 from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
+from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
 
 
 def v0_step_overhead_s(
@@ -164,6 +165,9 @@ class EngineProfile:
     ootb_moe_compute: tuple[str, ...] = ()
     # MLA decode on FLASHMLA_DECODE_GPUS overlaps its KV reads and math: max(memory, compute)
     overlapped_mla_decode: bool = False
+    # EP without attention DP moves no tokens: each rank runs its local experts over the whole
+    # batch and the TP all-reduce sums them (REPLICATED_EP_SOURCE); no all-to-all is priced
+    replicated_ep: bool = False
 
     def overlaps_mla_decode(self, gpu_id: str) -> bool:
         """Whether its MLA decode on `gpu_id` is FlashMLA's (FLASHMLA_DECODE_GPUS)."""
@@ -254,10 +258,12 @@ _SGLANG_FI = replace(
     "all-reduce fusion (Blackwell; --moe-runner-backend flashinfer_trtllm --attention-backend "
     "trtllm_mla --enable-flashinfer-allreduce-fusion, DeepSeek MLA models)",
     kernels=SGLANG_FI_MLA_KERNELS,
+    replicated_ep=True,
     source=(
         "kernels per layer counted from SGLang's and FlashInfer's source for this configuration "
         "(SGLANG_FI_MLA_KERNELS: 11 attention, 7 routed MoE, 6 shared expert, 5 dense FFN; "
-        "add+norm fused into the all-reduce); kernel_overhead_s: the sglang profile's, "
+        f"add+norm fused into the all-reduce); EP without attention DP: {REPLICATED_EP_SOURCE}; "
+        "kernel_overhead_s: the sglang profile's, "
         f"{_KERNEL_SOURCE}, not refitted for these kernels; the rest as the sglang profile: "
         + _SGLANG.source
     ),

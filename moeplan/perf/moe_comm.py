@@ -17,6 +17,21 @@ from moeplan.memory.estimate import ACTIVATION_BYTES
 ALLGATHER_ENGINES = frozenset({"trtllm"})
 """Engines whose MoE under attention DP is all-gather + reduce-scatter (see above)."""
 
+REPLICATED_EP_SOURCE = (
+    "SGLang without an all-to-all backend (no --moe-a2a-backend / DeepEP): "
+    "sgl-project/sglang@00114aef python/sglang/srt/models/deepseek_v2.py DeepseekV2MoE.forward "
+    "takes forward_normal, which runs the experts over every token of the batch and "
+    "tensor_model_parallel_all_reduce's their sum with the shared expert's output (fused into "
+    "the next norm under --enable-flashinfer-allreduce-fusion); only forward_deepep dispatches "
+    "and combines tokens. Under --ep-size the experts layer holds num_experts / ep_size experts "
+    "and runs the batch against them alone (sglang@008d7d0e python/sglang/srt/layers/moe/"
+    "fused_moe_triton/layer.py: FusedMoE's expert map, FlashInferFP4MoE.forward passing all "
+    "hidden_states to trtllm_fp4_block_scale_moe with local_expert_offset / local_num_experts)"
+)
+"""Why an engine flagged EngineProfile.replicated_ep prices no all-to-all for EP without
+attention DP: the tokens are already on every rank after attention's TP all-reduce, and the MoE
+layer's TP all-reduce sums the ranks' expert outputs."""
+
 GATHERED_BYTES_PER_VALUE = {"fp8": 1.0, "fp4": 0.5 + 1 / 16}
 """Bytes per hidden value all-gathered, by the experts' math type: FP8 e4m3; NVFP4 4 bits plus
 an FP8 scale per 16 values. Others: BF16 (ACTIVATION_BYTES)."""
