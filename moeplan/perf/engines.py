@@ -26,7 +26,12 @@ from dataclasses import dataclass, replace
 from moeplan.errors import UnknownNameError
 from moeplan.hardware.gpus import GPU
 from moeplan.perf.collectives import NCCL_LATENCY_S, one_shot_allreduce_s
-from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS, KernelCounts
+from moeplan.perf.kernel_counts import (
+    FUSED_MOE_KERNELS,
+    SGLANG_FI_KERNEL_S,
+    SGLANG_FI_MLA_KERNELS,
+    KernelCounts,
+)
 from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
 from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
 
@@ -258,13 +263,16 @@ _SGLANG_FI = replace(
     "all-reduce fusion (Blackwell; --moe-runner-backend flashinfer_trtllm --attention-backend "
     "trtllm_mla --enable-flashinfer-allreduce-fusion, DeepSeek MLA models)",
     kernels=SGLANG_FI_MLA_KERNELS,
+    kernel_overhead_s=SGLANG_FI_KERNEL_S,
     replicated_ep=True,
     source=(
         "kernels per layer counted from SGLang's and FlashInfer's source for this configuration "
         "(SGLANG_FI_MLA_KERNELS: 11 attention, 7 routed MoE, 6 shared expert, 5 dense FFN; "
         f"add+norm fused into the all-reduce); EP without attention DP: {REPLICATED_EP_SOURCE}; "
-        "kernel_overhead_s: the sglang profile's, "
-        f"{_KERNEL_SOURCE}, not refitted for these kernels; the rest as the sglang profile: "
+        f"kernel_overhead_s {SGLANG_FI_KERNEL_S * 1e6:g} us: the mean duration of this path's "
+        "NVFP4 activation-quantize kernel in a published B200 decode-step trace (InferenceX "
+        "issue 863), whose bytes take <= 0.2 us; no launch gap added (PDL overlaps it, pegainfer "
+        "issue 569); a floor, not fitted (SGLANG_FI_KERNEL_S); the rest as the sglang profile: "
         + _SGLANG.source
     ),
     fitted="",

@@ -75,3 +75,22 @@ down in NVFP4 (quantize + GEMM each: 4), SiLU-and-mul, the add into the routed o
 (5): gate_up and down in NVFP4 (4) and the activation. Element-wise dtype casts of the router
 logits or the routing bias, where the checkpoint's dtypes need them, are not counted. Counted for
 MLA; another attention would need its own count."""
+
+
+SGLANG_FI_KERNEL_S = 2.1e-6
+"""Fixed GPU time per kernel of SGLang's FlashInfer / TensorRT-LLM-gen Blackwell path (the
+`sglang-fi` profile), read from a published per-kernel table of its decode step on B200:
+SemiAnalysisAI/InferenceX issue 863 (Klaud-Cold, 2026-03-04; the Perfetto trace
+profiles/f65d6b4b/b200/sglang/dsr1_1k1k_fp4_tp4_ep4_conc64 of InferenceX-trace-storage,
+DeepSeek-R1 FP4, TP4 EP4, concurrency 64, CUDA graphs). Its smallest kernel, the NVFP4 activation
+quantize `cvt_fp16_to_fp4`, runs 183 times a step (3 a layer, one per NVFP4 linear, as
+SGLANG_FI_MLA_KERNELS counts them) for 0.39 ms: 2.1 us each, while its bytes (at most 64 rows of
+7168 BF16 values read, a quarter of that written: <= 1.2 MB) take <= 0.2 us at B200's HBM rate. So
+a kernel of this path costs ~2 us beyond its bytes. The launch gap between graph kernels (~1.3 us
+on H100, Hazy Research 2025-05-27; CUDA_GRAPH_KERNEL_S) is not added: these kernels are launched
+with programmatic dependent launch, which starts a kernel before its predecessor ends (in a CUDA
+graph on H100 PDL removed 0.96 us, all of an empty kernel pair's gap: pegainfer-project/pegainfer
+issue 569, 2026-07-06), and a kernel that starts early and waits shows that wait in its own
+duration. A floor, not a fit: the same table's small GEMM/bmm kernels take longer than their
+bytes plus 2.1 us (tests/test_engine_kernels.py), so decode steps priced with it lean fast.
+Measured on B200 (SM100), where these kernels run; the held-out B200/B300 records set nothing."""
