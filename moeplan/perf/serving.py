@@ -225,12 +225,23 @@ def aggregated_point(
     prompt_tokens = concurrency * gained * workload.prompt_tokens_per_output_token
     if not chunk_budget_ok(setup, prompt_tokens):
         return None
-    step = mixed_step(setup, workload, concurrency, prompt_tokens, speculation)
     chunk = min(workload.input_len, MAX_BATCHED_TOKENS)
     chunks = math.ceil(workload.input_len / MAX_BATCHED_TOKENS)
     # the steps that carry this request's prompt hold a full chunk in each DP group
     chunk_tokens = max(prompt_tokens, chunk * setup.layout.dp * setup.layout.pp)
-    ttft = chunks * mixed_step(setup, workload, concurrency, chunk_tokens, speculation).total_s
+    with_prompt = mixed_step(setup, workload, concurrency, chunk_tokens, speculation)
+    ttft = chunks * with_prompt.total_s
+    # The scheduler takes a waiting prompt whole, up to the token budget, in the next step
+    # (vLLM V1 / SGLang chunked prefill): prompts arrive as chunks, not as a trickle over every
+    # step. While they average under a chunk a step, a share of the steps carries one chunk and
+    # the rest only decode; a MoE step's expert reads grow with its distinct experts, which grow
+    # slower than its tokens, so one chunk in a step reads far less than the same tokens spread.
+    share = prompt_tokens / chunk_tokens
+    step = (
+        with_prompt
+        if share >= 1.0
+        else _blend(with_prompt, share, mixed_step(setup, workload, concurrency, 0.0, speculation))
+    )
     tpot = step.total_s / gained
     per_user = workload.output_len / (ttft + workload.output_len * tpot)
     return ServingPoint(
@@ -243,6 +254,20 @@ def aggregated_point(
         step,
         setup.layout.gpus * replicas,
         per_user * concurrency * replicas,
+    )
+
+
+def _blend(a: Phase, share: float, b: Phase) -> Phase:
+    """The mean step of a run whose steps are `a` for `share` of them and `b` otherwise."""
+    x, y = a.scaled(share), b.scaled(1.0 - share)
+    return Phase(
+        x.memory_s + y.memory_s,
+        x.compute_s + y.compute_s,
+        x.communication_s + y.communication_s,
+        x.overhead_s + y.overhead_s,
+        a.notes,
+        x.head_memory_s + y.head_memory_s,
+        x.head_compute_s + y.head_compute_s,
     )
 
 

@@ -112,6 +112,14 @@ def engine_cap(dep: Deployment, layout: Layout, default: int) -> int:
     return default if per_rank is None else per_rank * layout.dp
 
 
+def running_cap(dep: Deployment, layout: Layout, capacity: Capacity) -> int:
+    """Requests one replica runs at once: what its KV cache holds at full context, and the
+    engine's own cap. A client that keeps more in flight (a benchmark's --max-concurrency above
+    this) queues the rest: the engine admits a request only while it has KV blocks for it (vLLM
+    V1 scheduler), so the running batch, and the throughput, stop growing here."""
+    return min(capacity.per_replica, engine_cap(dep, layout, capacity.per_replica))
+
+
 def _powers_of_two(limit: int) -> Iterator[int]:
     n = 1
     while n <= limit:
@@ -169,7 +177,7 @@ def evaluate_layout(
             f"one request of {workload.input_len + workload.output_len} tokens does not fit: "
             f"{short / 1e9:.1f} GB per GPU missing",
         )
-    cap = min(capacity.per_replica, engine_cap(dep, layout, capacity.per_replica))
+    cap = running_cap(dep, layout, capacity)
     points = []
     for c in concurrencies(cap):
         p = (

@@ -16,9 +16,9 @@ from moeplan.model.catalog import load_model
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.offline_run import offline_run, trtllm_bench_caps
-from moeplan.perf.parallel import Layout
+from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, Layout
 from moeplan.perf.serving import ServingPoint, Workload, aggregated_point, replica_capacity
-from moeplan.perf.serving_search import Deployment, search_serving, setup_for
+from moeplan.perf.serving_search import Deployment, running_cap, search_serving, setup_for
 from moeplan.yamlio import load_packaged_yaml
 
 KV_QUANT_OF_RUN = "fp8"
@@ -68,6 +68,7 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         resolve_gpu(rec["gpu"]),
         resolve_engine(rec["engine"]),
         kv_quant=rec.get("kv_quant", KV_QUANT_OF_RUN),
+        usable_fraction=float(rec.get("gpu_memory_utilization", DEFAULT_USABLE_FRACTION)),
     )
     if rec.get("num_requests") is not None:
         return _offline(dep, rec, layout)
@@ -118,10 +119,13 @@ def _offline(dep: Deployment, rec: dict[str, Any], layout: Layout) -> ServingVal
 def _at_concurrency(
     dep: Deployment, rec: dict[str, Any], layout: Layout, concurrency: int
 ) -> ServingPoint | None:
+    """The run at its stated concurrency, each replica running no more than it holds
+    (`serving_search.running_cap`): past that, requests queue in the client's window."""
     replicas = rec["gpus"] // layout.gpus
-    per_replica = max(1, concurrency // replicas)
     setup = setup_for(dep, layout)
     workload = Workload(rec["input_len"], rec["output_len"])
+    cap = running_cap(dep, layout, replica_capacity(setup, workload, dep.usable_fraction))
+    per_replica = max(1, min(concurrency // replicas, cap))
     return aggregated_point(setup, workload, per_replica, replicas)
 
 
