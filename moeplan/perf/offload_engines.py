@@ -110,6 +110,22 @@ def cpu_threads(host: Host, engine: OffloadProfile) -> int:
     return host.cores
 
 
+# Checked for issue 15 and deliberately not priced (prompted by the held-out llama.cpp records):
+# the fixed cost of llama.cpp's CPU split per host MoE layer. ggml-cpu ends every node with a
+# ggml_barrier and MUL_MAT_ID has one more after quantizing its activations
+# (ggml-org/ggml@d99724f src/ggml-cpu/ggml-cpu.c); the scheduler keeps 3 MUL_MAT_ID + GLU (+3
+# ADD_ID where experts have biases, gpt-oss) on the CPU, the weights' MUL and the sum over experts
+# going to the GPU in its 'expand gpu up' pass (src/ggml-backend.cpp), so 7 or 10 barriers at
+# 3.04 us a node with 8 threads (ggml-org/llama.cpp PR 9598 test-barrier, EPYC); each of the two
+# backend changes of a layer waits on a blocking small copy (ggml_backend_sched_compute_splits),
+# 6-7 us a cudaMemcpy (NVIDIA/gdrcopy README). That is 34-43 us a layer; refitting
+# host_bw_efficiency on its one fitting record (36 host layers) absorbs it (0.80 -> 0.84) and the
+# held-out decode median goes 12.9% -> 13.7%. The held-out shortfall scales with the expert bytes
+# of a layer (4-17 us a MB across the 10900X, 7900 and 5900X runs), not with the layer count: those
+# runs read 2.5-4.0 GB/s of experts a thread, the fitting 14900K run 7.3, and ggml's MXFP4/Q4_K
+# AVX2 dot products decode ~13 GB/s a core at 4 GHz (instruction count of
+# ggml_vec_dot_mxfp4_q8_0), so neither a fixed per-layer cost nor the CPU's dot-product rate
+# separates them.
 OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
     p.id: p
     for p in (
