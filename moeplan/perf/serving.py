@@ -236,6 +236,7 @@ def aggregated_point(
     # step. While they average under a chunk a step, a share of the steps carries one chunk and
     # the rest only decode; a MoE step's expert reads grow with its distinct experts, which grow
     # slower than its tokens, so one chunk in a step reads far less than the same tokens spread.
+    # Under attention DP the groups' chunks are taken to share steps, as the TTFT above assumes.
     share = prompt_tokens / chunk_tokens
     step = (
         with_prompt
