@@ -34,6 +34,7 @@ from moeplan.perf.kernel_counts import (
 )
 from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
 from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
+from moeplan.perf.trtllm_gemm import TRTLLM_GEMM_EFFICIENCY
 
 
 def v0_step_overhead_s(
@@ -165,6 +166,8 @@ class EngineProfile:
 
     # (vendor, math datatype, fraction of that datatype's own dense peak): measured per backend
     compute_efficiency_by: tuple[tuple[str, str, float], ...] = ()
+    # (GPU id, math datatype, fraction of its dense peak) measured for this engine on that GPU
+    compute_efficiency_by_gpu: tuple[tuple[str, str, float], ...] = ()
     # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
     # run: the layer then runs "out of the box", every expert over every token (phases.py)
     ootb_moe_compute: tuple[str, ...] = ()
@@ -185,13 +188,15 @@ class EngineProfile:
 
     def compute_efficiency_for(self, gpu: GPU, dtype: str) -> float:
         """Fraction of `gpu`'s dense peak for math datatype `dtype` the engine's prompt GEMMs
-        reach: the measured one for this backend and datatype where the profile has it and the
-        catalog gives that datatype's own peak, else compute_efficiency."""
-        if gpu.has_peak(dtype):
-            for vendor, math, fraction in self.compute_efficiency_by:
-                if vendor == gpu.vendor.lower() and math == dtype:
-                    return fraction
-        return self.compute_efficiency
+        reach where the catalog gives that datatype's own peak: the one measured on this GPU
+        (compute_efficiency_by_gpu), else on its backend (compute_efficiency_by), else
+        compute_efficiency."""
+        if not gpu.has_peak(dtype):
+            return self.compute_efficiency
+        on_gpu = {(g, m): f for g, m, f in self.compute_efficiency_by_gpu}
+        on_backend = {(v, m): f for v, m, f in self.compute_efficiency_by}
+        default = on_backend.get((gpu.vendor.lower(), dtype), self.compute_efficiency)
+        return on_gpu.get((gpu.id, dtype), default)
 
     def allreduce_latency_for(self, interconnect: str, group: int) -> float:
         """Start-up latency of one TP all-reduce over `group` GPUs of one node joined by
@@ -218,11 +223,15 @@ _TRTLLM = EngineProfile(
     step_overhead_s=0.0,
     collective_latency_s=NCCL_LATENCY_S,
     custom_allreduce=True,
+    compute_efficiency_by_gpu=TRTLLM_GEMM_EFFICIENCY,
     source=(
         "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
         "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
         f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7: named assumptions "
-        "(fused kernels), no batch-stated record to check them; collective_latency_s 20 us "
+        "(fused kernels), no batch-stated record to check them; compute on B200, GB200, H200, "
+        "H100 and RTX PRO 6000: TensorRT-LLM 1.3.0rc20's Linear GEMMs at 2048-16384 tokens "
+        "measured in aiconfigurator's kernel database (TRTLLM_GEMM_EFFICIENCY, perf/"
+        "trtllm_gemm.py); collective_latency_s 20 us "
         "(NCCL_LATENCY_S; an unsourced 10 us before)"
         + _ALLREDUCE_SOURCE
         + " (the AUTO strategy's ONESHOT)"
@@ -350,6 +359,7 @@ ENGINES: dict[str, EngineProfile] = {
                 "use_custom_all_reduce on by default)"
             ),
             ootb_moe_compute=("fp8", "fp4"),
+            compute_efficiency_by_gpu=(),  # measured for 1.3.0rc20's kernels, not 0.9's
         ),
         EngineProfile(
             "llamacpp",

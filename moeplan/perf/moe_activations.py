@@ -29,8 +29,9 @@ used for every engine; the difference is at most 2 x hidden x quantized bytes a 
 
 GEMM FLOPs against these bytes: Qwen3-30B-A3B (hidden 2048, moe_intermediate 768, top-8, NVFP4)
 does 2 x 3 x 2048 x 768 x 8 = 75.5 MFLOP a token and layer against 158,592 bytes here (476
-FLOP/byte), below the FP4 ridge point of a B200 (~1100 FLOP/byte), so at prefill token counts
-the block is bound by this traffic, not its math (issue 14)."""
+FLOP/byte), about the ridge point of a B200 at TensorRT-LLM's measured FP4 GEMM rate (0.345 of
+9 PFLOPS over 0.88 x 7.7 TB/s: 458 FLOP/byte, perf/trtllm_gemm.py), so at prefill token counts
+this traffic costs as much time as the experts' math (issue 14)."""
 
 from __future__ import annotations
 
