@@ -30,13 +30,15 @@ def _minimax(gpu: str = "b200", tp: int = 2, quant: str = "native") -> tuple[Dep
 
 def test_prompts_under_a_chunk_a_step_come_as_whole_chunks():
     # 8 x 7373-token prompts per 922 outputs of 8 requests: 64 prompt tokens a step on average,
-    # under one 7373-token chunk, so 64 / 7373 of the steps carry a chunk and the rest decode
+    # under one 7373-token chunk; a request's own prompt is its TTFT, so 7 of its 922 decode
+    # steps carry the other requests' chunks and the rest decode
     dep, layout = _minimax()
     setup = setup_for(dep, layout)
     w = Workload(7373, 922)
     p = aggregated_point(setup, w, 8, 1)
     assert p is not None
-    share = 8 * w.prompt_tokens_per_output_token / 7373
+    share = 8 * w.prompt_tokens_per_output_token / 7373 - 1 / 922
+    assert share == pytest.approx(7 / 922)
     with_chunk = mixed_step(setup, w, 8, 7373.0)
     decode = mixed_step(setup, w, 8, 0.0)
     assert p.tpot_s == pytest.approx(share * with_chunk.total_s + (1 - share) * decode.total_s)
@@ -52,14 +54,18 @@ def test_prompts_under_a_chunk_a_step_come_as_whole_chunks():
 
 
 def test_a_chunk_or_more_a_step_is_the_old_mixed_step():
-    # 1k/1k at 2048 requests: 2048 prompt tokens a step on average, past one 1000-token chunk
+    # 1k/1k at 2048 requests: 2048 prompt tokens a step on average, past one 1000-token chunk;
+    # every step carries prompts but the one of the 1001 a request's own TTFT step took
     dep, layout = _minimax()
     setup = setup_for(dep, layout)
     w = Workload(1000, 1000)
     assert 2048 * w.prompt_tokens_per_output_token > min(w.input_len, MAX_BATCHED_TOKENS)
     p = aggregated_point(setup, w, 2048, 1)
     assert p is not None
-    assert p.tpot_s == pytest.approx(mixed_step(setup, w, 2048, 2048.0).total_s)
+    share = 1 - 1 / 1000
+    with_prompts, decode = mixed_step(setup, w, 2048, 2048.0), mixed_step(setup, w, 2048, 0.0)
+    assert p.tpot_s == pytest.approx(share * with_prompts.total_s + (1 - share) * decode.total_s)
+    assert p.tpot_s == pytest.approx(with_prompts.total_s, rel=1e-3)
 
 
 def test_a_stated_concurrency_past_the_kv_room_runs_what_fits():

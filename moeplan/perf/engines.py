@@ -176,6 +176,8 @@ class EngineProfile:
     # EP without attention DP moves no tokens: each rank runs its local experts over the whole
     # batch and the TP all-reduce sums them (REPLICATED_EP_SOURCE); no all-to-all is priced
     replicated_ep: bool = False
+    # prompts run in prefill batches of their own, the decode batch waiting; else with it
+    separate_prefill: bool = False
 
     def overlaps_mla_decode(self, gpu_id: str) -> bool:
         """Whether its MLA decode on `gpu_id` is FlashMLA's (FLASHMLA_DECODE_GPUS)."""
@@ -251,7 +253,12 @@ _SGLANG = EngineProfile(
     collective_latency_s=NCCL_LATENCY_S,
     custom_allreduce=True,
     overlapped_mla_decode=True,
+    separate_prefill=True,
     source=(
+        "separate_prefill: a waiting prompt runs as a prefill batch of its own before the next "
+        "decode batch ('Run prefill first if possible'), the decode batch joining it only with "
+        "--enable-mixed-chunk (sgl-project/sglang@0003215c python/sglang/srt/managers/"
+        "scheduler.py get_next_batch_to_run, _get_new_batch_prefill_raw: is_mixed_chunk); "
         "step_overhead_s 0: since v0.4 the scheduler runs one batch ahead and its CPU "
         "work overlaps the GPU; Nsight shows no GPU idle time between decode batches "
         "(LMSYS SGLang v0.4 blog, 2024-12-04, 'zero-overhead batch scheduler'; a minor "

@@ -9,7 +9,8 @@ at the mean context, and the communication of the layout are priced by the laten
 `perf.phases` (`stage_pass`); nothing here re-derives them. Concurrency is closed-loop (a fixed
 number of requests in flight, a new one starts as one ends, as benchmark clients run), so a
 request waits for no queue: its TTFT is its own prefill, in chunks of the engine's token budget,
-inside steps it shares with the decode batch.
+inside steps it shares with the decode batch (in prefill batches of its own where the engine runs
+them so, `EngineProfile.separate_prefill`: SGLang).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def mixed_step(
     and collectives run over all its rows; attention reads the real sequences' KV only (the
     padding rows are one dummy request of a one-token cache)."""
     spec, layout = setup.spec, setup.layout
-    micro = max(1.0, concurrency / layout.pp)
+    micro = max(1.0, concurrency / layout.pp) if concurrency > 0 else 0.0
     per_group = micro / layout.dp
     rows = max(micro, graph_batch / layout.pp) / layout.dp if graph_batch else per_group
     prompt_per_group = prefill_tokens / layout.pp / layout.dp
@@ -229,7 +230,12 @@ def aggregated_point(
     chunks = math.ceil(workload.input_len / MAX_BATCHED_TOKENS)
     # the steps that carry this request's prompt hold a full chunk in each DP group
     chunk_tokens = max(prompt_tokens, chunk * setup.layout.dp * setup.layout.pp)
-    with_prompt = mixed_step(setup, workload, concurrency, chunk_tokens, speculation)
+    # SGLang runs a prompt in a prefill batch of its own, the decode batch waiting
+    # (EngineProfile.separate_prefill); vLLM and TensorRT-LLM run it with the decode batch
+    separate = setup.rates.engine.separate_prefill
+    with_prompt = mixed_step(
+        setup, workload, 0 if separate else concurrency, chunk_tokens, speculation
+    )
     ttft = chunks * with_prompt.total_s
     # The scheduler takes a waiting prompt whole, up to the token budget, in the next step
     # (vLLM V1 / SGLang chunked prefill): prompts arrive as chunks, not as a trickle over every
@@ -237,12 +243,11 @@ def aggregated_point(
     # the rest only decode; a MoE step's expert reads grow with its distinct experts, which grow
     # slower than its tokens, so one chunk in a step reads far less than the same tokens spread.
     # Under attention DP the groups' chunks are taken to share steps, as the TTFT above assumes.
-    share = prompt_tokens / chunk_tokens
-    step = (
-        with_prompt
-        if share >= 1.0
-        else _blend(with_prompt, share, mixed_step(setup, workload, concurrency, 0.0, speculation))
-    )
+    # The request's own prompt is its TTFT steps: its OSL / gained decode steps carry the rest
+    # of the concurrency x ISL prompt tokens of its cycle.
+    share = max(0.0, prompt_tokens / chunk_tokens - chunks * gained / workload.output_len)
+    decode = mixed_step(setup, workload, concurrency, 0.0, speculation)
+    step = _blend(with_prompt, share, decode, decode_waits=separate)
     tpot = step.total_s / gained
     per_user = workload.output_len / (ttft + workload.output_len * tpot)
     return ServingPoint(
@@ -258,9 +263,11 @@ def aggregated_point(
     )
 
 
-def _blend(a: Phase, share: float, b: Phase) -> Phase:
-    """The mean step of a run whose steps are `a` for `share` of them and `b` otherwise."""
-    x, y = a.scaled(share), b.scaled(1.0 - share)
+def _blend(a: Phase, share: float, b: Phase, *, decode_waits: bool = False) -> Phase:
+    """The mean step of a run whose steps are `a` for `share` of them and `b` otherwise; where
+    the decode batch waits for a prefill batch of its own (`decode_waits`), a `share` of `a`
+    comes on top of every step `b`."""
+    x, y = a.scaled(share), b.scaled(1.0 if decode_waits else 1.0 - share)
     return Phase(
         x.memory_s + y.memory_s,
         x.compute_s + y.compute_s,
