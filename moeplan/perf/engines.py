@@ -34,6 +34,7 @@ from moeplan.perf.kernel_counts import (
 )
 from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
 from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
+from moeplan.perf.trtllm_fmha import TRTLLM_CONTEXT_FMHA
 from moeplan.perf.trtllm_gemm import TRTLLM_GEMM_EFFICIENCY
 
 
@@ -166,8 +167,9 @@ class EngineProfile:
 
     # (vendor, math datatype, fraction of that datatype's own dense peak): measured per backend
     compute_efficiency_by: tuple[tuple[str, str, float], ...] = ()
-    # (GPU id, math datatype, fraction of its dense peak) measured for this engine on that GPU
+    # measured on a GPU: (GPU id, math, fraction); prompt attention (GPU id, KV, e_max, s0)
     compute_efficiency_by_gpu: tuple[tuple[str, str, float], ...] = ()
+    context_fmha_by_gpu: tuple[tuple[str, str, float, float], ...] = ()
     # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
     # run: the layer then runs "out of the box", every expert over every token (phases.py)
     ootb_moe_compute: tuple[str, ...] = ()
@@ -226,14 +228,14 @@ _TRTLLM = EngineProfile(
     collective_latency_s=NCCL_LATENCY_S,
     custom_allreduce=True,
     compute_efficiency_by_gpu=TRTLLM_GEMM_EFFICIENCY,
+    context_fmha_by_gpu=TRTLLM_CONTEXT_FMHA,
     source=(
         "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
         "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
         f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7: named assumptions "
-        "(fused kernels), no batch-stated record to check them; compute on B200, GB200, H200, "
-        "H100 and RTX PRO 6000: TensorRT-LLM 1.3.0rc20's Linear GEMMs at 2048-16384 tokens "
-        "measured in aiconfigurator's kernel database (TRTLLM_GEMM_EFFICIENCY, perf/"
-        "trtllm_gemm.py); collective_latency_s 20 us "
+        "(fused kernels), no batch-stated record to check them; on B200/GB200/H200/H100/RTX "
+        "PRO 6000 FP8/NVFP4 GEMMs and prompt attention as measured in aiconfigurator's kernel "
+        "database (perf/trtllm_gemm.py, perf/trtllm_fmha.py); collective_latency_s 20 us "
         "(NCCL_LATENCY_S; an unsourced 10 us before)"
         + _ALLREDUCE_SOURCE
         + " (the AUTO strategy's ONESHOT)"
@@ -367,6 +369,7 @@ ENGINES: dict[str, EngineProfile] = {
             ),
             ootb_moe_compute=("fp8", "fp4"),
             compute_efficiency_by_gpu=(),  # measured for 1.3.0rc20's kernels, not 0.9's
+            context_fmha_by_gpu=(),
         ),
         EngineProfile(
             "llamacpp",

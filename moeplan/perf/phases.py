@@ -35,6 +35,7 @@ from moeplan.perf.terms import (
     p2p_seconds,
     stage_fraction,
 )
+from moeplan.perf.trtllm_fmha import measured_context_fmha
 
 DEFAULT_NETWORK_GBPS = 400.0
 """Inter-node network per GPU in Gb/s (one 400G InfiniBand/RoCE NIC per GPU)."""
@@ -204,6 +205,19 @@ def kernels_per_step(
     )
 
 
+def prompt_attention_flops(setup: Setup, prompt_tokens: float) -> float | None:
+    """Achievable FLOP rate of the attention core over prompts of `prompt_tokens` tokens: the
+    engine's measured context attention on this GPU by prompt length where it has one
+    (EngineProfile.context_fmha_by_gpu, trtllm_fmha.py), else the BF16 rate."""
+    gpu, engine = setup.gpu, setup.rates.engine
+    fraction = measured_context_fmha(
+        engine.context_fmha_by_gpu, gpu.id, setup.kv_quant, prompt_tokens
+    )
+    if fraction is None or gpu.bf16_flops is None:
+        return setup.rates.flops("bf16")
+    return gpu.peak_flops("bf16") * fraction
+
+
 def _kernel_overhead(setup: Setup) -> float:
     frac = stage_fraction(setup.spec, setup.layout)
     engine = setup.rates.engine
@@ -235,7 +249,7 @@ def stage_pass(
     phase = Phase()
     dense_peak = rates.flops(setup.scheme.dense_compute)
     expert_peak = rates.flops(setup.scheme.expert_compute)
-    attn_peak = rates.flops("bf16")
+    attn_peak = rates.flops("bf16") if decode else prompt_attention_flops(setup, new_tokens_per_seq)
     if dense_peak is None:
         phase.notes.append(f"no published TFLOPS for {setup.gpu.id}: compute time not modelled")
     if rates.engine.kernels is SGLANG_FI_MLA_KERNELS and not is_dense_mla(spec):

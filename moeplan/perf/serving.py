@@ -27,7 +27,14 @@ from moeplan.memory.estimate import (
 )
 from moeplan.perf.host import host_step_s
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, per_gpu_memory
-from moeplan.perf.phases import Phase, Setup, _through_pipeline, prefill, stage_pass
+from moeplan.perf.phases import (
+    Phase,
+    Setup,
+    _through_pipeline,
+    prefill,
+    prompt_attention_flops,
+    stage_pass,
+)
 from moeplan.perf.terms import attention_core_flops, stage_fraction
 
 
@@ -155,9 +162,8 @@ def mixed_step(
         # FLOPs per input_len prompt tokens in the step
         prompts = prompt_per_group / workload.input_len
         flops = prompts * attention_core_flops(spec, workload.input_len, 0)
-        stage.add_roofline(
-            0.0, 1.0, flops / layout.tp * stage_fraction(spec, layout), setup.rates.flops("bf16")
-        )
+        peak = prompt_attention_flops(setup, workload.input_len)
+        stage.add_roofline(0.0, 1.0, flops / layout.tp * stage_fraction(spec, layout), peak)
     total = _through_pipeline(setup, stage, tokens)
     total.overhead_s += setup.rates.engine.step_overhead_s
     # the executor rank's host loop over its requests (perf.host): decoding and new prompts
