@@ -34,6 +34,11 @@ from moeplan.perf.kernel_counts import (
 )
 from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
 from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
+from moeplan.perf.rocm_rates import (
+    ROCM_GEMM_EFFICIENCY,
+    ROCM_RATES_SOURCE,
+    ROCM_STREAM_BW_FRACTION,
+)
 from moeplan.perf.trtllm_fmha import TRTLLM_CONTEXT_FMHA
 from moeplan.perf.trtllm_gemm import TRTLLM_GEMM_EFFICIENCY
 
@@ -170,6 +175,8 @@ class EngineProfile:
     # measured on a GPU: (GPU id, math, fraction); prompt attention (GPU id, KV, e_max, s0)
     compute_efficiency_by_gpu: tuple[tuple[str, str, float], ...] = ()
     context_fmha_by_gpu: tuple[tuple[str, str, float, float], ...] = ()
+    # (GPU id, fraction of spec HBM bandwidth) measured on that GPU, replacing bw_efficiency
+    bw_efficiency_by_gpu: tuple[tuple[str, float], ...] = ()
     # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
     # run: the layer then runs "out of the box", every expert over every token (phases.py)
     ootb_moe_compute: tuple[str, ...] = ()
@@ -201,6 +208,11 @@ class EngineProfile:
         on_backend = {(v, m): f for v, m, f in self.compute_efficiency_by}
         default = on_backend.get((gpu.vendor.lower(), dtype), self.compute_efficiency)
         return on_gpu.get((gpu.id, dtype), default)
+
+    def bw_efficiency_for(self, gpu: GPU) -> float:
+        """Fraction of `gpu`'s spec HBM bandwidth a long weight stream reaches: the one measured
+        on that GPU (bw_efficiency_by_gpu), else bw_efficiency."""
+        return dict(self.bw_efficiency_by_gpu).get(gpu.id, self.bw_efficiency)
 
     def allreduce_latency_for(self, interconnect: str, group: int) -> float:
         """Start-up latency of one TP all-reduce over `group` GPUs of one node joined by
@@ -256,6 +268,8 @@ _SGLANG = EngineProfile(
     custom_allreduce=True,
     overlapped_mla_decode=True,
     separate_prefill=True,
+    compute_efficiency_by_gpu=ROCM_GEMM_EFFICIENCY,
+    bw_efficiency_by_gpu=ROCM_STREAM_BW_FRACTION,
     source=(
         "separate_prefill: a waiting prompt runs as a prefill batch of its own before the next "
         "decode batch ('Run prefill first if possible'), the decode batch joining it only with "
@@ -269,6 +283,8 @@ _SGLANG = EngineProfile(
         "in fitted_on, the Qwen speed benchmark run with SGLang 0.4.6.post1; "
         + _EFFICIENCY_SOURCE
         + _ALLREDUCE_SOURCE
+        + "; "
+        + ROCM_RATES_SOURCE
     ),
     fitted="kernel_overhead_s",
     fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,
@@ -325,12 +341,18 @@ ENGINES: dict[str, EngineProfile] = {
             collective_latency_s=NCCL_LATENCY_S,
             custom_allreduce=True,
             overlapped_mla_decode=True,
+            compute_efficiency_by_gpu=ROCM_GEMM_EFFICIENCY,
+            bw_efficiency_by_gpu=ROCM_STREAM_BW_FRACTION,
             source=(
                 f"{_KERNEL_SOURCE}; step_overhead_s 0.5 ms: V1's core loop schedules, prepares "
                 "inputs and samples between GPU steps (RFC vllm#23233, 2025-08-20); removing "
                 "input preparation and sampling from that path was expected to gain 5-10% "
                 "(vllm#23569), i.e. 0.25-0.5 ms of a ~5 ms Llama-8B H100 step (V1 blog); the "
-                "upper end is taken; no record checks it; " + _EFFICIENCY_SOURCE + _ALLREDUCE_SOURCE
+                "upper end is taken; no record checks it; "
+                + _EFFICIENCY_SOURCE
+                + _ALLREDUCE_SOURCE
+                + "; "
+                + ROCM_RATES_SOURCE
             ),
         ),
         EngineProfile(
@@ -345,11 +367,15 @@ ENGINES: dict[str, EngineProfile] = {
             step_overhead_s=v0_step_overhead_s(),
             collective_latency_s=NCCL_LATENCY_S,
             custom_allreduce=True,
+            compute_efficiency_by_gpu=ROCM_GEMM_EFFICIENCY,
+            bw_efficiency_by_gpu=ROCM_STREAM_BW_FRACTION,
             source=(
                 f"{_KERNEL_SOURCE}; step_overhead_s 3.8 ms from the vLLM v0.6.0 blog's "
                 "profile of the V0 loop (v0_step_overhead_s); "
                 + _EFFICIENCY_SOURCE
                 + _ALLREDUCE_SOURCE
+                + "; "
+                + ROCM_RATES_SOURCE
             ),
         ),
         _SGLANG,
@@ -392,7 +418,10 @@ ENGINES: dict[str, EngineProfile] = {
                 "else 0.35 (an assumption); "
                 "step_overhead_s (per token: ggml graph build, CUDA-graph update or Metal "
                 "encoding, not overlapped with the GPU): no published figure, fitted (least "
-                "median |error|, 0.25 ms grid) on the records in fitted_on; " + _EFFICIENCY_SOURCE
+                "median |error|, 0.25 ms grid) on the records in fitted_on; "
+                + _EFFICIENCY_SOURCE
+                + "; MI300X HBM at 0.783 of spec (Azure AI-benchmarking-guide BabelStream, "
+                "ROCM_STREAM_BW_FRACTION, perf/rocm_rates.py)"
             ),
             fitted="step_overhead_s",
             fitted_on=("gpt-oss-20b_gb10_llamacpp_tg32", "mixtral-8x7b_m2max_llamacpp_q4km_tg128"),
@@ -402,6 +431,7 @@ ENGINES: dict[str, EngineProfile] = {
                 ("nvidia", LLAMACPP_CUDA_KERNEL_S),
                 ("apple", LLAMACPP_METAL_KERNEL_S),
             ),
+            bw_efficiency_by_gpu=ROCM_STREAM_BW_FRACTION,
         ),
     )
 }

@@ -66,7 +66,7 @@ class Rates:
 
     @classmethod
     def from_engine(cls, gpu: GPU, engine: EngineProfile) -> Rates:
-        bw = gpu.mem_bw_bytes_per_s * engine.bw_efficiency
+        bw = gpu.mem_bw_bytes_per_s * engine.bw_efficiency_for(gpu)
 
         def flops(dtype: str) -> float | None:
             if gpu.bf16_flops is None:

@@ -151,7 +151,9 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
     )
     for row in doc["raw"]["copy"]:
         default = (
-            2 * row["bytes"] / (gpu.mem_bw_bytes_per_s * engine.bw_efficiency) if gpu else None
+            2 * row["bytes"] / (gpu.mem_bw_bytes_per_s * engine.bw_efficiency_for(gpu))
+            if gpu
+            else None
         )
         out.append(
             Comparison(
@@ -184,7 +186,7 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
         if gpu is not None:
             default = functools.partial(
                 _default_moe,
-                gpu.mem_bw_bytes_per_s * engine.bw_efficiency,
+                gpu.mem_bw_bytes_per_s * engine.bw_efficiency_for(gpu),
                 peak_default,
                 _moe_overhead(engine, gpu),
             )
@@ -205,7 +207,7 @@ def compare(cal: Calibration, gpu: GPU | None, engine: EngineProfile) -> list[Co
                 moe["shape"],
                 element,
                 t,
-                gpu.mem_bw_bytes_per_s * engine.bw_efficiency,
+                gpu.mem_bw_bytes_per_s * engine.bw_efficiency_for(gpu),
                 peak_default,
                 overhead,
             )
