@@ -303,11 +303,11 @@ _SGLANG_FI = replace(
         "kernels per layer counted from SGLang's and FlashInfer's source for this configuration "
         "(SGLANG_FI_MLA_KERNELS: 11 attention, 7 routed MoE, 6 shared expert, 5 dense FFN; "
         f"add+norm fused into the all-reduce); EP without attention DP: {REPLICATED_EP_SOURCE}; "
-        f"kernel_overhead_s {SGLANG_FI_KERNEL_S * 1e6:g} us: the mean duration of this path's "
-        "NVFP4 activation-quantize kernel in a published B200 decode-step trace (InferenceX "
-        "issue 863), whose bytes take <= 0.2 us; no launch gap added (PDL overlaps it, pegainfer "
-        "issue 569); a floor, not fitted (SGLANG_FI_KERNEL_S); the rest as the sglang profile: "
-        + _SGLANG.source
+        f"kernel_overhead_s {SGLANG_FI_KERNEL_S * 1e6:g} us: a published B200 decode-step "
+        "trace's per-kernel table (InferenceX issue 863), each kernel class's mean duration less "
+        "its bytes' time, weighted by launches (NVFP4 quantize 2.0, NVFP4 GEMM 7.0, MoE finalize "
+        "6.0, BF16 attention GEMMs 3.5 us); no launch gap added (PDL overlaps it, pegainfer issue "
+        "569); not fitted (SGLANG_FI_KERNEL_S); the rest as the sglang profile: " + _SGLANG.source
     ),
     fitted="",
     fitted_on=(),

@@ -77,20 +77,38 @@ logits or the routing bias, where the checkpoint's dtypes need them, are not cou
 MLA; another attention would need its own count."""
 
 
-SGLANG_FI_KERNEL_S = 2.1e-6
+SGLANG_FI_KERNEL_S = 4.3e-6
 """Fixed GPU time per kernel of SGLang's FlashInfer / TensorRT-LLM-gen Blackwell path (the
-`sglang-fi` profile), read from a published per-kernel table of its decode step on B200:
-SemiAnalysisAI/InferenceX issue 863 (Klaud-Cold, 2026-03-04; the Perfetto trace
-profiles/f65d6b4b/b200/sglang/dsr1_1k1k_fp4_tp4_ep4_conc64 of InferenceX-trace-storage,
-DeepSeek-R1 FP4, TP4 EP4, concurrency 64, CUDA graphs). Its smallest kernel, the NVFP4 activation
-quantize `cvt_fp16_to_fp4`, runs 183 times a step (3 a layer, one per NVFP4 linear, as
-SGLANG_FI_MLA_KERNELS counts them) for 0.39 ms: 2.1 us each, while its bytes (at most 64 rows of
-7168 BF16 values read, a quarter of that written: <= 1.2 MB) take <= 0.2 us at B200's HBM rate. So
-a kernel of this path costs ~2 us beyond its bytes. The launch gap between graph kernels (~1.3 us
-on H100, Hazy Research 2025-05-27; CUDA_GRAPH_KERNEL_S) is not added: these kernels are launched
-with programmatic dependent launch, which starts a kernel before its predecessor ends (in a CUDA
-graph on H100 PDL removed 0.96 us, all of an empty kernel pair's gap: pegainfer-project/pegainfer
-issue 569, 2026-07-06), and a kernel that starts early and waits shows that wait in its own
-duration. A floor, not a fit: the same table's small GEMM/bmm kernels take longer than their
-bytes plus 2.1 us (tests/test_engine_kernels.py), so decode steps priced with it lean fast.
-Measured on B200 (SM100), where these kernels run; the held-out B200/B300 records set nothing."""
+`sglang-fi` profile): each kernel's measured mean duration less the time of its bytes at the
+engine's stream rate (B200: 0.85 x 7.7 TB/s), averaged over the kernel classes of a published
+per-kernel table of its decode step, weighted by launches a step. Source: SemiAnalysisAI/InferenceX
+issue 863 (Klaud-Cold, 2026-03-04; the Perfetto trace profiles/f65d6b4b/b200/sglang/
+dsr1_1k1k_fp4_tp4_ep4_conc64 of InferenceX-trace-storage), one decode step of DeepSeek-R1 FP4 on
+B200, TP4 EP4, concurrency 64, CUDA graphs (the MLA kernel's grid has 64 in its batch dimension).
+Rows used, launches a step x mean, bytes a launch at 64 rows and TP4:
+- cvt_fp16_to_fp4 (NVFP4 activation quantize), 183 x 2.1 us; 0.65 MB (its input widths 4096 /
+  7168 / 512 / 4608, BF16 read, FP4 + an FP8 scale per 16 written): 0.10 us, so 2.0 us beyond;
+- DeviceGemmFp4GemmSm100 (the NVFP4 linears: O, the shared expert's or dense FFN's gate_up and
+  down), 183 x 8.4 us; 9.2 MB on average (weights at 4.5 bits, activations): 1.41 us, 7.0 beyond;
+- finalizeKernelVecLoad (the MoE's weighted top-k sum), 58 x 7.3 us; 8.3 MB (64 x 8 BF16 rows of
+  7168 read, 64 written): 1.26 us, 6.0 beyond;
+- the three nvjet (cuBLAS) BF16 GEMMs a layer, 61 x 8.9, 6.4 and 4.1 us: the fused q_a + kv_a
+  projection (7168 x 2112, replicated), q_b (1536 x 6144 at TP4) and one absorbed MLA bmm (32
+  heads x 512 x 128), 58.1 MB a layer together whichever row is which: 8.9 us, so 3.5 us beyond
+  each (BF16: the checkpoint quantizes O but not these; SGLang would requantize q_b_proj to FP8
+  only with SGLANG_NVFP4_CKPT_FP8_GEMM_IN_ATTN, EnvBool(False) in sgl-project/sglang@21ff4b08
+  python/sglang/srt/environ.py).
+(183 x 2.0 + 183 x 7.0 + 58 x 6.0 + 183 x 3.5) / 607 = 4.35 us (2.0-7.0 by class). Left out: the
+MLA decode kernel and the routed-expert GEMMs, whose time is their reads' (priced as bytes; the
+table's gaps there are noted in tests/test_engine_kernels.py), and a 58-launch nvjet row whose
+kernel the table does not name for certain (router GEMM or shared expert; 4.5 us beyond if the
+router: 4.36 us with it). The table lists these rows only; the step's other kernels (norms, rope,
+KV write, routing, the all-reduce) are taken to cost the same. This replaces 2.1 us, the quantize
+kernel's mean alone, a floor by construction. The launch gap between graph kernels (~1.3 us on
+H100, Hazy Research 2025-05-27; CUDA_GRAPH_KERNEL_S) is not added: these kernels are launched with
+programmatic dependent launch, which starts a kernel before its predecessor ends (in a CUDA graph
+on H100 PDL removed 0.96 us, all of an empty kernel pair's gap: pegainfer-project/pegainfer issue
+569, 2026-07-06), and a kernel that starts early and waits shows that wait in its own duration;
+by the same token the durations may overlap their predecessors' tails, so this is an upper reading
+of the cost within each kernel class. Measured on B200 (SM100), where these kernels run; the
+held-out B200/B300 records set nothing (issue 14)."""
