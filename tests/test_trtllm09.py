@@ -68,14 +68,15 @@ def test_fp16_experts_keep_the_plugin_path():
 
 def test_the_09_profile_is_trtllm_but_for_its_moe_path():
     """Its efficiencies and overheads are the trtllm profile's (one set of constants), but for
-    the GEMM and prompt-attention rates measured on 1.3.0rc20's kernels (perf/trtllm_gemm.py,
-    perf/trtllm_fmha.py)."""
+    the GEMM, prompt-attention and NVFP4 fused-MoE rates measured on 1.3.0rc20's kernels
+    (perf/trtllm_gemm.py, perf/trtllm_fmha.py, perf/trtllm_moe.py)."""
     old, new = ENGINES["trtllm-0.9"], ENGINES["trtllm"]
     assert replace(old, id=new.id, description=new.description, source=new.source) == replace(
         new,
         ootb_moe_compute=old.ootb_moe_compute,
         compute_efficiency_by_gpu=(),
         context_fmha_by_gpu=(),
+        fused_moe_by_gpu=(),
     )
 
 

@@ -33,14 +33,24 @@ from moeplan.perf.kernel_counts import (
     KernelCounts,
 )
 from moeplan.perf.kernel_counts import LLAMACPP_KERNELS as LLAMACPP_KERNELS
+from moeplan.perf.llamacpp_rates import (
+    LLAMA3_8B_MATMUL_PARAMS as LLAMA3_8B_MATMUL_PARAMS,
+)
+from moeplan.perf.llamacpp_rates import (
+    LLAMACPP_CUDA_KERNEL_S,
+    LLAMACPP_METAL_KERNEL_S,
+    LLAMACPP_MMQ_INT8_EFFICIENCY,
+)
 from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
 from moeplan.perf.rocm_rates import (
     ROCM_GEMM_EFFICIENCY,
     ROCM_RATES_SOURCE,
     ROCM_STREAM_BW_FRACTION,
 )
+from moeplan.perf.trtllm09 import TRTLLM_09_MOE_SOURCE as TRTLLM_09_MOE_SOURCE
 from moeplan.perf.trtllm_fmha import TRTLLM_CONTEXT_FMHA
 from moeplan.perf.trtllm_gemm import TRTLLM_GEMM_EFFICIENCY
+from moeplan.perf.trtllm_moe import TRTLLM_NVFP4_MOE
 
 
 def v0_step_overhead_s(
@@ -75,59 +85,6 @@ _KERNEL_SOURCE = (
     "kernel_overhead_s: fitted on SGLang's two records (sglang profile), launch gap >= 1.3 us "
     "per graph kernel on H100 (Hazy Research, 2025-05-27) plus ramp-up/tail"
 )
-LLAMACPP_CUDA_KERNEL_S = 1.3e-6
-"""llama.cpp's fixed GPU time per kernel on the CUDA backend. Batch-1 decode runs as one CUDA
-graph (ggml-org/llama.cpp PR 6766, Alan Gray of NVIDIA, 2024-04: llama-2-7b Q4_K_M on H100-PCIe
-143.35 -> 163.83 tok/s, 0.87 ms of launch overhead removed per token; issue 6763), so what a
-kernel costs beyond its bytes is the launch gap between graph kernels, about 1.3 us on an H100
-(Hazy Research, 2025-05-27, read through the mlops.substack summary, as CUDA_GRAPH_KERNEL_S).
-llama.cpp's decode kernels are matrix-vector kernels with one block per few rows and fused
-element-wise ops (LLAMACPP_KERNELS), not the SGLang/vLLM Triton fused-MoE kernels whose ramp-up
-and tail the fitted CUDA_GRAPH_KERNEL_S also holds; no ramp-up/tail is added, so this is a lower
-bound. Sourced, not fitted; the held-out llama.cpp references were not used to set it."""
-
-LLAMACPP_METAL_KERNEL_S = 5.16e-6
-"""Fixed GPU time per dispatch on Apple's Metal: measured as a slope by the ferrox project
-(github.com/antonellof/ferrox issue 149, 2026-09-07): 832 extra inert rms_norm dispatches per
-token on Gemma-2-2B added 4.30 ms of GPU time (5.16 us each) and 0.50 ms of host encoding
-(0.61 us each, overlapped with the GPU by llama.cpp's parallel command-buffer encoding, ggml PR
-9698). A Metal runtime other than llama.cpp, with a barrier between dependent dispatches as in
-llama.cpp's Metal backend; chip not named in the issue."""
-
-LLAMA3_8B_MATMUL_PARAMS = 32 * (4096 * 4096 * 2 + 2 * 4096 * 1024 + 3 * 4096 * 14336)
-"""Llama-3-8B's matmul weights (32 layers: Q and O 4096 x 4096, K and V 4096 x 1024, gate/up/down
-4096 x 14336): 6.98 G. llama-bench's pp test asks logits of the last token only, so the LM head
-is left out; causal attention at 512 tokens adds ~1% and is left out too."""
-
-LLAMACPP_MMQ_INT8_EFFICIENCY = 10358.75 * 2 * LLAMA3_8B_MATMUL_PARAMS / 660.6e12
-"""Fraction of the dense INT8 tensor peak llama.cpp's quantized matmul (MMQ, int8 MMA) reaches
-in a prompt: ggml-org/llama.cpp PR 7676 (JohannesGaessler, 2024-06, 'CUDA: use tensor cores for
-MMQ'), RTX 4090, llama 8B Q4_0, microbatch 512: pp512 10358.75 tok/s = 145 int8 TOPS of the RTX
-4090's 660.6 dense: 0.219. One GPU, one model, a 2024 build: later MMQ work may be faster, and
-its mma.sync path does not use Hopper's wgmma, so on an H100 it is an assumption. Applied only
-where the catalog gives the GPU's own INT8 peak (compute_efficiency_for)."""
-
-TRTLLM_09_MOE_SOURCE = (
-    "TensorRT-LLM v0.9.0 (NVIDIA/TensorRT-LLM@250d9c29): the MixtureOfExperts plugin runs "
-    "fp32/fp16/bf16 experts and weight-only int8/int4 ones only (plugins/mixtureOfExperts/"
-    "mixtureOfExpertsPlugin.cpp, init) and layers/moe.py gives it fp16 experts under FP8 "
-    "quantization; FP8 experts exist only without the plugin, where moe.py runs every expert "
-    "(a GatedMLP of FP8Linear layers, layers/mlp.py) over all tokens and masks the sum by the "
-    "top-k weights; FP8 quantization for Mixtral came in 0.10.0 (release notes)"
-)
-"""What TensorRT-LLM 0.9 ran for FP8 MoE experts (issue 17; the held-out 0.9.0 Mixtral FP8
-first-token rows prompted the look). Checks from the same doc that are not records here: its
-Mixtral FP8 throughput rows (docs/source/performance.md@v0.9.0, Peak Throughput; static
-batches, `latency --batch B --input I --output O --kv-quant fp8`, end to end) are predicted
--28%..+23% (median |error| 12%, 12 rows) this way and -22%..+190% (median +45%) with routed
-FP8 experts (2048/128, batch 64: H100 588 tok/s/GPU published, 622 vs 1284; L40S 155, 148 vs
-221); the A100 FP16 rows (plugin either way) -46%..-1%. Without the plugin, moe_tp_mode
-TENSOR_PARALLEL (the default) would all-reduce each expert's output in its RowLinear (9
-all-reduces a layer, not 2): on the PCIe L40S that predicts 67 and 517 tok/s/GPU for the
-published 155 and 1266, so the runs split the experts otherwise (EXPERT_PARALLEL all-reduces
-once a layer) and moeplan keeps the layout's collectives. The kernel count of the unfused
-layer is not modelled (the fused one is kept)."""
-
 _EFFICIENCY_SOURCE = (
     "bw_efficiency 0.85 (HBM copy kernels 85-92% of spec), compute_efficiency 0.6: named "
     "assumptions, not fitted; collective_latency_s 20 us: NCCL's small all-reduce measured in a "
@@ -175,6 +132,8 @@ class EngineProfile:
     # measured on a GPU: (GPU id, math, fraction); prompt attention (GPU id, KV, e_max, s0)
     compute_efficiency_by_gpu: tuple[tuple[str, str, float], ...] = ()
     context_fmha_by_gpu: tuple[tuple[str, str, float, float], ...] = ()
+    # fused MoE measured on a GPU: (GPU id, expert weights, fraction of peak, seconds a row)
+    fused_moe_by_gpu: tuple[tuple[str, str, float, float], ...] = ()
     # (GPU id, fraction of spec HBM bandwidth) measured on that GPU, replacing bw_efficiency
     bw_efficiency_by_gpu: tuple[tuple[str, float], ...] = ()
     # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
@@ -241,13 +200,15 @@ _TRTLLM = EngineProfile(
     custom_allreduce=True,
     compute_efficiency_by_gpu=TRTLLM_GEMM_EFFICIENCY,
     context_fmha_by_gpu=TRTLLM_CONTEXT_FMHA,
+    fused_moe_by_gpu=TRTLLM_NVFP4_MOE,
     source=(
         "step_overhead_s 0: the PyTorch backend's overlap scheduler launches step n+1 "
         "before the CPU work of step n (TensorRT-LLM docs, features/overlap-scheduler, "
         f"enabled by default); {_KERNEL_SOURCE}; bw 0.88, compute 0.7: named assumptions "
         "(fused kernels), no batch-stated record to check them; on B200/GB200/H200/H100/RTX "
         "PRO 6000 FP8/NVFP4 GEMMs and prompt attention as measured in aiconfigurator's kernel "
-        "database (perf/trtllm_gemm.py, perf/trtllm_fmha.py); collective_latency_s 20 us "
+        "database (perf/trtllm_gemm.py, perf/trtllm_fmha.py), B200/GB200 NVFP4 experts with a "
+        "measured cost a row (perf/trtllm_moe.py); collective_latency_s 20 us "
         "(NCCL_LATENCY_S; an unsourced 10 us before)"
         + _ALLREDUCE_SOURCE
         + " (the AUTO strategy's ONESHOT)"
@@ -396,6 +357,7 @@ ENGINES: dict[str, EngineProfile] = {
             ootb_moe_compute=("fp8", "fp4"),
             compute_efficiency_by_gpu=(),  # measured for 1.3.0rc20's kernels, not 0.9's
             context_fmha_by_gpu=(),
+            fused_moe_by_gpu=(),
         ),
         EngineProfile(
             "llamacpp",

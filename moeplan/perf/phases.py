@@ -36,6 +36,7 @@ from moeplan.perf.terms import (
     stage_fraction,
 )
 from moeplan.perf.trtllm_fmha import measured_context_fmha
+from moeplan.perf.trtllm_moe import expanded_rows_per_gpu, fused_moe_rates
 
 DEFAULT_NETWORK_GBPS = 400.0
 """Inter-node network per GPU in Gb/s (one 400G InfiniBand/RoCE NIC per GPU)."""
@@ -296,6 +297,16 @@ def stage_pass(
                 picks,
                 routed_load(setup, stage_tokens),
             )
+        # TensorRT-LLM's NVFP4 fused MoE on SM100: its math at a measured fraction of the FP4
+        # peak plus a cost an expanded row (trtllm_moe.py), in place of the GEMM rate
+        fused = fused_moe_rates(
+            rates.engine.fused_moe_by_gpu, setup.gpu.id, setup.scheme.formats["routed_experts"]
+        )
+        if fused is not None and not measured and not ootb:
+            expert_peak = setup.gpu.peak_flops(setup.scheme.expert_compute) * fused[0]
+            load = routed_load(setup, stage_tokens)
+            rows = expanded_rows_per_gpu(spec, layout, stage_tokens, picks, load)
+            phase.compute_s += setup.gpu_moe_fraction * rows * fused[1]
         add(expert_bytes, bw, expert_flops, expert_peak)
         if ootb:
             phase.notes.append(
