@@ -39,10 +39,11 @@ launches (the profile's overhead, 9 x 6.25 us). Both constants by weighted least
 - GB200: fraction 0.792, 7.59 ns a row; rows 0.85-1.39x (median 0.98), shape medians 0.87-1.22x.
 
 The FP8 CUTLASS rows of the same B200 table fit a cost a row of 1.6-3 ns, and its BF16 ones none:
-the per-row cost is the NVFP4 path's (its per-16-value block scales are computed and written for
-each row in the expand and activation passes, and read by both GEMMs); FP8 and BF16 experts keep
-the GEMM rate. Prompted by the held-out perf-overview serving records' error on prompt-heavy
-ISL/OSL (issue 14); no value was taken from them.
+the per-row cost is the NVFP4 path's (a candidate, not resolved kernel by kernel: its
+per-16-value block scales, computed and written for each row in the expand and activation passes
+and read by both GEMMs); FP8 and BF16 experts keep the GEMM rate. Prompted by the held-out
+perf-overview serving records' error on prompt-heavy ISL/OSL (issue 14); no value was taken from
+them.
 """
 
 from __future__ import annotations
