@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from moeplan.memory.quant import resolve_scheme, weight_format
+from moeplan.memory.quant import component_bits, resolve_scheme, weight_format
+from moeplan.model.catalog import load_model
+from moeplan.model.params import count_params
 from moeplan.model.quant_config import native_quant_of
 
 
@@ -114,3 +116,37 @@ def test_audio_and_vision_towers_at_any_depth():
 
     notes = size_model(spec, rs("bf16")).notes
     assert any("audio tower (whisper_like) present" in n for n in notes)
+
+
+def test_attention_out_blends_the_output_projection():
+    """nvidia/DeepSeek-R1-0528-FP4-v2 (model card: wo NVFP4 on top of the v1 exclusion of every
+    self_attn*): q_a/q_b/kv_a/kv_b BF16 and wo NVFP4. Per MLA layer wo is 128 x 128 x 7168 =
+    117.4M of 187.1M attention weights (q_a 11.0M, q_b 37.7M, kv_a 4.1M, kv_b 16.8M)."""
+    spec = load_model("deepseek-r1")
+    counts = count_params(spec)
+    mix = resolve_scheme("bf16,experts=nvfp4,dense_ffn=nvfp4,attention_out=nvfp4")
+    bits = component_bits(mix, spec, counts)
+    share = 128 * 128 * 7168 / (7168 * 1536 + 1536 * 128 * 192 + 7168 * 576 + 512 * 128 * 256
+                                + 128 * 128 * 7168)  # fmt: skip
+    assert "attention_out" not in bits
+    assert bits["attention"] == pytest.approx((1 - share) * 16 + share * 4.5, rel=1e-3)
+    assert bits["routed_experts"] == bits["dense_ffn"] == bits["shared_experts"] == 4.5
+    kept = {"attention", "embedding", "lm_head", "router", "norms", "mtp"}
+    assert set(mix.kept_in_16bit()) == kept
+    # group "attention" sets the output projection too; a plain scheme blends nothing
+    assert component_bits(resolve_scheme("bf16,attention=nvfp4"), spec, counts)["attention"] == 4.5
+    assert component_bits(resolve_scheme("nvfp4"), spec, counts)["attention"] == 4.5
+
+
+def test_modelopt_exclusion_of_q_and_kv_keeps_wo_quantized():
+    """A ModelOpt list naming the MLA q/kv projections but not o_proj (GLM-4.7-Flash-NVFP4's
+    hf_quant_config.json style) leaves the output projection NVFP4."""
+    mla = ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj"]
+    cfg = {
+        "quant_method": "modelopt",
+        "quant_algo": "NVFP4",
+        "exclude_modules": ["lm_head"] + [f"model.layers.1.self_attn.{m}" for m in mla],
+    }
+    assert native_quant_of({"quantization_config": cfg}) == (
+        "bf16,attention_out=nvfp4,dense_ffn=nvfp4,shared_experts=nvfp4,routed_experts=nvfp4"
+    )

@@ -108,7 +108,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "experts": ("routed_experts", "shared_experts"),
     "routed_experts": ("routed_experts",),
     "shared_experts": ("shared_experts",),
-    "attention": ("attention",),
+    "attention": ("attention", "attention_out"),
+    "attention_out": ("attention_out",),
     "dense_ffn": ("dense_ffn",),
     "embedding": ("embedding",),
     "lm_head": ("lm_head",),
@@ -116,6 +117,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "mtp": ("mtp",),
 }
 _LINEAR = ("attention", "dense_ffn", "routed_experts", "shared_experts", "mtp")
+# "attention_out" is not a ParamCounts component: the attention output projection (o_proj, MLA's
+# wo), a share of the attention component that a checkpoint may store apart from q/k/v (NVIDIA's
+# DeepSeek-R1-0528-FP4-v2: wo NVFP4, the rest of attention BF16); component_bits blends it into
+# "attention". Group "attention" sets both; "attention_out" only the output projection.
 _KEPT_16BIT = ("embedding", "lm_head", "router", "norms")
 
 
@@ -136,7 +141,15 @@ class QuantScheme:
         return FORMAT_COMPUTE.get(self.formats["attention"], "bf16")
 
     def kept_in_16bit(self) -> list[str]:
-        return [c for c, f in self.formats.items() if weight_format(f).bits_per_weight >= 16]
+        return [
+            c
+            for c, f in self.formats.items()
+            if weight_format(f).bits_per_weight >= 16
+            and not (c == "attention_out" and f == self.formats.get("attention"))
+        ]
+
+    def __post_init__(self) -> None:
+        self.formats.setdefault("attention_out", self.formats["attention"])
 
 
 def _uniform(base: str, description: str) -> QuantScheme:
@@ -293,8 +306,26 @@ def gguf_component_bits(
     return bits
 
 
+def attention_out_share(spec: ModelSpec, counts: ParamCounts) -> float:
+    """The output projection's share of the attention weights: num_layers x heads x v_head_dim
+    x hidden over the attention component (MLA: wo is 117.4M of DeepSeek-V3's 187.1M a layer)."""
+    total = counts.breakdown.get("attention", 0)
+    if not total:
+        return 0.0
+    attn = spec.attention
+    out = spec.num_layers * attn.num_heads * attn.v_head_dim * spec.hidden_size
+    return min(1.0, out / total)
+
+
 def component_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> dict[str, float]:
-    """Bits per weight of each component under a scheme."""
+    """Bits per weight of each component under a scheme; an `attention_out` format apart from
+    the attention one is blended into "attention" by the output projection's share."""
     if scheme.gguf_rule:
-        return gguf_component_bits(scheme, spec, counts)
-    return {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
+        bits = gguf_component_bits(scheme, spec, counts)
+    else:
+        bits = {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
+    out = bits.pop("attention_out", None)
+    if out is not None and scheme.formats["attention_out"] != scheme.formats["attention"]:
+        share = attention_out_share(spec, counts)
+        bits["attention"] = (1 - share) * bits["attention"] + share * out
+    return bits

@@ -16,7 +16,8 @@ WRAPPER_KEYS = ("text_config", "language_config", "llm_config", "thinker_config"
 # A module name of each component as HF checkpoints spell it; a component is left in the
 # checkpoint's dtype when an ignore entry matches one of its names.
 COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
-    "attention": ("model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.o_proj"),
+    "attention": ("model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.q_a_proj"),
+    "attention_out": ("model.layers.1.self_attn.o_proj",),
     "dense_ffn": ("model.layers.0.mlp.gate_proj", "model.layers.0.mlp.down_proj"),
     "shared_experts": (
         "model.layers.1.mlp.shared_experts.gate_proj",
@@ -131,5 +132,10 @@ def _mix(fmt: str, ignore: list[Any], substring: bool = False) -> str:
         return fmt
     if not quantized:
         return "bf16"
-    groups = quantized + (["mtp"] if len(quantized) == len(COMPONENT_MODULES) else [])
+    if "attention" in quantized:  # group "attention" covers its output projection too
+        quantized = [c for c in quantized if c != "attention_out"]
+        every = len(quantized) == len(COMPONENT_MODULES) - 1
+    else:
+        every = False
+    groups = quantized + (["mtp"] if every else [])
     return "bf16," + ",".join(f"{_GROUP_OF.get(c, c)}={fmt}" for c in groups)

@@ -115,7 +115,8 @@ def gpus_table(gpus: list[GPU]) -> Table:
 def quants_table() -> Table:
     def kept(s) -> str:
         names = s.kept_in_16bit()
-        return "all" if len(names) == len(s.formats) else ", ".join(names) or "-"
+        every = [c for c in s.formats if c != "attention_out"]
+        return "all" if set(every) <= set(names) else ", ".join(names) or "-"
 
     rows = [
         [
@@ -141,8 +142,8 @@ def quants_table() -> Table:
     )
     t.notes.append(
         "mixes: BASE,GROUP=FORMAT,... e.g. 'bf16,experts=mxfp4'; groups: experts, "
-        "routed_experts, shared_experts, attention, dense_ffn, embedding, lm_head, "
-        "router, mtp; formats: " + ", ".join(FORMATS)
+        "routed_experts, shared_experts, attention, attention_out (the output projection "
+        "alone), dense_ffn, embedding, lm_head, router, mtp; formats: " + ", ".join(FORMATS)
     )
     t.notes.append(
         "GGUF q4_k_m / q2_k use llama.cpp's per-layer mix: bits/weight of experts "
