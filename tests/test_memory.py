@@ -67,6 +67,16 @@ def test_mixtral_gguf_sizes():
     assert _weights("mixtral-8x7b", "q4_0") == pytest.approx(26.44e9, rel=0.01)
 
 
+def test_gpt_oss_checkpoint_sizes():
+    """OpenAI's gpt-oss model card (arXiv 2508.10925, Table 1, "Checkpoint Size"): 60.8 GiB
+    (120b) and 12.8 GiB (20b); the checkpoints' own mix, MXFP4 experts with attention, router,
+    embeddings and head BF16 (quantization_config modules_to_not_convert): `native`."""
+    assert _weights("gpt-oss-120b", "native") == pytest.approx(60.8 * GIB, rel=0.01)
+    assert _weights("gpt-oss-20b", "native") == pytest.approx(12.8 * GIB, rel=0.01)
+    # every linear MXFP4 (attention 4.25 bits, not 16) would be 1.4 GiB (2.3%) short on 120b
+    assert _weights("gpt-oss-120b", "mxfp4") < 0.985 * 60.8 * GIB
+
+
 def test_gpt_oss_20b_gguf_mix():
     """llama.cpp dgx-spark bench: gpt-oss-20b MXFP4 GGUF = 11.27 GiB (MXFP4 experts, Q8_0 rest)."""
     assert _weights("gpt-oss-20b", "q8_0,experts=mxfp4") == pytest.approx(11.27 * GIB, rel=0.01)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from moeplan.memory.quant import component_bits, resolve_scheme, weight_format
+from moeplan.memory.quant import attention_out_share, component_bits, resolve_scheme, weight_format
 from moeplan.model.catalog import load_model
 from moeplan.model.params import count_params
 from moeplan.model.quant_config import native_quant_of
@@ -150,3 +150,24 @@ def test_modelopt_exclusion_of_q_and_kv_keeps_wo_quantized():
     assert native_quant_of({"quantization_config": cfg}) == (
         "bf16,attention_out=nvfp4,dense_ffn=nvfp4,shared_experts=nvfp4,routed_experts=nvfp4"
     )
+
+
+def test_deepseek_r1_fp4_v2_element_count():
+    """nvidia/DeepSeek-R1-0528-NVFP4-v2 stores 393.6B elements (the count llmrun.dev shows for
+    it): NVFP4 linears as two values a byte plus one FP8 scale per 16 (0.5625 elements a weight),
+    BF16 ones as one; the MTP layer BF16 (SGLang's SGLANG_NVFP4_CKPT_FP8_NEXTN_MOE doc: its MoE is
+    BF16 in the checkpoint) with its own embedding and head. The checkpoint's mix (wo FP4, q/kv
+    BF16) gives it within 0.1%; uniform NVFP4 (391.8B) and the v1 split (396.8B) do not."""
+    spec = load_model("deepseek-r1")
+    b = count_params(spec).breakdown
+    share = attention_out_share(spec, count_params(spec))
+    bf16 = 2 * (b["embedding"] + b["lm_head"]) + b["router"] + b["norms"] + b["mtp"]
+    linear = b["routed_experts"] + b["shared_experts"] + b["dense_ffn"]
+
+    def elements(fp4_share_of_attention: float) -> float:
+        attn = b["attention"]
+        fp4 = linear + attn * fp4_share_of_attention
+        return bf16 + attn * (1 - fp4_share_of_attention) + fp4 * (0.5 + 1 / 16)
+
+    assert elements(share) == pytest.approx(393.6e9, rel=0.001)
+    assert elements(1.0) < 393.6e9 * 0.996 and elements(0.0) > 393.6e9 * 1.004
