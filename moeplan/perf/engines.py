@@ -43,6 +43,8 @@ from moeplan.perf.llamacpp_rates import (
 )
 from moeplan.perf.moe_comm import REPLICATED_EP_SOURCE
 from moeplan.perf.rocm_rates import (
+    ROCM_DECODE_SOURCE,
+    ROCM_FP8_DENSE_DECODE_BW,
     ROCM_GEMM_EFFICIENCY,
     ROCM_RATES_SOURCE,
     ROCM_STREAM_BW_FRACTION,
@@ -136,6 +138,8 @@ class EngineProfile:
     fused_moe_by_gpu: tuple[tuple[str, str, float, float], ...] = ()
     # (GPU id, fraction of spec HBM bandwidth) measured on that GPU, replacing bw_efficiency
     bw_efficiency_by_gpu: tuple[tuple[str, float], ...] = ()
+    # (GPU id, bytes/s) its FP8 dense GEMMs reach at decode sizes (rocm_rates.decode_dense_bw)
+    decode_dense_bw_by_gpu: tuple[tuple[str, float], ...] = ()
     # expert math datatypes (QuantScheme.expert_compute) the engine's fused-MoE kernel cannot
     # run: the layer then runs "out of the box", every expert over every token (phases.py)
     ootb_moe_compute: tuple[str, ...] = ()
@@ -231,6 +235,7 @@ _SGLANG = EngineProfile(
     separate_prefill=True,
     compute_efficiency_by_gpu=ROCM_GEMM_EFFICIENCY,
     bw_efficiency_by_gpu=ROCM_STREAM_BW_FRACTION,
+    decode_dense_bw_by_gpu=ROCM_FP8_DENSE_DECODE_BW,
     source=(
         "separate_prefill: a waiting prompt runs as a prefill batch of its own before the next "
         "decode batch ('Run prefill first if possible'), the decode batch joining it only with "
@@ -246,6 +251,7 @@ _SGLANG = EngineProfile(
         + _ALLREDUCE_SOURCE
         + "; "
         + ROCM_RATES_SOURCE
+        + ROCM_DECODE_SOURCE
     ),
     fitted="kernel_overhead_s",
     fitted_on=CUDA_GRAPH_KERNEL_FITTED_ON,

@@ -22,6 +22,7 @@ from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS,
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
 from moeplan.perf.parallel import Layout
+from moeplan.perf.rocm_rates import decode_dense_bw
 from moeplan.perf.terms import (
     ROUTING_SKEW_DEFAULT,
     WeightSplit,
@@ -258,10 +259,14 @@ def stage_pass(
             f"engine '{rates.engine.id}' counts the kernels of SGLang's DeepSeek MLA path "
             "(trtllm_mla attention); this model has other attention, so its launch count is rough"
         )
-    # dense weights: attention projections, dense FFN, shared experts, router
+    # dense weights: attention projections, dense FFN, shared experts, router; at decode, the
+    # engine's measured rate for their format on this GPU where it has one (rocm_rates.py)
+    dense_bw = decode_dense_bw(
+        rates.engine.decode_dense_bw_by_gpu, setup.gpu.id, setup.scheme.formats["attention"]
+    )
     phase.add_roofline(
         dense_weight_bytes_per_gpu(split, spec, layout),
-        rates.stream_bw_bytes_per_s,
+        dense_bw if decode and dense_bw else rates.stream_bw_bytes_per_s,
         2 * split.dense_params * tokens_per_group / layout.tp * frac,
         dense_peak,
     )

@@ -35,6 +35,35 @@ H200 page (ND_H200_v5_results.md) gives 4.01 / 4.00 / 4.15 / 4.15 TB/s of 4.8: 0
 that the vllm, sglang and llamacpp profiles assume for a long weight stream, so the MI300X value
 replaces that assumption for the same kind of kernel. The MI325X (HBM3E, 6.0 TB/s) has no such
 measurement found and keeps the profile's 0.85.
+
+Decode GEMMs (ROCM_FP8_DENSE_DECODE_BW). At decode sizes SGLang ROCm runs FP8 block-scaled (128
+x 128) dense layers through AITER's A8W8 block-scale GEMM, which on gfx942 reaches a small
+fraction of the HBM rate. Source: SemiAnalysisAI/InferenceX issue 863 ("Profile test",
+Klaud-Cold, 2026-03-05), a per-kernel table of one decode step of DeepSeek-R1-0528 FP8 on 8 x
+MI325X, SGLang lmsysorg/sglang:v0.5.9-rocm700-mi30x (InferenceX@f65d6b4b amd-master.yaml
+dsr1-fp8-mi325x-sglang), TP8 EP1, 1k/1k, 64 requests (the Perfetto trace profiles/f65d6b4b.../
+mi325x/sglang/dsr1_1k1k_fp8_tp8_ep1_conc64 of InferenceX-trace-storage; its blob is not stored
+here, so the rows were not re-read). Its AITER block-scale rows, launches a step x mean at M =
+64, weight bytes a launch (FP8, model shapes): q_a_proj 61 x 123 us, 11.0 MB; kv_a_proj 61 x 30
+us, 4.1 MB; o_proj 61 x 34 us, 14.7 MB; dense-FFN gate_up 3 x 122 us, 33.0 MB and down 3 x 39
+us, 16.5 MB. Priced as moeplan prices any kernel, its bytes at a rate plus the engine's cost a
+kernel (6.25 us, CUDA_GRAPH_KERNEL_S), the class's rate is its bytes over its time less that
+cost: 1968 MB / (11.89 - 189 x 0.00625) ms = 0.184 TB/s, 3% of the MI325X's 6.0 TB/s (0.09-0.43
+TB/s by row: the kernel is not bandwidth-bound there). The MI300X has the same die (304 CUs,
+2100 MHz) and library, so the same rate (an assumption, stated). Used for decode steps only
+(prompt GEMMs keep the TAF rates above), for FP8 block-scaled dense weights (fp8-block) in the
+sglang profile only (the table's engine; vLLM's ROCm block-scale path was not checked). Limits:
+an AI agent's summary of a trace ("~" means; its shape column is partly wrong, e.g. o_proj as 64
+x 896 x 512, so the model's shapes give the bytes); one step at M = 64 only (the same rate is
+assumed at other batch sizes, which the table cannot check); SGLang v0.5.9, while the serving
+records run v0.5.12 (Qwen3.5) and v0.5.19 (DeepSeek-R1), and AITER's gfx942 block-scale configs
+kept changing (e.g. ROCm/aiter PR 2613, Qwen3.5 shapes on MI300X, with an untuned / tuned
+serving A/B). Rows not turned into rates (tests/test_rocm_trace.py compares each with moeplan's
+price): the smallest hipBLASLt BF16 GEMMs (~5.5 us, 0.74-0.83x of moeplan's price); MLA decode +
+reduce, 66.5 us a layer, ~2.8x the price at the 1k/1k midpoint context (the table gives no
+context, so no rate); the fused MoE, 160 us a layer, below what its weights need at the HBM spec
+under uniform routing (moeplan prices 246 us): left as priced; no all-reduce row is in the
+readable part of the table.
 """
 
 from __future__ import annotations
@@ -89,10 +118,57 @@ ROCM_STREAM_BW_FRACTION: tuple[tuple[str, float], ...] = (
 )
 """(GPU id, fraction of spec HBM bandwidth a streaming kernel reaches): MI300X 0.783."""
 
+AITER_BLOCKSCALE_DECODE_ROWS: tuple[tuple[str, int, float, float], ...] = (
+    ("q_a_proj", 61, 123e-6, 1536 * 7168),
+    ("kv_a_proj", 61, 30e-6, 576 * 7168),
+    ("o_proj", 61, 34e-6, 2048 * 7168),
+    ("dense FFN gate_up", 3, 122e-6, 2 * 18432 // 8 * 7168),
+    ("dense FFN down", 3, 39e-6, 18432 // 8 * 7168),
+)
+"""InferenceX issue 863, MI325X table: (row, launches a step, mean seconds, FP8 weight bytes a
+launch at TP8; the q_a / kv_a projections are replicated, not split over TP)."""
+
+TRACE_KERNEL_S = 6.25e-6
+"""The sglang profile's cost a kernel (engines.CUDA_GRAPH_KERNEL_S), taken off each row."""
+
+
+def class_decode_bw(
+    rows: tuple[tuple[str, int, float, float], ...], kernel_s: float = TRACE_KERNEL_S
+) -> float:
+    """A kernel class's achieved rate: its bytes a step over its time a step less the per-kernel
+    cost moeplan adds to every kernel, so bytes / rate + that cost gives the rows' time."""
+    bytes_ = sum(n * b for _, n, _, b in rows)
+    seconds = sum(n * (t - kernel_s) for _, n, t, _ in rows)
+    return bytes_ / seconds
+
+
+ROCM_FP8_DENSE_DECODE_BW: tuple[tuple[str, float], ...] = tuple(
+    (gpu, round(class_decode_bw(AITER_BLOCKSCALE_DECODE_ROWS), -9)) for gpu in ("mi300x", "mi325x")
+)
+"""(GPU id, bytes/s): AITER's FP8 block-scale GEMM at decode sizes on gfx942, 0.184 TB/s."""
+
+
+def decode_dense_bw(
+    table: tuple[tuple[str, float], ...], gpu_id: str, dense_format: str
+) -> float | None:
+    """The engine's measured decode rate for FP8 block-scaled (fp8-block) dense weights on this
+    GPU, else None: per-tensor FP8 runs another GEMM (hipBLASLt), not measured here."""
+    if dense_format != "fp8-block":
+        return None
+    return dict(table).get(gpu_id)
+
+
 ROCM_RATES_SOURCE = (
     "on MI300X/MI325X: prompt GEMMs at AMD's Typical Attained FLOPs (ROCm blogs TAF, 2026-10-06, "
     "MI325X BF16 616 / FP8 1143 TFLOPS; MI300X its MAF x the MI325X TAF/MAF ratio: BF16 0.396, "
     "FP8 0.366 of peak) and MI300X HBM at 0.783 of spec (Azure AI-benchmarking-guide "
     "BabelStream, 4.15 of 5.3 TB/s) (ROCM_GEMM_EFFICIENCY, ROCM_STREAM_BW_FRACTION, "
     "perf/rocm_rates.py)"
+)
+
+ROCM_DECODE_SOURCE = (
+    "; sglang on MI300X/MI325X: FP8 block-scaled dense weights at decode at 0.184 TB/s, "
+    "AITER's A8W8 block-scale GEMM rows of a published MI325X DeepSeek-R1 decode trace at "
+    "64 requests (InferenceX issue 863; bytes over time less 6.25 us a kernel) "
+    "(ROCM_FP8_DENSE_DECODE_BW, perf/rocm_rates.py)"
 )
