@@ -112,3 +112,27 @@ def test_only_nvfp4_on_sm100() -> None:
     assert fused_moe_rates(trtllm.fused_moe_by_gpu, "b200", "fp8") is None
     assert fused_moe_rates(trtllm.fused_moe_by_gpu, "rtx-pro-6000", "nvfp4") is None
     assert resolve_engine("trtllm-0.9").fused_moe_by_gpu == ()
+
+
+@pytest.mark.parametrize(
+    ("model", "quant", "ep", "bits"),
+    [
+        ("llama-4-scout", "nvfp4", 1, 4.5),
+        ("llama-4-maverick", "nvfp4", 8, 4.5),
+        ("llama-4-maverick", "fp8", 8, 8.0),
+    ],
+)
+def test_large_experts_weight_bytes(model: str, quant: str, ep: int, bits: float) -> None:
+    """The memory term of Llama 4's large experts (5120 / 8192, three matrices, 16 a GPU): NVFP4
+    4-bit values plus one FP8 scale a 16 values (4.5 bits), FP8 one byte; ~1.13 GB a layer in
+    NVFP4, the bytes aiconfigurator's weight-bound rows (~0.41 ms at 256 tokens) read."""
+    spec = load_model(model)
+    assert spec.moe is not None
+    dep = Deployment(
+        spec, resolve_scheme(quant, spec), resolve_gpu("b200"), resolve_engine("trtllm")
+    )
+    layout = Layout(tp=1, ep=ep, dp=ep)
+    setup = setup_for(dep, layout)
+    per_layer = expert_bytes_per_gpu(setup.split, spec, layout, 4096) / spec.num_moe_layers
+    weights = spec.moe.num_experts / ep * 3 * spec.hidden_size * spec.moe.expert_intermediate_size
+    assert per_layer == pytest.approx(weights * bits / 8, rel=0.01)

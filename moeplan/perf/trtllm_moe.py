@@ -44,6 +44,28 @@ per-16-value block scales, computed and written for each row in the expand and a
 and read by both GEMMs); FP8 and BF16 experts keep the GEMM rate. Prompted by the held-out
 perf-overview serving records' error on prompt-heavy ISL/OSL (issue 14); no value was taken from
 them.
+
+Llama 4 (llama4moe14): the perf-overview runs set no MoE backend and no min-latency mode (their
+llm_options.yml holds only CUDA-graph settings), so Llama4MoE's create_moe resolves AUTO to this
+same CUTLASS kernel (resolve_moe_backend returns TRTLLM for gpt-oss only; the TRTLLM-gen and
+FP8 GEMV paths of modeling_llama_min_latency.py run only with enable_min_latency). Its expert
+bytes are right (4.5 bits a weight: 4-bit values and an FP8 scale a 16; tests/test_trtllm_moe.py).
+What prices its large top-1 experts fast is the weight read at small row counts: the table's
+weight-bound rows (256 tokens) stream 16 such experts a GPU at about 3 TB/s (Scout EP1, Maverick
+EP8: ~0.41-0.45 ms a layer) but 8 or 32 of them at about 6 TB/s (Maverick EP16, EP4), and
+Qwen3-30B's at EP1 at about 3, Qwen3-235B's at EP8 at about 6: that follows the autotuner's
+tactic, not a byte count, so nothing was set from it.
+
+Not applied: the FP8 path of the same kernel is CUTLASS's TMA warp-specialized grouped GEMM
+(KernelPtrArrayTmaWarpSpecializedCooperativeFP8FastAccum on SM90, ...TmaWarpSpecialized1Sm/2SmSm100
+on SM100; a TMA producer warp fills a multi-stage pipeline while consumer warpgroups run the MMAs;
+moe_gemm_tma_ws_launcher.inl, flashinfer@fb28d72 as above), so its reads overlap its math. Over
+the table's balanced FP8 rows for the four shapes of tests/test_trtllm_moe.py (EP 1-16, 256-16384
+tokens, 84 a GPU, launches included) measured / priced medians are 0.80 (H100), 0.84 (H200), 0.88
+(B200), 0.87 (GB200) for the sum of memory and math terms, 1.04, 1.11, 1.07, 1.06 for the larger
+(Qwen3-30B's small experts fit the sum better). Pricing FP8 experts so moved the held-out serving
+median 12.3% -> 13.5% (TensorRT-LLM 11.5% -> 12.8%; Qwen3-235B FP8 10.2% -> 25.7%, all
+over-predicted further), so the sum stays until the error it offsets is found (llama4moe14).
 """
 
 from __future__ import annotations
