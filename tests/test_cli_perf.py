@@ -238,3 +238,14 @@ def test_plan_every_target_option():
     )
     assert strict["best"] is None
     assert any("tokens/s <" in f for c in strict["rejected"] for f in c["failures"])
+
+
+@pytest.mark.parametrize(("gpu", "noted"), [("h200", True), ("b200", False)])
+def test_sglang_fi_off_blackwell_is_noted(gpu: str, noted: bool):
+    r = run(
+        "latency", "deepseek-r1", "--gpu", gpu, "--gpus", "8", "--tp", "8",
+        "--engine", "sglang-fi", "-q", "fp8", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.stdout)["notes"]
+    assert any("Blackwell" in n and gpu in n for n in notes) is noted

@@ -259,6 +259,11 @@ def stage_pass(
             f"engine '{rates.engine.id}' counts the kernels of SGLang's DeepSeek MLA path "
             "(trtllm_mla attention); this model has other attention, so its launch count is rough"
         )
+    if rates.engine.kernels is SGLANG_FI_MLA_KERNELS and not setup.gpu.fp4_flops:
+        phase.notes.append(
+            f"engine '{rates.engine.id}' prices SGLang's FlashInfer TRT-LLM path, a Blackwell "
+            f"(FP4 tensor core) path; {setup.gpu.id} has none, so SGLang would run another one"
+        )
     # dense weights: attention projections, dense FFN, shared experts, router; at decode, the
     # engine's measured rate for their format on this GPU where it has one (rocm_rates.py)
     dense_bw = decode_dense_bw(
