@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
@@ -88,3 +89,6 @@ def test_a_stated_concurrency_past_the_kv_room_runs_what_fits():
     # the server flag --gpu-memory-utilization moves the room
     roomier = validate_serving_record({**rec, "concurrency": 512, "gpu_memory_utilization": 0.95})
     assert roomier.concurrency is not None and roomier.concurrency > cap
+    for bad in (95, 0, "0.9", float("nan")):
+        with pytest.raises(MoeplanError, match="gpu_memory_utilization must be a fraction"):
+            validate_serving_record({**rec, "gpu_memory_utilization": bad})

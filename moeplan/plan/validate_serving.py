@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from moeplan.data import data_path
+from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
@@ -58,6 +59,17 @@ def _spec(model: str) -> ModelSpec:
     return load_model(model)
 
 
+def _usable_fraction(rec: dict[str, Any]) -> float:
+    """The run's --gpu-memory-utilization: a fraction in (0, 1], or vLLM's default."""
+    value = rec.get("gpu_memory_utilization", DEFAULT_USABLE_FRACTION)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise MoeplanError(
+            f"serving record {rec.get('id')!r}: gpu_memory_utilization must be a fraction in "
+            f"(0, 1], got {value!r}"
+        )
+    return float(value)
+
+
 def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
     spec = _spec(rec["model"])
     lay = rec["layout"]
@@ -68,7 +80,7 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         resolve_gpu(rec["gpu"]),
         resolve_engine(rec["engine"]),
         kv_quant=rec.get("kv_quant", KV_QUANT_OF_RUN),
-        usable_fraction=float(rec.get("gpu_memory_utilization", DEFAULT_USABLE_FRACTION)),
+        usable_fraction=_usable_fraction(rec),
     )
     if rec.get("num_requests") is not None:
         return _offline(dep, rec, layout)
