@@ -72,7 +72,7 @@ def test_batch1_decode_communication_is_two_allreduces_a_layer(gpu: str, per_cal
 def test_reported_allreduce_latency_is_the_one_the_steps_price():
     """TP16 over 2 nodes of 8 H100s: the all-reduce spans nodes, so the network's latency is
     priced, and the JSON and the table note say so (not the NVLink kernel's 5.7 us)."""
-    from moeplan.perf.phases import INTER_NODE_LATENCY_S
+    from moeplan.perf.network import INTER_NODE_LATENCY_S
 
     base = ["latency", "deepseek-v3", "--gpu", "h100", "--tp", "16", "--batch", "1"]
     r = CliRunner().invoke(app, [*base, "--nodes", "2", "--json"])

@@ -111,8 +111,9 @@ def latency(
     from moeplan.model.catalog import load_model
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.latency import estimate_latency, report_json
+    from moeplan.perf.network import INTER_NODE_LATENCY_S, Network
     from moeplan.perf.parallel import make_layout
-    from moeplan.perf.phases import INTER_NODE_LATENCY_S, Network, Rates
+    from moeplan.perf.phases import Rates
     from moeplan.perf.terms import routing_skew_for
 
     for name, value in (

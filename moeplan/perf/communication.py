@@ -19,8 +19,9 @@ from moeplan.perf.terms import (
 if TYPE_CHECKING:
     from moeplan.hardware.gpus import GPU
     from moeplan.perf.engines import EngineProfile
+    from moeplan.perf.network import Network
     from moeplan.perf.parallel import Layout
-    from moeplan.perf.phases import Network, Setup
+    from moeplan.perf.phases import Setup
 
 
 def collective_link(

@@ -15,6 +15,7 @@ from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.communication import collective_link
 from moeplan.perf.engines import DEFAULT_ENGINE, EngineProfile, resolve_engine
+from moeplan.perf.network import Network
 from moeplan.perf.parallel import (
     DEFAULT_USABLE_FRACTION,
     Layout,
@@ -23,7 +24,6 @@ from moeplan.perf.parallel import (
     validate_layout,
 )
 from moeplan.perf.phases import (
-    Network,
     Phase,
     Rates,
     Setup,

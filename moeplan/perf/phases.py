@@ -21,6 +21,7 @@ from moeplan.perf.engines import EngineProfile
 from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS, KernelCounts
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
+from moeplan.perf.network import Network
 from moeplan.perf.parallel import Layout
 from moeplan.perf.rocm_rates import decode_dense_bw
 from moeplan.perf.terms import (
@@ -38,19 +39,6 @@ from moeplan.perf.terms import (
 )
 from moeplan.perf.trtllm_fmha import measured_context_fmha
 from moeplan.perf.trtllm_moe import expanded_rows_per_gpu, fused_moe_rates
-
-DEFAULT_NETWORK_GBPS = 400.0
-"""Inter-node network per GPU in Gb/s (one 400G InfiniBand/RoCE NIC per GPU)."""
-
-INTER_NODE_LATENCY_S = 25e-6
-"""Start-up latency of a collective or hop across nodes (InfiniBand, NCCL)."""
-
-
-@dataclass(frozen=True)
-class Network:
-    nodes: int = 1
-    inter_node_bytes_per_s: float = DEFAULT_NETWORK_GBPS * 1e9 / 8
-    inter_node_latency_s: float = INTER_NODE_LATENCY_S
 
 
 @dataclass(frozen=True)

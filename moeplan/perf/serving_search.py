@@ -13,8 +13,9 @@ from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.latency import make_setup
+from moeplan.perf.network import Network
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, Layout, validate_layout
-from moeplan.perf.phases import Network, Setup
+from moeplan.perf.phases import Setup
 from moeplan.perf.serving import (
     NO_SPECULATION,
     Capacity,

@@ -48,7 +48,7 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
     from moeplan.perf.calibration import load_calibration, rates_from_calibration
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.latency import latency_point, make_setup
-    from moeplan.perf.phases import Network
+    from moeplan.perf.network import Network
 
     spec = _field(budget, "model", lambda: load_model(budget.model))
     gpu = _field(budget, "gpu", lambda: resolve_gpu(budget.gpu))

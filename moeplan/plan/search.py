@@ -11,8 +11,8 @@ from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
+from moeplan.perf.network import Network
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, GPUS_PER_NODE, Layout, validate_layout
-from moeplan.perf.phases import Network
 
 
 @dataclass(frozen=True)
