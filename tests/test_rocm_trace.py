@@ -21,7 +21,7 @@ import pytest
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import QuantScheme, resolve_scheme
 from moeplan.model.catalog import load_model
-from moeplan.perf.engines import EngineProfile, resolve_engine
+from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import make_setup
 from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
 from moeplan.perf.parallel import Layout
@@ -117,22 +117,25 @@ def test_aiter_blockscale_rows_against_both_prices():
     assert priced == pytest.approx(total, rel=0.01)
 
 
-def test_rate_prices_decode_dense_weights_of_sglang_on_gfx942_only():
-    """Decode steps of the sglang profile on MI300X / MI325X with FP8 block-scaled dense weights;
-    prompts, per-tensor FP8 and BF16 weights, the vllm profile and NVIDIA GPUs are priced as
-    without the rate."""
+@pytest.mark.parametrize("engine_id", ["sglang", "vllm"])
+def test_rate_prices_decode_dense_weights_on_gfx942_only(engine_id: str):
+    """Decode steps of the sglang and vllm profiles (both run AITER's CK block-scale GEMM on
+    gfx942: rocm_rates.VLLM_BLOCKSCALE_PATH) on MI300X / MI325X with FP8 block-scaled dense
+    weights; prompts, per-tensor FP8 and BF16 weights, NVIDIA GPUs and the vllm-v0 profile are
+    priced as without the rate."""
     spec = load_model("deepseek-r1")
     fp8, bf16 = resolve_scheme("fp8-block", spec), resolve_scheme("bf16", spec)
-    sglang = resolve_engine("sglang")
-    without = replace(sglang, decode_dense_bw_by_gpu=())
+    engine = resolve_engine(engine_id)
+    without = replace(engine, decode_dense_bw_by_gpu=())
 
-    def pair(gpu: str, scheme: QuantScheme, engine: EngineProfile = sglang) -> tuple[Setup, Setup]:
-        plain = engine if engine is not sglang else without
+    def pair(gpu: str, scheme: QuantScheme) -> tuple[Setup, Setup]:
         return tuple(  # type: ignore[return-value]
             make_setup(spec, scheme, resolve_gpu(gpu), Layout(tp=8), e, kv_quant="fp8")
-            for e in (engine, plain)
+            for e in (engine, without)
         )
 
+    assert engine.decode_dense_bw_by_gpu == ROCM_FP8_DENSE_DECODE_BW
+    assert "gemm_a8w8_blockscale" in engine.source
     for gpu in ("mi300x", "mi325x"):
         rated, plain = pair(gpu, fp8)
         dense = dense_weight_bytes_per_gpu(rated.split, spec, rated.layout)
@@ -144,11 +147,9 @@ def test_rate_prices_decode_dense_weights_of_sglang_on_gfx942_only():
             rated, plain = pair(gpu, other)
             got = decode_step(rated, 1, CONTEXT).total_s
             assert got == decode_step(plain, 1, CONTEXT).total_s
-    for gpu, engine in (("h200", sglang), ("mi325x", resolve_engine("vllm"))):
-        rated, plain = pair(gpu, fp8, engine)
-        assert not engine.decode_dense_bw_by_gpu or gpu == "h200"
-        got = decode_step(rated, ROWS, CONTEXT).total_s
-        assert got == decode_step(plain, ROWS, CONTEXT).total_s
+    rated, plain = pair("h200", fp8)
+    assert decode_step(rated, ROWS, CONTEXT).total_s == decode_step(plain, ROWS, CONTEXT).total_s
+    assert not resolve_engine("vllm-v0").decode_dense_bw_by_gpu
 
 
 def test_smallest_hipblaslt_kernels_match_the_per_kernel_cost():

@@ -296,6 +296,7 @@ ENGINES: dict[str, EngineProfile] = {
             overlapped_mla_decode=True,
             compute_efficiency_by_gpu=ROCM_GEMM_EFFICIENCY,
             bw_efficiency_by_gpu=ROCM_STREAM_BW_FRACTION,
+            decode_dense_bw_by_gpu=ROCM_FP8_DENSE_DECODE_BW,
             source=(
                 f"{_KERNEL_SOURCE}; step_overhead_s 0.5 ms: V1's core loop schedules, prepares "
                 "inputs and samples between GPU steps (RFC vllm#23233, 2025-08-20); removing "
@@ -306,6 +307,7 @@ ENGINES: dict[str, EngineProfile] = {
                 + _ALLREDUCE_SOURCE
                 + "; "
                 + ROCM_RATES_SOURCE
+                + ROCM_DECODE_SOURCE
             ),
         ),
         EngineProfile(

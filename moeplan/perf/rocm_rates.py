@@ -52,7 +52,8 @@ cost: 1968 MB / (11.89 - 189 x 0.00625) ms = 0.184 TB/s, 3% of the MI325X's 6.0 
 TB/s by row: the kernel is not bandwidth-bound there). The MI300X has the same die (304 CUs,
 2100 MHz) and library, so the same rate (an assumption, stated). Used for decode steps only
 (prompt GEMMs keep the TAF rates above), for FP8 block-scaled dense weights (fp8-block) in the
-sglang profile only (the table's engine; vLLM's ROCm block-scale path was not checked). Limits:
+sglang profile (the table's engine) and the vllm profile, which on gfx942 runs the same AITER CK
+kernel (see VLLM_BLOCKSCALE_PATH; vllm-v0 is not). Limits:
 an AI agent's summary of a trace ("~" means; its shape column is partly wrong, e.g. o_proj as 64
 x 896 x 512, so the model's shapes give the bytes); one step at M = 64 only (the same rate is
 assumed at other batch sizes, which the table cannot check); SGLang v0.5.9, while the serving
@@ -166,9 +167,25 @@ ROCM_RATES_SOURCE = (
     "perf/rocm_rates.py)"
 )
 
+VLLM_BLOCKSCALE_PATH = (
+    "vLLM on gfx942 runs FP8 block-scaled linear layers through the same AITER CK kernel when "
+    "VLLM_ROCM_USE_AITER=1 (VLLM_ROCM_USE_AITER_LINEAR defaults to True): Fp8LinearMethod "
+    "(quantization/fp8.py) sets use_aiter_and_is_supported = "
+    "rocm_aiter_ops.is_linear_fp8_enabled() "
+    "(= VLLM_ROCM_USE_AITER and VLLM_ROCM_USE_AITER_LINEAR, vllm/_aiter_ops.py@8ed78142) for "
+    "W8A8BlockFp8LinearOp, whose _run_aiter calls rocm_aiter_ops.gemm_a8w8_blockscale (CK) "
+    "whenever current_platform.is_fp8_fnuz() (gfx942), the Triton variant only on OCP-FP8 GPUs "
+    "(quantization/utils/fp8_utils.py@007d5005); the stored commits were not matched to the "
+    "records' v0.16.0 / v0.18.0 tags; the vllm profile assumes VLLM_ROCM_USE_AITER=1, as the "
+    "InferenceX MiniMax-M2.5 MI300X/MI325X launch scripts set (InferenceX@19c735aa "
+    "benchmarks/single_node/minimaxm2.5_fp8_mi3{00,25}x.sh); without it vLLM runs its Triton "
+    "block-scaled GEMM, not measured"
+)
+"""Why the vllm profile takes ROCM_FP8_DENSE_DECODE_BW: its gfx942 block-scale dispatch."""
+
 ROCM_DECODE_SOURCE = (
-    "; sglang on MI300X/MI325X: FP8 block-scaled dense weights at decode at 0.184 TB/s, "
+    "; sglang and vllm on MI300X/MI325X: FP8 block-scaled dense weights at decode at 0.184 TB/s, "
     "AITER's A8W8 block-scale GEMM rows of a published MI325X DeepSeek-R1 decode trace at "
     "64 requests (InferenceX issue 863; bytes over time less 6.25 us a kernel) "
-    "(ROCM_FP8_DENSE_DECODE_BW, perf/rocm_rates.py)"
+    "(ROCM_FP8_DENSE_DECODE_BW, perf/rocm_rates.py); " + VLLM_BLOCKSCALE_PATH
 )
