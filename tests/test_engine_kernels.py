@@ -16,10 +16,10 @@ from moeplan.perf.engines import (
     LLAMACPP_METAL_KERNEL_S,
     resolve_engine,
 )
-from moeplan.perf.kernel_counts import SGLANG_FI_KERNEL_S
+from moeplan.perf.kernel_counts import SGLANG_FI_KERNEL_S, kernels_per_step
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout
-from moeplan.perf.phases import decode_step, kernels_per_step
+from moeplan.perf.phases import decode_step
 
 
 def test_llamacpp_kernels_per_layer_from_its_fused_graph():

@@ -11,7 +11,7 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.parallel import Layout
-from moeplan.perf.phases import prompt_attention_flops
+from moeplan.perf.phases import prompt_attention_peak
 from moeplan.perf.serving_search import Deployment, setup_for
 from moeplan.perf.terms import attention_core_flops
 from moeplan.perf.trtllm_fmha import context_fmha_fraction
@@ -42,7 +42,7 @@ def _layer_price(gpu_id: str, model: str, prompts: int, length: int) -> float:
         kv_quant="fp8",
     )
     setup = setup_for(dep, Layout())
-    rate = prompt_attention_flops(setup, length)
+    rate = prompt_attention_peak(setup, length)
     assert rate is not None
     return prompts * attention_core_flops(spec, length, 0) / spec.num_layers / rate
 
@@ -73,4 +73,4 @@ def test_off_the_table_the_bf16_rate_stays() -> None:
         spec, resolve_scheme("bf16", spec), resolve_gpu("a100-sxm"), resolve_engine("trtllm")
     )
     setup = setup_for(dep, Layout())
-    assert prompt_attention_flops(setup, 2048) == setup.rates.flops("bf16")
+    assert prompt_attention_peak(setup, 2048) == setup.rates.flops("bf16")

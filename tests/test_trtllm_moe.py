@@ -14,11 +14,15 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.communication import routed_load
 from moeplan.perf.engines import EngineProfile, resolve_engine
-from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
+from moeplan.perf.moe_activations import (
+    activation_format,
+    expanded_rows_per_gpu,
+    moe_activation_bytes_per_gpu,
+)
 from moeplan.perf.parallel import Layout
 from moeplan.perf.serving_search import Deployment, setup_for
 from moeplan.perf.terms import expert_bytes_per_gpu
-from moeplan.perf.trtllm_moe import expanded_rows_per_gpu, fused_moe_rates
+from moeplan.perf.trtllm_moe import fused_moe_rates
 
 # github:ai-dynamo/aiconfigurator@095f58a51c4ca8e61b66ec108d86f223f8d559ce
 # aic-core/src/aiconfigurator_core/systems/data/<system>/moe/trtllm/1.3.0rc20/moe_perf.parquet,

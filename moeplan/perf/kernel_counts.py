@@ -1,9 +1,11 @@
 """Kernels one decode step launches per layer, by block, for each engine path moeplan prices
-(phases.kernels_per_step sums them; engines.py gives each engine profile one)."""
+(kernels_per_step sums them; engines.py gives each engine profile one)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from moeplan.model.specs import ModelSpec
 
 # Kernels a decode step launches per layer in the CUDA-graph engines (vLLM/SGLang fused-MoE
 # path): attention block = fused add+norm, QKV GEMM, rope, split-KV attention and its merge,
@@ -21,7 +23,7 @@ KERNELS_PER_DENSE_FFN = 4
 
 @dataclass(frozen=True)
 class KernelCounts:
-    """Kernels one decode step launches per layer, by block (see phases.kernels_per_step)."""
+    """Kernels one decode step launches per layer, by block (see kernels_per_step)."""
 
     attention: int = KERNELS_PER_ATTENTION
     qk_norm: int = KERNELS_PER_QK_NORM
@@ -112,3 +114,20 @@ on H100 PDL removed 0.96 us, all of an empty kernel pair's gap: pegainfer-projec
 by the same token the durations may overlap their predecessors' tails, so this is an upper reading
 of the cost within each kernel class. Measured on B200 (SM100), where these kernels run; the
 held-out B200/B300 records set nothing (issue 14)."""
+
+
+def kernels_per_step(
+    spec: ModelSpec, moe_measured: bool = False, counts: KernelCounts = FUSED_MOE_KERNELS
+) -> int:
+    """Kernels one forward pass launches (`counts` per layer, engines.py lists them); the
+    routed-MoE kernels drop out when a calibration's measured MoE curve already holds their
+    time."""
+    attention = counts.attention + (counts.qk_norm if spec.attention.qk_norm.value != "none" else 0)
+    moe = 0 if moe_measured else counts.moe_ffn
+    if spec.moe is not None and spec.moe.num_shared_experts:
+        moe += counts.shared_experts + (1 if spec.moe.shared_expert_gate else 0)
+    return (
+        spec.num_layers * attention
+        + spec.num_moe_layers * moe
+        + spec.num_dense_layers * counts.dense_ffn
+    )

@@ -93,7 +93,19 @@ def moe_activation_bytes_per_gpu(
     if spec.moe is None:
         return 0.0
     ranks = layout.ep if experts_whole_per_rank(spec, layout) else 1
-    rows = load * picks * stage_tokens / ranks
-    layers = spec.num_moe_layers * stage_fraction(spec, layout)
     row = bytes_per_expanded_row(spec, expert_compute, ranks / layout.gpus_per_stage)
-    return layers * rows * row
+    return expanded_rows_per_gpu(spec, layout, stage_tokens, picks, load) * row
+
+
+def expanded_rows_per_gpu(
+    spec: ModelSpec, layout: Layout, stage_tokens: float, picks: int, load: float = 1.0
+) -> float:
+    """Expanded rows (a token's pick of one expert) the stage's MoE layers run on the busiest GPU:
+    whole experts a rank give it `load` x 1/ep of them, tensor-parallel experts all of them (a
+    slice of each row's width). Shared by the activation bytes above and the row cost of
+    TensorRT-LLM's NVFP4 fused MoE (trtllm_moe.py)."""
+    if spec.moe is None:
+        return 0.0
+    ranks = layout.ep if experts_whole_per_rank(spec, layout) else 1
+    layers = spec.num_moe_layers * stage_fraction(spec, layout)
+    return layers * load * picks * stage_tokens / ranks

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from moeplan.errors import MoeplanError
 from moeplan.model.params import count_params
 from moeplan.perf.host import eager_step_s
-from moeplan.perf.phases import Setup, kernels_per_step
+from moeplan.perf.kernel_counts import kernels_per_step
+from moeplan.perf.phases import Setup
 from moeplan.perf.serving import Workload, mixed_step
 from moeplan.perf.terms import stage_fraction
 
@@ -139,9 +140,9 @@ def cuda_graph_batch(decoding: int, caps: EngineCaps) -> int:
 
 def eager_ops(setup: Setup) -> float:
     """PyTorch ops one rank launches in an eager step: the kernels of its pipeline stage
-    (`phases.kernels_per_step`, the engine's per-layer counts), once per micro-batch (pp of them,
-    as `serving.mixed_step` prices). A lower bound: views, metadata and collective ops of an eager
-    forward also cost CPU time and are not counted."""
+    (`kernel_counts.kernels_per_step`, the engine's per-layer counts), once per micro-batch (pp
+    of them, as `serving.mixed_step` prices). A lower bound: views, metadata and collective ops
+    of an eager forward also cost CPU time and are not counted."""
     engine = setup.rates.engine
     kernels = kernels_per_step(setup.spec, setup.rates.moe_overhead_measured, engine.kernels)
     return kernels * stage_fraction(setup.spec, setup.layout) * setup.layout.pp

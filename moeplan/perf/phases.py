@@ -18,9 +18,13 @@ from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.communication import communication_s, link, routed_load
 from moeplan.perf.engines import EngineProfile
-from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, SGLANG_FI_MLA_KERNELS, KernelCounts
+from moeplan.perf.kernel_counts import SGLANG_FI_MLA_KERNELS, kernels_per_step
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
-from moeplan.perf.moe_activations import activation_format, moe_activation_bytes_per_gpu
+from moeplan.perf.moe_activations import (
+    activation_format,
+    expanded_rows_per_gpu,
+    moe_activation_bytes_per_gpu,
+)
 from moeplan.perf.network import Network
 from moeplan.perf.parallel import Layout
 from moeplan.perf.rocm_rates import decode_dense_bw
@@ -38,7 +42,7 @@ from moeplan.perf.terms import (
     stage_fraction,
 )
 from moeplan.perf.trtllm_fmha import measured_context_fmha
-from moeplan.perf.trtllm_moe import expanded_rows_per_gpu, fused_moe_rates
+from moeplan.perf.trtllm_moe import fused_moe_rates
 
 
 @dataclass(frozen=True)
@@ -178,24 +182,7 @@ def _expert_bw(setup: Setup, stage_tokens: float, notes: list[str]) -> tuple[flo
     return _read(got, rates.stream_bw_bytes_per_s, notes), got is not None
 
 
-def kernels_per_step(
-    spec: ModelSpec, moe_measured: bool = False, counts: KernelCounts = FUSED_MOE_KERNELS
-) -> int:
-    """Kernels one forward pass launches (`counts` per layer, engines.py lists them); the
-    routed-MoE kernels drop out when a calibration's measured MoE curve already holds their
-    time."""
-    attention = counts.attention + (counts.qk_norm if spec.attention.qk_norm.value != "none" else 0)
-    moe = 0 if moe_measured else counts.moe_ffn
-    if spec.moe is not None and spec.moe.num_shared_experts:
-        moe += counts.shared_experts + (1 if spec.moe.shared_expert_gate else 0)
-    return (
-        spec.num_layers * attention
-        + spec.num_moe_layers * moe
-        + spec.num_dense_layers * counts.dense_ffn
-    )
-
-
-def prompt_attention_flops(setup: Setup, prompt_tokens: float) -> float | None:
+def prompt_attention_peak(setup: Setup, prompt_tokens: float) -> float | None:
     """Achievable FLOP rate of the attention core over prompts of `prompt_tokens` tokens: the
     engine's measured context attention on this GPU by prompt length where it has one
     (EngineProfile.context_fmha_by_gpu, trtllm_fmha.py), else the BF16 rate."""
@@ -239,7 +226,7 @@ def stage_pass(
     phase = Phase()
     dense_peak = rates.flops(setup.scheme.dense_compute)
     expert_peak = rates.flops(setup.scheme.expert_compute)
-    attn_peak = rates.flops("bf16") if decode else prompt_attention_flops(setup, new_tokens_per_seq)
+    attn_peak = rates.flops("bf16") if decode else prompt_attention_peak(setup, new_tokens_per_seq)
     if dense_peak is None:
         phase.notes.append(f"no published TFLOPS for {setup.gpu.id}: compute time not modelled")
     if rates.engine.kernels is SGLANG_FI_MLA_KERNELS and not is_dense_mla(spec):
@@ -270,8 +257,9 @@ def stage_pass(
     if spec.is_moe and spec.moe is not None:
         ootb = rates.engine.runs_moe_ootb(setup.scheme.expert_compute)
         picks = spec.moe.num_experts if ootb else spec.moe.top_k
+        load = routed_load(setup, stage_tokens)
         expert_flops = (
-            routed_load(setup, stage_tokens)
+            load
             * 2
             * split.expert_params
             * picks
@@ -293,7 +281,7 @@ def stage_pass(
                 activation_format(setup.scheme.expert_compute, setup.gpu),
                 stage_tokens,
                 picks,
-                routed_load(setup, stage_tokens),
+                load,
             )
         # TensorRT-LLM's NVFP4 fused MoE on SM100: its math at a measured fraction of the FP4
         # peak plus a cost an expanded row (trtllm_moe.py), in place of the GEMM rate
@@ -302,7 +290,6 @@ def stage_pass(
         )
         if fused is not None and not measured and not ootb:
             expert_peak = setup.gpu.peak_flops(setup.scheme.expert_compute) * fused[0]
-            load = routed_load(setup, stage_tokens)
             rows = expanded_rows_per_gpu(spec, layout, stage_tokens, picks, load)
             phase.compute_s += setup.gpu_moe_fraction * rows * fused[1]
         add(expert_bytes, bw, expert_flops, expert_peak)

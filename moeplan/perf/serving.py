@@ -32,7 +32,7 @@ from moeplan.perf.phases import (
     Setup,
     _through_pipeline,
     prefill,
-    prompt_attention_flops,
+    prompt_attention_peak,
     stage_pass,
 )
 from moeplan.perf.terms import attention_core_flops, stage_fraction
@@ -162,7 +162,7 @@ def mixed_step(
         # FLOPs per input_len prompt tokens in the step
         prompts = prompt_per_group / workload.input_len
         flops = prompts * attention_core_flops(spec, workload.input_len, 0)
-        peak = prompt_attention_flops(setup, workload.input_len)
+        peak = prompt_attention_peak(setup, workload.input_len)
         stage.add_roofline(0.0, 1.0, flops / layout.tp * stage_fraction(spec, layout), peak)
     total = _through_pipeline(setup, stage, tokens)
     total.overhead_s += setup.rates.engine.step_overhead_s

@@ -70,10 +70,6 @@ over-predicted further), so the sum stays until the error it offsets is found (l
 
 from __future__ import annotations
 
-from moeplan.model.specs import ModelSpec
-from moeplan.perf.parallel import Layout
-from moeplan.perf.terms import experts_whole_per_rank, stage_fraction
-
 TRTLLM_NVFP4_MOE: tuple[tuple[str, str, float, float], ...] = (
     # (GPU id, routed-expert weight format, fraction of the FP4 peak, GPU-wide seconds a row)
     ("b200", "nvfp4", 0.723, 8.55e-9),
@@ -92,16 +88,3 @@ def fused_moe_rates(
         if gid == gpu_id and fmt == weight_format:
             return fraction, row_s
     return None
-
-
-def expanded_rows_per_gpu(
-    spec: ModelSpec, layout: Layout, stage_tokens: float, picks: int, load: float = 1.0
-) -> float:
-    """Expanded rows (a token's pick of one expert) the stage's MoE layers run on the busiest GPU:
-    whole experts a rank give it `load` x 1/ep of them, tensor-parallel experts all of them (a
-    slice of each row's width), as moe_activations.moe_activation_bytes_per_gpu counts them."""
-    if spec.moe is None:
-        return 0.0
-    ranks = layout.ep if experts_whole_per_rank(spec, layout) else 1
-    layers = spec.num_moe_layers * stage_fraction(spec, layout)
-    return layers * load * picks * stage_tokens / ranks
