@@ -21,7 +21,11 @@ from moeplan.hardware.host_read import (
 )
 from moeplan.hardware.hosts import host_catalog, resolve_host, with_overrides
 from moeplan.perf.offload import host_bandwidth_reached
-from moeplan.plan.validate_offload import load_offload_records, validate_offload_record
+from moeplan.plan.validate_offload import (
+    hash_split_fitting,
+    load_offload_records,
+    validate_offload_record,
+)
 
 runner = CliRunner()
 
@@ -132,3 +136,20 @@ def test_shipped_offload_constants_are_the_refit(engine: str, field: str, step: 
     here = abs(_decode_error(engine, field, shipped, record_id))
     for neighbour in (shipped - step, shipped + step):
         assert here <= abs(_decode_error(engine, field, round(neighbour, 2), record_id))
+
+
+def test_rule2_records_take_their_role_from_the_id_hash() -> None:
+    """Rule 2 of offload_measurements.yaml: a fully stated run's role is fixed by sha256(id); a run
+    missing facts is held out."""
+    for rec in load_offload_records():
+        split = rec.get("split")
+        if split is None:
+            continue
+        assert split in ("hash", "not-stated"), rec["id"]
+        expected = split == "hash" and hash_split_fitting(rec["id"])
+        assert bool(rec.get("used_for_fitting", False)) == expected, rec["id"]
+
+
+def test_hash_split_is_fixed_by_the_id() -> None:
+    assert hash_split_fitting("a") is False  # sha256('a') = ca97...
+    assert hash_split_fitting("b") is True  # sha256('b') = 3e23...

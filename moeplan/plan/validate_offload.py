@@ -5,6 +5,7 @@ held-out ones) and fit/no-fit verdicts."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import statistics
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,10 +49,31 @@ class OffloadValidation:
         return bool(self.predicted) == bool(self.published)
 
 
+RECORD_FILES_GLOB = "offload_runs_*.yaml"
+"""Further record files beside offload_measurements.yaml (one per collection pass), same schema."""
+
+
+def hash_split_fitting(record_id: str) -> bool:
+    """The role a record collected under the hash-split rule takes (offload_measurements.yaml
+    header, rule 2): fitting when the first hex digit of sha256(id) is 0-7, held out otherwise.
+    Fixed by the id alone, so nobody chooses which records set a constant after seeing errors."""
+    return hashlib.sha256(record_id.encode()).hexdigest()[0] in "01234567"
+
+
 def load_offload_records() -> list[dict[str, Any]]:
-    path = data_path("offload_measurements.yaml")
-    doc = load_packaged_yaml(path, "moeplan/data/offload_measurements.yaml")
-    records: list[dict[str, Any]] = doc["records"]
+    """Every shipped offload record: offload_measurements.yaml, then each offload_runs_*.yaml in
+    name order. A repeated id is refused."""
+    main = data_path("offload_measurements.yaml")
+    paths = [main, *sorted(main.parent.glob(RECORD_FILES_GLOB))]
+    records: list[dict[str, Any]] = []
+    for path in paths:
+        doc = load_packaged_yaml(path, f"moeplan/data/{path.name}")
+        records.extend(doc["records"])
+    seen: set[str] = set()
+    for rec in records:
+        if rec["id"] in seen:
+            raise MoeplanError(f"offload records: id '{rec['id']}' appears twice")
+        seen.add(rec["id"])
     return records
 
 
