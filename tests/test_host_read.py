@@ -5,7 +5,6 @@ given by the user; engines' host_bw_efficiency applies to it and is refit on the
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,10 @@ from moeplan.hardware.host_read import (
 )
 from moeplan.hardware.hosts import host_catalog, resolve_host, with_overrides
 from moeplan.perf.offload import host_bandwidth_reached
+from moeplan.plan.offload_refit import FAMILIES, refit_family
 from moeplan.plan.validate_offload import (
     hash_split_fitting,
     load_offload_records,
-    validate_offload_record,
 )
 
 runner = CliRunner()
@@ -107,35 +106,19 @@ def test_cli_measured_bandwidth_option():
     assert hosts["ryzen-7-9700x"]["read_bw_bytes_per_s"] == pytest.approx(64e9)
 
 
-def _decode_error(engine: str, field: str, value: float, record_id: str) -> float:
-    records = {r["id"]: r for r in load_offload_records()}
-    shipped = offload_engines.OFFLOAD_ENGINES[engine]
-    offload_engines.OFFLOAD_ENGINES[engine] = replace(shipped, **{field: value})
-    try:
-        error = validate_offload_record(records[record_id]).error
-    finally:
-        offload_engines.OFFLOAD_ENGINES[engine] = shipped
-    assert error is not None
-    return error
-
-
-@pytest.mark.parametrize(
-    ("engine", "field", "step", "record_id"),
-    [
-        ("llamacpp", "host_bw_efficiency", 0.01, "llamacpp-gptoss120b-14900k-cpumoe36"),
-        ("ktransformers", "host_bw_efficiency", 0.01, "kt-v02-dsv3-q4km-6454s-1s-4090d"),
-        ("ktransformers", "numa_extra_socket_gain", 0.1, "kt-v02-dsv3-q4km-6454s-2s-4090d"),
-    ],
-)
-def test_shipped_offload_constants_are_the_refit(engine: str, field: str, step: float, record_id):
-    """Each fitted constant is the grid point of least |decode error| on its fitting record
-    (fitted_on), with the host's achievable read bandwidth: its grid neighbours do worse."""
-    profile = offload_engines.OFFLOAD_ENGINES[engine]
-    assert record_id in profile.fitted_on
-    shipped = getattr(profile, field)
-    here = abs(_decode_error(engine, field, shipped, record_id))
-    for neighbour in (shipped - step, shipped + step):
-        assert here <= abs(_decode_error(engine, field, round(neighbour, 2), record_id))
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_shipped_offload_constants_are_the_refit(family: str) -> None:
+    """Each fitted constant is the grid point of least median |decode error| over its fitting
+    records (offload_refit.refit_family), and fitted_on names exactly those records."""
+    results = refit_family(family)
+    assert results
+    fitted: set[str] = set()
+    for result in results:
+        for pid in FAMILIES[family]:
+            shipped = getattr(offload_engines.OFFLOAD_ENGINES[pid], result.field)
+            assert shipped == pytest.approx(result.value), (pid, result.field)
+        fitted.update(result.record_ids)
+    assert set(offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]].fitted_on) == fitted
 
 
 def test_rule2_records_take_their_role_from_the_id_hash() -> None:
