@@ -56,15 +56,18 @@ def test_llama4_chunked_and_global_layers():
 
 
 def test_deepseek_v3_q4_k_m_file_size():
-    """ROCm blog (measurements.yaml deepseek-v3_8xmi300x_llamacpp_q4km_tg128): 376.65 GiB."""
-    assert _weights("deepseek-v3", "q4_k_m") == pytest.approx(376.65 * GIB, rel=0.01)
+    """ROCm blog (measurements.yaml deepseek-v3_8xmi300x_llamacpp_q4km_tg128): 376.65 GiB.
+    use_more_bits over the layer index parsed from each tensor's name (gguf_mix): within 0.01%
+    (377.98 GiB, +0.35%, when the fraction was taken over all 61 layers for MoE layers 3-60)."""
+    assert _weights("deepseek-v3", "q4_k_m") == pytest.approx(376.65 * GIB, rel=1e-4)
 
 
 def test_mixtral_gguf_sizes():
-    """TheBloke/Mixtral-8x7B-v0.1-GGUF file sizes: Q8_0 49.62 GB, Q6_K 38.38 GB, Q4_0 26.44 GB."""
-    assert _weights("mixtral-8x7b", "q8_0") == pytest.approx(49.62e9, rel=0.01)
-    assert _weights("mixtral-8x7b", "q6_k") == pytest.approx(38.38e9, rel=0.01)
-    assert _weights("mixtral-8x7b", "q4_0") == pytest.approx(26.44e9, rel=0.01)
+    """TheBloke/Mixtral-8x7B-v0.1-GGUF file sizes: Q8_0 49.62 GB, Q6_K 38.38 GB, Q4_0 26.44 GB;
+    within 0.05% with the 8-expert rule (attn_k and attn_v Q8_0, llama-quant.cpp)."""
+    assert _weights("mixtral-8x7b", "q8_0") == pytest.approx(49.62e9, rel=5e-4)
+    assert _weights("mixtral-8x7b", "q6_k") == pytest.approx(38.38e9, rel=5e-4)
+    assert _weights("mixtral-8x7b", "q4_0") == pytest.approx(26.44e9, rel=5e-4)
 
 
 def test_gpt_oss_checkpoint_sizes():

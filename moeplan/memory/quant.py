@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from moeplan.errors import MoeplanError, UnknownNameError
+from moeplan.memory.gguf_mix import FTYPE_BASE, embedding_type, output_type, type_shares
 from moeplan.model.params import ParamCounts
-from moeplan.model.specs import AttentionKind, ModelSpec
+from moeplan.model.specs import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,17 @@ FORMATS: dict[str, WeightFormat] = {
         WeightFormat("q4_0", 18 * 8 / 32, "GGUF Q4_0: 16 bytes + fp16 scale = 18 bytes / 32"),
         WeightFormat("q3_k", 110 * 8 / 256, "GGUF Q3_K: 110 bytes / 256 values"),
         WeightFormat("q2_k", 84 * 8 / 256, "GGUF Q2_K: 84 bytes / 256 values"),
+        # i-quants (ggml-org/llama.cpp@01243c587feceaa5d6a6c2305535ef2f549c48b8
+        # ggml/src/ggml-common.h block_iq*: sizeof per QK_K = 256 values, IQ4_NL per 32)
+        WeightFormat("iq4_xs", 136 * 8 / 256, "GGUF IQ4_XS: fp16 d + 2 + 4 scale bytes + 128"),
+        WeightFormat("iq4_nl", 18 * 8 / 32, "GGUF IQ4_NL: fp16 d + 16 bytes / 32 values"),
+        WeightFormat("iq3_s", 110 * 8 / 256, "GGUF IQ3_S: fp16 d + 64 + 8 + 32 + 4 bytes"),
+        WeightFormat("iq3_xxs", 98 * 8 / 256, "GGUF IQ3_XXS: fp16 d + 96 bytes / 256 values"),
+        WeightFormat("iq2_s", 82 * 8 / 256, "GGUF IQ2_S: fp16 d + 64 + 8 + 8 bytes / 256"),
+        WeightFormat("iq2_xs", 74 * 8 / 256, "GGUF IQ2_XS: fp16 d + 64 + 8 bytes / 256 values"),
+        WeightFormat("iq2_xxs", 66 * 8 / 256, "GGUF IQ2_XXS: fp16 d + 64 bytes / 256 values"),
+        WeightFormat("iq1_m", 56 * 8 / 256, "GGUF IQ1_M: 32 + 16 + 8 bytes / 256 (no fp16 d)"),
+        WeightFormat("iq1_s", 50 * 8 / 256, "GGUF IQ1_S: fp16 d + 32 + 16 bytes / 256 values"),
     )
 }
 
@@ -101,6 +113,10 @@ FORMAT_COMPUTE: dict[str, str] = {
     "q4_0": "int8",
     "q3_k": "int8",
     "q2_k": "int8",
+    **dict.fromkeys(
+        ("iq4_xs", "iq4_nl", "iq3_s", "iq3_xxs", "iq2_s", "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"),
+        "int8",
+    ),
 }
 
 # Which ParamCounts components a mix group names.
@@ -129,7 +145,7 @@ class QuantScheme:
     id: str
     description: str
     formats: dict[str, str]  # component -> format id (uniform per component)
-    gguf_rule: str = ""  # "q4_k_m" / "q2_k": per-layer llama.cpp mixing, see gguf_component_bits
+    gguf_rule: str = ""  # a llama.cpp file type ("q4_k_m"): its per-tensor mix, see gguf_mix.py
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -162,18 +178,18 @@ def _all(fmt: str, description: str) -> QuantScheme:
     return QuantScheme(fmt, description, dict.fromkeys(_LINEAR + _KEPT_16BIT, fmt))
 
 
-def _gguf(
-    id_: str, base: str, description: str, output: str = "q6_k", rule: str = ""
-) -> QuantScheme:
-    """llama.cpp quantize (llama_tensor_get_type): token_embd takes the base type, output.weight
-    Q6_K (Q8_0 for Q8_0 files), norms and the expert router (ffn_gate_inp) stay F32."""
+def _gguf(ftype: str, description: str) -> QuantScheme:
+    """A llama.cpp file type (llama-quant.cpp, see gguf_mix): linear layers at its base type
+    with its per-tensor rules on top, token_embd and output.weight at the types its rules give
+    them, norms and the expert router (ffn_gate_inp) kept F32."""
+    base = FTYPE_BASE[ftype]
     formats = dict.fromkeys(_LINEAR, base) | {
-        "embedding": base,
-        "lm_head": output,
+        "embedding": embedding_type(ftype),
+        "lm_head": output_type(ftype),
         "router": "gguf-f32",
         "norms": "gguf-f32",
     }
-    return QuantScheme(id_, description, formats, gguf_rule=rule)
+    return QuantScheme(ftype, description, formats, gguf_rule=ftype)
 
 
 SCHEMES: dict[str, QuantScheme] = {
@@ -189,11 +205,7 @@ SCHEMES: dict[str, QuantScheme] = {
         _uniform("int4-asym", "int4 linear layers, group-128 scales and zeros"),
         _uniform("mxfp4", "MXFP4 linear layers"),
         _uniform("nvfp4", "NVFP4 linear layers"),
-        _gguf("q8_0", "q8_0", "GGUF Q8_0", output="q8_0"),
-        _gguf("q6_k", "q6_k", "GGUF Q6_K"),
-        _gguf("q4_k_m", "q4_k", "GGUF Q4_K_M mix", rule="q4_k_m"),
-        _gguf("q4_0", "q4_0", "GGUF Q4_0"),
-        _gguf("q2_k", "q2_k", "GGUF Q2_K mix", rule="q2_k"),
+        *(_gguf(f, f"GGUF {f.upper()}") for f in FTYPE_BASE),
     )
 }
 
@@ -259,50 +271,18 @@ def _close(name: str, names: list[str]) -> list[str]:
     return difflib.get_close_matches(name, names, n=3, cutoff=0.4)
 
 
-def use_more_bits(i_layer: int, n_layers: int) -> bool:
-    """llama.cpp src/llama-quant.cpp use_more_bits(): the first and last eighth of the layers and
-    every third layer in between get the larger type in the *_K_M mixes."""
-    return (
-        i_layer < n_layers // 8
-        or i_layer >= 7 * n_layers // 8
-        or (i_layer - n_layers // 8) % 3 == 2
-    )
-
-
 def gguf_component_bits(
     scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts
 ) -> dict[str, float]:
-    """Average bits per weight per component for llama.cpp's per-tensor mixes.
-
-    Q4_K_M: ffn_down and attn_v are Q6_K in use_more_bits() layers (attn_v is Q8_0 for 8-expert
-    models); Q2_K: ffn_down Q3_K, attn_v Q4_K when n_gqa >= 4 else Q3_K. MLA models have no
-    attn_v tensor. Down projections are one third of a gated FFN's weights.
-    """
+    """Average bits per weight per component for a llama.cpp file type: each component's share
+    in each block type (gguf_mix.type_shares) x that type's bits. A component a mix gives a
+    format of its own keeps it (llama.cpp applies no rule to a --tensor-type override)."""
     bits = {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
-    base = weight_format(scheme.formats["routed_experts"]).bits_per_weight
-    n = spec.num_layers
-    attn = spec.attention
-    if scheme.gguf_rule == "q4_k_m":
-        more = sum(use_more_bits(i, n) for i in range(n)) / n
-        down = more * FORMATS["q6_k"].bits_per_weight + (1 - more) * base
-        v_bits = down
-        if spec.moe is not None and spec.moe.num_experts == 8:
-            v_bits = FORMATS["q8_0"].bits_per_weight
-    elif scheme.gguf_rule == "q2_k":
-        down = FORMATS["q3_k"].bits_per_weight
-        gqa = attn.num_heads // attn.num_kv_heads
-        v_bits = FORMATS["q4_k" if gqa >= 4 else "q3_k"].bits_per_weight
-    else:
-        return bits
-    down_share = 1 / 3 if spec.ffn_gated else 1 / 2
-    ffn_bits = (1 - down_share) * base + down_share * down
-    for component in ("dense_ffn", "routed_experts", "shared_experts"):
-        if scheme.formats[component] == scheme.formats["routed_experts"]:
-            bits[component] = ffn_bits
-    if attn.kind is AttentionKind.GQA and counts.breakdown["attention"]:
-        v_params = spec.num_layers * spec.hidden_size * attn.num_kv_heads * attn.v_head_dim
-        v_share = v_params / counts.breakdown["attention"]
-        bits["attention"] = (1 - v_share) * base + v_share * v_bits
+    named = SCHEMES[scheme.gguf_rule].formats
+    shares = type_shares(scheme.gguf_rule, spec, counts.breakdown.get("attention", 0))
+    for component, types in shares.items():
+        if scheme.formats[component] == named[component]:
+            bits[component] = sum(s * FORMATS[t].bits_per_weight for t, s in types.items())
     return bits
 
 

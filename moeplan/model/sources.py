@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from moeplan.errors import SpecError
+from moeplan.memory.gguf_mix import FTYPE_BASE
 from moeplan.model.checkpoint import CheckpointWeights
 from moeplan.model.hf_config import spec_from_config
 from moeplan.model.specs import ModelSpec
@@ -16,8 +17,8 @@ from moeplan.model.specs import ModelSpec
 # llama.cpp file types (LlamaFileType) -> the scheme moeplan models for the analytic estimate
 # beside the exact header bytes; other file types are compared with bf16.
 GGUF_FILE_TYPES = {
-    "Q4_K_M": "q4_k_m", "Q4_K_S": "q4_k_m", "Q8_0": "q8_0", "Q6_K": "q6_k", "Q4_0": "q4_0",
-    "Q2_K": "q2_k", "BF16": "bf16", "F16": "fp16", "ALL_F32": "fp32", "MXFP4_MOE": "mxfp4",
+    **{f.upper(): f for f in FTYPE_BASE},
+    "BF16": "bf16", "F16": "fp16", "ALL_F32": "fp32", "MXFP4_MOE": "q8_0,experts=mxfp4",
     "NVFP4": "nvfp4",
 }  # fmt: skip
 

@@ -146,7 +146,7 @@ def quants_table() -> Table:
         "alone), dense_ffn, embedding, lm_head, router, mtp; formats: " + ", ".join(FORMATS)
     )
     t.notes.append(
-        "GGUF q4_k_m / q2_k use llama.cpp's per-layer mix: bits/weight of experts "
-        "there is the base type's"
+        "GGUF file types (q8_0 ... iq1_s) use llama.cpp's per-tensor mix (llama-quant.cpp, "
+        "an imatrix for the iq types): bits/weight of experts there is the base type's"
     )
     return t
