@@ -136,3 +136,35 @@ def test_rule2_records_take_their_role_from_the_id_hash() -> None:
 def test_hash_split_is_fixed_by_the_id() -> None:
     assert hash_split_fitting("a") is False  # sha256('a') = ca97...
     assert hash_split_fitting("b") is True  # sha256('b') = 3e23...
+
+
+def test_offload_host_catalog_entries_by_hand():
+    """The desktop, workstation and server CPUs people offload experts to: channels x MT/s x 8
+    bytes, the platform's read fraction, the one-CCD link cap, P-cores, sockets, sources."""
+    cat = host_catalog()
+    # 2 x EPYC 9554: 2 x 12 x 4800 x 8 = 921.6 GB/s; Genoa reads 765 / 921.6 of it
+    genoa2 = with_overrides(resolve_host("epyc-9554"), sockets=2)
+    assert genoa2.mem_bw_bytes_per_s == pytest.approx(921.6e9)
+    assert genoa2.read_bw_bytes_per_s == pytest.approx(921.6e9 * 765 / 921.6)
+    # Milan: 8 x 3200 x 8 = 204.8 GB/s, no published fraction: the median
+    milan = resolve_host("milan")
+    assert milan.id == "epyc-7763" and milan.mem_bw_bytes_per_s == pytest.approx(204.8e9)
+    assert milan.read_bw_bytes_per_s == pytest.approx(204.8e9 * unmeasured_read_fraction())
+    # one-CCD X3D parts: the 64 GB/s CCD link binds (DDR5-5200: 83.2 x 0.82 = 68.2 GB/s)
+    for one_ccd in ("ryzen-7-7800x3d", "ryzen-7-9800x3d"):
+        assert resolve_host(one_ccd).read_bw_bytes_per_s == pytest.approx(64e9)
+    # 5800X3D: the same one-CCD Zen 3 die as the measured 5700X3D, 43.9 of 51.2 GB/s
+    assert resolve_host("5800x3d").read_bw_bytes_per_s == pytest.approx(43.9e9)
+    # Xeon 6767P: eight channels of DDR5-6400 (409.6 GB/s) at Granite Rapids' fraction
+    assert resolve_host("6767p").read_bw_bytes_per_s == pytest.approx(409.6e9 * 561.3 / 614.4)
+    # hybrid Intel parts list their P-cores; 8490H scales to eight sockets, 8480+ to two
+    for hybrid, cores in (("13900k", 24), ("12900k", 16), ("14700k", 20), ("265k", 20)):
+        host = resolve_host(hybrid)
+        assert (host.cores_per_socket, host.performance_cores) == (cores, 8)
+    assert cat["xeon-platinum-8490h"].max_sockets == 8
+    assert cat["xeon-platinum-8480plus"].max_sockets == 2
+    # old dual-socket boxes: 2 x 4 x DDR4-2400 = 153.6 GB/s (llama.cpp issue 1437: 154)
+    e5 = with_overrides(resolve_host("e5-2699v4"), sockets=2)
+    assert e5.mem_bw_bytes_per_s == pytest.approx(153.6e9)
+    for host in cat.values():
+        assert host.sources, host.id
