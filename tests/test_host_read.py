@@ -70,8 +70,9 @@ def test_theoretical_override_keeps_the_fraction_measured_override_replaces_it()
 def test_engine_reaches_its_efficiency_of_the_read_bandwidth():
     kt = offload_engines.OFFLOAD_ENGINES["ktransformers"]
     two = with_overrides(resolve_host("xeon-gold-6454s"), sockets=2)
-    # one socket's 240.6 GB/s x 0.50, plus half of it for the second socket
-    assert host_bandwidth_reached(two, kt) == pytest.approx(240.6e9 * 0.50 * 1.5)
+    # one socket's 240.6 GB/s x 0.50, plus numa_extra_socket_gain of it for the second socket
+    gain = kt.numa_extra_socket_gain
+    assert host_bandwidth_reached(two, kt) == pytest.approx(240.6e9 * 0.50 * (1 + gain))
 
 
 def test_host_file_read_fields(tmp_path: Path):

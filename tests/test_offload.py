@@ -32,7 +32,7 @@ from moeplan.perf.offload_placement import (
     llamacpp_swa_cells,
     place,
 )
-from moeplan.plan.validate_offload import validate_offload_all, verdicts
+from moeplan.plan.validate_offload import median_abs_error, validate_offload_all, verdicts
 
 runner = CliRunner()
 LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
@@ -260,11 +260,11 @@ def test_offload_validation_records():
     assert total >= 5 and right >= total - 1
     held = [v for v in results if v.error is not None and not v.used_for_fitting]
     assert len(held) >= 4  # the median is over held-out records, reported by `validate`
-    for v in results:
-        if v.used_for_fitting and v.error is not None:
-            # the constants were set from these (within 1% when set; 5% leaves room for changes
-            # to the GPU-side roofline they share with `latency`)
-            assert abs(v.error) < 0.05, v.id
+    # the constants were set from the fitting records (least median |error|, see
+    # test_shipped_offload_constants_are_the_refit); rule-2 records take that role by the hash of
+    # their id, not by their fit, so one may sit far off while the median stays small (5% leaves
+    # room for changes to the GPU-side roofline they share with `latency`)
+    assert median_abs_error(results, fitting=True) < 0.05
 
 
 def test_check_budget_with_a_host(tmp_path: Path):

@@ -201,7 +201,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
             gpu_engine=ENGINES["llamacpp"],
             host_bw_efficiency=0.50,
-            numa_extra_socket_gain=0.5,
+            numa_extra_socket_gain=0.6,
             numa_replicates_experts=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
             matrix_units=True,
@@ -227,10 +227,18 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
                 "host_bw_efficiency 0.50 of the host's achievable read bandwidth (Sapphire Rapids "
                 "reads 0.78 of theoretical, hosts.py) from the single-socket V0.2 record (0.01 "
-                "grid; 0.40 of theoretical before), numa_extra_socket_gain 0.5 from the "
-                "dual-socket one (0.1 grid; same doc, same machine)",
+                "grid; 0.40 of theoretical before), numa_extra_socket_gain 0.6: the refit "
+                "(plan/offload_refit.py, 0.1 grid, least median |error|) over the four dual-socket "
+                "fitting records, the doc's V0.2 one and three rule-2 hash-split ones of "
+                "offload_runs_kt.yaml (0.5 when the V0.2 record was the only one)",
             ),
-            fitted_on=("kt-v02-dsv3-q4km-6454s-1s-4090d", "kt-v02-dsv3-q4km-6454s-2s-4090d"),
+            fitted_on=(
+                "kt-v02-dsv3-q4km-6454s-1s-4090d",
+                "kt-v02-dsv3-q4km-6454s-2s-4090d",
+                "kt-v021-dsv3-q4km-rtx4090-2x6454s-2k",
+                "kt-v021-dsv3-q4km-rtx4090-2x6454s-4k",
+                "kt-v02-dsr1-q4km-rtx4090-2xp8136-t112",
+            ),
         ),
     )
 }
