@@ -17,7 +17,7 @@ MIB = 1 << 20
 OFFLOAD_CARDS = (
     "rtx-3060", "rtx-3080", "rtx-3080-12gb", "rtx-3080-ti", "rtx-4060-ti-16gb", "rtx-4070",
     "rtx-4070-ti-super", "rtx-5060-ti-16gb", "rtx-5070", "rtx-5070-ti", "rtx-5080",
-    "rtx-4000-ada", "rtx-5000-ada", "rx-7900-xtx", "rx-9070-xt", "arc-b580",
+    "rtx-4000-ada", "rtx-5000-ada", "rx-7900-xtx", "rx-9070-xt", "arc-b580", "rtx-4060-laptop",
 )  # fmt: skip
 
 
@@ -55,6 +55,9 @@ def test_geforce_rates_by_hand():
     pro = resolve_gpu("rtx-4000-ada")
     assert pro.int8_ops == pytest.approx(2 * pro.bf16_flops)
     assert resolve_gpu("rtx-5070").sm_count == 48
+    laptop = resolve_gpu("4060-laptop")  # AD107 at its 115 W listing: 96 TCs x 1890 MHz
+    assert laptop.bf16_flops == pytest.approx(96 * 128 * 1890e6, rel=2e-3)  # 23.2 TFLOPS
+    assert laptop.memory_bytes == 8187 * MIB and laptop.pcie_lanes == 8
 
 
 def test_cli_offload_on_an_x8_card():
