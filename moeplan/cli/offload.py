@@ -67,6 +67,39 @@ DiskOpt = Annotated[
     float | None,
     typer.Option("--disk-gbps", help="Disk read speed, GB/s, for the RAM-short (mmap) estimate."),
 ]
+UbatchOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--ubatch",
+        help="Prompt tokens a forward pass: llama.cpp -ub (default 512), ktransformers' chunk "
+        "(default 8192). Sets the pass count, the experts a streamed pass copies and the "
+        "compute buffer.",
+    ),
+]
+NoOpOffloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-op-offload",
+        help="llama.cpp --no-op-offload: host experts stay on the CPU for prompts of any size.",
+    ),
+]
+KtPrefillOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--kt-gpu-prefill-threshold",
+        help="kt-kernel + SGLang --kt-gpu-prefill-token-threshold: chunks of at least this many "
+        "tokens stream every expert of each host layer to the GPU (default: unset, CPU).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PromptArgs:
+    """The prompt-pass flags of an offload run (perf/offload_engines.py with_prompt_flags)."""
+
+    ubatch: int | None = None
+    no_op_offload: bool = False
+    kt_gpu_prefill_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,7 @@ class HostArgs:
     pcie_lanes: int | None = None
     disk_gbps: float | None = None
     host_mem_measured_gbps: float | None = None
+    prompt: PromptArgs = PromptArgs()
 
     @property
     def host_given(self) -> bool:
@@ -149,19 +183,26 @@ def offload_report(
     with_speed: bool = True,
 ) -> OffloadReport:
     from moeplan.perf.offload import DEFAULT_DISK_BYTES_PER_S, estimate_offload
-    from moeplan.perf.offload_engines import resolve_offload_engine
+    from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
 
     if args.n_cpu_moe is not None and args.n_cpu_moe < 0:
         raise MoeplanError(f"--n-cpu-moe must be 0 or more, got {args.n_cpu_moe}")
     if args.disk_gbps is not None and args.disk_gbps <= 0:
         raise MoeplanError(f"--disk-gbps must be positive, got {args.disk_gbps}")
     disk = args.disk_gbps * 1e9 if args.disk_gbps else DEFAULT_DISK_BYTES_PER_S
+    prompt = args.prompt
+    profile = with_prompt_flags(
+        resolve_offload_engine(engine),
+        prompt.ubatch,
+        not prompt.no_op_offload,
+        prompt.kt_gpu_prefill_threshold,
+    )
     return estimate_offload(
         spec,
         scheme,
         gpu,
         args.resolve_host(),
-        resolve_offload_engine(engine),
+        profile,
         args.mode,
         args.n_cpu_moe,
         batch,

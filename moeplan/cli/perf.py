@@ -36,10 +36,14 @@ from moeplan.cli.offload import (
     HostOpt,
     HostRamOpt,
     HostSocketsOpt,
+    KtPrefillOpt,
     NCpuMoeOpt,
+    NoOpOffloadOpt,
     OffloadOpt,
     PcieGenOpt,
     PcieLanesOpt,
+    PromptArgs,
+    UbatchOpt,
 )
 from moeplan.errors import MoeplanError
 
@@ -99,6 +103,9 @@ def latency(
     pcie_gen: PcieGenOpt = None,
     pcie_lanes: PcieLanesOpt = None,
     disk_gbps: DiskOpt = None,
+    ubatch: UbatchOpt = None,
+    no_op_offload: NoOpOffloadOpt = False,
+    kt_gpu_prefill_threshold: KtPrefillOpt = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -141,7 +148,14 @@ def latency(
         pcie_lanes,
         disk_gbps,
         host_mem_measured_gbps,
+        PromptArgs(ubatch, no_op_offload, kt_gpu_prefill_threshold),
     )
+    prompt_flags = (ubatch is not None, no_op_offload, kt_gpu_prefill_threshold is not None)
+    if any(prompt_flags) and not host_args.wanted:
+        raise MoeplanError(
+            "--ubatch, --no-op-offload and --kt-gpu-prefill-threshold describe an offload run; "
+            "add --offload or --n-cpu-moe"
+        )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report
         from moeplan.cli.views.offload import offload_json, offload_tables

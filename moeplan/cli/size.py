@@ -39,6 +39,8 @@ from moeplan.cli.offload import (
     HostSocketsOpt,
     NCpuMoeOpt,
     OffloadOpt,
+    PromptArgs,
+    UbatchOpt,
 )
 from moeplan.errors import MoeplanError
 
@@ -70,6 +72,7 @@ def size(
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
+    ubatch: UbatchOpt = None,
     engine: Annotated[
         str | None,
         typer.Option("--engine", help="With --offload: llamacpp (default) or ktransformers."),
@@ -106,8 +109,10 @@ def size(
         device = resolve_gpu(gpu)
     host_args = HostArgs(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
-        host_mem_measured_gbps=host_mem_measured_gbps,
+        host_mem_measured_gbps=host_mem_measured_gbps, prompt=PromptArgs(ubatch),
     )  # fmt: skip
+    if ubatch is not None and not host_args.wanted:
+        raise MoeplanError("--ubatch sizes an offload run's compute buffer; add --offload")
     if host_args.wanted:
         from moeplan.cli.offload import offload_report
         from moeplan.cli.views.offload import offload_json, offload_tables

@@ -6,8 +6,9 @@ counts every layer, so dense-first layers use up K without moving experts); ever
 attention, dense and shared weights, the other layers' experts, KV cache, compute buffers - is on
 the GPU. A decode step is the GPU's roofline step (perf/phases.py) over the GPU-resident part plus
 the host's part: the experts the batch touches read from DRAM at the bandwidth reached, or the
-CPU's int8 dot-product rate, whichever is slower. Prompts either compute the host experts on the
-CPU or stream them over PCIe to the GPU once per forward pass; the faster path is reported.
+CPU's int8 dot-product rate, whichever is slower. Prompts run the host experts where the engine
+runs them (perf/offload_prefill.py): llama.cpp copies the experts a ubatch uses to the GPU from
+32 tokens a ubatch, ktransformers computes them on the CPU.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from moeplan.perf.offload_placement import (
     fit_reason,
     place,
 )
+from moeplan.perf.offload_prefill import prefill_time
 from moeplan.perf.parallel import Layout
-from moeplan.perf.phases import Phase, Setup, decode_step, prefill
+from moeplan.perf.phases import Phase, Setup, decode_step
 from moeplan.perf.terms import expected_experts_touched
 
 GIB = 1 << 30
@@ -65,7 +67,7 @@ class OffloadSpeed:
     host_decode_s: float  # host side of one decode step
     decode_bound: str
     prefill_s: float
-    prefill_path: str  # "cpu" or "stream"
+    prefill_path: str  # "cpu", "stream" or "mixed" (perf/offload_prefill.py)
     prefill_alternative_s: float | None
     disk_s: float  # per decode step when RAM is short (mmap from disk), else 0
     attention_kernel_s: float = 0.0  # MLA decode kernel time beyond its KV read (few CTAs)
@@ -258,24 +260,27 @@ def offload_speed(
         "disk reads (RAM short, mmap)": disk_s,
     }
     bound = max(parts.items(), key=lambda kv: kv[1])[0]
-    # prompt: the host experts on the CPU, or streamed to the GPU once per forward pass
-    ubatch = min(engine.ubatch_tokens, input_len * batch)
-    passes = math.ceil(input_len * batch / ubatch)
-    cpu_path = prefill(setup, batch, input_len).total_s
-    u_bytes, u_ops = _host_expert_work(spec, full, host_layers, ubatch)
+    # prompt: what the engine does with the host experts, pass by pass (perf/offload_prefill.py)
     cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units, threads) * engine.cpu_compute_efficiency
-    cpu_path += passes * max(u_bytes / host_bw, u_ops / cpu_ops)
-    stream_path = None
-    if host_layers and ubatch >= engine.stream_min_batch:
-        stream_bytes = (
-            host_layers * (spec.moe.num_experts if spec.moe else 0) * full.split.expert_bytes
-        )
-        stream_path = prefill(full, batch, input_len).total_s + passes * stream_bytes / link
-    other: float | None
-    if stream_path is not None and stream_path < cpu_path:
-        chosen, path, other = stream_path, "stream", cpu_path
-    else:
-        chosen, path, other = cpu_path, "cpu", stream_path
+
+    def cpu_pass_s(tokens: int) -> float:
+        u_bytes, u_ops = _host_expert_work(spec, full, host_layers, tokens)
+        return max(u_bytes / host_bw, u_ops / cpu_ops)
+
+    prompt = prefill_time(
+        spec,
+        setup,
+        full,
+        host_layers,
+        batch,
+        input_len,
+        engine.ubatch_tokens,
+        engine.stream_min_batch,
+        engine.streams_used_experts,
+        link,
+        cpu_pass_s,
+    )
+    chosen, path, other = prompt.seconds, prompt.path, prompt.alternative_s
     speed = OffloadSpeed(gpu_step, host_s, bound, chosen, path, other, disk_s, attention_s)
     return speed, host_bw
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from moeplan.errors import UnknownNameError
+from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.hardware.hosts import Host
 from moeplan.perf.engines import ENGINES, EngineProfile
+from moeplan.perf.offload_prefill import (
+    KT_SGLANG_LAYERWISE_SOURCE,
+    KTRANSFORMERS_PREFILL_SOURCE,
+    LLAMACPP_OP_OFFLOAD_SOURCE,
+)
 
 GIB = 1 << 30
 
@@ -54,8 +59,8 @@ class OffloadProfile:
     cpu_compute_efficiency: float  # of the int8 peak, expert GEMMs in prefill
     matrix_units: bool  # uses AMX tiles for prefill GEMMs where the host has them
     pcie_efficiency: float  # of the link, streaming expert weights to the GPU
-    stream_min_batch: int  # prompt tokens per pass from which host experts may stream to the GPU
-    ubatch_tokens: int  # tokens per prefill forward pass
+    stream_min_batch: int | None  # tokens a pass from which host experts go to the GPU; None: never
+    ubatch_tokens: int  # tokens per prefill forward pass (llama.cpp -ub, ktransformers chunk)
     gpu_margin_bytes: int  # VRAM left free when choosing K itself (--fit); none for a given K
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
@@ -65,9 +70,14 @@ class OffloadProfile:
     eager_split_s: float = 0.0  # GPU time per host MoE layer when splits launch without graphs
     split_graph_vendors: tuple[str, ...] = ()  # vendors (lower case) whose splits replay as graphs
     skips_efficiency_cores: bool = False  # default threads: the P-cores of a hybrid CPU only
+    streams_used_experts: bool = False  # a streamed pass copies only the experts it routes to
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
+
+LLAMACPP_OP_OFFLOAD_MIN_BATCH = 32
+"""GGML_OP_OFFLOAD_MIN_BATCH's default: the CUDA backend takes an op whose weights sit in host
+memory from 32 tokens of batch (LLAMACPP_OP_OFFLOAD_SOURCE, ggml-cuda.cu line 5510)."""
 
 PCIE_COPY_EFFICIENCY = 0.8
 """Pinned host-to-device copies reach about 80% of a PCIe link's 128b/130b rate (packet headers
@@ -179,7 +189,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
             matrix_units=False,
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
-            stream_min_batch=32,
+            stream_min_batch=LLAMACPP_OP_OFFLOAD_MIN_BATCH,
+            streams_used_experts=True,
             ubatch_tokens=512,
             gpu_margin_bytes=1024 * (1 << 20),
             input_embedding_on_host=True,
@@ -191,9 +202,12 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             sources=(
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
-                "ggml-org/llama.cpp ggml-cuda: ops on batches of 32 or more tokens run on the GPU, "
-                "copying CPU-resident weights over PCIe (the issue's 'from batch 32')",
-                "ggml-org/llama.cpp common: n_ubatch default 512",
+                "prompt passes (op offload, on by default; --no-op-offload: record field "
+                "op_offload: false, CLI --no-op-offload): a ubatch of 32 tokens or more runs the "
+                "host experts on the GPU, copying the experts it routes to over PCIe, serial "
+                f"with the compute; {LLAMACPP_OP_OFFLOAD_SOURCE}",
+                "ggml-org/llama.cpp common: n_ubatch default 512 (-ub; record field "
+                "ubatch_tokens, CLI --ubatch)",
                 "ggml-org/llama.cpp src/llama-model.cpp: 'there is very little benefit to "
                 "offloading the input layer, so always keep it on the CPU' (token embedding in "
                 "RAM)",
@@ -245,7 +259,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
             matrix_units=True,
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
-            stream_min_batch=32,
+            stream_min_batch=None,
             ubatch_tokens=8192,
             gpu_margin_bytes=1024 * (1 << 20),
             overlaps_shared_experts=True,
@@ -257,6 +271,11 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "kvcache-ai/ktransformers 'Qwen 3 + KTransformers 0.3 (+AMX)': AMX for prefill "
                 "when an expert gets more than 4 tokens, AVX-512 for decode",
                 "GPU side: llama.cpp's GPU profile (not fitted separately)",
+                "prompt passes: the routed experts in RAM are computed by the CPU (V0.2/V0.3 "
+                f"never stream them: {KTRANSFORMERS_PREFILL_SOURCE}); kt-kernel + SGLang streams "
+                "every expert of a layer to the GPU when a chunk reaches "
+                "--kt-gpu-prefill-token-threshold (record field kt_gpu_prefill_token_threshold, "
+                f"CLI --kt-gpu-prefill-threshold; unset by default): {KT_SGLANG_LAYERWISE_SOURCE}",
                 "kvcache-ai/ktransformers ktransformers/operators/experts.py, "
                 "KDeepseekV3MoE.forward: decode submits the routed experts to the CPU, runs the "
                 "shared experts on the GPU, then syncs (the two overlap)",
@@ -309,3 +328,35 @@ def resolve_offload_engine(name: str | None) -> OffloadProfile:
     if key not in OFFLOAD_ENGINES:
         raise UnknownNameError("offload engine", name or "", list(OFFLOAD_ENGINES))
     return OFFLOAD_ENGINES[key]
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MoeplanError(f"{name} must be a positive whole number of tokens, got {value!r}")
+    return value
+
+
+def with_prompt_flags(
+    engine: OffloadProfile,
+    ubatch: int | None = None,
+    op_offload: bool = True,
+    kt_gpu_prefill_threshold: int | None = None,
+) -> OffloadProfile:
+    """The profile under a run's prompt flags: `ubatch` tokens a pass (llama.cpp -ub,
+    ktransformers' chunk size), llama.cpp's --no-op-offload (op_offload False: host experts stay
+    on the CPU at any batch), kt-kernel + SGLang's --kt-gpu-prefill-token-threshold (a chunk of at
+    least that many tokens streams every expert of each host layer to the GPU)."""
+    if ubatch is not None:
+        engine = replace(engine, ubatch_tokens=_positive_int("--ubatch", ubatch))
+    if not op_offload:
+        if engine.id != "llamacpp":
+            raise MoeplanError(f"--no-op-offload is a llama.cpp flag; the engine is {engine.id}")
+        engine = replace(engine, stream_min_batch=None)
+    if kt_gpu_prefill_threshold is not None:
+        if not engine.id.startswith("ktransformers"):
+            raise MoeplanError(
+                f"--kt-gpu-prefill-threshold is a kt-kernel + SGLang flag, not {engine.id}'s"
+            )
+        threshold = _positive_int("--kt-gpu-prefill-threshold", kt_gpu_prefill_threshold)
+        engine = replace(engine, stream_min_batch=threshold, streams_used_experts=False)
+    return engine

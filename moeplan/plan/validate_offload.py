@@ -17,7 +17,7 @@ from moeplan.hardware.hosts import custom_host, resolve_host, with_overrides
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.offload import OffloadReport, estimate_offload
-from moeplan.perf.offload_engines import resolve_offload_engine
+from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
 from moeplan.yamlio import load_packaged_yaml
 
 SPEED_METRICS = ("decode_tok_s", "prefill_tok_s")
@@ -91,6 +91,12 @@ def report_for(how: dict[str, Any]) -> OffloadReport:
     engine = resolve_offload_engine(how["engine"])
     if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
         engine = replace(engine, split_graph_vendors=())
+    engine = with_prompt_flags(  # the run's -ub / --no-op-offload / kt GPU-prefill threshold
+        engine,
+        how.get("ubatch_tokens"),
+        how.get("op_offload", True),
+        how.get("kt_gpu_prefill_token_threshold"),
+    )
     mode = how.get("offload", "experts")
     return estimate_offload(
         spec,

@@ -61,6 +61,8 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "cpu_compute_efficiency": round(e.cpu_compute_efficiency, 4),
             "pcie_efficiency": e.pcie_efficiency,
             "stream_min_batch": e.stream_min_batch,
+            "streams_used_experts": e.streams_used_experts,
+            "ubatch_tokens": e.ubatch_tokens,
             "gpu_engine": e.gpu_engine.id,
             "sources": list(e.sources),
             "fitted_on": list(e.fitted_on),
@@ -99,7 +101,9 @@ def _band_text(band: list[float] | str) -> str:
 PATHS = {
     "stream": "host experts streamed to the GPU over PCIe",
     "cpu": "host experts computed by the CPU",
+    "mixed": "host experts streamed to the GPU, the short last pass on the CPU",
 }
+ALTERNATIVE = {"stream": "all on the CPU", "cpu": "streamed to the GPU"}
 
 
 def offload_tables(r: OffloadReport) -> list[Table]:
@@ -146,6 +150,12 @@ def offload_tables(r: OffloadReport) -> list[Table]:
                 ["prompt tok/s", f"{r.prefill_tok_s:,.1f}", PATHS[s.prefill_path]],
             ],
         )
+        if s.prefill_alternative_s is not None:
+            perf.notes.append(
+                f"prompt with the host experts {ALTERNATIVE[s.prefill_path]} instead: "
+                f"{r.batch * r.input_len / s.prefill_alternative_s:,.1f} tok/s (not what "
+                f"{r.engine.id} does at ubatch {r.engine.ubatch_tokens})"
+            )
         perf.notes.append(
             f"host experts read at {r.host_bw_bytes_per_s / 1e9:,.0f} GB/s reached "
             f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth)"

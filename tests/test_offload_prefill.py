@@ -1,0 +1,161 @@
+"""Offload prompt passes as each engine runs them (perf/offload_prefill.py): llama.cpp's op
+offload from 32 tokens a ubatch copying the experts the ubatch uses, ktransformers on the CPU or
+kt-kernel + SGLang's layer-wise GPU prefill above its threshold; --ubatch and the record fields."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from moeplan.cli import app
+from moeplan.errors import MoeplanError
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.hosts import resolve_host
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf import offload_prefill
+from moeplan.perf.offload import estimate_offload
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES, with_prompt_flags
+from moeplan.perf.offload_prefill import passes, prefill_time, streamed_experts
+from moeplan.plan.validate_offload import load_offload_records, report_for
+
+runner = CliRunner()
+LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
+KTRANS = OFFLOAD_ENGINES["ktransformers"]
+
+# a toy MoE: 8 experts, top-2; 1 GB an expert; a 10 GB/s link: 0.1 s an expert copied
+SPEC: Any = SimpleNamespace(moe=SimpleNamespace(num_experts=8, top_k=2))
+GPU_PART: Any = SimpleNamespace(name="gpu part")
+FULL: Any = SimpleNamespace(name="full", split=SimpleNamespace(expert_bytes=1e9))
+
+
+@pytest.fixture
+def toy_prefill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """phases.prefill: 1 s for the GPU-resident part of the 3-token prompt, 3 s for the whole
+    model on the GPU (so the host experts' GPU compute is 2 s, 2/3 s a token)."""
+    times = {"gpu part": 1.0, "full": 3.0}
+    monkeypatch.setattr(
+        offload_prefill,
+        "prefill",
+        lambda setup, batch, input_len: SimpleNamespace(total_s=times[setup.name]),
+    )
+
+
+def _time(min_batch: int | None, used_only: bool = True) -> offload_prefill.PrefillTime:
+    # 2 host layers, a 3-token prompt in ubatches of 2: passes of 2 and 1 tokens;
+    # the CPU takes 0.5 s a token
+    return prefill_time(
+        SPEC, GPU_PART, FULL, 2, 1, 3, 2, min_batch, used_only, 1e10, lambda t: 0.5 * t
+    )
+
+
+def test_passes_and_experts_copied():
+    assert passes(1000, 512) == [512, 488]
+    assert passes(4096, 4096) == [4096]
+    # used experts of a pass: E (1 - (1 - k/E)^t); 1 token: k; 2 tokens: 8 (1 - 9/16) = 3.5
+    assert streamed_experts(SPEC, 1, True) == pytest.approx(2.0)
+    assert streamed_experts(SPEC, 2, True) == pytest.approx(3.5)
+    assert streamed_experts(SPEC, 2, False) == 8.0  # layer-wise prefill: every expert
+
+
+@pytest.mark.usefixtures("toy_prefill")
+def test_llamacpp_streams_passes_from_its_threshold_and_keeps_the_other_path():
+    # threshold 2: the 2-token pass streams: 2 layers x 3.5 experts x 0.1 s + 2 s x 2/3;
+    # the 1-token pass stays on the CPU: 0.5 s; plus the resident part's 1 s
+    t = _time(2)
+    assert t.path == "mixed" and t.alternative_s is None
+    assert t.seconds == pytest.approx(1 + (0.7 + 4 / 3) + 0.5)
+    # threshold 1: both stream; 1 token: 2 layers x 2 experts x 0.1 s + 2/3 s
+    both = _time(1)
+    assert both.path == "stream"
+    assert both.seconds == pytest.approx(1 + (0.7 + 4 / 3) + (0.4 + 2 / 3))
+    assert both.alternative_s == pytest.approx(1 + 1.0 + 0.5)  # all on the CPU
+    # never (--no-op-offload, ktransformers): the CPU, with streaming as the alternative
+    cpu = _time(None)
+    assert cpu.path == "cpu" and cpu.seconds == pytest.approx(2.5)
+    assert cpu.alternative_s == pytest.approx(both.seconds)
+    # the engine does what its threshold says even when the other path is faster
+    assert both.seconds > both.alternative_s
+
+
+@pytest.mark.usefixtures("toy_prefill")
+def test_layerwise_prefill_copies_every_expert():
+    t = _time(1, used_only=False)  # 2 layers x 8 experts x 0.1 s a pass, two passes
+    assert t.seconds == pytest.approx(1 + (1.6 + 4 / 3) + (1.6 + 2 / 3))
+
+
+def test_profiles_say_where_prompt_experts_run():
+    assert LLAMACPP.stream_min_batch == 32 and LLAMACPP.streams_used_experts
+    assert KTRANS.stream_min_batch is None  # V0.2/V0.3: the CPU; SGLang's threshold unset
+    assert OFFLOAD_ENGINES["ktransformers-v02"].stream_min_batch is None
+    assert any("ggml-backend.cpp" in s for s in LLAMACPP.sources)
+    assert any("kt_ep_wrapper.py" in s for s in KTRANS.sources)
+
+
+def test_prompt_flags_are_validated():
+    assert with_prompt_flags(LLAMACPP, 4096).ubatch_tokens == 4096
+    assert with_prompt_flags(LLAMACPP, op_offload=False).stream_min_batch is None
+    kt = with_prompt_flags(KTRANS, kt_gpu_prefill_threshold=400)
+    assert kt.stream_min_batch == 400 and not kt.streams_used_experts
+    for bad in (0, -5, 1.5, True, "512"):
+        with pytest.raises(MoeplanError, match="positive whole number"):
+            with_prompt_flags(LLAMACPP, bad)  # type: ignore[arg-type]
+    with pytest.raises(MoeplanError, match=r"llama\.cpp flag"):
+        with_prompt_flags(KTRANS, op_offload=False)
+    with pytest.raises(MoeplanError, match="kt-kernel"):
+        with_prompt_flags(LLAMACPP, kt_gpu_prefill_threshold=400)
+
+
+def test_llamacpp_prompt_follows_the_ubatch():
+    spec = load_model("gpt-oss-120b")
+    scheme = resolve_scheme("native", spec)
+    gpu, host = resolve_gpu("rtx-5090"), resolve_host("ryzen-9-9950x")
+
+    def run(engine: Any, input_len: int) -> Any:
+        r = estimate_offload(spec, scheme, gpu, host, engine, "experts", input_len=input_len)
+        assert r.speed is not None
+        return r.speed
+
+    # under 32 tokens a pass the CPU computes the host experts; from 32 they are copied
+    assert run(LLAMACPP, 31).prefill_path == "cpu"
+    assert run(LLAMACPP, 32).prefill_path == "stream"
+    assert run(LLAMACPP, 530).prefill_path == "mixed"  # 512 + 18: the last pass on the CPU
+    assert run(with_prompt_flags(LLAMACPP, op_offload=False), 4096).prefill_path == "cpu"
+    # one 4096-token ubatch copies the experts once where 512-token ones copy them 8 times
+    small, big = run(LLAMACPP, 4096), run(with_prompt_flags(LLAMACPP, 4096), 4096)
+    assert big.prefill_s < small.prefill_s
+
+
+def test_cli_ubatch_and_prompt_flags():
+    base = ["latency", "gpt-oss-120b", "--gpu", "rtx-5090", "--host", "ryzen-9-9950x"]
+    r = runner.invoke(app, [*base, "--offload", "experts", "--ubatch", "4096", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["efficiencies"]["ubatch_tokens"] == 4096
+    assert doc["prefill"]["path"] == "stream"
+    r = runner.invoke(app, [*base, "--offload", "experts", "--no-op-offload", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["prefill"]["path"] == "cpu"
+    for extra in (["--ubatch", "0"], ["--ubatch", "-3"]):
+        r = runner.invoke(app, [*base, "--offload", "experts", *extra])
+        assert r.exit_code == 2 and "--ubatch must be a positive whole number" in r.output
+        assert len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(app, [*base, "--offload", "experts", "--ubatch", "x"])
+    assert r.exit_code == 2
+    r = runner.invoke(app, [*base, "--ubatch", "512"])  # no offload asked for
+    assert r.exit_code == 2 and "--offload" in r.output
+
+
+def test_kimi_k2_record_states_its_ubatch():
+    rec = next(
+        r
+        for r in load_offload_records()
+        if r["id"] == "llamacpp-kimik2-udq4kxl-rtxpro6000-2xepyc9355-prefill"
+    )
+    assert rec["moeplan"]["ubatch_tokens"] == 4096  # -ub 4096 in its source
+    r = report_for(rec["moeplan"])
+    assert r.engine.ubatch_tokens == 4096 and r.speed is not None
+    assert r.speed.prefill_path == "stream"  # one 4096-token pass, op offload on
