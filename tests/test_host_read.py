@@ -20,10 +20,17 @@ from moeplan.hardware.host_read import (
 )
 from moeplan.hardware.hosts import host_catalog, resolve_host, with_overrides
 from moeplan.perf.offload import host_bandwidth_reached
-from moeplan.plan.offload_refit import FAMILIES, refit_family
+from moeplan.plan.offload_refit import (
+    FAMILIES,
+    implied_value,
+    leave_one_out_error,
+    patched,
+    refit_family,
+)
 from moeplan.plan.validate_offload import (
     hash_split_fitting,
     load_offload_records,
+    validate_offload_record,
 )
 
 runner = CliRunner()
@@ -101,7 +108,8 @@ def test_cli_measured_bandwidth_option():
         app, [*base, "--host-mem-measured-gbps", "60", "--host-ram-gb", "128", "--host-cores", "8"]
     )
     assert r.exit_code == 0, r.output  # a measured figure alone describes the bandwidth
-    assert "read at 48 GB/s" in r.output  # 60 x 0.80
+    efficiency = offload_engines.OFFLOAD_ENGINES["llamacpp"].host_bw_efficiency
+    assert f"read at {60 * efficiency:.0f} GB/s" in r.output  # the measured 60 x the efficiency
     r = runner.invoke(app, ["list", "hosts", "--json"])
     hosts = {h["id"]: h for h in json.loads(r.stdout)}
     assert hosts["ryzen-7-9700x"]["read_bw_bytes_per_s"] == pytest.approx(64e9)
@@ -109,17 +117,31 @@ def test_cli_measured_bandwidth_option():
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shipped_offload_constants_are_the_refit(family: str) -> None:
-    """Each fitted constant is the grid point of least median |decode error| over its fitting
-    records (offload_refit.refit_family), and fitted_on names exactly those records."""
+    """Each fitted constant is the grid point nearest the median implied value over the engine's
+    decode runs (rule 3, offload_refit.refit_family)."""
     results = refit_family(family)
     assert results
-    fitted: set[str] = set()
     for result in results:
+        assert len(result.record_ids) >= 5  # never a constant set by one record
         for pid in FAMILIES[family]:
             shipped = getattr(offload_engines.OFFLOAD_ENGINES[pid], result.field)
             assert shipped == pytest.approx(result.value), (pid, result.field)
-        fitted.update(result.record_ids)
-    assert set(offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]].fitted_on) == fitted
+
+
+def test_implied_value_reproduces_the_record() -> None:
+    """At a record's implied efficiency moeplan reproduces it; the leave-one-out error of a
+    pooled record is its error under the constant refit without it."""
+    rec = next(
+        r for r in load_offload_records() if r["id"] == "llamacpp-gptoss120b-14900k-cpumoe36"
+    )
+    implied = implied_value(rec, "llamacpp", "host_bw_efficiency")
+    with patched("llamacpp", host_bw_efficiency=implied):
+        error = validate_offload_record(rec).error
+    assert error is not None and abs(error) < 1e-3
+    left = {r.field: r.value for r in refit_family("llamacpp", leave_out=rec["id"])}
+    with patched("llamacpp", **left):
+        expected = validate_offload_record(rec).error
+    assert leave_one_out_error(rec) == pytest.approx(expected)
 
 
 def test_rule2_records_take_their_role_from_the_id_hash() -> None:

@@ -28,6 +28,7 @@ tooling that writes its own per-tensor recipe (Unsloth "UD" dynamic quants).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -198,6 +199,16 @@ def _down_tensors(layer: LayerSpec, shared: bool) -> list[str]:
 
 
 def type_shares(
+    ftype: str, spec: ModelSpec, attention_total: int, imatrix: bool | None = None
+) -> dict[str, dict[str, float]]:
+    """_type_shares, memoised (a pure function of its arguments; planners and `validate` ask for
+    the same model and file type many times); a copy the caller may change."""
+    shares = _type_shares(ftype, spec, attention_total, imatrix)
+    return {component: dict(types) for component, types in shares.items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _type_shares(
     ftype: str, spec: ModelSpec, attention_total: int, imatrix: bool | None = None
 ) -> dict[str, dict[str, float]]:
     """For the components the rules reach (dense_ffn, routed_experts, shared_experts,

@@ -1,9 +1,10 @@
 """Expert-offload engine profiles (llama.cpp, ktransformers): the few terms that separate the
 offload roofline from what each engine reaches, each with where it comes from.
 
-Fitted terms name the records they were set from (``fitted_on``, also marked
-``used_for_fitting: true`` in ``moeplan/data/offload_measurements.yaml``); `moeplan validate`
-reports the error on the records held out from that.
+Fitted terms (host_bw_efficiency; ktransformers' numa_extra_socket_gain) are set by rule 3 of
+``moeplan/data/offload_measurements.yaml``: the median implied value over every published decode
+run of the engine (plan/offload_refit.py); `moeplan validate` reports each run's leave-one-out
+error.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.80,
+            host_bw_efficiency=0.63,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -227,26 +228,18 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "default); records from older builds or pre-Ampere NVIDIA before PR 25749 say "
                 "split_graphs: false",
                 f"skips_efficiency_cores: {LLAMACPP_DEFAULT_THREADS_SOURCE}",
-                "host_bw_efficiency 0.80 of the host's achievable read bandwidth (hosts.py "
-                "read_bw_bytes_per_s; Raptor Lake reads 0.82 of theoretical): set (0.01 grid, "
-                "least |error|) from one gpt-oss-120b run whose RAM speed is not stated "
-                "(DDR5-5600 assumed), so weakly determined; 0.65 of theoretical before hosts had "
-                "an achievable read bandwidth, 0.66 before the llamacpp GPU profile's per-backend "
-                "kernel cost (engines.py), 0.61 before its eager split cost (that Aug 2025 run "
-                "predates per-split CUDA graphs). "
-                "That run used llama.cpp's default 8 P-core threads (Linux), 7.3 GB/s of experts "
-                "a thread; no per-core cap is applied: the held-out runs read 3.0-4.0 GB/s a "
-                "thread with 10-12 threads, so a cap would slow the fitted run, not them. Not "
-                "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 "
-                "(ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 dual "
-                "channel, 89.6 GB/s; Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s; "
-                "Ollama 0.15.6 on llama.cpp build 7973), and CPU-only MoE decode reads its "
-                "active experts at the dense rate (inventivehq.com/blog/moe-on-cpu-benchmark, "
-                "i7-8700, llama.cpp: Qwen3-30B-A3B Q4_K_M 10.6 tok/s x 2.0 GB active = 21.3 "
-                "GB/s; dense 1.5-8B Q4_K_M 20.7-22.9 GB/s), so the held-out shortfall is not the "
-                "CPU's matvec rate",
+                "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
+                "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the median "
+                "implied value over every one-socket llama.cpp decode run in the record files "
+                "(plan/offload_refit.py; 0.01 grid): 0.63 over 52 runs. 0.80 while its one "
+                "fitting record was the i9-14900K gpt-oss-120b run (RAM speed not stated). Not "
+                "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 of "
+                "theoretical (ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 "
+                "dual channel; Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s), and "
+                "CPU-only MoE decode reads its active experts at the dense rate "
+                "(inventivehq.com/blog/moe-on-cpu-benchmark, i7-8700: Qwen3-30B-A3B Q4_K_M 21.3 "
+                "GB/s vs dense 1.5-8B Q4_K_M 20.7-22.9 GB/s)",
             ),
-            fitted_on=("llamacpp-gptoss120b-14900k-cpumoe36",),
         ),
         OffloadProfile(
             "ktransformers",
@@ -283,19 +276,12 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.50 of the host's achievable read bandwidth (Sapphire Rapids "
-                "reads 0.78 of theoretical, hosts.py) from the single-socket V0.2 record (0.01 "
-                "grid; 0.40 of theoretical before), numa_extra_socket_gain 0.6: the refit "
-                "(plan/offload_refit.py, 0.1 grid, least median |error|) over the four dual-socket "
-                "fitting records, the doc's V0.2 one and three rule-2 hash-split ones of "
-                "offload_runs_kt.yaml (0.5 when the V0.2 record was the only one)",
-            ),
-            fitted_on=(
-                "kt-v02-dsv3-q4km-6454s-1s-4090d",
-                "kt-v02-dsv3-q4km-6454s-2s-4090d",
-                "kt-v021-dsv3-q4km-rtx4090-2x6454s-2k",
-                "kt-v021-dsv3-q4km-rtx4090-2x6454s-4k",
-                "kt-v02-dsr1-q4km-rtx4090-2xp8136-t112",
+                "host_bw_efficiency 0.50 of the host's achievable read bandwidth and "
+                "numa_extra_socket_gain 0.6 (of a further socket's): rule 3 "
+                "(offload_measurements.yaml header), the median implied values over every "
+                "one-socket and every multi-socket ktransformers decode run in the record files "
+                "(plan/offload_refit.py; 0.01 and 0.1 grids; 25 and 23 runs); 0.50 and 0.5 when "
+                "the doc's V0.2 single- and dual-socket rows were the only fitting records",
             ),
         ),
     )

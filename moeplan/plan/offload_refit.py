@@ -1,15 +1,22 @@
-"""Refit of the offload engines' fitted constants on their fitting records (issue 15).
+"""Refit of the offload engines' fitted constants on published runs (issue 15).
 
-Which records are fitting is fixed in ``moeplan/data/offload_measurements.yaml`` (rule 1) and by the
-hash split of rule 2 (validate_offload.hash_split_fitting); this module only searches the grid:
-an engine's ``host_bw_efficiency`` on its one-socket fitting decode records, then its
-``numa_extra_socket_gain`` on its multi-socket ones, each the grid point of least median |error|
-(ties: the lower value). `python tools/refit_offload.py` prints the result; a test checks the
-shipped constants are it.
+Rule 3 of ``moeplan/data/offload_measurements.yaml``: every decode record of an engine family
+(the pool) sets its constants, so no one chooses which records fit. A record's *implied* value is
+the constant at which moeplan reproduces it exactly (bisection; the prediction rises with the
+constant); the fitted constant is the median implied value over the pool, on the grid. The
+median of implied values is robust to records in regimes moeplan misprices (a RAM cliff, a
+sampler on the CPU) and, unlike a median of errors, is not steered by records whose time barely
+depends on the constant. ``host_bw_efficiency`` is fitted on the one-socket records, then
+``numa_extra_socket_gain`` on the multi-socket ones of families that copy experts per socket.
+`validate` reports each pooled record's leave-one-out error (predicted with the constants refit
+without it). `python tools/refit_offload.py` prints the refit; a test checks the shipped
+constants are it.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +42,7 @@ class RefitResult:
     family: str
     field: str
     value: float
-    median_abs_error: float
+    median_abs_error: float | None  # in sample; None for a leave-one-out refit
     record_ids: tuple[str, ...]
 
 
@@ -65,52 +72,114 @@ def _sockets(rec: dict[str, Any]) -> int:
     return 1 if how["host"] == "custom" else resolve_host(how["host"]).sockets
 
 
-def fitting_decode_records(family: str, multi_socket: bool) -> list[dict[str, Any]]:
-    """The family's fitting decode records on one socket (or on several)."""
-    return [
+def pool(family: str, multi_socket: bool) -> list[dict[str, Any]]:
+    """The family's decode records on one socket (or on several): every one, whatever its
+    rule-2 role (rule 3)."""
+    return list(_pool(family, multi_socket))
+
+
+@functools.cache
+def _pool(family: str, multi_socket: bool) -> tuple[dict[str, Any], ...]:
+    if multi_socket and not offload_engines.OFFLOAD_ENGINES[family].numa_replicates_experts:
+        return ()  # one copy of the experts: the extra-socket gain is a stated 0, not fitted
+    return tuple(
         rec
         for rec in load_offload_records()
-        if rec.get("used_for_fitting")
-        and rec["metric"] == "decode_tok_s"
+        if rec["metric"] == "decode_tok_s"
         and "skip" not in rec["moeplan"]
         and _family_of(rec) == family
         and (_sockets(rec) > 1) == multi_socket
-    ]
+    )
 
 
-def median_abs_error(records: list[dict[str, Any]]) -> float:
+fitting_decode_records = pool
+
+
+def _errors(records: list[dict[str, Any]]) -> list[float]:
     errors = []
     for rec in records:
         error = validate_offload_record(rec).error
         assert error is not None
-        errors.append(abs(error))
-    return statistics.median(errors)
+        errors.append(error)
+    return errors
+
+
+def median_abs_error(records: list[dict[str, Any]]) -> float:
+    return statistics.median(abs(e) for e in _errors(records))
+
+
+def median_log_error(records: list[dict[str, Any]]) -> float:
+    """median(log(predicted / published)) over `records`."""
+    return statistics.median(math.log1p(e) for e in _errors(records))
+
+
+BOUNDS = {"host_bw_efficiency": (0.01, 5.0), "numa_extra_socket_gain": (0.0, 3.0)}
+
+
+def implied_value(rec: dict[str, Any], family: str, field: str, **fixed: float) -> float:
+    """The value of `field` at which moeplan reproduces `rec` (bisection within BOUNDS; a bound
+    when the record lies beyond it)."""
+    lo, hi = BOUNDS[field]
+
+    def error(value: float) -> float:
+        with patched(family, **fixed, **{field: value}):
+            result = validate_offload_record(rec).error
+        assert result is not None
+        return result
+
+    if error(lo) >= 0:
+        return lo
+    if error(hi) <= 0:
+        return hi
+    geometric = lo > 0  # efficiencies span decades: halve the ratio; a gain from 0: the width
+    for _ in range(16):
+        mid = math.sqrt(lo * hi) if geometric else (lo + hi) / 2
+        if error(mid) > 0:
+            hi = mid
+        else:
+            lo = mid
+    return math.sqrt(lo * hi) if geometric else (lo + hi) / 2
+
+
+def on_grid(value: float, grid: tuple[float, ...]) -> float:
+    return min(grid, key=lambda g: (abs(g - value), g))
 
 
 def refit_field(
-    family: str, field: str, grid: tuple[float, ...], records: list[dict[str, Any]], **fixed: float
+    family: str,
+    field: str,
+    grid: tuple[float, ...],
+    records: list[dict[str, Any]],
+    leave_out: str | None = None,
+    **fixed: float,
 ) -> RefitResult | None:
-    """The grid value of `field` with least median |decode error| over `records` (ties: lower)."""
-    if not records:
+    """The grid point nearest the median implied value of `field` over `records` (less the
+    record `leave_out`)."""
+    kept = [r for r in records if r["id"] != leave_out]
+    if not kept:
         return None
-    best: tuple[float, float] | None = None
-    for value in grid:
+    implied = [_implied(r["id"], family, field, tuple(sorted(fixed.items()))) for r in kept]
+    value = on_grid(statistics.median(implied), grid)
+    spread = None
+    if leave_out is None:  # the in-sample spread (not needed for a leave-one-out refit)
         with patched(family, **fixed, **{field: value}):
-            score = median_abs_error(records)
-        if best is None or score < best[1] - 1e-12:
-            best = (value, score)
-    assert best is not None
-    ids = tuple(r["id"] for r in records)
-    return RefitResult(family, field, best[0], best[1], ids)
+            spread = median_abs_error(kept)
+    return RefitResult(family, field, value, spread, tuple(r["id"] for r in kept))
 
 
-def refit_family(family: str) -> list[RefitResult]:
+@functools.cache
+def _implied(
+    record_id: str, family: str, field: str, fixed: tuple[tuple[str, float], ...]
+) -> float:
+    rec = next(r for r in load_offload_records() if r["id"] == record_id)
+    return implied_value(rec, family, field, **dict(fixed))
+
+
+def refit_family(family: str, leave_out: str | None = None) -> list[RefitResult]:
     """host_bw_efficiency on one-socket records, then numa_extra_socket_gain on multi-socket
-    ones with that efficiency."""
+    ones with that efficiency; `leave_out`: a record id left out of both."""
     results = []
-    eff = refit_field(
-        family, "host_bw_efficiency", EFFICIENCY_GRID, fitting_decode_records(family, False)
-    )
+    eff = refit_field(family, "host_bw_efficiency", EFFICIENCY_GRID, pool(family, False), leave_out)
     if eff is not None:
         results.append(eff)
     efficiency = (
@@ -122,9 +191,30 @@ def refit_family(family: str) -> list[RefitResult]:
         family,
         "numa_extra_socket_gain",
         NUMA_GAIN_GRID,
-        fitting_decode_records(family, True),
+        pool(family, True),
+        leave_out,
         host_bw_efficiency=efficiency,
     )
     if numa is not None:
         results.append(numa)
     return results
+
+
+def pooled_family(rec: dict[str, Any]) -> str | None:
+    """The family whose constants `rec` helps set (rule 3), or None."""
+    if rec["metric"] != "decode_tok_s" or "skip" in rec["moeplan"]:
+        return None
+    family = _family_of(rec)
+    if family is None:
+        return None
+    return family if any(r["id"] == rec["id"] for r in pool(family, _sockets(rec) > 1)) else None
+
+
+def leave_one_out_error(rec: dict[str, Any]) -> float | None:
+    """`rec`'s decode error with its family's constants refit without it (None outside a pool)."""
+    family = pooled_family(rec)
+    if family is None:
+        return None
+    fields = {r.field: r.value for r in refit_family(family, leave_out=rec["id"])}
+    with patched(family, **fields):
+        return validate_offload_record(rec).error

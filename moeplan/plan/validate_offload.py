@@ -34,6 +34,7 @@ class OffloadValidation:
     reading: str = ""
     skipped: str = ""
     n_cpu_moe: int | None = None
+    loo_error: float | None = None  # pooled records: the error with the constants refit without it
 
     @property
     def error(self) -> float | None:
@@ -118,7 +119,7 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
         id=rec["id"],
         metric=str(rec["metric"]),
         published=rec["value"],
-        used_for_fitting=bool(rec.get("used_for_fitting", False)),
+        used_for_fitting=False,  # set by validate_offload_all (rule 3: the pooled records)
         reading=how.get("reading", ""),
     )
     if "skip" in how:
@@ -142,17 +143,50 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
 
 
 def validate_offload_all() -> list[OffloadValidation]:
-    return [validate_offload_record(rec) for rec in load_offload_records()]
+    """Every record predicted; pooled decode records (rule 3: they set their engine's constants)
+    are marked used_for_fitting and carry their leave-one-out error."""
+    return list(_validate_offload_all())
+
+
+@functools.cache
+def _validate_offload_all() -> tuple[OffloadValidation, ...]:
+    from moeplan.plan.offload_refit import leave_one_out_error, pooled_family
+
+    results = []
+    for rec in load_offload_records():
+        v = validate_offload_record(rec)
+        if pooled_family(rec) is not None:
+            v = replace(v, used_for_fitting=True, loo_error=leave_one_out_error(rec))
+        results.append(v)
+    return tuple(results)
 
 
 def median_abs_error(results: list[OffloadValidation], fitting: bool) -> float | None:
-    """Median |error| of the decode records that were (fitting=True) or were not used to set a
-    constant."""
+    """Median |error| of the decode records that set a constant (fitting=True: in sample) or
+    set none (fitting=False: held out)."""
     errors = [
         abs(r.error)
         for r in results
         if r.error is not None and r.metric == "decode_tok_s" and r.used_for_fitting == fitting
     ]
+    return statistics.median(errors) if errors else None
+
+
+def out_of_sample_errors(results: list[OffloadValidation]) -> list[float]:
+    """Each decode record's error with nothing fitted to it: the leave-one-out error of a pooled
+    record, the plain error of a held-out one."""
+    errors = []
+    for r in results:
+        if r.metric != "decode_tok_s" or r.error is None:
+            continue
+        e = r.loo_error if r.used_for_fitting else r.error
+        if e is not None:
+            errors.append(e)
+    return errors
+
+
+def median_out_of_sample_error(results: list[OffloadValidation]) -> float | None:
+    errors = [abs(e) for e in out_of_sample_errors(results)]
     return statistics.median(errors) if errors else None
 
 
@@ -164,9 +198,10 @@ def verdicts(results: list[OffloadValidation]) -> tuple[int, int]:
 
 OFFLOAD_ERROR_BAND_DEFINITION = (
     "error_band_pct: [lowest, highest] residual of decode (or prompt) time for this offload "
-    "engine over the held-out records of `moeplan validate`, predicted / measured time - 1 in % "
-    "(positive: the estimate is slower than measured); records a constant was set from are left "
-    "out; n/a below 3 records"
+    "engine over the records of `moeplan validate`, predicted / measured time - 1 in % "
+    "(positive: the estimate is slower than measured), each out of sample: a record that helps "
+    "set the engine's constant with the constant refit without it (leave-one-out); n/a below 3 "
+    "records"
 )
 
 BAND_METRICS = {"decode": "decode_tok_s", "prefill": "prefill_tok_s"}
@@ -175,12 +210,11 @@ BAND_METRICS = {"decode": "decode_tok_s", "prefill": "prefill_tok_s"}
 @functools.cache
 def _band(engine: str, metric: str) -> tuple[float, float] | str:
     time_errors = [
-        1.0 / (1.0 + v.error) - 1.0
+        1.0 / (1.0 + e) - 1.0
         for v in validate_offload_all()
-        if v.error is not None
-        and v.metric == metric
-        and v.engine == engine
-        and not v.used_for_fitting
+        if v.metric == metric and v.engine == engine
+        for e in [v.loo_error if v.used_for_fitting else v.error]
+        if e is not None
     ]
     if len(time_errors) < 3:
         return f"n/a: {len(time_errors)} held-out {metric} record(s) for {engine} (3 needed)"

@@ -12,6 +12,7 @@ from moeplan.plan.validate_offload import (
     OFFLOAD_ERROR_BAND_DEFINITION,
     OffloadValidation,
     median_abs_error,
+    median_out_of_sample_error,
     offload_error_band_pct,
     verdicts,
 )
@@ -65,7 +66,10 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "ubatch_tokens": e.ubatch_tokens,
             "gpu_engine": e.gpu_engine.id,
             "sources": list(e.sources),
-            "fitted_on": list(e.fitted_on),
+            "fitted_on": (
+                "rule 3 of moeplan/data/offload_measurements.yaml: the median implied value over "
+                "every published decode run of the engine; `moeplan validate` lists them"
+            ),
         },
         "notes": list(r.notes),
     }
@@ -235,7 +239,10 @@ def _status(v: OffloadValidation) -> str:
         return "prompt speed: reported, not in the median"
     if v.predicted is None:
         return "not predicted: the GPU part does not fit"
-    return "fitting" if v.used_for_fitting else "held out"
+    if v.used_for_fitting:
+        loo = "-" if v.loo_error is None else pct(v.loo_error)
+        return f"sets the constant; left out: {loo}"
+    return "held out"
 
 
 def _shown(x: float | bool | None) -> str:
@@ -266,19 +273,27 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
         rows,
     )
     held, fit = median_abs_error(results, False), median_abs_error(results, True)
+    out = median_out_of_sample_error(results)
     decode = [v for v in results if v.error is not None and v.metric == "decode_tok_s"]
     n_held = sum(1 for v in decode if not v.used_for_fitting)
     n_fit = len(decode) - n_held
     right, total = verdicts(results)
-    t.notes.append(
-        f"held-out decode records: median |error| {held * 100:.1f}% over {n_held}"
-        if held is not None
-        else "no held-out decode records"
-    )
+    if out is not None:
+        t.notes.append(
+            f"decode, out of sample: median |error| {out * 100:.1f}% over {len(decode)} (a record "
+            "that sets its engine's constant predicted with the constant refit without it, "
+            "leave-one-out; the others set nothing)"
+        )
     if fit is not None:
         t.notes.append(
-            f"records used to set a constant: median |error| {fit * 100:.1f}% over {n_fit}"
+            f"decode records that set a constant, in sample: median |error| {fit * 100:.1f}% "
+            f"over {n_fit}"
         )
+    t.notes.append(
+        f"decode records that set nothing: median |error| {held * 100:.1f}% over {n_held}"
+        if held is not None
+        else "no decode records outside the fitting pools"
+    )
     t.notes.append(f"fit/no-fit verdicts right: {right} of {total}")
     return t
 
@@ -286,6 +301,7 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
 def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
     right, total = verdicts(results)
     return {
+        "median_abs_error_out_of_sample": median_out_of_sample_error(results),
         "median_abs_error_held_out": median_abs_error(results, False),
         "median_abs_error_fitting": median_abs_error(results, True),
         "verdicts_right": right,
@@ -298,6 +314,7 @@ def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
                 "predicted": v.predicted,
                 "error": v.error,
                 "used_for_fitting": v.used_for_fitting,
+                "leave_one_out_error": v.loo_error,
                 "engine": v.engine or None,
                 "n_cpu_moe": v.n_cpu_moe,
                 "verdict_right": v.verdict_right,
