@@ -368,11 +368,28 @@ def test_ktransformers_v02_has_no_amx_prompt_kernel():
             v02,
             id="ktransformers",
             matrix_units=True,
+            gpu_expert_format=None,
             description=KTRANS.description,
             sources=KTRANS.sources,
         )
         == KTRANS
     )
+
+
+def test_ktransformers_v02_sizes_gpu_experts_as_marlin_int4():
+    """V0.2 re-quantizes GPU-resident experts to Marlin int4, group 64 (KExpertsMarlin): a
+    DeepSeek-R1 MoE layer on the GPU is 256 x 44.04M weights x 4.25 bits whatever the GGUF."""
+    spec = load_model("deepseek-r1")
+    scheme = resolve_scheme("q2_k", spec)
+    host = resolve_host("threadripper-pro-7995wx")
+    gpu = resolve_gpu("rtx-a6000")
+    v02 = resolve_offload_engine("ktransformers-v02")
+    a = place(spec, scheme, gpu, host, v02, 55, 460)  # 6 MoE layers on the GPU
+    b = place(spec, scheme, gpu, host, v02, 56, 460)  # 5
+    per_layer = 256 * 3 * 7168 * 2048 * 4.25 / 8
+    assert a.gpu_weight_bytes - b.gpu_weight_bytes == pytest.approx(per_layer, rel=1e-3)
+    llama = place(spec, scheme, gpu, host, resolve_offload_engine("llamacpp"), 55, 460)
+    assert llama.host_expert_bytes == a.host_expert_bytes  # host experts stay as stored
 
 
 def test_mla_decode_kernel_runs_on_a_fixed_grid():

@@ -32,6 +32,7 @@ from moeplan.perf.offload_placement import (
     Placement,
     auto_n_cpu_moe,
     fit_reason,
+    gpu_side_scheme,
     place,
 )
 from moeplan.perf.offload_prefill import prefill_time
@@ -216,7 +217,7 @@ def offload_speed(
     n_moe = spec.num_moe_layers
     host_layers = placement.host_moe_layers
     gpu_fraction = (n_moe - host_layers) / n_moe if n_moe else 1.0
-    setup = _gpu_setup(spec, scheme, gpu, engine, kv_quant, gpu_fraction)
+    setup = _gpu_setup(spec, gpu_side_scheme(scheme, engine), gpu, engine, kv_quant, gpu_fraction)
     full = make_setup(spec, scheme, gpu, Layout(), engine.gpu_engine, kv_quant=kv_quant)
     host_bw = host_bandwidth_reached(host, engine)
     link = (pcie_bytes or host_link_bytes_per_s(gpu)[0]) * engine.pcie_efficiency

@@ -71,6 +71,7 @@ class OffloadProfile:
     eager_split_s: float = 0.0  # GPU time per host MoE layer when splits launch without graphs
     split_graph_vendors: tuple[str, ...] = ()  # vendors (lower case) whose splits replay as graphs
     skips_efficiency_cores: bool = False  # default threads: the P-cores of a hybrid CPU only
+    gpu_expert_format: str | None = None  # routed experts on the GPU re-quantized to this
     streams_used_experts: bool = False  # a streamed pass copies only the experts it routes to
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
@@ -288,14 +289,27 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
 }
 
 
+KT_MARLIN_EXPERT_FORMAT = "int4-g64"
+KT_MARLIN_SOURCE = (
+    "kvcache-ai/ktransformers@95009ea6 archive/ktransformers/operators/experts.py "
+    "KExpertsMarlin.load: "
+    "experts a rule file places on the GPU are dequantized from the GGUF and re-quantized "
+    "('Dequanting and quanting for KExpertsMarlin') into KLinearMarlin layers, "
+    "archive/ktransformers/operators/linear.py: num_bits 4, group_size 64 (fp16 scales), whatever "
+    "the GGUF type; the FAQ's ~5.6 GB a DeepSeek layer is 256 experts x 44M weights x 4 bits"
+)
+"""ktransformers V0.2.x sizes its GPU-resident routed experts as Marlin int4 (group 64)."""
+
 OFFLOAD_ENGINES["ktransformers-v02"] = replace(
     OFFLOAD_ENGINES["ktransformers"],
     id="ktransformers-v02",
     description="ktransformers V0.2/V0.2.1 (Feb 2025): as ktransformers, but prompt GEMMs on the "
     "CPU run llamafile's AVX-512 kernels; the AMX MoE kernel came with V0.3",
     matrix_units=False,
+    gpu_expert_format=KT_MARLIN_EXPERT_FORMAT,
     sources=(
         *OFFLOAD_ENGINES["ktransformers"].sources,
+        f"gpu_expert_format {KT_MARLIN_EXPERT_FORMAT}: {KT_MARLIN_SOURCE}",
         "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: prefill '54.21 (32 cores) -> "
         "74.362 (dual-socket) -> 255.26 (optimized AMX-based MoE kernel, V0.3 only)'",
     ),

@@ -5,7 +5,7 @@ each side fits, and the smallest K that fits the GPU (llama.cpp --fit)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
@@ -116,6 +116,19 @@ def compute_buffer_bytes(spec: ModelSpec, engine: OffloadProfile, context: int, 
     return activation_bytes(spec, tokens, outputs)
 
 
+def gpu_side_scheme(scheme: QuantScheme, engine: OffloadProfile) -> QuantScheme:
+    """The formats of the weights the engine keeps on the GPU: `scheme`, with the routed experts
+    in the engine's gpu_expert_format where it re-quantizes them (ktransformers V0.2's Marlin)."""
+    fmt = engine.gpu_expert_format
+    if fmt is None or scheme.formats["routed_experts"] == fmt:
+        return scheme
+    return replace(
+        scheme,
+        id=f"{scheme.id},routed_experts={fmt}",
+        formats={**scheme.formats, "routed_experts": fmt},
+    )
+
+
 def moe_layers_before(spec: ModelSpec, k: int) -> int:
     """MoE layers among layers 0..k-1 (llama.cpp's --n-cpu-moe counts every layer)."""
     return sum(1 for layer in spec.layers[:k] if layer.is_moe)
@@ -139,9 +152,14 @@ def place(
         raise MoeplanError(f"--n-cpu-moe must be between 0 and {spec.num_layers}, got {n_cpu_moe}")
     counts = count_params(spec)
     by_component = {**weights_bytes_by_component(spec, scheme, counts), "mtp": 0}
+    on_gpu = {**weights_bytes_by_component(spec, gpu_side_scheme(scheme, engine), counts), "mtp": 0}
     host_layers = moe_layers_before(spec, n_cpu_moe)
-    per_layer = by_component["routed_experts"] / spec.num_moe_layers if spec.num_moe_layers else 0
+    n_moe = spec.num_moe_layers
+    per_layer = by_component["routed_experts"] / n_moe if n_moe else 0
     host_experts = math.ceil(per_layer * host_layers)
+    # the GPU holds every weight but the host layers' experts, in the engine's GPU-side formats
+    gpu_per_layer = on_gpu["routed_experts"] / n_moe if n_moe else 0
+    gpu_weights = sum(on_gpu.values()) - math.ceil(gpu_per_layer * host_layers)
     copies = host.sockets if engine.numa_replicates_experts else 1
     # llama.cpp keeps the input embedding in RAM; a tied table is also the LM head on the GPU
     embedding = by_component["embedding"] if engine.input_embedding_on_host else 0
@@ -151,7 +169,7 @@ def place(
     return Placement(
         n_cpu_moe=n_cpu_moe,
         host_moe_layers=host_layers,
-        gpu_weight_bytes=sum(by_component.values()) - host_experts - (0 if tied else embedding),
+        gpu_weight_bytes=gpu_weights - (0 if tied else embedding),
         kv_cache_bytes=engine_kv_cache_bytes(
             spec, engine, context, batch, engine.ubatch_tokens, kv_quant
         ),
