@@ -197,8 +197,9 @@ def verdicts(results: list[OffloadValidation]) -> tuple[int, int]:
 
 
 OFFLOAD_ERROR_BAND_DEFINITION = (
-    "error_band_pct: [lowest, highest] residual of decode (or prompt) time for this offload "
-    "engine over the records of `moeplan validate`, predicted / measured time - 1 in % "
+    "error_band_pct: [10th, 90th percentile] (with fewer than 10 records: [lowest, highest]) "
+    "residual of decode (or prompt) time for this offload engine over the records of "
+    "`moeplan validate`, predicted / measured time - 1 in % "
     "(positive: the estimate is slower than measured), each out of sample: a record that helps "
     "set the engine's constant with the constant refit without it (leave-one-out); n/a below 3 "
     "records"
@@ -217,13 +218,29 @@ def _band(engine: str, metric: str) -> tuple[float, float] | str:
         if e is not None
     ]
     if len(time_errors) < 3:
-        return f"n/a: {len(time_errors)} held-out {metric} record(s) for {engine} (3 needed)"
-    return round(min(time_errors) * 100, 1), round(max(time_errors) * 100, 1)
+        return f"n/a: {len(time_errors)} published {metric} record(s) for {engine} (3 needed)"
+    return band_of(time_errors)
+
+
+BAND_DECILES_FROM = 10
+"""From this many residuals the band is their 10th to 90th percentile (a run at a RAM cliff or on
+a misread box does not set it); below, their lowest and highest."""
+
+
+def band_of(time_errors: list[float]) -> tuple[float, float]:
+    """[low, high] in % of the residuals: the 10th and 90th percentiles (statistics.quantiles,
+    'inclusive') from BAND_DECILES_FROM residuals, else the extremes."""
+    if len(time_errors) >= BAND_DECILES_FROM:
+        deciles = statistics.quantiles(time_errors, n=10, method="inclusive")
+        low, high = deciles[0], deciles[-1]
+    else:
+        low, high = min(time_errors), max(time_errors)
+    return round(low * 100, 1), round(high * 100, 1)
 
 
 def offload_error_band_pct(engine: str, regime: str) -> list[float] | str:
-    """Spread of the held-out residuals of `engine` in `regime` ("decode" or "prefill") as
-    time errors (a tok/s error e is a time error 1 / (1 + e) - 1): [low, high] in %, or
-    "n/a: reason" with fewer than 3 records (issue 17's band, as latency's in plan/validate.py)."""
+    """Spread of the out-of-sample residuals of `engine` in `regime` ("decode" or "prefill") as
+    time errors (a tok/s error e is a time error 1 / (1 + e) - 1): [low, high] in % (band_of),
+    or "n/a: reason" with fewer than 3 records (issue 17's band)."""
     band = _band(engine, BAND_METRICS[regime])
     return band if isinstance(band, str) else list(band)

@@ -165,7 +165,7 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth)"
         )
         perf.notes.append(
-            "error band vs published (held out): "
+            "error band vs published runs (out of sample, 10th-90th percentile): "
             + "; ".join(f"{k} {_band_text(b)}" for k, b in error_bands(r).items())
         )
         tables.append(perf)
