@@ -4,6 +4,7 @@ the CLI options and the offload validation records."""
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from moeplan.perf.offload_placement import (
     llamacpp_swa_cells,
     place,
 )
-from moeplan.plan.offload_refit import FAMILIES, median_log_error, pool
+from moeplan.plan.offload_refit import FAMILIES, pool, refit_family
 from moeplan.plan.validate_offload import validate_offload_all, verdicts
 
 runner = CliRunner()
@@ -264,13 +265,13 @@ def test_offload_validation_records():
     pooled = [v for v in results if v.used_for_fitting]
     assert len(pooled) >= 40 and all(v.metric == "decode_tok_s" for v in pooled)
     assert all(v.loo_error is not None for v in pooled)  # every one reported out of sample
-    # rule 3: each constant is the median implied value over its pool, so per family and socket
-    # class as many runs are over-predicted as under (median signed log error near 0)
+    # rule 3: the in-sample median of each pool is the refit's (least median |error|)
     for family in FAMILIES:
-        for multi_socket in (False, True):
-            records = pool(family, multi_socket)
-            if records:
-                assert abs(median_log_error(records)) < 0.05, (family, multi_socket)
+        for result in refit_family(family):
+            multi = result.field == "numa_extra_socket_gain"
+            ids = {r["id"] for r in pool(family, multi)}
+            errors = [abs(v.error) for v in pooled if v.id in ids and v.error is not None]
+            assert statistics.median(errors) == pytest.approx(result.median_abs_error)
 
 
 def test_check_budget_with_a_host(tmp_path: Path):

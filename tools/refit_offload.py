@@ -13,7 +13,7 @@ def main() -> None:
             shipped = getattr(OFFLOAD_ENGINES[family], r.field)
             print(
                 f"{family:14s} {r.field:24s} refit {r.value:.2f} (shipped {shipped:.2f}): "
-                f"median |error| {100 * (r.median_abs_error or 0):.1f}% over {len(r.record_ids)}"
+                f"median |error| {100 * r.median_abs_error:.1f}% over {len(r.record_ids)}"
             )
             for rid in r.record_ids:
                 print(f"    {rid}")

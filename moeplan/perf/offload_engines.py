@@ -2,9 +2,9 @@
 offload roofline from what each engine reaches, each with where it comes from.
 
 Fitted terms (host_bw_efficiency; ktransformers' numa_extra_socket_gain) are set by rule 3 of
-``moeplan/data/offload_measurements.yaml``: the median implied value over every published decode
-run of the engine (plan/offload_refit.py); `moeplan validate` reports each run's leave-one-out
-error.
+``moeplan/data/offload_measurements.yaml``: the grid point of least median |error| over every
+published decode run of the engine (plan/offload_refit.py); `moeplan validate` reports each
+run's leave-one-out error.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.63,
+            host_bw_efficiency=0.69,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -231,8 +231,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 f"skips_efficiency_cores: {LLAMACPP_DEFAULT_THREADS_SOURCE}",
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the median "
-                "implied value over every one-socket llama.cpp decode run in the record files "
-                "(plan/offload_refit.py; 0.01 grid): 0.63 over 52 runs. 0.80 while its one "
+                "least median |error| over every one-socket llama.cpp decode run in the record "
+                "files (plan/offload_refit.py; 0.01 grid): 0.69 over 52 runs. 0.80 while its one "
                 "fitting record was the i9-14900K gpt-oss-120b run (RAM speed not stated). Not "
                 "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 of "
                 "theoretical (ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 "
@@ -247,8 +247,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
             "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.50,
-            numa_extra_socket_gain=0.6,
+            host_bw_efficiency=0.54,
+            numa_extra_socket_gain=0.5,
             numa_replicates_experts=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
             matrix_units=True,
@@ -277,9 +277,9 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.50 of the host's achievable read bandwidth and "
-                "numa_extra_socket_gain 0.6 (of a further socket's): rule 3 "
-                "(offload_measurements.yaml header), the median implied values over every "
+                "host_bw_efficiency 0.54 of the host's achievable read bandwidth and "
+                "numa_extra_socket_gain 0.5 (of a further socket's): rule 3 "
+                "(offload_measurements.yaml header), the least median |error| over every "
                 "one-socket and every multi-socket ktransformers decode run in the record files "
                 "(plan/offload_refit.py; 0.01 and 0.1 grids; 25 and 23 runs); 0.50 and 0.5 when "
                 "the doc's V0.2 single- and dual-socket rows were the only fitting records",

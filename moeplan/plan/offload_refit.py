@@ -1,16 +1,13 @@
 """Refit of the offload engines' fitted constants on published runs (issue 15).
 
-Rule 3 of ``moeplan/data/offload_measurements.yaml``: every decode record of an engine family
-(the pool) sets its constants, so no one chooses which records fit. A record's *implied* value is
-the constant at which moeplan reproduces it exactly (bisection; the prediction rises with the
-constant); the fitted constant is the median implied value over the pool, on the grid. The
-median of implied values is robust to records in regimes moeplan misprices (a RAM cliff, a
-sampler on the CPU) and, unlike a median of errors, is not steered by records whose time barely
-depends on the constant. ``host_bw_efficiency`` is fitted on the one-socket records, then
-``numa_extra_socket_gain`` on the multi-socket ones of families that copy experts per socket.
-`validate` reports each pooled record's leave-one-out error (predicted with the constants refit
-without it). `python tools/refit_offload.py` prints the refit; a test checks the shipped
-constants are it.
+Rule 3 of ``moeplan/data/offload_measurements.yaml``: every decode run of an engine family (its
+pool) sets its constants, so no one chooses which runs fit. Each constant is the grid point of
+least median |decode error| over the pool (ties: the lower value), the estimator of rules 1 and 2
+and the issue's own metric: ``host_bw_efficiency`` on the one-socket runs, then
+``numa_extra_socket_gain`` on the multi-socket runs of families that copy experts per socket.
+`validate` reports each pooled run's leave-one-out error (predicted with the constants refit
+without it), from one table of errors per run and grid point. `python tools/refit_offload.py`
+prints the refit; a test checks the shipped constants are it.
 """
 
 from __future__ import annotations
@@ -42,7 +39,7 @@ class RefitResult:
     family: str
     field: str
     value: float
-    median_abs_error: float | None  # in sample; None for a leave-one-out refit
+    median_abs_error: float  # in sample, over record_ids
     record_ids: tuple[str, ...]
 
 
@@ -113,36 +110,24 @@ def median_log_error(records: list[dict[str, Any]]) -> float:
     return statistics.median(math.log1p(e) for e in _errors(records))
 
 
-BOUNDS = {"host_bw_efficiency": (0.01, 5.0), "numa_extra_socket_gain": (0.0, 3.0)}
-
-
-def implied_value(rec: dict[str, Any], family: str, field: str, **fixed: float) -> float:
-    """The value of `field` at which moeplan reproduces `rec` (bisection within BOUNDS; a bound
-    when the record lies beyond it)."""
-    lo, hi = BOUNDS[field]
-
-    def error(value: float) -> float:
-        with patched(family, **fixed, **{field: value}):
-            result = validate_offload_record(rec).error
-        assert result is not None
-        return result
-
-    if error(lo) >= 0:
-        return lo
-    if error(hi) <= 0:
-        return hi
-    geometric = lo > 0  # efficiencies span decades: halve the ratio; a gain from 0: the width
-    for _ in range(16):
-        mid = math.sqrt(lo * hi) if geometric else (lo + hi) / 2
-        if error(mid) > 0:
-            hi = mid
-        else:
-            lo = mid
-    return math.sqrt(lo * hi) if geometric else (lo + hi) / 2
-
-
 def on_grid(value: float, grid: tuple[float, ...]) -> float:
     return min(grid, key=lambda g: (abs(g - value), g))
+
+
+@functools.cache
+def _error_table(
+    family: str, field: str, grid: tuple[float, ...], fixed: tuple[tuple[str, float], ...]
+) -> dict[str, tuple[float, ...]]:
+    """Decode error of every run of the family's pools at each grid value of `field`."""
+    records = pool(family, False) + pool(family, True)
+    table: dict[str, list[float]] = {r["id"]: [] for r in records}
+    for value in grid:
+        with patched(family, **dict(fixed), **{field: value}):
+            for rec in records:
+                error = validate_offload_record(rec).error
+                assert error is not None
+                table[rec["id"]].append(error)
+    return {rid: tuple(errors) for rid, errors in table.items()}
 
 
 def refit_field(
@@ -153,26 +138,15 @@ def refit_field(
     leave_out: str | None = None,
     **fixed: float,
 ) -> RefitResult | None:
-    """The grid point nearest the median implied value of `field` over `records` (less the
-    record `leave_out`)."""
-    kept = [r for r in records if r["id"] != leave_out]
+    """The grid value of `field` with least median |decode error| over `records` (less the run
+    `leave_out`; ties: the lower value)."""
+    kept = [r["id"] for r in records if r["id"] != leave_out]
     if not kept:
         return None
-    implied = [_implied(r["id"], family, field, tuple(sorted(fixed.items()))) for r in kept]
-    value = on_grid(statistics.median(implied), grid)
-    spread = None
-    if leave_out is None:  # the in-sample spread (not needed for a leave-one-out refit)
-        with patched(family, **fixed, **{field: value}):
-            spread = median_abs_error(kept)
-    return RefitResult(family, field, value, spread, tuple(r["id"] for r in kept))
-
-
-@functools.cache
-def _implied(
-    record_id: str, family: str, field: str, fixed: tuple[tuple[str, float], ...]
-) -> float:
-    rec = next(r for r in load_offload_records() if r["id"] == record_id)
-    return implied_value(rec, family, field, **dict(fixed))
+    table = _error_table(family, field, grid, tuple(sorted(fixed.items())))
+    scores = [statistics.median(abs(table[rid][i]) for rid in kept) for i in range(len(grid))]
+    best = min(range(len(grid)), key=lambda i: (scores[i], grid[i]))
+    return RefitResult(family, field, grid[best], scores[best], tuple(kept))
 
 
 def refit_family(family: str, leave_out: str | None = None) -> list[RefitResult]:

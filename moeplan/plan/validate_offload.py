@@ -16,6 +16,7 @@ from moeplan.hardware.gpus import resolve_gpu
 from moeplan.hardware.hosts import custom_host, resolve_host, with_overrides
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
+from moeplan.model.specs import ModelSpec
 from moeplan.perf.offload import OffloadReport, estimate_offload
 from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
 from moeplan.yamlio import load_packaged_yaml
@@ -78,9 +79,15 @@ def load_offload_records() -> list[dict[str, Any]]:
     return records
 
 
+@functools.cache
+def _model(name: str) -> ModelSpec:
+    """A catalog model, one object per name (refits predict each record many times)."""
+    return load_model(name)
+
+
 def report_for(how: dict[str, Any]) -> OffloadReport:
     """The offload estimate under a record's stated conditions."""
-    spec = load_model(how["model"])
+    spec = _model(how["model"])
     base = custom_host() if how["host"] == "custom" else resolve_host(how["host"])
     host = with_overrides(
         base,

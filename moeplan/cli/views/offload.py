@@ -67,7 +67,7 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "gpu_engine": e.gpu_engine.id,
             "sources": list(e.sources),
             "fitted_on": (
-                "rule 3 of moeplan/data/offload_measurements.yaml: the median implied value over "
+                "rule 3 of moeplan/data/offload_measurements.yaml: the least median |error| over "
                 "every published decode run of the engine; `moeplan validate` lists them"
             ),
         },
