@@ -268,7 +268,8 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
         for v in results
     ]
     t = Table(
-        "validate, expert offload: predicted vs published (moeplan/data/offload_measurements.yaml)",
+        "validate, expert offload: predicted vs published (moeplan/data/offload_measurements.yaml, "
+        "offload_runs_*.yaml)",
         ["record", "metric", "published", "predicted", "error", "engine", "K", "status"],
         rows,
     )
