@@ -13,7 +13,6 @@ prints the refit; a test checks the shipped constants are it.
 from __future__ import annotations
 
 import functools
-import math
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,31 +86,6 @@ def _pool(family: str, multi_socket: bool) -> tuple[dict[str, Any], ...]:
         and _family_of(rec) == family
         and (_sockets(rec) > 1) == multi_socket
     )
-
-
-fitting_decode_records = pool
-
-
-def _errors(records: list[dict[str, Any]]) -> list[float]:
-    errors = []
-    for rec in records:
-        error = validate_offload_record(rec).error
-        assert error is not None
-        errors.append(error)
-    return errors
-
-
-def median_abs_error(records: list[dict[str, Any]]) -> float:
-    return statistics.median(abs(e) for e in _errors(records))
-
-
-def median_log_error(records: list[dict[str, Any]]) -> float:
-    """median(log(predicted / published)) over `records`."""
-    return statistics.median(math.log1p(e) for e in _errors(records))
-
-
-def on_grid(value: float, grid: tuple[float, ...]) -> float:
-    return min(grid, key=lambda g: (abs(g - value), g))
 
 
 @functools.cache
