@@ -82,10 +82,19 @@ def weights_bytes_by_component(
 
 
 def activation_bytes(spec: ModelSpec, tokens: int = MAX_BATCHED_TOKENS, sequences: int = 1) -> int:
-    """Peak activation workspace of one forward pass over `tokens` tokens (BF16): the residual
-    stream and normed input (2 x hidden), q/k/v and attention output, and the widest FFN
-    intermediate (gate + up outputs; top_k copies per token in a MoE layer), plus FP32 logits
-    of the `sequences` last positions. Layers run one at a time, so the widest layer counts."""
+    """Peak activation workspace of one forward pass over `tokens` tokens (BF16): the widest
+    layer's activations (activation_width) plus FP32 logits of the `sequences` last positions."""
+    return (
+        tokens * activation_width(spec) * ACTIVATION_BYTES
+        + sequences * spec.vocab_size * LOGIT_BYTES
+    )
+
+
+def activation_width(spec: ModelSpec) -> int:
+    """Activation elements a token holds at once inside the widest layer: the residual stream
+    and normed input (2 x hidden), then q/k/v and attention output, or the widest FFN
+    intermediate (gate + up outputs; top_k copies per token in a MoE layer). Layers run one at a
+    time, so the widest layer counts."""
     attn = spec.attention
     attn_width = (
         attn.num_heads * (attn.head_dim + attn.v_head_dim) + 2 * attn.num_kv_heads * attn.head_dim
@@ -96,8 +105,7 @@ def activation_bytes(spec: ModelSpec, tokens: int = MAX_BATCHED_TOKENS, sequence
         routed = moe.top_k * (2 * moe.expert_intermediate_size + spec.hidden_size)
         shared = moe.num_shared_experts * 2 * moe.shared_intermediate_size
         ffn_width = max(ffn_width, routed + shared)
-    per_token = 2 * spec.hidden_size + max(attn_width, ffn_width)
-    return tokens * per_token * ACTIVATION_BYTES + sequences * spec.vocab_size * LOGIT_BYTES
+    return 2 * spec.hidden_size + max(attn_width, ffn_width)
 
 
 @dataclass(frozen=True)

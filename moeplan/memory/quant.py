@@ -286,6 +286,19 @@ def gguf_component_bits(
     return bits
 
 
+def widest_routed_expert_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> float:
+    """Bits per weight of the widest routed-expert tensor a file holds: the scheme's format, or
+    for a llama.cpp file type the widest block type its rules give a routed-expert tensor
+    (gguf_mix.type_shares; Q4_K_M keeps ffn_down_exps in Q6_K)."""
+    fmt = scheme.formats["routed_experts"]
+    bits = weight_format(fmt).bits_per_weight
+    if scheme.gguf_rule and fmt == SCHEMES[scheme.gguf_rule].formats["routed_experts"]:
+        shares = type_shares(scheme.gguf_rule, spec, counts.breakdown.get("attention", 0))
+        used = [FORMATS[t].bits_per_weight for t, s in shares["routed_experts"].items() if s > 0]
+        bits = max(used, default=bits)
+    return bits
+
+
 def attention_out_share(spec: ModelSpec, counts: ParamCounts) -> float:
     """The output projection's share of the attention weights: num_layers x heads x v_head_dim
     x hidden over the attention component (MLA: wo is 117.4M of DeepSeek-V3's 187.1M a layer)."""

@@ -301,8 +301,11 @@ def estimate_offload(
     pcie: tuple[int, int] | None = None,
     disk_bytes_per_s: float = DEFAULT_DISK_BYTES_PER_S,
     with_speed: bool = True,
+    speed_when_over_gpu: bool = False,
 ) -> OffloadReport:
-    """Placement, fit and (with_speed) decode/prompt tokens/s for one GPU plus a host."""
+    """Placement, fit and (with_speed) decode/prompt tokens/s for one GPU plus a host. The speed
+    is priced only when the GPU part fits, unless `speed_when_over_gpu` (a published run that
+    ran though moeplan sizes it over its GPU: its speed is still a question)."""
     if mode not in MODES:
         raise MoeplanError(f"--offload must be one of {', '.join(MODES)}, got '{mode}'")
     if not spec.is_moe:
@@ -330,7 +333,7 @@ def estimate_offload(
             f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets"
         )
     speed, host_bw = None, host_bandwidth_reached(host, engine)
-    if with_speed and placement.fits_gpu:
+    if with_speed and (placement.fits_gpu or speed_when_over_gpu):
         speed, host_bw = offload_speed(
             spec,
             scheme,

@@ -14,10 +14,11 @@ from moeplan.memory.cache import attention_kv_bytes, indexer_key_bytes, kv_dtype
 from moeplan.memory.estimate import (
     CUDA_CONTEXT_BYTES,
     activation_bytes,
+    activation_width,
     kv_cache_bytes,
     weights_bytes_by_component,
 )
-from moeplan.memory.quant import QuantScheme
+from moeplan.memory.quant import QuantScheme, widest_routed_expert_bits
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.offload_engines import OffloadProfile
@@ -104,16 +105,77 @@ def engine_kv_cache_bytes(
     return total
 
 
-def compute_buffer_bytes(spec: ModelSpec, engine: OffloadProfile, context: int, batch: int) -> int:
-    """GPU compute buffer of one forward pass of min(ubatch, tokens) tokens (memory/estimate.py
-    activation_bytes). llama.cpp reserves its worst-case prompt graph with every token of the
-    ubatch as an output (src/llama-context.cpp graph_reserve(n_tokens, n_seqs, n_tokens)), so
-    the FP32 logits of the whole ubatch (n_vocab x n_ubatch x 4 bytes) are part of it.
-    Attention scores are not counted: llama.cpp's default --flash-attn auto uses the fused
-    kernel on CUDA/ROCm, which keeps no n_head x n_kv x n_ubatch score matrix."""
+LLAMACPP_ACTIVATION_BYTES = 4
+"""ggml computes activations in F32 (llama.cpp's graph tensors; weights keep their own types)."""
+
+LLAMACPP_FA_MASK_BYTES = 2
+"""The KQ mask is F16 under flash attention ("flash attention requires an f16 mask",
+src/llama-graph.cpp build_attn_inp_kq_mask), which llama.cpp's default --flash-attn auto turns
+on for CUDA and ROCm."""
+
+
+def compute_buffer_bytes(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    engine: OffloadProfile,
+    context: int,
+    batch: int,
+    host_moe_layers: int = 0,
+) -> int:
+    """GPU compute buffer of the engine's largest forward pass: min(ubatch, tokens) tokens.
+    llama.cpp: llamacpp_compute_buffer_bytes; other engines: memory/estimate.py
+    activation_bytes with the logits of the last position of each sequence."""
     tokens = min(engine.ubatch_tokens, context * batch)
-    outputs = tokens if engine.reserves_ubatch_logits else batch
-    return activation_bytes(spec, tokens, outputs)
+    if not engine.reserves_ubatch_logits:
+        return activation_bytes(spec, tokens, batch)
+    return llamacpp_compute_buffer_bytes(spec, scheme, engine, context, batch, host_moe_layers)
+
+
+def llamacpp_compute_buffer_bytes(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    engine: OffloadProfile,
+    context: int,
+    batch: int,
+    host_moe_layers: int,
+) -> int:
+    """The GPU compute buffer llama.cpp reserves: its worst-case prompt graph of T =
+    min(n_ubatch, n_ctx) tokens, every token an output (src/llama-context.cpp graph_reserve with
+    n_outputs = n_tokens), allocated by ggml-alloc, which frees each tensor after its last use,
+    so the buffer is the largest set of tensors alive at one time. Two moments bound it:
+
+    - the output: the FP32 logits of all T tokens (n_vocab x T x 4) and the normed hidden state
+      they come from (n_embd x T x 4), after the last layer has freed its tensors;
+    - inside a layer: the GPU copies of the KQ masks, graph inputs the scheduler keeps on the
+      CPU and copies to the GPU once, alive from the first attention layer to the last (F16,
+      n_kv x T: full-attention layers see all n_ctx cells at reserve time, sliding-window layers
+      their llamacpp_swa_cells), the widest layer's F32 activations
+      (memory/estimate.py activation_width) and, when host experts go to the GPU for the prompt
+      (op offload, T >= stream_min_batch), the copy of one host expert tensor: the scheduler
+      starts a split at every op whose weight sits in another backend's memory ("by starting a
+      new split, the memory of the previously offloaded weights can be reused",
+      ggml/src/ggml-backend.cpp ggml_backend_sched_split_graph), so one copy, of the widest
+      routed-expert tensor (quant.py widest_routed_expert_bits), is alive at a time.
+
+    Older builds kept an F32 mask and cast it to F16; the F16 copy is what stays alive."""
+    tokens = min(engine.ubatch_tokens, context * batch)
+    n_ctx = context * batch
+    windows = {window for _attn, window, _n in spec.attention_groups}
+    cells = sum(
+        n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, batch, tokens)
+        for window in windows
+    )
+    mask_bytes = cells * tokens * LLAMACPP_FA_MASK_BYTES
+    layer = tokens * activation_width(spec) * LLAMACPP_ACTIVATION_BYTES
+    copy = 0
+    streams = engine.stream_min_batch is not None and tokens >= engine.stream_min_batch
+    if host_moe_layers and streams and spec.moe is not None:
+        moe = spec.moe
+        bits = widest_routed_expert_bits(scheme, spec, count_params(spec))
+        elements = moe.num_experts * spec.hidden_size * moe.expert_intermediate_size
+        copy = math.ceil(elements * bits / 8)
+    output = tokens * (spec.vocab_size + spec.hidden_size) * LLAMACPP_ACTIVATION_BYTES
+    return max(output, mask_bytes + layer + copy)
 
 
 def gpu_side_scheme(scheme: QuantScheme, engine: OffloadProfile) -> QuantScheme:
@@ -173,7 +235,9 @@ def place(
         kv_cache_bytes=engine_kv_cache_bytes(
             spec, engine, context, batch, engine.ubatch_tokens, kv_quant
         ),
-        compute_buffer_bytes=compute_buffer_bytes(spec, engine, context, batch),
+        compute_buffer_bytes=compute_buffer_bytes(
+            spec, scheme, engine, context, batch, host_layers
+        ),
         cuda_context_bytes=CUDA_CONTEXT_BYTES,
         gpu_capacity_bytes=gpu.memory_bytes - (engine.gpu_margin_bytes if fit_margin else 0),
         host_expert_bytes=host_experts,

@@ -36,6 +36,7 @@ class OffloadValidation:
     skipped: str = ""
     n_cpu_moe: int | None = None
     loo_error: float | None = None  # pooled records: the error with the constants refit without it
+    gpu_over_bytes: int = 0  # a run that ran which moeplan sizes over its GPU: by how much
 
     @property
     def error(self) -> float | None:
@@ -85,8 +86,9 @@ def _model(name: str) -> ModelSpec:
     return load_model(name)
 
 
-def report_for(how: dict[str, Any]) -> OffloadReport:
-    """The offload estimate under a record's stated conditions."""
+def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
+    """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
+    the speed of a run that ran even where moeplan sizes it over its GPU)."""
     spec = _model(how["model"])
     base = custom_host() if how["host"] == "custom" else resolve_host(how["host"])
     host = with_overrides(
@@ -117,6 +119,7 @@ def report_for(how: dict[str, Any]) -> OffloadReport:
         1,
         how["input_len"],
         how["output_len"],
+        speed_when_over_gpu=speed_when_over_gpu,
     )
 
 
@@ -131,7 +134,8 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
     )
     if "skip" in how:
         return OffloadValidation(predicted=None, engine="", skipped=how["skip"], **base)
-    report = report_for(how)
+    report = report_for(how, speed_when_over_gpu=rec["metric"] in SPEED_METRICS)
+    placement = report.placement
     if rec["metric"] == "fit":
         fit = report.placement.fits_gpu if how.get("fit_scope") == "gpu" else report.fits
         predicted: float | bool | None = fit
@@ -141,10 +145,12 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
         predicted = report.prefill_tok_s
     else:
         raise MoeplanError(f"offload record '{rec['id']}': unknown metric '{rec['metric']}'")
+    over = 0 if rec["metric"] == "fit" else placement.gpu_bytes - placement.gpu_capacity_bytes
     return OffloadValidation(
         predicted=predicted,
         engine=report.engine.id,
-        n_cpu_moe=report.placement.n_cpu_moe,
+        n_cpu_moe=placement.n_cpu_moe,
+        gpu_over_bytes=max(0, over),
         **base,
     )
 

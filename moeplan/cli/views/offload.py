@@ -239,10 +239,15 @@ def _status(v: OffloadValidation) -> str:
         return "prompt speed: reported, not in the median"
     if v.predicted is None:
         return "not predicted: the GPU part does not fit"
+    over = (
+        f"; moeplan sizes it {v.gpu_over_bytes / 1e9:.2f} GB over its GPU, though it ran"
+        if v.gpu_over_bytes
+        else ""
+    )
     if v.used_for_fitting:
         loo = "-" if v.loo_error is None else pct(v.loo_error)
-        return f"sets the constant; left out: {loo}"
-    return "held out"
+        return f"sets the constant; left out: {loo}{over}"
+    return "held out" + over
 
 
 def _shown(x: float | bool | None) -> str:
@@ -296,6 +301,12 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
         else "no decode records outside the fitting pools"
     )
     t.notes.append(f"fit/no-fit verdicts right: {right} of {total}")
+    over = [v.id for v in results if v.gpu_over_bytes]
+    if over:
+        t.notes.append(
+            f"speed runs moeplan sizes over their GPU though they ran (speed priced anyway): "
+            f"{len(over)} ({', '.join(over)})"
+        )
     return t
 
 
@@ -307,6 +318,7 @@ def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
         "median_abs_error_fitting": median_abs_error(results, True),
         "verdicts_right": right,
         "verdicts": total,
+        "speed_runs_over_gpu": sum(1 for v in results if v.gpu_over_bytes),
         "records": [
             {
                 "id": v.id,
@@ -316,6 +328,7 @@ def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
                 "error": v.error,
                 "used_for_fitting": v.used_for_fitting,
                 "leave_one_out_error": v.loo_error,
+                "gpu_over_bytes": v.gpu_over_bytes,
                 "engine": v.engine or None,
                 "n_cpu_moe": v.n_cpu_moe,
                 "verdict_right": v.verdict_right,
