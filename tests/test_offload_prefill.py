@@ -54,8 +54,10 @@ def _time(min_batch: int | None, used_only: bool = True) -> offload_prefill.Pref
 
 
 def test_passes_and_experts_copied():
-    assert passes(1000, 512) == [512, 488]
-    assert passes(4096, 4096) == [4096]
+    assert passes(1000, 512) == [(512, 1), (488, 1)]
+    assert passes(4096, 4096) == [(4096, 1)]
+    assert passes(2_000_000, 1) == [(1, 2_000_000)]  # one size, priced once
+    assert passes(5000, 33) == [(33, 151), (17, 1)]  # 151 x 33 + 17 = 5000
     # used experts of a pass: E (1 - (1 - k/E)^t); 1 token: k; 2 tokens: 8 (1 - 9/16) = 3.5
     assert streamed_experts(SPEC, 1, True) == pytest.approx(2.0)
     assert streamed_experts(SPEC, 2, True) == pytest.approx(3.5)
@@ -82,6 +84,59 @@ def test_llamacpp_streams_passes_from_its_threshold_and_keeps_the_other_path():
     assert both.seconds > both.alternative_s
 
 
+def _walk(
+    tokens: int, ubatch: int, min_batch: int | None, used_only: bool
+) -> tuple[float, str, float | None]:
+    """Reference: the toy prompt priced one pass at a time (2 host layers, 1 GB experts over
+    10 GB/s, 2 s of host-expert GPU compute shared by tokens, the CPU 0.5 s a token plus 0.1 s a
+    pass, the resident part 1 s): seconds, path, the other path's seconds."""
+    chosen, cpu, stream, paths = 1.0, 1.0, 1.0, set()
+    for start in range(0, tokens, ubatch):
+        t = min(ubatch, tokens - start)
+        on_cpu = 0.5 * t + 0.1
+        streamed = 2 * streamed_experts(SPEC, t, used_only) * 0.1 + 2.0 * t / tokens
+        cpu, stream = cpu + on_cpu, stream + streamed
+        goes = "stream" if min_batch is not None and t >= min_batch else "cpu"
+        chosen += streamed if goes == "stream" else on_cpu
+        paths.add(goes)
+    path = paths.pop() if len(paths) == 1 else "mixed"
+    return chosen, path, {"stream": cpu, "cpu": stream}.get(path)
+
+
+@pytest.mark.usefixtures("toy_prefill")
+@pytest.mark.parametrize(
+    ("tokens", "ubatch", "min_batch", "used_only"),
+    [
+        (3, 2, 2, True),
+        (1000, 7, 5, True),
+        (1000, 7, 7, False),
+        (5000, 33, 32, True),
+        (4096, 512, None, True),
+        (10, 1, 1, True),
+        (4099, 4096, 32, False),
+    ],
+)
+def test_passes_priced_by_size_match_the_pass_by_pass_walk(
+    tokens: int, ubatch: int, min_batch: int | None, used_only: bool
+) -> None:
+    t = prefill_time(
+        SPEC,
+        GPU_PART,
+        FULL,
+        2,
+        1,
+        tokens,
+        ubatch,
+        min_batch,
+        used_only,
+        1e10,
+        lambda n: 0.5 * n + 0.1,
+    )
+    seconds, path, other = _walk(tokens, ubatch, min_batch, used_only)
+    assert (t.seconds, t.path) == (pytest.approx(seconds, rel=1e-12), path)
+    assert t.alternative_s == (None if other is None else pytest.approx(other, rel=1e-12))
+
+
 @pytest.mark.usefixtures("toy_prefill")
 def test_layerwise_prefill_copies_every_expert():
     t = _time(1, used_only=False)  # 2 layers x 8 experts x 0.1 s a pass, two passes
@@ -106,8 +161,9 @@ def test_prompt_flags_are_validated():
             with_prompt_flags(LLAMACPP, bad)  # type: ignore[arg-type]
     with pytest.raises(MoeplanError, match=r"llama\.cpp flag"):
         with_prompt_flags(KTRANS, op_offload=False)
-    with pytest.raises(MoeplanError, match="kt-kernel"):
-        with_prompt_flags(LLAMACPP, kt_gpu_prefill_threshold=400)
+    for engine in (LLAMACPP, OFFLOAD_ENGINES["ktransformers-v02"]):  # V0.2.x has no such flag
+        with pytest.raises(MoeplanError, match="kt-kernel"):
+            with_prompt_flags(engine, kt_gpu_prefill_threshold=400)
 
 
 def test_llamacpp_prompt_follows_the_ubatch():
@@ -147,6 +203,13 @@ def test_cli_ubatch_and_prompt_flags():
     assert r.exit_code == 2
     r = runner.invoke(app, [*base, "--ubatch", "512"])  # no offload asked for
     assert r.exit_code == 2 and "--offload" in r.output
+    kt = ["--offload", "experts", "--kt-gpu-prefill-threshold", "512", "--engine"]
+    r = runner.invoke(app, [*base, *kt, "ktransformers", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["prefill"]["path"] == "stream"
+    for engine in ("ktransformers-v02", "llamacpp"):  # kt-kernel + SGLang's flag only
+        r = runner.invoke(app, [*base, *kt, engine])
+        assert r.exit_code == 2 and "kt-kernel + SGLang flag" in r.output, r.output
+        assert len(r.output.strip().splitlines()) == 1
 
 
 def test_kimi_k2_record_states_its_ubatch():

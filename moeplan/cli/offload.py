@@ -87,8 +87,9 @@ KtPrefillOpt = Annotated[
     int | None,
     typer.Option(
         "--kt-gpu-prefill-threshold",
-        help="kt-kernel + SGLang --kt-gpu-prefill-token-threshold: chunks of at least this many "
-        "tokens stream every expert of each host layer to the GPU (default: unset, CPU).",
+        help="kt-kernel + SGLang --kt-gpu-prefill-token-threshold (--engine ktransformers only): "
+        "chunks of at least this many tokens stream every expert of each host layer to the GPU "
+        "(default: unset, CPU).",
     ),
 ]
 

@@ -353,9 +353,10 @@ def with_prompt_flags(
             raise MoeplanError(f"--no-op-offload is a llama.cpp flag; the engine is {engine.id}")
         engine = replace(engine, stream_min_batch=None)
     if kt_gpu_prefill_threshold is not None:
-        if not engine.id.startswith("ktransformers"):
+        if engine.id != "ktransformers":  # V0.2.x (ktransformers-v02) has no such flag
             raise MoeplanError(
-                f"--kt-gpu-prefill-threshold is a kt-kernel + SGLang flag, not {engine.id}'s"
+                "--kt-gpu-prefill-threshold is a kt-kernel + SGLang flag (engine ktransformers), "
+                f"not {engine.id}'s"
             )
         threshold = _positive_int("--kt-gpu-prefill-threshold", kt_gpu_prefill_threshold)
         engine = replace(engine, stream_min_batch=threshold, streams_used_experts=False)

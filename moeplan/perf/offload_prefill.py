@@ -86,10 +86,11 @@ class PrefillTime:
     alternative_s: float | None  # every pass the other way
 
 
-def passes(tokens: int, ubatch: int) -> list[int]:
-    """Tokens of each forward pass: full ubatches, then the rest."""
+def passes(tokens: int, ubatch: int) -> list[tuple[int, int]]:
+    """The forward passes of a prompt as (tokens a pass, passes of that size): the full ubatches,
+    then the rest; at most two sizes, so pricing a prompt does not walk it pass by pass."""
     full, rest = divmod(tokens, ubatch)
-    return [ubatch] * full + ([rest] if rest else [])
+    return [(size, count) for size, count in ((ubatch, full), (rest, 1)) if size and count]
 
 
 def streamed_experts(spec: ModelSpec, tokens: int, used_only: bool) -> float:
@@ -129,18 +130,20 @@ def prefill_time(
     gpu_host_share = max(0.0, prefill(full, batch, input_len).total_s - base)
     cpu_total = stream_total = chosen = 0.0
     streamed = on_cpu = 0
-    for t in passes(tokens, max(1, min(ubatch_tokens, tokens))):
-        cpu = cpu_pass_s(t)
+    for t, count in passes(tokens, max(1, min(ubatch_tokens, tokens))):
+        cpu = count * cpu_pass_s(t)
         copied = host_layers * streamed_experts(spec, t, streams_used_experts)
-        stream = copied * full.split.expert_bytes / link_bytes_per_s + gpu_host_share * t / tokens
+        stream = count * (
+            copied * full.split.expert_bytes / link_bytes_per_s + gpu_host_share * t / tokens
+        )
         cpu_total += cpu
         stream_total += stream
         if stream_min_batch is not None and t >= stream_min_batch:
             chosen += stream
-            streamed += 1
+            streamed += count
         else:
             chosen += cpu
-            on_cpu += 1
+            on_cpu += count
     path = "stream" if not on_cpu else "cpu" if not streamed else "mixed"
     other = {"stream": cpu_total, "cpu": stream_total}.get(path)
     return PrefillTime(base + chosen, path, None if other is None else base + other)
