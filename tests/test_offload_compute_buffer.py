@@ -41,11 +41,13 @@ def test_deepseek_host_experts_copy_their_widest_tensor_to_the_gpu():
     down = 256 * 7168 * 2048 * 6.5625 / 8
     # at 131,072 tokens of context the layer moment (F16 mask 131072 x 512 x 2 plus F32
     # activations) outweighs the 512 x 136,448 x 4 bytes of output, so the copy adds in full
-    with_copy = compute_buffer_bytes(spec, scheme, LLAMACPP, 131072, 1, 58)
-    no_host = compute_buffer_bytes(spec, scheme, LLAMACPP, 131072, 1, 0)
+    # (a build with an F16 mask input: the cast moment of older builds would mask the sum)
+    engine = replace(LLAMACPP, casts_f32_kq_mask=False)
+    with_copy = compute_buffer_bytes(spec, scheme, engine, 131072, 1, 58)
+    no_host = compute_buffer_bytes(spec, scheme, engine, 131072, 1, 0)
     assert with_copy - no_host == pytest.approx(down, abs=1)
     # --no-op-offload: the prompt's host experts stay on the CPU, nothing is copied
-    no_offload = with_prompt_flags(LLAMACPP, None, op_offload=False)
+    no_offload = with_prompt_flags(engine, None, op_offload=False)
     assert compute_buffer_bytes(spec, scheme, no_offload, 131072, 1, 58) == no_host
     # a ubatch below the op-offload batch (32 tokens) copies nothing either
     small = with_prompt_flags(LLAMACPP, 16)
@@ -104,3 +106,26 @@ def test_a_run_that_ran_is_priced_even_if_moeplan_sizes_it_over_its_gpu():
     assert v.gpu_over_bytes > 1e9  # 6 MoE layers' experts and 3.3 GB of logits on 12 GB
     fit = validate_offload_record({**rec, "metric": "fit", "value": True})
     assert fit.predicted is False and fit.gpu_over_bytes == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "quant", "ubatch", "context", "host_layers", "logged_mib"),
+    [
+        # ikawrakow/ik_llama.cpp issue 822 (a mainline b6699 log): llama-server gpt-oss-20b mxfp4
+        # -ngl 99 --n-cpu-moe 99 -c 131072 -fa on, n_ubatch 512, RTX 3070:
+        # 'CUDA0 compute buffer size = 456.98 MiB'
+        ("gpt-oss-20b", "q8_0,experts=mxfp4", 512, 131072, 24, 456.98),
+        # ikawrakow/ik_llama.cpp PR 689 (Thireus, mainline b6168): llama-server GLM-4.5-Air -fa
+        # -c 131072 -ngl 99 -b 4096 -ub 4096, one RTX PRO 6000: 'CUDA0 compute buffer size =
+        # 3584.09 MiB' (the weights' types do not enter: no host experts)
+        ("glm-4.5-air", "q4_k_m", 4096, 131072, 0, 3584.09),
+    ],
+)
+def test_published_compute_buffer_logs(
+    model: str, quant: str, ubatch: int, context: int, host_layers: int, logged_mib: float
+):
+    spec = load_model(model)
+    scheme = resolve_scheme(quant, spec)
+    engine = with_prompt_flags(LLAMACPP, ubatch)
+    mib = compute_buffer_bytes(spec, scheme, engine, context, 1, host_layers) / (1 << 20)
+    assert mib == pytest.approx(logged_mib, rel=0.15)  # both 13% under the log

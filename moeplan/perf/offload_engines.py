@@ -67,6 +67,7 @@ class OffloadProfile:
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
     reserves_ubatch_logits: bool = False  # compute buffer sized for logits of a whole ubatch
+    casts_f32_kq_mask: bool = False  # an F32 KQ mask copied to the GPU and cast to F16 there
     mla_decode_kv_splits: int | None = None  # fixed KV splits of the MLA decode kernel's grid
     eager_split_s: float = 0.0  # GPU time per host MoE layer when splits launch without graphs
     split_graph_vendors: tuple[str, ...] = ()  # vendors (lower case) whose splits replay as graphs
@@ -198,6 +199,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             input_embedding_on_host=True,
             swa_cache_holds_ubatch=True,
             reserves_ubatch_logits=True,
+            casts_f32_kq_mask=True,
             eager_split_s=EAGER_SPLIT_S,
             split_graph_vendors=("nvidia",),
             skips_efficiency_cores=True,

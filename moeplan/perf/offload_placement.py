@@ -157,7 +157,16 @@ def llamacpp_compute_buffer_bytes(
       ggml/src/ggml-backend.cpp ggml_backend_sched_split_graph), so one copy, of the widest
       routed-expert tensor (quant.py widest_routed_expert_bits), is alive at a time.
 
-    Older builds kept an F32 mask and cast it to F16; the F16 copy is what stays alive."""
+    - where the engine casts an F32 mask (casts_f32_kq_mask), the cast at the start of the
+      graph: the F32 copy and its F16 cast alive at once beside the input embeddings.
+
+    llama.cpp builds through May 2026 reserve the logits of every ubatch token and cast an F32
+    mask; llama-server after PR 23861 (am17an, 2026-05-29, 'reserves logits space for n_seqs
+    when possible') and the F16 mask of PR 23764 need less, so the figure is the conservative
+    one for those. Checked against published logs: gpt-oss-20b, experts on the CPU, ub 512,
+    131072 ctx, RTX 3070, 'CUDA0 compute buffer size = 456.98 MiB' (moeplan 398 MiB, the
+    logits); GLM-4.5-Air on one GPU, ub 4096, 131072 ctx, '3584.09 MiB' (moeplan 3136 MiB, the
+    mask cast): both 13% under."""
     tokens = min(engine.ubatch_tokens, context * batch)
     n_ctx = context * batch
     windows = {window for _attn, window, _n in spec.attention_groups}
@@ -175,7 +184,11 @@ def llamacpp_compute_buffer_bytes(
         elements = moe.num_experts * spec.hidden_size * moe.expert_intermediate_size
         copy = math.ceil(elements * bits / 8)
     output = tokens * (spec.vocab_size + spec.hidden_size) * LLAMACPP_ACTIVATION_BYTES
-    return max(output, mask_bytes + layer + copy)
+    cast = 0
+    if engine.casts_f32_kq_mask:
+        f32_mask = cells * tokens * LLAMACPP_ACTIVATION_BYTES
+        cast = f32_mask + mask_bytes + tokens * spec.hidden_size * LLAMACPP_ACTIVATION_BYTES
+    return max(output, mask_bytes + layer + copy, cast)
 
 
 def gpu_side_scheme(scheme: QuantScheme, engine: OffloadProfile) -> QuantScheme:
