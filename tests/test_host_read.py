@@ -5,6 +5,7 @@ given by the user; engines' host_bw_efficiency applies to it and is refit on the
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,12 @@ from moeplan.hardware.host_read import (
 from moeplan.hardware.hosts import host_catalog, resolve_host, with_overrides
 from moeplan.perf.offload import host_bandwidth_reached
 from moeplan.plan.offload_refit import (
+    EFFICIENCY_GRID,
     FAMILIES,
+    NUMA_GAIN_GRID,
     leave_one_out_error,
     patched,
+    pool,
     refit_family,
 )
 from moeplan.plan.validate_offload import (
@@ -114,28 +118,74 @@ def test_cli_measured_bandwidth_option():
     assert hosts["ryzen-7-9700x"]["read_bw_bytes_per_s"] == pytest.approx(64e9)
 
 
+def _median_abs_error(family: str, ids: tuple[str, ...] | list[str], **fields: float) -> float:
+    """Median |decode error| of the records `ids` with the family's `fields` set: every record
+    predicted afresh (no error table)."""
+    by_id = {r["id"]: r for r in load_offload_records()}
+    with patched(family, **fields):
+        errors = [validate_offload_record(by_id[rid]).error for rid in ids]
+    return statistics.median(abs(e) for e in errors if e is not None)
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shipped_offload_constants_are_the_refit(family: str) -> None:
     """Each fitted constant is the grid point of least median |error| over the engine's decode
-    runs (rule 3, offload_refit.refit_family), and its grid neighbours do worse."""
+    runs (rule 3, offload_refit.refit_family), and its grid neighbours do worse (the one below
+    strictly, the one above no better: ties go to the lower value)."""
     results = refit_family(family)
     assert results
+    grids = {"host_bw_efficiency": EFFICIENCY_GRID, "numa_extra_socket_gain": NUMA_GAIN_GRID}
+    fixed: dict[str, float] = {}
     for result in results:
         assert len(result.record_ids) >= 5  # never a constant set by one record
         for pid in FAMILIES[family]:
             shipped = getattr(offload_engines.OFFLOAD_ENGINES[pid], result.field)
             assert shipped == pytest.approx(result.value), (pid, result.field)
+        grid = grids[result.field]
+        i = grid.index(result.value)
+        at = _median_abs_error(family, result.record_ids, **fixed, **{result.field: grid[i]})
+        assert at == pytest.approx(result.median_abs_error)
+        if i > 0:
+            below = {result.field: grid[i - 1]}
+            assert _median_abs_error(family, result.record_ids, **fixed, **below) > at
+        if i + 1 < len(grid):
+            above = {result.field: grid[i + 1]}
+            assert _median_abs_error(family, result.record_ids, **fixed, **above) >= at
+        fixed[result.field] = result.value  # the gain is fitted at the fitted efficiency
 
 
-def test_leave_one_out_refits_without_the_record() -> None:
-    """A pooled run's leave-one-out error is its error under the constant refit without it."""
-    wanted = "llamacpp-gptoss120b-14900k-cpumoe36"
-    rec = next(r for r in load_offload_records() if r["id"] == wanted)
-    left = {r.field: r.value for r in refit_family("llamacpp", leave_out=wanted)}
-    assert all(wanted not in r.record_ids for r in refit_family("llamacpp", leave_out=wanted))
-    with patched("llamacpp", **left):
-        expected = validate_offload_record(rec).error
-    assert leave_one_out_error(rec) == pytest.approx(expected)
+def _brute_force_gain(leave_out: str | None) -> float:
+    """ktransformers' numa_extra_socket_gain by brute force: every multi-socket decode run but
+    `leave_out` predicted at each grid point, the least median |error| kept (ties: the lower).
+    The efficiency stays the shipped one: it is fitted on one-socket runs only."""
+    ids = [r["id"] for r in pool("ktransformers", True) if r["id"] != leave_out]
+    efficiency = offload_engines.OFFLOAD_ENGINES["ktransformers"].host_bw_efficiency
+    scored = []
+    for value in NUMA_GAIN_GRID:
+        fields = {"host_bw_efficiency": efficiency, "numa_extra_socket_gain": value}
+        scored.append((_median_abs_error("ktransformers", ids, **fields), value))
+    return min(scored)[1]
+
+
+def test_leave_one_out_error_matches_a_brute_force_refit() -> None:
+    """A pooled run's leave-one-out error is its error at the constant refit without it, checked
+    against a brute-force grid search: one multi-socket run whose absence moves the gain (the
+    4090D box, 0.5 -> 0.6 today) and one whose absence does not."""
+    shipped = offload_engines.OFFLOAD_ENGINES["ktransformers"].numa_extra_socket_gain
+    assert _brute_force_gain(None) == shipped
+    records = {r["id"]: r for r in load_offload_records()}
+    for rid, moves in (
+        ("kt-v02-dsv3-q4km-6454s-2s-4090d", True),
+        ("kt-v021-dsv3-q4km-6454s-2s-4090-1k", False),
+    ):
+        gain = _brute_force_gain(rid)
+        assert (gain != shipped) == moves, (rid, gain)
+        with patched("ktransformers", numa_extra_socket_gain=gain):
+            expected = validate_offload_record(records[rid]).error
+        assert expected is not None
+        assert leave_one_out_error(records[rid]) == pytest.approx(expected, rel=1e-12), rid
+        in_sample = validate_offload_record(records[rid]).error
+        assert (expected != pytest.approx(in_sample)) == moves, rid
 
 
 def test_rule2_records_take_their_role_from_the_id_hash() -> None:

@@ -20,7 +20,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from moeplan.perf import offload_engines
-from moeplan.plan.validate_offload import load_offload_records, validate_offload_record
+from moeplan.plan.validate_offload import (
+    load_offload_records,
+    record_host,
+    validate_offload_record,
+)
 
 EFFICIENCY_GRID = tuple(round(0.20 + 0.01 * i, 2) for i in range(81))  # 0.20 .. 1.00
 NUMA_GAIN_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 .. 1.0
@@ -60,12 +64,8 @@ def _family_of(rec: dict[str, Any]) -> str | None:
 
 
 def _sockets(rec: dict[str, Any]) -> int:
-    from moeplan.hardware.hosts import resolve_host
-
-    how = rec["moeplan"]
-    if "host_sockets" in how:
-        return int(how["host_sockets"])
-    return 1 if how["host"] == "custom" else resolve_host(how["host"]).sockets
+    """The sockets of the record's host as report_for resolves it."""
+    return record_host(rec["moeplan"]).sockets
 
 
 def pool(family: str, multi_socket: bool) -> list[dict[str, Any]]:

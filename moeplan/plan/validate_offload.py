@@ -13,12 +13,13 @@ from typing import Any
 from moeplan.data import data_path
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import resolve_gpu
-from moeplan.hardware.hosts import custom_host, resolve_host, with_overrides
+from moeplan.hardware.hosts import Host, custom_host, resolve_host, with_overrides
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.offload import OffloadReport, estimate_offload
 from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
+from moeplan.plan.validate import speed_to_time_error
 from moeplan.yamlio import load_packaged_yaml
 
 SPEED_METRICS = ("decode_tok_s", "prefill_tok_s")
@@ -44,6 +45,12 @@ class OffloadValidation:
         if self.metric not in SPEED_METRICS or self.predicted is None:
             return None
         return float(self.predicted) / float(self.published) - 1
+
+    @property
+    def out_of_sample_error(self) -> float | None:
+        """The error with nothing fitted to this record: its leave-one-out error when it helps
+        set a constant (rule 3's pooled records), else its plain error."""
+        return self.loo_error if self.used_for_fitting else self.error
 
     @property
     def verdict_right(self) -> bool | None:
@@ -86,18 +93,23 @@ def _model(name: str) -> ModelSpec:
     return load_model(name)
 
 
-def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
-    """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
-    the speed of a run that ran even where moeplan sizes it over its GPU)."""
-    spec = _model(how["model"])
+def record_host(how: dict[str, Any]) -> Host:
+    """A record's host: the catalog entry (or a custom one) with the record's stated figures."""
     base = custom_host() if how["host"] == "custom" else resolve_host(how["host"])
-    host = with_overrides(
+    return with_overrides(
         base,
         how.get("host_mem_gbps"),
         how.get("host_ram_gb"),
         how.get("host_cores"),
         how.get("host_sockets"),
     )
+
+
+def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
+    """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
+    the speed of a run that ran even where moeplan sizes it over its GPU)."""
+    spec = _model(how["model"])
+    host = record_host(how)
     engine = resolve_offload_engine(how["engine"])
     if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
         engine = replace(engine, split_graph_vendors=())
@@ -192,7 +204,7 @@ def out_of_sample_errors(results: list[OffloadValidation]) -> list[float]:
     for r in results:
         if r.metric != "decode_tok_s" or r.error is None:
             continue
-        e = r.loo_error if r.used_for_fitting else r.error
+        e = r.out_of_sample_error
         if e is not None:
             errors.append(e)
     return errors
@@ -224,10 +236,10 @@ BAND_METRICS = {"decode": "decode_tok_s", "prefill": "prefill_tok_s"}
 @functools.cache
 def _band(engine: str, metric: str) -> tuple[float, float] | str:
     time_errors = [
-        1.0 / (1.0 + e) - 1.0
+        speed_to_time_error(e)
         for v in validate_offload_all()
         if v.metric == metric and v.engine == engine
-        for e in [v.loo_error if v.used_for_fitting else v.error]
+        for e in [v.out_of_sample_error]
         if e is not None
     ]
     if len(time_errors) < 3:
@@ -253,7 +265,7 @@ def band_of(time_errors: list[float]) -> tuple[float, float]:
 
 def offload_error_band_pct(engine: str, regime: str) -> list[float] | str:
     """Spread of the out-of-sample residuals of `engine` in `regime` ("decode" or "prefill") as
-    time errors (a tok/s error e is a time error 1 / (1 + e) - 1): [low, high] in % (band_of),
+    time errors (validate.py speed_to_time_error): [low, high] in % (band_of),
     or "n/a: reason" with fewer than 3 records (issue 17's band)."""
     band = _band(engine, BAND_METRICS[regime])
     return band if isinstance(band, str) else list(band)
