@@ -232,10 +232,11 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "split_graphs: false",
                 f"skips_efficiency_cores: {LLAMACPP_DEFAULT_THREADS_SOURCE}",
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
-                "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the median "
-                "least median |error| over every one-socket llama.cpp decode run in the record "
-                "files (plan/offload_refit.py; 0.01 grid): 0.69 over 52 runs. 0.80 while its one "
-                "fitting record was the i9-14900K gpt-oss-120b run (RAM speed not stated). Not "
+                "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid "
+                "point of least median |error| over every one-socket llama.cpp decode run in the "
+                "record files (plan/offload_refit.py; 0.01 grid): 0.69 over 52 runs. 0.80 while "
+                "its one fitting record was the i9-14900K gpt-oss-120b run (RAM speed not "
+                "stated); 0.63 under rule 3's first estimator (the median implied value). Not "
                 "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 of "
                 "theoretical (ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 "
                 "dual channel; Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s), and "
@@ -281,10 +282,13 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
                 "host_bw_efficiency 0.54 of the host's achievable read bandwidth and "
                 "numa_extra_socket_gain 0.5 (of a further socket's): rule 3 "
-                "(offload_measurements.yaml header), the least median |error| over every "
-                "one-socket and every multi-socket ktransformers decode run in the record files "
-                "(plan/offload_refit.py; 0.01 and 0.1 grids; 25 and 23 runs); 0.50 and 0.5 when "
-                "the doc's V0.2 single- and dual-socket rows were the only fitting records",
+                "(offload_measurements.yaml header), the grid points of least median |error| "
+                "over every one-socket and every multi-socket ktransformers decode run in the "
+                "record files (plan/offload_refit.py; 0.01 and 0.1 grids; 25 and 23 runs). "
+                "Before: 0.50 and 0.5 while the doc's V0.2 single- and dual-socket rows were the "
+                "only fitting records; 0.50 and 0.6 once offload_runs_kt.yaml's three hash-split "
+                "fitting dual-socket runs joined them (the gain refit over four) and under rule "
+                "3's first estimator (the median implied value)",
             ),
         ),
     )
