@@ -263,9 +263,35 @@ def band_of(time_errors: list[float]) -> tuple[float, float]:
     return round(low * 100, 1), round(high * 100, 1)
 
 
+BANDS_FILE = "offload_error_bands.yaml"
+"""The bands as computed from the records, shipped so that an offload estimate does not
+re-validate every record (2.4 s) to print them: tools/offload_bands.py writes it, a test checks
+it equals computed_offload_error_bands()."""
+
+
+def computed_offload_error_bands() -> dict[str, dict[str, list[float] | str]]:
+    """Every offload engine's band in each regime, from the records (band_of)."""
+    from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+
+    out: dict[str, dict[str, list[float] | str]] = {}
+    for engine in OFFLOAD_ENGINES:
+        out[engine] = {}
+        for regime, metric in BAND_METRICS.items():
+            band = _band(engine, metric)
+            out[engine][regime] = band if isinstance(band, str) else list(band)
+    return out
+
+
+@functools.cache
+def shipped_offload_error_bands() -> dict[str, dict[str, list[float] | str]]:
+    doc = load_packaged_yaml(data_path(BANDS_FILE), f"moeplan/data/{BANDS_FILE}")
+    bands: dict[str, dict[str, list[float] | str]] = doc["bands"]
+    return bands
+
+
 def offload_error_band_pct(engine: str, regime: str) -> list[float] | str:
     """Spread of the out-of-sample residuals of `engine` in `regime` ("decode" or "prefill") as
     time errors (validate.py speed_to_time_error): [low, high] in % (band_of),
-    or "n/a: reason" with fewer than 3 records (issue 17's band)."""
-    band = _band(engine, BAND_METRICS[regime])
-    return band if isinstance(band, str) else list(band)
+    or "n/a: reason" with fewer than 3 records (issue 17's band); read from BANDS_FILE."""
+    band = shipped_offload_error_bands()[engine][regime]
+    return list(band) if isinstance(band, list) else band
