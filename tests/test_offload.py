@@ -25,11 +25,11 @@ from moeplan.memory.estimate import weights_bytes_by_component
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.offload import estimate_offload
+from moeplan.perf.offload_compute_buffer import llamacpp_swa_cells
 from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
 from moeplan.perf.offload_placement import (
     auto_n_cpu_moe,
     engine_kv_cache_bytes,
-    llamacpp_swa_cells,
     place,
 )
 from moeplan.plan.offload_refit import FAMILIES, pool, refit_family
@@ -237,9 +237,15 @@ def test_cli_offload_json_and_errors():
     assert r.exit_code == 2
     assert "--host-mem-gbps" in r.output and "--host-ram-gb" in r.output
     r = runner.invoke(
-        app, ["size", "gpt-oss-120b", "--gpu", "rtx-4080", "--n-cpu-moe", "99", "--host", "grace"]
+        app, ["size", "gpt-oss-120b", "--gpu", "rtx-4080", "--n-cpu-moe", "-1", "--host", "grace"]
     )
     assert r.exit_code == 2 and "n-cpu-moe" in r.output
+    # llama.cpp takes a K above the layer count as every layer (-ncmoe 999)
+    args = ["size", "gpt-oss-120b", "--gpu", "rtx-4080", "--host", "grace", "--json"]
+    every = json.loads(runner.invoke(app, [*args, "--n-cpu-moe", "999"]).stdout)
+    assert every["placement"]["n_cpu_moe"] == 36
+    all_36 = json.loads(runner.invoke(app, [*args, "--n-cpu-moe", "36"]).stdout)
+    assert every["placement"] == all_36["placement"]
     r = runner.invoke(app, ["list", "hosts", "--json"])
     assert r.exit_code == 0 and any(h["id"] == "epyc-9654" for h in json.loads(r.stdout))
 

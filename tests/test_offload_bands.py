@@ -14,10 +14,6 @@ def test_shipped_bands_are_the_computed_ones():
     assert shipped_offload_error_bands() == computed_offload_error_bands()
 
 
-def test_band_lookup_reads_the_shipped_file():
+def test_band_lookup_gives_a_band_around_zero():
     band = offload_error_band_pct("llamacpp", "decode")
     assert isinstance(band, list) and len(band) == 2 and band[0] < 0 < band[1]
-    assert (
-        offload_error_band_pct("llamacpp", "decode")
-        == shipped_offload_error_bands()["llamacpp"]["decode"]
-    )

@@ -19,7 +19,7 @@ MENTION = re.compile(r"(?<![\w-])(?:-ub|--ubatch-size|--ubatch)(?![\w-])")
 def ubatch_problem(rec: dict[str, Any]) -> str | None:
     """Why a record's moeplan block disagrees with the ubatch its flags state (None: it agrees
     or the flags state none). A list (a llama-bench sweep) must hold the row's value."""
-    flags = str(rec.get("flags", ""))
+    flags = f"{rec.get('flags', '')} {rec.get('engine', '')}"  # some state it in the engine line
     how = rec["moeplan"]
     if "skip" in how or not MENTION.search(flags):
         return None

@@ -13,14 +13,13 @@ from moeplan.hardware.hosts import Host
 from moeplan.memory.cache import attention_kv_bytes, indexer_key_bytes, kv_dtype_bytes
 from moeplan.memory.estimate import (
     CUDA_CONTEXT_BYTES,
-    activation_bytes,
-    activation_width,
     kv_cache_bytes,
     weights_bytes_by_component,
 )
-from moeplan.memory.quant import QuantScheme, widest_routed_expert_bits
+from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.offload_compute_buffer import compute_buffer_bytes, llamacpp_swa_cells
 from moeplan.perf.offload_engines import OffloadProfile
 
 GIB = 1 << 30
@@ -70,19 +69,6 @@ class Placement:
         return self.fits_gpu and self.fits_host
 
 
-LLAMACPP_SWA_PAD_CELLS = 256
-"""llama.cpp pads the SWA cache to 256 cells "for performance" (src/llama-kv-cache-iswa.cpp,
-ggml-org/llama.cpp issue 17037)."""
-
-
-def llamacpp_swa_cells(window: int, n_ctx: int, n_seq: int, n_ubatch: int) -> int:
-    """Cells of llama.cpp's sliding-window cache (src/llama-kv-cache-iswa.cpp, unified cache):
-    GGML_PAD(min(n_ctx, n_swa * n_seq + n_ubatch), 256); --swa-full would make it n_ctx. The
-    window alone is not enough: a ubatch of new tokens must fit beside the window."""
-    cells = min(n_ctx, window * n_seq + n_ubatch)
-    return -(-cells // LLAMACPP_SWA_PAD_CELLS) * LLAMACPP_SWA_PAD_CELLS
-
-
 def engine_kv_cache_bytes(
     spec: ModelSpec,
     engine: OffloadProfile,
@@ -103,92 +89,6 @@ def engine_kv_cache_bytes(
         cells = n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, batch, ubatch)
         total += n * (attention_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
     return total
-
-
-LLAMACPP_ACTIVATION_BYTES = 4
-"""ggml computes activations in F32 (llama.cpp's graph tensors; weights keep their own types)."""
-
-LLAMACPP_FA_MASK_BYTES = 2
-"""The KQ mask is F16 under flash attention ("flash attention requires an f16 mask",
-src/llama-graph.cpp build_attn_inp_kq_mask), which llama.cpp's default --flash-attn auto turns
-on for CUDA and ROCm."""
-
-
-def compute_buffer_bytes(
-    spec: ModelSpec,
-    scheme: QuantScheme,
-    engine: OffloadProfile,
-    context: int,
-    batch: int,
-    host_moe_layers: int = 0,
-) -> int:
-    """GPU compute buffer of the engine's largest forward pass: min(ubatch, tokens) tokens.
-    llama.cpp: llamacpp_compute_buffer_bytes; other engines: memory/estimate.py
-    activation_bytes with the logits of the last position of each sequence."""
-    tokens = min(engine.ubatch_tokens, context * batch)
-    if not engine.reserves_ubatch_logits:
-        return activation_bytes(spec, tokens, batch)
-    return llamacpp_compute_buffer_bytes(spec, scheme, engine, context, batch, host_moe_layers)
-
-
-def llamacpp_compute_buffer_bytes(
-    spec: ModelSpec,
-    scheme: QuantScheme,
-    engine: OffloadProfile,
-    context: int,
-    batch: int,
-    host_moe_layers: int,
-) -> int:
-    """The GPU compute buffer llama.cpp reserves: its worst-case prompt graph of T =
-    min(n_ubatch, n_ctx) tokens, every token an output (src/llama-context.cpp graph_reserve with
-    n_outputs = n_tokens), allocated by ggml-alloc, which frees each tensor after its last use,
-    so the buffer is the largest set of tensors alive at one time. Two moments bound it:
-
-    - the output: the FP32 logits of all T tokens (n_vocab x T x 4) and the normed hidden state
-      they come from (n_embd x T x 4), after the last layer has freed its tensors;
-    - inside a layer: the GPU copies of the KQ masks, graph inputs the scheduler keeps on the
-      CPU and copies to the GPU once, alive from the first attention layer to the last (F16,
-      n_kv x T: full-attention layers see all n_ctx cells at reserve time, sliding-window layers
-      their llamacpp_swa_cells), the widest layer's F32 activations
-      (memory/estimate.py activation_width) and, when host experts go to the GPU for the prompt
-      (op offload, T >= stream_min_batch), the copy of one host expert tensor: the scheduler
-      starts a split at every op whose weight sits in another backend's memory ("by starting a
-      new split, the memory of the previously offloaded weights can be reused",
-      ggml/src/ggml-backend.cpp ggml_backend_sched_split_graph), so one copy, of the widest
-      routed-expert tensor (quant.py widest_routed_expert_bits), is alive at a time.
-
-    - where the engine casts an F32 mask (casts_f32_kq_mask), the cast at the start of the
-      graph: the F32 copy and its F16 cast alive at once beside the input embeddings.
-
-    llama.cpp builds through May 2026 reserve the logits of every ubatch token and cast an F32
-    mask; llama-server after PR 23861 (am17an, 2026-05-29, 'reserves logits space for n_seqs
-    when possible') and the F16 mask of PR 23764 need less, so the figure is the conservative
-    one for those. Checked against published logs: gpt-oss-20b, experts on the CPU, ub 512,
-    131072 ctx, RTX 3070, 'CUDA0 compute buffer size = 456.98 MiB' (moeplan 398 MiB, the
-    logits); GLM-4.5-Air on one GPU, ub 4096, 131072 ctx, '3584.09 MiB' (moeplan 3136 MiB, the
-    mask cast): both 13% under."""
-    tokens = min(engine.ubatch_tokens, context * batch)
-    n_ctx = context * batch
-    windows = {window for _attn, window, _n in spec.attention_groups}
-    cells = sum(
-        n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, batch, tokens)
-        for window in windows
-    )
-    mask_bytes = cells * tokens * LLAMACPP_FA_MASK_BYTES
-    layer = tokens * activation_width(spec) * LLAMACPP_ACTIVATION_BYTES
-    copy = 0
-    streams = engine.stream_min_batch is not None and tokens >= engine.stream_min_batch
-    if host_moe_layers and streams and spec.moe is not None:
-        moe = spec.moe
-        bits = widest_routed_expert_bits(scheme, spec, count_params(spec))
-        elements = moe.num_experts * spec.hidden_size * moe.expert_intermediate_size
-        copy = math.ceil(elements * bits / 8)
-    output = tokens * (spec.vocab_size + spec.hidden_size) * LLAMACPP_ACTIVATION_BYTES
-    cast = 0
-    if engine.casts_f32_kq_mask:
-        f32_mask = cells * tokens * LLAMACPP_ACTIVATION_BYTES
-        cast = f32_mask + mask_bytes + tokens * spec.hidden_size * LLAMACPP_ACTIVATION_BYTES
-    return max(output, mask_bytes + layer + copy, cast)
 
 
 def gpu_side_scheme(scheme: QuantScheme, engine: OffloadProfile) -> QuantScheme:
@@ -223,8 +123,9 @@ def place(
 ) -> Placement:
     """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM.
     `fit_margin`: keep the engine's --fit margin free (when K is chosen to fit, not given)."""
-    if not 0 <= n_cpu_moe <= spec.num_layers:
-        raise MoeplanError(f"--n-cpu-moe must be between 0 and {spec.num_layers}, got {n_cpu_moe}")
+    if n_cpu_moe < 0:
+        raise MoeplanError(f"--n-cpu-moe must be 0 or more, got {n_cpu_moe}")
+    n_cpu_moe = min(n_cpu_moe, spec.num_layers)  # llama.cpp takes a larger K (-ncmoe 999) as all
     counts = count_params(spec)
     by_component = {**weights_bytes_by_component(spec, scheme, counts), "mtp": 0}
     on_gpu = {**weights_bytes_by_component(spec, gpu_side_scheme(scheme, engine), counts), "mtp": 0}
@@ -297,7 +198,9 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
     if not p.fits_gpu:
         out.append(
             f"GPU short: {p.gpu_bytes / gb:.1f} GB > {p.gpu_capacity_bytes / gb:.1f} GB usable on "
-            f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f})"
+            f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f}, "
+            f"compute buffer {p.compute_buffer_bytes / gb:.1f}, CUDA context "
+            f"{p.cuda_context_bytes / gb:.1f})"
         )
     if not p.fits_host:
         out.append(
