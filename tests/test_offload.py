@@ -132,7 +132,8 @@ def test_n_cpu_moe_counts_dense_layers_too():
     # bytes are conserved: what leaves the GPU is what lands in RAM
     assert one.gpu_bytes + one.host_expert_bytes == every.gpu_bytes + every.host_expert_bytes
     with pytest.raises(MoeplanError, match="n-cpu-moe"):
-        place(spec, scheme, gpu, host, LLAMACPP, 62, 4096)
+        place(spec, scheme, gpu, host, LLAMACPP, -1, 4096)
+    assert place(spec, scheme, gpu, host, LLAMACPP, 62, 4096) == every  # 62 > 61 layers: all
 
 
 def test_auto_is_the_smallest_k_that_fits():
