@@ -268,7 +268,7 @@ def band_of(time_errors: list[float]) -> tuple[float, float]:
 
 BANDS_FILE = "offload_error_bands.yaml"
 """The bands as computed from the records, shipped so that an offload estimate does not
-re-validate every record (2.7 s) to print them: tools/offload_bands.py writes it, a test checks
+re-validate every record (2.7 s) to print them: tools/error_bands.py writes it, a test checks
 it equals computed_offload_error_bands()."""
 
 

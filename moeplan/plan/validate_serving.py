@@ -190,7 +190,7 @@ def _counted_errors() -> tuple[tuple[str, float], ...]:
     )
 
 
-def serving_error_band(engine: str) -> tuple[list[float] | str, str]:
+def computed_serving_error_band(engine: str) -> tuple[list[float] | str, str]:
     """[low, high] in % of the held-out serving residuals backing `engine` (every engine's when
     it has fewer than MIN_BAND_RECORDS), and the scope in words; "n/a: reason" below that."""
     errors = _counted_errors()
@@ -203,3 +203,38 @@ def serving_error_band(engine: str) -> tuple[list[float] | str, str]:
     if len(values) < MIN_BAND_RECORDS:
         return f"n/a: {len(values)} counted serving record(s) ({MIN_BAND_RECORDS} needed)", scope
     return [round(min(values) * 100, 1), round(max(values) * 100, 1)], scope
+
+
+SERVING_BANDS_FILE = "serving_error_bands.yaml"
+"""The bands as computed from the records, shipped so that `throughput` does not re-validate
+every serving record (2.2 s) to print one: tools/error_bands.py writes it, a test checks it
+equals computed_serving_error_bands()."""
+
+
+def computed_serving_error_bands() -> dict[str, dict[str, list[float] | str]]:
+    """Every serving engine's band and scope (computed_serving_error_band)."""
+    from moeplan.perf.engines import ENGINES
+
+    out: dict[str, dict[str, list[float] | str]] = {}
+    for engine in ENGINES:
+        band, scope = computed_serving_error_band(engine)
+        out[engine] = {"band": band, "scope": scope}
+    return out
+
+
+@cache
+def shipped_serving_error_bands() -> dict[str, dict[str, list[float] | str]]:
+    doc = load_packaged_yaml(data_path(SERVING_BANDS_FILE), f"moeplan/data/{SERVING_BANDS_FILE}")
+    bands: dict[str, dict[str, list[float] | str]] = doc["bands"]
+    return bands
+
+
+def serving_error_band(engine: str) -> tuple[list[float] | str, str]:
+    """[low, high] in % of the held-out serving residuals backing `engine` (every engine's when
+    it has fewer than MIN_BAND_RECORDS), and the scope in words; "n/a: reason" below that. Read
+    from SERVING_BANDS_FILE; an engine it lacks is computed."""
+    entry = shipped_serving_error_bands().get(engine)
+    if entry is None:
+        return computed_serving_error_band(engine)
+    band, scope = entry["band"], entry["scope"]
+    return (list(band) if isinstance(band, list) else band), str(scope)
