@@ -112,9 +112,11 @@ def llamacpp_compute_buffer_bytes(
 
     This is what builds through May 2026 and llama-bench reserve; llama-server after PR 23861
     (am17an, merged 2026-06-01: 'reserves logits space for n_seqs when possible') and the F16
-    mask of PR 23764 need less. It is not an upper bound: published logs run above it
-    (tests/test_offload_compute_buffer.py: 7-13% over on two of them), and the CUDA backend's
-    memory pool (cuBLAS work, converted weights) is not counted."""
+    mask of PR 23764 need less. n_ctx is context x batch: llama-server's unified KV cache (its
+    default), whose mask spans every cell; a split cache (-np N without --kv-unified) gives each
+    sequence a mask over its own cells, which is less. It is not an upper bound: published logs
+    run above it (tests/test_offload_compute_buffer.py: 7-13% over on two of them), and the CUDA
+    backend's memory pool (cuBLAS work, converted weights) is not counted."""
     tokens = pass_tokens(engine, context, batch)
     n_ctx = context * batch
     windows = {window for _attn, window, _n in spec.attention_groups}
