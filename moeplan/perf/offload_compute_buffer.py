@@ -32,6 +32,12 @@ def llamacpp_swa_cells(window: int, n_ctx: int, n_seq: int, n_ubatch: int) -> in
     return -(-cells // LLAMACPP_SWA_PAD_CELLS) * LLAMACPP_SWA_PAD_CELLS
 
 
+def llamacpp_cache_cells(window: int | None, n_ctx: int, n_seq: int, n_ubatch: int) -> int:
+    """Cells llama.cpp's cache gives a layer group: every cell of n_ctx for full attention,
+    llamacpp_swa_cells for a sliding window (its KQ mask spans the same cells)."""
+    return n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, n_seq, n_ubatch)
+
+
 def pass_tokens(engine: OffloadProfile, context: int, batch: int) -> int:
     """Tokens of the engine's largest forward pass: its ubatch, at most every cell of the
     context (llama.cpp: n_ubatch = min(n_ubatch, n_batch, n_ctx); moeplan's ubatch is the
@@ -120,10 +126,7 @@ def llamacpp_compute_buffer_bytes(
     tokens = pass_tokens(engine, context, batch)
     n_ctx = context * batch
     windows = {window for _attn, window, _n in spec.attention_groups}
-    cells = sum(
-        n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, batch, tokens)
-        for window in windows
-    )
+    cells = sum(llamacpp_cache_cells(window, n_ctx, batch, tokens) for window in windows)
     mask_bytes = cells * tokens * LLAMACPP_FA_MASK_BYTES
     layer = tokens * llamacpp_activation_width(spec) * LLAMACPP_ACTIVATION_BYTES
     copy = 0

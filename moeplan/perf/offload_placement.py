@@ -19,7 +19,7 @@ from moeplan.memory.estimate import (
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
-from moeplan.perf.offload_compute_buffer import compute_buffer_bytes, llamacpp_swa_cells
+from moeplan.perf.offload_compute_buffer import compute_buffer_bytes, llamacpp_cache_cells
 from moeplan.perf.offload_engines import OffloadProfile
 
 GIB = 1 << 30
@@ -79,14 +79,15 @@ def engine_kv_cache_bytes(
 ) -> int:
     """The KV cache the engine allocates for `batch` sequences of `context` tokens. llama.cpp:
     full-attention layers hold every cell of n_ctx = context x batch, sliding-window layers
-    llamacpp_swa_cells; otherwise each layer holds at most its window (memory/cache.py)."""
+    llamacpp_swa_cells (llamacpp_cache_cells); otherwise each layer holds at most its window
+    (memory/cache.py)."""
     if not engine.swa_cache_holds_ubatch:
         return kv_cache_bytes(spec, context, batch, kv_quant)
     b = kv_dtype_bytes(kv_quant)
     n_ctx = context * batch
     total = 0
     for attn, window, n in spec.attention_groups:
-        cells = n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, batch, ubatch)
+        cells = llamacpp_cache_cells(window, n_ctx, batch, ubatch)
         total += n * (attention_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
     return total
 

@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass, replace
 from typing import Any
 
-from moeplan.data import data_path
+from moeplan.data import data_path, shipped_error_bands
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.hardware.hosts import Host, custom_host, resolve_host, with_overrides
@@ -149,7 +149,7 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
     report = report_for(how, speed_when_over_gpu=rec["metric"] in SPEED_METRICS)
     placement = report.placement
     if rec["metric"] == "fit":
-        fit = report.placement.fits_gpu if how.get("fit_scope") == "gpu" else report.fits
+        fit = placement.fits_gpu if how.get("fit_scope") == "gpu" else report.fits
         predicted: float | bool | None = fit
     elif rec["metric"] == "decode_tok_s":
         predicted = report.decode_tok_s
@@ -285,11 +285,8 @@ def computed_offload_error_bands() -> dict[str, dict[str, list[float] | str]]:
     return out
 
 
-@functools.cache
 def shipped_offload_error_bands() -> dict[str, dict[str, list[float] | str]]:
-    doc = load_packaged_yaml(data_path(BANDS_FILE), f"moeplan/data/{BANDS_FILE}")
-    bands: dict[str, dict[str, list[float] | str]] = doc["bands"]
-    return bands
+    return shipped_error_bands(BANDS_FILE)
 
 
 def offload_error_band_pct(engine: str, regime: str) -> list[float] | str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from moeplan.data import data_path
+from moeplan.data import data_path, shipped_error_bands
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import resolve_gpu
 from moeplan.memory.quant import resolve_scheme
@@ -222,11 +222,8 @@ def computed_serving_error_bands() -> dict[str, dict[str, list[float] | str]]:
     return out
 
 
-@cache
 def shipped_serving_error_bands() -> dict[str, dict[str, list[float] | str]]:
-    doc = load_packaged_yaml(data_path(SERVING_BANDS_FILE), f"moeplan/data/{SERVING_BANDS_FILE}")
-    bands: dict[str, dict[str, list[float] | str]] = doc["bands"]
-    return bands
+    return shipped_error_bands(SERVING_BANDS_FILE)
 
 
 def serving_error_band(engine: str) -> tuple[list[float] | str, str]:
