@@ -36,9 +36,16 @@ MESS_NEW = MESS + "635f30b952f809983b025df56b47209ac38b1627 Systems/"
 
 MEASURED_READ_FRACTIONS: dict[str, tuple[float, str]] = {
     "raptor-lake": (
-        63 / 76.8,
-        "JustVugg/colibri issue 537 (ghostnumber7, 2026-07-24): i9-14900KF, 2 x 48 GB DDR5-4800 "
-        "(76.8 GB/s), all-core memcpy ~63 GB/s (read + write counted)",
+        82.3 / 86.4,
+        "GitHub-hosted blog post '华硕天选4 (FX507VV) 软硬件全栈调优定案' (2026-09-20): i9-13900H "
+        "(Raptor Lake), 2 x DDR5-5400 (86.4 GB/s), 'AIDA64 Memory Read = 82.3 GB/s'; an AIDA64 "
+        "read, unlike the all-core memcpy (63 GB/s of 76.8, read and write counted, JustVugg/"
+        "colibri issue 537) this entry gave before",
+    ),
+    "alder-lake": (
+        73 / 76.8,
+        "gdm.or.jp/review/2022/0331/432345/4 (Elmith, 2022-03-31): Alder Lake, AIDA64 Memory Read "
+        "about 73,000 MB/s on DDR5-4800 (76.8 GB/s)",
     ),
     "arrow-lake": (
         95 / 102.4,

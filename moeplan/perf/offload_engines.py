@@ -186,7 +186,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.69,
+            host_bw_efficiency=0.63,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -234,7 +234,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid "
                 "point of least median |error| over every one-socket llama.cpp decode run in the "
-                "record files (plan/offload_refit.py; 0.01 grid): 0.69 over 52 runs. 0.80 while "
+                "record files (plan/offload_refit.py; 0.01 grid): 0.63 over 52 runs (0.69 while "
+                "Raptor Lake read 0.82 of theoretical, an all-core memcpy, not a read). 0.80 while "
                 "its one fitting record was the i9-14900K gpt-oss-120b run (RAM speed not "
                 "stated); 0.63 under rule 3's first estimator (the median implied value). Not "
                 "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 of "
