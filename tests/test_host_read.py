@@ -156,38 +156,50 @@ def test_shipped_offload_constants_are_the_refit(family: str) -> None:
         fixed[result.field] = result.value  # the gain is fitted at the fitted efficiency
 
 
-def _brute_force_gain(leave_out: str | None) -> float:
-    """ktransformers' numa_extra_socket_gain by brute force: every multi-socket decode run but
-    `leave_out` predicted at each grid point, the least median |error| kept (ties: the lower).
-    The efficiency stays the shipped one: it is fitted on one-socket runs only."""
-    ids = [r["id"] for r in pool("ktransformers", True) if r["id"] != leave_out]
-    efficiency = offload_engines.OFFLOAD_ENGINES["ktransformers"].host_bw_efficiency
-    scored = []
-    for value in NUMA_GAIN_GRID:
-        fields = {"host_bw_efficiency": efficiency, "numa_extra_socket_gain": value}
-        scored.append((_median_abs_error("ktransformers", ids, **fields), value))
+def _brute_force(family: str, field: str, leave_out: str | None) -> float:
+    """A family's fitted `field` by brute force: every run of its pool (multi-socket runs for the
+    gain, one-socket runs for the efficiency) but `leave_out` predicted at each grid point, the
+    least median |error| kept (ties: the lower). The gain's efficiency is the shipped one: it is
+    fitted on one-socket runs only."""
+    multi = field == "numa_extra_socket_gain"
+    ids = [r["id"] for r in pool(family, multi) if r["id"] != leave_out]
+    profile = offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]]
+    grid = NUMA_GAIN_GRID if multi else EFFICIENCY_GRID
+    fixed = {"host_bw_efficiency": profile.host_bw_efficiency} if multi else {}
+    scored = [(_median_abs_error(family, ids, **fixed, **{field: v}), v) for v in grid]
     return min(scored)[1]
 
 
-def test_leave_one_out_error_matches_a_brute_force_refit() -> None:
+@pytest.mark.parametrize(
+    ("family", "field", "rid", "moves"),
+    [
+        # the RTX 4060 laptop box at K=34: without it llama.cpp's efficiency refits 0.63 -> 0.64
+        (
+            "llamacpp",
+            "host_bw_efficiency",
+            "llamacpp-gptoss120b-mxfp4-rtx4060laptop-i7-14700hx-34",
+            True,
+        ),
+        ("ktransformers", "numa_extra_socket_gain", "kt-v021-dsv3-q4km-6454s-2s-4090-1k", False),
+    ],
+)
+def test_leave_one_out_error_matches_a_brute_force_refit(
+    family: str, field: str, rid: str, moves: bool
+) -> None:
     """A pooled run's leave-one-out error is its error at the constant refit without it, checked
-    against a brute-force grid search: one multi-socket run whose absence moves the gain (the
-    4090D box, 0.5 -> 0.6 today) and one whose absence does not."""
-    shipped = offload_engines.OFFLOAD_ENGINES["ktransformers"].numa_extra_socket_gain
-    assert _brute_force_gain(None) == shipped
+    against a brute-force grid search: one run whose absence moves its family's constant and one
+    whose absence does not."""
+    shipped = getattr(offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]], field)
+    assert _brute_force(family, field, None) == shipped
     records = {r["id"]: r for r in load_offload_records()}
-    for rid, moves in (
-        ("kt-v02-dsv3-q4km-6454s-2s-4090d", True),
-        ("kt-v021-dsv3-q4km-6454s-2s-4090-1k", False),
-    ):
-        gain = _brute_force_gain(rid)
-        assert (gain != shipped) == moves, (rid, gain)
-        with patched("ktransformers", numa_extra_socket_gain=gain):
-            expected = validate_offload_record(records[rid]).error
-        assert expected is not None
-        assert leave_one_out_error(records[rid]) == pytest.approx(expected, rel=1e-12), rid
-        in_sample = validate_offload_record(records[rid]).error
-        assert (expected != pytest.approx(in_sample)) == moves, rid
+    value = _brute_force(family, field, rid)
+    assert (value != shipped) == moves, (rid, value)
+    with patched(family, **{field: value}):
+        expected = validate_offload_record(records[rid]).error
+    assert expected is not None
+    assert leave_one_out_error(records[rid]) == pytest.approx(expected, rel=1e-12), rid
+    in_sample = validate_offload_record(records[rid]).error
+    assert (expected != pytest.approx(in_sample)) == moves, rid
 
 
 def test_rule2_records_take_their_role_from_the_id_hash() -> None:
