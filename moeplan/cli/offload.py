@@ -92,15 +92,24 @@ KtPrefillOpt = Annotated[
         "(default: unset, CPU).",
     ),
 ]
+CacheLensOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--cache-lens",
+        help="ktransformers server --cache_lens: its static KV cache holds this many tokens "
+        "whatever the prompt (default: input + output, as local_chat sizes it).",
+    ),
+]
 
 
 @dataclass(frozen=True)
 class PromptArgs:
-    """The prompt-pass flags of an offload run (perf/offload_engines.py with_prompt_flags)."""
+    """The run flags of an offload run (perf/offload_engines.py with_prompt_flags)."""
 
     ubatch: int | None = None
     no_op_offload: bool = False
     kt_gpu_prefill_threshold: int | None = None
+    cache_lens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,7 @@ def offload_report(
         prompt.ubatch,
         not prompt.no_op_offload,
         prompt.kt_gpu_prefill_threshold,
+        prompt.cache_lens,
     )
     return estimate_offload(
         spec,

@@ -28,6 +28,7 @@ from moeplan.cli.common import (
     split_schemes,
 )
 from moeplan.cli.offload import (
+    CacheLensOpt,
     DiskOpt,
     HostArgs,
     HostCoresOpt,
@@ -106,6 +107,7 @@ def latency(
     ubatch: UbatchOpt = None,
     no_op_offload: NoOpOffloadOpt = False,
     kt_gpu_prefill_threshold: KtPrefillOpt = None,
+    cache_lens: CacheLensOpt = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -148,13 +150,18 @@ def latency(
         pcie_lanes,
         disk_gbps,
         host_mem_measured_gbps,
-        PromptArgs(ubatch, no_op_offload, kt_gpu_prefill_threshold),
+        PromptArgs(ubatch, no_op_offload, kt_gpu_prefill_threshold, cache_lens),
     )
-    prompt_flags = (ubatch is not None, no_op_offload, kt_gpu_prefill_threshold is not None)
+    prompt_flags = (
+        ubatch is not None,
+        no_op_offload,
+        kt_gpu_prefill_threshold is not None,
+        cache_lens is not None,
+    )
     if any(prompt_flags) and not host_args.wanted:
         raise MoeplanError(
-            "--ubatch, --no-op-offload and --kt-gpu-prefill-threshold describe an offload run; "
-            "add --offload or --n-cpu-moe"
+            "--ubatch, --no-op-offload, --kt-gpu-prefill-threshold and --cache-lens describe an "
+            "offload run; add --offload or --n-cpu-moe"
         )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report

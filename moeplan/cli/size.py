@@ -30,6 +30,7 @@ from moeplan.cli.common import (
     positive,
 )
 from moeplan.cli.offload import (
+    CacheLensOpt,
     HostArgs,
     HostCoresOpt,
     HostMemMeasuredOpt,
@@ -73,6 +74,7 @@ def size(
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
     ubatch: UbatchOpt = None,
+    cache_lens: CacheLensOpt = None,
     engine: Annotated[
         str | None,
         typer.Option("--engine", help="With --offload: llamacpp (default) or ktransformers."),
@@ -109,10 +111,13 @@ def size(
         device = resolve_gpu(gpu)
     host_args = HostArgs(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
-        host_mem_measured_gbps=host_mem_measured_gbps, prompt=PromptArgs(ubatch),
+        host_mem_measured_gbps=host_mem_measured_gbps,
+        prompt=PromptArgs(ubatch, cache_lens=cache_lens),
     )  # fmt: skip
-    if ubatch is not None and not host_args.wanted:
-        raise MoeplanError("--ubatch sizes an offload run's compute buffer; add --offload")
+    if (ubatch is not None or cache_lens is not None) and not host_args.wanted:
+        raise MoeplanError(
+            "--ubatch and --cache-lens size an offload run's GPU buffers; add --offload"
+        )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report
         from moeplan.cli.views.offload import offload_json, offload_tables

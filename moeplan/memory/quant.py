@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.memory.gguf_mix import FTYPE_BASE, embedding_type, output_type, type_shares
 from moeplan.model.params import ParamCounts
-from moeplan.model.specs import ModelSpec
+from moeplan.model.specs import AttentionKind, MixerKind, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -75,25 +75,29 @@ FORMATS: dict[str, WeightFormat] = {
     )
 }
 
-_GROUPWISE_INT = re.compile(r"^int(4|8)-(?:g(\d+)|(ch))$")
+_GROUPWISE_INT = re.compile(r"^int(4|8)-(?:g(\d+)(?:-s(16|32))?|(ch))$")
 
 
 def weight_format(fid: str) -> WeightFormat:
     """A format by id; group-wise ints of any group size are written ``int4-g32`` (bf16 scale
-    per 32 values: compressed-tensors pack-quantized, GPTQ/AWQ) or ``int8-ch`` (one scale per
-    output channel, negligible per weight)."""
+    per 32 values: compressed-tensors pack-quantized, GPTQ/AWQ), ``int4-g64-s32`` (an FP32
+    scale per 64 values: ktransformers V0.2's Marlin re-quantization, 4.5 bits a weight) or
+    ``int8-ch`` (one scale per output channel, negligible per weight)."""
     if fid in FORMATS:
         return FORMATS[fid]
     m = _GROUPWISE_INT.match(fid)
     if m is None:
         raise UnknownNameError("weight format", fid, _close(fid, list(FORMATS)))
     bits = int(m.group(1))
-    if m.group(3):
+    if m.group(4):
         return WeightFormat(fid, bits, f"int{bits}, one scale per output channel")
     group = int(m.group(2))
     if group < 1:
         raise UnknownNameError("weight format", fid, _close(fid, list(FORMATS)))
-    return WeightFormat(fid, _block(bits, 16, group), f"int{bits}, 16-bit scale per {group} values")
+    scale = int(m.group(3) or 16)
+    return WeightFormat(
+        fid, _block(bits, scale, group), f"int{bits}, {scale}-bit scale per {group} values"
+    )
 
 
 # The GEMM math a format runs on where the GPU supports it (else BF16, see GPU.peak_flops):
@@ -124,8 +128,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "experts": ("routed_experts", "shared_experts"),
     "routed_experts": ("routed_experts",),
     "shared_experts": ("shared_experts",),
-    "attention": ("attention", "attention_out"),
+    "attention": ("attention", "attention_out", "attention_kv_b"),
     "attention_out": ("attention_out",),
+    "attention_kv_b": ("attention_kv_b",),
     "dense_ffn": ("dense_ffn",),
     "embedding": ("embedding",),
     "lm_head": ("lm_head",),
@@ -137,6 +142,12 @@ _LINEAR = ("attention", "dense_ffn", "routed_experts", "shared_experts", "mtp")
 # wo), a share of the attention component that a checkpoint may store apart from q/k/v (NVIDIA's
 # DeepSeek-R1-0528-FP4-v2: wo NVFP4, the rest of attention BF16); component_bits blends it into
 # "attention". Group "attention" sets both; "attention_out" only the output projection.
+# "attention_kv_b" likewise: MLA's kv_b_proj (the latent's up-projection to per-head keys and
+# values), which ktransformers V0.2 keeps BF16 on the GPU while it re-quantizes the rest of the
+# attention (perf/offload_kt_gpu.py); a model without MLA has none (share 0). Unlike
+# attention_out it is set only by a mix that names it (or "attention"), else it follows
+# "attention".
+_ATTENTION_PARTS = ("attention_out", "attention_kv_b")
 _KEPT_16BIT = ("embedding", "lm_head", "router", "norms")
 
 
@@ -161,7 +172,7 @@ class QuantScheme:
             c
             for c, f in self.formats.items()
             if weight_format(f).bits_per_weight >= 16
-            and not (c == "attention_out" and f == self.formats.get("attention"))
+            and not (c in _ATTENTION_PARTS and f == self.formats.get("attention"))
         ]
 
     def __post_init__(self) -> None:
@@ -241,18 +252,36 @@ def resolve_scheme(quant: str, spec: ModelSpec | None = None) -> QuantScheme:
     scheme = SCHEMES[base]
     if not overrides:
         return scheme
+    pairs = tuple((group, fmt) for group, _, fmt in (i.partition("=") for i in overrides))
+    return with_formats(scheme, pairs, key, f"{scheme.description} with {', '.join(overrides)}")
+
+
+def with_formats(
+    scheme: QuantScheme,
+    overrides: tuple[tuple[str, str], ...],
+    scheme_id: str | None = None,
+    description: str | None = None,
+) -> QuantScheme:
+    """`scheme` with each (GROUP, FORMAT) of `overrides` applied in order (a mix's
+    ``GROUP=FORMAT`` items; an engine's GPU-side formats, perf/offload_placement.py)."""
+    if not overrides:
+        return scheme
     formats = dict(scheme.formats)
-    for item in overrides:
-        group, _, fmt = item.partition("=")
+    for group, fmt in overrides:
         if group not in GROUPS:
             raise MoeplanError(
-                f"quant '{quant}': unknown group '{group}' (groups: {', '.join(GROUPS)})"
+                f"quant '{scheme_id or scheme.id}': unknown group '{group}' "
+                f"(groups: {', '.join(GROUPS)})"
             )
         weight_format(fmt)  # raises for an unknown format
         for component in GROUPS[group]:
             formats[component] = fmt
+    items = ",".join(f"{g}={f}" for g, f in overrides)
     return QuantScheme(
-        key, f"{scheme.description} with {', '.join(overrides)}", formats, scheme.gguf_rule
+        scheme_id or f"{scheme.id},{items}",
+        description or f"{scheme.description} with {items}",
+        formats,
+        scheme.gguf_rule,
     )
 
 
@@ -310,15 +339,35 @@ def attention_out_share(spec: ModelSpec, counts: ParamCounts) -> float:
     return min(1.0, out / total)
 
 
+def kv_b_proj_share(spec: ModelSpec, counts: ParamCounts) -> float:
+    """MLA's kv_b_proj share of the attention weights: over the MLA layers, kv_lora_rank x heads
+    x (qk_nope_head_dim + v_head_dim) (params.attention_params; DeepSeek-V3: 512 x 128 x 256 =
+    16.8M of 187.1M a layer); 0 for a model without MLA."""
+    total = counts.breakdown.get("attention", 0)
+    kv_b = 0
+    for layer in spec.layers:
+        attn = spec.layer_attention(layer)
+        mla = attn.kind is AttentionKind.MLA and layer.mixer is MixerKind.ATTENTION
+        if mla and layer.recurrent is None and attn.kv_lora_rank:
+            width = (attn.qk_nope_head_dim or 0) + attn.v_head_dim
+            kv_b += attn.kv_lora_rank * attn.num_heads * width
+    return min(1.0, kv_b / total) if total else 0.0
+
+
+_PART_SHARE = {"attention_out": attention_out_share, "attention_kv_b": kv_b_proj_share}
+
+
 def component_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> dict[str, float]:
-    """Bits per weight of each component under a scheme; an `attention_out` format apart from
-    the attention one is blended into "attention" by the output projection's share."""
+    """Bits per weight of each component under a scheme; an `attention_out` or `attention_kv_b`
+    format apart from the attention one is blended into "attention" by that projection's share
+    (attention_out_share, kv_b_proj_share)."""
     if scheme.gguf_rule:
         bits = gguf_component_bits(scheme, spec, counts)
     else:
         bits = {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
-    out = bits.pop("attention_out", None)
-    if out is not None and scheme.formats["attention_out"] != scheme.formats["attention"]:
-        share = attention_out_share(spec, counts)
-        bits["attention"] = (1 - share) * bits["attention"] + share * out
+    rest = bits["attention"]
+    for part in _ATTENTION_PARTS:
+        part_bits = bits.pop(part, None)
+        if part_bits is not None and scheme.formats[part] != scheme.formats["attention"]:
+            bits["attention"] += _PART_SHARE[part](spec, counts) * (part_bits - rest)
     return bits

@@ -14,6 +14,13 @@ from dataclasses import dataclass, replace
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.hardware.hosts import Host
 from moeplan.perf.engines import ENGINES, EngineProfile
+from moeplan.perf.offload_kt_gpu import (
+    KT_MARLIN_FORMAT,
+    KT_MARLIN_SOURCE,
+    KT_SERVER_CACHE_SOURCE,
+    KT_V02_EXCEPTIONS_SOURCE,
+    KT_V02_GPU_FORMATS,
+)
 from moeplan.perf.offload_prefill import (
     KT_SGLANG_LAYERWISE_SOURCE,
     KTRANSFORMERS_PREFILL_SOURCE,
@@ -72,7 +79,8 @@ class OffloadProfile:
     eager_split_s: float = 0.0  # GPU time per host MoE layer when splits launch without graphs
     split_graph_vendors: tuple[str, ...] = ()  # vendors (lower case) whose splits replay as graphs
     skips_efficiency_cores: bool = False  # default threads: the P-cores of a hybrid CPU only
-    gpu_expert_format: str | None = None  # routed experts on the GPU re-quantized to this
+    gpu_formats: tuple[tuple[str, str], ...] = ()  # (group, format): what it re-quantizes on load
+    kv_cache_tokens: int | None = None  # a static KV cache of this many tokens (server cache_lens)
     streams_used_experts: bool = False  # a streamed pass copies only the experts it routes to
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
@@ -296,27 +304,22 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
 }
 
 
-KT_MARLIN_EXPERT_FORMAT = "int4-g64"
-KT_MARLIN_SOURCE = (
-    "kvcache-ai/ktransformers@95009ea6 archive/ktransformers/operators/experts.py "
-    "KExpertsMarlin.load: "
-    "experts a rule file places on the GPU are dequantized from the GGUF and re-quantized "
-    "('Dequanting and quanting for KExpertsMarlin') into KLinearMarlin layers, "
-    "archive/ktransformers/operators/linear.py: num_bits 4, group_size 64 (fp16 scales), whatever "
-    "the GGUF type; the FAQ's ~5.6 GB a DeepSeek layer is 256 experts x 44M weights x 4 bits"
-)
-"""ktransformers V0.2.x sizes its GPU-resident routed experts as Marlin int4 (group 64)."""
-
 OFFLOAD_ENGINES["ktransformers-v02"] = replace(
     OFFLOAD_ENGINES["ktransformers"],
     id="ktransformers-v02",
     description="ktransformers V0.2/V0.2.1 (Feb 2025): as ktransformers, but prompt GEMMs on the "
-    "CPU run llamafile's AVX-512 kernels; the AMX MoE kernel came with V0.3",
+    "CPU run llamafile's AVX-512 kernels (the AMX MoE kernel came with V0.3), and every GPU "
+    "linear but MLA's kv_b_proj is re-quantized to Marlin int4 (FP32 scales per 64) on load",
     matrix_units=False,
-    gpu_expert_format=KT_MARLIN_EXPERT_FORMAT,
+    gpu_formats=KT_V02_GPU_FORMATS,
+    input_embedding_on_host=True,
     sources=(
         *OFFLOAD_ENGINES["ktransformers"].sources,
-        f"gpu_expert_format {KT_MARLIN_EXPERT_FORMAT}: {KT_MARLIN_SOURCE}",
+        f"gpu_formats (attention, dense, shared and GPU routed experts, lm_head: "
+        f"{KT_MARLIN_FORMAT}): {KT_MARLIN_SOURCE}",
+        f"gpu_formats (kv_b_proj bf16, router fp32), input_embedding_on_host: "
+        f"{KT_V02_EXCEPTIONS_SOURCE}",
+        f"KV cache: {KT_SERVER_CACHE_SOURCE}",
         "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: prefill '54.21 (32 cores) -> "
         "74.362 (dual-socket) -> 255.26 (optimized AMX-based MoE kernel, V0.3 only)'",
     ),
@@ -348,11 +351,17 @@ def with_prompt_flags(
     ubatch: int | None = None,
     op_offload: bool = True,
     kt_gpu_prefill_threshold: int | None = None,
+    cache_lens: int | None = None,
 ) -> OffloadProfile:
-    """The profile under a run's prompt flags: `ubatch` tokens a pass (llama.cpp -ub,
-    ktransformers' chunk size), llama.cpp's --no-op-offload (op_offload False: host experts stay
-    on the CPU at any batch), kt-kernel + SGLang's --kt-gpu-prefill-token-threshold (a chunk of at
-    least that many tokens streams every expert of each host layer to the GPU)."""
+    """The profile under a run's flags: `ubatch` tokens a pass (llama.cpp -ub, ktransformers'
+    chunk size), llama.cpp's --no-op-offload (op_offload False: host experts stay on the CPU at
+    any batch), kt-kernel + SGLang's --kt-gpu-prefill-token-threshold (a chunk of at least that
+    many tokens streams every expert of each host layer to the GPU), the ktransformers server's
+    --cache_lens (a static KV cache of that many tokens, KT_SERVER_CACHE_SOURCE)."""
+    if cache_lens is not None:
+        if not engine.id.startswith("ktransformers"):
+            raise MoeplanError(f"--cache-lens is a ktransformers server flag, not {engine.id}'s")
+        engine = replace(engine, kv_cache_tokens=_positive_int("--cache-lens", cache_lens))
     if ubatch is not None:
         engine = replace(engine, ubatch_tokens=_positive_int("--ubatch", ubatch))
     if not op_offload:

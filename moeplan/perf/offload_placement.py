@@ -5,7 +5,7 @@ each side fits, and the smallest K that fits the GPU (llama.cpp --fit)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
@@ -16,7 +16,7 @@ from moeplan.memory.estimate import (
     kv_cache_bytes,
     weights_bytes_by_component,
 )
-from moeplan.memory.quant import QuantScheme
+from moeplan.memory.quant import QuantScheme, with_formats
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.offload_compute_buffer import compute_buffer_bytes, llamacpp_cache_cells
@@ -80,7 +80,10 @@ def engine_kv_cache_bytes(
     """The KV cache the engine allocates for `batch` sequences of `context` tokens. llama.cpp:
     full-attention layers hold every cell of n_ctx = context x batch, sliding-window layers
     llamacpp_swa_cells (llamacpp_cache_cells); otherwise each layer holds at most its window
-    (memory/cache.py)."""
+    (memory/cache.py), over the engine's static cache length instead of `context` where it
+    has one (the ktransformers server's --cache_lens, perf/offload_kt_gpu.py)."""
+    if engine.kv_cache_tokens is not None:
+        context = engine.kv_cache_tokens
     if not engine.swa_cache_holds_ubatch:
         return kv_cache_bytes(spec, context, batch, kv_quant)
     b = kv_dtype_bytes(kv_quant)
@@ -93,16 +96,10 @@ def engine_kv_cache_bytes(
 
 
 def gpu_side_scheme(scheme: QuantScheme, engine: OffloadProfile) -> QuantScheme:
-    """The formats of the weights the engine keeps on the GPU: `scheme`, with the routed experts
-    in the engine's gpu_expert_format where it re-quantizes them (ktransformers V0.2's Marlin)."""
-    fmt = engine.gpu_expert_format
-    if fmt is None or scheme.formats["routed_experts"] == fmt:
-        return scheme
-    return replace(
-        scheme,
-        id=f"{scheme.id},routed_experts={fmt}",
-        formats={**scheme.formats, "routed_experts": fmt},
-    )
+    """The formats of the weights the engine keeps on the GPU: `scheme`, with each group the
+    engine re-quantizes on load in its gpu_formats (memory/quant.py with_formats; ktransformers
+    V0.2: Marlin int4 for every linear but MLA's kv_b_proj, perf/offload_kt_gpu.py)."""
+    return with_formats(scheme, engine.gpu_formats)
 
 
 def moe_layers_before(spec: ModelSpec, k: int) -> int:

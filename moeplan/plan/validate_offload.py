@@ -113,11 +113,12 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
     engine = resolve_offload_engine(how["engine"])
     if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
         engine = replace(engine, split_graph_vendors=())
-    engine = with_prompt_flags(  # the run's -ub / --no-op-offload / kt GPU-prefill threshold
+    engine = with_prompt_flags(  # -ub / --no-op-offload / kt GPU-prefill threshold / cache_lens
         engine,
         how.get("ubatch_tokens"),
         how.get("op_offload", True),
         how.get("kt_gpu_prefill_token_threshold"),
+        how.get("cache_lens"),
     )
     mode = how.get("offload", "experts")
     return estimate_offload(

@@ -115,7 +115,7 @@ def gpus_table(gpus: list[GPU]) -> Table:
 def quants_table() -> Table:
     def kept(s) -> str:
         names = s.kept_in_16bit()
-        every = [c for c in s.formats if c != "attention_out"]
+        every = [c for c in s.formats if c not in ("attention_out", "attention_kv_b")]
         return "all" if set(every) <= set(names) else ", ".join(names) or "-"
 
     rows = [
@@ -143,7 +143,8 @@ def quants_table() -> Table:
     t.notes.append(
         "mixes: BASE,GROUP=FORMAT,... e.g. 'bf16,experts=mxfp4'; groups: experts, "
         "routed_experts, shared_experts, attention, attention_out (the output projection "
-        "alone), dense_ffn, embedding, lm_head, router, mtp; formats: " + ", ".join(FORMATS)
+        "alone), attention_kv_b (MLA's kv_b_proj alone), dense_ffn, embedding, lm_head, router, "
+        "mtp; formats: " + ", ".join(FORMATS)
     )
     t.notes.append(
         "GGUF file types (q8_0 ... iq1_s) use llama.cpp's per-tensor mix (llama-quant.cpp, "
