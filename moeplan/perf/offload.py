@@ -23,9 +23,11 @@ from moeplan.memory.cache import decode_kv_read_bytes_per_sequence
 from moeplan.memory.estimate import (
     weights_bytes_by_component,
 )
-from moeplan.memory.quant import QuantScheme
+from moeplan.memory.gguf_mix import type_shares
+from moeplan.memory.quant import FORMATS, SCHEMES, QuantScheme
 from moeplan.model.params import count_params
 from moeplan.model.specs import AttentionKind, ModelSpec
+from moeplan.perf.cpu_matvec import matvec_core_s
 from moeplan.perf.latency import make_setup
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_placement import (
@@ -187,6 +189,20 @@ def _shared_bytes(spec: ModelSpec, scheme: QuantScheme) -> int:
     return weights_bytes_by_component(spec, scheme, count_params(spec))["shared_experts"]
 
 
+def routed_expert_byte_shares(spec: ModelSpec, scheme: QuantScheme) -> dict[str, float]:
+    """Share of the routed experts' bytes in each block type: the scheme's one format, or for a
+    llama.cpp file type the types its rules give the expert tensors (gguf_mix.type_shares: Q4_K_M
+    keeps ffn_down_exps in Q6_K), each weighted by its bits."""
+    fmt = scheme.formats["routed_experts"]
+    if not scheme.gguf_rule or fmt != SCHEMES[scheme.gguf_rule].formats["routed_experts"]:
+        return {fmt: 1.0}
+    attention = count_params(spec).breakdown.get("attention", 0)
+    shares = type_shares(scheme.gguf_rule, spec, attention)["routed_experts"]
+    bits = {t: s * FORMATS[t].bits_per_weight for t, s in shares.items() if s > 0}
+    total = sum(bits.values())
+    return {t: b / total for t, b in bits.items()} if total else {fmt: 1.0}
+
+
 def _host_expert_work(
     spec: ModelSpec, setup: Setup, host_layers: int, tokens: float
 ) -> tuple[float, float]:
@@ -233,6 +249,11 @@ def offload_speed(
     t_mem = bytes_ / host_bw
     threads = cpu_threads(host, engine)
     t_cpu = ops / (cpu_int8_ops_per_s(host, False, threads) * engine.cpu_compute_efficiency)
+    t_core = 0.0
+    if engine.llamacpp_matvec_rates and bytes_:
+        shares = routed_expert_byte_shares(spec, scheme)
+        t_core = matvec_core_s({t: bytes_ * f for t, f in shares.items()}, host, threads)
+    t_cpu = max(t_cpu, t_core)
     hops = 2 * host_layers * batch * spec.hidden_size * 2 / link
     host_s = max(t_mem, t_cpu) + hops
     if engine.overlaps_shared_experts and n_moe:
@@ -257,7 +278,10 @@ def offload_speed(
         "GPU compute": gpu_step.compute_s,
         "GPU kernel/step overhead": gpu_step.overhead_s,
         "host memory bandwidth": t_mem if t_mem >= t_cpu else 0.0,
-        "host CPU compute": t_cpu if t_cpu > t_mem else 0.0,
+        "host CPU compute"
+        + (" (per-core dequantize + dot)" if t_core >= t_cpu > t_mem else ""): t_cpu
+        if t_cpu > t_mem
+        else 0.0,
         "disk reads (RAM short, mmap)": disk_s,
     }
     bound = max(parts.items(), key=lambda kv: kv[1])[0]

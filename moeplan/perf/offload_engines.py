@@ -70,6 +70,7 @@ class OffloadProfile:
     stream_min_batch: int | None  # tokens a pass from which host experts go to the GPU; None: never
     ubatch_tokens: int  # tokens per prefill forward pass (llama.cpp -ub, ktransformers chunk)
     gpu_margin_bytes: int  # VRAM left free when choosing K itself (--fit); none for a given K
+    llamacpp_matvec_rates: bool = False  # decode bound by llama.cpp's per-core matvec rates too
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
@@ -211,6 +212,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             eager_split_s=EAGER_SPLIT_S,
             split_graph_vendors=("nvidia",),
             skips_efficiency_cores=True,
+            llamacpp_matvec_rates=True,
             sources=(
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
@@ -239,6 +241,11 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "default); records from older builds or pre-Ampere NVIDIA before PR 25749 say "
                 "split_graphs: false",
                 f"skips_efficiency_cores: {LLAMACPP_DEFAULT_THREADS_SOURCE}",
+                "llamacpp_matvec_rates: decode also takes at least the experts' bytes over the "
+                "threads' per-core dequantize + dot rates of their block types "
+                "(perf/cpu_matvec.py: mainline llama.cpp tg128 at 2 threads on a Ryzen 9 7950X, "
+                "ikawrakow/ik_llama.cpp discussion 164; AVX2-only cores x0.62 from llama.cpp PR "
+                "23309)",
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid "
                 "point of least median |error| over every one-socket llama.cpp decode run in the "

@@ -164,6 +164,12 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             f"host experts read at {r.host_bw_bytes_per_s / 1e9:,.0f} GB/s reached "
             f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth)"
         )
+        if "per-core" in s.decode_bound:
+            perf.notes.append(
+                "the host's cores dequantize the experts' block types slower than its DRAM "
+                "delivers them (llama.cpp's per-core matvec rates, perf/cpu_matvec.py): more "
+                "threads or a cheaper-to-decode type would speed decode; more bandwidth would not"
+            )
         perf.notes.append(
             "error band vs published runs (out of sample, 10th-90th percentile): "
             + "; ".join(f"{k} {_band_text(b)}" for k, b in error_bands(r).items())

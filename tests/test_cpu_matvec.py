@@ -1,0 +1,97 @@
+"""llama.cpp's per-core decode matvec rates (perf/cpu_matvec.py) and the decode bound they set in
+an offload estimate (perf/offload.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.hosts import resolve_host
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.cpu_matvec import (
+    AVX2_OVER_ZEN4,
+    CORE_BYTES_PER_S,
+    core_bytes_per_s,
+    matvec_core_s,
+)
+from moeplan.perf.offload import OffloadReport, estimate_offload, routed_expert_byte_shares
+from moeplan.perf.offload_engines import OffloadProfile, resolve_offload_engine
+
+GIB = 1 << 30
+
+
+def test_rates_from_the_discussion_164_rows_by_hand() -> None:
+    # '8B Q4_K - Small | 4.36 GiB | 2 | tg128 | 9.57': 4.36 GiB x 9.57 / 2 threads, 94% streamed
+    assert CORE_BYTES_PER_S["q4_k"] == pytest.approx(4.36 * GIB * 9.57 * 0.94 / 2)  # 21.1 GB/s
+    # '8B IQ2_XXS - 2.0625 bpw | 2.23 GiB | 2 | tg128 | 5.47': an i-quant decodes 3.4x slower a byte
+    assert CORE_BYTES_PER_S["iq2_xxs"] == pytest.approx(2.23 * GIB * 5.47 * 0.94 / 2)  # 6.2 GB/s
+    assert CORE_BYTES_PER_S["q4_k"] / CORE_BYTES_PER_S["iq2_xxs"] > 3
+    # PR 23309's Raptor Cove core, 13.0 GB/s of Q4_K, over Zen 4's
+    assert pytest.approx(13.0e9 / (4.36 * GIB * 9.57 * 0.94 / 2)) == AVX2_OVER_ZEN4
+
+
+def test_rate_by_host_and_block_type() -> None:
+    zen4 = resolve_host("epyc-9124")  # AVX-512
+    assert core_bytes_per_s("q4_k", zen4) == CORE_BYTES_PER_S["q4_k"]
+    avx2 = resolve_host("ryzen-7-5800x3d")  # AVX2 only
+    assert core_bytes_per_s("q4_k", avx2) == pytest.approx(CORE_BYTES_PER_S["q4_k"] * 0.617, 1e-3)
+    assert core_bytes_per_s("q4_k", resolve_host("grace")) is None  # Arm: no published rate
+    assert core_bytes_per_s("mxfp4", zen4) is None  # no llama.cpp row for MXFP4
+    assert core_bytes_per_s("bf16", zen4) is None  # the BF16 row sat at the DRAM ceiling
+    # 16 cores, 1 GB of Q4_K and 1 GB of MXFP4: only the Q4_K is timed
+    seconds = matvec_core_s({"q4_k": 1e9, "mxfp4": 1e9}, zen4, 16)
+    assert seconds == pytest.approx(1e9 / (16 * CORE_BYTES_PER_S["q4_k"]))
+
+
+def test_q4_k_m_experts_are_mostly_q4_k_with_q6_k_down_projections() -> None:
+    spec = load_model("deepseek-r1")
+    shares = routed_expert_byte_shares(spec, resolve_scheme("q4_k_m", spec))
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert set(shares) == {"q4_k", "q6_k"} and 0 < shares["q6_k"] < shares["q4_k"]
+    gptoss = load_model("gpt-oss-120b")
+    assert routed_expert_byte_shares(gptoss, resolve_scheme("q8_0,experts=mxfp4", gptoss)) == {
+        "mxfp4": 1.0
+    }
+
+
+def _decode(quant: str, engine: OffloadProfile) -> OffloadReport:
+    spec = load_model("deepseek-r1")
+    return estimate_offload(
+        spec,
+        resolve_scheme(quant, spec),
+        resolve_gpu("rtx-4090"),
+        resolve_host("epyc-9124"),
+        engine,
+        "experts",
+        input_len=64,
+        output_len=64,
+    )
+
+
+def test_few_cores_and_an_i_quant_bind_decode_on_the_cores() -> None:
+    """DeepSeek-R1 on a 16-core EPYC 9124 (12 channels): IQ2_XXS experts take 16 cores longer to
+    decode than the DRAM takes to deliver them; Q4_K_M's do not."""
+    llamacpp = resolve_offload_engine("llamacpp")
+    iq2 = _decode("iq2_xxs", llamacpp)
+    assert iq2.speed is not None and "per-core" in iq2.speed.decode_bound
+    q4 = _decode("q4_k_m", llamacpp)
+    assert q4.speed is not None and q4.speed.decode_bound == "host memory bandwidth"
+    # the host time without the rates is the DRAM time; with them, that time x the DRAM bandwidth
+    # reached x each rated type's share / (16 cores x its rate) (PCIe hops: < 0.2% of it)
+    dram = _decode("iq2_xxs", replace(llamacpp, llamacpp_matvec_rates=False))
+    assert dram.speed is not None
+    spec = load_model("deepseek-r1")
+    shares = routed_expert_byte_shares(spec, resolve_scheme("iq2_xxs", spec))
+    host = resolve_host("epyc-9124")
+    per_byte = sum(
+        f / (16 * rate) for t, f in shares.items() if (rate := core_bytes_per_s(t, host))
+    )
+    expected = dram.speed.host_decode_s * iq2.host_bw_bytes_per_s * per_byte
+    assert iq2.speed.host_decode_s == pytest.approx(expected, rel=5e-3)
+    assert iq2.speed.host_decode_s > 2 * dram.speed.host_decode_s
+    # ktransformers runs its own kernels: no llama.cpp per-core rate
+    kt = _decode("iq2_xxs", resolve_offload_engine("ktransformers"))
+    assert kt.speed is not None and "per-core" not in kt.speed.decode_bound
