@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from moeplan.hardware.hosts import Host
     from moeplan.memory.quant import QuantScheme
     from moeplan.model.specs import ModelSpec
+    from moeplan.perf.llamacpp_sampler import SamplerSettings
     from moeplan.perf.offload import OffloadReport
 
 OffloadOpt = Annotated[
@@ -100,6 +101,69 @@ CacheLensOpt = Annotated[
         "whatever the prompt (default: input + output, as local_chat sizes it).",
     ),
 ]
+TopKOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--top-k",
+        help="llama.cpp sampler top-k (default 40; 0 = off: every token then sorts the whole "
+        "vocabulary in some builds, see --sampler-era). --engine llamacpp only.",
+    ),
+]
+TopPOpt = Annotated[
+    float | None, typer.Option("--top-p", help="llama.cpp sampler top-p, 0..1 (default 0.95).")
+]
+MinPOpt = Annotated[
+    float | None, typer.Option("--min-p", help="llama.cpp sampler min-p, 0..1 (default 0.05).")
+]
+SamplerEraOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sampler-era",
+        help="llama.cpp build of the sampler: pre-b5222 (before 2025-04-29), b5222 (up to PR "
+        "15665, 2025-08-31), pr15665 (default, later builds). Matters only with --top-k 0.",
+    ),
+]
+NoSamplerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-sampler",
+        help="No CPU sampler time (llama-bench and llama-batched-bench pick a random token).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class SamplerArgs:
+    """llama.cpp's sampler flags (perf/llamacpp_sampler.py)."""
+
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+    era: str | None = None
+    none: bool = False
+
+    @property
+    def given(self) -> bool:
+        return self.none or any(
+            v is not None for v in (self.top_k, self.top_p, self.min_p, self.era)
+        )
+
+    def settings(self) -> SamplerSettings | None:
+        from moeplan.perf.llamacpp_sampler import CURRENT_ERA, SamplerSettings
+
+        if self.none:
+            if any(v is not None for v in (self.top_k, self.top_p, self.min_p, self.era)):
+                raise MoeplanError(
+                    "--no-sampler (llama-bench) takes no --top-k/--top-p/--min-p/--sampler-era"
+                )
+            return None
+        base = SamplerSettings()
+        return SamplerSettings(
+            base.top_k if self.top_k is None else self.top_k,
+            base.top_p if self.top_p is None else self.top_p,
+            base.min_p if self.min_p is None else self.min_p,
+            self.era or CURRENT_ERA,
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +174,7 @@ class PromptArgs:
     no_op_offload: bool = False
     kt_gpu_prefill_threshold: int | None = None
     cache_lens: int | None = None
+    sampler: SamplerArgs = SamplerArgs()
 
 
 @dataclass(frozen=True)
@@ -208,6 +273,10 @@ def offload_report(
         prompt.kt_gpu_prefill_threshold,
         prompt.cache_lens,
     )
+    if prompt.sampler.given:
+        from moeplan.perf.llamacpp_sampler import with_sampler
+
+        profile = with_sampler(profile, prompt.sampler.settings())
     return estimate_offload(
         spec,
         scheme,

@@ -38,12 +38,18 @@ from moeplan.cli.offload import (
     HostRamOpt,
     HostSocketsOpt,
     KtPrefillOpt,
+    MinPOpt,
     NCpuMoeOpt,
     NoOpOffloadOpt,
+    NoSamplerOpt,
     OffloadOpt,
     PcieGenOpt,
     PcieLanesOpt,
     PromptArgs,
+    SamplerArgs,
+    SamplerEraOpt,
+    TopKOpt,
+    TopPOpt,
     UbatchOpt,
 )
 from moeplan.errors import MoeplanError
@@ -108,6 +114,11 @@ def latency(
     no_op_offload: NoOpOffloadOpt = False,
     kt_gpu_prefill_threshold: KtPrefillOpt = None,
     cache_lens: CacheLensOpt = None,
+    top_k: TopKOpt = None,
+    top_p: TopPOpt = None,
+    min_p: MinPOpt = None,
+    sampler_era: SamplerEraOpt = None,
+    no_sampler: NoSamplerOpt = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -150,7 +161,13 @@ def latency(
         pcie_lanes,
         disk_gbps,
         host_mem_measured_gbps,
-        PromptArgs(ubatch, no_op_offload, kt_gpu_prefill_threshold, cache_lens),
+        PromptArgs(
+            ubatch,
+            no_op_offload,
+            kt_gpu_prefill_threshold,
+            cache_lens,
+            SamplerArgs(top_k, top_p, min_p, sampler_era, no_sampler),
+        ),
     )
     prompt_flags = (
         ubatch is not None,
@@ -162,6 +179,11 @@ def latency(
         raise MoeplanError(
             "--ubatch, --no-op-offload, --kt-gpu-prefill-threshold and --cache-lens describe an "
             "offload run; add --offload or --n-cpu-moe"
+        )
+    if host_args.prompt.sampler.given and not host_args.wanted:
+        raise MoeplanError(
+            "--top-k, --top-p, --min-p, --sampler-era and --no-sampler price llama.cpp's CPU "
+            "sampler in an offload decode; add --offload or --n-cpu-moe"
         )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report

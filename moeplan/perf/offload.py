@@ -29,6 +29,7 @@ from moeplan.model.params import count_params
 from moeplan.model.specs import AttentionKind, ModelSpec
 from moeplan.perf.cpu_matvec import matvec_core_s
 from moeplan.perf.latency import make_setup
+from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_placement import (
     Placement,
@@ -74,10 +75,12 @@ class OffloadSpeed:
     prefill_alternative_s: float | None
     disk_s: float  # per decode step when RAM is short (mmap from disk), else 0
     attention_kernel_s: float = 0.0  # MLA decode kernel time beyond its KV read (few CTAs)
+    sampler_s: float = 0.0  # llama.cpp's CPU sampler, every sequence of the batch, serial
 
     @property
     def decode_step_s(self) -> float:
-        return self.decode.total_s + self.attention_kernel_s + self.host_decode_s + self.disk_s
+        gpu = self.decode.total_s + self.attention_kernel_s
+        return gpu + self.host_decode_s + self.disk_s + self.sampler_s
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,8 @@ def offload_speed(
         / setup.rates.stream_bw_bytes_per_s
     )
     attention_s = max(0.0, kernel_s - kv_read_s)
+    # llama-server samples each active sequence in turn on one thread before the next step
+    sampler_s = batch * sampler_s_per_token(engine.sampler, spec.vocab_size)
     parts = {
         "GPU memory bandwidth": gpu_step.memory_s,
         "GPU MLA decode kernel (fixed grid)": attention_s,
@@ -283,6 +288,7 @@ def offload_speed(
         if t_cpu > t_mem
         else 0.0,
         "disk reads (RAM short, mmap)": disk_s,
+        "CPU sampler (llama.cpp, serial)": sampler_s,
     }
     bound = max(parts.items(), key=lambda kv: kv[1])[0]
     # prompt: what the engine does with the host experts, pass by pass (perf/offload_prefill.py)
@@ -306,7 +312,9 @@ def offload_speed(
         cpu_pass_s,
     )
     chosen, path, other = prompt.seconds, prompt.path, prompt.alternative_s
-    speed = OffloadSpeed(gpu_step, host_s, bound, chosen, path, other, disk_s, attention_s)
+    speed = OffloadSpeed(
+        gpu_step, host_s, bound, chosen, path, other, disk_s, attention_s, sampler_s
+    )
     return speed, host_bw
 
 

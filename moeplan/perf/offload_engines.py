@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.hardware.hosts import Host
 from moeplan.perf.engines import ENGINES, EngineProfile
+from moeplan.perf.llamacpp_sampler import SamplerSettings
 from moeplan.perf.offload_kt_gpu import (
     KT_MARLIN_FORMAT,
     KT_MARLIN_SOURCE,
@@ -83,6 +84,7 @@ class OffloadProfile:
     gpu_formats: tuple[tuple[str, str], ...] = ()  # (group, format): what it re-quantizes on load
     kv_cache_tokens: int | None = None  # a static KV cache of this many tokens (server cache_lens)
     streams_used_experts: bool = False  # a streamed pass copies only the experts it routes to
+    sampler: SamplerSettings | None = None  # CPU sampler per token (perf/llamacpp_sampler.py)
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -195,7 +197,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.63,
+            host_bw_efficiency=0.65,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -213,7 +215,12 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             split_graph_vendors=("nvidia",),
             skips_efficiency_cores=True,
             llamacpp_matvec_rates=True,
+            sampler=SamplerSettings(),
             sources=(
+                "sampler: llama-server / llama-cli sample each token on one CPU thread, serial "
+                "with decode (perf/llamacpp_sampler.py; defaults common.h top-k 40, top-p 0.95, "
+                "min-p 0.05; CLI --top-k/--top-p/--min-p/--sampler-era, --no-sampler for "
+                "llama-bench, record field sampler)",
                 "ggml-org/llama.cpp PR 15077 (--n-cpu-moe N keeps the MoE weights of the first N "
                 "layers on the CPU; --cpu-moe all of them)",
                 "prompt passes (op offload, on by default; --no-op-offload: record field "
@@ -249,7 +256,9 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid "
                 "point of least median |error| over every one-socket llama.cpp decode run in the "
-                "record files (plan/offload_refit.py; 0.01 grid): 0.63 over 52 runs (0.69 while "
+                "record files (plan/offload_refit.py; 0.01 grid): 0.65 over 55 runs since the "
+                "CPU sampler is priced (perf/llamacpp_sampler.py: llama-server runs take ~0.1-0.2 "
+                "ms a token longer, llama-bench runs none), 0.63 before it (0.69 while "
                 "Raptor Lake read 0.82 of theoretical, an all-core memcpy, not a read). 0.80 while "
                 "its one fitting record was the i9-14900K gpt-oss-120b run (RAM speed not "
                 "stated); 0.63 under rule 3's first estimator (the median implied value). Not "
@@ -278,6 +287,9 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             overlaps_shared_experts=True,
             mla_decode_kv_splits=4,
             sources=(
+                "sampler None: kvcache-ai/ktransformers@038bc308 ktransformers/util/utils.py "
+                "prefill_and_generate samples with torch (softmax, torch.multinomial / argmax) on "
+                "the GPU logits tensor: no CPU sampler term",
                 "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: experts on the CPU, "
                 "MLA/KV on the GPU; dual socket 'copy the critical matrix on both nodes' (382 GB "
                 "single socket vs 1 TB dual socket DRAM); chunk_prefill_size default 8192",

@@ -17,6 +17,7 @@ from moeplan.hardware.hosts import Host, custom_host, resolve_host, with_overrid
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.llamacpp_sampler import SamplerSettings, with_sampler
 from moeplan.perf.offload import OffloadReport, estimate_offload
 from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
 from moeplan.plan.validate import speed_to_time_error
@@ -105,6 +106,17 @@ def record_host(how: dict[str, Any]) -> Host:
     )
 
 
+def record_sampler(field: object) -> SamplerSettings | None:
+    """A record's `sampler` field: 'none' (llama-bench, llama-batched-bench, sweep-bench: a random
+    next token) or a mapping of top_k / top_p / min_p / era (perf/llamacpp_sampler.py); a record
+    without the field runs llama-server's defaults."""
+    if field == "none":
+        return None
+    if not isinstance(field, dict):
+        raise MoeplanError(f"offload record sampler must be 'none' or a mapping, got {field!r}")
+    return SamplerSettings(**field)
+
+
 def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
     """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
     the speed of a run that ran even where moeplan sizes it over its GPU)."""
@@ -120,6 +132,8 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
         how.get("kt_gpu_prefill_token_threshold"),
         how.get("cache_lens"),
     )
+    if "sampler" in how:  # 'none' (llama-bench: no sampler) or the run's stated settings
+        engine = with_sampler(engine, record_sampler(how["sampler"]))
     mode = how.get("offload", "experts")
     return estimate_offload(
         spec,

@@ -85,6 +85,8 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "mla_decode_kernel_extra_ms": round(s.attention_kernel_s * 1e3, 4),
             "host_ms": round(s.host_decode_s * 1e3, 4),
             "disk_ms": round(s.disk_s * 1e3, 4),
+            "sampler_ms": round(s.sampler_s * 1e3, 4),
+            "sampler": r.engine.sampler.describe() if r.engine.sampler else None,
         }
         doc["prefill"] = {
             "path": s.prefill_path,
@@ -92,6 +94,15 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "other_path_seconds": _r(s.prefill_alternative_s, 6),
         }
     return doc
+
+
+def sampler_text(r: OffloadReport) -> str:
+    """What the sampler term prices (perf/llamacpp_sampler.py)."""
+    if r.engine.sampler is not None:
+        return f"CPU sampler: {r.engine.sampler.describe()}, x batch {r.batch}"
+    if r.engine.id == "llamacpp":
+        return "no sampler (llama-bench)"
+    return f"{r.engine.id} samples on the GPU"
 
 
 def error_bands(r: OffloadReport) -> dict[str, list[float] | str]:
@@ -145,11 +156,12 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             [
                 ["decode tok/s (per sequence)", f"{r.decode_tok_s:,.2f}", s.decode_bound],
                 [
-                    "decode step ms: GPU + host + disk",
+                    "decode step ms: GPU + host + disk + sampler",
                     f"{(s.decode.total_s + s.attention_kernel_s) * 1e3:,.1f} + "
                     f"{s.host_decode_s * 1e3:,.1f} + "
-                    f"{s.disk_s * 1e3:,.1f}",
-                    "",
+                    f"{s.disk_s * 1e3:,.1f} + "
+                    f"{s.sampler_s * 1e3:,.2f}",
+                    sampler_text(r),
                 ],
                 ["prompt tok/s", f"{r.prefill_tok_s:,.1f}", PATHS[s.prefill_path]],
             ],
