@@ -416,7 +416,7 @@ def test_ktransformers_v02_sizes_gpu_experts_as_marlin_int4():
 
 
 def test_mla_decode_kernel_runs_on_a_fixed_grid():
-    from moeplan.perf.offload import mla_decode_kernel_s
+    from moeplan.perf.offload_mla import mla_decode_kernel_s
 
     spec = load_model("deepseek-v3")
     gpu = resolve_gpu("rtx-4090")

@@ -21,7 +21,7 @@ COMMAND_MODULES = {
     "show": "catalog",
     "list": "catalog",
     "latency": "perf",
-    "plan": "perf",
+    "plan": "plan",
     "validate": "validate",
     "throughput": "serving",
     "check": "check",

@@ -330,3 +330,15 @@ def split_schemes(text: str) -> list[str]:
         elif item:
             names.append(item)
     return names
+
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Overhead/efficiency profile: ideal, vllm, vllm-v0, sglang, sglang-fi, trtllm, "
+        "trtllm-0.9, llamacpp.",
+    ),
+]
+InputOpt = Annotated[int, typer.Option("--input", help="Prompt tokens per sequence.")]
+OutputOpt = Annotated[int, typer.Option("--output", help="Generated tokens per sequence.")]

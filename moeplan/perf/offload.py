@@ -13,7 +13,6 @@ runs them (perf/offload_prefill.py): llama.cpp copies the experts a ubatch uses 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from moeplan.errors import MoeplanError
@@ -26,11 +25,12 @@ from moeplan.memory.estimate import (
 from moeplan.memory.gguf_mix import type_shares
 from moeplan.memory.quant import FORMATS, SCHEMES, QuantScheme
 from moeplan.model.params import count_params
-from moeplan.model.specs import AttentionKind, ModelSpec
+from moeplan.model.specs import ModelSpec
 from moeplan.perf.cpu_matvec import matvec_core_s
 from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
+from moeplan.perf.offload_mla import mla_decode_kernel_s
 from moeplan.perf.offload_placement import (
     Placement,
     auto_n_cpu_moe,
@@ -59,10 +59,6 @@ to the CPU with the experts: block alignment (2), gate_up GEMM, activation, down
 router, top-k and combine stay on the GPU."""
 
 MODES = ("none", "experts", "auto")
-
-MLA_DECODE_BLOCK_H = 16
-"""Query heads one CTA of the Triton grouped MLA decode kernel handles (ktransformers
-operators/triton_attention.py _decode_grouped_att_m_fwd, from sglang: BLOCK_H = 16)."""
 
 
 @dataclass(frozen=True)
@@ -138,35 +134,6 @@ def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
     per_socket = total / host.sockets
     gain = 1.0 + (host.sockets - 1) * engine.numa_extra_socket_gain
     return per_socket * engine.host_bw_efficiency * gain
-
-
-def mla_decode_kernel_s(
-    spec: ModelSpec, gpu: GPU, engine: OffloadProfile, batch: int, context: float
-) -> float:
-    """One decode step of an MLA decode kernel whose grid is fixed, not sized to the GPU.
-
-    ktransformers runs MLA decode with a Triton grouped kernel on a grid of batch x
-    cdiv(heads, 16) x num_kv_splits CTAs (4 splits, operators/attention.py): for DeepSeek-V3's
-    128 heads, 8 x 4 = 32 CTAs at batch 1, a quarter of an RTX 4090's 128 SMs. Each CTA walks
-    context / splits tokens, doing 2 x 16 x (kv_lora_rank + rope + kv_lora_rank) FLOPs a token
-    (QK over the 576-wide latent+rope key, PV over the 512-wide latent) on one SM, so a layer
-    takes that at one SM's share of the BF16 tensor peak (bf16_flops / sm_count, 100% of it:
-    a bound, not a measured rate), times the waves of CTAs over the SMs. 0 when the engine has
-    no such kernel or the GPU entry lacks an SM count or BF16 peak."""
-    splits = engine.mla_decode_kv_splits
-    if splits is None or gpu.sm_count is None or gpu.bf16_flops is None:
-        return 0.0
-    total = 0.0
-    for layer in spec.layers:
-        attn = spec.layer_attention(layer)
-        if not layer.keeps_kv or attn.kind is not AttentionKind.MLA or attn.kv_lora_rank is None:
-            continue
-        width = attn.kv_lora_rank + (attn.qk_rope_head_dim or 0) + attn.kv_lora_rank
-        groups = math.ceil(attn.num_heads / MLA_DECODE_BLOCK_H)
-        waves = math.ceil(batch * groups * splits / gpu.sm_count)
-        flops_per_cta = 2 * MLA_DECODE_BLOCK_H * width * math.ceil(context / splits)
-        total += waves * flops_per_cta / (gpu.bf16_flops / gpu.sm_count)
-    return total
 
 
 def _gpu_setup(

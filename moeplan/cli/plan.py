@@ -1,0 +1,204 @@
+"""`moeplan plan`: parse, call the library, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from moeplan.cli.common import (
+    EngineOpt,
+    FormatOpt,
+    FractionOpt,
+    InputOpt,
+    JsonOpt,
+    KvQuantOpt,
+    ModelArg,
+    OutputOpt,
+    StateDtypeOpt,
+    app,
+    output_format,
+    positive,
+    split_schemes,
+)
+from moeplan.cli.offload import (
+    HostArgs,
+    HostCoresOpt,
+    HostMemMeasuredOpt,
+    HostMemOpt,
+    HostOpt,
+    HostRamOpt,
+    HostSocketsOpt,
+)
+from moeplan.errors import MoeplanError
+
+
+@app.command()
+def plan(
+    model: ModelArg,
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU ids to consider, comma-separated.")],
+    max_gpus: Annotated[int, typer.Option("--max-gpus", help="Most GPUs to consider.")] = 8,
+    context: Annotated[
+        int | None,
+        typer.Option("--context", help="Tokens per sequence (input + output); overrides --input."),
+    ] = None,
+    input_len: InputOpt = 1024,
+    output_len: OutputOpt = 256,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Sequences decoded together.")
+    ] = 1,
+    max_ttft_ms: Annotated[float | None, typer.Option("--max-ttft-ms")] = None,
+    max_tpot_ms: Annotated[float | None, typer.Option("--max-tpot-ms")] = None,
+    min_tokens_per_s: Annotated[
+        float | None,
+        typer.Option("--min-tokens-per-s", help="Total decode tokens/s at the concurrency."),
+    ] = None,
+    quant: Annotated[
+        str,
+        typer.Option(
+            "--quant", help="'any' (the main levels and native) or a comma-separated list."
+        ),
+    ] = "any",
+    kv_quant: KvQuantOpt = "bf16",
+    state_dtype: StateDtypeOpt = "fp32",
+    engine: EngineOpt = "vllm",
+    usable_fraction: FractionOpt = 0.9,
+    top: Annotated[int, typer.Option("--top", help="Rows of accepted/rejected to show.")] = 5,
+    target_output_tok_s: Annotated[
+        float | None,
+        typer.Option("--target-output-tok-s", help="Demand: output tokens/s in total."),
+    ] = None,
+    users: Annotated[
+        int | None, typer.Option("--users", help="Demand: concurrent users (requests).")
+    ] = None,
+    min_tok_s_user: Annotated[
+        float | None,
+        typer.Option("--min-tok-s-user", help="Output tok/s per user, TTFT included."),
+    ] = None,
+    rank: Annotated[
+        str, typer.Option("--rank", help="With a demand: 'cost' ($/M output tokens) or 'gpus'.")
+    ] = "cost",
+    price_file: Annotated[
+        str | None, typer.Option("--price-file", help="Your own price list (prices.yaml format).")
+    ] = None,
+    gpu_hour_usd: Annotated[
+        float | None, typer.Option("--gpu-hour-usd", help="Price per GPU-hour in $.")
+    ] = None,
+    plot_file: Annotated[
+        str | None, typer.Option("--plot", help="With a demand: draw the frontiers to FILE.")
+    ] = None,
+    host: HostOpt = None,
+    host_mem_gbps: HostMemOpt = None,
+    host_mem_measured_gbps: HostMemMeasuredOpt = None,
+    host_ram_gb: HostRamOpt = None,
+    host_cores: HostCoresOpt = None,
+    host_sockets: HostSocketsOpt = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Cheapest deployment that fits and meets every target. With a demand
+    (--target-output-tok-s or --users, at --min-tok-s-user): the serving search over GPU kinds
+    ('all' for the catalog), quantizations, replica layouts and replicas, ranked by $ per million
+    output tokens (--rank gpus: by GPUs). Without one: one batch of --concurrency, fewest GPUs
+    first; with --host, also one GPU plus host RAM (expert offload)."""
+    from moeplan.cli.render import emit
+    from moeplan.cli.views.perf import plan_json, plan_tables
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.engines import resolve_engine
+    from moeplan.plan.search import Targets
+    from moeplan.plan.search import plan as run_plan
+
+    for name, value in (
+        ("max-gpus", max_gpus),
+        ("context", context),
+        ("input", input_len),
+        ("output", output_len),
+        ("concurrency", concurrency),
+        ("max-ttft-ms", max_ttft_ms),
+        ("max-tpot-ms", max_tpot_ms),
+        ("min-tokens-per-s", min_tokens_per_s),
+        ("top", top),
+    ):
+        positive(name, value)
+    out = output_format(fmt, as_json)
+    if context is not None:
+        if context <= output_len:
+            raise MoeplanError(f"--context {context} must exceed --output {output_len}")
+        input_len = context - output_len
+    if target_output_tok_s is not None or users is not None:
+        from moeplan.cli.serving import run_deploy
+
+        if concurrency != 1 or min_tokens_per_s is not None or host is not None:
+            raise MoeplanError(
+                "--concurrency/--min-tokens-per-s/--host plan one batch; with a demand give "
+                "--users or --target-output-tok-s and --min-tok-s-user instead"
+            )
+        targets_ = (min_tok_s_user, max_tpot_ms, max_ttft_ms)
+        if not run_deploy(
+            model, gpu, quant, kv_quant, state_dtype, engine, usable_fraction, input_len,
+            output_len, target_output_tok_s, users, targets_, max_gpus, rank, price_file,
+            gpu_hour_usd, top, out, plot_file,
+        ):  # fmt: skip
+            raise typer.Exit(1)
+        return
+    if min_tok_s_user is not None or plot_file is not None:
+        raise MoeplanError("--min-tok-s-user and --plot need a demand (--users, ...)")
+    spec = load_model(model)
+    # 'any': the main levels, and the checkpoint's own scheme when it is modelled
+    native = [] if spec.native_quant.startswith("unmodelled:") else ["native"]
+    names = [*MAIN_LEVELS, *native] if quant == "any" else split_schemes(quant)
+    schemes = [resolve_scheme(q, spec) for q in names]
+    if not all(g.strip() for g in gpu.split(",")):
+        raise MoeplanError(f"--gpu must be comma-separated GPU ids, got '{gpu}'")
+    devices = [resolve_gpu(g) for g in gpu.split(",")]
+    targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
+    host_args = HostArgs(
+        "auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
+        host_mem_measured_gbps=host_mem_measured_gbps,
+    )  # fmt: skip
+    offload = None
+    if host_args.host_given:
+        from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
+        from moeplan.plan.offload_plan import plan_offload
+
+        offload_engine = resolve_offload_engine(
+            engine if engine.lower().replace(".", "") in OFFLOAD_ENGINES else None
+        )
+        offload = plan_offload(
+            spec,
+            schemes,
+            devices,
+            host_args.resolve_host(),
+            offload_engine,
+            input_len,
+            output_len,
+            concurrency,
+            targets,
+            kv_quant,
+        )
+        engine = "llamacpp" if engine == "ktransformers" else engine
+    result = run_plan(
+        spec,
+        schemes,
+        devices,
+        max_gpus,
+        input_len,
+        output_len,
+        concurrency,
+        targets,
+        resolve_engine(engine),
+        kv_quant,
+        usable_fraction,
+        state_dtype=state_dtype,
+    )
+    tables, doc = plan_tables(result, top), plan_json(spec, result, top)
+    if offload is not None:
+        from moeplan.cli.views.offload import offload_plan_json, offload_plan_table
+
+        tables.append(offload_plan_table(offload, top))
+        doc["offload"] = offload_plan_json(offload, top)
+    emit(tables, out, doc)
+    if not result.accepted and not any(c.ok for c in offload or []):
+        raise typer.Exit(1)
