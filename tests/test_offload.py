@@ -136,6 +136,28 @@ def test_n_cpu_moe_counts_dense_layers_too():
     assert place(spec, scheme, gpu, host, LLAMACPP, 62, 4096) == every  # 62 > 61 layers: all
 
 
+def test_gpu_process_overhead_is_the_engines():
+    # llama.cpp's context + cuBLAS + pool beyond its logged buffers (published exit tables) is
+    # charged instead of the 1 GiB vLLM figure; the GPU total moves by exactly the difference
+    spec, scheme = _setup("gpt-oss-120b", "native")
+    gpu, host = resolve_gpu("rtx-4090"), resolve_host("ryzen-9-9950x")
+    ours = place(spec, scheme, gpu, host, LLAMACPP, 30, 8192)
+    vllm_like = place(
+        spec, scheme, gpu, host, replace(LLAMACPP, gpu_process_bytes=1 << 30), 30, 8192
+    )
+    assert ours.cuda_context_bytes == 512 * (1 << 20)
+    assert vllm_like.gpu_bytes - ours.gpu_bytes == 512 * (1 << 20)
+    assert place(spec, scheme, gpu, host, KTRANS, 30, 8192).cuda_context_bytes == 1 << 30
+
+
+def test_fit_reason_tells_near_sizes_apart():
+    from moeplan.perf.offload_placement import _distinct_gb
+
+    assert _distinct_gb(34_220_000_000, 34_190_000_000) == ("34.22", "34.19")
+    assert _distinct_gb(25_000_000_000, 20_000_000_000) == ("25.0", "20.0")
+    assert _distinct_gb(10**9 + 4 * 10**5, 10**9) == ("1.000", "1.000")  # 3 decimals at most
+
+
 def test_auto_is_the_smallest_k_that_fits():
     spec, scheme = _setup("gpt-oss-120b", "native")
     gpu, host = resolve_gpu("rtx-4080"), resolve_host("ryzen-9-9950x")

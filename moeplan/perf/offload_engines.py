@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from moeplan.errors import MoeplanError, UnknownNameError
 from moeplan.hardware.hosts import Host
+from moeplan.memory.estimate import CUDA_CONTEXT_BYTES
 from moeplan.perf.engines import ENGINES, EngineProfile
 from moeplan.perf.llamacpp_sampler import SamplerSettings
 from moeplan.perf.offload_kt_gpu import (
@@ -71,6 +72,7 @@ class OffloadProfile:
     stream_min_batch: int | None  # tokens a pass from which host experts go to the GPU; None: never
     ubatch_tokens: int  # tokens per prefill forward pass (llama.cpp -ub, ktransformers chunk)
     gpu_margin_bytes: int  # VRAM left free when choosing K itself (--fit); none for a given K
+    gpu_process_bytes: int = CUDA_CONTEXT_BYTES  # CUDA context etc. beyond the sized buffers
     llamacpp_matvec_rates: bool = False  # decode bound by llama.cpp's per-core matvec rates too
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
@@ -87,6 +89,23 @@ class OffloadProfile:
     sampler: SamplerSettings | None = None  # CPU sampler per token (perf/llamacpp_sampler.py)
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
+
+
+LLAMACPP_GPU_PROCESS_BYTES = 512 * (1 << 20)
+"""GPU memory a llama.cpp CUDA process holds beyond the model, KV and compute buffers it logs: the
+CUDA context, cuBLAS handles and their workspace (4 MiB each, ggml-org/ggml@ee401c8b) and ggml's
+CUDA memory pool at its steady high-water mark. Published exit tables (llama.cpp's "unaccounted"
+column, PR 15860: total - free - logged buffers) on headless Linux give 451/456/456 MiB a GPU (3 x
+RTX 4090, PR 15860, 2025-09-07) and 252-255 MiB (4 x RTX 3080 20GB, llama-server b7522,
+TkskKurumi/llama-server-benchmarks memory logs of GLM-4.6 and Qwen3-VL-235B); before any buffer a
+CUDA context alone takes 264-344 MiB on RTX 3090s (ollama/ollama issue 17482 and llama.cpp fit
+logs); ollama reserves 457 MiB a CUDA GPU for the same (ml/device.go MinimumMemory, commit
+30a7d7096, 2024-05-10, "under stress scenarios we're seeing OOMs"). 512 MiB covers that range.
+Not in it: what other processes hold (a desktop on the card: ~0.5-1.5 GiB, Windows more), and
+pool growth of a few GiB seen with MLA + flash attention + a quantized KV cache (the same logs'
+DeepSeek-V3.1 run: 2.3 GiB) - llama.cpp's own --fit leaves 1024 MiB (gpu_margin_bytes) for what
+it does not measure. Replaces the 1 GiB vLLM/Hopper figure (memory/estimate.py CUDA_CONTEXT_BYTES)
+for this engine."""
 
 
 LLAMACPP_OP_OFFLOAD_MIN_BATCH = 32
@@ -207,6 +226,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             streams_used_experts=True,
             ubatch_tokens=512,
             gpu_margin_bytes=1024 * (1 << 20),
+            gpu_process_bytes=LLAMACPP_GPU_PROCESS_BYTES,
             input_embedding_on_host=True,
             swa_cache_holds_ubatch=True,
             reserves_ubatch_logits=True,

@@ -12,7 +12,6 @@ from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import Host
 from moeplan.memory.cache import attention_kv_bytes, indexer_key_bytes, kv_dtype_bytes
 from moeplan.memory.estimate import (
-    CUDA_CONTEXT_BYTES,
     kv_cache_bytes,
     weights_bytes_by_component,
 )
@@ -150,7 +149,7 @@ def place(
         compute_buffer_bytes=compute_buffer_bytes(
             spec, scheme, engine, context, batch, host_layers
         ),
-        cuda_context_bytes=CUDA_CONTEXT_BYTES,
+        cuda_context_bytes=engine.gpu_process_bytes,
         gpu_capacity_bytes=gpu.memory_bytes - (engine.gpu_margin_bytes if fit_margin else 0),
         host_expert_bytes=host_experts,
         host_bytes=host_experts * copies + embedding,
@@ -180,6 +179,15 @@ def auto_n_cpu_moe(
     return last
 
 
+def _distinct_gb(a: int, b: int) -> tuple[str, str]:
+    """a and b in GB with one decimal, or as many more (up to three) as tell them apart."""
+    for digits in (1, 2, 3):
+        sa, sb = f"{a / 1e9:.{digits}f}", f"{b / 1e9:.{digits}f}"
+        if sa != sb:
+            break
+    return sa, sb
+
+
 def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
     gb = 1e9
     if p.fits:
@@ -194,16 +202,18 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
         )
     out = []
     if not p.fits_gpu:
+        need, usable = _distinct_gb(p.gpu_bytes, p.gpu_capacity_bytes)
         out.append(
-            f"GPU short: {p.gpu_bytes / gb:.1f} GB > {p.gpu_capacity_bytes / gb:.1f} GB usable on "
+            f"GPU short: {need} GB > {usable} GB usable on "
             f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f}, "
             f"compute buffer {p.compute_buffer_bytes / gb:.1f}, CUDA context "
             f"{p.cuda_context_bytes / gb:.1f})"
         )
     if not p.fits_host:
+        held, room = _distinct_gb(p.host_bytes, p.host_capacity_bytes)
         out.append(
-            f"RAM short: {p.host_bytes / gb:.1f} GB of experts > "
-            f"{p.host_capacity_bytes / gb:.1f} GB ({p.host_ram_bytes / gb:.1f} GB installed less "
+            f"RAM short: {held} GB of experts > "
+            f"{room} GB ({p.host_ram_bytes / gb:.1f} GB installed less "
             f"{p.host_reserve_bytes / gb:.1f} GB for the OS); "
             "llama.cpp would mmap the rest from disk (estimate flagged)"
         )
