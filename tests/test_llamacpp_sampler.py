@@ -116,9 +116,26 @@ def test_era_costs_at_gpt_oss_vocabulary():
     assert len({chain_s(_s(era=e), GPT_OSS_V) for e in ("pre-b5222", "b5222", "pr15665")}) == 1
 
 
+def test_top_k_above_128_sorts_k_candidates():
+    # llama.cpp partial_sorts up to 128 candidates; above, its 128-bucket sort orders the top k:
+    # the price grows with k and meets the whole-vocabulary sort at k = V (no jump at V - 1)
+    for era in ("pre-b5222", "b5222", "pr15665"):
+        cut = chain_s(_s(40, era=era), GPT_OSS_V)
+        assert chain_s(_s(128, era=era), GPT_OSS_V) == cut
+        prices = [
+            chain_s(_s(k, era=era), GPT_OSS_V) for k in (129, 1000, 10**4, 10**5, GPT_OSS_V - 1)
+        ]
+        assert prices[0] == cut and prices == sorted(prices)
+        whole = chain_s(_s(GPT_OSS_V, era=era), GPT_OSS_V)
+        assert prices[-1] == pytest.approx(whole, rel=1e-4)
+        assert 20 * cut < chain_s(_s(10**5, era=era), GPT_OSS_V) < whole
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
+        ({"top_p": "0.9"}, "--top-p"),
+        ({"min_p": True}, "--min-p"),
         ({"top_k": -1}, "--top-k"),
         ({"top_p": 1.5}, "--top-p"),
         ({"top_p": -0.1}, "--top-p"),
@@ -148,6 +165,7 @@ LAT = ["latency", "gpt-oss-120b", "--gpu", "rtx-4090", "--host", "ryzen-9-9950x"
         (["--offload", "experts", "--no-sampler", "--top-k", "0"], "--no-sampler"),
         (["--top-k", "0"], "--offload"),
         (["--no-sampler"], "--offload"),
+        (["--offload", "experts", "--top-k", "2147483648"], "--top-k"),
     ],
 )
 def test_cli_bad_sampler_input_is_one_line_exit_2(extra, needle):
@@ -223,3 +241,20 @@ def test_records_sampler_only_on_llamacpp():
         how = rec.get("moeplan", {})
         if "sampler" in how:
             assert how["engine"] == "llamacpp", rec["id"]
+
+
+def test_record_sampler_mapping_is_checked():
+    from moeplan.plan.validate_offload import record_sampler
+
+    assert record_sampler("none") is None
+    assert record_sampler({"top_k": 0, "era": "b5222"}) == SamplerSettings(0, era="b5222")
+    with pytest.raises(MoeplanError, match="unknown key"):
+        record_sampler({"top_k": 40, "topp": 0.9})
+    with pytest.raises(MoeplanError, match="--top-p"):
+        record_sampler({"top_p": "0.9"})
+
+
+def test_cli_sampler_era_is_case_free():
+    lower = _decode(["--top-k", "0", "--sampler-era", "b5222"])
+    upper = _decode(["--top-k", "0", "--sampler-era", "B5222"])
+    assert upper["sampler_ms"] == lower["sampler_ms"]

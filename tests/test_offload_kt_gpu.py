@@ -117,6 +117,11 @@ def test_cache_lens_is_a_ktransformers_flag():
         with_prompt_flags(OFFLOAD_ENGINES["llamacpp"], cache_lens=32768)
     with pytest.raises(MoeplanError):
         with_prompt_flags(V02, cache_lens=0)
+    # a static cache shorter than the request could not serve it: refused, not sized as fitting
+    spec, q2k, gpu, host = _ubergarm()
+    assert place(spec, q2k, gpu, host, SERVER, 61, 32768).kv_cache_bytes == 32768 * KV_TOKEN
+    with pytest.raises(MoeplanError, match="--cache-lens 32768 is below the request's 32769"):
+        place(spec, q2k, gpu, host, SERVER, 61, 32769)
 
 
 def test_a6000_verdicts_right():

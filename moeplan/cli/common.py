@@ -71,8 +71,17 @@ DOMAINS: dict[str, tuple[float, float, bool]] = {
     **dict.fromkeys(
         ("--gpus", "--max-gpus", "--tp", "--ep", "--pp", "--dp", "--nodes"), (1, MAX_GPUS, True)
     ),
+    "--top-k": (0, (1 << 31) - 1, True),  # llama.cpp's top_k is an int32
 }
-CASE_FREE = {"--kv-quant", "--state-dtype", "--quant", "--engine", "--format", "--device"}
+CASE_FREE = {
+    "--kv-quant",
+    "--state-dtype",
+    "--quant",
+    "--engine",
+    "--format",
+    "--device",
+    "--sampler-era",
+}
 
 
 def _check_domains(group: Any) -> None:

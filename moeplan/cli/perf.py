@@ -172,9 +172,11 @@ def latency(
             "offload run; add --offload or --n-cpu-moe"
         )
     if host_args.prompt.sampler.given and not host_args.wanted:
+        from moeplan.perf.llamacpp_sampler import SAMPLER_FLAGS
+
         raise MoeplanError(
-            "--top-k, --top-p, --min-p, --sampler-era and --no-sampler price llama.cpp's CPU "
-            "sampler in an offload decode; add --offload or --n-cpu-moe"
+            f"{SAMPLER_FLAGS} price llama.cpp's CPU sampler in an offload decode; add --offload "
+            "or --n-cpu-moe"
         )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report

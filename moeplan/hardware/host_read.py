@@ -95,11 +95,6 @@ MEASURED_READ_FRACTIONS: dict[str, tuple[float, str]] = {
         "kvcache-ai/ktransformers PR 2175 (05yuki, 2026-09-10): EPYC 7452, 8 x DDR4-2666 a socket "
         "(170.6 GB/s), AVX2 read-only streaming, one NUMA node 113.4 GB/s (not a catalog host)",
     ),
-    "lunar-lake": (
-        105 / 136.5,
-        "AlexsJones/llmfit PR 703 (2026-07-09): Lunar Lake laptop, LPDDR5X-8533 (~136 GB/s), "
-        "measured multithreaded memcpy ~105 GB/s (not a catalog host)",
-    ),
 }
 """Published CPU read bandwidth over the theoretical DRAM rate, per platform, with where each was
 measured (a read or copy benchmark over all cores). Catalog hosts name their family in

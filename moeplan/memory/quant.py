@@ -147,7 +147,7 @@ _LINEAR = ("attention", "dense_ffn", "routed_experts", "shared_experts", "mtp")
 # attention (perf/offload_kt_gpu.py); a model without MLA has none (share 0). Unlike
 # attention_out it is set only by a mix that names it (or "attention"), else it follows
 # "attention".
-_ATTENTION_PARTS = ("attention_out", "attention_kv_b")
+ATTENTION_PARTS = ("attention_out", "attention_kv_b")
 _KEPT_16BIT = ("embedding", "lm_head", "router", "norms")
 
 
@@ -172,7 +172,7 @@ class QuantScheme:
             c
             for c, f in self.formats.items()
             if weight_format(f).bits_per_weight >= 16
-            and not (c in _ATTENTION_PARTS and f == self.formats.get("attention"))
+            and not (c in ATTENTION_PARTS and f == self.formats.get("attention"))
         ]
 
     def __post_init__(self) -> None:
@@ -315,17 +315,25 @@ def gguf_component_bits(
     return bits
 
 
-def widest_routed_expert_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> float:
-    """Bits per weight of the widest routed-expert tensor a file holds: the scheme's format, or
-    for a llama.cpp file type the widest block type its rules give a routed-expert tensor
-    (gguf_mix.type_shares; Q4_K_M keeps ffn_down_exps in Q6_K)."""
+def routed_expert_type_shares(
+    scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts
+) -> dict[str, float]:
+    """Share of the routed-expert weights in each block type: the scheme's one format, or for a
+    llama.cpp file type the types its rules give the expert tensors (gguf_mix.type_shares;
+    Q4_K_M keeps ffn_down_exps in Q6_K)."""
     fmt = scheme.formats["routed_experts"]
-    bits = weight_format(fmt).bits_per_weight
-    if scheme.gguf_rule and fmt == SCHEMES[scheme.gguf_rule].formats["routed_experts"]:
-        shares = type_shares(scheme.gguf_rule, spec, counts.breakdown.get("attention", 0))
-        used = [FORMATS[t].bits_per_weight for t, s in shares["routed_experts"].items() if s > 0]
-        bits = max(used, default=bits)
-    return bits
+    if not scheme.gguf_rule or fmt != SCHEMES[scheme.gguf_rule].formats["routed_experts"]:
+        return {fmt: 1.0}
+    shares = type_shares(scheme.gguf_rule, spec, counts.breakdown.get("attention", 0))
+    used = {t: s for t, s in shares["routed_experts"].items() if s > 0}
+    return used or {fmt: 1.0}
+
+
+def widest_routed_expert_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> float:
+    """Bits per weight of the widest routed-expert tensor a file holds (routed_expert_type_shares:
+    the scheme's format, or the widest block type a llama.cpp file type gives an expert tensor)."""
+    shares = routed_expert_type_shares(scheme, spec, counts)
+    return max(weight_format(t).bits_per_weight for t in shares)
 
 
 def attention_out_share(spec: ModelSpec, counts: ParamCounts) -> float:
@@ -366,7 +374,7 @@ def component_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) ->
     else:
         bits = {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
     rest = bits["attention"]
-    for part in _ATTENTION_PARTS:
+    for part in ATTENTION_PARTS:
         part_bits = bits.pop(part, None)
         if part_bits is not None and scheme.formats[part] != scheme.formats["attention"]:
             bits["attention"] += _PART_SHARE[part](spec, counts) * (part_bits - rest)

@@ -18,8 +18,10 @@ Which step sorts the whole vocabulary depends on the settings and the build (ERA
     the softmax unsorted and bucket-sorts only the top 256 when V > 1024 (L776-792), growing to a
     full sort when the nucleus is wider than 256; dist samples in one pass without sorting
     (L604-638, "~3x faster on Mac with full gpt-oss vocab").
-Top-k between 1 and V-1 (default 40) cuts V to k in one O(V) pass first in every era, so nothing
-after it sorts much.
+Top-k between 1 and V-1 (default 40) cuts V to k first in every era, so nothing after it sorts
+much: up to k = 128 one O(V) partial_sort pass; above it the 128-bucket sort orders the top k
+(llama_token_data_array_partial_sort_inplace), which grows like k log k and at k = V is the
+whole-vocabulary bucket sort.
 
 Constants: a micro-benchmark transcribing each era's chain (notes sampler_bench.cpp, median of 60
 runs on an EPYC Zen4 KVM, g++ 12 -O3, one thread), fitted per path in ns per element (O(V) paths)
@@ -55,10 +57,11 @@ ERAS = {
     "dist does not sort",
 }
 CURRENT_ERA = "pr15665"
+SAMPLER_FLAGS = "--top-k, --top-p, --min-p, --sampler-era and --no-sampler"
 
 SORT_CPU_FACTOR = 0.75
 """Published / micro-benchmark time of the full-vocabulary sorts: 0.63-0.90 over issue 8988 (Mac,
-b3570, gemma-2 V=256000: 13.26 ms vs 15.7 ms), 13171 (b5201, Qwen3 V=151936), discussion 15396
+b3570, gemma-2 V=256000: 13.26 ms vs 14.7 ms), 13171 (b5201, Qwen3 V=151936), discussion 15396
 (Ryzen 5 9600X, gpt-oss V=201088), PR 22645 (M3 Max) and PR 24796."""
 
 LINEAR_CPU_FACTOR = 1.0
@@ -70,8 +73,12 @@ LOGIT_COPY_S_PER_TOKEN = 0.55e-9
 candidate array, every token (outside llama_perf's "sampling time" before PR 17382)."""
 
 TOPK_CUT_S_PER_TOKEN = 0.39e-9
-"""A top-k cut (1 <= k < V; k <= 128 partial_sort, larger k the 128-bucket pass) over V, then the
-rest of the chain on k candidates (default chain, any era since 2024)."""
+"""A top-k cut over V (k <= 128: std::partial_sort), then the rest of the chain on k candidates
+(default chain, any era since 2024)."""
+
+TOPK_PARTIAL_SORT_MAX = 128
+"""llama_token_data_array_partial_sort_inplace: std::partial_sort up to this many; above it the
+128-bucket sort of the top k (src/llama-sampling.cpp)."""
 
 MINP_FILTER_S_PER_TOKEN = 1.1e-9
 """min-p's unsorted O(V) filter (top-k 0, top-p 1, min-p > 0), eras b5222 and pr15665."""
@@ -114,6 +121,8 @@ class SamplerSettings:
                 f"--top-k must be 0 (off) or a positive whole number, got {self.top_k!r}"
             )
         for name, value in (("--top-p", self.top_p), ("--min-p", self.min_p)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise MoeplanError(f"{name} must be a number from 0 to 1, got {value!r}")
             if not 0.0 <= value <= 1.0:
                 raise MoeplanError(f"{name} must be between 0 and 1, got {value}")
         if self.era not in ERAS:
@@ -127,13 +136,11 @@ class SamplerSettings:
 
 def full_sort(settings: SamplerSettings, vocab: int) -> str | None:
     """Which step sorts (or, in pr15665 top-p, partially sorts) the whole vocabulary: None when
-    a top-k cut or min-p's filter keeps every pass O(V)."""
+    a top-k cut or min-p's filter keeps every pass O(V) (a top-k of 129..V-1 sorts only k)."""
     k, p, m = settings.top_k, settings.top_p, settings.min_p
     if 1 <= k < vocab:
         return None
-    if k >= vocab:
-        return "top-k"
-    if settings.era == "pre-b5222":
+    if k >= vocab or settings.era == "pre-b5222":
         return "top-k"
     if p < 1.0:
         return "top-p"
@@ -142,21 +149,32 @@ def full_sort(settings: SamplerSettings, vocab: int) -> str | None:
     return "dist"
 
 
+def _bucket_sort_s(era: str, n: float) -> float:
+    """The 128-bucket sort of n candidates (per n log2 n, the era's kernel)."""
+    per = BUCKET_SORT_PR15665_S if era == "pr15665" else BUCKET_SORT_S
+    return SORT_CPU_FACTOR * per * n * math.log2(n) if n > 1 else 0.0
+
+
 def chain_s(settings: SamplerSettings, vocab: int) -> float:
     """Seconds of the sampler chain per token (what llama_perf prints as "sampling time" before
-    PR 17382)."""
+    PR 17382), by the step full_sort names."""
     n = float(vocab)
-    vl = n * math.log2(n)
-    k, p, m, era = settings.top_k, settings.top_p, settings.min_p, settings.era
-    if 1 <= k < vocab:
-        return LINEAR_CPU_FACTOR * TOPK_CUT_S_PER_TOKEN * n
-    if k >= vocab or era == "pre-b5222":
-        per = BUCKET_SORT_PR15665_S if era == "pr15665" else BUCKET_SORT_S
-        return SORT_CPU_FACTOR * per * vl
-    if p >= 1.0 and m > 0.0:
+    k, p, era = settings.top_k, settings.top_p, settings.era
+    step = full_sort(settings, vocab)
+    if step is None and 1 <= k < vocab:
+        cut = LINEAR_CPU_FACTOR * TOPK_CUT_S_PER_TOKEN * n
+        if k <= TOPK_PARTIAL_SORT_MAX:
+            return cut
+        # the bucket sort of the top k: at least the O(V) cut, the whole sort at k = V
+        return max(cut, _bucket_sort_s(era, float(k)))
+    if step is None:  # top-p 1, min-p > 0: min-p's unsorted filter
         return LINEAR_CPU_FACTOR * MINP_FILTER_S_PER_TOKEN * n
+    if step == "top-k":
+        return _bucket_sort_s(era, n)
     if era == "b5222":
-        return SORT_CPU_FACTOR * (STD_SORT_TOP_P_S if p < 1.0 else STD_SORT_DIST_S) * vl
+        return (
+            SORT_CPU_FACTOR * (STD_SORT_TOP_P_S if p < 1.0 else STD_SORT_DIST_S) * n * math.log2(n)
+        )
     # pr15665; top-p's nucleus wider than 256 tokens (a full bucket sort) priced 0: lower bound
     return LINEAR_CPU_FACTOR * (TOP_P_PARTIAL_S if p < 1.0 else FUSED_DIST_S) * n
 
@@ -176,7 +194,6 @@ def with_sampler(engine: OffloadProfile, settings: SamplerSettings | None) -> Of
     samples on the CPU; ktransformers samples on the GPU (offload_engines.py)."""
     if engine.id != "llamacpp":
         raise MoeplanError(
-            "--top-k, --top-p, --min-p, --sampler-era and --no-sampler price llama.cpp's CPU "
-            f"sampler; {engine.id} samples on the GPU"
+            f"{SAMPLER_FLAGS} price llama.cpp's CPU sampler; {engine.id} samples on the GPU"
         )
     return replace(engine, sampler=settings)

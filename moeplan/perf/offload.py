@@ -22,8 +22,7 @@ from moeplan.memory.cache import decode_kv_read_bytes_per_sequence
 from moeplan.memory.estimate import (
     weights_bytes_by_component,
 )
-from moeplan.memory.gguf_mix import type_shares
-from moeplan.memory.quant import FORMATS, SCHEMES, QuantScheme
+from moeplan.memory.quant import QuantScheme, routed_expert_type_shares, weight_format
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.cpu_matvec import matvec_core_s
@@ -160,17 +159,12 @@ def _shared_bytes(spec: ModelSpec, scheme: QuantScheme) -> int:
 
 
 def routed_expert_byte_shares(spec: ModelSpec, scheme: QuantScheme) -> dict[str, float]:
-    """Share of the routed experts' bytes in each block type: the scheme's one format, or for a
-    llama.cpp file type the types its rules give the expert tensors (gguf_mix.type_shares: Q4_K_M
-    keeps ffn_down_exps in Q6_K), each weighted by its bits."""
-    fmt = scheme.formats["routed_experts"]
-    if not scheme.gguf_rule or fmt != SCHEMES[scheme.gguf_rule].formats["routed_experts"]:
-        return {fmt: 1.0}
-    attention = count_params(spec).breakdown.get("attention", 0)
-    shares = type_shares(scheme.gguf_rule, spec, attention)["routed_experts"]
-    bits = {t: s * FORMATS[t].bits_per_weight for t, s in shares.items() if s > 0}
+    """Share of the routed experts' bytes in each block type (memory/quant.py
+    routed_expert_type_shares, each type weighted by its bits)."""
+    shares = routed_expert_type_shares(scheme, spec, count_params(spec))
+    bits = {t: s * weight_format(t).bits_per_weight for t, s in shares.items()}
     total = sum(bits.values())
-    return {t: b / total for t, b in bits.items()} if total else {fmt: 1.0}
+    return {t: b / total for t, b in bits.items()}
 
 
 def _host_expert_work(
@@ -220,9 +214,15 @@ def offload_speed(
     threads = cpu_threads(host, engine)
     t_cpu = ops / (cpu_int8_ops_per_s(host, False, threads) * engine.cpu_compute_efficiency)
     t_core = 0.0
-    if engine.llamacpp_matvec_rates and bytes_:
+    if engine.llamacpp_matvec_rates and bytes_ and spec.moe is not None:
+        # ggml's CPU MUL_MAT_ID runs one vec_dot per (weight row, routed token): each token an
+        # expert takes unpacks its bytes again, so the work is top_k x batch experts' bytes, not
+        # the distinct experts read from DRAM (with rates measured streaming from DRAM at batch 1,
+        # an upper bound on the time: the repeats hit the cache)
+        touched = expected_experts_touched(spec.moe.num_experts, spec.moe.top_k, batch)
+        unpacked = bytes_ * spec.moe.top_k * batch / touched
         shares = routed_expert_byte_shares(spec, scheme)
-        t_core = matvec_core_s({t: bytes_ * f for t, f in shares.items()}, host, threads)
+        t_core = matvec_core_s({t: unpacked * f for t, f in shares.items()}, host, threads)
     t_cpu = max(t_cpu, t_core)
     hops = 2 * host_layers * batch * spec.hidden_size * 2 / link
     host_s = max(t_mem, t_cpu) + hops

@@ -208,6 +208,9 @@ def cpu_threads(host: Host, engine: OffloadProfile) -> int:
 # (Qwen3-30B on 16 threads of an EPYC 9355, +28..+52%) would bind only below ~2 weights/cycle.
 # What the 5975WX rows point to instead is a per-thread DRAM stream ceiling (outstanding misses x
 # 64 B / loaded latency), not priced: no per-platform single-core bandwidth source was read yet.
+# (Later landed in another form: perf/cpu_matvec.py caps llama.cpp's decode at mainline's
+# measured per-core tg rates of each block type, discussion 164's 2-thread rows, not at a
+# weights-per-cycle kernel figure; the W-per-cycle what-if above stays unpriced.)
 OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
     p.id: p
     for p in (

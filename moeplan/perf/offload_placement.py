@@ -82,6 +82,11 @@ def engine_kv_cache_bytes(
     (memory/cache.py), over the engine's static cache length instead of `context` where it
     has one (the ktransformers server's --cache_lens, perf/offload_kt_gpu.py)."""
     if engine.kv_cache_tokens is not None:
+        if engine.kv_cache_tokens < context:
+            raise MoeplanError(
+                f"--cache-lens {engine.kv_cache_tokens} is below the request's {context} tokens "
+                "(input + output): the server's static cache could not hold it"
+            )
         context = engine.kv_cache_tokens
     if not engine.swa_cache_holds_ubatch:
         return kv_cache_bytes(spec, context, batch, kv_quant)

@@ -114,6 +114,12 @@ def record_sampler(field: object) -> SamplerSettings | None:
         return None
     if not isinstance(field, dict):
         raise MoeplanError(f"offload record sampler must be 'none' or a mapping, got {field!r}")
+    unknown = set(field) - {"top_k", "top_p", "min_p", "era"}
+    if unknown:
+        raise MoeplanError(
+            f"offload record sampler: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+            "(top_k, top_p, min_p, era)"
+        )
     return SamplerSettings(**field)
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from moeplan.cli.render import Table, billions, gb
 from moeplan.cli.views.layers import hybrid_rows, pattern_table
-from moeplan.memory.quant import FORMATS, SCHEMES
+from moeplan.memory.quant import ATTENTION_PARTS, FORMATS, SCHEMES
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.specs import ModelSpec
 
@@ -115,7 +115,7 @@ def gpus_table(gpus: list[GPU]) -> Table:
 def quants_table() -> Table:
     def kept(s) -> str:
         names = s.kept_in_16bit()
-        every = [c for c in s.formats if c not in ("attention_out", "attention_kv_b")]
+        every = [c for c in s.formats if c not in ATTENTION_PARTS]
         return "all" if set(every) <= set(names) else ", ".join(names) or "-"
 
     rows = [
