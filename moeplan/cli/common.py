@@ -253,7 +253,12 @@ QuantOpt = Annotated[
     ),
 ]
 KvQuantOpt = Annotated[
-    str, typer.Option("--kv-quant", help="KV cache dtype: bf16, fp16, fp8, int8.")
+    str,
+    typer.Option(
+        "--kv-quant",
+        help="KV cache dtype: bf16, fp16, fp8, int8, fp32; llama.cpp's -ctk/-ctv types q8_0, "
+        "q5_1, q5_0, q4_1, q4_0, iq4_nl.",
+    ),
 ]
 ContextOpt = Annotated[
     int, typer.Option("--context", help="Tokens per sequence held in the KV cache.")

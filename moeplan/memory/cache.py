@@ -17,7 +17,24 @@ from moeplan.model.specs import (
     WindowKind,
 )
 
-KV_DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp32": 4}
+KV_DTYPE_BYTES: dict[str, float] = {
+    "bf16": 2,
+    "fp16": 2,
+    "fp8": 1,
+    "int8": 1,
+    "fp32": 4,
+    # llama.cpp's quantized cache types (-ctk/-ctv), GGML block sizes: 32 values and a 2-byte
+    # scale (q8_0 34 B, q4_0/iq4_nl 18 B), q4_1/q5_1 also a 2-byte minimum (ggml-common.h)
+    "q8_0": 34 / 32,
+    "q5_1": 24 / 32,
+    "q5_0": 22 / 32,
+    "q4_1": 20 / 32,
+    "q4_0": 18 / 32,
+    "iq4_nl": 18 / 32,
+}
+LLAMACPP_QUANTIZED_KV = frozenset({"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"})
+"""Cache types only llama.cpp offers (-ctk/-ctv); its CUDA flash attention decodes them with the
+vector kernel (perf/llamacpp_fattn.py)."""
 
 STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 DEFAULT_STATE_DTYPE = "fp32"
@@ -35,7 +52,7 @@ INDEXER_SCALE_BLOCK = 128
 inference/model.py Indexer k_cache + k_scale_cache; vLLM's indexer cache: 128 + 4 bytes)."""
 
 
-def kv_dtype_bytes(kv_quant: str) -> int:
+def kv_dtype_bytes(kv_quant: str) -> float:
     if kv_quant not in KV_DTYPE_BYTES:
         raise MoeplanError(
             f"unknown kv-quant '{kv_quant}' (choose from {', '.join(KV_DTYPE_BYTES)})"
@@ -51,7 +68,7 @@ def state_dtype_bytes(state_dtype: str) -> int:
     return STATE_DTYPE_BYTES[state_dtype]
 
 
-def attention_kv_bytes(attn: AttentionSpec, kv_bytes: int) -> int:
+def attention_kv_bytes(attn: AttentionSpec, kv_bytes: float) -> float:
     """KV bytes one token costs in one attention layer.
     GQA: kv_heads x (head_dim + v_head_dim) x bytes (K and V).
     MLA (DeepSeek-V2 sec. 2.1.3): the compressed latent plus one shared RoPE key,
@@ -112,9 +129,11 @@ def decode_span(context: int, window: int | None, chunked: bool) -> float:
 def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> int:
     """KV (and indexer key) bytes of one token summed over the layers that keep a cache."""
     b = kv_dtype_bytes(kv_quant)
-    return sum(
-        n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
-        for a, _, n in spec.attention_groups
+    return math.ceil(
+        sum(
+            n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
+            for a, _, n in spec.attention_groups
+        )
     )
 
 
@@ -122,9 +141,11 @@ def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16")
     """KV cache of one sequence of `context` tokens: per attention layer, its bytes per token x
     the tokens it holds; recurrent layers hold none."""
     b = kv_dtype_bytes(kv_quant)
-    return sum(
-        n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
-        for a, w, n in spec.attention_groups
+    return math.ceil(
+        sum(
+            n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
+            for a, w, n in spec.attention_groups
+        )
     )
 
 

@@ -41,10 +41,10 @@ ACTIVATION_BYTES = 2  # activations are BF16 in every engine modelled here
 LOGIT_BYTES = 4  # logits are materialized in FP32
 
 
-def kv_bytes_per_token_layer(spec: ModelSpec, kv_dtype_bytes: int) -> int:
+def kv_bytes_per_token_layer(spec: ModelSpec, kv_dtype_bytes: float) -> int:
     """KV bytes one token costs in one layer of the model's main attention shape (see
     cache.attention_kv_bytes; per-layer shapes are summed by kv_bytes_per_token)."""
-    return attention_kv_bytes(spec.attention, kv_dtype_bytes)
+    return math.ceil(attention_kv_bytes(spec.attention, kv_dtype_bytes))
 
 
 def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16") -> int:

@@ -92,11 +92,11 @@ def engine_kv_cache_bytes(
         return kv_cache_bytes(spec, context, batch, kv_quant)
     b = kv_dtype_bytes(kv_quant)
     n_ctx = context * batch
-    total = 0
+    total = 0.0
     for attn, window, n in spec.attention_groups:
         cells = llamacpp_cache_cells(window, n_ctx, batch, ubatch)
         total += n * (attention_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
-    return total
+    return math.ceil(total)
 
 
 def gpu_side_scheme(scheme: QuantScheme, engine: OffloadProfile) -> QuantScheme:

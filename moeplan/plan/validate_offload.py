@@ -152,6 +152,7 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
         1,
         how["input_len"],
         how["output_len"],
+        how.get("kv_quant", "bf16"),
         speed_when_over_gpu=speed_when_over_gpu,
     )
 

@@ -1,0 +1,64 @@
+"""llama.cpp's CUDA vector FA kernel with a quantized KV cache (perf/llamacpp_fattn.py): each query
+head of a GQA group reads its K/V on its own at batch 1, so a q8_0 cache is read group-size times;
+F16 (MMA kernel) once; MLA not priced; only NVIDIA, only batch 1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from moeplan.errors import MoeplanError
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.hosts import resolve_host
+from moeplan.memory.cache import decode_kv_read_bytes_per_sequence, kv_dtype_bytes
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.llamacpp_fattn import vec_fa_reread_bytes
+from moeplan.perf.offload import estimate_offload
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+
+LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
+
+
+def test_ggml_cache_types_by_block_size():
+    # 32 values a block: q8_0 32 bytes + an FP16 scale, q4_0 16 + 2 (ggml-common.h)
+    assert kv_dtype_bytes("q8_0") == 34 / 32 and kv_dtype_bytes("q4_0") == 18 / 32
+    with pytest.raises(MoeplanError, match="kv-quant"):
+        kv_dtype_bytes("q3_k")
+
+
+def test_qwen3_235b_reads_its_q8_0_cache_once_per_query_head():
+    # 94 layers, 64 query / 4 KV heads of 128: one token's q8_0 K+V in a layer is
+    # 4 x 256 x 34/32 = 1088 bytes; at 8192 tokens the vector kernel reads it 16 times
+    spec = load_model("qwen3-235b-a22b")
+    once = decode_kv_read_bytes_per_sequence(spec, 8192, "q8_0")
+    assert once == pytest.approx(94 * 1088 * 8192)
+    assert vec_fa_reread_bytes(spec, 8192, "q8_0") == pytest.approx(15 * once)
+    assert vec_fa_reread_bytes(spec, 8192, "fp16") == 0.0  # MMA kernel: one read
+    assert vec_fa_reread_bytes(load_model("deepseek-r1"), 8192, "q8_0") == 0.0  # MLA: not priced
+
+
+def test_offload_decode_slows_with_a_quantized_cache_on_nvidia_at_batch_1():
+    spec = load_model("qwen3-235b-a22b")
+    scheme = resolve_scheme("q8_0", spec)
+    host = resolve_host("epyc-9654")
+
+    def step(gpu: str, kv: str, batch: int = 1, engine=LLAMACPP) -> float:
+        r = estimate_offload(
+            spec, scheme, resolve_gpu(gpu), host, engine, "experts", 94, batch, 8192, 128, kv
+        )
+        assert r.speed is not None
+        return r.speed.decode_step_s
+
+    a6000 = resolve_gpu("rtx-a6000")
+    extra = vec_fa_reread_bytes(spec, 8192 + 64, "q8_0") / (
+        a6000.mem_bw_bytes_per_s * LLAMACPP.gpu_engine.bw_efficiency
+    )
+    # q8_0 reads half the F16 bytes once, then 15 more times
+    assert step("rtx-a6000", "q8_0") - step("rtx-a6000", "fp16") > 0.9 * extra > 0.005
+    # not on AMD (other kernels, not modelled), not at batch 2, not for ktransformers
+    amd, batch2 = step("rx-7900-xtx", "q8_0"), step("rtx-a6000", "q8_0", 2)
+    assert amd < step("rx-7900-xtx", "fp16") and batch2 < 2 * step("rtx-a6000", "fp16", 2)
+    kt = replace(LLAMACPP, vec_fa_quantized_kv=False)
+    assert step("rtx-a6000", "q8_0", engine=kt) < step("rtx-a6000", "fp16", engine=kt)
