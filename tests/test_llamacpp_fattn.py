@@ -31,12 +31,42 @@ def test_ggml_cache_types_by_block_size():
 def test_qwen3_235b_reads_its_q8_0_cache_once_per_query_head():
     # 94 layers, 64 query / 4 KV heads of 128: one token's q8_0 K+V in a layer is
     # 4 x 256 x 34/32 = 1088 bytes; at 8192 tokens the vector kernel reads it 16 times
-    spec = load_model("qwen3-235b-a22b")
+    spec, a6000 = load_model("qwen3-235b-a22b"), resolve_gpu("rtx-a6000")
     once = decode_kv_read_bytes_per_sequence(spec, 8192, "q8_0")
     assert once == pytest.approx(94 * 1088 * 8192)
-    assert vec_fa_reread_bytes(spec, 8192, "q8_0") == pytest.approx(15 * once)
-    assert vec_fa_reread_bytes(spec, 8192, "fp16") == 0.0  # MMA kernel: one read
-    assert vec_fa_reread_bytes(load_model("deepseek-r1"), 8192, "q8_0") == 0.0  # MLA: not priced
+    assert vec_fa_reread_bytes(spec, 8192, "q8_0", a6000) == pytest.approx(15 * once)
+    assert vec_fa_reread_bytes(spec, 8192, "fp16", a6000) == 0.0  # MMA kernel: one read
+    assert vec_fa_reread_bytes(load_model("deepseek-r1"), 8192, "q8_0", a6000) == 0.0  # MLA
+    assert vec_fa_reread_bytes(spec, 8192, "q8_0", resolve_gpu("rx-7900-xtx")) == 0.0  # not CUDA
+    assert vec_fa_reread_bytes(spec, 8192, "q8_0", a6000, sequences=2) == 0.0  # batch 1 only
+
+
+def test_gpu_only_llamacpp_decode_pays_the_rereads_too():
+    from moeplan.perf.engines import ENGINES
+    from moeplan.perf.latency import make_setup
+    from moeplan.perf.parallel import Layout
+    from moeplan.perf.phases import decode_step
+
+    spec = load_model("gpt-oss-20b")
+    gpu = resolve_gpu("rtx-4090")
+    scheme = resolve_scheme("native", spec)
+
+    def setup(kv: str, engine: str = "llamacpp"):
+        return make_setup(spec, scheme, gpu, Layout(), ENGINES[engine], kv_quant=kv)
+
+    def step(kv: str, engine: str = "llamacpp"):
+        return decode_step(setup(kv, engine), 1, 32768)
+
+    q8 = step("q8_0")
+    # gpt-oss: 64 query / 8 KV heads: 7 more reads of the q8_0 cache (half-window layers too)
+    stream = setup("q8_0").rates.stream_bw_bytes_per_s
+    assert q8.fa_reread_s == pytest.approx(
+        vec_fa_reread_bytes(spec, 32769, "q8_0", gpu) / stream, rel=1e-6
+    )
+    assert q8.fa_reread_s > 0 and step("fp16").fa_reread_s == 0.0
+    # less the half-size single read q8_0 saves against F16
+    assert q8.total_s - step("fp16").total_s > 0.8 * q8.fa_reread_s
+    assert step("q8_0", "vllm").fa_reread_s == 0.0  # another engine's kernels
 
 
 def test_offload_decode_slows_with_a_quantized_cache_on_nvidia_at_batch_1():
@@ -52,7 +82,7 @@ def test_offload_decode_slows_with_a_quantized_cache_on_nvidia_at_batch_1():
         return r.speed.decode_step_s
 
     a6000 = resolve_gpu("rtx-a6000")
-    extra = vec_fa_reread_bytes(spec, 8192 + 64, "q8_0") / (
+    extra = vec_fa_reread_bytes(spec, 8192 + 64, "q8_0", a6000) / (
         a6000.mem_bw_bytes_per_s * LLAMACPP.gpu_engine.bw_efficiency
     )
     # q8_0 reads half the F16 bytes once, then 15 more times
@@ -60,5 +90,5 @@ def test_offload_decode_slows_with_a_quantized_cache_on_nvidia_at_batch_1():
     # not on AMD (other kernels, not modelled), not at batch 2, not for ktransformers
     amd, batch2 = step("rx-7900-xtx", "q8_0"), step("rtx-a6000", "q8_0", 2)
     assert amd < step("rx-7900-xtx", "fp16") and batch2 < 2 * step("rtx-a6000", "fp16", 2)
-    kt = replace(LLAMACPP, vec_fa_quantized_kv=False)
+    kt = replace(LLAMACPP, gpu_engine=replace(LLAMACPP.gpu_engine, vec_fa_quantized_kv=False))
     assert step("rtx-a6000", "q8_0", engine=kt) < step("rtx-a6000", "fp16", engine=kt)

@@ -77,6 +77,9 @@ class EngineProfile:
     replicated_ep: bool = False
     # prompts run in prefill batches of their own, the decode batch waiting; else with it
     separate_prefill: bool = False
+    # llama.cpp CUDA: a quantized KV cache decodes on the vector FA kernel, read once a query
+    # head (perf/llamacpp_fattn.py)
+    vec_fa_quantized_kv: bool = False
 
     def overlaps_mla_decode(self, gpu_id: str) -> bool:
         """Whether its MLA decode on `gpu_id` is FlashMLA's (FLASHMLA_DECODE_GPUS)."""

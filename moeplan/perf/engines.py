@@ -274,6 +274,7 @@ ENGINES: dict[str, EngineProfile] = {
             fitted="step_overhead_s",
             fitted_on=("gpt-oss-20b_gb10_llamacpp_tg32", "mixtral-8x7b_m2max_llamacpp_q4km_tg128"),
             kernels=LLAMACPP_KERNELS,
+            vec_fa_quantized_kv=True,
             compute_efficiency_by=(("nvidia", "int8", LLAMACPP_MMQ_INT8_EFFICIENCY),),
             kernel_overhead_by_vendor=(
                 ("nvidia", LLAMACPP_CUDA_KERNEL_S),

@@ -27,6 +27,7 @@ was found; a dequantization-bound kernel would make it cost about what q8_0 does
 
 from __future__ import annotations
 
+from moeplan.hardware.gpus import GPU
 from moeplan.memory.cache import (
     LLAMACPP_QUANTIZED_KV,
     attention_kv_bytes,
@@ -37,11 +38,16 @@ from moeplan.memory.cache import (
 from moeplan.model.specs import AttentionKind, ModelSpec
 
 
-def vec_fa_reread_bytes(spec: ModelSpec, context: int, kv_quant: str) -> float:
-    """Bytes llama.cpp's CUDA vector FA kernel reads in one batch-1 decode step beyond one pass
-    over a quantized K/V cache of one sequence at `context` tokens: each layer's K/V over its
-    span (decode_span) x (query heads per KV head - 1). 0 for F16/BF16 caches and MLA layers."""
-    if kv_quant not in LLAMACPP_QUANTIZED_KV:
+def vec_fa_reread_bytes(
+    spec: ModelSpec, context: float, kv_quant: str, gpu: GPU, sequences: float = 1
+) -> float:
+    """Bytes llama.cpp's CUDA vector FA kernel reads in one decode step beyond one pass over a
+    quantized K/V cache of one sequence at `context` tokens: each layer's K/V over its span
+    (decode_span) x (query heads per KV head - 1). 0 for F16/BF16 caches, MLA layers, GPUs
+    other than NVIDIA and more than one sequence a step (priced at batch 1 only)."""
+    if kv_quant not in LLAMACPP_QUANTIZED_KV or sequences != 1:
+        return 0.0
+    if gpu.vendor.lower() != "nvidia":
         return 0.0
     b = kv_dtype_bytes(kv_quant)
     extra = 0.0
@@ -49,6 +55,6 @@ def vec_fa_reread_bytes(spec: ModelSpec, context: int, kv_quant: str) -> float:
         if attn.kind is AttentionKind.MLA or not attn.num_kv_heads:
             continue
         group = attn.num_heads / attn.num_kv_heads
-        tokens = decode_span(context, window, chunked)
+        tokens = decode_span(int(context), window, chunked)
         extra += n * attention_kv_bytes(attn, b) * tokens * (group - 1)
     return extra

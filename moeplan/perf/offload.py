@@ -27,7 +27,6 @@ from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.cpu_matvec import matvec_core_s
 from moeplan.perf.latency import make_setup
-from moeplan.perf.llamacpp_fattn import vec_fa_reread_bytes
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_mla import mla_decode_kernel_s
@@ -72,11 +71,15 @@ class OffloadSpeed:
     disk_s: float  # per decode step when RAM is short (mmap from disk), else 0
     attention_kernel_s: float = 0.0  # MLA decode kernel time beyond its KV read (few CTAs)
     sampler_s: float = 0.0  # llama.cpp's CPU sampler, every sequence of the batch, serial
-    fa_reread_s: float = 0.0  # llama.cpp's vector FA re-reading a quantized cache a query head
+
+    @property
+    def fa_reread_s(self) -> float:
+        """Of the GPU step: llama.cpp's vector FA re-reading a quantized cache a query head."""
+        return self.decode.fa_reread_s
 
     @property
     def gpu_step_s(self) -> float:
-        return self.decode.total_s + self.attention_kernel_s + self.fa_reread_s
+        return self.decode.total_s + self.attention_kernel_s
 
     @property
     def decode_step_s(self) -> float:
@@ -248,13 +251,11 @@ def offload_speed(
     )
     attention_s = max(0.0, kernel_s - kv_read_s)
     # llama.cpp's CUDA vector FA kernel re-reads a quantized cache once per query head
-    fa_s = 0.0
-    if engine.vec_fa_quantized_kv and batch == 1 and gpu.vendor.lower() == "nvidia":
-        fa_s = vec_fa_reread_bytes(spec, mean_context, kv_quant) / setup.rates.stream_bw_bytes_per_s
+    fa_s = gpu_step.fa_reread_s  # in its memory time (perf/phases.py)
     # llama-server samples each active sequence in turn on one thread before the next step
     sampler_s = batch * sampler_s_per_token(engine.sampler, spec.vocab_size)
     parts = {
-        "GPU memory bandwidth": gpu_step.memory_s,
+        "GPU memory bandwidth": gpu_step.memory_s - fa_s,
         "GPU MLA decode kernel (fixed grid)": attention_s,
         "GPU FA K/V re-reads (quantized KV, a query head a block)": fa_s,
         "GPU compute": gpu_step.compute_s,
@@ -290,7 +291,7 @@ def offload_speed(
     )
     chosen, path, other = prompt.seconds, prompt.path, prompt.alternative_s
     speed = OffloadSpeed(
-        gpu_step, host_s, bound, chosen, path, other, disk_s, attention_s, sampler_s, fa_s
+        gpu_step, host_s, bound, chosen, path, other, disk_s, attention_s, sampler_s
     )
     return speed, host_bw
 

@@ -87,7 +87,6 @@ class OffloadProfile:
     kv_cache_tokens: int | None = None  # a static KV cache of this many tokens (server cache_lens)
     streams_used_experts: bool = False  # a streamed pass copies only the experts it routes to
     sampler: SamplerSettings | None = None  # CPU sampler per token (perf/llamacpp_sampler.py)
-    vec_fa_quantized_kv: bool = False  # CUDA FA reads a quantized KV once per query head
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
 
@@ -240,10 +239,10 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             skips_efficiency_cores=True,
             llamacpp_matvec_rates=True,
             sampler=SamplerSettings(),
-            vec_fa_quantized_kv=True,
             sources=(
-                "vec_fa_quantized_kv: at batch 1 a quantized K/V cache (-ctk/-ctv q8_0, q4_0) runs "
-                "CUDA's vector FA kernel, one query head a block, so each layer's K/V is read "
+                "gpu_engine.vec_fa_quantized_kv: at batch 1 a quantized K/V cache (-ctk/-ctv "
+                "q8_0, q4_0) runs CUDA's vector FA kernel, one query head a block, so each "
+                "layer's K/V is read "
                 "heads / KV heads times (perf/llamacpp_fattn.py: fattn.cu kernel selection, "
                 "fattn-vec.cuh; checked on published Qwen3-235B and 27B depth sweeps)",
                 "sampler: llama-server / llama-cli sample each token on one CPU thread, serial "

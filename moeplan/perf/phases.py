@@ -19,6 +19,7 @@ from moeplan.model.specs import ModelSpec
 from moeplan.perf.communication import communication_s, link, routed_load
 from moeplan.perf.engines import EngineProfile
 from moeplan.perf.kernel_counts import SGLANG_FI_MLA_KERNELS, kernels_per_step
+from moeplan.perf.llamacpp_fattn import vec_fa_reread_bytes
 from moeplan.perf.measured import ExpertRead, Measured, MeasuredRates
 from moeplan.perf.moe_activations import (
     activation_format,
@@ -90,6 +91,8 @@ class Phase:
     # the LM head's share of memory_s / compute_s: it runs on the last pipeline stage only
     head_memory_s: float = 0.0
     head_compute_s: float = 0.0
+    # of memory_s: llama.cpp's vector FA re-reading a quantized cache (perf/llamacpp_fattn.py)
+    fa_reread_s: float = 0.0
 
     def add_roofline(self, bytes_: float, bw: float, flops: float, peak: float | None) -> None:
         """A kernel's time: bytes / achievable bandwidth + FLOPs / achievable peak. Measured
@@ -142,6 +145,7 @@ class Phase:
             self.notes,
             self.head_memory_s * factor,
             self.head_compute_s * factor,
+            self.fa_reread_s * factor,
         )
 
 
@@ -321,6 +325,12 @@ def stage_pass(
         spec, new_tokens_per_seq, context_start, decode=decode
     )
     kv_bw = rates.stream_bw_bytes_per_s
+    reread = 0.0  # llama.cpp CUDA: a quantized cache read again by each query head of a group
+    if decode and rates.engine.vec_fa_quantized_kv and layout.tp == 1:
+        context_end = context_start + new_tokens_per_seq
+        reread = frac * vec_fa_reread_bytes(
+            spec, context_end, setup.kv_quant, setup.gpu, sequences_per_group
+        )
     if rates.measured is not None:
         phase.notes.extend(n for n in rates.measured.notes if n not in phase.notes)
         layers = spec.num_layers * frac
@@ -331,7 +341,8 @@ def stage_pass(
             attn_peak = _read(got, attn_peak, phase.notes)
     overlap = decode and is_dense_mla(spec) and rates.engine.overlaps_mla_decode(setup.gpu.id)
     add = phase.add_measured if overlap else phase.add_roofline
-    add(kv_bytes, kv_bw, attn_flops / layout.tp * frac, attn_peak)
+    add(kv_bytes + reread, kv_bw, attn_flops / layout.tp * frac, attn_peak)
+    phase.fa_reread_s += reread / kv_bw
     phase.communication_s += communication_s(setup, tokens_per_group, stage_tokens)
     phase.overhead_s += _kernel_overhead(setup)
     return phase
