@@ -92,3 +92,20 @@ def test_offload_decode_slows_with_a_quantized_cache_on_nvidia_at_batch_1():
     assert amd < step("rx-7900-xtx", "fp16") and batch2 < 2 * step("rtx-a6000", "fp16", 2)
     kt = replace(LLAMACPP, gpu_engine=replace(LLAMACPP.gpu_engine, vec_fa_quantized_kv=False))
     assert step("rtx-a6000", "q8_0", engine=kt) < step("rtx-a6000", "fp16", engine=kt)
+
+
+def test_llamacpp_cache_types_are_refused_for_other_engines():
+    from moeplan.perf.engines import ENGINES
+    from moeplan.perf.latency import make_setup
+    from moeplan.perf.parallel import Layout
+
+    spec = load_model("gpt-oss-120b")
+    scheme, gpu = resolve_scheme("native", spec), resolve_gpu("h100-sxm")
+    make_setup(spec, scheme, gpu, Layout(), ENGINES["llamacpp"], kv_quant="q8_0")
+    with pytest.raises(MoeplanError, match=r"llama\.cpp cache type"):
+        make_setup(spec, scheme, gpu, Layout(), ENGINES["vllm"], kv_quant="q8_0")
+    with pytest.raises(MoeplanError, match="engine 'ktransformers'"):
+        estimate_offload(
+            spec, scheme, resolve_gpu("rtx-4090"), resolve_host("epyc-9654"),
+            OFFLOAD_ENGINES["ktransformers"], "auto", kv_quant="q4_0",
+        )  # fmt: skip

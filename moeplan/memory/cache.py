@@ -60,6 +60,17 @@ def kv_dtype_bytes(kv_quant: str) -> float:
     return KV_DTYPE_BYTES[kv_quant]
 
 
+def require_cache_type_of(kv_quant: str, engine_id: str) -> None:
+    """An unknown cache type, or one of llama.cpp's quantized types for another engine: refused
+    (they exist only in llama.cpp, engine id 'llamacpp')."""
+    kv_dtype_bytes(kv_quant)
+    if kv_quant in LLAMACPP_QUANTIZED_KV and engine_id != "llamacpp":
+        raise MoeplanError(
+            f"--kv-quant {kv_quant} is a llama.cpp cache type (-ctk/-ctv); engine '{engine_id}' "
+            "has none (use bf16, fp16, fp8 or int8)"
+        )
+
+
 def state_dtype_bytes(state_dtype: str) -> int:
     if state_dtype not in STATE_DTYPE_BYTES:
         raise MoeplanError(

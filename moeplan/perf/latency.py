@@ -8,7 +8,7 @@ from typing import Any
 
 from moeplan.errors import LayoutError
 from moeplan.hardware.gpus import GPU
-from moeplan.memory.cache import state_dtype_bytes
+from moeplan.memory.cache import require_cache_type_of, state_dtype_bytes
 from moeplan.memory.estimate import estimate_memory, weights_bytes_by_component
 from moeplan.memory.quant import QuantScheme
 from moeplan.model.params import count_params
@@ -111,6 +111,7 @@ def make_setup(
     if network.nodes < 1 or layout.gpus % network.nodes:
         raise LayoutError(f"--nodes {network.nodes} does not divide {layout.gpus} GPUs")
     engine = engine or resolve_engine(DEFAULT_ENGINE)
+    require_cache_type_of(kv_quant, engine.id)
     counts = count_params(spec)
     split = weight_split(spec, counts, weights_bytes_by_component(spec, scheme, counts))
     state_dtype_bytes(state_dtype)  # an unknown dtype fails here, once

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import Host, pcie_bytes_per_s
-from moeplan.memory.cache import decode_kv_read_bytes_per_sequence
+from moeplan.memory.cache import decode_kv_read_bytes_per_sequence, require_cache_type_of
 from moeplan.memory.estimate import (
     weights_bytes_by_component,
 )
@@ -318,6 +318,7 @@ def estimate_offload(
     ran though moeplan sizes it over its GPU: its speed is still a question)."""
     if mode not in MODES:
         raise MoeplanError(f"--offload must be one of {', '.join(MODES)}, got '{mode}'")
+    require_cache_type_of(kv_quant, engine.id)
     if not spec.is_moe:
         raise MoeplanError(f"{spec.name} has no routed experts to offload")
     if batch < 1 or input_len < 1 or output_len < 1:
