@@ -108,3 +108,24 @@ def test_llamacpp_cache_types_are_refused_for_other_engines():
             spec, scheme, resolve_gpu("rtx-4090"), resolve_host("epyc-9654"),
             OFFLOAD_ENGINES["ktransformers"], "auto", kv_quant="q4_0",
         )  # fmt: skip
+
+
+def test_budget_with_a_llamacpp_cache_type_names_its_field(tmp_path):
+    from typer.testing import CliRunner
+
+    from moeplan.cli import app
+
+    budgets = tmp_path / "b.yaml"
+    budgets.write_text(
+        "budgets:\n"
+        "  - {name: offload, model: gpt-oss-120b, quant: native, gpu: rtx-4090,\n"
+        "     host: ryzen-9-9950x, n_cpu_moe: 24, context: 32768, kv_quant: q8_0,\n"
+        "     limits: {min_decode_tokens_per_s: 1}}\n"
+        "  - {name: served, model: qwen3-30b-a3b, gpu: h100, kv_quant: q8_0,\n"
+        "     limits: {min_decode_tokens_per_s: 1}}\n"
+    )
+    r = CliRunner().invoke(app, ["check", str(budgets)])
+    assert r.exit_code == 2
+    assert "budget 'served': field 'kv_quant'" in r.output and "Traceback" not in r.output
+    budgets.write_text(budgets.read_text().split("  - {name: served")[0])
+    assert CliRunner().invoke(app, ["check", str(budgets)]).exit_code == 0

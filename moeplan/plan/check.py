@@ -40,7 +40,7 @@ def _field(budget: Budget, field: str, call: Callable[[], T]) -> T:
 
 def evaluate_budget(budget: Budget) -> list[LimitResult]:
     from moeplan.hardware.gpus import resolve_gpu
-    from moeplan.memory.cache import state_dtype_bytes
+    from moeplan.memory.cache import require_cache_type_of, state_dtype_bytes
     from moeplan.memory.estimate import kv_dtype_bytes
     from moeplan.memory.quant import resolve_scheme
     from moeplan.memory.sizing import size_model
@@ -61,6 +61,7 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
             offloaded[name] = (None, "serving limits are not modelled with offload")
         return _limit_results(budget, offloaded)
     engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
+    _field(budget, "kv_quant", lambda: require_cache_type_of(budget.kv_quant, engine.id))
     fraction = budget.limits.get("max_memory_fraction", 0.9)
     explicit_layout = any(v is not None for v in (budget.tp, budget.ep, budget.pp))
     try:
@@ -206,6 +207,7 @@ def _offload_values(
     """Limits of a budget that names a host: one GPU plus host RAM (perf/offload.py). max_gpus
     is 1 when the placement fits, the memory fraction is the GPU's."""
     from moeplan.hardware.hosts import HOST_OPTIONS, custom_host, resolve_host, with_overrides
+    from moeplan.memory.cache import require_cache_type_of
     from moeplan.perf.offload import estimate_offload
     from moeplan.perf.offload_engines import resolve_offload_engine
 
@@ -225,6 +227,7 @@ def _offload_values(
     )
     engine_name = None if budget.engine == "vllm" else budget.engine  # vllm: the budget default
     engine = _field(budget, "engine", lambda: resolve_offload_engine(engine_name))
+    _field(budget, "kv_quant", lambda: require_cache_type_of(budget.kv_quant, engine.id))
     mode = "experts" if budget.offload == "none" else budget.offload
     r = _field(
         budget,
