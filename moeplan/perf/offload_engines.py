@@ -153,64 +153,7 @@ def cpu_threads(host: Host, engine: OffloadProfile) -> int:
     return host.cores
 
 
-# Checked for issue 15 and deliberately not priced (prompted by the held-out llama.cpp records):
-# the fixed cost of llama.cpp's CPU split per host MoE layer. ggml-cpu ends every node with a
-# ggml_barrier and MUL_MAT_ID has one more after quantizing its activations
-# (ggml-org/ggml@d99724f src/ggml-cpu/ggml-cpu.c); the scheduler keeps 3 MUL_MAT_ID + GLU (+3
-# ADD_ID where experts have biases, gpt-oss) on the CPU, the weights' MUL and the sum over experts
-# going to the GPU in its 'expand gpu up' pass (src/ggml-backend.cpp), so 7 or 10 barriers at
-# 3.04 us a node with 8 threads (ggml-org/llama.cpp PR 9598 test-barrier, EPYC); each of the two
-# backend changes of a layer waits on a blocking small copy (ggml_backend_sched_compute_splits),
-# 6-7 us a cudaMemcpy (NVIDIA/gdrcopy README). That is 34-43 us a layer; refitting
-# host_bw_efficiency on its one fitting record (36 host layers) absorbs it (0.80 -> 0.84) and the
-# held-out decode median goes 12.9% -> 13.7%. The held-out shortfall scales with the expert bytes
-# of a layer (4-17 us a MB across the 10900X, 7900 and 5900X runs), not with the layer count: those
-# runs read 2.5-4.0 GB/s of experts a thread, the fitting 14900K run 7.3, and ggml's MXFP4/Q4_K
-# AVX2 dot products decode ~13 GB/s a core at 4 GHz (instruction count of
-# ggml_vec_dot_mxfp4_q8_0), so neither a fixed per-layer cost nor the CPU's dot-product rate
-# separates them.
-#
-# Checked for issue 15 and deliberately not priced (prompted by the held-out ktransformers and
-# llama.cpp records on hosts with much bandwidth per core, which read 6-11 GB/s of experts a
-# thread; none of them sets anything): a per-thread dequant-matvec rate in place of the decode
-# t_cpu (int8 peak x KTRANSFORMERS_GEMM_EFFICIENCY: 67.5 G weights/s a core with AVX-512, 33.75
-# with AVX2). Independent measurements of the ggml kernels at n = 1 token:
-# - ggml-org/llama.cpp PR 27590 (2026-08-23), Ryzen 9 9950X (Zen 5), one core, data in cache:
-#   the shipped 256-bit Q5_K x Q8_K dot 3.61 cycles / 32 weights = 8.9 weights/cycle (6.1 B),
-#   Q6_K 2.84 = 11.3 (9.2 B); the PR's AVX-512 VNNI paths 10.6 and 16.2. At the 9950X's 4.3 GHz
-#   base clock (spec, flagged): 38-49 G weights/s a core, 26-40 GB/s.
-# - ikawrakow/ik_llama.cpp PR 54 (2024-09-14; a fork of the same ggml kernels, its baseline a
-#   mainline build): LLaMA-3.1-8B tg128 with mainline on a Ryzen 7950X (Zen 4), 4 threads, Q4_0
-#   11.25 t/s where the PR's kernel reaches 13.88, so the kernel limits: 7.5 G matvec weights a
-#   token -> 21 G weights/s a thread, 11.9 GB/s; 4.7 weights/cycle at the 4.5 GHz base clock,
-#   ~4 at the clock 4 threads run at (a lower bound either way: the step holds other work). On a
-#   Ryzen 5975WX (Zen 3, AVX2, 8 x DDR4-3200), 8 threads: Q4_0 11.90 vs 11.99 t/s, Q8_0 8.13 vs
-#   8.21 - a kernel 1.3-1.5x faster at pp512 moves tg under 1%, so 6.3 and 8.1 GB/s a thread
-#   (11.2 and 7.6 G weights/s) are not compute-bound.
-# - ggml-org/llama.cpp PR 28212 (i7-12700, DDR4): VNNI-fused Q4_K/Q5_K AVX2 dots, tg with 2 and
-#   8 threads neutral (~+1%): not compute-bound at 2 threads.
-# - FlashML-org/FreeToken PR 52 (another engine; 2 x Xeon Gold 6526Y, BF16 CPU MoE): AVX2 60.7,
-#   AVX-512F 64.9, AVX512-BF16 67.0, AMX 72.8 GB/s: memory-bound whatever the ISA's peak.
-# Not found: a kt-kernel / llamafile per-thread decode figure on an independent host (the one
-# bench_moe run found comes from a held-out record's own thread), Sapphire Rapids, Ice Lake,
-# Raptor Lake, MXFP4, IQ-type or BF16 matvec cycle counts; test-backend-ops CPU MUL_MAT n=1 posts
-# (PR 12216 IQ1_M on Zen 4, PR 22345 Q6_K) state no thread count. So the shipped AVX-512 figure
-# is 1.4-1.8x the in-cache rate of the shipped 256-bit code and the AVX2 one about that rate,
-# not ~5x too fast. Priced as threads x W weights/cycle x the base clock of the CPU each record
-# ran on (the catalog has no clocks; a what-if, not landed), the held-out decode median (12.9%
-# over 80) is untouched for W >= 6.5, unchanged at 5.5-6 (llama.cpp's own 17.9% -> ~17%,
-# ktransformers-v02 13.5% -> 12.7% at 5.5) and worse below: 14.1% at W = 4.7 (2 x EPYC 9135 +32%
-# -> +9%, EPYC 9274F +25% -> +4%, but Threadripper PRO 7965WX -4..-7% -> -11..-14%, i7-14700HX
-# -4..+18% -> -17..-3%, the i9-14900 VM rows +1..+12% -> -28..+6% although their tg rose 16-21%
-# for 20% faster memory), 26.2% at 3.8. The sources bracket W only loosely (an end-to-end lower
-# bound of ~4-4.7 on Zen 4, 8.9-11.3 for the kernel in cache on Zen 5): a W in the 5.5-6 window
-# would be chosen by the held-out records, not by a source, so no rate is landed. The BF16 rows
-# (Qwen3-30B on 16 threads of an EPYC 9355, +28..+52%) would bind only below ~2 weights/cycle.
-# What the 5975WX rows point to instead is a per-thread DRAM stream ceiling (outstanding misses x
-# 64 B / loaded latency), not priced: no per-platform single-core bandwidth source was read yet.
-# (Later landed in another form: perf/cpu_matvec.py caps llama.cpp's decode at mainline's
-# measured per-core tg rates of each block type, discussion 164's 2-thread rows, not at a
-# weights-per-cycle kernel figure; the W-per-cycle what-if above stays unpriced.)
+# What was checked for the host decode term and deliberately not priced: perf/cpu_matvec.py.
 OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
     p.id: p
     for p in (
