@@ -67,7 +67,7 @@ def require_cache_type_of(kv_quant: str, engine_id: str) -> None:
     if kv_quant in LLAMACPP_QUANTIZED_KV and engine_id != "llamacpp":
         raise MoeplanError(
             f"--kv-quant {kv_quant} is a llama.cpp cache type (-ctk/-ctv); engine '{engine_id}' "
-            "has none (use bf16, fp16, fp8 or int8)"
+            "has none (use bf16, fp16, fp8, int8 or fp32)"
         )
 
 

@@ -12,7 +12,6 @@ from moeplan.errors import MoeplanError
 from moeplan.memory.cache import (
     DEFAULT_STATE_DTYPE,
     KV_DTYPE_BYTES,
-    attention_kv_bytes,
     kv_bytes_per_sequence,
     kv_bytes_per_token_all_layers,
     kv_dtype_bytes,
@@ -39,12 +38,6 @@ DEFAULT_USABLE_FRACTION = 0.9
 
 ACTIVATION_BYTES = 2  # activations are BF16 in every engine modelled here
 LOGIT_BYTES = 4  # logits are materialized in FP32
-
-
-def kv_bytes_per_token_layer(spec: ModelSpec, kv_dtype_bytes: float) -> int:
-    """KV bytes one token costs in one layer of the model's main attention shape (see
-    cache.attention_kv_bytes; per-layer shapes are summed by kv_bytes_per_token)."""
-    return math.ceil(attention_kv_bytes(spec.attention, kv_dtype_bytes))
 
 
 def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16") -> int:

@@ -37,24 +37,41 @@ from moeplan.memory.cache import (
 )
 from moeplan.model.specs import AttentionKind, ModelSpec
 
+VEC_MAX_QUERY_TOKENS_ADA = 2
+"""Query tokens a step up to which fattn.cu@d99724f2 keeps a quantized cache on the vector kernel
+on Ada and later (cc >= 8.9; Ampere: 1); above, it converts K/V to F16 for the MMA kernel."""
+
+
+def _vec_limit(gpu: GPU) -> int:
+    """Ada, Hopper and Blackwell have FP8 tensor cores, Ampere and older none: the catalog's FP8
+    peak stands in for the compute capability >= 8.9 test of the kernel selection."""
+    return VEC_MAX_QUERY_TOKENS_ADA if gpu.fp8_flops else 1
+
 
 def vec_fa_reread_bytes(
-    spec: ModelSpec, context: float, kv_quant: str, gpu: GPU, sequences: float = 1
+    spec: ModelSpec,
+    context: float,
+    kv_quant: str,
+    gpu: GPU,
+    sequences: float = 1,
+    tokens_per_sequence: int = 1,
 ) -> float:
-    """Bytes llama.cpp's CUDA vector FA kernel reads in one decode step beyond one pass over a
-    quantized K/V cache of one sequence at `context` tokens: each layer's K/V over its span
-    (decode_span) x (query heads per KV head - 1). 0 for F16/BF16 caches, MLA layers, GPUs
-    other than NVIDIA and more than one sequence a step (priced at batch 1 only)."""
-    if kv_quant not in LLAMACPP_QUANTIZED_KV or sequences != 1:
-        return 0.0
-    if gpu.vendor.lower() != "nvidia":
+    """Bytes llama.cpp's CUDA flash attention reads in one decode step of `sequences` sequences
+    at `context` tokens beyond one pass over their quantized K/V cache. While the step's query
+    tokens fit the vector kernel (1; 2 from Ada on), each layer's K/V over its span
+    (decode_span) again x (query heads per KV head - 1); above, the MMA kernel's conversion of
+    the cache to F16 (an F16 write and an F16 read, 2 x 2 / bytes-per-value of the quantized
+    bytes; from the kernel selection, not checked against a measurement). 0 for F16/BF16
+    caches, MLA layers and GPUs other than NVIDIA."""
+    if kv_quant not in LLAMACPP_QUANTIZED_KV or gpu.vendor.lower() != "nvidia":
         return 0.0
     b = kv_dtype_bytes(kv_quant)
+    vec = sequences * tokens_per_sequence <= _vec_limit(gpu)
     extra = 0.0
     for attn, window, chunked, n in read_groups(spec):
         if attn.kind is AttentionKind.MLA or not attn.num_kv_heads:
             continue
-        group = attn.num_heads / attn.num_kv_heads
+        factor = attn.num_heads / attn.num_kv_heads - 1 if vec else 2 * 2 / b
         tokens = decode_span(int(context), window, chunked)
-        extra += n * attention_kv_bytes(attn, b) * tokens * (group - 1)
-    return extra
+        extra += n * attention_kv_bytes(attn, b) * tokens * factor
+    return sequences * extra

@@ -245,7 +245,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "ktransformers",
             "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
             "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
-            gpu_engine=ENGINES["llamacpp"],
+            gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
             host_bw_efficiency=0.54,
             numa_extra_socket_gain=0.5,
             numa_replicates_experts=True,

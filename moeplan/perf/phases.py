@@ -329,7 +329,7 @@ def stage_pass(
     if decode and rates.engine.vec_fa_quantized_kv and layout.tp == 1:
         context_end = context_start + new_tokens_per_seq
         reread = frac * vec_fa_reread_bytes(
-            spec, context_end, setup.kv_quant, setup.gpu, sequences_per_group
+            spec, context_end, setup.kv_quant, setup.gpu, sequences_per_group, new_tokens_per_seq
         )
     if rates.measured is not None:
         phase.notes.extend(n for n in rates.measured.notes if n not in phase.notes)

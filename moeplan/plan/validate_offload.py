@@ -123,6 +123,13 @@ def record_sampler(field: object) -> SamplerSettings | None:
     return SamplerSettings(**field)
 
 
+def record_kv_quant(field: object) -> str:
+    """A record's `kv_quant` (llama.cpp's -ctk/-ctv, or bf16 when not stated), case-free."""
+    if not isinstance(field, str):
+        raise MoeplanError(f"offload record kv_quant must be a cache type name, got {field!r}")
+    return field.lower()
+
+
 def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
     """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
     the speed of a run that ran even where moeplan sizes it over its GPU)."""
@@ -152,7 +159,7 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
         1,
         how["input_len"],
         how["output_len"],
-        how.get("kv_quant", "bf16"),
+        record_kv_quant(how.get("kv_quant", "bf16")),
         speed_when_over_gpu=speed_when_over_gpu,
     )
 
@@ -168,7 +175,10 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
     )
     if "skip" in how:
         return OffloadValidation(predicted=None, engine="", skipped=how["skip"], **base)
-    report = report_for(how, speed_when_over_gpu=rec["metric"] in SPEED_METRICS)
+    try:
+        report = report_for(how, speed_when_over_gpu=rec["metric"] in SPEED_METRICS)
+    except MoeplanError as exc:
+        raise MoeplanError(f"offload record '{rec['id']}': {exc}") from None
     placement = report.placement
     if rec["metric"] == "fit":
         fit = placement.fits_gpu if how.get("fit_scope") == "gpu" else report.fits
