@@ -1,5 +1,5 @@
-"""llama.cpp's CUDA flash attention in a batch-1 decode step with a quantized K/V cache: what it
-reads beyond one pass over the cache.
+"""llama.cpp's CUDA flash attention in a decode step with a quantized K/V cache: what it reads
+beyond one pass over the cache.
 
 At one token a sequence, a quantized cache (-ctk/-ctv q8_0, q4_0, ...) always runs the vector FA
 kernel, in every mainline build from PR 7527 (2024-06-01) through 2026-09: the MMA kernel needs
@@ -16,9 +16,10 @@ Checked against published depth sweeps (mainline Qwen3-235B-A22B, 64 query / 4 K
 A6000 q8_0, ik_llama.cpp PR 370, 10.21 -> 9.05 -> 8.09 -> 6.41 tok/s at N_KV 0 / 8192 / 16384
 / 32256, and RTX 3090 rows of discussion 357; a 27B hybrid, 16 full-attention layers of 24
 query / 4 KV heads, on an RTX 3090 and an RTX 5090, TheTom/llama-cpp-turboquant issue 102,
-F16 vs q8_0 to 55k): the per-token slope
-of q8_0 decode is the quantized K/V bytes x the group size / DRAM bandwidth within -9..+14%,
-where one read at DRAM bandwidth is 7-16x short; F16 sweeps fit one read within -1..+2%.
+F16 vs q8_0 to 55k): the per-token slope of q8_0 decode is the quantized K/V bytes x the
+group size / DRAM bandwidth within -9..+14%, where one read at DRAM bandwidth is 7-16x short;
+F16 sweeps fit one read within -1..+2%. Above the vector kernel's query tokens a step the cache
+is converted to F16 for the MMA kernel (vec_fa_reread_bytes).
 Limits: where a layer's whole K/V fits in L2 (RTX 5090's 96 MB below ~8k tokens) the re-reads
 partly hit the cache and this overprices; q4_0 is priced by its bytes (no CUDA q4_0 depth sweep
 was found; a dequantization-bound kernel would make it cost about what q8_0 does); MLA caches
@@ -50,7 +51,7 @@ def _vec_limit(gpu: GPU) -> int:
 
 def vec_fa_reread_bytes(
     spec: ModelSpec,
-    context: float,
+    context: int,
     kv_quant: str,
     gpu: GPU,
     sequences: float = 1,
@@ -72,6 +73,6 @@ def vec_fa_reread_bytes(
         if attn.kind is AttentionKind.MLA or not attn.num_kv_heads:
             continue
         factor = attn.num_heads / attn.num_kv_heads - 1 if vec else 2 * 2 / b
-        tokens = decode_span(int(context), window, chunked)
+        tokens = decode_span(context, window, chunked)
         extra += n * attention_kv_bytes(attn, b) * tokens * factor
     return sequences * extra
