@@ -151,3 +151,29 @@ def matvec_core_s(bytes_by_format: dict[str, float], host: Host, threads: int) -
 # (Later landed in another form: this module caps llama.cpp's decode at mainline's
 # measured per-core tg rates of each block type, discussion 164's 2-thread rows, not at a
 # weights-per-cycle kernel figure; the W-per-cycle what-if above stays unpriced.)
+#
+# Checked for issue 15 and deliberately not priced (session of 2026-12-05, prompted by the same
+# few-threads-on-a-big-socket records: Qwen3-30B BF16 on 16 threads of an EPYC 9355, 31 threads on
+# 2 x EPYC 9135): a per-thread DRAM read ceiling, min(socket read, threads x one core's read rate)
+# before the engine's efficiency. The mechanism is sourced (J. McCalpin, "Single-core memory
+# bandwidth: latency, bandwidth and concurrency", 2025-02-17: one core's bandwidth is set by its
+# misses in flight over the latency, more or faster channels make "no difference"), the value is
+# not. One-thread figures found: STREAM Copy 50.3 GB/s on 2 x EPYC 9654 (Zen 4) and 51.3 GB/s on
+# 2 x EPYC 9755 (Zen 5), DDR5-4800 (SUSE/suse-best-practices, xml/MAIN-SBP-AMD-EPYC-4-SLES15SP4.xml
+# @02f87af and MAIN-SBP-AMD-EPYC-5-SLES15SP6.xml @13d7719) - STREAM's counted bytes, so 25.6-51 GB/s
+# of reads depending on whether its stores bypass the cache (not stated); the Zen 2 EPYC 7402
+# read-only sweep of kvcache-ai/ktransformers PR 2175 (1 thread 19.9 GB/s, one CCD ~37 GB/s). No
+# one- or few-thread read figure of any Zen 4/5 server part, Threadripper 7000 or Xeon was
+# retrieved. What-if over the validated records (leave-one-out refits): a 51.3 GB/s ceiling binds
+# nowhere (9.7% over 104 unchanged); 25.6 GB/s moves ktransformers 8.7% -> 8.3% (EPYC 9355 BF16
+# +40..+67% -> +16..+38%, 2 x EPYC 9135 +32.8% -> +6.2%) but the llama.cpp Kimi-K2 run on
+# 2 x EPYC 9355 (16 threads a socket) -2.8% -> -16.4%, llama.cpp 11.0% -> 12.8%, all 9.7%
+# unchanged. Taking the low end of a 2x-wide reading because it helps would be fitting, so nothing
+# is priced; a one-thread read-only figure of a Zen 4/5 server core (McCalpin's figures, Chips and
+# Cheese's EPYC 9355P charts) would settle it.
+# Also checked: fabric links of few-CCD EPYCs. The EPYC 9355P is 8 CCDs x 4 cores, each CCD on
+# GMI-Wide (64 B a cycle each way; Chips and Cheese, "AMD's EPYC 9355P: Inside a 32 Core Zen 5
+# Server Chip"), ~1 TB/s of links: they do not bind. An EPYC 9135's lscpu shows "L3 64 MiB
+# (4 instances)" (a published 'MSB-PMC03 Cluster - Host Inventory', three 9135 nodes, 2026-04-30),
+# so CCD counts cannot be read off L3 / 32 MB; with no source for its link width or FCLK, no
+# EPYC entry gets a CCD cap.
