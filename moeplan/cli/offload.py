@@ -3,6 +3,7 @@ helper that turns them into a host and an offload report."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -67,6 +68,14 @@ PcieLanesOpt = Annotated[
 DiskOpt = Annotated[
     float | None,
     typer.Option("--disk-gbps", help="Disk read speed, GB/s, for the RAM-short (mmap) estimate."),
+]
+GpuReservedOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--gpu-reserved-gb",
+        help="GPU memory other processes already hold (a desktop on the card: nvidia-smi before "
+        "the engine starts), decimal GB; off the GPU's capacity. Default 0 (a headless card).",
+    ),
 ]
 UbatchOpt = Annotated[
     int | None,
@@ -191,6 +200,17 @@ class HostArgs:
     disk_gbps: float | None = None
     host_mem_measured_gbps: float | None = None
     prompt: PromptArgs = PromptArgs()
+    gpu_reserved_gb: float | None = None
+
+    def gpu_reserved_bytes(self) -> int:
+        """--gpu-reserved-gb in bytes (0 when not given); a number that is not finite and
+        non-negative is refused."""
+        value = self.gpu_reserved_gb
+        if value is None:
+            return 0
+        if not math.isfinite(value) or value < 0:
+            raise MoeplanError(f"--gpu-reserved-gb must be 0 or more, got {value}")
+        return round(value * 1e9)
 
     @property
     def host_given(self) -> bool:
@@ -292,4 +312,5 @@ def offload_report(
         args.pcie(),
         disk,
         with_speed,
+        gpu_reserved_bytes=args.gpu_reserved_bytes(),
     )

@@ -31,6 +31,7 @@ from moeplan.cli.common import (
 from moeplan.cli.offload import (
     CacheLensOpt,
     DiskOpt,
+    GpuReservedOpt,
     HostArgs,
     HostCoresOpt,
     HostMemMeasuredOpt,
@@ -95,6 +96,7 @@ def latency(
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_mem_measured_gbps: HostMemMeasuredOpt = None,
+    gpu_reserved_gb: GpuReservedOpt = None,
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
@@ -159,17 +161,19 @@ def latency(
             cache_lens,
             SamplerArgs(top_k, top_p, min_p, sampler_era, no_sampler),
         ),
+        gpu_reserved_gb,
     )
     prompt_flags = (
         ubatch is not None,
+        gpu_reserved_gb is not None,
         no_op_offload,
         kt_gpu_prefill_threshold is not None,
         cache_lens is not None,
     )
     if any(prompt_flags) and not host_args.wanted:
         raise MoeplanError(
-            "--ubatch, --no-op-offload, --kt-gpu-prefill-threshold and --cache-lens describe an "
-            "offload run; add --offload or --n-cpu-moe"
+            "--ubatch, --gpu-reserved-gb, --no-op-offload, --kt-gpu-prefill-threshold and "
+            "--cache-lens describe an offload run; add --offload or --n-cpu-moe"
         )
     if host_args.prompt.sampler.given and not host_args.wanted:
         from moeplan.perf.llamacpp_sampler import SAMPLER_FLAGS

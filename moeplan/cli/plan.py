@@ -22,6 +22,7 @@ from moeplan.cli.common import (
     split_schemes,
 )
 from moeplan.cli.offload import (
+    GpuReservedOpt,
     HostArgs,
     HostCoresOpt,
     HostMemMeasuredOpt,
@@ -90,6 +91,7 @@ def plan(
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_mem_measured_gbps: HostMemMeasuredOpt = None,
+    gpu_reserved_gb: GpuReservedOpt = None,
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
@@ -156,9 +158,11 @@ def plan(
     targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
     host_args = HostArgs(
         "auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
-        host_mem_measured_gbps=host_mem_measured_gbps,
+        host_mem_measured_gbps=host_mem_measured_gbps, gpu_reserved_gb=gpu_reserved_gb,
     )  # fmt: skip
     offload = None
+    if gpu_reserved_gb is not None and not host_args.host_given:
+        raise MoeplanError("--gpu-reserved-gb sizes offload candidates: add --host")
     if host_args.host_given:
         from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
         from moeplan.plan.offload_plan import plan_offload
@@ -177,6 +181,7 @@ def plan(
             concurrency,
             targets,
             kv_quant,
+            host_args.gpu_reserved_bytes(),
         )
         engine = "llamacpp" if engine == "ktransformers" else engine
     result = run_plan(

@@ -31,6 +31,7 @@ from moeplan.cli.common import (
 )
 from moeplan.cli.offload import (
     CacheLensOpt,
+    GpuReservedOpt,
     HostArgs,
     HostCoresOpt,
     HostMemMeasuredOpt,
@@ -70,6 +71,7 @@ def size(
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_mem_measured_gbps: HostMemMeasuredOpt = None,
+    gpu_reserved_gb: GpuReservedOpt = None,
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
@@ -112,7 +114,7 @@ def size(
     host_args = HostArgs(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
         host_mem_measured_gbps=host_mem_measured_gbps,
-        prompt=PromptArgs(ubatch, cache_lens=cache_lens),
+        prompt=PromptArgs(ubatch, cache_lens=cache_lens), gpu_reserved_gb=gpu_reserved_gb,
     )  # fmt: skip
     if (ubatch is not None or cache_lens is not None) and not host_args.wanted:
         raise MoeplanError(
@@ -138,8 +140,10 @@ def size(
         )
         emit(offload_tables(offloaded), out, offload_json(offloaded))
         return
-    if host_args.host_given or engine is not None:
-        raise MoeplanError("--host and --engine describe an offload: add --offload experts|auto")
+    if host_args.host_given or engine is not None or gpu_reserved_gb is not None:
+        raise MoeplanError(
+            "--host, --engine and --gpu-reserved-gb describe an offload: add --offload experts|auto"
+        )
     if calibration:
         from moeplan.perf.calibration import load_calibration
 

@@ -312,10 +312,12 @@ def estimate_offload(
     disk_bytes_per_s: float = DEFAULT_DISK_BYTES_PER_S,
     with_speed: bool = True,
     speed_when_over_gpu: bool = False,
+    gpu_reserved_bytes: int = 0,
 ) -> OffloadReport:
     """Placement, fit and (with_speed) decode/prompt tokens/s for one GPU plus a host. The speed
     is priced only when the GPU part fits, unless `speed_when_over_gpu` (a published run that
-    ran though moeplan sizes it over its GPU: its speed is still a question)."""
+    ran though moeplan sizes it over its GPU: its speed is still a question). `gpu_reserved_bytes`:
+    VRAM other processes hold, off the GPU's capacity (offload_placement.require_gpu_reserve)."""
     if mode not in MODES:
         raise MoeplanError(f"--offload must be one of {', '.join(MODES)}, got '{mode}'")
     require_cache_type_of(kv_quant, engine.id)
@@ -328,10 +330,14 @@ def estimate_offload(
     if mode == "auto":
         if n_cpu_moe is not None:
             raise MoeplanError("--offload auto finds --n-cpu-moe itself; pass one or the other")
-        placement = auto_n_cpu_moe(spec, scheme, gpu, host, engine, context, batch, kv_quant)
+        placement = auto_n_cpu_moe(
+            spec, scheme, gpu, host, engine, context, batch, kv_quant, gpu_reserved_bytes
+        )
     else:
         k = spec.num_layers if n_cpu_moe is None and mode == "experts" else (n_cpu_moe or 0)
-        placement = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant)
+        placement = place(
+            spec, scheme, gpu, host, engine, k, context, batch, kv_quant, False, gpu_reserved_bytes
+        )
     link, link_desc = host_link_bytes_per_s(gpu, pcie)
     notes = [f"host link {link_desc}: {link / 1e9:.1f} GB/s per direction"]
     if host.unified_memory:

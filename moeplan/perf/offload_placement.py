@@ -36,11 +36,12 @@ class Placement:
     kv_cache_bytes: int
     compute_buffer_bytes: int
     cuda_context_bytes: int
-    gpu_capacity_bytes: int  # GPU memory less the engine's free margin
+    gpu_capacity_bytes: int  # GPU memory less the engine's free margin and gpu_reserved_bytes
     host_expert_bytes: int  # one copy
     host_bytes: int  # expert copies (one per socket when the engine replicates)
     host_reserve_bytes: int
     host_ram_bytes: int
+    gpu_reserved_bytes: int = 0  # VRAM other processes hold (a desktop on the card), user-given
 
     @property
     def gpu_bytes(self) -> int:
@@ -111,6 +112,17 @@ def moe_layers_before(spec: ModelSpec, k: int) -> int:
     return sum(1 for layer in spec.layers[:k] if layer.is_moe)
 
 
+def require_gpu_reserve(gpu_reserved_bytes: int, gpu: GPU) -> None:
+    """VRAM other processes hold must be a whole, non-negative byte count below the GPU's memory
+    (a desktop session on the card: ~0.5-1.5 GiB, Windows more; nvidia-smi shows it before the
+    engine starts). Given by the user: moeplan cannot know what else runs on the card."""
+    if gpu_reserved_bytes < 0 or gpu_reserved_bytes >= gpu.memory_bytes:
+        raise MoeplanError(
+            f"GPU memory held by other processes (--gpu-reserved-gb) must be 0 or more and "
+            f"below {gpu.id}'s {gpu.memory_bytes / 1e9:.1f} GB, got {gpu_reserved_bytes / 1e9:g}"
+        )
+
+
 def place(
     spec: ModelSpec,
     scheme: QuantScheme,
@@ -122,11 +134,14 @@ def place(
     batch: int = 1,
     kv_quant: str = "bf16",
     fit_margin: bool = False,
+    gpu_reserved_bytes: int = 0,
 ) -> Placement:
     """Bytes on the GPU and in host RAM with the routed experts of layers 0..n_cpu_moe-1 in RAM.
-    `fit_margin`: keep the engine's --fit margin free (when K is chosen to fit, not given)."""
+    `fit_margin`: keep the engine's --fit margin free (when K is chosen to fit, not given).
+    `gpu_reserved_bytes`: VRAM other processes already hold (require_gpu_reserve)."""
     if n_cpu_moe < 0:
         raise MoeplanError(f"--n-cpu-moe must be 0 or more, got {n_cpu_moe}")
+    require_gpu_reserve(gpu_reserved_bytes, gpu)
     n_cpu_moe = min(n_cpu_moe, spec.num_layers)  # llama.cpp takes a larger K (-ncmoe 999) as all
     counts = count_params(spec)
     by_component = {**weights_bytes_by_component(spec, scheme, counts), "mtp": 0}
@@ -155,11 +170,14 @@ def place(
             spec, scheme, engine, context, batch, host_layers
         ),
         cuda_context_bytes=engine.gpu_process_bytes,
-        gpu_capacity_bytes=gpu.memory_bytes - (engine.gpu_margin_bytes if fit_margin else 0),
+        gpu_capacity_bytes=gpu.memory_bytes
+        - gpu_reserved_bytes
+        - (engine.gpu_margin_bytes if fit_margin else 0),
         host_expert_bytes=host_experts,
         host_bytes=host_experts * copies + embedding,
         host_reserve_bytes=HOST_RESERVE_BYTES,
         host_ram_bytes=host.ram_bytes,
+        gpu_reserved_bytes=gpu_reserved_bytes,
     )
 
 
@@ -172,12 +190,15 @@ def auto_n_cpu_moe(
     context: int,
     batch: int = 1,
     kv_quant: str = "bf16",
+    gpu_reserved_bytes: int = 0,
 ) -> Placement:
     """The smallest K whose GPU part fits (what llama.cpp --fit does for MoE weights); K = every
     layer when even that does not fit (the placement then says so)."""
     last = None
     for k in range(spec.num_layers + 1):
-        last = place(spec, scheme, gpu, host, engine, k, context, batch, kv_quant, fit_margin=True)
+        last = place(
+            spec, scheme, gpu, host, engine, k, context, batch, kv_quant, True, gpu_reserved_bytes
+        )
         if last.fits_gpu:
             return last
     assert last is not None
@@ -213,6 +234,11 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
             f"{gpu.id} (weights {p.gpu_weight_bytes / gb:.1f}, KV {p.kv_cache_bytes / gb:.1f}, "
             f"compute buffer {p.compute_buffer_bytes / gb:.1f}, CUDA context "
             f"{p.cuda_context_bytes / gb:.1f})"
+            + (
+                f"; {p.gpu_reserved_bytes / gb:.1f} GB held by other processes"
+                if p.gpu_reserved_bytes
+                else ""
+            )
         )
     if not p.fits_host:
         held, room = _distinct_gb(p.host_bytes, p.host_capacity_bytes)

@@ -61,6 +61,7 @@ FIELDS = {
     "host_ram_gb": float,
     "host_cores": int,
     "host_sockets": int,
+    "gpu_reserved_gb": float,  # VRAM other processes hold (offload only), decimal GB
     "gpu_hour_usd": float,  # price per GPU-hour for max_usd_per_million_tokens
 }
 DEFAULT_OUTPUT = 128
@@ -98,11 +99,17 @@ class Budget:
     host_ram_gb: float | None = None
     host_cores: int | None = None
     host_sockets: int | None = None
+    gpu_reserved_gb: float | None = None
     gpu_hour_usd: float | None = None
 
     @property
     def offloaded(self) -> bool:
-        return self.host is not None or self.offload != "none" or self.n_cpu_moe is not None
+        return (
+            self.host is not None
+            or self.offload != "none"
+            or self.n_cpu_moe is not None
+            or self.gpu_reserved_gb is not None
+        )
 
     @property
     def input_len(self) -> int:
@@ -179,7 +186,7 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise _bad(where, name, f"field '{key}' must be {expected.__name__}, got {value!r}")
-        if isinstance(value, float) and value <= 0:
+        if isinstance(value, float) and not value > 0:  # NaN too
             raise _bad(where, name, f"field '{key}' must be positive, got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")

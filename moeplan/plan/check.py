@@ -210,6 +210,7 @@ def _offload_values(
     from moeplan.memory.cache import require_cache_type_of
     from moeplan.perf.offload import estimate_offload
     from moeplan.perf.offload_engines import resolve_offload_engine
+    from moeplan.perf.offload_placement import require_gpu_reserve
 
     if budget.host is None and budget.host_mem_gbps is None:
         raise MoeplanError(
@@ -229,6 +230,8 @@ def _offload_values(
     engine = _field(budget, "engine", lambda: resolve_offload_engine(engine_name))
     _field(budget, "kv_quant", lambda: require_cache_type_of(budget.kv_quant, engine.id))
     mode = "experts" if budget.offload == "none" else budget.offload
+    reserved = round((budget.gpu_reserved_gb or 0.0) * 1e9)
+    _field(budget, "gpu_reserved_gb", lambda: require_gpu_reserve(reserved, gpu))
     r = _field(
         budget,
         "offload",
@@ -244,6 +247,7 @@ def _offload_values(
             budget.input_len,
             budget.output,
             budget.kv_quant,
+            gpu_reserved_bytes=reserved,
         ),
     )
     p = r.placement

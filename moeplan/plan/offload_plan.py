@@ -56,8 +56,10 @@ def plan_offload(
     concurrency: int,
     targets: Targets,
     kv_quant: str = "bf16",
+    gpu_reserved_bytes: int = 0,
 ) -> list[OffloadCandidate]:
-    """Every GPU kind x scheme with `--offload auto`, accepted ones first by tokens/s."""
+    """Every GPU kind x scheme with `--offload auto`, accepted ones first by tokens/s
+    (`gpu_reserved_bytes`: VRAM other processes hold on each card)."""
     out = []
     for gpu in gpus:
         for scheme in schemes:
@@ -74,6 +76,7 @@ def plan_offload(
                     input_len,
                     output_len,
                     kv_quant,
+                    gpu_reserved_bytes=gpu_reserved_bytes,
                 )
             except MoeplanError as exc:
                 raise MoeplanError(f"offload on {gpu.id} with {scheme.id}: {exc}") from None

@@ -48,6 +48,7 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "compute_buffer_bytes": p.compute_buffer_bytes,
             "cuda_context_bytes": p.cuda_context_bytes,
             "gpu_capacity_bytes": p.gpu_capacity_bytes,
+            "gpu_reserved_bytes": p.gpu_reserved_bytes,
             "host_expert_bytes": p.host_expert_bytes,
             "host_reserve_bytes": p.host_reserve_bytes,
             "host_ram_bytes": p.host_ram_bytes,
@@ -134,6 +135,11 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         ["GPU: KV cache", gb(p.kv_cache_bytes)],
         ["GPU: compute buffers + CUDA context", gb(p.compute_buffer_bytes + p.cuda_context_bytes)],
         ["GPU: total / usable", f"{gb(p.gpu_bytes)} / {gb(p.gpu_capacity_bytes)}"],
+        *(
+            [["GPU: held by other processes", gb(p.gpu_reserved_bytes)]]
+            if p.gpu_reserved_bytes
+            else []
+        ),
         ["RAM: routed experts", gb(p.host_bytes)],
         ["RAM: OS and runtime reserve", gb(p.host_reserve_bytes)],
         [
