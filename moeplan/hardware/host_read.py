@@ -73,6 +73,12 @@ MEASURED_READ_FRACTIONS: dict[str, tuple[float, str]] = {
         MESS_NEW + "HPC/Intel-GNR/RDIMMS/AVX512/processed/memory_curves.csv: Xeon 6980P, "
         "12 x DDR5-6400 RDIMM (614.4 GB/s), 561.3 GB/s",
     ),
+    "granite-rapids-mrdimm": (
+        750.04 / 844.8,
+        MESS_NEW + "HPC/Intel-GNR/MRDRIMMS/AVX2/processed/memory_curves.csv: Xeon 6980P, "
+        "12 x MRDIMM-8800 (844.8 GB/s), 750.04 GB/s (the MRDIMM ceiling is reached at a lower "
+        "fraction than RDIMM's 0.914)",
+    ),
     "genoa": (
         765 / 921.6,
         "github:MicrosoftDocs/azure-docs articles/virtual-machines/hbv4-performance.md: STREAM "
@@ -102,10 +108,19 @@ measured (a read or copy benchmark over all cores). Catalog hosts name their fam
 not listed: its limit is the CCD link (ccd_read_limit_bytes_per_s), not the DRAM."""
 
 
+MEMORY_VARIANTS = frozenset({"granite-rapids-mrdimm"})
+"""Families that are another memory on a platform already listed (Granite Rapids with MRDIMMs):
+looked up like any family, left out of the unmeasured median so that it counts each platform
+once."""
+
+
 def unmeasured_read_fraction() -> float:
     """Fraction of theoretical bandwidth assumed for a platform with no published read figure:
-    the median of MEASURED_READ_FRACTIONS (a typical CPU, not any one record's host)."""
-    values = sorted(f for f, _ in MEASURED_READ_FRACTIONS.values())
+    the median of MEASURED_READ_FRACTIONS over platforms (MEMORY_VARIANTS left out; a typical
+    CPU, not any one record's host)."""
+    values = sorted(
+        f for name, (f, _) in MEASURED_READ_FRACTIONS.items() if name not in MEMORY_VARIANTS
+    )
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
