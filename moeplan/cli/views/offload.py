@@ -135,11 +135,6 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         ["GPU: KV cache", gb(p.kv_cache_bytes)],
         ["GPU: compute buffers + CUDA context", gb(p.compute_buffer_bytes + p.cuda_context_bytes)],
         ["GPU: total / usable", f"{gb(p.gpu_bytes)} / {gb(p.gpu_capacity_bytes)}"],
-        *(
-            [["GPU: held by other processes", gb(p.gpu_reserved_bytes)]]
-            if p.gpu_reserved_bytes
-            else []
-        ),
         ["RAM: routed experts", gb(p.host_bytes)],
         ["RAM: OS and runtime reserve", gb(p.host_reserve_bytes)],
         [
@@ -152,6 +147,8 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             f"{'yes' if p.fits_host else 'no'})",
         ],
     ]
+    if p.gpu_reserved_bytes:
+        rows.insert(4, ["GPU: held by other processes", gb(p.gpu_reserved_bytes)])
     t = Table(title, ["placement", "bytes"], rows)
     t.notes.append(r.reason)
     tables = [t]
