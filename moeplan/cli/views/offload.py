@@ -130,11 +130,13 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         f"({r.host.sockets} socket(s), {r.host.cores} cores), {r.engine.id}, "
         f"--n-cpu-moe {p.n_cpu_moe} ({p.host_moe_layers} MoE layers' experts in RAM)"
     )
+    reserved = [["GPU: held by other processes", gb(p.gpu_reserved_bytes)]]
     rows: list[list[Any]] = [
         ["GPU: weights", gb(p.gpu_weight_bytes)],
         ["GPU: KV cache", gb(p.kv_cache_bytes)],
         ["GPU: compute buffers + CUDA context", gb(p.compute_buffer_bytes + p.cuda_context_bytes)],
         ["GPU: total / usable", f"{gb(p.gpu_bytes)} / {gb(p.gpu_capacity_bytes)}"],
+        *(reserved if p.gpu_reserved_bytes else []),
         ["RAM: routed experts", gb(p.host_bytes)],
         ["RAM: OS and runtime reserve", gb(p.host_reserve_bytes)],
         [
@@ -147,8 +149,6 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             f"{'yes' if p.fits_host else 'no'})",
         ],
     ]
-    if p.gpu_reserved_bytes:
-        rows.insert(4, ["GPU: held by other processes", gb(p.gpu_reserved_bytes)])
     t = Table(title, ["placement", "bytes"], rows)
     t.notes.append(r.reason)
     tables = [t]
