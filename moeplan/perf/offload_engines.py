@@ -162,7 +162,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.65,
+            host_bw_efficiency=0.64,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -225,18 +225,19 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "ikawrakow/ik_llama.cpp discussion 164; AVX2-only cores x0.62 from llama.cpp PR "
                 "23309)",
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
-                "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid "
-                "point of least median |error| over every one-socket llama.cpp decode run in the "
-                "record files (plan/offload_refit.py; 0.01 grid): 0.65 over 55 runs since the "
+                "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid point "
+                "of least median |error| over every one-socket llama.cpp decode run in the record "
+                "files (plan/offload_refit.py; 0.01 grid): 0.64 over 55 runs since the i5-12600K "
+                "box's runs read its RAM at the 2000 MT/s its post's update names; 0.65 since the "
                 "CPU sampler is priced (perf/llamacpp_sampler.py: llama-server runs take ~0.1-0.2 "
-                "ms a token longer, llama-bench runs none), 0.63 before it (0.69 while "
-                "Raptor Lake read 0.82 of theoretical, an all-core memcpy, not a read). 0.80 while "
-                "its one fitting record was the i9-14900K gpt-oss-120b run (RAM speed not "
-                "stated); 0.63 under rule 3's first estimator (the median implied value). Not "
-                "fitted, a ceiling for comparison: dense CPU-only decode reaches 0.75 of "
-                "theoretical (ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 "
-                "dual channel; Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s), and "
-                "CPU-only MoE decode reads its active experts at the dense rate "
+                "ms a token longer, llama-bench runs none), 0.63 before it (0.69 while Raptor Lake"
+                " read 0.82 of theoretical, an all-core memcpy, not a read). 0.80 while its one "
+                "fitting record was the i9-14900K gpt-oss-120b run (RAM speed not stated); 0.63 "
+                "under rule 3's first estimator (the median implied value). Not fitted, a ceiling "
+                "for comparison: dense CPU-only decode reaches 0.75 of theoretical "
+                "(ggml-org/llama.cpp issue 19480: Ryzen AI 9 HX PRO 370, DDR5-5600 dual channel; "
+                "Qwen2.5-Coder-32B Q4_K_M, 19 GB, 3.54 tok/s = 67 GB/s), and CPU-only MoE decode "
+                "reads its active experts at the dense rate "
                 "(inventivehq.com/blog/moe-on-cpu-benchmark, i7-8700: Qwen3-30B-A3B Q4_K_M 21.3 "
                 "GB/s vs dense 1.5-8B Q4_K_M 20.7-22.9 GB/s)",
             ),
