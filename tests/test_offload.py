@@ -38,6 +38,7 @@ from moeplan.plan.validate_offload import validate_offload_all, verdicts
 runner = CliRunner()
 LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
 KTRANS = OFFLOAD_ENGINES["ktransformers"]
+V03 = OFFLOAD_ENGINES["ktransformers-v03"]
 OFFLOAD_LATENCY = [
     "latency",
     "gpt-oss-120b",
@@ -192,10 +193,10 @@ def test_gptoss_gguf_bytes_match_the_loader_log():
     assert total / (1 << 30) == pytest.approx(59.02, rel=0.01)
 
 
-def test_ktransformers_copies_experts_on_each_socket():
+def test_ktransformers_v03_copies_experts_on_each_socket():
     spec, scheme = _setup("deepseek-v3", "q4_k_m")
     host = with_overrides(resolve_host("xeon-gold-6454s"), sockets=2)
-    p = place(spec, scheme, resolve_gpu("rtx-4090"), host, KTRANS, 61, 4096)
+    p = place(spec, scheme, resolve_gpu("rtx-4090"), host, V03, 61, 4096)
     assert p.host_bytes == 2 * p.host_expert_bytes
     single = place(spec, scheme, resolve_gpu("rtx-4090"), host, LLAMACPP, 61, 4096)
     # llama.cpp: one copy, plus the input embedding it always keeps in RAM
@@ -409,14 +410,14 @@ def test_ktransformers_v02_has_no_amx_prompt_kernel():
     assert (
         replace(
             v02,
-            id="ktransformers",
+            id="ktransformers-v03",
             matrix_units=True,
             gpu_formats=(),
             input_embedding_on_host=False,
-            description=KTRANS.description,
-            sources=KTRANS.sources,
+            description=V03.description,
+            sources=V03.sources,
         )
-        == KTRANS
+        == V03
     )
 
 

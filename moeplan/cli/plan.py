@@ -164,12 +164,10 @@ def plan(
     if gpu_reserved_gb is not None and not host_args.host_given:
         raise MoeplanError("--gpu-reserved-gb sizes offload candidates: add --host")
     if host_args.host_given:
-        from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
+        from moeplan.perf.offload_engines import offload_engine_or_default
         from moeplan.plan.offload_plan import plan_offload
 
-        offload_engine = resolve_offload_engine(
-            engine if engine.lower().replace(".", "") in OFFLOAD_ENGINES else None
-        )
+        offload_engine, engine = offload_engine_or_default(engine)
         offload = plan_offload(
             spec,
             schemes,
@@ -183,7 +181,6 @@ def plan(
             kv_quant,
             host_args.gpu_reserved_bytes(),
         )
-        engine = "llamacpp" if engine == "ktransformers" else engine
     result = run_plan(
         spec,
         schemes,

@@ -349,6 +349,11 @@ def estimate_offload(
         notes.append(
             f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets"
         )
+    elif engine.numa_local_reads and host.sockets > 1:
+        notes.append(
+            f"{engine.id} splits every host expert over the {host.sockets} sockets' memory "
+            "(one copy, a thread pool per NUMA node)"
+        )
     speed, host_bw = None, host_bandwidth_reached(host, engine)
     if with_speed and (placement.fits_gpu or speed_when_over_gpu):
         speed, host_bw = offload_speed(

@@ -28,6 +28,11 @@ from moeplan.perf.offload_prefill import (
     KTRANSFORMERS_PREFILL_SOURCE,
     LLAMACPP_OP_OFFLOAD_SOURCE,
 )
+from moeplan.perf.offload_sources import (
+    KT_KERNEL_NUMA_SOURCE,
+    KT_USE_NUMA_SOURCE,
+    LLAMACPP_DEFAULT_THREADS_SOURCE,
+)
 
 GIB = 1 << 30
 
@@ -66,6 +71,7 @@ class OffloadProfile:
     host_bw_efficiency: float  # of one socket's achievable read bandwidth, expert matvecs
     numa_extra_socket_gain: float  # share of each further socket's bandwidth that adds
     numa_replicates_experts: bool  # a copy of the host experts on every socket
+    numa_local_reads: bool  # each socket's threads read experts from their own node's memory
     cpu_compute_efficiency: float  # of the int8 peak, expert GEMMs in prefill
     matrix_units: bool  # uses AMX tiles for prefill GEMMs where the host has them
     pcie_efficiency: float  # of the link, streaming expert weights to the GPU
@@ -134,15 +140,6 @@ KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
 """ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
 on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) = 0.27 of peak."""
 
-LLAMACPP_DEFAULT_THREADS_SOURCE = (
-    "ggml-org/llama.cpp@17fce9be15411587700cda558a626e9f53e54a0b common/common.cpp: with no -t, "
-    "postprocess_cpu_params sets n_threads = cpu_get_num_math(); on x86-64 Linux with a hybrid "
-    "CPU (CPUID 7 EDX bit 15) cpu_count_math_cpus pins to each CPU, skips Atom-type (E) cores "
-    "('efficiency cores harm lockstep threading') and SMT siblings, so a 14900K (8 P + 16 E) "
-    "runs 8 threads; elsewhere cpu_get_num_physical_cores (one per core; macOS "
-    "hw.perflevel0.physicalcpu, the P-cores; Windows every core, E-cores included)"
-)
-
 
 def cpu_threads(host: Host, engine: OffloadProfile) -> int:
     """Cores the engine's CPU expert kernels run on, one thread each: llama.cpp's default on a
@@ -165,6 +162,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             host_bw_efficiency=0.64,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
+            numa_local_reads=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
             matrix_units=False,
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
@@ -244,12 +242,15 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
         ),
         OffloadProfile(
             "ktransformers",
-            "ktransformers (kvcache-ai): MLA/attention and KV on the GPU, routed experts on the "
-            "CPU with its own AVX-512/AMX kernels; USE_NUMA copies the experts on each socket",
+            "ktransformers (kvcache-ai) 0.4+, kt-kernel with SGLang (from Oct 2025): "
+            "MLA/attention and KV on the GPU, routed experts on the CPU with its own AVX-512/AMX "
+            "kernels; one thread pool per NUMA node (--kt-threadpool-count), each holding a "
+            "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
             host_bw_efficiency=0.54,
             numa_extra_socket_gain=0.5,
-            numa_replicates_experts=True,
+            numa_replicates_experts=False,
+            numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
             matrix_units=True,
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
@@ -263,8 +264,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "prefill_and_generate samples with torch (softmax, torch.multinomial / argmax) on "
                 "the GPU logits tensor: no CPU sampler term",
                 "kvcache-ai/ktransformers doc/en/DeepseekR1_V3_tutorial.md: experts on the CPU, "
-                "MLA/KV on the GPU; dual socket 'copy the critical matrix on both nodes' (382 GB "
-                "single socket vs 1 TB dual socket DRAM); chunk_prefill_size default 8192",
+                "MLA/KV on the GPU; chunk_prefill_size default 8192",
+                KT_KERNEL_NUMA_SOURCE,
                 "kvcache-ai/ktransformers 'Qwen 3 + KTransformers 0.3 (+AMX)': AMX for prefill "
                 "when an expert gets more than 4 tokens, AVX-512 for decode",
                 "GPU side: llama.cpp's GPU profile (not fitted separately)",
@@ -295,8 +296,22 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
 }
 
 
-OFFLOAD_ENGINES["ktransformers-v02"] = replace(
+OFFLOAD_ENGINES["ktransformers-v03"] = replace(
     OFFLOAD_ENGINES["ktransformers"],
+    id="ktransformers-v03",
+    description="ktransformers V0.2.2-V0.3.x (local_chat / balance_serve, before kt-kernel): as "
+    "ktransformers, but a USE_NUMA build copies the host experts on every socket",
+    numa_replicates_experts=True,
+    sources=(
+        *OFFLOAD_ENGINES["ktransformers"].sources,
+        KT_USE_NUMA_SOURCE,
+    ),
+)
+"""The V0.x ktransformers: decode and prompt terms as ktransformers', the RAM of a copy per
+socket."""
+
+OFFLOAD_ENGINES["ktransformers-v02"] = replace(
+    OFFLOAD_ENGINES["ktransformers-v03"],
     id="ktransformers-v02",
     description="ktransformers V0.2/V0.2.1 (Feb 2025): as ktransformers, but prompt GEMMs on the "
     "CPU run llamafile's AVX-512 kernels (the AMX MoE kernel came with V0.3), and every GPU "
@@ -305,7 +320,7 @@ OFFLOAD_ENGINES["ktransformers-v02"] = replace(
     gpu_formats=KT_V02_GPU_FORMATS,
     input_embedding_on_host=True,
     sources=(
-        *OFFLOAD_ENGINES["ktransformers"].sources,
+        *OFFLOAD_ENGINES["ktransformers-v03"].sources,
         f"gpu_formats (attention, dense, shared and GPU routed experts, lm_head: "
         f"{KT_MARLIN_FORMAT}): {KT_MARLIN_SOURCE}",
         f"gpu_formats (kv_b_proj bf16, router fp32), input_embedding_on_host: "
@@ -318,6 +333,17 @@ OFFLOAD_ENGINES["ktransformers-v02"] = replace(
 """The ktransformers profile without AMX tiles: decode is unchanged (matvecs never use them)."""
 
 
+def offload_engine_or_default(name: str) -> tuple[OffloadProfile, str]:
+    """`plan --engine NAME` with a host: the offload engine NAME names (llama.cpp where NAME is a
+    GPU serving engine such as vllm), and the GPU engine of the GPU-only candidates (llama.cpp
+    for a ktransformers engine, which serves no GPU-only deployment)."""
+    try:
+        profile = resolve_offload_engine(name)
+    except UnknownNameError:
+        return resolve_offload_engine(None), name
+    return profile, profile.gpu_engine.id if profile.id != "llamacpp" else name
+
+
 def resolve_offload_engine(name: str | None) -> OffloadProfile:
     key = (name or "llamacpp").strip().lower()
     key = {
@@ -325,6 +351,8 @@ def resolve_offload_engine(name: str | None) -> OffloadProfile:
         "llama-cpp": "llamacpp",
         "ktrans": "ktransformers",
         "ktransformers-v0.2": "ktransformers-v02",
+        "ktransformers-v0.3": "ktransformers-v03",
+        "kt-kernel": "ktransformers",
     }.get(key, key)
     if key not in OFFLOAD_ENGINES:
         raise UnknownNameError("offload engine", name or "", list(OFFLOAD_ENGINES))

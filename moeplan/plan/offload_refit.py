@@ -4,7 +4,7 @@ Rule 3 of ``moeplan/data/offload_measurements.yaml``: every decode run of an eng
 pool) sets its constants, so no one chooses which runs fit. Each constant is the grid point of
 least median |decode error| over the pool (ties: the lower value), the estimator of rules 1 and 2
 and the issue's own metric: ``host_bw_efficiency`` on the one-socket runs, then
-``numa_extra_socket_gain`` on the multi-socket runs of families that copy experts per socket.
+``numa_extra_socket_gain`` on the multi-socket runs of families whose sockets read local memory.
 `validate` reports each pooled run's leave-one-out error (predicted with the constants refit
 without it), from one table of errors per run and grid point. `python tools/refit_offload.py`
 prints the refit; a test checks the shipped constants are it.
@@ -31,10 +31,11 @@ NUMA_GAIN_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 .. 1.0
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "llamacpp": ("llamacpp",),
-    "ktransformers": ("ktransformers", "ktransformers-v02"),
+    "ktransformers": ("ktransformers", "ktransformers-v03", "ktransformers-v02"),
 }
-"""Profiles that share a fitted constant: ktransformers-v02 is ktransformers without AMX prompt
-kernels (offload_engines.py), its decode terms are ktransformers'."""
+"""Profiles that share a fitted constant: ktransformers-v03 is ktransformers with a copy of the
+experts per socket, ktransformers-v02 that without AMX prompt kernels (offload_engines.py); their
+decode terms are ktransformers'."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ def pool(family: str, multi_socket: bool) -> list[dict[str, Any]]:
 
 @functools.cache
 def _pool(family: str, multi_socket: bool) -> tuple[dict[str, Any], ...]:
-    if multi_socket and not offload_engines.OFFLOAD_ENGINES[family].numa_replicates_experts:
-        return ()  # one copy of the experts: the extra-socket gain is a stated 0, not fitted
+    if multi_socket and not offload_engines.OFFLOAD_ENGINES[family].numa_local_reads:
+        return ()  # threads read far memory too: the extra-socket gain is a stated 0, not fitted
     return tuple(
         rec
         for rec in load_offload_records()

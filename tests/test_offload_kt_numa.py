@@ -1,0 +1,92 @@
+"""kt-kernel (ktransformers 0.4+) splits every expert over the NUMA nodes: one copy in RAM, each
+socket reading its own slice; the V0.x engines copy the experts on every socket."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from moeplan.cli import app
+from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.hosts import resolve_host, with_overrides
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.offload import estimate_offload
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES, resolve_offload_engine
+from moeplan.perf.offload_placement import place
+from moeplan.plan.offload_refit import FAMILIES, pool
+
+KT = OFFLOAD_ENGINES["ktransformers"]
+V03 = OFFLOAD_ENGINES["ktransformers-v03"]
+
+
+def _dual_socket_dsv3():  # type: ignore[no-untyped-def]
+    spec = load_model("deepseek-v3")
+    return (
+        spec,
+        resolve_scheme("q4_k_m", spec),
+        with_overrides(resolve_host("xeon-gold-6454s"), sockets=2),
+    )
+
+
+def test_kt_kernel_keeps_one_copy_v03_one_per_socket() -> None:
+    spec, scheme, host = _dual_socket_dsv3()
+    gpu = resolve_gpu("rtx-4090")
+    split = place(spec, scheme, gpu, host, KT, 61, 4096)
+    copied = place(spec, scheme, gpu, host, V03, 61, 4096)
+    assert split.host_expert_bytes == copied.host_expert_bytes > 0
+    assert split.host_bytes == split.host_expert_bytes
+    assert copied.host_bytes == 2 * copied.host_expert_bytes
+
+
+def test_split_and_copies_read_at_the_same_rate() -> None:
+    # both read local memory on each socket: the fitted gain applies to both, llama.cpp's is 0
+    spec, scheme, host = _dual_socket_dsv3()
+    gpu = resolve_gpu("rtx-4090")
+    a = estimate_offload(spec, scheme, gpu, host, KT, "experts", 61)
+    b = estimate_offload(spec, scheme, gpu, host, V03, "experts", 61)
+    assert a.decode_tok_s == b.decode_tok_s
+    assert KT.numa_local_reads and V03.numa_local_reads
+    assert not OFFLOAD_ENGINES["llamacpp"].numa_local_reads
+    assert any("splits every host expert over the 2 sockets" in n for n in a.notes)
+    assert any("keeps a copy of the host experts on each of 2 sockets" in n for n in b.notes)
+
+
+def test_ram_verdict_differs_where_only_one_copy_fits() -> None:
+    # 2 x 256 GB: DeepSeek-V3 Q4_K_M's ~380 GB of experts fit once, not twice
+    spec, scheme, host = _dual_socket_dsv3()
+    host = with_overrides(host, ram_gb=512)
+    gpu = resolve_gpu("rtx-4090")
+    assert estimate_offload(spec, scheme, gpu, host, KT, "experts", 61).placement.fits_host
+    assert not estimate_offload(spec, scheme, gpu, host, V03, "experts", 61).placement.fits_host
+
+
+def test_engine_names_and_family() -> None:
+    assert resolve_offload_engine("kt-kernel").id == "ktransformers"
+    assert resolve_offload_engine("ktransformers-v0.3").id == "ktransformers-v03"
+    assert "ktransformers-v03" in FAMILIES["ktransformers"]
+    assert OFFLOAD_ENGINES["ktransformers-v02"].numa_replicates_experts
+    # every multi-socket ktransformers run still sets the gain; llama.cpp's pool stays empty
+    assert pool("ktransformers", True) and not pool("llamacpp", True)
+
+
+def test_cli_names_the_split() -> None:
+    args = ["latency", "deepseek-v3", "--quant", "q4_k_m", "--gpu", "rtx-4090"]
+    args += ["--host", "xeon-gold-6454s", "--host-sockets", "2", "--offload", "experts"]
+    out = CliRunner().invoke(app, [*args, "--engine", "kt-kernel"])
+    assert out.exit_code == 0, out.output
+    assert "splits every host expert" in " ".join(out.output.split())
+
+
+def test_plan_takes_every_ktransformers_name() -> None:
+    # the GPU-only candidates of a ktransformers plan are llama.cpp's (kt serves none itself)
+    args = ["plan", "deepseek-v3", "--quant", "q4_k_m", "--gpu", "rtx-4090"]
+    args += ["--host", "xeon-gold-6454s"]
+    for name, shown in (
+        ("kt-kernel", "ktransformers,"),
+        ("ktransformers-v03", "ktransformers-v03"),
+    ):
+        out = CliRunner().invoke(app, [*args, "--engine", name])
+        assert out.exit_code == 0, out.output
+        assert f"one GPU + host RAM, {shown}" in " ".join(out.output.split())
+    bad = CliRunner().invoke(app, [*args, "--engine", "nonsense"])
+    assert bad.exit_code == 2 and "unknown engine 'nonsense'" in bad.output
