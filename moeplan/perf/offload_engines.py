@@ -159,7 +159,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.64,
+            host_bw_efficiency=0.63,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             numa_local_reads=False,
@@ -225,7 +225,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid point "
                 "of least median |error| over every one-socket llama.cpp decode run in the record "
-                "files (plan/offload_refit.py; 0.01 grid): 0.64 over 55 runs since the i5-12600K "
+                "files (plan/offload_refit.py; 0.01 grid): 0.63 over 61 runs with the third "
+                "collection pass (offload_runs_collect3.yaml); 0.64 over 55 once the i5-12600K "
                 "box's runs read its RAM at the 2000 MT/s its post's update names; 0.65 since the "
                 "CPU sampler is priced (perf/llamacpp_sampler.py: llama-server runs take ~0.1-0.2 "
                 "ms a token longer, llama-bench runs none), 0.63 before it (0.69 while Raptor Lake"
@@ -247,7 +248,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "kernels; one thread pool per NUMA node (--kt-threadpool-count), each holding a "
             "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
-            host_bw_efficiency=0.54,
+            host_bw_efficiency=0.52,
             numa_extra_socket_gain=0.5,
             numa_replicates_experts=False,
             numa_local_reads=True,
@@ -281,15 +282,17 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.54 of the host's achievable read bandwidth and "
+                "host_bw_efficiency 0.52 of the host's achievable read bandwidth and "
                 "numa_extra_socket_gain 0.5 (of a further socket's): rule 3 "
-                "(offload_measurements.yaml header), the grid points of least median |error| "
-                "over every one-socket and every multi-socket ktransformers decode run in the "
-                "record files (plan/offload_refit.py; 0.01 and 0.1 grids; 25 and 23 runs). "
-                "Before: 0.50 and 0.5 while the doc's V0.2 single- and dual-socket rows were the "
-                "only fitting records; 0.50 and 0.6 once offload_runs_kt.yaml's three hash-split "
-                "fitting dual-socket runs joined them (the gain refit over four) and under rule "
-                "3's first estimator (the median implied value)",
+                "(offload_measurements.yaml header), the grid points of least median |error| over "
+                "every one-socket and every multi-socket ktransformers decode run in the record "
+                "files (plan/offload_refit.py; 0.01 and 0.1 grids; 26 and 29 runs; ktransformers, "
+                "-v03 and -v02 together). 0.54 over 25 and 23 before the third collection pass "
+                "(offload_runs_collect3.yaml). Before: 0.50 and 0.5 while the doc's V0.2 single- "
+                "and dual-socket rows were the only fitting records; 0.50 and 0.6 once "
+                "offload_runs_kt.yaml's three hash-split fitting dual-socket runs joined them (the"
+                " gain refit over four) and under rule 3's first estimator (the median implied "
+                "value)",
             ),
         ),
     )
@@ -307,8 +310,7 @@ OFFLOAD_ENGINES["ktransformers-v03"] = replace(
         KT_USE_NUMA_SOURCE,
     ),
 )
-"""The V0.x ktransformers: decode and prompt terms as ktransformers', the RAM of a copy per
-socket."""
+"""V0.x ktransformers: ktransformers' decode and prompt terms, the RAM of a copy per socket."""
 
 OFFLOAD_ENGINES["ktransformers-v02"] = replace(
     OFFLOAD_ENGINES["ktransformers-v03"],
