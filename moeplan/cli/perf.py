@@ -86,7 +86,8 @@ def latency(
             "--engine",
             help="Overhead/efficiency profile: ideal, vllm (default), vllm-v0, sglang, sglang-fi, "
             "trtllm, trtllm-0.9, "
-            "llamacpp; with --offload: llamacpp (default) or ktransformers.",
+            "llamacpp; with --offload: llamacpp (default), ktransformers (kt-kernel 0.4+), "
+            "ktransformers-v03 or ktransformers-v02.",
         ),
     ] = None,
     usable_fraction: FractionOpt = 0.9,
