@@ -90,3 +90,12 @@ def test_plan_takes_every_ktransformers_name() -> None:
         assert f"one GPU + host RAM, {shown}" in " ".join(out.output.split())
     bad = CliRunner().invoke(app, [*args, "--engine", "nonsense"])
     assert bad.exit_code == 2 and "unknown engine 'nonsense'" in bad.output
+
+
+def test_each_profile_cites_its_own_numa_layout() -> None:
+    from moeplan.perf.offload_sources import KT_KERNEL_NUMA_SOURCE, KT_USE_NUMA_SOURCE
+
+    assert KT_KERNEL_NUMA_SOURCE in KT.sources and KT_USE_NUMA_SOURCE not in KT.sources
+    for profile in (V03, OFFLOAD_ENGINES["ktransformers-v02"]):
+        assert KT_USE_NUMA_SOURCE in profile.sources
+        assert KT_KERNEL_NUMA_SOURCE not in profile.sources

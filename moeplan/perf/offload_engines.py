@@ -305,9 +305,9 @@ OFFLOAD_ENGINES["ktransformers-v03"] = replace(
     description="ktransformers V0.2.2-V0.3.x (local_chat / balance_serve, before kt-kernel): as "
     "ktransformers, but a USE_NUMA build copies the host experts on every socket",
     numa_replicates_experts=True,
-    sources=(
-        *OFFLOAD_ENGINES["ktransformers"].sources,
-        KT_USE_NUMA_SOURCE,
+    sources=tuple(  # its NUMA layout's source in place of kt-kernel's
+        KT_USE_NUMA_SOURCE if s == KT_KERNEL_NUMA_SOURCE else s
+        for s in OFFLOAD_ENGINES["ktransformers"].sources
     ),
 )
 """V0.x ktransformers: ktransformers' decode and prompt terms, the RAM of a copy per socket."""
@@ -315,8 +315,8 @@ OFFLOAD_ENGINES["ktransformers-v03"] = replace(
 OFFLOAD_ENGINES["ktransformers-v02"] = replace(
     OFFLOAD_ENGINES["ktransformers-v03"],
     id="ktransformers-v02",
-    description="ktransformers V0.2/V0.2.1 (Feb 2025): as ktransformers, but prompt GEMMs on the "
-    "CPU run llamafile's AVX-512 kernels (the AMX MoE kernel came with V0.3), and every GPU "
+    description="ktransformers V0.2/V0.2.1 (Feb 2025): as ktransformers-v03, but prompt GEMMs on "
+    "the CPU run llamafile's AVX-512 kernels (the AMX MoE kernel came with V0.3), and every GPU "
     "linear but MLA's kv_b_proj is re-quantized to Marlin int4 (FP32 scales per 64) on load",
     matrix_units=False,
     gpu_formats=KT_V02_GPU_FORMATS,
