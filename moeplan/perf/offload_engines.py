@@ -249,7 +249,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
             host_bw_efficiency=0.52,
-            numa_extra_socket_gain=0.5,
+            numa_extra_socket_gain=0.46,
             numa_replicates_experts=False,
             numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -283,16 +283,16 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
                 "host_bw_efficiency 0.52 of the host's achievable read bandwidth and "
-                "numa_extra_socket_gain 0.5 (of a further socket's): rule 3 "
+                "numa_extra_socket_gain 0.46 (of a further socket's): rule 3 "
                 "(offload_measurements.yaml header), the grid points of least median |error| over "
                 "every one-socket and every multi-socket ktransformers decode run in the record "
-                "files (plan/offload_refit.py; 0.01 and 0.1 grids; 26 and 29 runs; ktransformers, "
-                "-v03 and -v02 together). 0.54 over 25 and 23 before the third collection pass "
-                "(offload_runs_collect3.yaml). Before: 0.50 and 0.5 while the doc's V0.2 single- "
-                "and dual-socket rows were the only fitting records; 0.50 and 0.6 once "
-                "offload_runs_kt.yaml's three hash-split fitting dual-socket runs joined them (the"
-                " gain refit over four) and under rule 3's first estimator (the median implied "
-                "value)",
+                "files (plan/offload_refit.py; 0.01 grids, the gain's 0.1 until the third "
+                "collection pass; 26 and 29 runs; ktransformers, -v03 and -v02 together). 0.54 "
+                "over 25 and 23 before the third collection pass (offload_runs_collect3.yaml). "
+                "Before: 0.50 and 0.5 while the doc's V0.2 single- and dual-socket rows were the "
+                "only fitting records; 0.50 and 0.6 once offload_runs_kt.yaml's three hash-split "
+                "fitting dual-socket runs joined them (the gain refit over four) and under rule "
+                "3's first estimator (the median implied value)",
             ),
         ),
     )
