@@ -246,6 +246,6 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
             f"RAM short: {held} GB of experts > "
             f"{room} GB ({p.host_ram_bytes / gb:.1f} GB installed less "
             f"{p.host_reserve_bytes / gb:.1f} GB for the OS); "
-            "llama.cpp would mmap the rest from disk (estimate flagged)"
+            "the rest would be paged in from disk through mmap (estimate flagged)"
         )
     return "does not fit: " + "; ".join(out)
