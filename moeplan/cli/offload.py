@@ -93,6 +93,14 @@ NoOpOffloadOpt = Annotated[
         help="llama.cpp --no-op-offload: host experts stay on the CPU for prompts of any size.",
     ),
 ]
+SwaFullOpt = Annotated[
+    bool,
+    typer.Option(
+        "--swa-full",
+        help="llama.cpp --swa-full: sliding-window layers (gpt-oss, Gemma) cache every cell of the "
+        "context, not the window plus a ubatch.",
+    ),
+]
 KtPrefillOpt = Annotated[
     int | None,
     typer.Option(
@@ -184,6 +192,7 @@ class PromptArgs:
     kt_gpu_prefill_threshold: int | None = None
     cache_lens: int | None = None
     sampler: SamplerArgs = SamplerArgs()
+    swa_full: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,6 +301,7 @@ def offload_report(
         not prompt.no_op_offload,
         prompt.kt_gpu_prefill_threshold,
         prompt.cache_lens,
+        prompt.swa_full,
     )
     if prompt.sampler.given:
         from moeplan.perf.llamacpp_sampler import with_sampler

@@ -50,6 +50,7 @@ from moeplan.cli.offload import (
     PromptArgs,
     SamplerArgs,
     SamplerEraOpt,
+    SwaFullOpt,
     TopKOpt,
     TopPOpt,
     UbatchOpt,
@@ -108,6 +109,7 @@ def latency(
     no_op_offload: NoOpOffloadOpt = False,
     kt_gpu_prefill_threshold: KtPrefillOpt = None,
     cache_lens: CacheLensOpt = None,
+    swa_full: SwaFullOpt = False,
     top_k: TopKOpt = None,
     top_p: TopPOpt = None,
     min_p: MinPOpt = None,
@@ -161,6 +163,7 @@ def latency(
             kt_gpu_prefill_threshold,
             cache_lens,
             SamplerArgs(top_k, top_p, min_p, sampler_era, no_sampler),
+            swa_full,
         ),
         gpu_reserved_gb,
     )
@@ -170,11 +173,12 @@ def latency(
         no_op_offload,
         kt_gpu_prefill_threshold is not None,
         cache_lens is not None,
+        swa_full,
     )
     if any(prompt_flags) and not host_args.wanted:
         raise MoeplanError(
-            "--ubatch, --gpu-reserved-gb, --no-op-offload, --kt-gpu-prefill-threshold and "
-            "--cache-lens describe an offload run; add --offload or --n-cpu-moe"
+            "--ubatch, --gpu-reserved-gb, --no-op-offload, --kt-gpu-prefill-threshold, "
+            "--cache-lens and --swa-full describe an offload run; add --offload or --n-cpu-moe"
         )
     if host_args.prompt.sampler.given and not host_args.wanted:
         from moeplan.perf.llamacpp_sampler import SAMPLER_FLAGS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,7 +31,10 @@ from moeplan.cli.offload import (
     HostRamOpt,
     HostSocketsOpt,
 )
-from moeplan.errors import MoeplanError
+from moeplan.errors import MoeplanError, UnknownNameError
+
+if TYPE_CHECKING:
+    from moeplan.perf.offload_engines import OffloadProfile
 
 
 @app.command()
@@ -164,7 +167,6 @@ def plan(
     if gpu_reserved_gb is not None and not host_args.host_given:
         raise MoeplanError("--gpu-reserved-gb sizes offload candidates: add --host")
     if host_args.host_given:
-        from moeplan.perf.offload_engines import offload_engine_or_default
         from moeplan.plan.offload_plan import plan_offload
 
         offload_engine, engine = offload_engine_or_default(engine)
@@ -204,3 +206,16 @@ def plan(
     emit(tables, out, doc)
     if not result.accepted and not any(c.ok for c in offload or []):
         raise typer.Exit(1)
+
+
+def offload_engine_or_default(name: str) -> tuple[OffloadProfile, str]:
+    """`plan --engine NAME` with a host: the offload engine NAME names (llama.cpp where NAME is a
+    GPU serving engine such as vllm), and the GPU engine of the GPU-only candidates (llama.cpp
+    for a ktransformers engine, which serves no GPU-only deployment)."""
+    from moeplan.perf.offload_engines import resolve_offload_engine
+
+    try:
+        profile = resolve_offload_engine(name)
+    except UnknownNameError:
+        return resolve_offload_engine(None), name
+    return profile, profile.gpu_engine.id if profile.id != "llamacpp" else name

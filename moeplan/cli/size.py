@@ -42,6 +42,7 @@ from moeplan.cli.offload import (
     NCpuMoeOpt,
     OffloadOpt,
     PromptArgs,
+    SwaFullOpt,
     UbatchOpt,
 )
 from moeplan.errors import MoeplanError
@@ -77,6 +78,7 @@ def size(
     host_sockets: HostSocketsOpt = None,
     ubatch: UbatchOpt = None,
     cache_lens: CacheLensOpt = None,
+    swa_full: SwaFullOpt = False,
     engine: Annotated[
         str | None,
         typer.Option("--engine", help="With --offload: llamacpp (default) or ktransformers."),
@@ -114,11 +116,12 @@ def size(
     host_args = HostArgs(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
         host_mem_measured_gbps=host_mem_measured_gbps,
-        prompt=PromptArgs(ubatch, cache_lens=cache_lens), gpu_reserved_gb=gpu_reserved_gb,
+        prompt=PromptArgs(ubatch, cache_lens=cache_lens, swa_full=swa_full),
+        gpu_reserved_gb=gpu_reserved_gb,
     )  # fmt: skip
-    if (ubatch is not None or cache_lens is not None) and not host_args.wanted:
+    if (ubatch is not None or cache_lens is not None or swa_full) and not host_args.wanted:
         raise MoeplanError(
-            "--ubatch and --cache-lens size an offload run's GPU buffers; add --offload"
+            "--ubatch, --cache-lens and --swa-full size an offload run's GPU buffers; add --offload"
         )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report

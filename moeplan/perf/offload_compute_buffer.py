@@ -32,10 +32,15 @@ def llamacpp_swa_cells(window: int, n_ctx: int, n_seq: int, n_ubatch: int) -> in
     return -(-cells // LLAMACPP_SWA_PAD_CELLS) * LLAMACPP_SWA_PAD_CELLS
 
 
-def llamacpp_cache_cells(window: int | None, n_ctx: int, n_seq: int, n_ubatch: int) -> int:
-    """Cells llama.cpp's cache gives a layer group: every cell of n_ctx for full attention,
-    llamacpp_swa_cells for a sliding window (its KQ mask spans the same cells)."""
-    return n_ctx if window is None else llamacpp_swa_cells(window, n_ctx, n_seq, n_ubatch)
+def llamacpp_cache_cells(
+    window: int | None, n_ctx: int, n_seq: int, n_ubatch: int, swa_full: bool = False
+) -> int:
+    """Cells llama.cpp's cache gives a layer group: every cell of n_ctx for full attention and,
+    under --swa-full (src/llama-kv-cache-iswa.cpp: size_swa = size_base), for a sliding window
+    too; llamacpp_swa_cells for a sliding window otherwise (its KQ mask spans the same cells)."""
+    if window is None or swa_full:
+        return n_ctx
+    return llamacpp_swa_cells(window, n_ctx, n_seq, n_ubatch)
 
 
 def pass_tokens(engine: OffloadProfile, context: int, batch: int) -> int:
@@ -126,7 +131,9 @@ def llamacpp_compute_buffer_bytes(
     tokens = pass_tokens(engine, context, batch)
     n_ctx = context * batch
     windows = {window for _attn, window, _n in spec.attention_groups}
-    cells = sum(llamacpp_cache_cells(window, n_ctx, batch, tokens) for window in windows)
+    cells = sum(
+        llamacpp_cache_cells(window, n_ctx, batch, tokens, engine.swa_full) for window in windows
+    )
     mask_bytes = cells * tokens * LLAMACPP_FA_MASK_BYTES
     layer = tokens * llamacpp_activation_width(spec) * LLAMACPP_ACTIVATION_BYTES
     copy = 0

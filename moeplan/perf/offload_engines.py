@@ -83,6 +83,7 @@ class OffloadProfile:
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
+    swa_full: bool = False  # llama.cpp --swa-full: sliding-window layers cache every cell
     reserves_ubatch_logits: bool = False  # compute buffer sized for logits of a whole ubatch
     casts_f32_kq_mask: bool = False  # an F32 KQ mask copied to the GPU and cast to F16 there
     mla_decode_kv_splits: int | None = None  # fixed KV splits of the MLA decode kernel's grid
@@ -335,17 +336,6 @@ OFFLOAD_ENGINES["ktransformers-v02"] = replace(
 """The ktransformers profile without AMX tiles: decode is unchanged (matvecs never use them)."""
 
 
-def offload_engine_or_default(name: str) -> tuple[OffloadProfile, str]:
-    """`plan --engine NAME` with a host: the offload engine NAME names (llama.cpp where NAME is a
-    GPU serving engine such as vllm), and the GPU engine of the GPU-only candidates (llama.cpp
-    for a ktransformers engine, which serves no GPU-only deployment)."""
-    try:
-        profile = resolve_offload_engine(name)
-    except UnknownNameError:
-        return resolve_offload_engine(None), name
-    return profile, profile.gpu_engine.id if profile.id != "llamacpp" else name
-
-
 def resolve_offload_engine(name: str | None) -> OffloadProfile:
     key = (name or "llamacpp").strip().lower()
     key = {
@@ -373,12 +363,18 @@ def with_prompt_flags(
     op_offload: bool = True,
     kt_gpu_prefill_threshold: int | None = None,
     cache_lens: int | None = None,
+    swa_full: bool = False,
 ) -> OffloadProfile:
     """The profile under a run's flags: `ubatch` tokens a pass (llama.cpp -ub, ktransformers'
     chunk size), llama.cpp's --no-op-offload (op_offload False: host experts stay on the CPU at
     any batch), kt-kernel + SGLang's --kt-gpu-prefill-token-threshold (a chunk of at least that
     many tokens streams every expert of each host layer to the GPU), the ktransformers server's
-    --cache_lens (a static KV cache of that many tokens, KT_SERVER_CACHE_SOURCE)."""
+    --cache_lens (a static KV cache of that many tokens, KT_SERVER_CACHE_SOURCE), llama.cpp's
+    --swa-full (sliding-window layers keep every cell of the context)."""
+    if swa_full:
+        if not engine.swa_cache_holds_ubatch:
+            raise MoeplanError(f"--swa-full is a llama.cpp flag; the engine is {engine.id}")
+        engine = replace(engine, swa_full=True)
     if cache_lens is not None:
         if not engine.id.startswith("ktransformers"):
             raise MoeplanError(f"--cache-lens is a ktransformers server flag, not {engine.id}'s")

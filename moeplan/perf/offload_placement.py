@@ -79,9 +79,10 @@ def engine_kv_cache_bytes(
 ) -> int:
     """The KV cache the engine allocates for `batch` sequences of `context` tokens. llama.cpp:
     full-attention layers hold every cell of n_ctx = context x batch, sliding-window layers
-    llamacpp_swa_cells (llamacpp_cache_cells); otherwise each layer holds at most its window
-    (memory/cache.py), over the engine's static cache length instead of `context` where it
-    has one (the ktransformers server's --cache_lens, perf/offload_kt_gpu.py)."""
+    llamacpp_swa_cells (llamacpp_cache_cells; every cell too under --swa-full); otherwise each
+    layer holds at most its window (memory/cache.py), over the engine's static cache length
+    instead of `context` where it has one (the ktransformers server's --cache_lens,
+    perf/offload_kt_gpu.py)."""
     if engine.kv_cache_tokens is not None:
         if engine.kv_cache_tokens < context:
             raise MoeplanError(
@@ -95,7 +96,7 @@ def engine_kv_cache_bytes(
     n_ctx = context * batch
     total = 0.0
     for attn, window, n in spec.attention_groups:
-        cells = llamacpp_cache_cells(window, n_ctx, batch, ubatch)
+        cells = llamacpp_cache_cells(window, n_ctx, batch, ubatch, engine.swa_full)
         total += n * (attention_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
     return math.ceil(total)
 

@@ -138,12 +138,13 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
     engine = resolve_offload_engine(how["engine"])
     if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
         engine = replace(engine, split_graph_vendors=())
-    engine = with_prompt_flags(  # -ub / --no-op-offload / kt GPU-prefill threshold / cache_lens
+    engine = with_prompt_flags(  # -ub / --no-op-offload / kt threshold / cache_lens / --swa-full
         engine,
         how.get("ubatch_tokens"),
         how.get("op_offload", True),
         how.get("kt_gpu_prefill_token_threshold"),
         how.get("cache_lens"),
+        how.get("swa_full", False),
     )
     if "sampler" in how:  # 'none' (llama-bench: no sampler) or the run's stated settings
         engine = with_sampler(engine, record_sampler(how["sampler"]))
