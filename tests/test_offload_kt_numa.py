@@ -99,3 +99,41 @@ def test_each_profile_cites_its_own_numa_layout() -> None:
     for profile in (V03, OFFLOAD_ENGINES["ktransformers-v02"]):
         assert KT_USE_NUMA_SOURCE in profile.sources
         assert KT_KERNEL_NUMA_SOURCE not in profile.sources
+
+
+def test_kt_gpu_experts_is_the_n_cpu_moe_of_the_same_bytes() -> None:
+    from moeplan.errors import MoeplanError
+    from moeplan.perf.offload_placement import kt_gpu_experts_as_n_cpu_moe, moe_layers_before
+
+    minimax = load_model("minimax-m2.5")  # 62 MoE layers of 256 experts
+    assert kt_gpu_experts_as_n_cpu_moe(minimax, 15) == 58  # round(62 x 241 / 256)
+    assert kt_gpu_experts_as_n_cpu_moe(minimax, 32) == 54  # round(62 x 224 / 256)
+    deepseek = load_model("deepseek-v3")  # 3 dense layers, then 58 MoE layers
+    assert kt_gpu_experts_as_n_cpu_moe(deepseek, 0) == 61
+    assert moe_layers_before(deepseek, kt_gpu_experts_as_n_cpu_moe(deepseek, 128)) == 29
+    assert kt_gpu_experts_as_n_cpu_moe(deepseek, 256) == 0
+    for bad in (-1, 257):
+        try:
+            kt_gpu_experts_as_n_cpu_moe(deepseek, bad)
+        except MoeplanError as exc:
+            assert "--kt-gpu-experts must be 0..256" in str(exc)
+        else:
+            raise AssertionError(bad)
+
+
+def test_cli_kt_gpu_experts() -> None:
+    args = ["latency", "minimax-m2.5", "--gpu", "rtx-5090", "--host", "epyc-9355"]
+    runner = CliRunner()
+    ok = runner.invoke(app, [*args, "--engine", "kt-kernel", "--kt-gpu-experts", "15"])
+    assert ok.exit_code == 0, ok.output
+    text = " ".join(ok.output.split())
+    assert "--n-cpu-moe 58" in text and "--kt-gpu-experts 15 of 256 a layer" in text
+    for extra, said in (
+        (["--kt-gpu-experts", "15"], "--kt-gpu-experts is a kt-kernel flag"),
+        (["--engine", "ktransformers", "--kt-gpu-experts", "300"], "must be 0..256"),
+        (["--engine", "ktransformers", "--kt-gpu-experts", "8", "--n-cpu-moe", "3"], "drop"),
+        (["--engine", "ktransformers-v03", "--kt-gpu-experts", "8"], "kt-kernel flag"),
+    ):
+        out = runner.invoke(app, [*args, *extra])
+        assert out.exit_code == 2 and said in out.output, (extra, out.output)
+        assert len(out.output.strip().splitlines()) == 1

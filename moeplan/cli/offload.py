@@ -4,7 +4,7 @@ helper that turns them into a host and an offload report."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -99,6 +99,14 @@ SwaFullOpt = Annotated[
         "--swa-full",
         help="llama.cpp --swa-full: sliding-window layers (gpt-oss, Gemma) cache every cell of the "
         "context, not the window plus a ubatch.",
+    ),
+]
+KtGpuExpertsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--kt-gpu-experts",
+        help="kt-kernel --kt-num-gpu-experts (--engine ktransformers only): experts of every MoE "
+        "layer kept on the GPU; priced as the --n-cpu-moe with the same expert bytes in RAM.",
     ),
 ]
 KtPrefillOpt = Annotated[
@@ -210,6 +218,7 @@ class HostArgs:
     host_mem_measured_gbps: float | None = None
     prompt: PromptArgs = PromptArgs()
     gpu_reserved_gb: float | None = None
+    kt_gpu_experts: int | None = None
 
     def gpu_reserved_bytes(self) -> int:
         """--gpu-reserved-gb in bytes (0 when not given); a number that is not finite and
@@ -239,7 +248,7 @@ class HostArgs:
         """Offload asked for: --offload experts|auto, or --n-cpu-moe alone."""
         if self.offload not in ("none", "experts", "auto"):
             raise MoeplanError(f"--offload must be none, experts or auto, got '{self.offload}'")
-        if self.offload == "none" and self.n_cpu_moe is not None:
+        if self.offload == "none" and (self.n_cpu_moe, self.kt_gpu_experts) != (None, None):
             return True
         return self.offload != "none"
 
@@ -307,14 +316,23 @@ def offload_report(
         from moeplan.perf.llamacpp_sampler import with_sampler
 
         profile = with_sampler(profile, prompt.sampler.settings())
-    return estimate_offload(
+    n_cpu_moe = args.n_cpu_moe
+    if args.kt_gpu_experts is not None:
+        from moeplan.perf.offload_placement import kt_gpu_experts_as_n_cpu_moe
+
+        if profile.id != "ktransformers":
+            raise MoeplanError(f"--kt-gpu-experts is a kt-kernel flag; the engine is {profile.id}")
+        if n_cpu_moe is not None or args.mode == "auto":
+            raise MoeplanError("--kt-gpu-experts places the experts: drop --n-cpu-moe / auto")
+        n_cpu_moe = kt_gpu_experts_as_n_cpu_moe(spec, args.kt_gpu_experts)
+    report = estimate_offload(
         spec,
         scheme,
         gpu,
         args.resolve_host(),
         profile,
         args.mode,
-        args.n_cpu_moe,
+        n_cpu_moe,
         batch,
         input_len,
         output_len,
@@ -324,3 +342,10 @@ def offload_report(
         with_speed,
         gpu_reserved_bytes=args.gpu_reserved_bytes(),
     )
+    if args.kt_gpu_experts is None or spec.moe is None:
+        return report
+    note = (
+        f"--kt-gpu-experts {args.kt_gpu_experts} of {spec.moe.num_experts} a layer priced as "
+        f"--n-cpu-moe {n_cpu_moe} (the same expert bytes in RAM; uniform routing assumed)"
+    )
+    return replace(report, notes=(*report.notes, note))

@@ -39,6 +39,7 @@ from moeplan.cli.offload import (
     HostOpt,
     HostRamOpt,
     HostSocketsOpt,
+    KtGpuExpertsOpt,
     KtPrefillOpt,
     MinPOpt,
     NCpuMoeOpt,
@@ -95,6 +96,7 @@ def latency(
     calibration: CalibrationOpt = None,
     offload: OffloadOpt = "none",
     n_cpu_moe: NCpuMoeOpt = None,
+    kt_gpu_experts: KtGpuExpertsOpt = None,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_mem_measured_gbps: HostMemMeasuredOpt = None,
@@ -166,6 +168,7 @@ def latency(
             swa_full,
         ),
         gpu_reserved_gb,
+        kt_gpu_experts,
     )
     prompt_flags = (
         ubatch is not None,

@@ -39,6 +39,7 @@ from moeplan.cli.offload import (
     HostOpt,
     HostRamOpt,
     HostSocketsOpt,
+    KtGpuExpertsOpt,
     NCpuMoeOpt,
     OffloadOpt,
     PromptArgs,
@@ -69,6 +70,7 @@ def size(
     calibration: CalibrationOpt = None,
     offload: OffloadOpt = "none",
     n_cpu_moe: NCpuMoeOpt = None,
+    kt_gpu_experts: KtGpuExpertsOpt = None,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_mem_measured_gbps: HostMemMeasuredOpt = None,
@@ -117,7 +119,7 @@ def size(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
         host_mem_measured_gbps=host_mem_measured_gbps,
         prompt=PromptArgs(ubatch, cache_lens=cache_lens, swa_full=swa_full),
-        gpu_reserved_gb=gpu_reserved_gb,
+        gpu_reserved_gb=gpu_reserved_gb, kt_gpu_experts=kt_gpu_experts,
     )  # fmt: skip
     if (ubatch is not None or cache_lens is not None or swa_full) and not host_args.wanted:
         raise MoeplanError(

@@ -113,6 +113,30 @@ def moe_layers_before(spec: ModelSpec, k: int) -> int:
     return sum(1 for layer in spec.layers[:k] if layer.is_moe)
 
 
+KT_GPU_EXPERTS_SOURCE = (
+    "kvcache-ai/ktransformers@d8046e1b kt-kernel/python/cli/commands/run.py: '--kt-num-gpu-"
+    "experts' is printed as 'GPU Experts: N per layer': N of each MoE layer's experts stay on "
+    "the GPU, the rest in RAM"
+)
+
+
+def kt_gpu_experts_as_n_cpu_moe(spec: ModelSpec, gpu_experts: int) -> int:
+    """kt-kernel's --kt-num-gpu-experts N (N of every MoE layer's E experts on the GPU,
+    KT_GPU_EXPERTS_SOURCE) as the --n-cpu-moe K that puts the same expert bytes in RAM:
+    round(MoE layers x (E - N) / E) host MoE layers, K counting the dense layers before them.
+    The same bytes; the work a token sends to the CPU is the same share only if routing is
+    uniform over the experts (kt-kernel picks which N: not modelled)."""
+    if spec.moe is None or not spec.num_moe_layers:
+        raise MoeplanError(f"{spec.name} has no routed experts to place")
+    experts = spec.moe.num_experts
+    if not 0 <= gpu_experts <= experts:
+        raise MoeplanError(
+            f"--kt-gpu-experts must be 0..{experts} (the experts of a layer), got {gpu_experts}"
+        )
+    host_layers = round(spec.num_moe_layers * (experts - gpu_experts) / experts)
+    return next(k for k in range(spec.num_layers + 1) if moe_layers_before(spec, k) == host_layers)
+
+
 def require_gpu_reserve(gpu_reserved_bytes: int, gpu: GPU) -> None:
     """VRAM other processes hold must be a whole, non-negative byte count below the GPU's memory
     (a desktop session on the card: ~0.5-1.5 GiB, Windows more; nvidia-smi shows it before the
