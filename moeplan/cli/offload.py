@@ -245,7 +245,7 @@ class HostArgs:
 
     @property
     def wanted(self) -> bool:
-        """Offload asked for: --offload experts|auto, or --n-cpu-moe alone."""
+        """Offload asked for: --offload experts|auto, or --n-cpu-moe / --kt-gpu-experts alone."""
         if self.offload not in ("none", "experts", "auto"):
             raise MoeplanError(f"--offload must be none, experts or auto, got '{self.offload}'")
         if self.offload == "none" and (self.n_cpu_moe, self.kt_gpu_experts) != (None, None):
