@@ -106,15 +106,15 @@ def test_kt_gpu_experts_is_the_n_cpu_moe_of_the_same_bytes() -> None:
     from moeplan.perf.offload_placement import kt_gpu_experts_as_n_cpu_moe, moe_layers_before
 
     minimax = load_model("minimax-m2.5")  # 62 MoE layers of 256 experts
-    assert kt_gpu_experts_as_n_cpu_moe(minimax, 15) == 58  # round(62 x 241 / 256)
-    assert kt_gpu_experts_as_n_cpu_moe(minimax, 32) == 54  # round(62 x 224 / 256)
+    assert kt_gpu_experts_as_n_cpu_moe(minimax, KT, 15) == 58  # round(62 x 241 / 256)
+    assert kt_gpu_experts_as_n_cpu_moe(minimax, KT, 32) == 54  # round(62 x 224 / 256)
     deepseek = load_model("deepseek-v3")  # 3 dense layers, then 58 MoE layers
-    assert kt_gpu_experts_as_n_cpu_moe(deepseek, 0) == 61
-    assert moe_layers_before(deepseek, kt_gpu_experts_as_n_cpu_moe(deepseek, 128)) == 29
-    assert kt_gpu_experts_as_n_cpu_moe(deepseek, 256) == 0
+    assert kt_gpu_experts_as_n_cpu_moe(deepseek, KT, 0) == 61
+    assert moe_layers_before(deepseek, kt_gpu_experts_as_n_cpu_moe(deepseek, KT, 128)) == 29
+    assert kt_gpu_experts_as_n_cpu_moe(deepseek, KT, 256) == 0
     for bad in (-1, 257):
         try:
-            kt_gpu_experts_as_n_cpu_moe(deepseek, bad)
+            kt_gpu_experts_as_n_cpu_moe(deepseek, KT, bad)
         except MoeplanError as exc:
             assert "--kt-gpu-experts must be 0..256" in str(exc)
         else:

@@ -320,11 +320,9 @@ def offload_report(
     if args.kt_gpu_experts is not None:
         from moeplan.perf.offload_placement import kt_gpu_experts_as_n_cpu_moe
 
-        if profile.id != "ktransformers":
-            raise MoeplanError(f"--kt-gpu-experts is a kt-kernel flag; the engine is {profile.id}")
         if n_cpu_moe is not None or args.mode == "auto":
             raise MoeplanError("--kt-gpu-experts places the experts: drop --n-cpu-moe / auto")
-        n_cpu_moe = kt_gpu_experts_as_n_cpu_moe(spec, args.kt_gpu_experts)
+        n_cpu_moe = kt_gpu_experts_as_n_cpu_moe(spec, profile, args.kt_gpu_experts)
     report = estimate_offload(
         spec,
         scheme,

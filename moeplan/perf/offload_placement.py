@@ -120,12 +120,14 @@ KT_GPU_EXPERTS_SOURCE = (
 )
 
 
-def kt_gpu_experts_as_n_cpu_moe(spec: ModelSpec, gpu_experts: int) -> int:
+def kt_gpu_experts_as_n_cpu_moe(spec: ModelSpec, engine: OffloadProfile, gpu_experts: int) -> int:
     """kt-kernel's --kt-num-gpu-experts N (N of every MoE layer's E experts on the GPU,
     KT_GPU_EXPERTS_SOURCE) as the --n-cpu-moe K that puts the same expert bytes in RAM:
     round(MoE layers x (E - N) / E) host MoE layers, K counting the dense layers before them.
     The same bytes; the work a token sends to the CPU is the same share only if routing is
-    uniform over the experts (kt-kernel picks which N: not modelled)."""
+    uniform over the experts (kt-kernel picks which N: not modelled). kt-kernel's flag only."""
+    if engine.id != "ktransformers":
+        raise MoeplanError(f"--kt-gpu-experts is a kt-kernel flag; the engine is {engine.id}")
     if spec.moe is None or not spec.num_moe_layers:
         raise MoeplanError(f"{spec.name} has no routed experts to place")
     experts = spec.moe.num_experts
