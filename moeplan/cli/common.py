@@ -264,7 +264,9 @@ ContextOpt = Annotated[
     int, typer.Option("--context", help="Tokens per sequence held in the KV cache.")
 ]
 BatchOpt = Annotated[int, typer.Option("--batch", help="Concurrent sequences.")]
-GpuOpt = Annotated[str | None, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`).")]
+GpuOpt = Annotated[
+    str | None, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`) or a GPU YAML file.")
+]
 GpusOpt = Annotated[int | None, typer.Option("--gpus", help="Number of GPUs.")]
 TpOpt = Annotated[int | None, typer.Option("--tp", help="Tensor-parallel size.")]
 EpOpt = Annotated[int | None, typer.Option("--ep", help="Expert-parallel size.")]

@@ -67,7 +67,9 @@ NetworkOpt = Annotated[
 @app.command()
 def latency(
     model: ModelArg,
-    gpu: Annotated[str, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`).")],
+    gpu: Annotated[
+        str, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`) or a GPU YAML file.")
+    ],
     gpus: GpusOpt = None,
     tp: TpOpt = None,
     ep: EpOpt = None,

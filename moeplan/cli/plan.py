@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 @app.command()
 def plan(
     model: ModelArg,
-    gpu: Annotated[str, typer.Option("--gpu", help="GPU ids to consider, comma-separated.")],
+    gpu: Annotated[
+        str, typer.Option("--gpu", help="GPU ids (or GPU YAML files) to consider, comma-separated.")
+    ],
     max_gpus: Annotated[int, typer.Option("--max-gpus", help="Most GPUs to consider.")] = 8,
     context: Annotated[
         int | None,

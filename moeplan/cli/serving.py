@@ -100,7 +100,9 @@ def check_targets(**values: float | None) -> None:
 @app.command()
 def throughput(
     model: ModelArg,
-    gpu: Annotated[str, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`).")],
+    gpu: Annotated[
+        str, typer.Option("--gpu", help="GPU id (see `moeplan list gpus`) or a GPU YAML file.")
+    ],
     gpus: Annotated[int, typer.Option("--gpus", help="GPUs of the whole deployment.")],
     input_len: Annotated[int, typer.Option("--input", help="Prompt tokens per request.")],
     output_len: Annotated[int, typer.Option("--output", help="Output tokens per request.")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from moeplan.data import data_path
@@ -96,6 +97,19 @@ def gpu_catalog() -> dict[str, GPU]:
 
 
 def resolve_gpu(name: str) -> GPU:
+    """A catalog id, alias or name, or a path to a GPU YAML/JSON file (hardware/gpu_file.py)."""
+    path = Path(name)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():
+        from moeplan.hardware.gpu_file import load_gpu_file
+
+        if not path.is_file():
+            raise MoeplanError(f"{name}: no such GPU file")
+        return load_gpu_file(path)
+    return catalog_gpu(name)
+
+
+def catalog_gpu(name: str) -> GPU:
+    """A catalog GPU by id, alias or name."""
     key = name.strip().lower().replace("_", "-").replace(" ", "-")
     catalog = gpu_catalog()
     for gpu in catalog.values():
