@@ -115,3 +115,37 @@ def test_missing_gpu_file_is_one_line(tmp_path: Path):
     r = runner.invoke(app, ["latency", "gpt-oss-20b", "--gpu", str(tmp_path / "none.yaml")])
     assert r.exit_code == 2
     assert "no such GPU file" in r.output
+
+
+def test_budget_reads_a_gpu_file_beside_it(tmp_path: Path):
+    from moeplan.plan.check import check_files
+
+    (tmp_path / "cards").mkdir()
+    _write(tmp_path / "cards", "base: rtx-4090\nmemory_gib: 48\n", "big.yaml")
+    budget = tmp_path / "b.yaml"
+    body = (
+        "budgets:\n  - name: oss\n    model: gpt-oss-120b\n    gpu: {gpu}\n"
+        "    host: ryzen-9-9950x\n    offload: auto\n    limits:\n      max_gpus: 1\n"
+        "      min_decode_tokens_per_s: {floor}\n"
+    )
+    stock = check_files([str(_write(tmp_path, body.format(gpu="rtx-4090", floor=1), "s.yaml"))])
+    budget.write_text(body.format(gpu="cards/big.yaml", floor=1), encoding="utf-8")
+    big = check_files([str(budget)])
+    assert big.passed and stock.passed
+    speed = {r.limit: r.value for r in big.results}["min_decode_tokens_per_s"]
+    stock_speed = {r.limit: r.value for r in stock.results}["min_decode_tokens_per_s"]
+    assert speed > stock_speed  # fewer layers' experts in RAM on the 48 GB card
+    budget.write_text(body.format(gpu="cards/none.yaml", floor=1), encoding="utf-8")
+    with pytest.raises(MoeplanError, match="field 'gpu': no such file"):
+        check_files([str(budget)])
+
+
+def test_offload_record_gpu_memory_override():
+    from moeplan.plan.validate_offload import record_gpu
+
+    gpu = record_gpu({"gpu": "rtx-4090", "gpu_memory_gib": 48})
+    assert gpu.memory_bytes == 48 * (1 << 30)
+    assert gpu.mem_bw_bytes_per_s == resolve_gpu("rtx-4090").mem_bw_bytes_per_s
+    assert record_gpu({"gpu": "rtx-4090"}) == resolve_gpu("rtx-4090")
+    with pytest.raises(MoeplanError, match="gpu_memory_gib"):
+        record_gpu({"gpu": "rtx-4090", "gpu_memory_gib": "48GB"})

@@ -75,7 +75,7 @@ class Budget:
     file: str
     name: str
     model: str  # catalog id or a path resolved against the budget file
-    gpu: str
+    gpu: str  # catalog id or a GPU YAML/JSON resolved against the budget file
     limits: dict[str, float]
     quant: str = "native"
     kv_quant: str = "bf16"
@@ -173,6 +173,17 @@ def parse_budget_file(path: Path) -> list[Budget]:
     return budgets
 
 
+def _file_beside(path: Path, where: str, name: str, field: str, value: Any) -> Any:
+    """A budget's host or GPU: a YAML/JSON file named there is read beside the budget file (its
+    absolute path returned), anything else (a catalog id) as it is."""
+    if not isinstance(value, str) or not value.lower().endswith((".yaml", ".yml", ".json")):
+        return value
+    resolved = (path.parent / value).resolve()
+    if not resolved.is_file():
+        raise _bad(where, name, f"field '{field}': no such file {resolved}")
+    return str(resolved)
+
+
 def _parse_one(path: Path, index: int, raw: Any) -> Budget:
     where = str(path)
     if not isinstance(raw, dict):
@@ -228,19 +239,15 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         if not resolved.is_file():
             raise _bad(where, name, f"field 'calibration': no such file {resolved}")
         calibration = str(resolved)
-    host = raw.get("host")
-    if host is not None and host.endswith((".yaml", ".yml")):
-        resolved = (path.parent / host).resolve()
-        if not resolved.is_file():
-            raise _bad(where, name, f"field 'host': no such file {resolved}")
-        host = str(resolved)
+    host = _file_beside(path, where, name, "host", raw.get("host"))
+    gpu = _file_beside(path, where, name, "gpu", raw["gpu"])
     batch = int(
         raw.get("batch") or raw.get("concurrency") or 1
     )  # type-checked against FIELDS above
     known = {
         k: v
         for k, v in raw.items()
-        if k not in ("limits", "model", "calibration", "concurrency", "batch", "host")
+        if k not in ("limits", "model", "calibration", "concurrency", "batch", "host", "gpu")
     }
     for key in ("quant", "kv_quant", "state_dtype", "engine", "offload"):  # names: case-free
         if isinstance(known.get(key), str):
@@ -251,6 +258,7 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
         limits=limits,
         calibration=calibration,
         host=host,
+        gpu=gpu,
         batch=batch,
         **{**known, "name": name},
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from moeplan.data import data_path, shipped_error_bands
 from moeplan.errors import MoeplanError
-from moeplan.hardware.gpus import resolve_gpu
+from moeplan.hardware.gpus import GPU, resolve_gpu
 from moeplan.hardware.hosts import Host, custom_host, resolve_host, with_overrides
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
@@ -130,6 +130,18 @@ def record_kv_quant(field: object) -> str:
     return field.lower()
 
 
+def record_gpu(how: dict[str, Any]) -> GPU:
+    """A record's GPU: the catalog card, with `gpu_memory_gib` where the run's card has other
+    memory than the catalog's (a memory-modded 48 GB RTX 4090 on the 24 GB entry's figures)."""
+    gpu = resolve_gpu(how["gpu"])
+    gib = how.get("gpu_memory_gib")
+    if gib is None:
+        return gpu
+    if isinstance(gib, bool) or not isinstance(gib, (int, float)) or not 0 < gib < 4096:
+        raise MoeplanError(f"offload record gpu_memory_gib must be positive GiB, got {gib!r}")
+    return replace(gpu, memory_bytes=int(gib * (1 << 30)), memory_label_gb=float(gib))
+
+
 def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
     """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
     the speed of a run that ran even where moeplan sizes it over its GPU)."""
@@ -152,7 +164,7 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
     return estimate_offload(
         spec,
         resolve_scheme(how["quant"], spec),
-        resolve_gpu(how["gpu"]),
+        record_gpu(how),
         host,
         engine,
         mode,
