@@ -12,6 +12,7 @@ from moeplan.hardware.hosts import resolve_host
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.cpu_matvec import (
+    AVX2_KERNEL_BYTES_PER_S,
     AVX2_OVER_ZEN4,
     CORE_BYTES_PER_S,
     core_bytes_per_s,
@@ -43,11 +44,51 @@ def test_rate_by_host_and_block_type() -> None:
     avx2 = resolve_host("ryzen-7-5800x3d")  # AVX2 only
     assert core_bytes_per_s("q4_k", avx2) == pytest.approx(CORE_BYTES_PER_S["q4_k"] * 0.617, 1e-3)
     assert core_bytes_per_s("q4_k", resolve_host("grace")) is None  # Arm: no published rate
-    assert core_bytes_per_s("mxfp4", zen4) is None  # no llama.cpp row for MXFP4
     assert core_bytes_per_s("bf16", zen4) is None  # the BF16 row sat at the DRAM ceiling
-    # 16 cores, 1 GB of Q4_K and 1 GB of MXFP4: only the Q4_K is timed
-    seconds = matvec_core_s({"q4_k": 1e9, "mxfp4": 1e9}, zen4, 16)
+    assert core_bytes_per_s("iq1_s", zen4) is None  # no published rate
+    # 16 cores, 1 GB of Q4_K and 1 GB of IQ1_S: only the Q4_K is timed
+    seconds = matvec_core_s({"q4_k": 1e9, "iq1_s": 1e9}, zen4, 16)
     assert seconds == pytest.approx(1e9 / (16 * CORE_BYTES_PER_S["q4_k"]))
+
+
+def test_mxfp4_runs_its_avx2_kernel_on_every_x86_core() -> None:
+    """ggml_vec_dot_mxfp4_q8_0 has AVX2/AVX paths and no AVX-512 one: the measured one-thread
+    7.0 GB/s on AVX-512 and AVX2-only cores alike; Arm gets no cap."""
+    assert AVX2_KERNEL_BYTES_PER_S["mxfp4"] == 7.0e9
+    for host in ("epyc-9124", "ryzen-7-5800x3d", "core-ultra-7-265k"):
+        assert core_bytes_per_s("mxfp4", resolve_host(host)) == 7.0e9
+    assert core_bytes_per_s("mxfp4", resolve_host("grace")) is None
+
+
+def test_gpt_oss_decode_follows_the_threads_until_dram_binds() -> None:
+    """gpt-oss-120b with 31 MoE layers' experts on a Core Ultra 7 265K (2 x DDR5-5600): on 4
+    cores its MXFP4 experts take 1.64 GB / (4 x 7.0 GB/s) a token, on 16 the DRAM binds."""
+    spec = load_model("gpt-oss-120b")
+    scheme = resolve_scheme("q8_0,experts=mxfp4", spec)
+    host = resolve_host("core-ultra-7-265k")
+    engine = resolve_offload_engine("llamacpp")
+
+    def run(cores: int) -> OffloadReport:
+        return estimate_offload(
+            spec,
+            scheme,
+            resolve_gpu("rtx-4090"),
+            replace(host, cores_per_socket=cores, performance_cores=None),
+            engine,
+            "experts",
+            31,
+            input_len=1,
+            output_len=128,
+        )
+
+    four, sixteen = run(4), run(16)
+    assert four.speed is not None and sixteen.speed is not None
+    assert "per-core" in four.speed.decode_bound
+    assert sixteen.speed.decode_bound == "host memory bandwidth"
+    # the DRAM time x the bandwidth reached = the bytes; over 4 cores x 7.0 GB/s (hops < 1%)
+    expert_bytes = sixteen.speed.host_decode_s * sixteen.host_bw_bytes_per_s
+    assert expert_bytes == pytest.approx(1.64e9, rel=0.02)
+    assert four.speed.host_decode_s == pytest.approx(expert_bytes / (4 * 7.0e9), rel=0.01)
 
 
 def test_q4_k_m_experts_are_mostly_q4_k_with_q6_k_down_projections() -> None:

@@ -21,7 +21,8 @@ which makes their rate low and the cap early, if it binds at all (it needs fewer
 DRAM bandwidth / rate). Q4_0 is left out: its 2-thread speed (11.23 tok/s, 49 GB/s) is mainline's
 4-thread speed too (11.25, ik_llama.cpp PR 54), so it was DRAM-bound, not a per-core rate. A Zen
 4 core then clocks near its 2-core boost, so on lower-clocked server cores the rate is lower than
-this. Block types with no published rate (MXFP4, FP8, IQ1_S/M, ...) get no cap.
+this. MXFP4, whose x86 kernel is AVX2 only, takes the one-thread rate measured of that kernel
+(AVX2_KERNEL_BYTES_PER_S). Block types with no published rate (FP8, IQ1_S/M, ...) get no cap.
 """
 
 from __future__ import annotations
@@ -71,13 +72,36 @@ that mixes ISA, core, clock and kernel (a repacked GEMV against Zen 4's plain Q4
 every block type and every AVX2-only core (Zen 2/3, Intel client) alike, a broad figure."""
 
 
+MXFP4_VEC_DOT_SOURCE = (
+    "a published llama.cpp RPC-cluster problem report (code index id 62013875860, 2026): "
+    "'Direct microbenchmark (dlopen of the real ggml_vec_dot_mxfp4_q8_0 from each machine's "
+    "libggml-cpu-haswell.so, 50000 rows of 4096)', 1 thread: 7.0 GB/s (asusg16, DDR5-7000), "
+    "6.3 (i7-7700K, DDR4), 4.7 (an EPYC VM)"
+)
+
+AVX2_KERNEL_BYTES_PER_S: dict[str, float] = {
+    "mxfp4": 7.0e9,
+}
+"""Block types whose x86 decode kernel has an AVX2 path and no AVX-512 one, so every x86 core
+runs the same 256-bit code: ggml_vec_dot_mxfp4_q8_0 (ggml-cpu/arch/x86/quants.c: '#if defined
+__AVX2__' ... '#elif defined __AVX__', a 16-entry shuffle lookup as IQ4_NL's, no __AVX512F__
+branch). Its rate is the single-thread figure of the ggml function itself, called on rows
+streamed from DRAM (MXFP4_VEC_DOT_SOURCE): 7.0 GB/s, the newest and fastest core of the three
+(a 2017 i7-7700K 6.3, an EPYC VM 4.7). Not Zen 4's discussion-164 figures: no MXFP4 row there."""
+
+
 def core_bytes_per_s(fmt: str, host: Host) -> float | None:
     """Bytes of `fmt` weights one core of `host` streams through llama.cpp's decode matvec per
     second, or None where no rate applies: a block type with no published rate, or a host
     without x86 vector units (Arm: NEON kernels, other rates; no cap). AVX-512 cores take the
-    Zen 4 figure, AVX2-only cores AVX2_OVER_ZEN4 of it."""
+    Zen 4 figure, AVX2-only cores AVX2_OVER_ZEN4 of it; a block type with only an AVX2 kernel
+    (AVX2_KERNEL_BYTES_PER_S) its one rate on every x86 core."""
+    if "avx2" not in host.isa:
+        return None
+    if fmt in AVX2_KERNEL_BYTES_PER_S:
+        return AVX2_KERNEL_BYTES_PER_S[fmt]
     base = CORE_BYTES_PER_S.get(fmt)
-    if base is None or "avx2" not in host.isa:
+    if base is None:
         return None
     return base * (1.0 if "avx512" in host.isa else AVX2_OVER_ZEN4)
 
@@ -108,7 +132,8 @@ def matvec_core_s(bytes_by_format: dict[str, float], host: Host, threads: int) -
 # runs read 2.5-4.0 GB/s of experts a thread, the fitting 14900K run 7.3, and ggml's MXFP4/Q4_K
 # AVX2 dot products decode ~13 GB/s a core at 4 GHz (instruction count of
 # ggml_vec_dot_mxfp4_q8_0), so neither a fixed per-layer cost nor the CPU's dot-product rate
-# separates them.
+# separates them. (That instruction-count figure was later replaced by a measurement of the
+# function itself, 7.0 GB/s a thread: AVX2_KERNEL_BYTES_PER_S.)
 #
 # Checked for issue 15 and deliberately not priced (prompted by the held-out ktransformers and
 # llama.cpp records on hosts with much bandwidth per core, which read 6-11 GB/s of experts a

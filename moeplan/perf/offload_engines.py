@@ -222,7 +222,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "threads' per-core dequantize + dot rates of their block types "
                 "(perf/cpu_matvec.py: mainline llama.cpp tg128 at 2 threads on a Ryzen 9 7950X, "
                 "ikawrakow/ik_llama.cpp discussion 164; AVX2-only cores x0.62 from llama.cpp PR "
-                "23309)",
+                "23309; MXFP4 7.0 GB/s a thread on any x86 core, its AVX2-only kernel measured)",
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid point "
                 "of least median |error| over every one-socket llama.cpp decode run in the record "
@@ -249,8 +249,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "kernels; one thread pool per NUMA node (--kt-threadpool-count), each holding a "
             "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
-            host_bw_efficiency=0.52,
-            numa_extra_socket_gain=0.46,
+            host_bw_efficiency=0.50,
+            numa_extra_socket_gain=0.50,
             numa_replicates_experts=False,
             numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -283,13 +283,15 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.52 of the host's achievable read bandwidth and "
-                "numa_extra_socket_gain 0.46 (of a further socket's): rule 3 "
+                "host_bw_efficiency 0.50 of the host's achievable read bandwidth and "
+                "numa_extra_socket_gain 0.50 (of a further socket's): rule 3 "
                 "(offload_measurements.yaml header), the grid points of least median |error| over "
                 "every one-socket and every multi-socket ktransformers decode run in the record "
                 "files (plan/offload_refit.py; 0.01 grids, the gain's 0.1 until the third "
-                "collection pass; 26 and 29 runs; ktransformers, -v03 and -v02 together). 0.54 "
-                "over 25 and 23 before the third collection pass (offload_runs_collect3.yaml). "
+                "collection pass; 28 and 30 runs; ktransformers, -v03 and -v02 together). 0.52 "
+                "and 0.46 over 26 and 29 before the fourth collection pass "
+                "(offload_runs_collect4.yaml); 0.54 over 25 and 23 before the third "
+                "(offload_runs_collect3.yaml). "
                 "Before: 0.50 and 0.5 while the doc's V0.2 single- and dual-socket rows were the "
                 "only fitting records; 0.50 and 0.6 once offload_runs_kt.yaml's three hash-split "
                 "fitting dual-socket runs joined them (the gain refit over four) and under rule "
