@@ -66,6 +66,18 @@ def load_document(path: str | Path, where: str | None = None, kind: str = "file"
     return load_yaml_text(text, where)
 
 
+def load_fields(path: str | Path, key: str, example: str) -> tuple[dict[str, Any], str]:
+    """A user's file of one object's fields (a host, a GPU), top level or under `key:`, with the
+    name to cite it by; anything but a mapping is one line (`example` names a few fields)."""
+    where = str(path)
+    doc = load_document(path, where)
+    if isinstance(doc, dict) and isinstance(doc.get(key), dict):
+        doc = doc[key]
+    if not isinstance(doc, dict):
+        raise _bad(where, f"expected a mapping of {key} fields ({example}, ...)")
+    return doc, where
+
+
 def load_json_text(text: str, where: str) -> Any:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}

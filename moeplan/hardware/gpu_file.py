@@ -26,7 +26,7 @@ from typing import Any
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU, Interconnect, catalog_gpu
 from moeplan.hardware.hosts import pcie_bytes_per_s
-from moeplan.yamlio import load_document
+from moeplan.yamlio import load_fields
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -194,12 +194,5 @@ def gpu_from_record(rec: dict[str, Any], where: str) -> GPU:
 
 def load_gpu_file(path: Path) -> GPU:
     """The GPU a user's file describes (module docstring)."""
-    where = str(path)
-    doc = load_document(path, where)
-    if isinstance(doc, dict) and isinstance(doc.get("gpu"), dict):
-        doc = doc["gpu"]
-    if not isinstance(doc, dict):
-        raise MoeplanError(
-            f"{where}: expected a mapping of GPU fields (memory_mib, mem_bw_gbps, ...)"
-        )
+    doc, where = load_fields(path, "gpu", "memory_mib, mem_bw_gbps")
     return gpu_from_record(doc, where)

@@ -17,7 +17,7 @@ from moeplan.hardware.host_read import (
     unmeasured_read_fraction,
 )
 from moeplan.names import suggest
-from moeplan.yamlio import load_document, load_packaged_yaml
+from moeplan.yamlio import load_fields, load_packaged_yaml
 
 DDR_CHANNEL_BYTES = 8
 """Bytes per transfer of one DDR4/DDR5 channel: 64 data bits (DDR5 splits them into two 32-bit
@@ -248,14 +248,7 @@ def load_host_file(path: Path) -> Host:
     memory_mts or mem_bw_gbps, ram_gb in decimal GB or ram_gib, isa), top level or under `host:`.
     memory_mts / mem_bw_gbps are theoretical; mem_read_gbps is a measured read bandwidth of the
     whole machine (STREAM, mlc, AIDA64 read) and replaces theoretical x read fraction."""
-    where = str(path)
-    doc = load_document(path, where)
-    if isinstance(doc, dict) and isinstance(doc.get("host"), dict):
-        doc = doc["host"]
-    if not isinstance(doc, dict):
-        raise MoeplanError(
-            f"{where}: expected a mapping of host fields (cores, memory_channels, ...)"
-        )
+    doc, where = load_fields(path, "host", "cores, memory_channels")
     return _host_from_record(doc, where)
 
 
