@@ -39,6 +39,27 @@ def test_gpt_oss_20b_kernel_count_by_hand():
     assert kernels_per_step(spec) == 24 * (7 + 9) == 384  # the vLLM/SGLang count
 
 
+def test_qwen3_next_gated_deltanet_layers_by_hand():
+    """llama.cpp's Gated DeltaNet layer (31 kernels with the fused delta rule, 42 with the
+    12-op autoregressive one) and Qwen3-Next's attention output gate (+3); the fused engines'
+    count treats a DeltaNet layer as an attention layer, as before."""
+    from moeplan.perf.kernel_counts import (
+        LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS,
+        LLAMACPP_GDN_KERNELS,
+    )
+
+    # norm 1, qkv/z/beta-alpha projections 3 x 2, beta cont+sigmoid 2, alpha cont/add/softplus/
+    # mul 4, two state gathers 2, concat 1, conv state write 1, ssm_conv + SiLU 2, l2_norm q, k 2,
+    # q, k repeat 2, fused delta rule 1, state write 1, gated norm 3, output projection 2, add 1
+    assert LLAMACPP_GDN_KERNELS == 1 + 6 + 2 + 4 + 2 + 1 + 1 + 2 + 2 + 2 + 1 + 1 + 3 + 2 + 1 == 31
+    assert LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS == 42
+    spec = load_model("qwen3-next-80b-a3b")
+    assert (spec.num_layers, spec.num_moe_layers, spec.attention.output_gate) == (48, 48, True)
+    moe = 9 + 5 + 1  # routed, shared expert, its sigmoid gate
+    assert kernels_per_step(spec, counts=LLAMACPP_KERNELS) == 12 * (15 + 3) + 36 * 31 + 48 * moe
+    assert kernels_per_step(spec) == 48 * (7 + 2) + 48 * (9 + 3 + 1)  # the vLLM/SGLang count
+
+
 def test_kernel_cost_by_backend():
     llama = ENGINES["llamacpp"]
     assert llama.kernel_overhead_for("NVIDIA") == LLAMACPP_CUDA_KERNEL_S == 1.3e-6
@@ -336,3 +357,18 @@ def test_sglang_fi_step_against_the_b200_trace():
     step = decode_step(setup, _ROWS, 1024 + 512)
     assert step.total_s == pytest.approx(21.3e-3, abs=0.1e-3)
     assert step.total_s == pytest.approx(4.78e-3 / 0.238, rel=0.07)
+
+
+def test_record_gdn_decode_picks_the_build_s_delta_rule():
+    from moeplan.errors import MoeplanError
+    from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+    from moeplan.plan.validate_offload import with_gdn_decode
+
+    llama = OFFLOAD_ENGINES["llamacpp"]
+    assert llama.gpu_engine.kernels.linear_attention == 31
+    assert with_gdn_decode(llama, "autoregressive").gpu_engine.kernels.linear_attention == 42
+    assert with_gdn_decode(llama, "fused") == llama
+    with pytest.raises(MoeplanError, match="gdn_decode"):
+        with_gdn_decode(llama, "chunked")
+    with pytest.raises(MoeplanError, match="gdn_decode"):
+        with_gdn_decode(OFFLOAD_ENGINES["ktransformers"], "autoregressive")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moeplan.model.specs import ModelSpec
+from moeplan.model.specs import MixerKind, ModelSpec
 
 # Kernels a decode step launches per layer in the CUDA-graph engines (vLLM/SGLang fused-MoE
 # path): attention block = fused add+norm, QKV GEMM, rope, split-KV attention and its merge,
@@ -30,11 +30,40 @@ class KernelCounts:
     moe_ffn: int = KERNELS_PER_MOE_FFN
     shared_experts: int = KERNELS_PER_SHARED_EXPERTS
     dense_ffn: int = KERNELS_PER_DENSE_FFN
+    linear_attention: int | None = None  # a Gated DeltaNet mixer layer; None: as attention
+    output_gate: int = 0  # an attention output gate (Qwen3-Next): kernels beyond attention
 
 
 FUSED_MOE_KERNELS = KernelCounts()
 
-LLAMACPP_KERNELS = KernelCounts(attention=15, qk_norm=0, moe_ffn=9, shared_experts=5, dense_ffn=6)
+LLAMACPP_GDN_KERNELS = 31
+"""A Gated DeltaNet layer of llama.cpp's batch-1 decode graph (Qwen3-Next, Qwen3.5), counted
+from ggml-org/llama.cpp src/models/qwen3next.cpp build_layer_attn_linear (@02ebd8f7) and
+src/models/delta-net-base.cpp (@156ce1c1) with the fused GATED_DELTA_NET op (PR 19504, op added
+2026-02-11) and the rms_norm+mul fusion as in LLAMACPP_KERNELS: rms_norm+mul (1), the qkv, z and
+beta/alpha projections (3 x 2, each quantizing its activation), cont + sigmoid of beta (2), cont,
+add dt_bias, softplus, mul A of alpha (4), the conv and recurrent states gathered (2), the concat
+of conv state and input (1) and the conv state written back (1), ssm_conv and SiLU (2), l2_norm
+of q and k (2), their repeat to the value heads (2, Qwen3-Next's 16 key heads to 32 value heads),
+the fused delta rule (1) and its state written back (1), the gated norm (rms_norm+mul, SiLU of z,
+mul: 3), the output projection (2), the residual add (1): 31, where an attention layer has 15."""
+
+LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS = LLAMACPP_GDN_KERNELS - 1 + 12
+"""The same layer in builds between ggml-org/llama.cpp PR 17996 (2025-12-13, 'a dedicated
+autoregressive version of delta-net ... for n_seq_tokens == 1') and the fused op's use: the delta
+rule as 12 ops (delta-net-base.cpp build_delta_net_autoregressive: scale q, exp g, s x g, s x k,
+sum_rows, sub, x beta, repeat k, k x d, add, s x q, sum_rows), "the decomposed 23-op graph"
+whose fusion saves 12 ops a layer (ggml-org/llama.cpp PR 20091's node counts: 48 layers x 12)."""
+
+LLAMACPP_KERNELS = KernelCounts(
+    attention=15,
+    qk_norm=0,
+    moe_ffn=9,
+    shared_experts=5,
+    dense_ffn=6,
+    linear_attention=LLAMACPP_GDN_KERNELS,
+    output_gate=3,
+)
 """llama.cpp's batch-1 decode graph after the CUDA backend's fusions (ggml/src/ggml-cuda/
 ggml-cuda.cu, ggml_cuda_try_fuse and ggml_cuda_can_fuse, ggml-org/llama.cpp commit 00108827),
 counted per layer. Every matmul on quantized weights is two kernels: mul_mat_vec_q first
@@ -46,7 +75,9 @@ for K) are fused. Routed MoE (9): rms_norm+mul (1), router mul_mat on the F32 ga
 top-k MoE (softmax/argsort/get_rows/norm: 1), gate+up mul_mat_id fused with the GLU (2 with its
 quantize), down mul_mat_id (2), the weighted sum over experts (moe_weighted_reduction: 1),
 residual add (1). Shared experts (5): gate+up+GLU (2), down (2), add (1). Dense FFN (6): norm,
-gate+up+GLU (2), down (2), add. The same graph is counted for the Metal and HIP backends."""
+gate+up+GLU (2), down (2), add. Gated DeltaNet layers: LLAMACPP_GDN_KERNELS; Qwen3-Next's
+gated attention adds the gate's cont, sigmoid and mul (3; qwen3next.cpp build_layer_attn). The
+same graph is counted for the Metal and HIP backends."""
 
 
 SGLANG_FI_MLA_KERNELS = KernelCounts(
@@ -123,11 +154,16 @@ def kernels_per_step(
     routed-MoE kernels drop out when a calibration's measured MoE curve already holds their
     time."""
     attention = counts.attention + (counts.qk_norm if spec.attention.qk_norm.value != "none" else 0)
+    if spec.attention.output_gate:
+        attention += counts.output_gate
+    linear = sum(1 for layer in spec.layers if layer.mixer is MixerKind.LINEAR_ATTENTION)
+    linear_kernels = attention if counts.linear_attention is None else counts.linear_attention
     moe = 0 if moe_measured else counts.moe_ffn
     if spec.moe is not None and spec.moe.num_shared_experts:
         moe += counts.shared_experts + (1 if spec.moe.shared_expert_gate else 0)
     return (
-        spec.num_layers * attention
+        (spec.num_layers - linear) * attention
+        + linear * linear_kernels
         + spec.num_moe_layers * moe
         + spec.num_dense_layers * counts.dense_ffn
     )

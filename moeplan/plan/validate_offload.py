@@ -17,9 +17,10 @@ from moeplan.hardware.hosts import Host, custom_host, resolve_host, with_overrid
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.kernel_counts import LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS, LLAMACPP_GDN_KERNELS
 from moeplan.perf.llamacpp_sampler import SamplerSettings, with_sampler
 from moeplan.perf.offload import OffloadReport, estimate_offload
-from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
+from moeplan.perf.offload_engines import OffloadProfile, resolve_offload_engine, with_prompt_flags
 from moeplan.plan.validate import speed_to_time_error
 from moeplan.yamlio import load_packaged_yaml
 
@@ -142,12 +143,25 @@ def record_gpu(how: dict[str, Any]) -> GPU:
     return replace(gpu, memory_bytes=int(gib * (1 << 30)), memory_label_gb=float(gib))
 
 
+def with_gdn_decode(engine: OffloadProfile, path: str) -> OffloadProfile:
+    """A record's llama.cpp build by how its Gated DeltaNet decode ran (field `gdn_decode`):
+    'autoregressive' (builds of PR 17996, Dec 2025, until the fused op: the delta rule as 12 ops,
+    LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS) or 'fused' (the default, LLAMACPP_GDN_KERNELS)."""
+    counts = {"fused": LLAMACPP_GDN_KERNELS, "autoregressive": LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS}
+    if path not in counts or engine.id != "llamacpp":
+        raise MoeplanError(f"gdn_decode '{path}' is a llama.cpp build's: fused or autoregressive")
+    kernels = replace(engine.gpu_engine.kernels, linear_attention=counts[path])
+    return replace(engine, gpu_engine=replace(engine.gpu_engine, kernels=kernels))
+
+
 def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
     """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
     the speed of a run that ran even where moeplan sizes it over its GPU)."""
     spec = _model(how["model"])
     host = record_host(how)
     engine = resolve_offload_engine(how["engine"])
+    if how.get("gdn_decode", "fused") != "fused":  # a build before the fused delta-rule op
+        engine = with_gdn_decode(engine, how["gdn_decode"])
     if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
         engine = replace(engine, split_graph_vendors=())
     engine = with_prompt_flags(  # -ub / --no-op-offload / kt threshold / cache_lens / --swa-full
