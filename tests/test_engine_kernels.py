@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from moeplan.hardware.gpus import resolve_gpu
@@ -372,3 +374,21 @@ def test_record_gdn_decode_picks_the_build_s_delta_rule():
         with_gdn_decode(llama, "chunked")
     with pytest.raises(MoeplanError, match="gdn_decode"):
         with_gdn_decode(OFFLOAD_ENGINES["ktransformers"], "autoregressive")
+
+
+def test_gated_deltanet_on_llamacpp_says_what_it_leaves_out():
+    from moeplan.perf.kernel_counts import FUSED_MOE_KERNELS, linear_attention_note
+
+    next80 = load_model("qwen3-next-80b-a3b")
+    note = linear_attention_note(next80, LLAMACPP_KERNELS)
+    assert note is not None and "issue 19345" in note
+    assert linear_attention_note(next80, FUSED_MOE_KERNELS) is None  # vLLM/SGLang counts
+    assert linear_attention_note(load_model("gpt-oss-120b"), LLAMACPP_KERNELS) is None
+    from typer.testing import CliRunner
+
+    from moeplan.cli import app
+
+    cmd = ["latency", "qwen3-next-80b-a3b", "--gpu", "rtx-pro-6000", "--quant", "q8_0"]
+    out = CliRunner().invoke(app, [*cmd, "--engine", "llamacpp", "--json"])
+    assert out.exit_code == 0, out.output
+    assert any("issue 19345" in n for n in json.loads(out.stdout)["notes"])

@@ -80,6 +80,25 @@ gated attention adds the gate's cont, sigmoid and mul (3; qwen3next.cpp build_la
 same graph is counted for the Metal and HIP backends."""
 
 
+def linear_attention_note(spec: ModelSpec, counts: KernelCounts) -> str | None:
+    """What an estimate of a Gated DeltaNet model on llama.cpp leaves out, said with it: only
+    the layers' kernel count is priced, and published builds of early 2026 ran far slower than
+    that (ggml-org/llama.cpp issue 19345, 2026-02: Qwen3-Coder-Next Q8_0 at 70-80 tok/s on an
+    RTX PRO 6000 Max-Q, where the same estimate gives about 185; its diagnosis: CUDA graphs
+    disabled after ~128 tokens of decode; ik_llama.cpp PR 1278: mainline b8084 at 104 tok/s on
+    2 x RTX 3090, IQ4_XS, where it gives 174; the five Qwen3-Next offload runs of
+    offload_runs_collect4.yaml, 1.1-1.5x). None for other engines and models."""
+    if counts.linear_attention is None:
+        return None
+    if not any(layer.mixer is MixerKind.LINEAR_ATTENTION for layer in spec.layers):
+        return None
+    return (
+        f"{spec.name} has Gated DeltaNet layers: llama.cpp's decode is priced by their kernel "
+        "count only; published runs of early-2026 builds were 1.1-2.5x slower than such "
+        "estimates (ggml-org/llama.cpp issue 19345: CUDA graphs disabled after ~128 tokens)"
+    )
+
+
 SGLANG_FI_MLA_KERNELS = KernelCounts(
     attention=11, qk_norm=0, moe_ffn=7, shared_experts=6, dense_ffn=5
 )

@@ -15,6 +15,7 @@ from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.communication import collective_link
 from moeplan.perf.engines import DEFAULT_ENGINE, EngineProfile, resolve_engine
+from moeplan.perf.kernel_counts import linear_attention_note
 from moeplan.perf.network import Network
 from moeplan.perf.parallel import (
     DEFAULT_USABLE_FRACTION,
@@ -190,6 +191,8 @@ def estimate_latency(
     )
     usable = gpu.memory_bytes * usable_fraction
     notes = sorted({n for p in points for n in p.prefill.notes + p.decode.notes})
+    gdn = linear_attention_note(spec, setup.rates.engine.kernels)
+    notes += [gdn] if gdn else []
     return LatencyReport(
         spec, scheme, gpu, layout, setup.rates, setup.network, points, tuple(notes), usable
     )

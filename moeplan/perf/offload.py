@@ -26,6 +26,7 @@ from moeplan.memory.quant import QuantScheme, routed_expert_type_shares, weight_
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.cpu_matvec import matvec_core_s
+from moeplan.perf.kernel_counts import linear_attention_note
 from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
@@ -340,6 +341,8 @@ def estimate_offload(
         )
     link, link_desc = host_link_bytes_per_s(gpu, pcie)
     notes = [f"host link {link_desc}: {link / 1e9:.1f} GB/s per direction"]
+    gdn = linear_attention_note(spec, engine.gpu_engine.kernels)
+    notes += [gdn] if gdn else []
     if host.unified_memory:
         notes.append(
             f"{host.id} has unified memory: its GPU reads the same RAM; a discrete-GPU offload "
