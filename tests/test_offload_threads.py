@@ -58,3 +58,26 @@ def test_host_file_refuses_nonsense_p_cores(tmp_path: Path, value: str, message:
     f.write_text(f"cores: 16\nperformance_cores: {value}\nmem_bw_gbps: 90\nram_gb: 64\n")
     with pytest.raises(MoeplanError, match=message):
         resolve_host(str(f))
+
+
+def test_llamacpp_default_on_p_cores_without_smt_counts_every_other_one():
+    # cpu_count_math_cpus skips the logical CPU after each P-core for its SMT sibling; Arrow Lake
+    # P-cores have none, so a 265K (8 P + 12 E) or 285K (8 P + 16 E) runs 4 threads
+    for host in ("core-ultra-7-265k", "core-ultra-9-285k"):
+        arrow = resolve_host(host)
+        assert arrow.p_core_smt is False
+        assert cpu_threads(arrow, LLAMACPP) == 4
+        assert cpu_threads(arrow, KTRANSFORMERS) == arrow.cores
+    assert resolve_host("core-i9-14900k").p_core_smt is True
+
+
+def test_host_file_p_core_smt(tmp_path: Path):
+    f = tmp_path / "box.yaml"
+    body = "cores: 14\nperformance_cores: 6\nmem_bw_gbps: 90\nram_gb: 64\nisa: [avx2]\n"
+    f.write_text(body + "p_core_smt: false\n")
+    assert cpu_threads(resolve_host(str(f)), LLAMACPP) == 3
+    f.write_text(body)
+    assert cpu_threads(resolve_host(str(f)), LLAMACPP) == 6
+    f.write_text(body + "p_core_smt: no-ht\n")
+    with pytest.raises(MoeplanError, match="p_core_smt"):
+        resolve_host(str(f))

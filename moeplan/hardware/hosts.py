@@ -60,6 +60,7 @@ class Host:
     cores_per_socket: int
     memory_type: str
     performance_cores: int | None = None  # per socket, on hybrid CPUs (P-cores of P + E designs)
+    p_core_smt: bool = True  # hybrid x86: each P-core runs two threads (Arrow Lake: one)
     sockets: int = 1
     max_sockets: int = 1
     memory_channels: int | None = None  # DDR channels per socket
@@ -148,6 +149,14 @@ HOST_FIELD_CEILINGS: dict[str, float] = {
 refused with one line rather than planned on."""
 
 
+def _smt(rec: dict[str, Any], where: str) -> bool:
+    """A host record's `p_core_smt` (hybrid x86: P-cores with two threads each; default true)."""
+    value = rec.get("p_core_smt", True)
+    if not isinstance(value, bool):
+        raise MoeplanError(f"{where}: field 'p_core_smt' must be true or false")
+    return value
+
+
 def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     def need(key: str, kind: type) -> Any:
         value = rec.get(key)
@@ -205,6 +214,7 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         cores_per_socket=cores,
         memory_type=str(rec.get("memory_type") or "DDR5"),
         performance_cores=p_cores,
+        p_core_smt=_smt(rec, where),
         sockets=sockets,
         max_sockets=whole("max_sockets") or sockets,
         memory_channels=channels,

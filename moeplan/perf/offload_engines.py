@@ -143,11 +143,12 @@ on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) = 0.27 of p
 
 
 def cpu_threads(host: Host, engine: OffloadProfile) -> int:
-    """Cores the engine's CPU expert kernels run on, one thread each: llama.cpp's default on a
-    hybrid CPU is its P-cores (LLAMACPP_DEFAULT_THREADS_SOURCE; a host file or --host-cores gives
-    the cores that run), otherwise every core of every socket."""
+    """Cores the engine's CPU expert kernels run on, one thread each: on a hybrid CPU llama.cpp's
+    default (LLAMACPP_DEFAULT_THREADS_SOURCE) is its P-cores, half of them on x86 P-cores without
+    SMT; a host file or --host-cores gives the cores that run; otherwise every core."""
     if engine.skips_efficiency_cores and host.performance_cores:
-        return host.performance_cores * host.sockets
+        smt = host.p_core_smt or "avx2" not in host.isa
+        return (host.performance_cores if smt else -(-host.performance_cores // 2)) * host.sockets
     return host.cores
 
 

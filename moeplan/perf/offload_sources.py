@@ -8,8 +8,11 @@ LLAMACPP_DEFAULT_THREADS_SOURCE = (
     "postprocess_cpu_params sets n_threads = cpu_get_num_math(); on x86-64 Linux with a hybrid "
     "CPU (CPUID 7 EDX bit 15) cpu_count_math_cpus pins to each CPU, skips Atom-type (E) cores "
     "('efficiency cores harm lockstep threading') and SMT siblings, so a 14900K (8 P + 16 E) "
-    "runs 8 threads; elsewhere cpu_get_num_physical_cores (one per core; macOS "
-    "hw.perflevel0.physicalcpu, the P-cores; Windows every core, E-cores included)"
+    "runs 8 threads; the sibling skip is an unconditional ++cpu ('hyperthreading isn't useful "
+    "for linear algebra'), so on P-cores without SMT it skips every other P-core: a Core Ultra "
+    "7 265K runs 4 (chrisdesrochers/MoEArc logs 'n_threads = 4' there); elsewhere "
+    "cpu_get_num_physical_cores (one per core; macOS hw.perflevel0.physicalcpu, the P-cores; "
+    "Windows every core, E-cores included)"
 )
 
 
