@@ -261,6 +261,11 @@ class ModelSpec:
         return sum(1 for layer in self.layers if layer.keeps_kv)
 
     @cached_property
+    def num_linear_attention_layers(self) -> int:
+        """Gated DeltaNet mixer layers (Qwen3-Next, Qwen3.5)."""
+        return sum(1 for layer in self.layers if layer.mixer is MixerKind.LINEAR_ATTENTION)
+
+    @cached_property
     def is_moe(self) -> bool:
         return self.moe is not None and self.num_moe_layers > 0
 

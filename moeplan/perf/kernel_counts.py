@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moeplan.model.specs import MixerKind, ModelSpec
+from moeplan.model.specs import ModelSpec
 
 # Kernels a decode step launches per layer in the CUDA-graph engines (vLLM/SGLang fused-MoE
 # path): attention block = fused add+norm, QKV GEMM, rope, split-KV attention and its merge,
@@ -90,7 +90,7 @@ def linear_attention_note(spec: ModelSpec, counts: KernelCounts) -> str | None:
     offload_runs_collect4.yaml, 1.1-1.5x). None for other engines and models."""
     if counts.linear_attention is None:
         return None
-    if not any(layer.mixer is MixerKind.LINEAR_ATTENTION for layer in spec.layers):
+    if not spec.num_linear_attention_layers:
         return None
     return (
         f"{spec.name} has Gated DeltaNet layers: llama.cpp's decode is priced by their kernel "
@@ -175,7 +175,7 @@ def kernels_per_step(
     attention = counts.attention + (counts.qk_norm if spec.attention.qk_norm.value != "none" else 0)
     if spec.attention.output_gate:
         attention += counts.output_gate
-    linear = sum(1 for layer in spec.layers if layer.mixer is MixerKind.LINEAR_ATTENTION)
+    linear = spec.num_linear_attention_layers
     linear_kernels = attention if counts.linear_attention is None else counts.linear_attention
     moe = 0 if moe_measured else counts.moe_ffn
     if spec.moe is not None and spec.moe.num_shared_experts:
