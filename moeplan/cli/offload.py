@@ -115,7 +115,7 @@ KtPrefillOpt = Annotated[
         "--kt-gpu-prefill-threshold",
         help="kt-kernel + SGLang --kt-gpu-prefill-token-threshold (--engine ktransformers only): "
         "chunks of at least this many tokens stream every expert of each host layer to the GPU "
-        "(default: unset, CPU).",
+        "(default: unset, CPU, as sglang.launch_server; `kt run` passes 4096).",
     ),
 ]
 CacheLensOpt = Annotated[
