@@ -14,7 +14,8 @@ from moeplan.memory.quant import resolve_scheme, widest_routed_expert_bits
 from moeplan.model.catalog import load_model
 from moeplan.model.params import count_params
 from moeplan.perf.offload_compute_buffer import compute_buffer_bytes, llamacpp_indexer_bytes
-from moeplan.perf.offload_engines import OFFLOAD_ENGINES, with_prompt_flags
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+from moeplan.perf.offload_flags import with_prompt_flags
 from moeplan.perf.offload_placement import place
 from moeplan.plan.validate_offload import validate_offload_record
 

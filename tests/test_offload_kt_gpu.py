@@ -20,7 +20,8 @@ from moeplan.memory.quant import (
 )
 from moeplan.model.catalog import load_model
 from moeplan.model.params import count_params
-from moeplan.perf.offload_engines import OFFLOAD_ENGINES, with_prompt_flags
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+from moeplan.perf.offload_flags import with_prompt_flags
 from moeplan.perf.offload_placement import gpu_side_scheme, place
 from moeplan.plan.validate_offload import validate_offload_all
 

@@ -19,7 +19,8 @@ from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf import offload_prefill
 from moeplan.perf.offload import estimate_offload
-from moeplan.perf.offload_engines import OFFLOAD_ENGINES, with_prompt_flags
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+from moeplan.perf.offload_flags import with_prompt_flags
 from moeplan.perf.offload_prefill import passes, prefill_time, streamed_experts
 from moeplan.plan.validate_offload import load_offload_records, report_for
 

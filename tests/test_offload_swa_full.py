@@ -13,7 +13,8 @@ from moeplan.errors import MoeplanError
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.offload_compute_buffer import compute_buffer_bytes
-from moeplan.perf.offload_engines import OFFLOAD_ENGINES, with_prompt_flags
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES
+from moeplan.perf.offload_flags import with_prompt_flags
 from moeplan.perf.offload_placement import engine_kv_cache_bytes
 
 LLAMACPP = OFFLOAD_ENGINES["llamacpp"]

@@ -193,7 +193,7 @@ class SamplerArgs:
 
 @dataclass(frozen=True)
 class PromptArgs:
-    """The run flags of an offload run (perf/offload_engines.py with_prompt_flags)."""
+    """The run flags of an offload run (perf/offload_flags.py with_prompt_flags)."""
 
     ubatch: int | None = None
     no_op_offload: bool = False
@@ -296,7 +296,8 @@ def offload_report(
     with_speed: bool = True,
 ) -> OffloadReport:
     from moeplan.perf.offload import DEFAULT_DISK_BYTES_PER_S, estimate_offload
-    from moeplan.perf.offload_engines import resolve_offload_engine, with_prompt_flags
+    from moeplan.perf.offload_engines import resolve_offload_engine
+    from moeplan.perf.offload_flags import with_prompt_flags
 
     if args.n_cpu_moe is not None and args.n_cpu_moe < 0:
         raise MoeplanError(f"--n-cpu-moe must be 0 or more, got {args.n_cpu_moe}")

@@ -20,7 +20,8 @@ from moeplan.model.specs import ModelSpec
 from moeplan.perf.kernel_counts import LLAMACPP_GDN_AUTOREGRESSIVE_KERNELS, LLAMACPP_GDN_KERNELS
 from moeplan.perf.llamacpp_sampler import SamplerSettings, with_sampler
 from moeplan.perf.offload import OffloadReport, estimate_offload
-from moeplan.perf.offload_engines import OffloadProfile, resolve_offload_engine, with_prompt_flags
+from moeplan.perf.offload_engines import OffloadProfile, resolve_offload_engine
+from moeplan.perf.offload_flags import with_prompt_flags
 from moeplan.plan.validate import speed_to_time_error
 from moeplan.yamlio import load_packaged_yaml
 
