@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from moeplan.cli import app
 from moeplan.hardware.gpus import gpu_catalog, resolve_gpu
 from moeplan.hardware.hosts import pcie_bytes_per_s
-from moeplan.perf.offload import host_link_bytes_per_s
+from moeplan.perf.offload_link import host_link_bytes_per_s
 
 MIB = 1 << 20
 OFFLOAD_CARDS = (

@@ -126,6 +126,15 @@ CacheLensOpt = Annotated[
         "whatever the prompt (default: input + output, as local_chat sizes it).",
     ),
 ]
+CtxSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--ctx-size",
+        help="Context cells the cache is allocated for at startup (llama.cpp -c, per sequence): "
+        "the GPU's KV cache and buffers, and so the fit and --offload auto's K, are sized for it; "
+        "speed stays priced at --input/--output (default: input + output).",
+    ),
+]
 TopKOpt = Annotated[
     int | None,
     typer.Option(
@@ -219,6 +228,7 @@ class HostArgs:
     prompt: PromptArgs = PromptArgs()
     gpu_reserved_gb: float | None = None
     kt_gpu_experts: int | None = None
+    ctx_size: int | None = None
 
     def gpu_reserved_bytes(self) -> int:
         """--gpu-reserved-gb in bytes (0 when not given); a number that is not finite and
@@ -340,6 +350,7 @@ def offload_report(
         disk,
         with_speed,
         gpu_reserved_bytes=args.gpu_reserved_bytes(),
+        ctx_size=args.ctx_size,
     )
     if args.kt_gpu_experts is None or spec.moe is None:
         return report

@@ -30,6 +30,7 @@ from moeplan.cli.common import (
 )
 from moeplan.cli.offload import (
     CacheLensOpt,
+    CtxSizeOpt,
     DiskOpt,
     GpuReservedOpt,
     HostArgs,
@@ -113,6 +114,7 @@ def latency(
     no_op_offload: NoOpOffloadOpt = False,
     kt_gpu_prefill_threshold: KtPrefillOpt = None,
     cache_lens: CacheLensOpt = None,
+    ctx_size: CtxSizeOpt = None,
     swa_full: SwaFullOpt = False,
     top_k: TopKOpt = None,
     top_p: TopPOpt = None,
@@ -171,8 +173,10 @@ def latency(
         ),
         gpu_reserved_gb,
         kt_gpu_experts,
+        ctx_size,
     )
     prompt_flags = (
+        ctx_size is not None,
         ubatch is not None,
         gpu_reserved_gb is not None,
         no_op_offload,
@@ -182,8 +186,8 @@ def latency(
     )
     if any(prompt_flags) and not host_args.wanted:
         raise MoeplanError(
-            "--ubatch, --gpu-reserved-gb, --no-op-offload, --kt-gpu-prefill-threshold, "
-            "--cache-lens and --swa-full describe an offload run; add --offload or --n-cpu-moe"
+            "--ctx-size, --ubatch, --gpu-reserved-gb, --no-op-offload, --kt-gpu-prefill-threshold,"
+            " --cache-lens and --swa-full describe an offload run; add --offload or --n-cpu-moe"
         )
     if host_args.prompt.sampler.given and not host_args.wanted:
         from moeplan.perf.llamacpp_sampler import SAMPLER_FLAGS

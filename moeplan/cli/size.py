@@ -31,6 +31,7 @@ from moeplan.cli.common import (
 )
 from moeplan.cli.offload import (
     CacheLensOpt,
+    CtxSizeOpt,
     GpuReservedOpt,
     HostArgs,
     HostCoresOpt,
@@ -80,6 +81,7 @@ def size(
     host_sockets: HostSocketsOpt = None,
     ubatch: UbatchOpt = None,
     cache_lens: CacheLensOpt = None,
+    ctx_size: CtxSizeOpt = None,
     swa_full: SwaFullOpt = False,
     engine: Annotated[
         str | None,
@@ -119,11 +121,13 @@ def size(
         offload, n_cpu_moe, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
         host_mem_measured_gbps=host_mem_measured_gbps,
         prompt=PromptArgs(ubatch, cache_lens=cache_lens, swa_full=swa_full),
-        gpu_reserved_gb=gpu_reserved_gb, kt_gpu_experts=kt_gpu_experts,
+        gpu_reserved_gb=gpu_reserved_gb, kt_gpu_experts=kt_gpu_experts, ctx_size=ctx_size,
     )  # fmt: skip
-    if (ubatch is not None or cache_lens is not None or swa_full) and not host_args.wanted:
+    buffer_flags = (ubatch, cache_lens, ctx_size)
+    if (any(f is not None for f in buffer_flags) or swa_full) and not host_args.wanted:
         raise MoeplanError(
-            "--ubatch, --cache-lens and --swa-full size an offload run's GPU buffers; add --offload"
+            "--ctx-size, --ubatch, --cache-lens and --swa-full size an offload run's GPU buffers; "
+            "add --offload"
         )
     if host_args.wanted:
         from moeplan.cli.offload import offload_report

@@ -30,6 +30,7 @@ from moeplan.perf.kernel_counts import linear_attention_note
 from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
+from moeplan.perf.offload_link import host_link_bytes_per_s
 from moeplan.perf.offload_mla import mla_decode_kernel_s
 from moeplan.perf.offload_placement import (
     Placement,
@@ -48,10 +49,6 @@ GIB = 1 << 30
 DEFAULT_DISK_BYTES_PER_S = pcie_bytes_per_s(4, 4)
 """When RAM is short, llama.cpp's mmap reads the missing experts from disk on every use: the
 default disk is a PCIe 4.0 x4 NVMe drive at its link ceiling, 7.9 GB/s (pass --disk-gbps)."""
-
-DEFAULT_PCIE = (5, 16)
-"""Host link assumed when the GPU entry names none (NVLink/SXM parts sit on a PCIe Gen5 x16 host
-link: aiconfigurator h100_sxm.yaml 'pcie 64 GB/s single direction')."""
 
 HOST_SIDE_MOE_KERNELS = 5
 """Of the KERNELS_PER_MOE_FFN GPU kernels of a routed-MoE block (perf/engines.py), those that move
@@ -117,19 +114,6 @@ class OffloadReport:
     @property
     def prefill_tok_s(self) -> float | None:
         return self.batch * self.input_len / self.speed.prefill_s if self.speed else None
-
-
-def host_link_bytes_per_s(gpu: GPU, pcie: tuple[int, int] | None = None) -> tuple[float, str]:
-    """One direction of the GPU's host link: an explicit (gen, lanes), the catalog's, else the
-    GPU's PCIe interconnect figure, else DEFAULT_PCIE."""
-    if pcie is None and gpu.pcie_gen and gpu.pcie_lanes:
-        pcie = (gpu.pcie_gen, gpu.pcie_lanes)
-    if pcie is not None:
-        return pcie_bytes_per_s(*pcie), f"PCIe Gen{pcie[0]} x{pcie[1]}"
-    if gpu.interconnect.kind == "pcie":
-        return gpu.interconnect.per_direction_bytes_per_s, "PCIe (catalog link figure)"
-    gen, lanes = DEFAULT_PCIE
-    return pcie_bytes_per_s(gen, lanes), f"PCIe Gen{gen} x{lanes} (assumed: GPU entry names none)"
 
 
 def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
@@ -314,11 +298,15 @@ def estimate_offload(
     with_speed: bool = True,
     speed_when_over_gpu: bool = False,
     gpu_reserved_bytes: int = 0,
+    ctx_size: int | None = None,
 ) -> OffloadReport:
     """Placement, fit and (with_speed) decode/prompt tokens/s for one GPU plus a host. The speed
     is priced only when the GPU part fits, unless `speed_when_over_gpu` (a published run that
     ran though moeplan sizes it over its GPU: its speed is still a question). `gpu_reserved_bytes`:
-    VRAM other processes hold, off the GPU's capacity (offload_placement.require_gpu_reserve)."""
+    VRAM other processes hold, off the GPU's capacity (offload_placement.require_gpu_reserve).
+    `ctx_size`: the context cells a sequence's cache is allocated for (llama.cpp -c at startup,
+    whatever the request uses): the GPU's KV cache and buffers, and so the fit and auto's K, are
+    sized for it; speed stays priced at input + output. Default: input + output."""
     if mode not in MODES:
         raise MoeplanError(f"--offload must be one of {', '.join(MODES)}, got '{mode}'")
     require_cache_type_of(kv_quant, engine.id)
@@ -328,6 +316,13 @@ def estimate_offload(
         raise MoeplanError("batch, input and output lengths must be at least 1")
     host.require_complete()
     context = input_len + output_len
+    if ctx_size is not None:
+        if isinstance(ctx_size, bool) or not isinstance(ctx_size, int) or ctx_size < context:
+            raise MoeplanError(
+                f"--ctx-size must be a whole number of tokens at least the request's {context} "
+                f"(input + output), got {ctx_size!r}"
+            )
+        context = ctx_size
     if mode == "auto":
         if n_cpu_moe is not None:
             raise MoeplanError("--offload auto finds --n-cpu-moe itself; pass one or the other")

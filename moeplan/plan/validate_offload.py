@@ -189,6 +189,7 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
         how["output_len"],
         record_kv_quant(how.get("kv_quant", "bf16")),
         speed_when_over_gpu=speed_when_over_gpu,
+        ctx_size=how.get("ctx_size"),  # -c: the cache cells allocated, not the request's
     )
 
 
