@@ -65,4 +65,4 @@ def test_the_cli_takes_ctx_size_for_an_offload_run_only() -> None:
     r = runner.invoke(app, [*base, "--ctx-size", "65536"])
     assert r.exit_code == 2 and "--ctx-size" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, [*base, *offload, "--ctx-size", "100"])
-    assert r.exit_code == 2 and "at least the request's 576" in r.output
+    assert r.exit_code == 2 and "at least the request's 576 tokens" in r.output

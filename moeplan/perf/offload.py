@@ -30,6 +30,7 @@ from moeplan.perf.kernel_counts import linear_attention_note
 from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
+from moeplan.perf.offload_flags import positive_tokens
 from moeplan.perf.offload_link import host_link_bytes_per_s
 from moeplan.perf.offload_mla import mla_decode_kernel_s
 from moeplan.perf.offload_placement import (
@@ -317,10 +318,10 @@ def estimate_offload(
     host.require_complete()
     context = input_len + output_len
     if ctx_size is not None:
-        if isinstance(ctx_size, bool) or not isinstance(ctx_size, int) or ctx_size < context:
+        if positive_tokens("--ctx-size", ctx_size) < context:
             raise MoeplanError(
-                f"--ctx-size must be a whole number of tokens at least the request's {context} "
-                f"(input + output), got {ctx_size!r}"
+                f"--ctx-size must be at least the request's {context} tokens (input + output), "
+                f"got {ctx_size}"
             )
         context = ctx_size
     if mode == "auto":

@@ -10,7 +10,8 @@ from moeplan.errors import MoeplanError
 from moeplan.perf.offload_engines import OffloadProfile
 
 
-def _positive_int(name: str, value: object) -> int:
+def positive_tokens(name: str, value: object) -> int:
+    """`value` as a token count: a whole number of at least 1, else one line naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise MoeplanError(f"{name} must be a positive whole number of tokens, got {value!r}")
     return value
@@ -37,9 +38,9 @@ def with_prompt_flags(
     if cache_lens is not None:
         if not engine.id.startswith("ktransformers"):
             raise MoeplanError(f"--cache-lens is a ktransformers server flag, not {engine.id}'s")
-        engine = replace(engine, kv_cache_tokens=_positive_int("--cache-lens", cache_lens))
+        engine = replace(engine, kv_cache_tokens=positive_tokens("--cache-lens", cache_lens))
     if ubatch is not None:
-        engine = replace(engine, ubatch_tokens=_positive_int("--ubatch", ubatch))
+        engine = replace(engine, ubatch_tokens=positive_tokens("--ubatch", ubatch))
     if not op_offload:
         if engine.id != "llamacpp":
             raise MoeplanError(f"--no-op-offload is a llama.cpp flag; the engine is {engine.id}")
@@ -50,6 +51,6 @@ def with_prompt_flags(
                 "--kt-gpu-prefill-threshold is a kt-kernel + SGLang flag (engine ktransformers), "
                 f"not {engine.id}'s"
             )
-        threshold = _positive_int("--kt-gpu-prefill-threshold", kt_gpu_prefill_threshold)
+        threshold = positive_tokens("--kt-gpu-prefill-threshold", kt_gpu_prefill_threshold)
         engine = replace(engine, stream_min_batch=threshold, streams_used_experts=False)
     return engine
