@@ -40,6 +40,8 @@ def test_the_cache_is_sized_for_ctx_size_and_the_speed_for_the_request() -> None
     assert long.placement.kv_cache_bytes > 100 * short.placement.kv_cache_bytes
     assert long.placement.gpu_bytes > short.placement.gpu_bytes
     assert long.decode_tok_s == pytest.approx(short.decode_tok_s)
+    assert any("65,536 tokens a sequence (--ctx-size)" in n for n in long.notes)
+    assert not any("--ctx-size" in n for n in short.notes)
 
 
 def test_auto_moves_more_experts_to_ram_for_a_longer_allocated_context() -> None:
