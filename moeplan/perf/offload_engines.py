@@ -161,7 +161,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "llama.cpp with -ngl 99 and --n-cpu-moe / -ot exps=CPU: attention, shared weights and "
             "KV on the GPU, routed experts of the first K layers in RAM computed by the CPU",
             gpu_engine=ENGINES["llamacpp"],
-            host_bw_efficiency=0.62,
+            host_bw_efficiency=0.60,
             numa_extra_socket_gain=0.0,
             numa_replicates_experts=False,
             numa_local_reads=False,
@@ -227,9 +227,9 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid point "
                 "of least median |error| over every one-socket llama.cpp decode run in the record "
-                "files (plan/offload_refit.py; 0.01 grid): 0.62 over 99 runs with the sixth "
-                "collection pass (offload_runs_collect6.yaml, the Qwen3.5/3.6 runs), 0.63 over 80 "
-                "before it; "
+                "files (plan/offload_refit.py; 0.01 grid): 0.60 over 115 runs with the seventh "
+                "collection pass (offload_runs_collect7.yaml), 0.62 over 99 with the sixth "
+                "(offload_runs_collect6.yaml, the Qwen3.5/3.6 runs), 0.63 over 80 before them; "
                 "0.63 over 61 runs with the third "
                 "collection pass (offload_runs_collect3.yaml); 0.64 over 55 once the i5-12600K "
                 "box's runs read its RAM at the 2000 MT/s its post's update names; 0.65 since the "
