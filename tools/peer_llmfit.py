@@ -30,6 +30,7 @@ from moeplan.memory.estimate import weights_bytes_by_component
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.model.params import count_params
+from moeplan.perf.terms import weight_split
 from moeplan.plan.validate_offload import load_offload_records, record_gpu, record_host
 
 LLMFIT_EFFICIENCY = 0.55  # fit.rs:51
@@ -38,16 +39,14 @@ ISSUE_MODELS = ("gpt-oss-120b", "qwen3-235b-a22b", "deepseek-v3", "deepseek-r1")
 
 
 def active_bytes_per_token(how: dict[str, Any]) -> float:
-    """Weight bytes one decode token reads, all of them, at the record's quantization."""
+    """Weight bytes one decode token reads, all of them, at the record's quantization: the
+    dense part, the head and top-k experts of every MoE layer (perf/terms.py weight_split)."""
     spec = load_model(how["model"])
     counts = count_params(spec)
-    by_component = weights_bytes_by_component(spec, resolve_scheme(how["quant"], spec), counts)
-    total = 0.0
-    for component, active in counts.active_breakdown.items():
-        params = counts.breakdown.get(component, 0)
-        if component != "mtp" and params:
-            total += active * by_component[component] / params
-    return total
+    scheme = resolve_scheme(how["quant"], spec)
+    split = weight_split(spec, counts, weights_bytes_by_component(spec, scheme, counts))
+    routed = spec.moe.top_k * spec.num_moe_layers if spec.moe else 0
+    return split.dense_bytes + split.head_bytes + routed * split.expert_bytes
 
 
 def llmfit_tok_s(how: dict[str, Any], host_bandwidth: str) -> float:
@@ -64,17 +63,14 @@ def llmfit_tok_s(how: dict[str, Any], host_bandwidth: str) -> float:
 
 def moeplan_errors() -> dict[str, float]:
     """moeplan's decode error per record, out of sample (leave-one-out where a run sets a
-    constant), as `moeplan validate` reports it."""
-    from moeplan.plan.offload_refit import leave_one_out_error
-    from moeplan.plan.validate_offload import validate_offload_record
+    constant), as `moeplan validate` reports it (validate_offload_all)."""
+    from moeplan.plan.validate_offload import validate_offload_all
 
     errors = {}
-    for rec in decode_records():
-        error = leave_one_out_error(rec)
-        if error is None:
-            error = validate_offload_record(rec).error
-        if error is not None:
-            errors[rec["id"]] = error
+    for v in validate_offload_all():
+        error = v.loo_error if v.loo_error is not None else v.error
+        if v.metric == "decode_tok_s" and error is not None:
+            errors[v.id] = error
     return errors
 
 
