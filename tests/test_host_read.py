@@ -186,12 +186,12 @@ def _brute_force(family: str, field: str, leave_out: str | None) -> float:
             "llamacpp-gptoss20b-mxfp4-rtx4060laptop-i7-14700hx-14",
             False,
         ),
-        # without this dual 6454S row ktransformers' extra-socket gain refits 0.50 -> 0.49
-        ("ktransformers", "numa_extra_socket_gain", "kt-v021-dsv3-q4km-6454s-2s-4090-1k", True),
-        # a single EPYC 9654 row at 10k tokens: without it the efficiency moves 0.50 -> 0.52
+        # without this dual 8452Y row ktransformers' extra-socket gain refits 0.66 -> 0.68
+        ("ktransformers", "numa_extra_socket_gain", "kt-sosp25-dsv3-bf16-a100-2x8452y", True),
+        # a single EPYC 9654 row at 10k tokens: without it the efficiency moves 0.45 -> 0.52
         ("ktransformers", "host_bw_efficiency", "kt-r1-q4-epyc9654-1s-4090-10k", True),
-        # the 24-core EPYC row: without it the efficiency stays
-        ("ktransformers", "host_bw_efficiency", "kt-r1-q4km-epyc24c-4090", False),
+        # the same box at 1k tokens: without it the efficiency stays
+        ("ktransformers", "host_bw_efficiency", "kt-r1-q4-epyc9654-1s-4090-1k", False),
     ],
 )
 def test_leave_one_out_error_matches_a_brute_force_refit(

@@ -227,7 +227,9 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "host_bw_efficiency of the host's achievable read bandwidth (hosts.py "
                 "read_bw_bytes_per_s): rule 3 (offload_measurements.yaml header), the grid point "
                 "of least median |error| over every one-socket llama.cpp decode run in the record "
-                "files (plan/offload_refit.py; 0.01 grid): 0.60 over 115 runs with the seventh "
+                "files (plan/offload_refit.py; 0.01 grid): 0.60 over 115 runs once runs of a "
+                "published file size read the mix that size gives (file_gib; "
+                "offload_measurements.yaml header), 0.60 with the seventh "
                 "collection pass (offload_runs_collect7.yaml), 0.62 over 99 with the sixth "
                 "(offload_runs_collect6.yaml, the Qwen3.5/3.6 runs), 0.63 over 80 before them; "
                 "0.63 over 61 runs with the third "
@@ -253,8 +255,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "kernels; one thread pool per NUMA node (--kt-threadpool-count), each holding a "
             "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
-            host_bw_efficiency=0.50,
-            numa_extra_socket_gain=0.50,
+            host_bw_efficiency=0.45,
+            numa_extra_socket_gain=0.66,
             numa_replicates_experts=False,
             numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -287,12 +289,15 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.50 of the host's achievable read bandwidth and "
-                "numa_extra_socket_gain 0.50 (of a further socket's): rule 3 "
+                "host_bw_efficiency 0.45 of the host's achievable read bandwidth and "
+                "numa_extra_socket_gain 0.66 (of a further socket's): rule 3 "
                 "(offload_measurements.yaml header), the grid points of least median |error| over "
                 "every one-socket and every multi-socket ktransformers decode run in the record "
                 "files (plan/offload_refit.py; 0.01 grids, the gain's 0.1 until the third "
-                "collection pass; 28 and 30 runs; ktransformers, -v03 and -v02 together). 0.52 "
+                "collection pass; 28 and 30 runs; ktransformers, -v03 and -v02 together), once "
+                "the DeepSeek-R1 UD-Q2_K_XL runs read Q2_K experts with Q4_K_M's types elsewhere "
+                "(its published 211.03 GiB, file_gib); 0.50 and 0.50 before (a least-median fit "
+                "on 28 runs: 14.6% at 0.45, 16.4% at 0.50, 15.6% at 0.59). 0.52 "
                 "and 0.46 over 26 and 29 before the fourth collection pass "
                 "(offload_runs_collect4.yaml); 0.54 over 25 and 23 before the third "
                 "(offload_runs_collect3.yaml). "
