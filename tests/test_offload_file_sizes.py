@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from moeplan.memory.estimate import weights_bytes_by_component
+from moeplan.memory.estimate import estimate_memory
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.plan.validate_offload import load_offload_records
@@ -18,12 +18,12 @@ SIZED = [r for r in load_offload_records() if "file_gib" in r["moeplan"]]
 
 
 def modelled_gib(how: dict[str, object]) -> float:
-    """The main model's weights (no MTP layer: llama.cpp's GGUFs of these models leave it out,
-    as the offload placement does) under the record's quant, in GiB."""
+    """The main model's weights under the record's quant, in GiB: no MTP layer (llama.cpp's
+    GGUFs of these models leave it out, as the offload placement does) and no vision tower (a
+    separate mmproj file)."""
     spec = load_model(str(how["model"]))
     scheme = resolve_scheme(str(how["quant"]), spec)
-    by_component = weights_bytes_by_component(spec, scheme)
-    return (sum(by_component.values()) - by_component.get("mtp", 0)) / 2**30
+    return estimate_memory(spec, scheme, 1, 1, text_only=True).weights_bytes / 2**30
 
 
 def test_records_state_file_sizes():
