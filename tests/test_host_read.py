@@ -4,6 +4,7 @@ given by the user; engines' host_bw_efficiency applies to it and is refit on the
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 from pathlib import Path
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 import moeplan.perf.offload_engines as offload_engines
 from moeplan.cli import app
 from moeplan.errors import MoeplanError
+from moeplan.hardware.gpus import resolve_gpu
 from moeplan.hardware.host_read import (
     MEASURED_READ_FRACTIONS,
     MEMORY_VARIANTS,
@@ -21,11 +23,14 @@ from moeplan.hardware.host_read import (
     unmeasured_read_fraction,
 )
 from moeplan.hardware.hosts import host_catalog, resolve_host, with_overrides
-from moeplan.perf.offload import host_bandwidth_reached
+from moeplan.memory.quant import resolve_scheme
+from moeplan.model.catalog import load_model
+from moeplan.perf.offload import estimate_offload
+from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_bytes_per_s
 from moeplan.plan.offload_refit import (
-    EFFICIENCY_GRID,
     FAMILIES,
-    NUMA_GAIN_GRID,
+    GRIDS,
+    ONE_SOCKET_FIELDS,
     leave_one_out_error,
     patched,
     pool,
@@ -93,6 +98,34 @@ def test_engine_reaches_its_efficiency_of_the_read_bandwidth():
     assert host_bandwidth_reached(two, kt) == pytest.approx(240.6e9 * efficiency * (1 + gain))
 
 
+def test_per_thread_read_ceiling_binds_few_threads_on_many_channels():
+    """ktransformers' threads read at most thread_read_gbps each (perf/offload_host_read.py): on
+    16 cores of a 12-channel EPYC 9355 that ceiling, not the socket, sets the host's decode time,
+    which then halves with twice the threads; with every core the socket's bandwidth binds.
+    llama.cpp has no such ceiling (its per-core matvec rates bound it instead)."""
+    spec = load_model("qwen3-30b-a3b")
+    scheme = resolve_scheme("bf16", spec)
+    gpu, kt = resolve_gpu("rtx-5090"), offload_engines.OFFLOAD_ENGINES["ktransformers"]
+    assert kt.thread_read_gbps is not None
+    assert (
+        thread_read_bytes_per_s(
+            resolve_host("epyc-9355"), offload_engines.OFFLOAD_ENGINES["llamacpp"]
+        )
+        is None
+    )
+    host_s = {}
+    for cores in (8, 16, 32):
+        host = with_overrides(resolve_host("epyc-9355"), cores=cores)
+        assert thread_read_bytes_per_s(host, kt) == pytest.approx(cores * kt.thread_read_gbps * 1e9)
+        r = estimate_offload(spec, scheme, gpu, host, kt)
+        assert r.speed is not None
+        host_s[cores] = r.speed.host_decode_s
+        ceiling = cores * kt.thread_read_gbps * 1e9 < host_bandwidth_reached(host, kt)
+        assert ("per-thread" in r.speed.decode_bound) == ceiling, cores
+    assert host_s[8] / host_s[16] == pytest.approx(2.0, rel=0.05)  # thread-bound both times
+    assert host_s[16] > host_s[32]
+
+
 def test_host_file_read_fields(tmp_path: Path):
     f = tmp_path / "box.yaml"
     f.write_text("cores: 8\nmemory_channels: 2\nmemory_mts: 6000\nram_gb: 64\nmem_read_gbps: 70\n")
@@ -126,7 +159,9 @@ def test_cli_measured_bandwidth_option():
     assert hosts["ryzen-7-9700x"]["read_bw_bytes_per_s"] == pytest.approx(64e9)
 
 
-def _median_abs_error(family: str, ids: tuple[str, ...] | list[str], **fields: float) -> float:
+def _median_abs_error(
+    family: str, ids: tuple[str, ...] | list[str], **fields: float | None
+) -> float:
     """Median |decode error| of the records `ids` with the family's `fields` set: every record
     predicted afresh (no error table)."""
     by_id = {r["id"]: r for r in load_offload_records()}
@@ -135,77 +170,91 @@ def _median_abs_error(family: str, ids: tuple[str, ...] | list[str], **fields: f
     return statistics.median(abs(e) for e in errors if e is not None)
 
 
+def _looser(field: str) -> bool:
+    """Whether ties on `field` go up its grid (a per-thread ceiling: the looser one) or down."""
+    return field == "thread_read_gbps"
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shipped_offload_constants_are_the_refit(family: str) -> None:
-    """Each fitted constant is the grid point of least median |error| over the engine's decode
-    runs (rule 3, offload_refit.refit_family), and its grid neighbours do worse (the one below
-    strictly, the one above no better: ties go to the lower value)."""
+    """Each fitted constant is its refit (rule 3, offload_refit.refit_family: the grid point of
+    least median |error| over the engine's decode runs, the one-socket fields jointly), and moving
+    any one of them a grid step, the others kept, does worse - strictly towards where ties go (the
+    lower efficiency or gain, the looser ceiling), no better the other way."""
     results = refit_family(family)
     assert results
-    grids = {"host_bw_efficiency": EFFICIENCY_GRID, "numa_extra_socket_gain": NUMA_GAIN_GRID}
-    fixed: dict[str, float] = {}
+    one_socket = set(ONE_SOCKET_FIELDS[family])
+    fitted = {r.field: r.value for r in results}
+    assert {r.field for r in results} >= one_socket
     for result in results:
         assert len(result.record_ids) >= 5  # never a constant set by one record
         for pid in FAMILIES[family]:
             shipped = getattr(offload_engines.OFFLOAD_ENGINES[pid], result.field)
             assert shipped == pytest.approx(result.value), (pid, result.field)
-        grid = grids[result.field]
+        # the other constants of the fit (and, for the gain, the one-socket ones) held
+        held = {f: fitted[f] for f in (one_socket if result.field in one_socket else fitted)}
+        held.pop(result.field)
+        grid = GRIDS[result.field]
         i = grid.index(result.value)
-        at = _median_abs_error(family, result.record_ids, **fixed, **{result.field: grid[i]})
+        at = _median_abs_error(family, result.record_ids, **held, **{result.field: grid[i]})
         assert at == pytest.approx(result.median_abs_error)
-        if i > 0:
-            below = {result.field: grid[i - 1]}
-            assert _median_abs_error(family, result.record_ids, **fixed, **below) > at
-        if i + 1 < len(grid):
-            above = {result.field: grid[i + 1]}
-            assert _median_abs_error(family, result.record_ids, **fixed, **above) >= at
-        fixed[result.field] = result.value  # the gain is fitted at the fitted efficiency
+        for j, strict in ((i - 1, not _looser(result.field)), (i + 1, _looser(result.field))):
+            if 0 <= j < len(grid):
+                moved = _median_abs_error(
+                    family, result.record_ids, **held, **{result.field: grid[j]}
+                )
+                assert moved > at if strict else moved >= at, (result.field, grid[j])
 
 
-def _brute_force(family: str, field: str, leave_out: str | None) -> float:
-    """A family's fitted `field` by brute force: every run of its pool (multi-socket runs for the
-    gain, one-socket runs for the efficiency) but `leave_out` predicted at each grid point, the
-    least median |error| kept (ties: the lower). The gain's efficiency is the shipped one: it is
+def _brute_force(family: str, multi: bool, leave_out: str) -> dict[str, float | None]:
+    """A family's fitted constants of one pool by brute force: every run of the pool but
+    `leave_out` predicted afresh at each grid point, the least median |error| kept, ties as
+    offload_refit orders them. The gain's one-socket constants are the shipped ones: they are
     fitted on one-socket runs only."""
-    multi = field == "numa_extra_socket_gain"
-    ids = [r["id"] for r in pool(family, multi) if r["id"] != leave_out]
     profile = offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]]
-    grid = NUMA_GAIN_GRID if multi else EFFICIENCY_GRID
-    fixed = {"host_bw_efficiency": profile.host_bw_efficiency} if multi else {}
-    scored = [(_median_abs_error(family, ids, **fixed, **{field: v}), v) for v in grid]
-    return min(scored)[1]
+    fields = ("numa_extra_socket_gain",) if multi else ONE_SOCKET_FIELDS[family]
+    held = {} if not multi else {f: getattr(profile, f) for f in ONE_SOCKET_FIELDS[family]}
+    ids = [r["id"] for r in pool(family, multi) if r["id"] != leave_out]
+
+    def tie_order(point: tuple[float | None, ...]) -> tuple[float, ...]:
+        return tuple(
+            -(v if v is not None else float("inf")) if _looser(f) else (v or 0.0)
+            for f, v in zip(fields, point, strict=True)
+        )
+
+    scored = [
+        (_median_abs_error(family, ids, **held, **dict(zip(fields, point, strict=True))), point)
+        for point in itertools.product(*(GRIDS[f] for f in fields))
+    ]
+    best = min(scored, key=lambda sp: (sp[0], tie_order(sp[1])))[1]
+    return dict(zip(fields, best, strict=True))
 
 
 @pytest.mark.parametrize(
-    ("family", "field", "rid", "moves"),
+    ("family", "multi", "rid", "moves"),
     [
-        # the RTX 4060 laptop box at K=14: llama.cpp's efficiency stays 0.63 without it
-        (
-            "llamacpp",
-            "host_bw_efficiency",
-            "llamacpp-gptoss20b-mxfp4-rtx4060laptop-i7-14700hx-14",
-            False,
-        ),
-        # without this dual 8452Y row ktransformers' extra-socket gain refits 0.66 -> 0.68
-        ("ktransformers", "numa_extra_socket_gain", "kt-sosp25-dsv3-bf16-a100-2x8452y", True),
-        # a single EPYC 9654 row at 10k tokens: without it the efficiency moves 0.45 -> 0.52
-        ("ktransformers", "host_bw_efficiency", "kt-r1-q4-epyc9654-1s-4090-10k", True),
-        # the same box at 1k tokens: without it the efficiency stays
-        ("ktransformers", "host_bw_efficiency", "kt-r1-q4-epyc9654-1s-4090-1k", False),
+        # the RTX 4060 laptop box at K=14: llama.cpp's efficiency stays without it
+        ("llamacpp", False, "llamacpp-gptoss20b-mxfp4-rtx4060laptop-i7-14700hx-14", False),
+        # without this dual 6454S row ktransformers' extra-socket gain refits 0.46 -> 0.44
+        ("ktransformers", True, "kt-v02-dsv3-q4km-6454s-2s-4090d", True),
+        # a 16-thread EPYC 9355 row at 4k tokens: without it efficiency and per-thread ceiling
+        # refit together, 0.52 and 11 GB/s -> 0.54 and 12 GB/s
+        ("ktransformers", False, "kt-v052-qwen3-30b-bf16-rtx5090-epyc9355-g28-4k", True),
     ],
 )
 def test_leave_one_out_error_matches_a_brute_force_refit(
-    family: str, field: str, rid: str, moves: bool
+    family: str, multi: bool, rid: str, moves: bool
 ) -> None:
-    """A pooled run's leave-one-out error is its error at the constant refit without it, checked
-    against a brute-force grid search: one run whose absence moves its family's constant and one
+    """A pooled run's leave-one-out error is its error at the constants refit without it, checked
+    against a brute-force grid search: runs whose absence moves their family's constants and one
     whose absence does not."""
-    shipped = getattr(offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]], field)
-    assert _brute_force(family, field, None) == shipped
+    profile = offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]]
     records = {r["id"]: r for r in load_offload_records()}
-    value = _brute_force(family, field, rid)
-    assert (value != shipped) == moves, (rid, value)
-    with patched(family, **{field: value}):
+    values = _brute_force(family, multi, rid)
+    shipped = {f: getattr(profile, f) for f in values}
+    assert (values != shipped) == moves, (rid, values)
+    held = {f: getattr(profile, f) for f in ONE_SOCKET_FIELDS[family]} if multi else {}
+    with patched(family, **held, **values):
         expected = validate_offload_record(records[rid]).error
     assert expected is not None
     assert leave_one_out_error(records[rid]) == pytest.approx(expected, rel=1e-12), rid

@@ -13,7 +13,7 @@ def validate(
     the latency references used to set nothing are reported apart. With --calibration, the
     records of the calibration's GPU also predicted with it, before and after."""
     from moeplan.cli.render import emit
-    from moeplan.cli.views.offload import offload_validate_json, offload_validate_table
+    from moeplan.cli.views.offload_validate import offload_validate_json, offload_validate_table
     from moeplan.cli.views.perf import (
         references_json,
         references_table,

@@ -31,6 +31,7 @@ from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_flags import positive_tokens
+from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_bytes_per_s
 from moeplan.perf.offload_link import host_link_bytes_per_s
 from moeplan.perf.offload_mla import mla_decode_kernel_s
 from moeplan.perf.offload_placement import (
@@ -117,18 +118,6 @@ class OffloadReport:
         return self.batch * self.input_len / self.speed.prefill_s if self.speed else None
 
 
-def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
-    """DRAM bandwidth expert matvecs reach: one socket's achievable read bandwidth
-    (Host.read_bw_bytes_per_s: measured, or theoretical x the platform's measured read fraction)
-    x the engine's efficiency, plus numa_extra_socket_gain of it for each further socket."""
-    total = host.read_bw_bytes_per_s
-    if total is None:
-        raise MoeplanError(f"host '{host.id}': memory bandwidth unknown; pass --host-mem-gbps")
-    per_socket = total / host.sockets
-    gain = 1.0 + (host.sockets - 1) * engine.numa_extra_socket_gain
-    return per_socket * engine.host_bw_efficiency * gain
-
-
 def _gpu_setup(
     spec: ModelSpec,
     scheme: QuantScheme,
@@ -204,7 +193,9 @@ def offload_speed(
         # each host MoE layer's GPU split launched kernel by kernel (no CUDA graph)
         gpu_step.overhead_s += host_layers * engine.eager_split_s
     bytes_, ops = _host_expert_work(spec, full, host_layers, batch)
+    thread_bw = thread_read_bytes_per_s(host, engine)
     t_mem = bytes_ / host_bw
+    t_threads = bytes_ / thread_bw if thread_bw else 0.0  # the threads' own read ceiling
     threads = cpu_threads(host, engine)
     t_cpu = ops / (cpu_int8_ops_per_s(host, False, threads) * engine.cpu_compute_efficiency)
     t_core = 0.0
@@ -219,11 +210,12 @@ def offload_speed(
         t_core = matvec_core_s({t: unpacked * f for t, f in shares.items()}, host, threads)
     t_cpu = max(t_cpu, t_core)
     hops = 2 * host_layers * batch * spec.hidden_size * 2 / link
-    host_s = max(t_mem, t_cpu) + hops
+    t_read = max(t_mem, t_threads)
+    host_s = max(t_read, t_cpu) + hops
     if engine.overlaps_shared_experts and n_moe:
         # the shared experts of the host layers run on the GPU meanwhile: hide that much
         shared = _shared_bytes(spec, scheme) * host_layers / n_moe
-        host_s -= min(max(t_mem, t_cpu), shared / setup.rates.stream_bw_bytes_per_s)
+        host_s -= min(max(t_read, t_cpu), shared / setup.rates.stream_bw_bytes_per_s)
     disk_s = 0.0
     if not placement.fits_host and placement.host_bytes:
         short = (placement.host_bytes - placement.host_capacity_bytes) / placement.host_bytes
@@ -246,10 +238,13 @@ def offload_speed(
         "GPU FA K/V re-reads (quantized KV, a query head a block)": fa_s,
         "GPU compute": gpu_step.compute_s,
         "GPU kernel/step overhead": gpu_step.overhead_s,
-        "host memory bandwidth": t_mem if t_mem >= t_cpu else 0.0,
+        "host memory bandwidth": t_mem if t_mem >= max(t_cpu, t_threads) else 0.0,
+        "host threads' read rate (per-thread ceiling)": t_threads
+        if t_threads > max(t_mem, t_cpu)
+        else 0.0,
         "host CPU compute"
-        + (" (per-core dequantize + dot)" if t_core >= t_cpu > t_mem else ""): t_cpu
-        if t_cpu > t_mem
+        + (" (per-core dequantize + dot)" if t_core >= t_cpu > t_read else ""): t_cpu
+        if t_cpu > t_read
         else 0.0,
         "disk reads (RAM short, mmap)": disk_s,
         "CPU sampler (llama.cpp, serial)": sampler_s,
@@ -260,7 +255,8 @@ def offload_speed(
 
     def cpu_pass_s(tokens: int) -> float:
         u_bytes, u_ops = _host_expert_work(spec, full, host_layers, tokens)
-        return max(u_bytes / host_bw, u_ops / cpu_ops)
+        read_s = max(u_bytes / host_bw, u_bytes / thread_bw if thread_bw else 0.0)
+        return max(read_s, u_ops / cpu_ops)
 
     prompt = prefill_time(
         spec,

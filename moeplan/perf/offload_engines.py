@@ -79,6 +79,7 @@ class OffloadProfile:
     ubatch_tokens: int  # tokens per prefill forward pass (llama.cpp -ub, ktransformers chunk)
     gpu_margin_bytes: int  # VRAM left free when choosing K itself (--fit); none for a given K
     gpu_process_bytes: int = CUDA_CONTEXT_BYTES  # CUDA context etc. beyond the sized buffers
+    thread_read_gbps: float | None = None  # expert GB/s one decode thread reaches; None: no cap
     llamacpp_matvec_rates: bool = False  # decode bound by llama.cpp's per-core matvec rates too
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
@@ -255,8 +256,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "kernels; one thread pool per NUMA node (--kt-threadpool-count), each holding a "
             "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
-            host_bw_efficiency=0.45,
-            numa_extra_socket_gain=0.66,
+            host_bw_efficiency=0.52,
+            numa_extra_socket_gain=0.46,
             numa_replicates_experts=False,
             numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -267,6 +268,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             gpu_margin_bytes=1024 * (1 << 20),
             overlaps_shared_experts=True,
             mla_decode_kv_splits=4,
+            thread_read_gbps=11.0,
             sources=(
                 "sampler None: kvcache-ai/ktransformers@038bc308 ktransformers/util/utils.py "
                 "prefill_and_generate samples with torch (softmax, torch.multinomial / argmax) on "
@@ -289,12 +291,25 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "host_bw_efficiency 0.45 of the host's achievable read bandwidth and "
-                "numa_extra_socket_gain 0.66 (of a further socket's): rule 3 "
+                "thread_read_gbps 11: a decode thread reads at most 11 GB/s of experts, whatever "
+                "the socket's channels (perf/offload_host_read.py thread_read_bytes_per_s: one "
+                "core's bandwidth is its misses in flight over the loaded latency, J. McCalpin "
+                "2025-02-17). Fitted, not measured: no published per-thread figure of "
+                "ktransformers' decode kernels was found (no qlen=1 bench_moe output with a "
+                "thread count); a pure read reaches 19.9 GB/s on one Zen 2 thread "
+                "(kvcache-ai/ktransformers PR 2175's sweep on an EPYC 7402), so 11 is about "
+                "half of a core's pure read. Binds on few threads over many channels: 16 threads "
+                "of an EPYC 9355 (12 x DDR5-6000), 30 of 2 x EPYC 9135",
+                "host_bw_efficiency 0.52 of the host's achievable read bandwidth with "
+                "thread_read_gbps 11 (one grid point of both), then numa_extra_socket_gain 0.46 "
+                "(of a further socket's): rule 3 "
                 "(offload_measurements.yaml header), the grid points of least median |error| over "
                 "every one-socket and every multi-socket ktransformers decode run in the record "
-                "files (plan/offload_refit.py; 0.01 grids, the gain's 0.1 until the third "
-                "collection pass; 28 and 30 runs; ktransformers, -v03 and -v02 together), once "
+                "files (plan/offload_refit.py; 0.01 grids and 1 GB/s a thread, the gain's 0.1 "
+                "until the third collection pass; 28 and 30 runs; ktransformers, -v03 and -v02 "
+                "together): out of sample 10.1% over 58 runs; 0.45 and 0.66 without a per-thread "
+                "ceiling (20.0%: a least-median fit on 28 runs bimodal, its one-socket runs near "
+                "-12% on many threads and +25% on few threads over many channels), once "
                 "the DeepSeek-R1 UD-Q2_K_XL runs read Q2_K experts with Q4_K_M's types elsewhere "
                 "(its published 211.03 GiB, file_gib); 0.50 and 0.50 before (a least-median fit "
                 "on 28 runs: 14.6% at 0.45, 16.4% at 0.50, 15.6% at 0.59). 0.52 "

@@ -13,6 +13,7 @@ prints the refit; a test checks the shipped constants are it.
 from __future__ import annotations
 
 import functools
+import itertools
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ from moeplan.plan.validate_offload import (
 )
 
 EFFICIENCY_GRID = tuple(round(0.20 + 0.01 * i, 2) for i in range(81))  # 0.20 .. 1.00
+THREAD_READ_GRID: tuple[float | None, ...] = (*(float(g) for g in range(4, 21)), None)
+"""GB/s one decode thread reads (OffloadProfile.thread_read_gbps), 4 .. 20 a GB/s apart, then
+None: no ceiling. Ordered from the tightest ceiling to none; ties go to the looser one."""
 NUMA_GAIN_GRID = tuple(round(0.01 * i, 2) for i in range(101))  # 0.00 .. 1.00
 """The extra-socket gain at the efficiency's resolution: on a 0.1 grid the median sat between two
 points (0.4 and 0.5 within 0.2% of each other over 29 runs), so leaving any one run out moved it
@@ -40,12 +44,27 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 experts per socket, ktransformers-v02 that without AMX prompt kernels (offload_engines.py); their
 decode terms are ktransformers'."""
 
+ONE_SOCKET_FIELDS: dict[str, tuple[str, ...]] = {
+    "llamacpp": ("host_bw_efficiency",),
+    "ktransformers": ("host_bw_efficiency", "thread_read_gbps"),
+}
+"""The constants each family fits together on its one-socket runs (one grid point of them all).
+llama.cpp's threads are bounded already by its per-core matvec rates of each block type
+(perf/cpu_matvec.py, measured); ktransformers' kernels have no published per-thread figure, so its
+per-thread read ceiling is fitted with its efficiency."""
+
+GRIDS: dict[str, tuple[float | None, ...]] = {
+    "host_bw_efficiency": EFFICIENCY_GRID,
+    "numa_extra_socket_gain": NUMA_GAIN_GRID,
+    "thread_read_gbps": THREAD_READ_GRID,
+}
+
 
 @dataclass(frozen=True)
 class RefitResult:
     family: str
     field: str
-    value: float
+    value: float | None
     median_abs_error: float  # in sample, over record_ids
     record_ids: tuple[str, ...]
 
@@ -92,64 +111,73 @@ def _pool(family: str, multi_socket: bool) -> tuple[dict[str, Any], ...]:
     )
 
 
+Point = tuple[float | None, ...]
+
+
 @functools.cache
 def _error_table(
-    family: str, field: str, grid: tuple[float, ...], fixed: tuple[tuple[str, float], ...]
-) -> dict[str, tuple[float, ...]]:
-    """Decode error of every run of the family's pools at each grid value of `field`."""
-    records = pool(family, False) + pool(family, True)
-    table: dict[str, list[float]] = {r["id"]: [] for r in records}
-    for value in grid:
-        with patched(family, **dict(fixed), **{field: value}):
+    family: str,
+    fields: tuple[str, ...],
+    multi_socket: bool,
+    fixed: tuple[tuple[str, float | None], ...],
+) -> dict[Point, dict[str, float]]:
+    """Decode error of every run of the family's pool (one-socket or multi-socket) at each point
+    of the product of `fields`' grids, with `fixed` set."""
+    records = pool(family, multi_socket)
+    table: dict[Point, dict[str, float]] = {}
+    for point in itertools.product(*(GRIDS[f] for f in fields)):
+        with patched(family, **dict(fixed), **dict(zip(fields, point, strict=True))):
+            errors = {}
             for rec in records:
                 error = validate_offload_record(rec).error
                 assert error is not None
-                table[rec["id"]].append(error)
-    return {rid: tuple(errors) for rid, errors in table.items()}
+                errors[rec["id"]] = error
+        table[point] = errors
+    return table
 
 
-def refit_field(
+def _order(fields: tuple[str, ...], point: Point) -> tuple[float, ...]:
+    """Tie order of grid points: the lower efficiency or gain first, then the looser ceiling."""
+    return tuple(
+        (-(v if v is not None else float("inf")) if f == "thread_read_gbps" else v or 0.0)
+        for f, v in zip(fields, point, strict=True)
+    )
+
+
+def refit_fields(
     family: str,
-    field: str,
-    grid: tuple[float, ...],
-    records: list[dict[str, Any]],
+    fields: tuple[str, ...],
+    multi_socket: bool,
     leave_out: str | None = None,
-    **fixed: float,
-) -> RefitResult | None:
-    """The grid value of `field` with least median |decode error| over `records` (less the run
-    `leave_out`; ties: the lower value)."""
-    kept = [r["id"] for r in records if r["id"] != leave_out]
+    **fixed: float | None,
+) -> list[RefitResult]:
+    """The grid point of `fields` with least median |decode error| over the family's pool (less
+    the run `leave_out`; ties: _order), a result per field; none for an empty pool."""
+    kept = [r["id"] for r in pool(family, multi_socket) if r["id"] != leave_out]
     if not kept:
-        return None
-    table = _error_table(family, field, grid, tuple(sorted(fixed.items())))
-    scores = [statistics.median(abs(table[rid][i]) for rid in kept) for i in range(len(grid))]
-    best = min(range(len(grid)), key=lambda i: (scores[i], grid[i]))
-    return RefitResult(family, field, grid[best], scores[best], tuple(kept))
+        return []
+    fixed_items = tuple(sorted(fixed.items()))
+    table = _error_table(family, fields, multi_socket, fixed_items)
+    scores = {p: statistics.median(abs(errors[rid]) for rid in kept) for p, errors in table.items()}
+    best = min(scores, key=lambda p: (scores[p], _order(fields, p)))
+    return [
+        RefitResult(family, field, value, scores[best], tuple(kept))
+        for field, value in zip(fields, best, strict=True)
+    ]
 
 
 def refit_family(family: str, leave_out: str | None = None) -> list[RefitResult]:
-    """host_bw_efficiency on one-socket records, then numa_extra_socket_gain on multi-socket
-    ones with that efficiency; `leave_out`: a record id left out of both."""
-    results = []
-    eff = refit_field(family, "host_bw_efficiency", EFFICIENCY_GRID, pool(family, False), leave_out)
-    if eff is not None:
-        results.append(eff)
-    efficiency = (
-        eff.value
-        if eff is not None
-        else offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]].host_bw_efficiency
-    )
-    numa = refit_field(
-        family,
-        "numa_extra_socket_gain",
-        NUMA_GAIN_GRID,
-        pool(family, True),
-        leave_out,
-        host_bw_efficiency=efficiency,
-    )
-    if numa is not None:
-        results.append(numa)
-    return results
+    """The one-socket constants (ONE_SOCKET_FIELDS) on one-socket records, then
+    numa_extra_socket_gain on multi-socket ones with them; `leave_out`: a record id left out of
+    both."""
+    results = refit_fields(family, ONE_SOCKET_FIELDS[family], False, leave_out)
+    profile = offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]]
+    one_socket = {
+        f: next((r.value for r in results if r.field == f), getattr(profile, f))
+        for f in ONE_SOCKET_FIELDS[family]
+    }
+    numa = refit_fields(family, ("numa_extra_socket_gain",), True, leave_out, **one_socket)
+    return results + numa
 
 
 def pooled_family(rec: dict[str, Any]) -> str | None:
