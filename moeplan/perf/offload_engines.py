@@ -256,8 +256,8 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             "kernels; one thread pool per NUMA node (--kt-threadpool-count), each holding a "
             "slice of every expert: one copy in RAM",
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
-            host_bw_efficiency=0.52,
-            numa_extra_socket_gain=0.46,
+            host_bw_efficiency=0.54,
+            numa_extra_socket_gain=0.40,
             numa_replicates_experts=False,
             numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -300,14 +300,16 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "(kvcache-ai/ktransformers PR 2175's sweep on an EPYC 7402), so 11 is about "
                 "half of a core's pure read. Binds on few threads over many channels: 16 threads "
                 "of an EPYC 9355 (12 x DDR5-6000), 30 of 2 x EPYC 9135",
-                "host_bw_efficiency 0.52 of the host's achievable read bandwidth with "
-                "thread_read_gbps 11 (one grid point of both), then numa_extra_socket_gain 0.46 "
+                "host_bw_efficiency 0.54 of the host's achievable read bandwidth with "
+                "thread_read_gbps 11 (one grid point of both), then numa_extra_socket_gain 0.40 "
                 "(of a further socket's): rule 3 "
                 "(offload_measurements.yaml header), the grid points of least median |error| over "
                 "every one-socket and every multi-socket ktransformers decode run in the record "
                 "files (plan/offload_refit.py; 0.01 grids and 1 GB/s a thread, the gain's 0.1 "
-                "until the third collection pass; 28 and 30 runs; ktransformers, -v03 and -v02 "
-                "together): out of sample 10.1% over 58 runs; 0.45 and 0.66 without a per-thread "
+                "until the third collection pass; 29 and 31 runs; ktransformers, -v03 and -v02 "
+                "together): out of sample 9.8% over 60 runs; 0.52 and 0.46 (10.1% over 58) before "
+                "the eighth collection pass (offload_runs_collect8.yaml); 0.45 and 0.66 without a "
+                "per-thread "
                 "ceiling (20.0%: a least-median fit on 28 runs bimodal, its one-socket runs near "
                 "-12% on many threads and +25% on few threads over many channels), once "
                 "the DeepSeek-R1 UD-Q2_K_XL runs read Q2_K experts with Q4_K_M's types elsewhere "
