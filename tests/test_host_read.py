@@ -30,11 +30,13 @@ from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_b
 from moeplan.plan.offload_refit import (
     FAMILIES,
     GRIDS,
+    LOOSER_TIES,
     ONE_SOCKET_FIELDS,
     leave_one_out_error,
     patched,
     pool,
     refit_family,
+    tie_order,
 )
 from moeplan.plan.validate_offload import (
     hash_split_fitting,
@@ -170,11 +172,6 @@ def _median_abs_error(
     return statistics.median(abs(e) for e in errors if e is not None)
 
 
-def _looser(field: str) -> bool:
-    """Whether ties on `field` go up its grid (a per-thread ceiling: the looser one) or down."""
-    return field == "thread_read_gbps"
-
-
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shipped_offload_constants_are_the_refit(family: str) -> None:
     """Each fitted constant is its refit (rule 3, offload_refit.refit_family: the grid point of
@@ -198,7 +195,10 @@ def test_shipped_offload_constants_are_the_refit(family: str) -> None:
         i = grid.index(result.value)
         at = _median_abs_error(family, result.record_ids, **held, **{result.field: grid[i]})
         assert at == pytest.approx(result.median_abs_error)
-        for j, strict in ((i - 1, not _looser(result.field)), (i + 1, _looser(result.field))):
+        for j, strict in (
+            (i - 1, result.field not in LOOSER_TIES),
+            (i + 1, result.field in LOOSER_TIES),
+        ):
             if 0 <= j < len(grid):
                 moved = _median_abs_error(
                     family, result.record_ids, **held, **{result.field: grid[j]}
@@ -216,17 +216,11 @@ def _brute_force(family: str, multi: bool, leave_out: str) -> dict[str, float | 
     held = {} if not multi else {f: getattr(profile, f) for f in ONE_SOCKET_FIELDS[family]}
     ids = [r["id"] for r in pool(family, multi) if r["id"] != leave_out]
 
-    def tie_order(point: tuple[float | None, ...]) -> tuple[float, ...]:
-        return tuple(
-            -(v if v is not None else float("inf")) if _looser(f) else (v or 0.0)
-            for f, v in zip(fields, point, strict=True)
-        )
-
     scored = [
         (_median_abs_error(family, ids, **held, **dict(zip(fields, point, strict=True))), point)
         for point in itertools.product(*(GRIDS[f] for f in fields))
     ]
-    best = min(scored, key=lambda sp: (sp[0], tie_order(sp[1])))[1]
+    best = min(scored, key=lambda sp: (sp[0], tie_order(fields, sp[1])))[1]
     return dict(zip(fields, best, strict=True))
 
 

@@ -136,10 +136,14 @@ def _error_table(
     return table
 
 
-def _order(fields: tuple[str, ...], point: Point) -> tuple[float, ...]:
+LOOSER_TIES = frozenset({"thread_read_gbps"})
+"""Fields whose ties go up their grid (a ceiling: the looser one); the others' go down."""
+
+
+def tie_order(fields: tuple[str, ...], point: Point) -> tuple[float, ...]:
     """Tie order of grid points: the lower efficiency or gain first, then the looser ceiling."""
     return tuple(
-        (-(v if v is not None else float("inf")) if f == "thread_read_gbps" else v or 0.0)
+        (-(v if v is not None else float("inf")) if f in LOOSER_TIES else v or 0.0)
         for f, v in zip(fields, point, strict=True)
     )
 
@@ -152,14 +156,14 @@ def refit_fields(
     **fixed: float | None,
 ) -> list[RefitResult]:
     """The grid point of `fields` with least median |decode error| over the family's pool (less
-    the run `leave_out`; ties: _order), a result per field; none for an empty pool."""
+    the run `leave_out`; ties: tie_order), a result per field; none for an empty pool."""
     kept = [r["id"] for r in pool(family, multi_socket) if r["id"] != leave_out]
     if not kept:
         return []
     fixed_items = tuple(sorted(fixed.items()))
     table = _error_table(family, fields, multi_socket, fixed_items)
     scores = {p: statistics.median(abs(errors[rid]) for rid in kept) for p, errors in table.items()}
-    best = min(scores, key=lambda p: (scores[p], _order(fields, p)))
+    best = min(scores, key=lambda p: (scores[p], tie_order(fields, p)))
     return [
         RefitResult(family, field, value, scores[best], tuple(kept))
         for field, value in zip(fields, best, strict=True)
