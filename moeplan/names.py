@@ -1,12 +1,55 @@
-"""Closest-name suggestions for unknown model, GPU and quantization ids."""
+"""Catalog name matching: what two spellings of one part share, and closest-name suggestions for
+unknown model, GPU, host and quantization ids."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+
+MARKETING_WORDS = frozenset(
+    {"amd", "intel", "nvidia", "geforce", "radeon", "core", "processor", "cpu", "gpu", "graphics"}
+)
+"""Vendor and product-line words that spellings of one part carry or leave out ("NVIDIA GeForce
+RTX 4090" / "rtx-4090", "AMD EPYC 9355 32-Core Processor" / "epyc-9355")."""
 
 
-def suggest(key: str, aliases_by_id: dict[str, Iterable[str]], n: int = 4) -> list[str]:
+def catalog_key(name: str) -> str:
+    """The catalog's own spelling of a typed name: lower case, spaces and underscores as hyphens."""
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def compact_key(name: str) -> str:
+    """`name` reduced to what every spelling of the part keeps: lower case, no (R)/(TM) marks, no
+    parenthesised remark, no "N-Core", "with Radeon Graphics" or MARKETING_WORDS, no separators.
+    A CPUID brand string ("Intel(R) Xeon(R) Gold 6454S", "AMD Ryzen Threadripper PRO 7975WX
+    32-Cores") and a catalog id ("xeon-gold-6454s", "threadripper-pro-7975wx") meet here."""
+    text = re.sub(r"\((?:r|tm)\)", " ", name.lower())
+    text = re.sub(r"\([^)]*\)", " ", text)
+    text = re.sub(r"\bwith radeon.*$", " ", text)
+    text = re.sub(r"\b\d+-cores?\b", " ", text)
+    text = text.replace("ryzen threadripper", "threadripper")
+    tokens = [t for t in re.split(r"[\s_\-]+", text) if t and t not in MARKETING_WORDS]
+    return "".join(tokens)
+
+
+def match_name(name: str, names_by_id: Mapping[str, Iterable[str]]) -> str | None:
+    """The id whose id or one of its names is `name`: first as the catalog spells it
+    (catalog_key), then by compact_key where exactly one id matches; None otherwise."""
+    key = catalog_key(name)
+    for cid, names in names_by_id.items():
+        if key == cid or key in names:
+            return cid
+    compact = compact_key(name)
+    hits = {
+        cid
+        for cid, names in names_by_id.items()
+        if compact in {compact_key(n) for n in (cid, *names)}
+    }
+    return hits.pop() if compact and len(hits) == 1 else None
+
+
+def suggest(key: str, aliases_by_id: Mapping[str, Iterable[str]], n: int = 4) -> list[str]:
     """Ids whose id or an alias is close to `key` (difflib), or contains it / is contained."""
     owner = {name: cid for cid, names in aliases_by_id.items() for name in (cid, *names)}
     close = difflib.get_close_matches(key, list(owner), n=6, cutoff=0.5)

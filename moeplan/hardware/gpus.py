@@ -9,7 +9,7 @@ from typing import Any
 
 from moeplan.data import data_path
 from moeplan.errors import MoeplanError, UnknownNameError
-from moeplan.names import suggest
+from moeplan.names import catalog_key, match_name, suggest
 from moeplan.yamlio import load_packaged_yaml
 
 
@@ -110,9 +110,9 @@ def resolve_gpu(name: str) -> GPU:
 
 def catalog_gpu(name: str) -> GPU:
     """A catalog GPU by id, alias or name."""
-    key = name.strip().lower().replace("_", "-").replace(" ", "-")
     catalog = gpu_catalog()
-    for gpu in catalog.values():
-        if key == gpu.id or key in gpu.aliases or key == gpu.name.lower():
-            return gpu
-    raise UnknownNameError("GPU", name, suggest(key, {g.id: g.aliases for g in catalog.values()}))
+    found = match_name(name, {g.id: (*g.aliases, g.name.lower()) for g in catalog.values()})
+    if found is not None:
+        return catalog[found]
+    aliases = {g.id: g.aliases for g in catalog.values()}
+    raise UnknownNameError("GPU", name, suggest(catalog_key(name), aliases))

@@ -16,7 +16,7 @@ from moeplan.hardware.host_read import (
     ccd_read_limit_bytes_per_s,
     unmeasured_read_fraction,
 )
-from moeplan.names import suggest
+from moeplan.names import catalog_key, match_name, suggest
 from moeplan.yamlio import load_fields, load_packaged_yaml
 
 DDR_CHANNEL_BYTES = 8
@@ -269,12 +269,12 @@ def resolve_host(name: str) -> Host:
         if not path.is_file():
             raise MoeplanError(f"{name}: no such host file")
         return load_host_file(path)
-    key = name.strip().lower().replace("_", "-").replace(" ", "-")
     catalog = host_catalog()
-    for host in catalog.values():
-        if key == host.id or key in host.aliases:
-            return host
-    raise UnknownNameError("host", name, suggest(key, {h.id: h.aliases for h in catalog.values()}))
+    found = match_name(name, {h.id: (*h.aliases, h.name.lower()) for h in catalog.values()})
+    if found is not None:
+        return catalog[found]
+    aliases = {h.id: h.aliases for h in catalog.values()}
+    raise UnknownNameError("host", name, suggest(catalog_key(name), aliases))
 
 
 def custom_host() -> Host:
