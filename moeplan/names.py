@@ -21,13 +21,14 @@ def catalog_key(name: str) -> str:
 
 def compact_key(name: str) -> str:
     """`name` reduced to what every spelling of the part keeps: lower case, no (R)/(TM) marks, no
-    parenthesised remark, no "N-Core", "with Radeon Graphics" or MARKETING_WORDS, no separators.
+    parenthesised remark, no "N-Core", "13th Gen", "with Radeon Graphics" or MARKETING_WORDS, no
+    separators.
     A CPUID brand string ("Intel(R) Xeon(R) Gold 6454S", "AMD Ryzen Threadripper PRO 7975WX
     32-Cores") and a catalog id ("xeon-gold-6454s", "threadripper-pro-7975wx") meet here."""
     text = re.sub(r"\((?:r|tm)\)", " ", name.lower())
     text = re.sub(r"\([^)]*\)", " ", text)
     text = re.sub(r"\bwith radeon.*$", " ", text)
-    text = re.sub(r"\b\d+-cores?\b", " ", text)
+    text = re.sub(r"\b\d+-cores?\b|\b\d+(?:st|nd|rd|th) gen\b", " ", text)
     text = text.replace("ryzen threadripper", "threadripper")
     tokens = [t for t in re.split(r"[\s_\-]+", text) if t and t not in MARKETING_WORDS]
     return "".join(tokens)
@@ -47,6 +48,13 @@ def match_name(name: str, names_by_id: Mapping[str, Iterable[str]]) -> str | Non
         if compact in {compact_key(n) for n in (cid, *names)}
     }
     return hits.pop() if compact and len(hits) == 1 else None
+
+
+def mentions(text: str, *names: str) -> bool:
+    """Whether any of `names` contains `text` (case-insensitive; spaces, hyphens and underscores
+    alike), for catalog filters such as `list hosts --match epyc`."""
+    needle = catalog_key(text)
+    return any(needle in catalog_key(name) for name in names)
 
 
 def suggest(key: str, aliases_by_id: Mapping[str, Iterable[str]], n: int = 4) -> list[str]:

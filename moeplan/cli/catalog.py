@@ -51,9 +51,22 @@ def show(
     emit(tables, output_format(fmt, as_json), doc)
 
 
+HOST_SEGMENT_ORDER = {"desktop": 0, "workstation": 1, "server": 2}
+"""`list hosts` groups desktops, then workstations, then servers (unified-memory and superchip
+hosts after them), each by vendor and id."""
+
+
 @app.command("list")
 def list_(
     what: Annotated[str, typer.Argument(help="models, gpus, hosts or quants")],
+    match: Annotated[
+        str | None,
+        typer.Option(
+            "--match",
+            help="Only entries whose id, name, alias, family or segment contains this text "
+            "(case-insensitive; e.g. epyc, 'rtx 40', workstation).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -61,8 +74,11 @@ def list_(
     from dataclasses import asdict
 
     from moeplan.cli.render import emit
+    from moeplan.names import mentions
 
     out = output_format(fmt, as_json)
+    if match is not None and not match.strip():
+        raise MoeplanError("--match needs some text")
     if what == "models":
         from moeplan.cli.views.catalog import models_table
         from moeplan.model.catalog import catalog_ids, load_model
@@ -71,6 +87,8 @@ def list_(
         entries = []
         for cid in catalog_ids():
             spec = load_model(cid)
+            if match and not mentions(match, cid, spec.display_name, spec.family):
+                continue
             counts = count_params(spec)
             entries.append((cid, spec, counts.total, counts.active))
         doc: Any = [
@@ -89,13 +107,28 @@ def list_(
         from moeplan.cli.views.catalog import gpus_table
         from moeplan.hardware.gpus import gpu_catalog
 
-        gpus = list(gpu_catalog().values())
+        gpus = [
+            g
+            for g in gpu_catalog().values()
+            if not match or mentions(match, g.id, g.name, g.vendor, *g.aliases)
+        ]
         emit([gpus_table(gpus)], out, [asdict(g) for g in gpus])
     elif what == "hosts":
         from moeplan.cli.views.offload import hosts_table
         from moeplan.hardware.hosts import host_catalog
 
-        hosts = list(host_catalog().values())
+        hosts = sorted(
+            (
+                h
+                for h in host_catalog().values()
+                if not match or mentions(match, h.id, h.name, h.segment, *h.aliases)
+            ),
+            key=lambda h: (
+                HOST_SEGMENT_ORDER.get(h.segment, len(HOST_SEGMENT_ORDER)),
+                h.vendor,
+                h.id,
+            ),
+        )
         emit(
             [hosts_table(hosts)],
             out,
