@@ -36,7 +36,11 @@ NCpuMoeOpt = Annotated[
 ]
 HostOpt = Annotated[
     str | None,
-    typer.Option("--host", help="Host CPU id (see `moeplan list hosts`) or a host YAML file."),
+    typer.Option(
+        "--host",
+        help="Host CPU id or brand string (see `moeplan list hosts`), local (this Linux machine: "
+        "/proc/cpuinfo and /proc/meminfo), or a host YAML file.",
+    ),
 ]
 HostMemOpt = Annotated[
     float | None,

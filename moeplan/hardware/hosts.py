@@ -76,6 +76,7 @@ class Host:
     aliases: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     notes: str = ""
+    detected: str = ""  # --host local: what the kernel reported (hardware/local_host.py)
 
     @property
     def cores(self) -> int:
@@ -263,7 +264,12 @@ def load_host_file(path: Path) -> Host:
 
 
 def resolve_host(name: str) -> Host:
-    """A catalog id or alias, or a path to a host YAML file."""
+    """A catalog id, alias or brand string, `local` (this machine: hardware/local_host.py), or a
+    path to a host YAML file."""
+    if name.strip().lower() == "local":
+        from moeplan.hardware.local_host import local_host
+
+        return local_host()
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():

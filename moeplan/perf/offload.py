@@ -333,6 +333,7 @@ def estimate_offload(
         )
     link, link_desc = host_link_bytes_per_s(gpu, pcie)
     notes = [f"host link {link_desc}: {link / 1e9:.1f} GB/s per direction"]
+    notes += [f"host {host.detected}"] if host.detected else []
     if ctx_size is not None:
         notes.append(f"cache allocated for {ctx_size:,} tokens a sequence (--ctx-size); speed at "
                      f"the request's {input_len + output_len:,}")  # fmt: skip
