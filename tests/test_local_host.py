@@ -41,6 +41,14 @@ def test_catalog_cpu_keeps_its_entry_with_the_machines_sockets_and_ram(tmp_path:
     assert "epyc-9355" in host.detected and "2 socket(s)" in host.detected
 
 
+def test_a_vm_slice_keeps_the_cores_it_sees(tmp_path: Path) -> None:
+    cpu = _cpuinfo(tmp_path, "Intel(R) Core(TM) i9-14900K", sockets=1, cores=8)
+    host = local_host(cpu, _meminfo(tmp_path))
+    assert (host.id, host.cores, host.performance_cores) == ("core-i9-14900k", 8, None)
+    full = local_host(_cpuinfo(tmp_path, "Intel(R) Core(TM) i9-14900K", 1, 24), _meminfo(tmp_path))
+    assert (full.cores, full.performance_cores) == (24, 8)  # the catalog's P/E split kept
+
+
 def test_unknown_cpu_is_its_cores_and_ram_without_a_bandwidth(tmp_path: Path) -> None:
     cpu = _cpuinfo(tmp_path, "AMD EPYC", sockets=1, cores=2)
     host = local_host(cpu, _meminfo(tmp_path, "24686592 kB"))

@@ -40,9 +40,10 @@ def _whole(value: str, what: str, path: Path) -> int:
 
 def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
     """This machine: the catalog entry of the CPU its kernel names ("model name"), with the sockets
-    ("physical id"s) and RAM (MemTotal, what the kernel can hand out, a little under the DIMMs)
-    it reports; a CPU the catalog lacks becomes a host of its cores and RAM whose bandwidth
-    --host-mem-gbps or --host-mem-measured-gbps supplies."""
+    ("physical id"s), RAM (MemTotal, what the kernel can hand out, a little under the DIMMs) and,
+    where fewer than the part has (a VM), cores ("cpu cores") it reports; a CPU the catalog lacks
+    becomes a host of its cores and RAM whose bandwidth --host-mem-gbps or
+    --host-mem-measured-gbps supplies."""
     cpu = _fields(cpuinfo)
     models = [v for k, v in cpu if k == "model name" and v]
     if not models:
@@ -77,6 +78,10 @@ def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
             ram_bytes=ram_bytes,
             detected=f"{detected}; not in the catalog: its bandwidth from --host-mem-gbps",
         )
+    if cores < host.cores_per_socket:
+        # a VM slice or cores switched off: the threads that exist run (no P/E split left to apply)
+        host = replace(host, cores_per_socket=cores, performance_cores=None)
+        detected += f", {cores} cores a socket"
     return replace(
         host,
         sockets=sockets,
