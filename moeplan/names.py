@@ -6,6 +6,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
+from typing import Protocol, TypeVar
+
+from moeplan.errors import UnknownNameError
 
 MARKETING_WORDS = frozenset(
     {"amd", "intel", "nvidia", "geforce", "radeon", "core", "processor", "cpu", "gpu", "graphics"}
@@ -48,6 +51,28 @@ def match_name(name: str, names_by_id: Mapping[str, Iterable[str]]) -> str | Non
         if compact in {compact_key(n) for n in (cid, *names)}
     }
     return hits.pop() if compact and len(hits) == 1 else None
+
+
+class CatalogEntry(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+
+Entry = TypeVar("Entry", bound=CatalogEntry)
+
+
+def catalog_lookup(kind: str, name: str, catalog: Mapping[str, Entry]) -> Entry:
+    """The entry of `catalog` (by id) that `name` names (match_name over each entry's id, aliases
+    and name), else UnknownNameError with the closest ids (suggest)."""
+    found = match_name(name, {e.id: (*e.aliases, e.name.lower()) for e in catalog.values()})
+    if found is not None:
+        return catalog[found]
+    aliases = {e.id: e.aliases for e in catalog.values()}
+    raise UnknownNameError(kind, name, suggest(catalog_key(name), aliases))
 
 
 def mentions(text: str, *names: str) -> bool:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from moeplan.data import data_path
-from moeplan.errors import MoeplanError, UnknownNameError
-from moeplan.names import catalog_key, match_name, suggest
+from moeplan.errors import MoeplanError
+from moeplan.names import catalog_lookup
 from moeplan.yamlio import load_packaged_yaml
 
 
@@ -110,9 +110,4 @@ def resolve_gpu(name: str) -> GPU:
 
 def catalog_gpu(name: str) -> GPU:
     """A catalog GPU by id, alias or name."""
-    catalog = gpu_catalog()
-    found = match_name(name, {g.id: (*g.aliases, g.name.lower()) for g in catalog.values()})
-    if found is not None:
-        return catalog[found]
-    aliases = {g.id: g.aliases for g in catalog.values()}
-    raise UnknownNameError("GPU", name, suggest(catalog_key(name), aliases))
+    return catalog_lookup("GPU", name, gpu_catalog())

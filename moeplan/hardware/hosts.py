@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from moeplan.data import data_path
-from moeplan.errors import MoeplanError, UnknownNameError
+from moeplan.errors import MoeplanError
 from moeplan.hardware.host_read import (
     MEASURED_READ_FRACTIONS,
     ccd_read_limit_bytes_per_s,
     unmeasured_read_fraction,
 )
-from moeplan.names import catalog_key, match_name, suggest
+from moeplan.names import catalog_lookup
 from moeplan.yamlio import load_fields, load_packaged_yaml
 
 DDR_CHANNEL_BYTES = 8
@@ -275,12 +275,12 @@ def resolve_host(name: str) -> Host:
         if not path.is_file():
             raise MoeplanError(f"{name}: no such host file")
         return load_host_file(path)
-    catalog = host_catalog()
-    found = match_name(name, {h.id: (*h.aliases, h.name.lower()) for h in catalog.values()})
-    if found is not None:
-        return catalog[found]
-    aliases = {h.id: h.aliases for h in catalog.values()}
-    raise UnknownNameError("host", name, suggest(catalog_key(name), aliases))
+    return catalog_host(name)
+
+
+def catalog_host(name: str) -> Host:
+    """A catalog host by id, alias, name or brand string (names.py catalog_lookup)."""
+    return catalog_lookup("host", name, host_catalog())
 
 
 def custom_host() -> Host:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from moeplan.errors import MoeplanError, UnknownNameError
-from moeplan.hardware.hosts import Host, resolve_host
+from moeplan.hardware.hosts import Host, catalog_host
 
 CPUINFO = Path("/proc/cpuinfo")
 MEMINFO = Path("/proc/meminfo")
@@ -32,7 +32,7 @@ def _fields(path: Path) -> list[tuple[str, str]]:
 
 
 def _whole(value: str, what: str, path: Path) -> int:
-    head = value.split()[0] if value.split() else ""
+    head = next(iter(value.split()), "")
     if not head.isdigit() or int(head) < 1:
         raise MoeplanError(f"{path}: {what} '{value}' is not a positive whole number")
     return int(head)
@@ -64,7 +64,7 @@ def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
     ram_bytes = _whole(mem["MemTotal"], "MemTotal", meminfo) * KIB
     detected = f"detected: '{model}', {sockets} socket(s), MemTotal {ram_bytes / 1e9:.1f} GB"
     try:
-        host = resolve_host(model)
+        host = catalog_host(model)
     except UnknownNameError:
         return Host(
             id="local",
