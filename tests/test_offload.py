@@ -290,7 +290,8 @@ def test_offload_validation_records():
     assert total >= 5 and right == total - len(wrong)
     pooled = [v for v in results if v.used_for_fitting]
     assert len(pooled) >= 40 and all(v.metric == "decode_tok_s" for v in pooled)
-    assert all(v.loo_error is not None for v in pooled)  # every one reported out of sample
+    # every one reported out of sample
+    assert all(v.publication_out_error is not None for v in pooled)
     # rule 3: the in-sample median of each pool is the refit's (least median |error|)
     for family in FAMILIES:
         for result in refit_family(family):

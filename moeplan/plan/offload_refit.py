@@ -5,8 +5,9 @@ pool) sets its constants, so no one chooses which runs fit. Each constant is the
 least median |decode error| over the pool (ties: the lower value), the estimator of rules 1 and 2
 and the issue's own metric: ``host_bw_efficiency`` on the one-socket runs, then
 ``numa_extra_socket_gain`` on the multi-socket runs of families whose sockets read local memory.
-`validate` reports each pooled run's leave-one-out error (predicted with the constants refit
-without it), from one table of errors per run and grid point. `python tools/refit_offload.py`
+`validate` reports each pooled run's leave-publication-out error (predicted with the constants
+refit without every run of its publication, publications.py), from one table of errors per run
+and grid point. `python tools/refit_offload.py`
 prints the refit; a test checks the shipped constants are it.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from moeplan.perf import offload_engines
+from moeplan.plan.publications import publication_index
 from moeplan.plan.validate_offload import (
     load_offload_records,
     record_host,
@@ -152,12 +154,12 @@ def refit_fields(
     family: str,
     fields: tuple[str, ...],
     multi_socket: bool,
-    leave_out: str | None = None,
+    leave_out: frozenset[str] = frozenset(),
     **fixed: float | None,
 ) -> list[RefitResult]:
     """The grid point of `fields` with least median |decode error| over the family's pool (less
-    the run `leave_out`; ties: tie_order), a result per field; none for an empty pool."""
-    kept = [r["id"] for r in pool(family, multi_socket) if r["id"] != leave_out]
+    the runs `leave_out`; ties: tie_order), a result per field; none for an empty pool."""
+    kept = [r["id"] for r in pool(family, multi_socket) if r["id"] not in leave_out]
     if not kept:
         return []
     fixed_items = tuple(sorted(fixed.items()))
@@ -170,9 +172,9 @@ def refit_fields(
     ]
 
 
-def refit_family(family: str, leave_out: str | None = None) -> list[RefitResult]:
+def refit_family(family: str, leave_out: frozenset[str] = frozenset()) -> list[RefitResult]:
     """The one-socket constants (ONE_SOCKET_FIELDS) on one-socket records, then
-    numa_extra_socket_gain on multi-socket ones with them; `leave_out`: a record id left out of
+    numa_extra_socket_gain on multi-socket ones with them; `leave_out`: record ids left out of
     both."""
     results = refit_fields(family, ONE_SOCKET_FIELDS[family], False, leave_out)
     profile = offload_engines.OFFLOAD_ENGINES[FAMILIES[family][0]]
@@ -194,11 +196,30 @@ def pooled_family(rec: dict[str, Any]) -> str | None:
     return family if any(r["id"] == rec["id"] for r in pool(family, _sockets(rec) > 1)) else None
 
 
-def leave_one_out_error(rec: dict[str, Any]) -> float | None:
-    """`rec`'s decode error with its family's constants refit without it (None outside a pool)."""
+def publication_runs(rec: dict[str, Any]) -> frozenset[str]:
+    """The ids of every record published with `rec` (publications.publication_index)."""
+    index = _publication_index()
+    key = index[rec["id"]]
+    return frozenset(rid for rid, k in index.items() if k == key)
+
+
+@functools.cache
+def _publication_index() -> dict[str, str]:
+    return publication_index(load_offload_records())
+
+
+def leave_publication_out_error(rec: dict[str, Any]) -> float | None:
+    """`rec`'s decode error with its family's constants refit without every run of its
+    publication (None outside a pool): the error of a run from a publication moeplan has not
+    seen, as the issue's acceptance runs are (publications.py)."""
     family = pooled_family(rec)
     if family is None:
         return None
-    fields = {r.field: r.value for r in refit_family(family, leave_out=rec["id"])}
+    fields = {r.field: r.value for r in _refit_without(family, publication_runs(rec))}
     with patched(family, **fields):
         return validate_offload_record(rec).error
+
+
+@functools.cache
+def _refit_without(family: str, leave_out: frozenset[str]) -> tuple[RefitResult, ...]:
+    return tuple(refit_family(family, leave_out=leave_out))

@@ -39,7 +39,8 @@ class OffloadValidation:
     reading: str = ""
     skipped: str = ""
     n_cpu_moe: int | None = None
-    loo_error: float | None = None  # pooled records: the error with the constants refit without it
+    # pooled records: the error with the constants refit without every run of its publication
+    publication_out_error: float | None = None
     gpu_over_bytes: int = 0  # a run that ran which moeplan sizes over its GPU: by how much
 
     @property
@@ -51,9 +52,10 @@ class OffloadValidation:
 
     @property
     def out_of_sample_error(self) -> float | None:
-        """The error with nothing fitted to this record: its leave-one-out error when it helps
-        set a constant (rule 3's pooled records), else its plain error."""
-        return self.loo_error if self.used_for_fitting else self.error
+        """The error with nothing fitted to this record or to the runs published with it: its
+        leave-publication-out error when it helps set a constant (rule 3's pooled records), else
+        its plain error."""
+        return self.publication_out_error if self.used_for_fitting else self.error
 
     @property
     def verdict_right(self) -> bool | None:
@@ -230,19 +232,21 @@ def validate_offload_record(rec: dict[str, Any]) -> OffloadValidation:
 
 def validate_offload_all() -> list[OffloadValidation]:
     """Every record predicted; pooled decode records (rule 3: they set their engine's constants)
-    are marked used_for_fitting and carry their leave-one-out error."""
+    are marked used_for_fitting and carry their leave-publication-out error."""
     return list(_validate_offload_all())
 
 
 @functools.cache
 def _validate_offload_all() -> tuple[OffloadValidation, ...]:
-    from moeplan.plan.offload_refit import leave_one_out_error, pooled_family
+    from moeplan.plan.offload_refit import leave_publication_out_error, pooled_family
 
     results = []
     for rec in load_offload_records():
         v = validate_offload_record(rec)
         if pooled_family(rec) is not None:
-            v = replace(v, used_for_fitting=True, loo_error=leave_one_out_error(rec))
+            v = replace(
+                v, used_for_fitting=True, publication_out_error=leave_publication_out_error(rec)
+            )
         results.append(v)
     return tuple(results)
 
@@ -259,8 +263,8 @@ def median_abs_error(results: list[OffloadValidation], fitting: bool) -> float |
 
 
 def out_of_sample_errors(results: list[OffloadValidation]) -> list[float]:
-    """Each decode record's error with nothing fitted to it: the leave-one-out error of a pooled
-    record, the plain error of a held-out one."""
+    """Each decode record's error with nothing fitted to it: the leave-publication-out error of
+    a pooled record, the plain error of a held-out one."""
     errors = []
     for r in results:
         if r.metric != "decode_tok_s" or r.error is None:
@@ -287,7 +291,8 @@ OFFLOAD_ERROR_BAND_DEFINITION = (
     "residual of decode (or prompt) time for this offload engine over the records of "
     "`moeplan validate`, predicted / measured time - 1 in % "
     "(positive: the estimate is slower than measured), each out of sample: a record that helps "
-    "set the engine's constant with the constant refit without it (leave-one-out); n/a below 3 "
+    "set the engine's constant with the constant refit without the runs of its publication "
+    "(leave-publication-out); n/a below 3 "
     "records"
 )
 

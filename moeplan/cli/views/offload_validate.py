@@ -29,8 +29,8 @@ def _status(v: OffloadValidation) -> str:
         else ""
     )
     if v.used_for_fitting:
-        loo = "-" if v.loo_error is None else pct(v.loo_error)
-        return f"sets the constant; left out: {loo}{over}"
+        out = "-" if v.publication_out_error is None else pct(v.publication_out_error)
+        return f"sets the constant; out of sample: {out}{over}"
     return "held out" + over
 
 
@@ -71,8 +71,8 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
     if out is not None:
         t.notes.append(
             f"decode, out of sample: median |error| {out * 100:.1f}% over {len(decode)} (a record "
-            "that sets its engine's constant predicted with the constant refit without it, "
-            "leave-one-out; the others set nothing)"
+            "that sets its engine's constant predicted with the constant refit without every run "
+            "of its publication, leave-publication-out; the others set nothing)"
         )
     if fit is not None:
         t.notes.append(
@@ -111,7 +111,7 @@ def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
                 "predicted": v.predicted,
                 "error": v.error,
                 "used_for_fitting": v.used_for_fitting,
-                "leave_one_out_error": v.loo_error,
+                "leave_publication_out_error": v.publication_out_error,
                 "gpu_over_bytes": v.gpu_over_bytes,
                 "engine": v.engine or None,
                 "n_cpu_moe": v.n_cpu_moe,
