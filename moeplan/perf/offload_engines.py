@@ -79,7 +79,9 @@ class OffloadProfile:
     ubatch_tokens: int  # tokens per prefill forward pass (llama.cpp -ub, ktransformers chunk)
     gpu_margin_bytes: int  # VRAM left free when choosing K itself (--fit); none for a given K
     gpu_process_bytes: int = CUDA_CONTEXT_BYTES  # CUDA context etc. beyond the sized buffers
-    thread_read_gbps: float | None = None  # expert GB/s one decode thread reaches; None: no cap
+    # GB/s one core reads from DRAM on its own (published); a decode thread reaches
+    # host_bw_efficiency of it, as the threads together do of the socket; None: no per-thread cap
+    core_read_gbps: float | None = None
     llamacpp_matvec_rates: bool = False  # decode bound by llama.cpp's per-core matvec rates too
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
@@ -137,6 +139,16 @@ graphs over 7, 15, 31, 45 host MoE layers; least squares through the origin: 72.
 (NVIDIA RTX 4090/5090 on Linux). Charged where the splits run without graphs: llama.cpp builds
 before that PR, NVIDIA GPUs below Ampere before PR 25749 (opened 2026-07-16: graphs were gated to
 Ampere and newer), and AMD/HIP, whose graphs are off by default (GGML_HIP_GRAPHS)."""
+
+ONE_CORE_READ_GBPS = 19.9
+"""GB/s one core reads from DRAM by itself: one thread of an EPYC 7402 (Zen 2, 8 x DDR4-3200)
+streaming read-only, 19.9 GB/s, in the per-thread sweep of kvcache-ai/ktransformers PR 2175
+(05yuki, 2026-09-10); the one published single-core read of a platform ktransformers runs on."""
+
+ONE_CORE_READ_SOURCE = (
+    "one Zen 2 core's read-only stream, kvcache-ai/ktransformers PR 2175 (EPYC 7402, 2026-09-10), "
+    "taken for every platform (no per-platform single-core figure is used)"
+)
 
 KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
 """ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
@@ -268,7 +280,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             gpu_margin_bytes=1024 * (1 << 20),
             overlaps_shared_experts=True,
             mla_decode_kv_splits=4,
-            thread_read_gbps=11.0,
+            core_read_gbps=ONE_CORE_READ_GBPS,
             sources=(
                 "sampler None: kvcache-ai/ktransformers@038bc308 ktransformers/util/utils.py "
                 "prefill_and_generate samples with torch (softmax, torch.multinomial / argmax) on "
@@ -291,23 +303,25 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "forward_linux_triton: MLA decode runs decode_attention_fwd_grouped with "
                 "num_kv_splits 4 ('follow vLLM, fix it TODO'); triton_attention.py: BLOCK_H = 16, "
                 "grid (batch, cdiv(heads, 16), NUM_KV_SPLITS)",
-                "thread_read_gbps 11: a decode thread reads at most 11 GB/s of experts, whatever "
-                "the socket's channels (perf/offload_host_read.py thread_read_bytes_per_s: one "
-                "core's bandwidth is its misses in flight over the loaded latency, J. McCalpin "
-                "2025-02-17). Fitted, not measured: no published per-thread figure of "
-                "ktransformers' decode kernels was found (no qlen=1 bench_moe output with a "
-                "thread count); a pure read reaches 19.9 GB/s on one Zen 2 thread "
-                "(kvcache-ai/ktransformers PR 2175's sweep on an EPYC 7402), so 11 is about "
-                "half of a core's pure read. Binds on few threads over many channels: 16 threads "
-                "of an EPYC 9355 (12 x DDR5-6000), 30 of 2 x EPYC 9135",
-                "host_bw_efficiency 0.54 of the host's achievable read bandwidth with "
-                "thread_read_gbps 11 (one grid point of both), then numa_extra_socket_gain 0.40 "
+                f"core_read_gbps {ONE_CORE_READ_GBPS}: {ONE_CORE_READ_SOURCE}; a decode thread "
+                "reads at most host_bw_efficiency of it, the fraction of the hardware's read its "
+                "kernels reach on the whole socket (perf/offload_host_read.py "
+                "thread_read_bytes_per_s: one core's bandwidth is its misses in flight over the "
+                "loaded latency, J. McCalpin 2025-02-17). Binds on few threads over many "
+                "channels: 16 threads of an EPYC 9355 (12 x DDR5-6000), 30 of 2 x EPYC 9135. Until "
+                "2026-12-06 the per-thread rate was fitted with the efficiency (11 GB/s at 0.54); "
+                "out of sample by publication the fit did not carry: without issue 1914's EPYC "
+                "9355 rows it refit to no ceiling and those rows +40..+67%",
+                "host_bw_efficiency 0.54 of the host's achievable read bandwidth (and of one "
+                "core's, core_read_gbps), then numa_extra_socket_gain 0.40 "
                 "(of a further socket's): rule 3 "
                 "(offload_measurements.yaml header), the grid points of least median |error| over "
                 "every one-socket and every multi-socket ktransformers decode run in the record "
-                "files (plan/offload_refit.py; 0.01 grids and 1 GB/s a thread, the gain's 0.1 "
-                "until the third collection pass; 29 and 31 runs; ktransformers, -v03 and -v02 "
-                "together): out of sample 9.8% over 60 runs; 0.52 and 0.46 (10.1% over 58) before "
+                "files (plan/offload_refit.py; 0.01 grids, the gain's 0.1 until the third "
+                "collection pass; 29 and 31 runs; ktransformers, -v03 and -v02 together): out of "
+                "sample, each run's publication left out, 12.1% over 60 runs (16.5% while a "
+                "per-thread rate was fitted with the efficiency, 11 GB/s at 0.54, whose "
+                "leave-one-out figure was 9.8%); 0.52 and 0.46 (10.1% over 58) before "
                 "the eighth collection pass (offload_runs_collect8.yaml); 0.45 and 0.66 without a "
                 "per-thread "
                 "ceiling (20.0%: a least-median fit on 28 runs bimodal, its one-socket runs near "

@@ -23,12 +23,20 @@ def host_bandwidth_reached(host: Host, engine: OffloadProfile) -> float:
 
 def thread_read_bytes_per_s(host: Host, engine: OffloadProfile) -> float | None:
     """Expert bytes per second the engine's CPU threads read at most, whatever the DRAM: threads
-    (cpu_threads) x the engine's per-thread read rate (OffloadProfile.thread_read_gbps), or None
-    where the engine has none. One core streams only as fast as its misses in flight allow over
-    the loaded latency (J. McCalpin, "Single-core memory bandwidth: latency, bandwidth and
-    concurrency", 2025-02-17: more or faster channels make "no difference" to it;
+    (cpu_threads) x what one core reads alone (OffloadProfile.core_read_gbps) x the engine's
+    efficiency, the fraction of the hardware's read its kernels reach on the whole socket too;
+    None where the engine has no per-thread ceiling. One core streams only as fast as its misses
+    in flight allow over the loaded latency (J. McCalpin, "Single-core memory bandwidth: latency,
+    bandwidth and concurrency", 2025-02-17: more or faster channels make "no difference" to it;
     kvcache-ai/ktransformers PR 2175's read-only sweep on an EPYC 7402: 19.9 GB/s on one thread,
     ~37 GB/s a CCD), so a few threads on a socket of many channels cannot use its bandwidth."""
-    if engine.thread_read_gbps is None:
+    if engine.core_read_gbps is None:
         return None
-    return cpu_threads(host, engine) * engine.thread_read_gbps * 1e9
+    return cpu_threads(host, engine) * per_thread_read_gbps(engine) * 1e9
+
+
+def per_thread_read_gbps(engine: OffloadProfile) -> float:
+    """GB/s of experts one decode thread reads at most: core_read_gbps x host_bw_efficiency."""
+    if engine.core_read_gbps is None:
+        raise MoeplanError(f"{engine.id} has no per-thread read ceiling")
+    return engine.core_read_gbps * engine.host_bw_efficiency

@@ -30,9 +30,6 @@ from moeplan.plan.validate_offload import (
 )
 
 EFFICIENCY_GRID = tuple(round(0.20 + 0.01 * i, 2) for i in range(81))  # 0.20 .. 1.00
-THREAD_READ_GRID: tuple[float | None, ...] = (*(float(g) for g in range(4, 21)), None)
-"""GB/s one decode thread reads (OffloadProfile.thread_read_gbps), 4 .. 20 a GB/s apart, then
-None: no ceiling. Ordered from the tightest ceiling to none; ties go to the looser one."""
 NUMA_GAIN_GRID = tuple(round(0.01 * i, 2) for i in range(101))  # 0.00 .. 1.00
 """The extra-socket gain at the efficiency's resolution: on a 0.1 grid the median sat between two
 points (0.4 and 0.5 within 0.2% of each other over 29 runs), so leaving any one run out moved it
@@ -48,17 +45,17 @@ decode terms are ktransformers'."""
 
 ONE_SOCKET_FIELDS: dict[str, tuple[str, ...]] = {
     "llamacpp": ("host_bw_efficiency",),
-    "ktransformers": ("host_bw_efficiency", "thread_read_gbps"),
+    "ktransformers": ("host_bw_efficiency",),
 }
-"""The constants each family fits together on its one-socket runs (one grid point of them all).
-llama.cpp's threads are bounded already by its per-core matvec rates of each block type
-(perf/cpu_matvec.py, measured); ktransformers' kernels have no published per-thread figure, so its
-per-thread read ceiling is fitted with its efficiency."""
+"""The constants each family fits on its one-socket runs (one grid point of them all).
+llama.cpp's threads are bounded by its per-core matvec rates of each block type (perf/cpu_matvec.py,
+measured); ktransformers' by one core's published read x its efficiency (core_read_gbps,
+perf/offload_host_read.py). Until 2026-12-06 ktransformers fitted a per-thread rate with its
+efficiency; left out by publication, that fit did not carry (README, offload history)."""
 
 GRIDS: dict[str, tuple[float | None, ...]] = {
     "host_bw_efficiency": EFFICIENCY_GRID,
     "numa_extra_socket_gain": NUMA_GAIN_GRID,
-    "thread_read_gbps": THREAD_READ_GRID,
 }
 
 
@@ -138,16 +135,9 @@ def _error_table(
     return table
 
 
-LOOSER_TIES = frozenset({"thread_read_gbps"})
-"""Fields whose ties go up their grid (a ceiling: the looser one); the others' go down."""
-
-
-def tie_order(fields: tuple[str, ...], point: Point) -> tuple[float, ...]:
-    """Tie order of grid points: the lower efficiency or gain first, then the looser ceiling."""
-    return tuple(
-        (-(v if v is not None else float("inf")) if f in LOOSER_TIES else v or 0.0)
-        for f, v in zip(fields, point, strict=True)
-    )
+def tie_order(point: Point) -> tuple[float, ...]:
+    """Tie order of grid points: the lower efficiency or gain first."""
+    return tuple(v or 0.0 for v in point)
 
 
 def refit_fields(
@@ -165,7 +155,7 @@ def refit_fields(
     fixed_items = tuple(sorted(fixed.items()))
     table = _error_table(family, fields, multi_socket, fixed_items)
     scores = {p: statistics.median(abs(errors[rid]) for rid in kept) for p, errors in table.items()}
-    best = min(scores, key=lambda p: (scores[p], tie_order(fields, p)))
+    best = min(scores, key=lambda p: (scores[p], tie_order(p)))
     return [
         RefitResult(family, field, value, scores[best], tuple(kept))
         for field, value in zip(fields, best, strict=True)

@@ -7,6 +7,7 @@ from typing import Any
 from moeplan.cli.render import Table, gb
 from moeplan.hardware.hosts import Host
 from moeplan.perf.offload import OffloadReport
+from moeplan.perf.offload_host_read import per_thread_read_gbps
 from moeplan.plan.offload_plan import OffloadCandidate
 from moeplan.plan.validate_offload import (
     OFFLOAD_ERROR_BAND_DEFINITION,
@@ -56,7 +57,7 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
         "efficiencies": {
             "host_bw_efficiency": e.host_bw_efficiency,
             "numa_extra_socket_gain": e.numa_extra_socket_gain,
-            "thread_read_gbps": e.thread_read_gbps,
+            "core_read_gbps": e.core_read_gbps,
             "cpu_compute_efficiency": round(e.cpu_compute_efficiency, 4),
             "pcie_efficiency": e.pcie_efficiency,
             "stream_min_batch": e.stream_min_batch,
@@ -179,8 +180,10 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         )
         if "per-thread" in s.decode_bound:
             perf.notes.append(
-                f"each {r.engine.id} thread reads at most {r.engine.thread_read_gbps:g} GB/s of "
-                "experts (a fitted per-thread ceiling, perf/offload_engines.py), so the threads "
+                f"each {r.engine.id} thread reads at most "
+                f"{per_thread_read_gbps(r.engine):.1f} GB/s of experts "
+                f"({r.engine.host_bw_efficiency} of the {r.engine.core_read_gbps:g} GB/s one core "
+                "reads alone, perf/offload_engines.py), so the threads "
                 "take less than the socket delivers: more threads would speed decode; more "
                 "bandwidth would not"
             )
