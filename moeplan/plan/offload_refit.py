@@ -188,14 +188,18 @@ def pooled_family(rec: dict[str, Any]) -> str | None:
 
 def publication_runs(rec: dict[str, Any]) -> frozenset[str]:
     """The ids of every record published with `rec` (publications.publication_index)."""
-    index = _publication_index()
-    key = index[rec["id"]]
-    return frozenset(rid for rid, k in index.items() if k == key)
+    index, runs = _publications()
+    return runs[index[rec["id"]]]
 
 
 @functools.cache
-def _publication_index() -> dict[str, str]:
-    return publication_index(load_offload_records())
+def _publications() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """Each record's publication, and each publication's record ids."""
+    index = publication_index(load_offload_records())
+    runs: dict[str, set[str]] = {}
+    for rid, key in index.items():
+        runs.setdefault(key, set()).add(rid)
+    return index, {key: frozenset(ids) for key, ids in runs.items()}
 
 
 def leave_publication_out_error(rec: dict[str, Any]) -> float | None:

@@ -21,6 +21,7 @@ from typing import Any
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 _REPO = r"([A-Za-z0-9][\w.-]*/[\w.-]+)"
+_CODE_INDEX_ID = r"(?:code index|find_string) id (\d+)"
 
 RULES: tuple[_Rule, ...] = (
     # a thread of a repository: "github:owner/repo issue 123", "owner/repo discussion 15396",
@@ -48,7 +49,7 @@ RULES: tuple[_Rule, ...] = (
     ),
     # a file of the code index, by its id
     (
-        re.compile(r"(?:code index|find_string) id (\d+)"),
+        re.compile(_CODE_INDEX_ID),
         lambda m: f"code:{m.group(1)}",
     ),
 )
@@ -63,7 +64,7 @@ def publication_from_source(source: str) -> str:
     return "text:" + " ".join(source.split())
 
 
-_CODE_ID = re.compile(r"(?:code index|find_string) id (\d+)|\(id (\d+)\)")
+_CODE_ID = re.compile(rf"{_CODE_INDEX_ID}|\(id (\d+)\)")
 
 
 def publication_of(rec: dict[str, Any]) -> str:
