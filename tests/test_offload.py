@@ -216,7 +216,7 @@ def test_ram_short_is_said_and_costs_disk_reads():
     assert fast.fits and fast.decode_tok_s > r.decode_tok_s
 
 
-def test_decode_follows_host_bandwidth_and_prefill_picks_the_faster_path():
+def test_decode_follows_host_bandwidth_and_prefill_follows_the_threshold():
     spec, scheme = _setup("gpt-oss-120b", "native")
     gpu = resolve_gpu("rtx-5090")
     slow = with_overrides(resolve_host("ryzen-9-9950x"), mem_gbps=60)
@@ -227,9 +227,10 @@ def test_decode_follows_host_bandwidth_and_prefill_picks_the_faster_path():
     # host part halves when bandwidth doubles: 2 x host(fast) = host(slow), less the PCIe hops
     assert b.decode_tok_s > a.decode_tok_s
     assert a.speed.host_decode_s == pytest.approx(2 * b.speed.host_decode_s, rel=0.02)
+    # llama.cpp streams every 512-token pass (op offload from 32 tokens) whichever path is
+    # faster; the CPU path is kept as the alternative figure
     for r in (a, b):
-        s = r.speed
-        assert s.prefill_alternative_s is None or s.prefill_s <= s.prefill_alternative_s
+        assert r.speed.prefill_path == "stream" and r.speed.prefill_alternative_s is not None
     # a one-token prompt cannot stream (llama.cpp streams from 32 tokens a pass)
     one = estimate_offload(spec, scheme, gpu, fast, LLAMACPP, "experts", input_len=1)
     assert one.speed and one.speed.prefill_path == "cpu"

@@ -75,15 +75,17 @@ def test_a_code_index_file_cited_by_its_path_elsewhere_is_that_path() -> None:
 
 def test_every_offload_record_has_a_publication_and_sweeps_group() -> None:
     """No record falls through to its raw text, and a poster's sweep is one publication: the
-    four DDR4-3000/2133 runs of msb-msb's 5700X README, two of them cited by code-index id."""
+    four DDR4-3000/2133 runs of msb-msb's 5700X README, two of them cited by code-index id, and
+    their prompt-speed twins."""
     records = load_offload_records()
     index = publication_index(records)
     assert not [rid for rid, key in index.items() if key.startswith("text:")]
     by_id = {r["id"]: r for r in records}
     runs = publication_runs(by_id["llamacpp-qwen36-35b-udq4km-rtx3090-r7-5700x-40"])
-    assert sorted(runs) == [
+    decode = [
         "llamacpp-qwen36-35b-udq4km-rtx3090-r7-5700x-20",
         "llamacpp-qwen36-35b-udq4km-rtx3090-r7-5700x-20-2",
         "llamacpp-qwen36-35b-udq4km-rtx3090-r7-5700x-40",
         "llamacpp-qwen36-35b-udq4km-rtx3090-r7-5700x-40-2",
     ]
+    assert sorted(runs) == sorted(decode + [rid + "-prefill" for rid in decode])

@@ -97,6 +97,14 @@ NoOpOffloadOpt = Annotated[
         help="llama.cpp --no-op-offload: host experts stay on the CPU for prompts of any size.",
     ),
 ]
+NoMmapOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-mmap",
+        help="llama.cpp --no-mmap: host experts in a pinned buffer, so prompt passes stream them "
+        "at the link's pinned rate (default: the mmap'd file, pageable, about half of it).",
+    ),
+]
 SwaFullOpt = Annotated[
     bool,
     typer.Option(
@@ -214,6 +222,7 @@ class PromptArgs:
     cache_lens: int | None = None
     sampler: SamplerArgs = SamplerArgs()
     swa_full: bool = False
+    no_mmap: bool = False
 
 
 @dataclass(frozen=True)
@@ -326,6 +335,7 @@ def offload_report(
         prompt.kt_gpu_prefill_threshold,
         prompt.cache_lens,
         prompt.swa_full,
+        not prompt.no_mmap,
     )
     if prompt.sampler.given:
         from moeplan.perf.llamacpp_sampler import with_sampler

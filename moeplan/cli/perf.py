@@ -44,6 +44,7 @@ from moeplan.cli.offload import (
     KtPrefillOpt,
     MinPOpt,
     NCpuMoeOpt,
+    NoMmapOpt,
     NoOpOffloadOpt,
     NoSamplerOpt,
     OffloadOpt,
@@ -116,6 +117,7 @@ def latency(
     cache_lens: CacheLensOpt = None,
     ctx_size: CtxSizeOpt = None,
     swa_full: SwaFullOpt = False,
+    no_mmap: NoMmapOpt = False,
     top_k: TopKOpt = None,
     top_p: TopPOpt = None,
     min_p: MinPOpt = None,
@@ -170,6 +172,7 @@ def latency(
             cache_lens,
             SamplerArgs(top_k, top_p, min_p, sampler_era, no_sampler),
             swa_full,
+            no_mmap,
         ),
         gpu_reserved_gb,
         kt_gpu_experts,
@@ -183,11 +186,13 @@ def latency(
         kt_gpu_prefill_threshold is not None,
         cache_lens is not None,
         swa_full,
+        no_mmap,
     )
     if any(prompt_flags) and not host_args.wanted:
         raise MoeplanError(
             "--ctx-size, --ubatch, --gpu-reserved-gb, --no-op-offload, --kt-gpu-prefill-threshold,"
-            " --cache-lens and --swa-full describe an offload run; add --offload or --n-cpu-moe"
+            " --cache-lens, --swa-full and --no-mmap describe an offload run; add --offload or "
+            "--n-cpu-moe"
         )
     if host_args.prompt.sampler.given and not host_args.wanted:
         from moeplan.perf.llamacpp_sampler import SAMPLER_FLAGS

@@ -32,7 +32,7 @@ from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_flags import positive_tokens
 from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_bytes_per_s
-from moeplan.perf.offload_link import host_link_bytes_per_s
+from moeplan.perf.offload_link import expert_stream_bytes_per_s, host_link_bytes_per_s
 from moeplan.perf.offload_mla import mla_decode_kernel_s
 from moeplan.perf.offload_placement import (
     Placement,
@@ -184,6 +184,7 @@ def offload_speed(
     full = make_setup(spec, scheme, gpu, Layout(), engine.gpu_engine, kv_quant=kv_quant)
     host_bw = host_bandwidth_reached(host, engine)
     link = (pcie_bytes or host_link_bytes_per_s(gpu)[0]) * engine.pcie_efficiency
+    stream_link = expert_stream_bytes_per_s(link, engine.maps_weights)
     # decode: GPU step + host experts (DRAM or CPU bound) + the hidden state crossing PCIe
     mean_context = input_len + output_len // 2
     gpu_step = decode_step(setup, batch, mean_context)
@@ -216,10 +217,11 @@ def offload_speed(
         # the shared experts of the host layers run on the GPU meanwhile: hide that much
         shared = _shared_bytes(spec, scheme) * host_layers / n_moe
         host_s -= min(max(t_read, t_cpu), shared / setup.rates.stream_bw_bytes_per_s)
-    disk_s = 0.0
+    disk_s_per_byte = 0.0  # RAM short: the share of host experts mmap pages in from disk
     if not placement.fits_host and placement.host_bytes:
         short = (placement.host_bytes - placement.host_capacity_bytes) / placement.host_bytes
-        disk_s = bytes_ * min(1.0, short) / disk_bytes_per_s
+        disk_s_per_byte = min(1.0, short) / disk_bytes_per_s
+    disk_s = bytes_ * disk_s_per_byte
     # the MLA decode kernel's few CTAs, beyond the KV read decode_step already costs
     kernel_s = mla_decode_kernel_s(spec, gpu, engine, batch, mean_context)
     kv_read_s = (
@@ -268,8 +270,9 @@ def offload_speed(
         engine.ubatch_tokens,
         engine.stream_min_batch,
         engine.streams_used_experts,
-        link,
+        stream_link,
         cpu_pass_s,
+        disk_s_per_byte,
     )
     chosen, path, other = prompt.seconds, prompt.path, prompt.alternative_s
     speed = OffloadSpeed(

@@ -96,6 +96,7 @@ class OffloadProfile:
     gpu_formats: tuple[tuple[str, str], ...] = ()  # (group, format): what it re-quantizes on load
     kv_cache_tokens: int | None = None  # a static KV cache of this many tokens (server cache_lens)
     streams_used_experts: bool = False  # a streamed pass copies only the experts it routes to
+    maps_weights: bool = False  # host experts in the mmap'd file: streamed from pageable memory
     sampler: SamplerSettings | None = None  # CPU sampler per token (perf/llamacpp_sampler.py)
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
@@ -183,6 +184,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
             stream_min_batch=LLAMACPP_OP_OFFLOAD_MIN_BATCH,
             streams_used_experts=True,
+            maps_weights=True,
             ubatch_tokens=512,
             gpu_margin_bytes=1024 * (1 << 20),
             gpu_process_bytes=LLAMACPP_GPU_PROCESS_BYTES,

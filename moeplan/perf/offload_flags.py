@@ -1,4 +1,5 @@
-"""An offload engine profile under a run's flags (llama.cpp -ub, --no-op-offload, --swa-full;
+"""An offload engine profile under a run's flags (llama.cpp -ub, --no-op-offload, --swa-full,
+--no-mmap;
 kt-kernel + SGLang's --kt-gpu-prefill-token-threshold; the ktransformers server's --cache_lens):
 the profiles themselves are in offload_engines.py."""
 
@@ -24,13 +25,15 @@ def with_prompt_flags(
     kt_gpu_prefill_threshold: int | None = None,
     cache_lens: int | None = None,
     swa_full: bool = False,
+    mmap: bool = True,
 ) -> OffloadProfile:
     """The profile under a run's flags: `ubatch` tokens a pass (llama.cpp -ub, ktransformers'
     chunk size), llama.cpp's --no-op-offload (op_offload False: host experts stay on the CPU at
     any batch), kt-kernel + SGLang's --kt-gpu-prefill-token-threshold (a chunk of at least that
     many tokens streams every expert of each host layer to the GPU), the ktransformers server's
     --cache_lens (a static KV cache of that many tokens, KT_SERVER_CACHE_SOURCE), llama.cpp's
-    --swa-full (sliding-window layers keep every cell of the context)."""
+    --swa-full (sliding-window layers keep every cell of the context), llama.cpp's --no-mmap
+    (mmap False: host experts in a pinned buffer, streamed at the link's pinned rate)."""
     if swa_full:
         if not engine.swa_cache_holds_ubatch:
             raise MoeplanError(f"--swa-full is a llama.cpp flag; the engine is {engine.id}")
@@ -39,6 +42,10 @@ def with_prompt_flags(
         if not engine.id.startswith("ktransformers"):
             raise MoeplanError(f"--cache-lens is a ktransformers server flag, not {engine.id}'s")
         engine = replace(engine, kv_cache_tokens=positive_tokens("--cache-lens", cache_lens))
+    if not mmap:
+        if engine.id != "llamacpp":
+            raise MoeplanError(f"--no-mmap is a llama.cpp flag; the engine is {engine.id}")
+        engine = replace(engine, maps_weights=False)
     if ubatch is not None:
         engine = replace(engine, ubatch_tokens=positive_tokens("--ubatch", ubatch))
     if not op_offload:

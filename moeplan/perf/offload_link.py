@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import pcie_bytes_per_s
+from moeplan.perf.offload_engines import ONE_CORE_READ_GBPS
 
 DEFAULT_PCIE = (5, 16)
 """Host link assumed when the GPU entry names none (NVLink/SXM parts sit on a PCIe Gen5 x16 host
@@ -22,3 +23,26 @@ def host_link_bytes_per_s(gpu: GPU, pcie: tuple[int, int] | None = None) -> tupl
         return gpu.interconnect.per_direction_bytes_per_s, "PCIe (catalog link figure)"
     gen, lanes = DEFAULT_PCIE
     return pcie_bytes_per_s(gen, lanes), f"PCIe Gen{gen} x{lanes} (assumed: GPU entry names none)"
+
+
+def pageable_copy_bytes_per_s(pinned_bytes_per_s: float, core_read_bytes_per_s: float) -> float:
+    """Host-to-GPU copy rate from pageable memory: the CUDA driver first copies each chunk into a
+    pinned bounce buffer with one CPU thread, then DMAs it, so the pinned link rate and one
+    core's read rate add up in series: 1 / (1 / pinned + 1 / core). Checked, not fitted, against
+    the two published pageable/pinned pairs found, at the one-core read of ONE_CORE_READ_GBPS
+    (19.9 GB/s): an RTX 4090 on PCIe Gen4 x16, 64 MiB copies, 23.9 pinned and 12.88 GB/s pageable
+    (NVlabs/cuda-oxide PR 976, 2026-08-17; the formula gives 10.9, -16%), and a DGX A100 (EPYC
+    7742, Zen 2), 32 MB copies, 25.7 pinned and 10.0 GB/s pageable (CUDA samples bandwidthTest,
+    gengwg's GPU P2P benchmark notes; the formula gives 11.2, +12%). llama.cpp keeps host
+    experts in the memory-mapped file by default (LLAMACPP_OP_OFFLOAD_SOURCE): pageable; with
+    --no-mmap they go to a pinned CUDA host buffer."""
+    return 1.0 / (1.0 / pinned_bytes_per_s + 1.0 / core_read_bytes_per_s)
+
+
+def expert_stream_bytes_per_s(link_bytes_per_s: float, maps_weights: bool) -> float:
+    """Rate host experts stream to the GPU in a prompt pass: the pinned link rate, or from a
+    memory-mapped file (OffloadProfile.maps_weights) the pageable rate with one core staging
+    the copy at ONE_CORE_READ_GBPS."""
+    if not maps_weights:
+        return link_bytes_per_s
+    return pageable_copy_bytes_per_s(link_bytes_per_s, ONE_CORE_READ_GBPS * 1e9)

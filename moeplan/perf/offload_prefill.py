@@ -47,10 +47,15 @@ LLAMACPP_OP_OFFLOAD_SOURCE = (
     "Pinned or not: llama-model.cpp make_cpu_buft_list puts the GPU's host (pinned, "
     "cudaMallocHost) buffer type first for CPU weights, but llama-model-loader.cpp 'avoid using "
     "a host buffer when using mmap' swaps it for the plain CPU buffer under mmap (the default), "
-    "so a default run copies from pageable memory; the copy is priced at PCIE_COPY_EFFICIENCY "
-    "either way: the one published comparison found, ggml-org/llama.cpp PR 28223 (closed, "
-    "2026-09-02: a 26k-token prompt at 166 -> 330 tok/s with the host experts pinned, 2 x RTX "
-    "3090, 40 expert layers in RAM), does not separate pinning from a cold page cache"
+    "so a default run copies from pageable memory, staged by one CPU thread through the driver's "
+    "bounce buffer (offload_link.py pageable_copy_bytes_per_s), and --no-mmap (the pinned host "
+    "buffer) at the link's pinned rate. Published llama.cpp pinned/pageable prompt pairs: "
+    "ggml-org/llama.cpp PR 28223 (closed, 2026-09-02: a 26k-token prompt at 166 -> 330 tok/s "
+    "with the host experts pinned, 2 x RTX 3090, 40 expert layers in RAM, a cold page cache "
+    "included), issue 25859 (2026-07-18: +21% from page-locking the mapped experts alone, RTX "
+    "3060, Ryzen 5600X, pp2048/ub2048, where GPU compute takes much of the pass) and "
+    "JordanFableFur/llama.cpp BENCHMARKS.md (GGML_CUDA_REGISTER_HOST=1, RTX 5090, Core Ultra 9 "
+    "285K: 228.9 -> 494.0 tok/s at ub 512)"
 )
 
 KTRANSFORMERS_PREFILL_SOURCE = (
@@ -116,13 +121,16 @@ def prefill_time(
     streams_used_experts: bool,
     link_bytes_per_s: float,
     cpu_pass_s: Callable[[int], float],
+    disk_s_per_byte: float = 0.0,
 ) -> PrefillTime:
     """Prompt time: the GPU-resident part on the GPU for the whole prompt, plus, pass by pass
     (ubatch_tokens each, the last one shorter), the host experts either streamed (a pass of at
     least stream_min_batch tokens; None: never) - the experts copied over the link, then the GPU
     computing them, serial - or computed by the CPU (cpu_pass_s(tokens)). The GPU's share of
     the host experts' compute is the whole model's prompt time on the GPU less the resident
-    part's, split over the passes by tokens."""
+    part's, split over the passes by tokens. `disk_s_per_byte`: when RAM is short, each pass
+    pages in its share of the host experts it reads from disk (the decode's mmap estimate,
+    perf/offload.py), on either path."""
     tokens = batch * input_len
     base = prefill(gpu_part, batch, input_len).total_s
     if not host_layers or spec.moe is None:
@@ -131,10 +139,12 @@ def prefill_time(
     cpu_total = stream_total = chosen = 0.0
     streamed = on_cpu = 0
     for t, count in passes(tokens, max(1, min(ubatch_tokens, tokens))):
-        cpu = count * cpu_pass_s(t)
+        read = host_layers * streamed_experts(spec, t, True) * full.split.expert_bytes
+        cpu = count * (cpu_pass_s(t) + read * disk_s_per_byte)
         copied = host_layers * streamed_experts(spec, t, streams_used_experts)
+        copied_bytes = copied * full.split.expert_bytes
         stream = count * (
-            copied * full.split.expert_bytes / link_bytes_per_s + gpu_host_share * t / tokens
+            copied_bytes * (1.0 / link_bytes_per_s + disk_s_per_byte) + gpu_host_share * t / tokens
         )
         cpu_total += cpu
         stream_total += stream

@@ -167,13 +167,14 @@ def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> Offloa
         engine = with_gdn_decode(engine, how["gdn_decode"])
     if how.get("split_graphs") is False:  # a build whose splits ran without CUDA graphs
         engine = replace(engine, split_graph_vendors=())
-    engine = with_prompt_flags(  # -ub / --no-op-offload / kt threshold / cache_lens / --swa-full
+    engine = with_prompt_flags(  # -ub, --no-op-offload, kt threshold, cache_lens, swa, mmap
         engine,
         how.get("ubatch_tokens"),
         how.get("op_offload", True),
         how.get("kt_gpu_prefill_token_threshold"),
         how.get("cache_lens"),
         how.get("swa_full", False),
+        how.get("mmap", True),
     )
     if "sampler" in how:  # 'none' (llama-bench: no sampler) or the run's stated settings
         engine = with_sampler(engine, record_sampler(how["sampler"]))
@@ -278,6 +279,17 @@ def out_of_sample_errors(results: list[OffloadValidation]) -> list[float]:
 def median_out_of_sample_error(results: list[OffloadValidation]) -> float | None:
     errors = [abs(e) for e in out_of_sample_errors(results)]
     return statistics.median(errors) if errors else None
+
+
+def prefill_errors(results: list[OffloadValidation]) -> dict[str, list[float]]:
+    """|error| of the prompt-speed records by engine family ("llamacpp", "ktransformers"; every
+    ktransformers version is one): reported, no constant is fitted to them."""
+    by_family: dict[str, list[float]] = {}
+    for r in results:
+        if r.metric == "prefill_tok_s" and r.error is not None:
+            family = "ktransformers" if r.engine.startswith("ktransformers") else r.engine
+            by_family.setdefault(family, []).append(abs(r.error))
+    return by_family
 
 
 def verdicts(results: list[OffloadValidation]) -> tuple[int, int]:

@@ -3,6 +3,7 @@ prediction, the out-of-sample medians and the fit verdicts."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from moeplan.cli.render import Table, pct
@@ -10,6 +11,7 @@ from moeplan.plan.validate_offload import (
     OffloadValidation,
     median_abs_error,
     median_out_of_sample_error,
+    prefill_errors,
     verdicts,
 )
 
@@ -84,6 +86,17 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
         if held is not None
         else "no decode records outside the fitting pools"
     )
+    prompt = prefill_errors(results)
+    if prompt:
+        every = [e for errors in prompt.values() for e in errors]
+        parts = ", ".join(
+            f"{family} {statistics.median(e) * 100:.1f}% over {len(e)}"
+            for family, e in sorted(prompt.items())
+        )
+        t.notes.append(
+            f"prompt speed (reported; no constant is fitted to it): median |error| "
+            f"{statistics.median(every) * 100:.1f}% over {len(every)} ({parts})"
+        )
     t.notes.append(f"fit/no-fit verdicts right: {right} of {total}")
     over = [v.id for v in results if v.gpu_over_bytes]
     if over:
@@ -103,6 +116,9 @@ def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
         "verdicts_right": right,
         "verdicts": total,
         "speed_runs_over_gpu": sum(1 for v in results if v.gpu_over_bytes),
+        "median_abs_error_prefill": {
+            family: statistics.median(errors) for family, errors in prefill_errors(results).items()
+        },
         "records": [
             {
                 "id": v.id,
