@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from moeplan.perf.offload import OffloadReport
 
 OffloadOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--offload",
         help="Routed experts in host RAM: none, experts (all layers, or --n-cpu-moe K), auto "
@@ -227,7 +227,7 @@ class PromptArgs:
 
 @dataclass(frozen=True)
 class HostArgs:
-    offload: str = "none"
+    offload: str | None = None  # not given: offload if --n-cpu-moe / --kt-gpu-experts are
     n_cpu_moe: int | None = None
     host: str | None = None
     host_mem_gbps: float | None = None
@@ -269,20 +269,27 @@ class HostArgs:
     @property
     def wanted(self) -> bool:
         """Offload asked for: --offload experts|auto, or --n-cpu-moe / --kt-gpu-experts alone."""
-        if self.offload not in ("none", "experts", "auto"):
+        if self.offload not in (None, "none", "experts", "auto"):
             raise MoeplanError(f"--offload must be none, experts or auto, got '{self.offload}'")
-        if self.offload == "none" and (self.n_cpu_moe, self.kt_gpu_experts) != (None, None):
-            return True
-        return self.offload != "none"
+        placed = (self.n_cpu_moe, self.kt_gpu_experts) != (None, None)
+        if self.offload == "none" and placed:
+            raise MoeplanError(
+                "--offload none keeps every routed expert on the GPU; drop it to place experts "
+                "with --n-cpu-moe / --kt-gpu-experts"
+            )
+        return placed if self.offload is None else self.offload != "none"
 
     @property
     def mode(self) -> str:
-        return "experts" if self.offload == "none" else self.offload
+        return "experts" if self.offload in (None, "none") else self.offload
 
     def pcie(self) -> tuple[int, int] | None:
         if self.pcie_gen is None and self.pcie_lanes is None:
             return None
-        return (self.pcie_gen or 4, self.pcie_lanes or 16)
+        return (
+            4 if self.pcie_gen is None else self.pcie_gen,
+            16 if self.pcie_lanes is None else self.pcie_lanes,
+        )
 
     def resolve_host(self) -> Host:
         from moeplan.hardware.hosts import HOST_OPTIONS, custom_host, resolve_host, with_overrides

@@ -98,7 +98,7 @@ def latency(
     ] = None,
     usable_fraction: FractionOpt = 0.9,
     calibration: CalibrationOpt = None,
-    offload: OffloadOpt = "none",
+    offload: OffloadOpt = None,
     n_cpu_moe: NCpuMoeOpt = None,
     kt_gpu_experts: KtGpuExpertsOpt = None,
     host: HostOpt = None,

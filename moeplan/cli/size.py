@@ -69,7 +69,7 @@ def size(
     state_dtype: StateDtypeOpt = "fp32",
     text_only: TextOnlyOpt = False,
     calibration: CalibrationOpt = None,
-    offload: OffloadOpt = "none",
+    offload: OffloadOpt = None,
     n_cpu_moe: NCpuMoeOpt = None,
     kt_gpu_experts: KtGpuExpertsOpt = None,
     host: HostOpt = None,

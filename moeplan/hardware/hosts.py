@@ -11,6 +11,12 @@ from typing import Any
 
 from moeplan.data import data_path
 from moeplan.errors import MoeplanError
+from moeplan.hardware.host_fields import (
+    HOST_FIELD_CEILINGS,
+    HOST_FIELDS,
+    HOST_ISA,
+    bounds_error,
+)
 from moeplan.hardware.host_read import (
     MEASURED_READ_FRACTIONS,
     ccd_read_limit_bytes_per_s,
@@ -77,6 +83,7 @@ class Host:
     sources: tuple[str, ...] = ()
     notes: str = ""
     detected: str = ""  # --host local: what the kernel reported (hardware/local_host.py)
+    ram_assumed: bool = False  # ram_bytes is the catalog's reference size, not this machine's
 
     @property
     def cores(self) -> int:
@@ -133,23 +140,6 @@ class Host:
             raise MoeplanError(f"host '{self.id}': RAM size unknown; pass --host-ram-gb")
 
 
-HOST_FIELD_CEILINGS: dict[str, float] = {
-    "cores": 1024,  # per socket; the largest server CPUs have 192-288 cores
-    "sockets": 16,
-    "max_sockets": 16,
-    "memory_channels": 64,  # per socket; 12 on current EPYC/Xeon
-    "memory_mts": 20_000,
-    "mem_bw_gbps": 100_000,
-    "mem_read_gbps": 100_000,
-    "ccds": 64,
-    "ram_gb": 1e6,
-    "ram_gib": 1e6,
-    "dimm_gib": 4096,
-}
-"""Plausibility ceilings for a host file's fields: a value above one is a typo (an extra zero),
-refused with one line rather than planned on."""
-
-
 def _smt(rec: dict[str, Any], where: str) -> bool:
     """A host record's `p_core_smt` (hybrid x86: P-cores with two threads each; default true)."""
     value = rec.get("p_core_smt", True)
@@ -162,7 +152,8 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     def need(key: str, kind: type) -> Any:
         value = rec.get(key)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise MoeplanError(f"{where}: field '{key}' must be a {kind.__name__}")
+            article = "an" if kind.__name__[0] in "aeiou" else "a"
+            raise MoeplanError(f"{where}: field '{key}' must be {article} {kind.__name__}")
         return value
 
     def number(key: str) -> float | None:
@@ -170,10 +161,10 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise MoeplanError(f"{where}: field '{key}' must be a positive number")
-        ceiling = HOST_FIELD_CEILINGS.get(key)
-        if ceiling is not None and value > ceiling:
-            raise MoeplanError(f"{where}: field '{key}' is {value:g}, above {ceiling:g}")
+            raise MoeplanError(f"{where}: field '{key}' must be a positive number, got {value!r}")
+        bad = bounds_error(f"field '{key}'", value, key)
+        if bad:
+            raise MoeplanError(f"{where}: {bad}")
         return float(value)
 
     def whole(key: str) -> int | None:
@@ -182,6 +173,16 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
             raise MoeplanError(f"{where}: field '{key}' must be a whole number, got {value:g}")
         return None if value is None else int(value)
 
+    unknown = sorted(str(k) for k in rec if k not in HOST_FIELDS)
+    if unknown:
+        raise MoeplanError(
+            f"{where}: unknown field '{unknown[0]}' (fields: {', '.join(sorted(HOST_FIELDS))})"
+        )
+    isa = tuple(str(i).lower() for i in rec.get("isa") or ())
+    odd = [i for i in isa if i not in HOST_ISA]
+    if odd:
+        known = ", ".join(sorted(HOST_ISA))
+        raise MoeplanError(f"{where}: isa '{odd[0]}' unknown (one of {known})")
     need("cores", int)
     cores = whole("cores") or 0
     sockets = whole("sockets") or 1
@@ -225,7 +226,7 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         ccds=whole("ccds"),
         read_override_bytes_per_s=read * 1e9 if read else None,
         ram_bytes=ram_bytes,
-        isa=tuple(str(i).lower() for i in rec.get("isa") or ()),
+        isa=isa,
         unified_memory=bool(rec.get("unified_memory", False)),
         aliases=tuple(str(a).lower() for a in rec.get("aliases") or ()),
         sources=tuple(str(s) for s in rec.get("sources") or ()),
@@ -250,7 +251,7 @@ def host_catalog() -> dict[str, Host]:
     hosts = {}
     for rec in load_packaged_yaml(data_path("hosts.yaml"), "moeplan/data/hosts.yaml")["hosts"]:
         host = _host_from_record(rec, f"moeplan/data/hosts.yaml: host '{rec.get('id')}'")
-        hosts[host.id] = host
+        hosts[host.id] = replace(host, ram_assumed=host.ram_bytes is not None)
     return hosts
 
 
@@ -272,6 +273,8 @@ def resolve_host(name: str) -> Host:
         return local_host()
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or path.is_file():
+        if path.is_dir():
+            raise MoeplanError(f"{name}: a directory, not a host file")
         if not path.is_file():
             raise MoeplanError(f"{name}: no such host file")
         return load_host_file(path)
@@ -314,14 +317,22 @@ def with_overrides(
         ("host-cores", "cores", cores),
         ("host-sockets", "sockets", sockets),
     ):
-        if value is not None and (not math.isfinite(value) or value <= 0):
+        if value is None:
+            continue
+        if not math.isfinite(value) or value <= 0:
             raise MoeplanError(f"--{label} must be positive, got {value}")
         ceiling = HOST_FIELD_CEILINGS[field] * (16 if field == "cores" else 1)
-        if value is not None and value > ceiling:
+        if value > ceiling:
             raise MoeplanError(f"--{label} is {value:g}, above {ceiling:g}")
+        bad = bounds_error(f"--{label}", value, field)
+        if bad:
+            raise MoeplanError(bad)
     if sockets is not None:
         if sockets > max(host.max_sockets, 1) and host.segment != "user":
-            raise MoeplanError(f"host '{host.id}' supports at most {host.max_sockets} socket(s)")
+            raise MoeplanError(
+                f"--host-sockets {sockets}: host '{host.id}' supports at most "
+                f"{host.max_sockets} socket(s)"
+            )
         ram = host.ram_bytes
         if ram is not None:
             ram = ram // host.sockets * sockets
@@ -335,7 +346,7 @@ def with_overrides(
         host = replace(host, read_override_bytes_per_s=mem_measured_gbps * 1e9)
     _check_read(host, "--host-mem-measured-gbps")
     if ram_gb is not None:
-        host = replace(host, ram_bytes=int(ram_gb * 1e9))
+        host = replace(host, ram_bytes=int(ram_gb * 1e9), ram_assumed=False)
     if host.cores_per_socket < 1:
         raise MoeplanError(f"host '{host.id}': core count unknown; pass --host-cores")
     return host

@@ -61,9 +61,15 @@ def kv_dtype_bytes(kv_quant: str) -> float:
 
 
 def require_cache_type_of(kv_quant: str, engine_id: str) -> None:
-    """An unknown cache type, or one of llama.cpp's quantized types for another engine: refused
-    (they exist only in llama.cpp, engine id 'llamacpp')."""
+    """An unknown cache type, one of llama.cpp's quantized types for another engine (they exist
+    only in llama.cpp, engine id 'llamacpp'), or fp8/int8 for llama.cpp (it has neither):
+    refused."""
     kv_dtype_bytes(kv_quant)
+    if kv_quant in ("fp8", "int8") and engine_id == "llamacpp":
+        raise MoeplanError(
+            f"--kv-quant {kv_quant}: llama.cpp has no such cache type (-ctk/-ctv: f32, f16, bf16, "
+            f"{', '.join(sorted(LLAMACPP_QUANTIZED_KV))})"
+        )
     if kv_quant in LLAMACPP_QUANTIZED_KV and engine_id != "llamacpp":
         raise MoeplanError(
             f"--kv-quant {kv_quant} is a llama.cpp cache type (-ctk/-ctv); engine '{engine_id}' "

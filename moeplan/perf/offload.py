@@ -40,6 +40,7 @@ from moeplan.perf.offload_placement import (
     fit_reason,
     gpu_side_scheme,
     place,
+    placement_notes,
 )
 from moeplan.perf.offload_prefill import prefill_time
 from moeplan.perf.parallel import Layout
@@ -336,26 +337,15 @@ def estimate_offload(
         )
     link, link_desc = host_link_bytes_per_s(gpu, pcie)
     notes = [f"host link {link_desc}: {link / 1e9:.1f} GB/s per direction"]
+    notes += placement_notes(
+        spec, scheme, gpu, host, engine, placement, mode, n_cpu_moe, context, batch, kv_quant
+    )
     notes += [f"host {host.detected}"] if host.detected else []
     if ctx_size is not None:
         notes.append(f"cache allocated for {ctx_size:,} tokens a sequence (--ctx-size); speed at "
                      f"the request's {input_len + output_len:,}")  # fmt: skip
     gdn = linear_attention_note(spec, engine.gpu_engine.kernels)
     notes += [gdn] if gdn else []
-    if host.unified_memory:
-        notes.append(
-            f"{host.id} has unified memory: its GPU reads the same RAM; a discrete-GPU offload "
-            "applies only to an external GPU"
-        )
-    if engine.numa_replicates_experts and host.sockets > 1:
-        notes.append(
-            f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets"
-        )
-    elif engine.numa_local_reads and host.sockets > 1:
-        notes.append(
-            f"{engine.id} splits every host expert over the {host.sockets} sockets' memory "
-            "(one copy, a thread pool per NUMA node)"
-        )
     speed, host_bw = None, host_bandwidth_reached(host, engine)
     if with_speed and (placement.fits_gpu or speed_when_over_gpu):
         speed, host_bw = offload_speed(

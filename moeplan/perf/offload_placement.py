@@ -276,3 +276,64 @@ def fit_reason(p: Placement, gpu: GPU, host: Host) -> str:
             "the rest would be paged in from disk through mmap (estimate flagged)"
         )
     return "does not fit: " + "; ".join(out)
+
+
+def placement_notes(
+    spec: ModelSpec,
+    scheme: QuantScheme,
+    gpu: GPU,
+    host: Host,
+    engine: OffloadProfile,
+    p: Placement,
+    mode: str,
+    n_cpu_moe: int | None,
+    context: int,
+    batch: int,
+    kv_quant: str,
+) -> list[str]:
+    """What a user needs beside the placement table: unified memory, how the engine lays the
+    experts over sockets, a K above the layer count (every MoE
+    layer, as llama.cpp takes it), the margin auto leaves free, the catalog's RAM taken as this
+    machine's, and, when the GPU part does not fit, the smallest K that would."""
+    gb = 1e9
+    notes = []
+    if host.unified_memory:
+        notes.append(
+            f"{host.id} has unified memory: its GPU reads the same RAM; a discrete-GPU offload "
+            "applies only to an external GPU"
+        )
+    if engine.numa_replicates_experts and host.sockets > 1:
+        notes.append(
+            f"{engine.id} keeps a copy of the host experts on each of {host.sockets} sockets"
+        )
+    elif engine.numa_local_reads and host.sockets > 1:
+        notes.append(
+            f"{engine.id} splits every host expert over the {host.sockets} sockets' memory "
+            "(one copy, a thread pool per NUMA node)"
+        )
+    if n_cpu_moe is not None and n_cpu_moe > spec.num_layers:
+        notes.append(
+            f"--n-cpu-moe {n_cpu_moe} is above the model's {spec.num_layers} layers: every MoE "
+            "layer's experts in RAM, as llama.cpp takes it"
+        )
+    if mode == "auto":
+        notes.append(
+            f"auto leaves {engine.gpu_margin_bytes / gb:.2f} GB of the GPU free (llama.cpp "
+            f"--fit's margin): usable {p.gpu_capacity_bytes / gb:.1f} GB, where a given K may "
+            f"use {(p.gpu_capacity_bytes + engine.gpu_margin_bytes) / gb:.1f}"
+        )
+    if host.ram_assumed:
+        notes.append(
+            f"RAM {p.host_ram_bytes / gb:,.1f} GB is the catalog's reference size for {host.id}, "
+            "not yours: pass --host-ram-gb for this machine's"
+        )
+    if not p.fits_gpu and mode != "auto":
+        fit = auto_n_cpu_moe(
+            spec, scheme, gpu, host, engine, context, batch, kv_quant, p.gpu_reserved_bytes
+        )
+        if fit.fits_gpu:
+            notes.append(
+                f"the GPU part fits from --n-cpu-moe {fit.n_cpu_moe} ({fit.host_moe_layers} MoE "
+                "layers' experts in RAM, llama.cpp --fit's margin kept), or pass --offload auto"
+            )
+    return notes

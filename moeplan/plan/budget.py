@@ -64,6 +64,9 @@ FIELDS = {
     "gpu_reserved_gb": float,  # VRAM other processes hold (offload only), decimal GB
     "gpu_hour_usd": float,  # price per GPU-hour for max_usd_per_million_tokens
 }
+ZERO_ALLOWED = {"n_cpu_moe", "gpu_reserved_gb"}
+"""Fields whose 0 means something (no layer's experts in RAM; nothing else on the GPU), as their
+CLI options --n-cpu-moe 0 and --gpu-reserved-gb 0 do."""
 DEFAULT_OUTPUT = 128
 MAX_GPUS = 4096  # as the CLI's --gpus/--max-gpus (cli/common.py)
 MAX_COUNT = 1 << 31  # tokens, batch, and any other count
@@ -86,14 +89,14 @@ class Budget:
     ep: int | None = None
     pp: int | None = None
     nodes: int = 1
-    engine: str = "vllm"
+    engine: str | None = None  # vllm for a GPU-only budget, llamacpp for an offload one
     context: int = 4096
     batch: int = 1
     input: int | None = None
     output: int = DEFAULT_OUTPUT
     calibration: str | None = None
     host: str | None = None  # catalog id or a host YAML resolved against the budget file
-    offload: str = "none"
+    offload: str | None = None  # not given: experts when the budget names a host's figures
     n_cpu_moe: int | None = None
     host_mem_gbps: float | None = None
     host_ram_gb: float | None = None
@@ -106,7 +109,7 @@ class Budget:
     def offloaded(self) -> bool:
         return (
             self.host is not None
-            or self.offload != "none"
+            or self.offload not in (None, "none")
             or self.n_cpu_moe is not None
             or self.gpu_reserved_gb is not None
         )
@@ -197,10 +200,13 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise _bad(where, name, f"field '{key}' must be {expected.__name__}, got {value!r}")
-        if isinstance(value, float) and not value > 0:  # NaN too
-            raise _bad(where, name, f"field '{key}' must be positive, got {value}")
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise _bad(where, name, f"field '{key}' must be at least 1, got {value}")
+        zero_ok = key in ZERO_ALLOWED
+        if isinstance(value, float) and not (value >= 0 if zero_ok else value > 0):  # NaN too
+            need = "0 or more" if zero_ok else "positive"
+            raise _bad(where, name, f"field '{key}' must be {need}, got {value}")
+        least = 0 if zero_ok else 1
+        if isinstance(value, int) and not isinstance(value, bool) and value < least:
+            raise _bad(where, name, f"field '{key}' must be at least {least}, got {value}")
         top = MAX_GPUS if key in GPU_COUNTS else MAX_COUNT
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > top:
             raise _bad(where, name, f"field '{key}' must be at most {top}, got {value}")

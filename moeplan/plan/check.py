@@ -60,7 +60,7 @@ def evaluate_budget(budget: Budget) -> list[LimitResult]:
         for name in SERVING_LIMITS:
             offloaded[name] = (None, "serving limits are not modelled with offload")
         return _limit_results(budget, offloaded)
-    engine = _field(budget, "engine", lambda: resolve_engine(budget.engine))
+    engine = _field(budget, "engine", lambda: resolve_engine(budget.engine or "vllm"))
     _field(budget, "kv_quant", lambda: require_cache_type_of(budget.kv_quant, engine.id))
     fraction = budget.limits.get("max_memory_fraction", 0.9)
     explicit_layout = any(v is not None for v in (budget.tp, budget.ep, budget.pp))
@@ -226,10 +226,14 @@ def _offload_values(
             base, budget.host_mem_gbps, budget.host_ram_gb, budget.host_cores, budget.host_sockets
         ),
     )
-    engine_name = None if budget.engine == "vllm" else budget.engine  # vllm: the budget default
-    engine = _field(budget, "engine", lambda: resolve_offload_engine(engine_name))
+    engine = _field(budget, "engine", lambda: resolve_offload_engine(budget.engine))
     _field(budget, "kv_quant", lambda: require_cache_type_of(budget.kv_quant, engine.id))
-    mode = "experts" if budget.offload == "none" else budget.offload
+    if budget.offload == "none" or (budget.offload is None and budget.n_cpu_moe is None):
+        raise MoeplanError(
+            f"{budget.file}: budget '{budget.name}': field 'offload': the budget names a host "
+            "(or n_cpu_moe, gpu_reserved_gb); set offload: experts or auto, or n_cpu_moe"
+        )
+    mode = budget.offload or "experts"
     reserved = round((budget.gpu_reserved_gb or 0.0) * 1e9)
     _field(budget, "gpu_reserved_gb", lambda: require_gpu_reserve(reserved, gpu))
     r = _field(

@@ -123,11 +123,18 @@ ALTERNATIVE = {"stream": "all on the CPU", "cpu": "streamed to the GPU"}
 
 def offload_tables(r: OffloadReport) -> list[Table]:
     p = r.placement
+    where = (
+        f"--n-cpu-moe {p.n_cpu_moe} ({p.host_moe_layers} MoE layers' experts in RAM)"
+        if r.engine.id == "llamacpp"
+        else f"routed experts of {p.host_moe_layers} MoE layers in RAM"
+    )
     title = (
         f"{r.spec.display_name or r.spec.name} {r.scheme.id} on {r.gpu.id} + {r.host.id} "
-        f"({r.host.sockets} socket(s), {r.host.cores} cores), {r.engine.id}, "
-        f"--n-cpu-moe {p.n_cpu_moe} ({p.host_moe_layers} MoE layers' experts in RAM)"
+        f"({r.host.sockets} socket(s), {r.host.cores} cores), {r.engine.id}, {where}"
     )
+    on_host = "RAM: routed experts"
+    if p.host_bytes > p.host_expert_bytes:
+        on_host += " + input embedding" if r.engine.input_embedding_on_host else " (all copies)"
     reserved = [["GPU: held by other processes", gb(p.gpu_reserved_bytes)]]
     rows: list[list[Any]] = [
         ["GPU: weights", gb(p.gpu_weight_bytes)],
@@ -135,7 +142,7 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         ["GPU: compute buffers + CUDA context", gb(p.compute_buffer_bytes + p.cuda_context_bytes)],
         ["GPU: total / usable", f"{gb(p.gpu_bytes)} / {gb(p.gpu_capacity_bytes)}"],
         *(reserved if p.gpu_reserved_bytes else []),
-        ["RAM: routed experts", gb(p.host_bytes)],
+        [on_host, gb(p.host_bytes)],
         ["RAM: OS and runtime reserve", gb(p.host_reserve_bytes)],
         [
             "RAM: needed / installed",
@@ -174,9 +181,16 @@ def offload_tables(r: OffloadReport) -> list[Table]:
                 f"{r.batch * r.input_len / s.prefill_alternative_s:,.1f} tok/s (not what "
                 f"{r.engine.id} does at ubatch {r.engine.ubatch_tokens})"
             )
+        sockets = r.host.sockets
+        further = (
+            f", plus {r.engine.numa_extra_socket_gain:g} of that for each of {sockets - 1} "
+            "further socket(s)"
+            if sockets > 1
+            else ""
+        )
         perf.notes.append(
             f"host experts read at {r.host_bw_bytes_per_s / 1e9:,.0f} GB/s reached "
-            f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth)"
+            f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth{further})"
         )
         if "per-thread" in s.decode_bound:
             perf.notes.append(
