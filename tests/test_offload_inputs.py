@@ -80,11 +80,25 @@ def test_notes_explain_the_placement():
 
     assert any("above the model's 36 layers" in n for n in notes("--n-cpu-moe", "999"))
     assert any("--fit's margin" in n for n in notes("--offload", "auto"))
+    both = notes("--offload", "auto", "--host-mem-gbps", "96", "--host-mem-measured-gbps", "60")
+    assert any("the measured 60.0 GB/s, not the theoretical 96.0" in n for n in both)
     short = notes("--n-cpu-moe", "10")  # the GPU part does not fit at K = 10
     hint = next(n for n in short if n.startswith("the GPU part fits from --n-cpu-moe"))
     k = int(hint.split("--n-cpu-moe ")[1].split()[0])
     auto = runner.invoke(app, [*BASE, "--host-ram-gb", "96", "--offload", "auto", "--json"])
     assert json.loads(auto.output)["placement"]["n_cpu_moe"] == k
+
+
+def test_an_empty_match_says_so():
+    r = runner.invoke(app, ["list", "hosts", "--match", "zzz"])
+    assert r.exit_code == 0 and "no host matches 'zzz'" in r.output
+
+
+def test_plan_says_which_engine_priced_the_gpu_only_candidates():
+    base = ["plan", "gpt-oss-120b", "--gpu", "rtx-4090", "--engine", "ktransformers"]
+    _one_line_error(base, "is an offload engine: add --host")
+    r = runner.invoke(app, [*base, "--host", "ryzen-9-7950x"])
+    assert "GPU-only candidates priced with llamacpp" in r.output, r.output
 
 
 def test_table_labels():

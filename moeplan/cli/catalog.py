@@ -102,7 +102,7 @@ def list_(
             }
             for c, s, t, a in entries
         ]
-        emit([models_table(entries)], out, doc)
+        emit([_matched(models_table(entries), match, entries, "model")], out, doc)
     elif what == "gpus":
         from moeplan.cli.views.catalog import gpus_table
         from moeplan.hardware.gpus import gpu_catalog
@@ -112,7 +112,7 @@ def list_(
             for g in gpu_catalog().values()
             if not match or mentions(match, g.id, g.name, g.vendor, *g.aliases)
         ]
-        emit([gpus_table(gpus)], out, [asdict(g) for g in gpus])
+        emit([_matched(gpus_table(gpus), match, gpus, "GPU")], out, [asdict(g) for g in gpus])
     elif what == "hosts":
         from moeplan.cli.views.offload import hosts_table
         from moeplan.hardware.hosts import host_catalog
@@ -130,7 +130,7 @@ def list_(
             ),
         )
         emit(
-            [hosts_table(hosts)],
+            [_matched(hosts_table(hosts), match, hosts, "host")],
             out,
             [
                 asdict(h)
@@ -154,3 +154,10 @@ def list_(
         emit([quants_table()], out, doc)
     else:
         raise MoeplanError(f"unknown list '{what}' (choose from models, gpus, hosts, quants)")
+
+
+def _matched(table: Any, match: str | None, found: list[Any], what: str) -> Any:
+    """`table` with a note when --match found nothing (the empty table alone reads as a bug)."""
+    if match and not found:
+        table.notes.insert(0, f"no {what} matches '{match}' (id, name, family or alias)")
+    return table

@@ -168,6 +168,9 @@ def plan(
     offload = None
     if gpu_reserved_gb is not None and not host_args.host_given:
         raise MoeplanError("--gpu-reserved-gb sizes offload candidates: add --host")
+    asked = engine
+    if engine.lower().startswith("ktransformers") and not host_args.host_given:
+        raise MoeplanError(f"--engine {engine} is an offload engine: add --host")
     if host_args.host_given:
         from moeplan.plan.offload_plan import plan_offload
 
@@ -200,6 +203,10 @@ def plan(
         state_dtype=state_dtype,
     )
     tables, doc = plan_tables(result, top), plan_json(spec, result, top)
+    if engine != asked:  # a ktransformers engine: the GPU-only candidates need a GPU engine
+        tables[0].notes.append(
+            f"GPU-only candidates priced with {engine}: {asked} serves no GPU-only deployment"
+        )
     if offload is not None:
         from moeplan.cli.views.offload import offload_plan_json, offload_plan_table
 

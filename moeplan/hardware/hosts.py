@@ -131,8 +131,15 @@ class Host:
     def require_complete(self) -> None:
         """Offload needs a bandwidth and a RAM size; say which option supplies a missing one."""
         if self.read_bw_bytes_per_s is None:
+            where = (
+                f"({self.detected.split(';')[0]}) is not in the catalog"
+                if self.detected
+                else "is a file with no memory_channels + memory_mts or mem_bw_gbps"
+                if self.segment == "user"
+                else "has no verified memory speed in the catalog"
+            )
             raise MoeplanError(
-                f"host '{self.id}': no verified memory speed in the catalog; pass "
+                f"host '{self.id}' {where}; pass "
                 "--host-mem-gbps (GB/s of bytes, channels x MT/s x 8 / 1000) or "
                 "--host-mem-measured-gbps"
             )

@@ -322,6 +322,12 @@ def placement_notes(
             f"--fit's margin): usable {p.gpu_capacity_bytes / gb:.1f} GB, where a given K may "
             f"use {(p.gpu_capacity_bytes + engine.gpu_margin_bytes) / gb:.1f}"
         )
+    read, theory = host.read_override_bytes_per_s, host.mem_bw_bytes_per_s
+    if read is not None and theory is not None:
+        notes.append(
+            f"host read: the measured {read / gb:,.1f} GB/s, not the theoretical "
+            f"{theory / gb:,.1f} x the platform's read fraction (a measured figure wins)"
+        )
     if host.ram_assumed:
         notes.append(
             f"RAM {p.host_ram_bytes / gb:,.1f} GB is the catalog's reference size for {host.id}, "
