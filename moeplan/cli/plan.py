@@ -169,12 +169,12 @@ def plan(
     if gpu_reserved_gb is not None and not host_args.host_given:
         raise MoeplanError("--gpu-reserved-gb sizes offload candidates: add --host")
     asked = engine
-    if engine.lower().startswith("ktransformers") and not host_args.host_given:
-        raise MoeplanError(f"--engine {engine} is an offload engine: add --host")
+    offload_engine, engine = offload_engine_or_default(engine)
+    if engine != asked and not host_args.host_given:  # an engine that serves offload only
+        raise MoeplanError(f"--engine {asked} is an offload engine: add --host")
     if host_args.host_given:
         from moeplan.plan.offload_plan import plan_offload
 
-        offload_engine, engine = offload_engine_or_default(engine)
         offload = plan_offload(
             spec,
             schemes,

@@ -35,6 +35,9 @@ KV_DTYPE_BYTES: dict[str, float] = {
 LLAMACPP_QUANTIZED_KV = frozenset({"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"})
 """Cache types only llama.cpp offers (-ctk/-ctv); its CUDA flash attention decodes them with the
 vector kernel (perf/llamacpp_fattn.py)."""
+LLAMACPP_KV = frozenset({"fp32", "fp16", "bf16"}) | LLAMACPP_QUANTIZED_KV
+"""Every cache type llama.cpp offers (-ctk/-ctv f32, f16, bf16 and the quantized ones): no fp8
+or int8."""
 
 STATE_DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 DEFAULT_STATE_DTYPE = "fp32"
@@ -62,13 +65,13 @@ def kv_dtype_bytes(kv_quant: str) -> float:
 
 def require_cache_type_of(kv_quant: str, engine_id: str) -> None:
     """An unknown cache type, one of llama.cpp's quantized types for another engine (they exist
-    only in llama.cpp, engine id 'llamacpp'), or fp8/int8 for llama.cpp (it has neither):
+    only in llama.cpp, engine id 'llamacpp'), or for llama.cpp a type it lacks (LLAMACPP_KV):
     refused."""
     kv_dtype_bytes(kv_quant)
-    if kv_quant in ("fp8", "int8") and engine_id == "llamacpp":
+    if kv_quant not in LLAMACPP_KV and engine_id == "llamacpp":
         raise MoeplanError(
-            f"--kv-quant {kv_quant}: llama.cpp has no such cache type (-ctk/-ctv: f32, f16, bf16, "
-            f"{', '.join(sorted(LLAMACPP_QUANTIZED_KV))})"
+            f"--kv-quant {kv_quant}: llama.cpp has no such cache type (-ctk/-ctv: "
+            f"{', '.join(sorted(LLAMACPP_KV))})"
         )
     if kv_quant in LLAMACPP_QUANTIZED_KV and engine_id != "llamacpp":
         raise MoeplanError(

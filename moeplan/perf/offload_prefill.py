@@ -141,8 +141,11 @@ def prefill_time(
     for t, count in passes(tokens, max(1, min(ubatch_tokens, tokens))):
         read = host_layers * streamed_experts(spec, t, True) * full.split.expert_bytes
         cpu = count * (cpu_pass_s(t) + read * disk_s_per_byte)
-        copied = host_layers * streamed_experts(spec, t, streams_used_experts)
-        copied_bytes = copied * full.split.expert_bytes
+        copied_bytes = (
+            read
+            if streams_used_experts
+            else host_layers * streamed_experts(spec, t, False) * full.split.expert_bytes
+        )
         stream = count * (
             copied_bytes * (1.0 / link_bytes_per_s + disk_s_per_byte) + gpu_host_share * t / tokens
         )

@@ -282,12 +282,15 @@ def median_out_of_sample_error(results: list[OffloadValidation]) -> float | None
 
 
 def prefill_errors(results: list[OffloadValidation]) -> dict[str, list[float]]:
-    """|error| of the prompt-speed records by engine family ("llamacpp", "ktransformers"; every
+    """|error| of the prompt-speed records by engine family (offload_refit.FAMILIES: every
     ktransformers version is one): reported, no constant is fitted to them."""
+    from moeplan.plan.offload_refit import FAMILIES
+
+    family_of = {engine: family for family, engines in FAMILIES.items() for engine in engines}
     by_family: dict[str, list[float]] = {}
     for r in results:
         if r.metric == "prefill_tok_s" and r.error is not None:
-            family = "ktransformers" if r.engine.startswith("ktransformers") else r.engine
+            family = family_of.get(r.engine, r.engine)
             by_family.setdefault(family, []).append(abs(r.error))
     return by_family
 
