@@ -68,7 +68,7 @@ Entry = TypeVar("Entry", bound=CatalogEntry)
 def catalog_lookup(kind: str, name: str, catalog: Mapping[str, Entry]) -> Entry:
     """The entry of `catalog` (by id) that `name` names (match_name over each entry's id, aliases
     and name), else UnknownNameError with the closest ids (suggest)."""
-    found = match_name(name, {e.id: (*e.aliases, e.name.lower()) for e in catalog.values()})
+    found = match_name(name, {e.id: (*e.aliases, catalog_key(e.name)) for e in catalog.values()})
     if found is not None:
         return catalog[found]
     aliases = {e.id: e.aliases for e in catalog.values()}

@@ -90,7 +90,7 @@ def test_overrides_and_user_file(tmp_path: Path):
     with pytest.raises(MoeplanError, match="did you mean"):
         resolve_host("epyc-9655x")
     with pytest.raises(MoeplanError, match="--host-mem-gbps"):
-        resolve_host("threadripper-7980x").require_complete()
+        resolve_host("threadripper-9980x").require_complete()
 
 
 @pytest.mark.parametrize(

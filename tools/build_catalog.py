@@ -280,10 +280,17 @@ def build_models(reference: Path) -> None:
 # in decimal GB (the conservative reading). Interconnect bandwidth is per direction per GPU.
 GIB = 1024**3
 MIB = 1024**2
+A100_HOST_LINK_SOURCE = (
+    "https://digit.in/news/general/nvidia-ampere-gpus-to-have-pcie-40-support-54223.html/amp "
+    '(the host link, "the NVIDIA HGX A100 4 GPU board with four direct-attached NVIDIA A100 T'
+    'ensor Core GPUs using PCI-E 4.0"; x16 as the CUDA samples bandwidthTest pinned 25.7 GB/s'
+    " on a DGX A100, perf/offload_link.py)"
+)
+
 GPU_ANNOTATIONS: dict[str, dict] = {
     "H100-SXM5-80GB": dict(
         id="h100-sxm",
-        aliases=["h100", "h100-sxm5", "h100-80gb", "h100-sxm5-80gb"],
+        aliases=["h100", "h100-sxm5", "h100-80gb", "h100-80gb-hbm3", "h100-sxm5-80gb"],
         memory_bytes=(int(79.6 * GIB), "notes: usable HBM ~79.6 GiB"),
         link=("nvlink", 450),
     ),
@@ -301,9 +308,19 @@ GPU_ANNOTATIONS: dict[str, dict] = {
         link=("nvlink", 900),
     ),
     "A100-SXM4-80GB": dict(
-        id="a100-80gb", aliases=["a100", "a100-sxm4-80gb", "a100-sxm"], link=("nvlink", 300)
+        id="a100-80gb",
+        aliases=["a100", "a100-sxm4-80gb", "a100-sxm"],
+        link=("nvlink", 300),
+        pcie=(4, 16),
+        sources=[A100_HOST_LINK_SOURCE],
     ),
-    "A100-SXM4-40GB": dict(id="a100-40gb", aliases=["a100-sxm4-40gb"], link=("nvlink", 300)),
+    "A100-SXM4-40GB": dict(
+        id="a100-40gb",
+        aliases=["a100-sxm4-40gb", "a100-pcie-40gb"],  # the latter: an nvidia-smi name
+        link=("nvlink", 300),
+        pcie=(4, 16),
+        sources=[A100_HOST_LINK_SOURCE],
+    ),
     "L40S": dict(
         id="l40s",
         aliases=["l40s-48gb"],
@@ -411,7 +428,7 @@ def build_gpus(reference: Path) -> None:
         out.append(
             {
                 "id": ann["id"],
-                "name": rec["id"],
+                "name": rec["id"].replace("-", " "),
                 "aliases": ann["aliases"],
                 "vendor": rec["vendor"],
                 "memory_label_gb": label,
@@ -427,9 +444,16 @@ def build_gpus(reference: Path) -> None:
                     "per_direction_gbps": link,
                     "published": (rec.get("interconnect") or {}).get("type"),
                 },
+                **(
+                    {"pcie": {"gen": ann["pcie"][0], "lanes": ann["pcie"][1]}}
+                    if "pcie" in ann
+                    else {}
+                ),
                 **({"sm_count": ann["sm_count"]} if "sm_count" in ann else {}),
                 "tdp_w": rec.get("tdp_W"),
-                "sources": rec.get("sources", []) + ([peaks["source"]] if peaks else []),
+                "sources": rec.get("sources", [])
+                + ([peaks["source"]] if peaks else [])
+                + ann.get("sources", []),
                 "notes": " ".join(n for n in (rec.get("notes", ""), peaks.get("note", "")) if n),
             }
         )

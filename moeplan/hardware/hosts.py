@@ -155,6 +155,17 @@ def _smt(rec: dict[str, Any], where: str) -> bool:
     return value
 
 
+def _texts(rec: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """A host record's list of texts (`aliases`, `sources`); a number or a mapping in it (YAML
+    reads "text (a: b)" as a mapping) is refused."""
+    value = rec.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise MoeplanError(
+            f"{where}: field '{key}' must be a list of texts (quote an item that holds ': ')"
+        )
+    return tuple(str(v) for v in value)
+
+
 def _host_from_record(rec: dict[str, Any], where: str) -> Host:
     def need(key: str, kind: type) -> Any:
         value = rec.get(key)
@@ -235,8 +246,8 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         ram_bytes=ram_bytes,
         isa=isa,
         unified_memory=bool(rec.get("unified_memory", False)),
-        aliases=tuple(str(a).lower() for a in rec.get("aliases") or ()),
-        sources=tuple(str(s) for s in rec.get("sources") or ()),
+        aliases=tuple(a.lower() for a in _texts(rec, "aliases", where)),
+        sources=_texts(rec, "sources", where),
         notes=str(rec.get("notes") or ""),
     )
     _check_read(host, where)

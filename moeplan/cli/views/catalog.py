@@ -9,6 +9,7 @@ from moeplan.cli.views.layers import hybrid_rows, pattern_table
 from moeplan.memory.quant import ATTENTION_PARTS, FORMATS, SCHEMES
 from moeplan.memory.sizing import SizeReport
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.offload_link import host_link_bytes_per_s
 
 if TYPE_CHECKING:
     from moeplan.hardware.gpus import GPU
@@ -93,7 +94,12 @@ def gpus_table(gpus: list[GPU]) -> Table:
             f"{g.mem_bw_bytes_per_s / 1e9:,.0f}",
             f"{g.bf16_flops / 1e12:,.0f}" if g.bf16_flops else "-",
             f"{g.fp8_flops / 1e12:,.0f}" if g.fp8_flops else "-",
-            f"{g.interconnect.kind} {g.interconnect.per_direction_bytes_per_s / 1e9:,.0f} GB/s",
+            (
+                f"{g.interconnect.kind} {g.interconnect.per_direction_bytes_per_s / 1e9:,.0f} GB/s"
+                if g.interconnect.kind != "none"
+                else "none"
+            ),
+            _host_link(g),
         ]
         for g in gpus
     ]
@@ -106,10 +112,21 @@ def gpus_table(gpus: list[GPU]) -> Table:
             "GB/s",
             "BF16 TFLOPS",
             "FP8 TFLOPS",
-            "interconnect (per direction)",
+            "GPU link (per direction)",
+            "host link",
         ],
         rows,
     )
+
+
+def _host_link(gpu: GPU) -> str:
+    """The host link expert offload prices for `gpu` (perf/offload_link.py), "-" for a GPU that
+    names neither a PCIe link nor an interconnect (unified-memory parts)."""
+    if gpu.interconnect.kind == "none" and not gpu.pcie_gen:
+        return "-"
+    rate, label = host_link_bytes_per_s(gpu)
+    assumed = " (assumed)" if "assumed" in label else ""
+    return f"{label.split(' (')[0]} {rate / 1e9:.0f} GB/s{assumed}"
 
 
 def quants_table() -> Table:

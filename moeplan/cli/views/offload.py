@@ -128,8 +128,11 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         if r.engine.id == "llamacpp"
         else f"routed experts of {p.host_moe_layers} MoE layers in RAM"
     )
+    host = r.host.id
+    if r.host.segment == "user" and r.host.name not in (r.host.id, "host from options"):
+        host += f' "{r.host.name}"'
     title = (
-        f"{r.spec.display_name or r.spec.name} {r.scheme.id} on {r.gpu.id} + {r.host.id} "
+        f"{r.spec.display_name or r.spec.name} {r.scheme.id} on {r.gpu.id} + {host} "
         f"({r.host.sockets} socket(s), {r.host.cores} cores), {r.engine.id}, {where}"
     )
     on_host = "RAM: routed experts"
@@ -285,14 +288,23 @@ def offload_plan_table(cands: list[OffloadCandidate], top: int) -> Table:
                 f"{r.decode_tok_s:,.2f}" if r.decode_tok_s else "-",
                 f"{r.prefill_tok_s:,.0f}" if r.prefill_tok_s else "-",
                 gb(p.gpu_bytes),
-                gb(p.host_bytes),
+                gb(p.host_bytes + p.host_reserve_bytes),
                 "; ".join(c.failures) or "ok",
             ]
         )
     t = Table(
         f"offload candidates (one GPU + host RAM, {cands[0].report.engine.id if cands else '-'}"
         ", smallest --n-cpu-moe that fits the GPU)",
-        ["deployment", "quant", "K", "decode tok/s", "prompt tok/s", "GPU", "RAM", "verdict"],
+        [
+            "deployment",
+            "quant",
+            "K",
+            "decode tok/s",
+            "prompt tok/s",
+            "GPU",
+            "RAM (with OS reserve)",
+            "verdict",
+        ],
         rows,
     )
     ok = sum(1 for c in cands if c.ok)
