@@ -317,10 +317,11 @@ def placement_notes(
             "layer's experts in RAM, as llama.cpp takes it"
         )
     if mode == "auto":
+        whose = "" if engine.id == "llamacpp" else f", kept for {engine.id} too"
         notes.append(
             f"auto leaves {engine.gpu_margin_bytes / gb:.2f} GB of the GPU free (llama.cpp "
-            f"--fit's margin): usable {p.gpu_capacity_bytes / gb:.1f} GB, where a given K may "
-            f"use {(p.gpu_capacity_bytes + engine.gpu_margin_bytes) / gb:.1f}"
+            f"--fit's margin{whose}): usable {p.gpu_capacity_bytes / gb:.1f} GB, where a given "
+            f"placement may use {(p.gpu_capacity_bytes + engine.gpu_margin_bytes) / gb:.1f}"
         )
     read, theory = host.read_override_bytes_per_s, host.mem_bw_bytes_per_s
     if read is not None and theory is not None:
@@ -331,7 +332,7 @@ def placement_notes(
     if host.ram_assumed:
         notes.append(
             f"RAM {p.host_ram_bytes / gb:,.1f} GB is the catalog's reference size for {host.id}, "
-            "not yours: pass --host-ram-gb for this machine's"
+            "not yours: pass --host-ram-gb with this machine's RAM"
         )
     if not p.fits_gpu and mode != "auto":
         fit = auto_n_cpu_moe(
