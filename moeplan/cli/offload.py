@@ -24,7 +24,8 @@ OffloadOpt = Annotated[
     typer.Option(
         "--offload",
         help="Routed experts in host RAM: none, experts (all layers, or --n-cpu-moe K), auto "
-        "(smallest K that fits the GPU, as llama.cpp --fit).",
+        "(smallest K that fits the GPU, as llama.cpp --fit), sweep (latency: a table of K from "
+        "auto's to every layer).",
     ),
 ]
 NCpuMoeOpt = Annotated[
@@ -269,8 +270,10 @@ class HostArgs:
     @property
     def wanted(self) -> bool:
         """Offload asked for: --offload experts|auto, or --n-cpu-moe / --kt-gpu-experts alone."""
-        if self.offload not in (None, "none", "experts", "auto"):
-            raise MoeplanError(f"--offload must be none, experts or auto, got '{self.offload}'")
+        if self.offload not in (None, "none", "experts", "auto", "sweep"):
+            raise MoeplanError(
+                f"--offload must be none, experts, auto or sweep, got '{self.offload}'"
+            )
         placed = (self.n_cpu_moe, self.kt_gpu_experts) != (None, None)
         if self.offload == "none" and placed:
             raise MoeplanError(
@@ -329,6 +332,8 @@ def offload_report(
     from moeplan.perf.offload_engines import resolve_offload_engine
     from moeplan.perf.offload_flags import with_prompt_flags
 
+    if args.offload == "sweep":
+        raise MoeplanError("--offload sweep is a table of `moeplan latency`; here: experts or auto")
     if args.n_cpu_moe is not None and args.n_cpu_moe < 0:
         raise MoeplanError(f"--n-cpu-moe must be 0 or more, got {args.n_cpu_moe}")
     if args.disk_gbps is not None and args.disk_gbps <= 0:

@@ -209,6 +209,15 @@ def latency(
             raise MoeplanError(
                 "--offload models one GPU and one --batch (no --gpus/--tp/--ep/--pp)"
             )
+        if host_args.offload == "sweep":
+            from moeplan.cli.offload_sweep import offload_sweep_report
+            from moeplan.cli.views.offload_sweep import offload_sweep_json, offload_sweep_table
+
+            swept = offload_sweep_report(
+                host_args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
+            )
+            emit([offload_sweep_table(swept)], out, offload_sweep_json(swept))
+            return
         offloaded = offload_report(
             host_args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
         )
