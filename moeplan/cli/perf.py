@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -59,6 +59,9 @@ from moeplan.cli.offload import (
     UbatchOpt,
 )
 from moeplan.errors import MoeplanError
+
+if TYPE_CHECKING:
+    from moeplan.perf.offload import OffloadReport
 
 NodesOpt = Annotated[int, typer.Option("--nodes", help="Nodes the GPUs are spread over.")]
 NetworkOpt = Annotated[
@@ -209,18 +212,20 @@ def latency(
             raise MoeplanError(
                 "--offload models one GPU and one --batch (no --gpus/--tp/--ep/--pp)"
             )
+
+        def offload_at(args: HostArgs) -> OffloadReport:
+            return offload_report(
+                args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
+            )
+
         if host_args.offload == "sweep":
             from moeplan.cli.offload_sweep import offload_sweep_report
             from moeplan.cli.views.offload_sweep import offload_sweep_json, offload_sweep_table
 
-            swept = offload_sweep_report(
-                host_args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
-            )
+            swept = offload_sweep_report(host_args, offload_at, spec.num_layers)
             emit([offload_sweep_table(swept)], out, offload_sweep_json(swept))
             return
-        offloaded = offload_report(
-            host_args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
-        )
+        offloaded = offload_at(host_args)
         emit(offload_tables(offloaded), out, offload_json(offloaded))
         return
     if host_args.host_given:
