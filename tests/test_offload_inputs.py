@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from moeplan.cli import app
 from moeplan.errors import MoeplanError
-from moeplan.hardware.hosts import load_host_file, resolve_host, with_overrides
+from moeplan.hardware.hosts import load_host_file, rated_speed_note, resolve_host, with_overrides
 
 runner = CliRunner()
 BASE = ["latency", "gpt-oss-120b", "--gpu", "rtx-4090", "--host", "ryzen-9-7950x"]
@@ -70,6 +70,28 @@ def test_catalog_ram_is_flagged_until_given():
     assert any("catalog's reference size" in n for n in notes["notes"])
     given = runner.invoke(app, [*BASE, "--offload", "auto", "--host-ram-gb", "64", "--json"])
     assert not any("reference size" in n for n in json.loads(given.output)["notes"])
+
+
+def test_rated_memory_speed_is_flagged_until_given(tmp_path: Path):
+    """A catalog host's bandwidth is its CPU's rated speed on every channel: the note says so,
+    with the figure, until --host-mem-gbps, a measured read or a host file gives the machine's."""
+    desktop = rated_speed_note(resolve_host("ryzen-9-7950x"))
+    assert desktop is not None
+    assert "2 x DDR5-5200 = 83.2 GB/s" in desktop and "XMP/EXPO" in desktop
+    server = rated_speed_note(with_overrides(resolve_host("genoa"), sockets=2))
+    assert server is not None
+    assert "2 sockets x 12 x DDR5-4800 = 921.6 GB/s" in server and "XMP" not in server
+    ryzen = resolve_host("ryzen-9-7950x")
+    assert rated_speed_note(with_overrides(ryzen, mem_gbps=96)) is None
+    assert rated_speed_note(with_overrides(ryzen, mem_measured_gbps=70)) is None
+    assert rated_speed_note(resolve_host("grace")) is None  # the vendor's figure, fixed memory
+    f = tmp_path / "mine.yaml"
+    f.write_text("cores: 16\nmemory_channels: 2\nmemory_mts: 6000\nram_gb: 96\n")
+    assert rated_speed_note(resolve_host(str(f))) is None
+    shown = json.loads(runner.invoke(app, [*BASE, "--offload", "auto", "--json"]).output)
+    assert any(n.startswith("host memory: 2 x DDR5-5200") for n in shown["notes"])
+    given = runner.invoke(app, [*BASE, "--offload", "auto", "--host-mem-gbps", "96", "--json"])
+    assert not any(n.startswith("host memory:") for n in json.loads(given.output)["notes"])
 
 
 def test_notes_explain_the_placement():

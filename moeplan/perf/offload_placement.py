@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
-from moeplan.hardware.hosts import Host
+from moeplan.hardware.hosts import Host, rated_speed_note
 from moeplan.memory.cache import attention_kv_bytes, indexer_key_bytes, kv_dtype_bytes
 from moeplan.memory.estimate import (
     kv_cache_bytes,
@@ -329,6 +329,9 @@ def placement_notes(
             f"host read: the measured {read / gb:,.1f} GB/s, not the theoretical "
             f"{theory / gb:,.1f} x the platform's read fraction (a measured figure wins)"
         )
+    rated = rated_speed_note(host)
+    if rated:
+        notes.append(rated)
     if host.ram_assumed:
         notes.append(
             f"RAM {p.host_ram_bytes / gb:,.1f} GB is the catalog's reference size for {host.id}, "
