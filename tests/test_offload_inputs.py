@@ -159,3 +159,25 @@ def test_budgets_say_what_the_cli_would(tmp_path: Path):
     ):
         r = _check(tmp_path, fields)
         assert r.exit_code == 2 and needle in r.output, (fields, r.output)
+
+
+def test_llamacpp_offload_refuses_formats_gguf_lacks():
+    """llama.cpp loads GGUF files: an FP8 or GPTQ-style int4 scheme is refused in one line,
+    ktransformers takes it, and plan leaves such schemes out of llama.cpp's candidates with a
+    note (and `left_out` in JSON)."""
+    fp8 = ["latency", "deepseek-v3", "--quant", "native", "--gpu", "rtx-4090"]
+    fp8 += ["--host", "epyc-9654", "--offload", "auto"]
+    _one_line_error(fp8, "'native' has fp8-block weights, which GGUF")
+    _one_line_error([*BASE, "--quant", "int4", "--offload", "auto"], "--engine ktransformers")
+    assert runner.invoke(app, [*fp8, "--engine", "ktransformers"]).exit_code == 0
+    assert runner.invoke(app, [*BASE, "--quant", "mxfp4", "--offload", "auto"]).exit_code == 0
+    plan = ["plan", "gpt-oss-120b", "--gpu", "rtx-4090", "--host", "ryzen-9-9950x"]
+    r = runner.invoke(app, [*plan, "--quant", "fp8,q4_k_m,int4", "--json"])
+    offload = json.loads(r.output)["offload"]
+    assert offload["left_out"] == ["fp8", "int4"]
+    quants = {c["quant"] for c in offload["accepted"] + offload["rejected"]}
+    assert quants == {"q4_k_m"}, quants
+    table = runner.invoke(app, [*plan, "--quant", "fp8,q4_k_m"]).output
+    assert "left out fp8: GGUF" in table
+    kt = runner.invoke(app, [*plan, "--quant", "fp8,q4_k_m", "--engine", "ktransformers", "--json"])
+    assert "left_out" not in json.loads(kt.output)["offload"]

@@ -209,9 +209,17 @@ def plan(
         )
     if offload is not None:
         from moeplan.cli.views.offload import offload_plan_json, offload_plan_table
+        from moeplan.perf.offload_formats import loads
 
         tables.append(offload_plan_table(offload, top))
         doc["offload"] = offload_plan_json(offload, top)
+        left_out = [s.id for s in schemes if not loads(offload_engine, s)]
+        if left_out:
+            doc["offload"]["left_out"] = left_out
+            tables[-1].notes.append(
+                f"left out {', '.join(left_out)}: GGUF, the file format {offload_engine.id} "
+                "loads, has no type for their weights (--engine ktransformers loads them)"
+            )
     emit(tables, out, doc)
     if not result.accepted and not any(c.ok for c in offload or []):
         raise typer.Exit(1)

@@ -31,6 +31,7 @@ from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
 from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
 from moeplan.perf.offload_flags import positive_tokens
+from moeplan.perf.offload_formats import require_loadable
 from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_bytes_per_s
 from moeplan.perf.offload_link import expert_stream_bytes_per_s, host_link_bytes_per_s
 from moeplan.perf.offload_mla import mla_decode_kernel_s
@@ -311,6 +312,7 @@ def estimate_offload(
     if mode not in MODES:
         raise MoeplanError(f"--offload must be one of {', '.join(MODES)}, got '{mode}'")
     require_cache_type_of(kv_quant, engine.id)
+    require_loadable(engine, scheme)
     if not spec.is_moe:
         raise MoeplanError(f"{spec.name} has no routed experts to offload")
     if batch < 1 or input_len < 1 or output_len < 1:

@@ -12,6 +12,7 @@ from moeplan.memory.quant import QuantScheme
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.offload import OffloadReport, estimate_offload
 from moeplan.perf.offload_engines import OffloadProfile
+from moeplan.perf.offload_formats import loads
 from moeplan.plan.search import Targets
 
 
@@ -58,11 +59,12 @@ def plan_offload(
     kv_quant: str = "bf16",
     gpu_reserved_bytes: int = 0,
 ) -> list[OffloadCandidate]:
-    """Every GPU kind x scheme with `--offload auto`, accepted ones first by tokens/s
-    (`gpu_reserved_bytes`: VRAM other processes hold on each card)."""
+    """Every GPU kind x scheme the engine loads (perf/offload_formats.py) with `--offload auto`,
+    accepted ones first by tokens/s (`gpu_reserved_bytes`: VRAM other processes hold on each
+    card)."""
     out = []
     for gpu in gpus:
-        for scheme in schemes:
+        for scheme in (s for s in schemes if loads(engine, s)):
             try:
                 r = estimate_offload(
                     spec,
