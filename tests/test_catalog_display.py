@@ -87,10 +87,10 @@ def test_plan_offload_rows_count_the_os_reserve_in_ram():
     lat = ["latency", "gpt-oss-120b", "--gpu", "rtx-3090", "--host", "ryzen-9-9950x"]
     one = runner.invoke(
         app,
-        [*lat, "--host-ram-gb", "96", "--quant", "int4", "--offload", "auto"],
+        [*lat, "--host-ram-gb", "96", "--quant", "q4_k_m", "--offload", "auto"],
         env={"COLUMNS": "250"},
     )
     needed = next(ln for ln in one.output.splitlines() if "RAM: needed / installed" in ln)
     gb = needed.split("│")[2].split("/")[0].strip()  # "43.24 GB (40.27 GiB)"
-    row = next(ln for ln in r.output.splitlines() if "ryzen-9-9950x" in ln and "int4" in ln)
+    row = next(ln for ln in r.output.splitlines() if "ryzen-9-9950x" in ln and "q4_k_m" in ln)
     assert gb in row
