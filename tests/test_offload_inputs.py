@@ -179,5 +179,7 @@ def test_llamacpp_offload_refuses_formats_gguf_lacks():
     assert quants == {"q4_k_m"}, quants
     table = runner.invoke(app, [*plan, "--quant", "fp8,q4_k_m"]).output
     assert "left out fp8: GGUF" in table
+    none_left = runner.invoke(app, [*plan, "--quant", "fp8"], env={"COLUMNS": "200"}).output
+    assert "offload candidates (one GPU + host RAM, llamacpp," in none_left  # none to take it from
     kt = runner.invoke(app, [*plan, "--quant", "fp8,q4_k_m", "--engine", "ktransformers", "--json"])
     assert "left_out" not in json.loads(kt.output)["offload"]

@@ -211,7 +211,7 @@ def plan(
         from moeplan.cli.views.offload import offload_plan_json, offload_plan_table
         from moeplan.perf.offload_formats import loads
 
-        tables.append(offload_plan_table(offload, top))
+        tables.append(offload_plan_table(offload, top, offload_engine.id))
         doc["offload"] = offload_plan_json(offload, top)
         left_out = [s.id for s in schemes if not loads(offload_engine, s)]
         if left_out:

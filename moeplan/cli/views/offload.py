@@ -276,7 +276,7 @@ def _read_basis(h: Host) -> str:
     return f"{fraction:.2f}" + ("" if h.read_family else " median")
 
 
-def offload_plan_table(cands: list[OffloadCandidate], top: int) -> Table:
+def offload_plan_table(cands: list[OffloadCandidate], top: int, engine_id: str) -> Table:
     rows = []
     for c in cands[:top]:
         r, p = c.report, c.report.placement
@@ -293,8 +293,8 @@ def offload_plan_table(cands: list[OffloadCandidate], top: int) -> Table:
             ]
         )
     t = Table(
-        f"offload candidates (one GPU + host RAM, {cands[0].report.engine.id if cands else '-'}"
-        ", smallest --n-cpu-moe that fits the GPU)",
+        f"offload candidates (one GPU + host RAM, {engine_id}, smallest --n-cpu-moe that fits "
+        "the GPU)",
         [
             "deployment",
             "quant",
