@@ -209,17 +209,14 @@ def plan(
         )
     if offload is not None:
         from moeplan.cli.views.offload import offload_plan_json, offload_plan_table
-        from moeplan.perf.offload_formats import loads
+        from moeplan.perf.offload_formats import left_out_note, loads
 
         tables.append(offload_plan_table(offload, top, offload_engine.id))
         doc["offload"] = offload_plan_json(offload, top)
         left_out = [s.id for s in schemes if not loads(offload_engine, s)]
         if left_out:
             doc["offload"]["left_out"] = left_out
-            tables[-1].notes.append(
-                f"left out {', '.join(left_out)}: GGUF, the file format {offload_engine.id} "
-                "loads, has no type for their weights (--engine ktransformers loads them)"
-            )
+            tables[-1].notes.append(left_out_note(offload_engine, left_out))
     emit(tables, out, doc)
     if not result.accepted and not any(c.ok for c in offload or []):
         raise typer.Exit(1)

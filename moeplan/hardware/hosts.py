@@ -380,7 +380,7 @@ def rated_speed_note(host: Host) -> str | None:
         return None
     if host.published_bw_bytes_per_s is not None:
         return None
-    theoretical = ddr_bandwidth_bytes_per_s(host.memory_channels, host.memory_mts, host.sockets)
+    theoretical = host.mem_bw_bytes_per_s or 0.0  # the DDR formula: no override, no vendor figure
     sockets = f"{host.sockets} sockets x " if host.sockets > 1 else ""
     formula = "sockets x channels" if host.sockets > 1 else "channels"
     kit = (

@@ -100,6 +100,12 @@ def weight_format(fid: str) -> WeightFormat:
     )
 
 
+GGUF_BLOCK_TYPES = (
+    *("q8_0", "q6_k", "q5_k", "q4_k", "q4_0", "q3_k", "q2_k"),
+    *("iq4_xs", "iq4_nl", "iq3_s", "iq3_xxs", "iq2_s", "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"),
+)
+"""The weight formats above that are ggml's integer block types (Q*, IQ*)."""
+
 # The GEMM math a format runs on where the GPU supports it (else BF16, see GPU.peak_flops):
 # FP8 checkpoints run W8A8 FP8; MX/NV FP4 run FP4 on Blackwell; llama.cpp's quantized matmul
 # (MMQ) runs int8 dot products; int8/int4 group-wise formats are weight-only (dequantize to BF16).
@@ -110,17 +116,7 @@ FORMAT_COMPUTE: dict[str, str] = {
     "fp8-block": "fp8",
     "mxfp4": "fp4",
     "nvfp4": "fp4",
-    "q8_0": "int8",
-    "q6_k": "int8",
-    "q5_k": "int8",
-    "q4_k": "int8",
-    "q4_0": "int8",
-    "q3_k": "int8",
-    "q2_k": "int8",
-    **dict.fromkeys(
-        ("iq4_xs", "iq4_nl", "iq3_s", "iq3_xxs", "iq2_s", "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"),
-        "int8",
-    ),
+    **dict.fromkeys(GGUF_BLOCK_TYPES, "int8"),
 }
 
 # Which ParamCounts components a mix group names.

@@ -9,36 +9,15 @@ refused for it."""
 from __future__ import annotations
 
 from moeplan.errors import MoeplanError
-from moeplan.memory.quant import QuantScheme
+from moeplan.memory.quant import GGUF_BLOCK_TYPES, QuantScheme
 from moeplan.perf.offload_engines import OffloadProfile
 
 GGUF_WEIGHT_FORMATS = frozenset(
-    {
-        "fp32",
-        "gguf-f32",
-        "fp16",
-        "bf16",
-        "q8_0",
-        "q6_k",
-        "q5_k",
-        "q4_k",
-        "q4_0",
-        "q3_k",
-        "q2_k",
-        "iq4_xs",
-        "iq4_nl",
-        "iq3_s",
-        "iq3_xxs",
-        "iq2_s",
-        "iq2_xs",
-        "iq2_xxs",
-        "iq1_m",
-        "iq1_s",
-        "mxfp4",
-        "nvfp4",
-    }
+    {"fp32", "gguf-f32", "fp16", "bf16", "mxfp4", "nvfp4", *GGUF_BLOCK_TYPES}
 )
 """moeplan's weight formats (memory/quant.py FORMATS) that are ggml tensor types."""
+
+_GGUF_LACKS = "GGUF, the file format {engine} loads, has no type for"
 
 LOADABLE_FORMATS: dict[str, frozenset[str]] = {"llamacpp": GGUF_WEIGHT_FORMATS}
 """Per offload engine id, the weight formats it loads; an engine not listed loads any."""
@@ -63,6 +42,14 @@ def require_loadable(engine: OffloadProfile, scheme: QuantScheme) -> None:
         return
     formats = "/".join(sorted(set(bad.values())))
     raise MoeplanError(
-        f"'{scheme.id}' has {formats} weights, which GGUF, the file format {engine.id} loads, has "
-        "no type for; pass a GGUF quant (q8_0, q4_k_m, mxfp4, ...) or --engine ktransformers"
+        f"'{scheme.id}' has {formats} weights, which {_GGUF_LACKS.format(engine=engine.id)}; "
+        "pass a GGUF quant (q8_0, q4_k_m, mxfp4, ...) or --engine ktransformers"
+    )
+
+
+def left_out_note(engine: OffloadProfile, scheme_ids: list[str]) -> str:
+    """What plan says of the schemes it left out of the engine's offload candidates."""
+    return (
+        f"left out {', '.join(scheme_ids)}: {_GGUF_LACKS.format(engine=engine.id)} their weights "
+        "(--engine ktransformers loads them)"
     )
