@@ -9,16 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
+from moeplan.model import readers2026
 from moeplan.model.blocks import NUM_LAYERS
-from moeplan.model.families import TRAITS, Traits, read_layers
+from moeplan.model.families import TRAITS as _TRAITS_2025
+from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
 from moeplan.model.known_fields import unknown_count_fields, unread_shape_fields
 from moeplan.model.quant_config import WRAPPER_KEYS, native_quant_of
-from moeplan.model.readers import READERS as _FAMILIES
+from moeplan.model.readers import READERS as _READERS_2025
 from moeplan.model.specs import (
     ModelSpec,
 )
 from moeplan.model.towers import find_towers
+
+_FAMILIES = {**_READERS_2025, **readers2026.READERS}
+TRAITS = {**_TRAITS_2025, **readers2026.TRAITS}
 
 
 def supported_families() -> list[str]:
@@ -42,8 +47,8 @@ def _read_family(f: Fields, family: str) -> tuple[dict[str, Any], tuple[str, ...
     if family in _FAMILIES:
         return _FAMILIES[family](f, family), ()
     if family in TRAITS:
-        fields = read_layers(f, family)
-        unread = unread_shape_fields(f)
+        fields = read_layers(f, family, TRAITS[family])
+        unread = [k for k in unread_shape_fields(f) if k not in readers2026.HARMLESS]
         if unread:
             return fields, (f"fields not read (check they change no count): {', '.join(unread)}",)
         return fields, ()

@@ -31,6 +31,7 @@ STANDARD = frozenset(
         "use_sliding_window",
         "max_window_layers",
         "layer_types",
+        "mlp_layer_types",
         "attention_chunk_size",
         "first_k_dense_replace",
         "moe_layer_freq",
