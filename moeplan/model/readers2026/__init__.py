@@ -1,10 +1,10 @@
 """Families that transformers 5.x added in 2026 (DeepSeek-V4, Gemma 4, Mistral Large 4, Qwen4,
 ...), one module per group of related families. Each module exports ``READERS`` (model_type ->
 reader returning ModelSpec fields, as ``model/readers.py``), ``TRAITS`` (model_type ->
-``families.Traits`` for families the standard blocks read) and ``HARMLESS`` (their config
-fields that change no count); this package merges them for ``hf_config``. Every family here is checked to the parameter against its modeling code
-(``tools/transformers_survey.py``, and ``tests/test_against_transformers.py`` where
-transformers is installed)."""
+``families.Traits`` for families the standard blocks read) and ``HARMLESS`` (their config fields
+that change no count); this package merges them for ``hf_config``. Every family here is checked
+to the parameter against its modeling code (``tools/transformers_survey.py``, and
+``tests/test_against_transformers.py`` where transformers is installed)."""
 
 from __future__ import annotations
 
