@@ -86,6 +86,16 @@ DEFAULTS = [
     ("kimi_k25", {}),
     ("deepseek_v3", {}),
     ("qwen3_moe", {}),
+    # model/readers2026/small.py, and variants of their layer plans
+    ("glm4_moe_lite", {}),
+    ("glm4_moe_lite", {"num_hidden_layers": 6, "mlp_layer_types": ["dense"] * 3 + ["sparse"] * 3}),
+    ("solar_open", {}),
+    ("mellum", {}),
+    ("flint", {}),
+    ("kolibri1", {}),
+    ("kolibri1", {"num_hidden_layers": 4, "layer_types": ["full_attention"] * 4}),
+    ("axk1", {}),
+    ("axk1", {"num_hidden_layers": 5, "mlp_layer_types": ["dense", "dense"] + ["sparse"] * 3}),
 ]
 
 

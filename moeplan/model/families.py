@@ -57,6 +57,9 @@ class Traits:
     sink_keys: tuple[str, str] = ("", "")  # (full, sliding) per-head attention sink fields
     sink_defaults: tuple[bool, bool] = (False, False)  # when those fields are absent
     swa_kv_multiplier: int = 1  # sliding layers' KV heads when no swa_ fields say
+    sinks: bool = False  # per-head attention sinks on every layer, no field says so (flint)
+    norms_per_layer: int = 2  # 4: sandwich norms around attention and FFN (Glm4DecoderLayer)
+    moe_layer_norms: int = 0  # norms inside each MoE block (AXK1MoE.post_mlp_layernorm)
     note: str = ""
 
 
@@ -170,7 +173,8 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
         ffn_gated=gated,
         mlp_bias=f.bool("mlp_bias"),
         mtp_layers=_mtp(f, t),
-        norms_per_layer=1 if nemotron else 2,
+        norms_per_layer=1 if nemotron else t.norms_per_layer,
+        moe_layer_norms=t.moe_layer_norms,
         block_size=t.sublayers,
     )
     if t.tie_default is not None and f.get("tie_word_embeddings") is None:
@@ -232,12 +236,13 @@ def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
         qk_norm = QKNorm.FULL
     bias = f.bool(t.qkv_bias_key)
     sink_key = t.sink_keys[1 if sliding else 0]
+    sinks = f.bool(sink_key, default=t.sink_defaults[1 if sliding else 0]) if sink_key else t.sinks
     return dict(
         qkv_bias=bias,
         o_bias=bias and t.qkv_bias_key == "use_bias",
         qk_norm=qk_norm,
         output_gate=f.bool("attn_output_gate", default=t.output_gate),
-        sinks=f.bool(sink_key, default=t.sink_defaults[1 if sliding else 0]) if sink_key else False,
+        sinks=sinks,
     )
 
 

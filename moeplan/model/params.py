@@ -185,9 +185,11 @@ def router_params(spec: ModelSpec) -> int:
 
 
 def norm_params(spec: ModelSpec) -> int:
-    """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer plus the final norm."""
+    """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer, moe_layer_norms more
+    in each MoE layer, plus the final norm."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
-    return per_norm * (spec.norms_per_layer * spec.num_layers + 1)
+    count = spec.norms_per_layer * spec.num_layers + spec.moe_layer_norms * spec.num_moe_layers
+    return per_norm * (count + 1)
 
 
 def mtp_layer_params(spec: ModelSpec) -> int:

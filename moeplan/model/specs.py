@@ -224,6 +224,7 @@ class ModelSpec:
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
     reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
     checkpoint: CheckpointWeights | None = None  # exact weights from the files' tensor headers
+    moe_layer_norms: int = 0  # RMSNorms inside each MoE block (A.X-K1 AXK1MoE.post_mlp_layernorm)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property
