@@ -96,6 +96,8 @@ DEFAULTS = [
     ("kolibri1", {"num_hidden_layers": 4, "layer_types": ["full_attention"] * 4}),
     ("axk1", {}),
     ("axk1", {"num_hidden_layers": 5, "mlp_layer_types": ["dense", "dense"] + ["sparse"] * 3}),
+    ("beam", {}),
+    ("beam", {"num_hidden_layers": 7}),
 ]
 
 

@@ -62,3 +62,20 @@ def test_kolibri1_sliding_cache_and_active_by_hand():
     assert count_params(spec).active == active
     per_layer_token = 2 * 4 * 128 * 2  # K and V, 4 heads of 128, bf16
     assert kv_bytes_per_sequence(spec, 4096) == per_layer_token * (10 * 4096 + 40 * 513)
+
+
+def test_beam_gated_attention_and_active_by_hand():
+    """Beam-1.0-501B-A23B: GQA 48 / 8 heads of 128 with q/k norms and a sigmoid output gate
+    [hidden, 48 x 128] plus a bias per head; 3 dense layers (20480), 49 MoE layers of 256
+    experts (top 8, 2560) with a biased router; four norms a layer."""
+    c = load("beam")
+    h = 5120
+    q_and_gate = 2 * h * 48 * 128
+    attn = q_and_gate + 2 * h * 8 * 128 + 48 * 128 * h + 2 * 128 + 48
+    moe_layer = 8 * 3 * h * 2560 + h * 256 + 256
+    active = 52 * attn + 3 * 3 * h * 20480 + 49 * moe_layer + (4 * 52 + 1) * h
+    spec = spec_from_config(c, "beam")
+    counts = count_params(spec)
+    assert counts.active == active + h * c["vocab_size"]
+    assert round(counts.total / 1e9) == 501  # the checkpoint's name: 501B-A23B
+    assert round(counts.active_with_embedding / 1e9) == 23

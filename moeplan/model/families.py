@@ -58,6 +58,7 @@ class Traits:
     sink_defaults: tuple[bool, bool] = (False, False)  # when those fields are absent
     swa_kv_multiplier: int = 1  # sliding layers' KV heads when no swa_ fields say
     sinks: bool = False  # per-head attention sinks on every layer, no field says so (flint)
+    gate_bias: bool = False  # a per-head bias on the output gate (Beam)
     norms_per_layer: int = 2  # 4: sandwich norms around attention and FFN (Glm4DecoderLayer)
     moe_layer_norms: int = 0  # norms inside each MoE block (AXK1MoE.post_mlp_layernorm)
     note: str = ""
@@ -243,6 +244,7 @@ def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
         qk_norm=qk_norm,
         output_gate=f.bool("attn_output_gate", default=t.output_gate),
         sinks=sinks,
+        gate_bias=t.gate_bias,
     )
 
 

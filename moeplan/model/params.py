@@ -52,7 +52,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     """One attention block.
 
     GQA: q [hidden, H*d], k [hidden, KV*d], v [hidden, KV*dv], o [H*dv, hidden], optional
-    biases, qk-norm weights and per-head sinks.
+    biases, qk-norm weights, per-head sinks, an output gate [hidden, H*dv] (+ a bias per head,
+    BeamAttention).
     MLA (DeepSeek-V2 paper sec. 2.1.2): q_a [hidden, q_lora] + norm + q_b [q_lora, H*(nope+rope)]
     (or q [hidden, H*(nope+rope)] without q_lora), kv_a [hidden, kv_lora + rope] + norm,
     kv_b [kv_lora, H*(nope + v)], o [H*v, hidden].
@@ -84,6 +85,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     elif attn.qk_norm is QKNorm.FULL:
         count += q_width + k_width
     if attn.sinks:
+        count += h
+    if attn.output_gate and attn.gate_bias:
         count += h
     return count + extra
 

@@ -59,6 +59,7 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+    gate_bias: bool = False  # Beam: a per-head bias on the output gate (BeamAttention.gate_bias)
 
 
 @dataclass(frozen=True)

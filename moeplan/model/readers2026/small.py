@@ -1,5 +1,5 @@
 """Families the standard blocks read with a trait or two (transformers 5.23.0 modular_*.py named
-per family): GLM-4.7-Flash (glm4_moe_lite), Solar Open, Mellum, A.X-K1, Kolibri-1, flint."""
+per family): GLM-4.7-Flash (glm4_moe_lite), Solar Open, Mellum, A.X-K1, Kolibri-1, flint, Beam."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ TRAITS: dict[str, Traits] = {
     "kolibri1": Traits(qk_norm=QKNorm.PER_HEAD, score_bias=True, norms_per_layer=4),
     # AXK1: DeepseekV3 MLA + MoE (noaux_tc router bias); AXK1MoE adds post_mlp_layernorm
     "axk1": Traits(score_bias=True, moe_layer_norms=1),
+    # Beam: Qwen3MoeAttention + a sigmoid output gate from the hidden state with a bias per
+    # head (BeamAttention.gate_proj / gate_bias); BeamDecoderLayer adds pre/post feed-forward
+    # norms (four a layer); DeepseekV3TopkRouter (e_score_correction_bias)
+    "beam": Traits(
+        qk_norm=QKNorm.PER_HEAD,
+        output_gate=True,
+        gate_bias=True,
+        score_bias=True,
+        norms_per_layer=4,
+    ),
 }
 # fields these families' configs carry that change no count (named per field, with why)
 HARMLESS: frozenset[str] = frozenset()
