@@ -316,7 +316,8 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "mtp": spec.mtp_layers * mtp_layer_params(spec) if spec.mtp_layers else 0,
     }
     # Tied embeddings: the one table is also the output projection, multiplied with every token.
-    head_active = breakdown["lm_head"] or breakdown["embedding"]
+    # (the main table only: Gemma 4's per-layer table is a lookup, never the head)
+    head_active = breakdown["lm_head"] or spec.vocab_size * spec.hidden_size
     active_breakdown = {
         **breakdown,
         "embedding": 0,
