@@ -35,7 +35,7 @@ from moeplan.model.params import count_params
 
 warnings.filterwarnings("ignore")
 transformers.logging.set_verbosity_error()
-TOWER = ("visual", "vision", "audio", "mm_projector", "talker", "code2wav")
+TOWER = ("visual", "vision", "audio", "mm_projector", "multi_modal_projector", "talker", "code2wav")
 DROP = ("auto_map", "quantization_config")
 
 
@@ -54,7 +54,15 @@ def built_sizes(config: Any) -> dict[str, int]:
         try:
             model = transformers.AutoModelForCausalLM.from_config(config)
         except ValueError:
-            model = transformers.AutoModel.from_config(config)
+            # a class with the LM head that the causal-LM auto mapping leaves out (mistral4,
+            # mistral_large4): build it, not the headless base model
+            stem = type(config).__name__.removesuffix("Config")
+            heads = ("ForCausalLM", "ForConditionalGeneration")
+            cls = next(
+                (getattr(transformers, stem + h) for h in heads if hasattr(transformers, stem + h)),
+                None,
+            )
+            model = cls(config) if cls is not None else transformers.AutoModel.from_config(config)
     sizes = {n: p.numel() for n, p in model.named_parameters()}
     sizes |= {n: b.numel() for n, b in model.named_buffers() if "e_score_correction" in n}
     return sizes

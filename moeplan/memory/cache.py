@@ -99,6 +99,12 @@ def attention_kv_bytes(attn: AttentionSpec, kv_bytes: float) -> float:
     return attn.num_kv_heads * (attn.head_dim + attn.v_head_dim) * kv_bytes
 
 
+def stored_kv_bytes(attn: AttentionSpec, kv_bytes: float) -> float:
+    """KV bytes one token adds to one layer's cache: a KV-shared layer (Gemma 4, Mistral Large 4
+    kv_source_layers) attends to an earlier layer's cache and stores none of its own."""
+    return 0.0 if attn.kv_shared else attention_kv_bytes(attn, kv_bytes)
+
+
 def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     """One token's indexer key in one DSA layer: head_dim fp8 values + fp32 scales per 128
     (its own dtype, whatever --kv-quant says)."""
@@ -151,7 +157,7 @@ def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> in
     b = kv_dtype_bytes(kv_quant)
     return math.ceil(
         sum(
-            n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
+            n * (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
             for a, _, n in spec.attention_groups
         )
     )
@@ -163,7 +169,7 @@ def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16")
     b = kv_dtype_bytes(kv_quant)
     return math.ceil(
         sum(
-            n * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
+            n * (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
             for a, w, n in spec.attention_groups
         )
     )
@@ -175,7 +181,7 @@ def kv_bytes_per_rank(spec: ModelSpec, context: int, kv_quant: str, tp: int) -> 
     b = kv_dtype_bytes(kv_quant)
     return sum(
         n
-        * (attention_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
+        * (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
         * held(context, w)
         * shard_fraction(a, tp)
         for a, w, n in spec.attention_groups

@@ -37,8 +37,17 @@ COMPONENTS = (
 
 
 def embedding_params(spec: ModelSpec) -> int:
-    """Input embedding table: vocab_size x hidden_size."""
-    return spec.vocab_size * spec.hidden_size
+    """Input embedding table: vocab_size x hidden_size, plus Gemma 4's per-layer embedding table
+    per_layer_input_vocab x (layers x per_layer_input_size) (a lookup too)."""
+    ple = spec.per_layer_input_vocab * spec.num_layers * spec.per_layer_input_size
+    return spec.vocab_size * spec.hidden_size + ple
+
+
+def per_layer_input_params(spec: ModelSpec) -> int:
+    """Gemma 4 per-layer inputs beside the table (Gemma4TextModel, Gemma4TextDecoderLayer):
+    per_layer_model_projection [hidden, layers x size], and per layer per_layer_input_gate
+    [hidden, size] + per_layer_projection [size, hidden] (counted in dense_ffn)."""
+    return 3 * spec.num_layers * spec.hidden_size * spec.per_layer_input_size
 
 
 def lm_head_params(spec: ModelSpec) -> int:
@@ -53,13 +62,15 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
 
     GQA: q [hidden, H*d], k [hidden, KV*d], v [hidden, KV*dv], o [H*dv, hidden], optional
     biases, qk-norm weights, per-head sinks, an output gate [hidden, H*dv] (+ a bias per head,
-    BeamAttention).
+    BeamAttention); a KV-shared layer (kv_shared) has only q and o (and the q norm), a k_eq_v
+    layer no v; log_scaling adds a per-head scale and bias.
     MLA (DeepSeek-V2 paper sec. 2.1.2): q_a [hidden, q_lora] + norm + q_b [q_lora, H*(nope+rope)]
     (or q [hidden, H*(nope+rope)] without q_lora), kv_a [hidden, kv_lora + rope] + norm,
     kv_b [kv_lora, H*(nope + v)], o [H*v, hidden].
     """
     h, kv = attn.num_heads, attn.num_kv_heads
     extra = indexer_params(attn.indexer, hidden, attn.q_lora_rank) if attn.indexer else 0
+    extra += 2 * h if attn.log_scaling else 0
     if attn.kind is AttentionKind.MLA:
         assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
         assert attn.qk_nope_head_dim is not None
@@ -69,10 +80,15 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         else:
             q = hidden * q_out
         kv_a = hidden * (attn.kv_lora_rank + attn.qk_rope_head_dim) + attn.kv_lora_rank
+        kv_a = 0 if attn.kv_shared else kv_a
         kv_b = attn.kv_lora_rank * h * (attn.qk_nope_head_dim + attn.v_head_dim)
         o = h * attn.v_head_dim * hidden
         return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
+    if attn.kv_shared:
+        k_width = v_width = 0
+    if attn.k_eq_v:
+        v_width = 0
     # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
     gate_width = h * attn.v_head_dim if attn.output_gate else 0
     count = hidden * (q_width + gate_width + k_width + v_width) + h * attn.v_head_dim * hidden
@@ -81,7 +97,7 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     if attn.o_bias:
         count += hidden
     if attn.qk_norm is QKNorm.PER_HEAD:
-        count += 2 * attn.head_dim
+        count += attn.head_dim if attn.kv_shared else 2 * attn.head_dim
     elif attn.qk_norm is QKNorm.FULL:
         count += q_width + k_width
     if attn.sinks:
@@ -99,11 +115,13 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     if ix.shared:
         return 0
     q_in = q_lora_rank or hidden
+    query_norm = 2 * hidden + 2 * ix.num_heads if ix.query_norm else 0
     return (
         q_in * ix.num_heads * ix.head_dim
         + hidden * ix.head_dim
         + 2 * ix.head_dim
         + hidden * ix.num_heads
+        + query_norm
     )
 
 
@@ -180,19 +198,22 @@ def shared_experts_params(spec: ModelSpec) -> int:
 
 def router_params(spec: ModelSpec) -> int:
     """Router of one MoE layer: [hidden, n_experts] (+ bias, + DeepSeek-V3 score correction);
-    zero-computation experts are routed too (LongcatFlashTopkRouter: n_routed + zero)."""
+    zero-computation experts are routed too (LongcatFlashTopkRouter: n_routed + zero);
+    Gemma4TextRouter adds an input scale [hidden] and per_expert_scale [n]."""
     moe = _moe(spec)
     n = moe.num_experts + moe.num_zero_experts
     extra = (n if moe.router_bias else 0) + (n if moe.router_score_bias else 0)
+    extra += spec.hidden_size + n if moe.router_scales else 0
     return spec.hidden_size * n + extra
 
 
 def norm_params(spec: ModelSpec) -> int:
     """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer, moe_layer_norms more
-    in each MoE layer, plus the final norm."""
+    in each MoE layer, plus the final norm (and Gemma 4's per_layer_projection_norm
+    [per_layer_input_size])."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
     count = spec.norms_per_layer * spec.num_layers + spec.moe_layer_norms * spec.num_moe_layers
-    return per_norm * (count + 1)
+    return per_norm * (count + 1) + spec.per_layer_input_size
 
 
 def mtp_layer_params(spec: ModelSpec) -> int:
@@ -266,9 +287,16 @@ def count_params(spec: ModelSpec) -> ParamCounts:
     """All components of a spec, total and active per token (cached: specs are frozen).
     "attention" holds every token mixer: attention, linear attention and Mamba."""
     attention = sum(mixer_params(spec, layer) for layer in spec.layers)
-    dense = spec.num_dense_layers * ffn_params(
-        spec.hidden_size, spec.dense_intermediate_size, spec.ffn_gated, spec.mlp_bias
-    )
+    dense = sum(
+        ffn_params(
+            spec.hidden_size,
+            spec.dense_intermediate_size * layer.dense_width_factor,
+            spec.ffn_gated,
+            spec.mlp_bias,
+        )
+        for layer in spec.layers
+        if layer.has_dense_ffn
+    ) + per_layer_input_params(spec)
     n_moe = spec.num_moe_layers
     routed = shared = router = 0
     routed_active = routed_min = routed_max = 0.0
@@ -293,7 +321,8 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "mtp": spec.mtp_layers * mtp_layer_params(spec) if spec.mtp_layers else 0,
     }
     # Tied embeddings: the one table is also the output projection, multiplied with every token.
-    head_active = breakdown["lm_head"] or breakdown["embedding"]
+    # (the main table only: Gemma 4's per-layer table is a lookup, never the head)
+    head_active = breakdown["lm_head"] or spec.vocab_size * spec.hidden_size
     active_breakdown = {
         **breakdown,
         "embedding": 0,

@@ -6,13 +6,35 @@ configs into these frozen dataclasses; nothing downstream reads a raw config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import copy
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moeplan.model.checkpoint import CheckpointWeights
+
+
+def additive(default: Any) -> Any:
+    """A field added after the goldens were pinned: left out of ``spec_dict`` (show --json) at its
+    default, so the output of models that do not use it stays as it was."""
+    return field(default=default, metadata={"additive": True})
+
+
+def spec_dict(obj: Any) -> Any:
+    """dataclasses.asdict, without additive fields at their defaults."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: spec_dict(getattr(obj, f.name))
+            for f in fields(obj)
+            if not (f.metadata.get("additive") and getattr(obj, f.name) == f.default)
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(spec_dict(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: spec_dict(v) for k, v in obj.items()}
+    return copy.deepcopy(obj)
 
 
 class AttentionKind(str, Enum):
@@ -59,7 +81,18 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
-    gate_bias: bool = False  # Beam: a per-head bias on the output gate (BeamAttention.gate_bias)
+    # Beam: a per-head bias on the output gate (BeamAttention.gate_bias; attention component)
+    gate_bias: bool = additive(False)
+    # attends to an earlier layer's cache (Gemma4TextAttention / MistralLarge4TextAttention
+    # is_kv_shared_layer): no key/value projections, no k norm (MLA: no kv_a_proj_with_mqa nor
+    # kv_a_layernorm) and no cache of its own (attention component; cache.stored_kv_bytes)
+    kv_shared: bool = additive(False)
+    # Gemma4TextAttention attention_k_eq_v (full layers): no v_proj, V comes from the key
+    # projection; the cache still holds K and V (attention component)
+    k_eq_v: bool = additive(False)
+    # MistralLarge4TextSoftmaxScaling on the queries: per-head scale and bias, 2 x heads
+    # (attention component, active)
+    log_scaling: bool = additive(False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +106,10 @@ class IndexerSpec:
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
     shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
     # sparse attention without indexer weights or keys of their own
+    # MistralLarge4TextIndexer: queries from the hidden state through a LayerNorm(hidden) with
+    # bias and a per-head softmax scaling (scale + bias): 2 x hidden + 2 x heads more
+    # (attention component, active)
+    query_norm: bool = additive(False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +172,9 @@ class MoESpec:
     router_score_bias: bool = False  # DeepSeek-V3 / GLM-4.5 e_score_correction_bias
     expert_bias: bool = False  # gpt-oss expert projections have biases
     latent_size: int | None = None  # Nemotron-H latent MoE: experts on a latent projection
+    # Gemma4TextRouter: a learned scale over the router input [hidden] and per_expert_scale
+    # [experts] beside the projection (router component, active)
+    router_scales: bool = additive(False)
 
     @property
     def expected_real_experts(self) -> float:
@@ -163,6 +203,9 @@ class LayerSpec:
     mixer: MixerKind = MixerKind.ATTENTION
     attention: AttentionSpec | None = None  # this layer's own attention shape, if it differs
     recurrent: RecurrentSpec | None = None  # linear-attention / Mamba shape
+    # Gemma4TextMLP use_double_wide_mlp: KV-shared layers' dense MLP is this many times
+    # dense_intermediate_size wide (dense_ffn component)
+    dense_width_factor: int = additive(1)
 
     @property
     def is_moe(self) -> bool:
@@ -225,7 +268,16 @@ class ModelSpec:
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
     reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
     checkpoint: CheckpointWeights | None = None  # exact weights from the files' tensor headers
-    moe_layer_norms: int = 0  # RMSNorms inside each MoE block (A.X-K1 AXK1MoE.post_mlp_layernorm)
+    # RMSNorms inside each MoE block (A.X-K1 AXK1MoE.post_mlp_layernorm; norms component)
+    moe_layer_norms: int = additive(0)
+    # Gemma4TextModel per-layer embeddings (PLE): embed_tokens_per_layer [per_layer_input_vocab,
+    # layers x per_layer_input_size] (embedding component, a lookup: not active);
+    # per_layer_model_projection [hidden, layers x size] and per decoder layer
+    # per_layer_input_gate [hidden, size] + per_layer_projection [size, hidden] (dense_ffn,
+    # active); per_layer_projection_norm [size] (norms; the per-layer post_per_layer_input_norm
+    # is one of norms_per_layer)
+    per_layer_input_size: int = additive(0)
+    per_layer_input_vocab: int = additive(0)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

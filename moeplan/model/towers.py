@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moeplan.model.readers2026.gemma_mistral_towers import TOWER_COUNTERS
 from moeplan.model.specs import TowerSpec
 
 TOWER_KEYS = {"vision_config": "vision", "audio_config": "audio"}
@@ -18,6 +19,10 @@ def find_towers(cfg: dict[str, Any], family: str) -> tuple[TowerSpec, ...]:
     for key, name in TOWER_KEYS.items():
         sub = cfg.get(key)
         if isinstance(sub, dict) and sub:
+            exact = _exact_tower(name, sub, cfg)
+            if exact is not None:
+                found.append(exact)
+                continue
             # transformers v5 Kimi-K2.5: the projector's width sits beside the vision config
             context = {
                 "projection_hidden_size": cfg.get("projection_hidden_size"),
@@ -29,6 +34,20 @@ def find_towers(cfg: dict[str, Any], family: str) -> tuple[TowerSpec, ...]:
         if isinstance(sub, dict):
             found.extend(find_towers(sub, family))
     return tuple(found)
+
+
+def _exact_tower(name: str, sub: dict[str, Any], wrapper: dict[str, Any]) -> TowerSpec | None:
+    """A tower a 2026 reader group counts to the parameter (readers2026 TOWER_COUNTERS, by the
+    wrapper's and the tower's model_type)."""
+    tower_type = str(sub.get("model_type"))
+    counter = TOWER_COUNTERS.get((str(wrapper.get("model_type")), tower_type))
+    if counter is None:
+        return None
+    try:
+        params, detail = counter(sub, wrapper)
+    except (TypeError, ValueError):
+        return TowerSpec(name, tower_type, None, "fields not understood: parameters not counted")
+    return TowerSpec(name, tower_type, params, detail)
 
 
 def vit_block_params(hidden: int, intermediate: int) -> int:

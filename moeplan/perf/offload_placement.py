@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import Host, rated_speed_note
-from moeplan.memory.cache import attention_kv_bytes, indexer_key_bytes, kv_dtype_bytes
+from moeplan.memory.cache import indexer_key_bytes, kv_dtype_bytes, stored_kv_bytes
 from moeplan.memory.estimate import (
     kv_cache_bytes,
     weights_bytes_by_component,
@@ -97,7 +97,7 @@ def engine_kv_cache_bytes(
     total = 0.0
     for attn, window, n in spec.attention_groups:
         cells = llamacpp_cache_cells(window, n_ctx, batch, ubatch, engine.swa_full)
-        total += n * (attention_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
+        total += n * (stored_kv_bytes(attn, b) + indexer_key_bytes(attn.indexer)) * cells
     return math.ceil(total)
 
 

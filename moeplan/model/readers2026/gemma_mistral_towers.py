@@ -1,0 +1,45 @@
+"""Vision towers of the Gemma 4 / Mistral group, counted from their config to the parameter
+(``towers.find_towers`` asks ``TOWER_COUNTERS`` by the tower config's model_type first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = cfg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(key)
+    return value
+
+
+def pixtral_mistral3(vision: dict[str, Any], wrapper: dict[str, Any]) -> tuple[int, str]:
+    """PixtralVisionModel + the Mistral3-style projector (MistralLarge4MultiModalProjector):
+    patch_conv [channels x patch^2 -> hidden] without bias, ln_pre RMSNorm; per layer
+    attention_norm + ffn_norm, q/k/v/o [hidden, hidden], gated FFN [hidden, intermediate] x 3;
+    projector: RMSNorm(hidden), patch_merger [hidden x merge^2 -> hidden], linear_1
+    [hidden x feature layers -> text hidden] and linear_2 [text hidden, text hidden] (biases
+    with multimodal_projector_bias)."""
+    h = _int(vision, "hidden_size")
+    patch = _int(vision, "patch_size")
+    inter = _int(vision, "intermediate_size")
+    layer = 4 * h * h + 3 * h * inter + 2 * h
+    tower = _int(vision, "num_channels", 3) * patch * patch * h + h
+    tower += _int(vision, "num_hidden_layers") * layer
+    text = wrapper.get("text_config") or {}
+    text_h = _int(text, "hidden_size")
+    merge = _int(wrapper, "spatial_merge_size", 2)
+    feature = wrapper.get("vision_feature_layer", -1)
+    n_feature = len(feature) if isinstance(feature, list) else 1
+    bias = 2 * text_h if wrapper.get("multimodal_projector_bias") else 0
+    projector = h + h * merge * merge * h + h * n_feature * text_h + text_h * text_h + bias
+    return tower + projector, "Pixtral ViT and Mistral3 projector counted from vision_config"
+
+
+# wrapper model_type -> (tower model_type, counter(tower config, wrapper config))
+TOWER_COUNTERS: dict[
+    tuple[str, str], Callable[[dict[str, Any], dict[str, Any]], tuple[int, str]]
+] = {
+    ("mistral_large4", "pixtral"): pixtral_mistral3,
+}
