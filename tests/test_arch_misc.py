@@ -1,0 +1,57 @@
+"""dots.llm1 / dots3, ERNIE-4.5-VL, Hunyuan-A13B, FlexOlmo, Aria, JetMoE, MiniMax-M1: read from
+configs transformers 5.23 writes (tests/data/configs-tf/misc, written by
+tools/transformers_survey.py --dump or with the fields named in each test). Totals are checked
+against the numel of the meta-device model recorded in counts.json; active parameters and KV
+bytes per token against a hand count from the modeling code's shapes, independent of
+moeplan.model.params. Runs without transformers or torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moeplan.memory.cache import kv_bytes_per_token_all_layers
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.params import count_params
+
+DATA = Path(__file__).parent / "data" / "configs-tf" / "misc"
+COUNTS = json.loads((DATA / "counts.json").read_text())
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def counts_of(name: str):
+    return count_params(spec_from_config(load(name), name))
+
+
+def swiglu(h: int, w: int) -> int:
+    return 3 * h * w
+
+
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_total_is_the_transformers_numel(name):
+    c = counts_of(name)
+    assert c.total == COUNTS[name]["text"]
+    assert c.towers_total == COUNTS[name]["towers"]
+
+
+# -- dots.llm1 (rednote-hilab/dots.llm1.base config; the default Dots1Config does not build) --
+def test_dots1():
+    """Dots1: Qwen3Attention (MHA 32 x 128, per-head q/k norm), layer 0 dense MLP, 61
+    DeepseekV3MoE layers: 128 experts top-6 of width 1408, 2 shared (one MLP of 2 x 1408)."""
+    c = load("dots1")
+    h, L, v = 4096, 62, 152064
+    attn = 4 * h * 32 * 128 + 2 * 128
+    moe_active = 6 * swiglu(h, 1408) + swiglu(h, 2 * 1408) + h * 128 + 128  # + score bias
+    active = L * (attn + 2 * h) + swiglu(h, 10944) + 61 * moe_active + h + h * v
+    counts = counts_of("dots1")
+    assert counts.active == active
+    spec = spec_from_config(c, "dots1")
+    assert kv_bytes_per_token_all_layers(spec) == L * 2 * 32 * 128 * 2
+    # the name's figures: 142B total (a truncation of 142.77B), 14B active (with the embedding)
+    assert int(counts.total / 1e9) == 142
+    assert round(counts.active_with_embedding / 1e9) == 14
