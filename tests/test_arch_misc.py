@@ -55,3 +55,30 @@ def test_dots1():
     # the name's figures: 142B total (a truncation of 142.77B), 14B active (with the embedding)
     assert int(counts.total / 1e9) == 142
     assert round(counts.active_with_embedding / 1e9) == 14
+
+
+def mla(h, heads, q_lora, kv_lora, nope, rope, v):
+    """DeepseekV3Attention: q_a + norm + q_b, kv_a (+ rope key) + norm, kv_b, o."""
+    q = h * q_lora + q_lora + q_lora * heads * (nope + rope)
+    return q + h * (kv_lora + rope) + kv_lora + kv_lora * heads * (nope + v) + heads * v * h
+
+
+# -- dots3-note (Dots3NoteTextConfig defaults: dots-studio/dots3-note-prev) ------------------
+def test_dots3_note_text():
+    """46 layers: indexed_attention at i < 2 or i % 4 == 1 (13), sliding (window 512) else
+    (33, per_layer_config: 64 heads, kv_lora 1024, nope 192); each MLA with g_proj [h, heads]
+    and an RMSNorm on the 64-wide rope key; GlmMoeDsaIndexer (64 x 128) on indexed layers;
+    layer 0 dense (13824), 45 MoE layers: 256 x 1536 top-8 + one shared 1536."""
+    h, v = 5120, 152064
+    indexer = 1024 * 64 * 128 + h * 128 + 2 * 128 + h * 64
+    full = mla(h, 128, 1024, 512, 128, 64, 128) + h * 128 + 64 + indexer
+    swa = mla(h, 64, 1024, 1024, 192, 64, 128) + h * 64 + 64
+    moe = 8 * swiglu(h, 1536) + swiglu(h, 1536) + h * 256 + 256
+    norms = 46 * 2 * h + h
+    active = 13 * full + 33 * swa + swiglu(h, 13824) + 45 * moe + norms + h * v
+    spec = spec_from_config(load("dots3_note_text"), "dots3_note_text")
+    assert count_params(spec).active == active
+    assert sum(x.window == 512 for x in spec.layers) == 33
+    # bf16 latent + rope key per layer; the indexer key (fp8 + fp32 scale) on indexed layers
+    kv = 13 * (512 + 64) * 2 + 33 * (1024 + 64) * 2 + 13 * (128 + 4)
+    assert kv_bytes_per_token_all_layers(spec) == kv

@@ -59,6 +59,10 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     """
     h, kv = attn.num_heads, attn.num_kv_heads
     extra = indexer_params(attn.indexer, hidden, attn.q_lora_rank) if attn.indexer else 0
+    # Dots3NoteTextAttention: per-head gate g_proj [hidden, heads], RMSNorm on the rope key
+    extra += (hidden * h if attn.head_gate else 0) + (
+        (attn.qk_rope_head_dim or 0) if attn.rope_key_norm else 0
+    )
     if attn.kind is AttentionKind.MLA:
         assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
         assert attn.qk_nope_head_dim is not None

@@ -59,6 +59,10 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+    # Dots3NoteTextAttention: g_proj [hidden, heads], a sigmoid gate per head (attention)
+    head_gate: bool = False
+    # Dots3NoteTextAttention: k_rope_only_layernorm, RMSNorm over the MLA rope key (attention)
+    rope_key_norm: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from moeplan.errors import SpecError
+from moeplan.model.blocks import mla
 from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
 from moeplan.model.specs import QKNorm
@@ -27,8 +28,56 @@ def _dots1(f: Fields, family: str) -> dict[str, Any]:
     return out
 
 
+def _layer_overrides(f: Fields, n: int) -> list[dict[str, Any]]:
+    """Dots3NoteTextConfig.per_layer_config: {layer index (as a string, zero-padded in
+    to_dict): fields that differ from the model's} for the layers whose attention differs."""
+    raw = f.get("per_layer_config") or {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{f.where}: field 'per_layer_config' must map layer indices to fields")
+    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, values in raw.items():
+        i = int(key)
+        if not 0 <= i < n or not isinstance(values, dict):
+            raise SpecError(f"{f.where}: per_layer_config entry {key!r} is not a layer's fields")
+        out[i] = values
+    return out
+
+
+def _dots3_note(f: Fields, family: str) -> dict[str, Any]:
+    """Dots3NoteTextModel: DeepseekV32-style decoder whose Dots3NoteTextAttention is MLA of
+    each layer's own shape (per_layer_config: sliding layers 64 heads, kv_lora 1024, nope 192)
+    with a per-head sigmoid gate g_proj [hidden, heads] and an RMSNorm on the rope key; the
+    GlmMoeDsaIndexer only on indexed_attention layers; DeepseekV32MoE (score-correction bias)
+    with one shared MLP of n_shared_experts x shared_experts_intermediate_size on the sparse
+    mlp_layer_types. The MTP layer (layers.46) is dropped on load: not counted."""
+    out = read_layers(f, family, Traits(score_bias=True))
+    n = len(out["layers"])
+    moe = out["moe"]
+    if moe is not None:
+        shared = f.int("shared_experts_intermediate_size", default=moe.expert_intermediate_size)
+        out["moe"] = replace(moe, shared_intermediate_size=shared)
+    types = f.list("layer_types") or ["indexed_attention"] * n
+    overrides = _layer_overrides(f, n)
+    base = None
+    layers = []
+    for i, layer in enumerate(out["layers"]):
+        lf = Fields({**f.cfg, **overrides[i]}, f"{f.where}: layer {i}")
+        attn = replace(mla(lf), head_gate=True, rope_key_norm=True)
+        if types[i] != "indexed_attention":
+            attn = replace(attn, indexer=None)
+        base = base or attn
+        layers.append(replace(layer, attention=attn))
+    if base is not None:
+        out["attention"] = base
+        layers = [replace(x, attention=None) if x.attention == base else x for x in layers]
+    out["layers"] = tuple(layers)
+    out["mtp_layers"] = 0
+    return out
+
+
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "dots1": _dots1,
+    "dots3_note_text": _dots3_note,
 }
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
