@@ -82,3 +82,26 @@ def test_dots3_note_text():
     # bf16 latent + rope key per layer; the indexer key (fp8 + fp32 scale) on indexed layers
     kv = 13 * (512 + 64) * 2 + 33 * (1024 + 64) * 2 + 13 * (128 + 4)
     assert kv_bytes_per_token_all_layers(spec) == kv
+
+
+# -- ERNIE-4.5-VL (Ernie4_5_VLMoeConfig defaults: baidu/ERNIE-4.5-VL-28B-A3B-PT) -------------
+def test_ernie4_5_vl_moe():
+    """28 layers, GQA 20 x 128 with 4 KV heads; layer 0 dense (12288); 27 layers of text_moe
+    (64 x 1536, top-6) + vision_moe (64 x 512, its own router; image tokens only) + one shared
+    MLP of 2 x 1536; tied embeddings; towers: ViT (32 x 1280) and the resampler."""
+    h, v = 2560, 103424
+    attn = h * 20 * 128 * 2 + h * 4 * 128 * 2
+    text_moe = 6 * swiglu(h, 1536) + swiglu(h, 2 * 1536) + h * 64 + 64
+    active = 28 * (attn + 2 * h) + swiglu(h, 12288) + 27 * text_moe + h + h * v
+    vision_experts = 27 * (64 * swiglu(h, 512) + h * 64 + 64)
+    counts = counts_of("ernie4_5_vl_moe")
+    assert counts.active == active
+    assert counts.breakdown["routed_experts"] == 27 * 64 * swiglu(h, 1536) + 27 * 64 * swiglu(
+        h, 512
+    )
+    assert counts.total - counts.active == 27 * 58 * swiglu(h, 1536) + vision_experts
+    spec = spec_from_config(load("ernie4_5_vl_moe"), "ernie4_5_vl_moe")
+    assert kv_bytes_per_token_all_layers(spec) == 28 * 2 * 4 * 128 * 2
+    # the name's figures: 28B total (a truncation of 28.6B, language model), A3B
+    assert int(counts.total / 1e9) == 28
+    assert round(counts.active / 1e9) == 3

@@ -41,7 +41,7 @@ def show(
     quant = "bf16" if spec.native_quant.startswith("unmodelled:") else "native"
     report = size_model(spec, resolve_scheme(quant, spec))
     full = size_json(report)
-    doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
+    doc = {"spec": spec_json(asdict(spec)), "params": full["params"], "official": full["official"]}
     tables = show_tables(spec, report)
     if quant == "bf16":
         tables[-1].notes.append(
@@ -161,3 +161,18 @@ def _matched(table: Any, match: str | None, found: list[Any], what: str) -> Any:
     if match and not found:
         table.notes.insert(0, f"no {what} matches '{match}' (id, name, family or alias)")
     return table
+
+
+def spec_json(value: Any) -> Any:
+    """asdict of a spec without the fields added later at their defaults (OMIT_AT_DEFAULT)."""
+    from moeplan.model.specs import OMIT_AT_DEFAULT
+
+    if isinstance(value, dict):
+        return {
+            k: spec_json(v)
+            for k, v in value.items()
+            if not (k in OMIT_AT_DEFAULT and v == OMIT_AT_DEFAULT[k])
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(spec_json(v) for v in value)
+    return value

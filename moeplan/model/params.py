@@ -269,7 +269,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         spec.hidden_size, spec.dense_intermediate_size, spec.ffn_gated, spec.mlp_bias
     )
     n_moe = spec.num_moe_layers
-    routed = shared = router = 0
+    routed = shared = router = router_vision = 0
     routed_active = routed_min = routed_max = 0.0
     if spec.is_moe:
         moe = _moe(spec)
@@ -280,6 +280,10 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         routed_min = n_moe * max(0, moe.top_k - moe.num_zero_experts) * per_expert
         shared = n_moe * shared_experts_params(spec)
         router = n_moe * router_params(spec)
+        if moe.vision_expert_intermediate_size:  # Ernie4_5_VLMoeMoeBlock: text tokens skip it
+            vision = ffn_params(spec.hidden_size, moe.vision_expert_intermediate_size)
+            routed += n_moe * moe.num_experts * vision
+            router_vision = n_moe * router_params(spec)
     breakdown = {
         "embedding": embedding_params(spec),
         "lm_head": lm_head_params(spec),
@@ -287,7 +291,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "dense_ffn": dense,
         "routed_experts": routed,
         "shared_experts": shared,
-        "router": router,
+        "router": router + router_vision,
         "norms": norm_params(spec),
         "mtp": spec.mtp_layers * mtp_layer_params(spec) if spec.mtp_layers else 0,
     }
@@ -298,6 +302,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "embedding": 0,
         "lm_head": head_active,
         "routed_experts": round(routed_active),
+        "router": router,
         "mtp": 0,
     }
     total = sum(v for k, v in breakdown.items() if k != "mtp")

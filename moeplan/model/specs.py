@@ -138,6 +138,10 @@ class MoESpec:
     router_score_bias: bool = False  # DeepSeek-V3 / GLM-4.5 e_score_correction_bias
     expert_bias: bool = False  # gpt-oss expert projections have biases
     latent_size: int | None = None  # Nemotron-H latent MoE: experts on a latent projection
+    # Ernie4_5_VLMoeMoeBlock.vision_moe: a second set of num_experts experts of this width with
+    # its own router (+ score-correction bias), run on image/video tokens only: counted in
+    # routed_experts and router (total), not active (a text token runs text_moe)
+    vision_expert_intermediate_size: int = 0
 
     @property
     def expected_real_experts(self) -> float:
@@ -291,3 +295,12 @@ class ModelSpec:
 
     def __hash__(self) -> int:
         return self._hash
+
+
+# Fields added after the goldens were pinned: `show --json` leaves them out at these defaults,
+# so existing models' output is unchanged (moeplan.cli.catalog.spec_json)
+OMIT_AT_DEFAULT: dict[str, object] = {
+    "head_gate": False,
+    "rope_key_norm": False,
+    "vision_expert_intermediate_size": 0,
+}

@@ -75,9 +75,32 @@ def _dots3_note(f: Fields, family: str) -> dict[str, Any]:
     return out
 
 
+def _ernie_vl(f: Fields, family: str) -> dict[str, Any]:
+    """Ernie4_5_VLMoeTextModel: Ernie4_5_MoeAttention (use_bias on q/k/v/o), mlp_layer_types;
+    a sparse layer holds text_moe (moe_intermediate_size[0]) and vision_moe
+    (moe_intermediate_size[1]), each moe_num_experts experts top-moe_k with its own router
+    and Ernie4_5_MoeStatics bias, beside one shared MLP of moe_num_shared_experts x
+    moe_intermediate_size[0]."""
+    widths = f.get("moe_intermediate_size")
+    if not (isinstance(widths, list) and len(widths) == 2):
+        raise SpecError(f"{f.where}: field 'moe_intermediate_size' must list [text, vision] widths")
+    text = Fields({**f.cfg, "moe_intermediate_size": widths[0]}, f.where)
+    out = read_layers(text, family, Traits(score_bias=True, qkv_bias_key="use_bias"))
+    if f.bool("use_bias") and out["moe"] is not None and out["moe"].num_shared_experts:
+        raise SpecError(f"{f.where}: use_bias with shared experts (biased shared MLP) not modelled")
+    out["mlp_bias"] = f.bool("use_bias")
+    if out["moe"] is not None:
+        vision = Fields({"w": widths[1]}, f.where).int("w")
+        out["moe"] = replace(out["moe"], vision_expert_intermediate_size=vision)
+    if f.get("tie_word_embeddings") is None:
+        out["tie_word_embeddings"] = True
+    return out
+
+
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "dots1": _dots1,
     "dots3_note_text": _dots3_note,
+    "ernie4_5_vl_moe_text": _ernie_vl,
 }
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
