@@ -105,3 +105,19 @@ def test_ernie4_5_vl_moe():
     # the name's figures: 28B total (a truncation of 28.6B, language model), A3B
     assert int(counts.total / 1e9) == 28
     assert round(counts.active / 1e9) == 3
+
+
+# -- Hunyuan-A13B (tencent/Hunyuan-A13B-Instruct config.json shapes) ------------------------
+def test_hunyuan_v1_moe():
+    """32 layers, GQA 32 x 128 with 8 KV heads and per-head query/key norms; every layer 64
+    experts of 3072 top-8 plus one shared MLP of 3072; router without bias; tied embeddings."""
+    h, v = 4096, 128167
+    attn = h * 32 * 128 * 2 + h * 8 * 128 * 2 + 2 * 128
+    moe = 8 * swiglu(h, 3072) + swiglu(h, 3072) + h * 64
+    counts = counts_of("hunyuan_v1_moe")
+    assert counts.active == 32 * (attn + moe + 2 * h) + h + h * v
+    spec = spec_from_config(load("hunyuan_v1_moe"), "hunyuan_v1_moe")
+    assert kv_bytes_per_token_all_layers(spec) == 32 * 2 * 8 * 128 * 2
+    # the name's figures: 80B total, A13B
+    assert round(counts.total / 1e9) == 80
+    assert round(counts.active / 1e9) == 13

@@ -97,10 +97,35 @@ def _ernie_vl(f: Fields, family: str) -> dict[str, Any]:
     return out
 
 
+def _hunyuan(f: Fields, family: str) -> dict[str, Any]:
+    """HunYuanMoEV1DecoderLayer: LlamaAttention (attention_bias on q/k/v/o) with per-head
+    query/key RMSNorm; every layer HunYuanMoEV1Moe: num_experts MixtralExperts of
+    intermediate_size (top moe_topk; router wg without bias) plus one shared_mlp of
+    intermediate_size. Per-layer lists of num_experts / moe_topk are read when all equal."""
+    cfg = dict(f.cfg)
+    for key in ("num_experts", "moe_topk"):
+        value = cfg.get(key)
+        if isinstance(value, list):
+            if not value or len(set(value)) != 1:
+                raise SpecError(f"{f.where}: per-layer '{key}' of different values not modelled")
+            cfg[key] = value[0]
+    g = Fields(cfg, f.where)
+    traits = Traits(qk_norm=QKNorm.PER_HEAD, expert_width_keys=("intermediate_size",))
+    out = read_layers(g, family, traits)
+    bias = g.bool("attention_bias")
+    out["attention"] = replace(out["attention"], qkv_bias=bias, o_bias=bias)
+    if out["moe"] is not None:
+        width = g.int("intermediate_size")
+        out["moe"] = replace(out["moe"], num_shared_experts=1, shared_intermediate_size=width)
+    out["dense_intermediate_size"] = 0
+    return out
+
+
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "dots1": _dots1,
     "dots3_note_text": _dots3_note,
     "ernie4_5_vl_moe_text": _ernie_vl,
+    "hunyuan_v1_moe": _hunyuan,
 }
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
