@@ -121,3 +121,16 @@ def test_hunyuan_v1_moe():
     # the name's figures: 80B total, A13B
     assert round(counts.total / 1e9) == 80
     assert round(counts.active / 1e9) == 13
+
+
+# -- FlexOlmo (FlexOlmoConfig defaults: allenai/FlexOlmo-7x7B-1T) -----------------------------
+def test_flex_olmo():
+    """32 layers, MHA 32 x 128 with q/k RMSNorms over all 4096 channels, post-attention and
+    post-feedforward norms; every layer 7 experts of 11008, top-5; router without bias."""
+    h, v = 4096, 100352
+    attn = 4 * h * h + 2 * h
+    moe = 5 * swiglu(h, 11008) + h * 7
+    counts = counts_of("flex_olmo")
+    assert counts.active == 32 * (attn + moe + 2 * h) + h + h * v
+    spec = spec_from_config(load("flex_olmo"), "flex_olmo")
+    assert kv_bytes_per_token_all_layers(spec) == 32 * 2 * 32 * 128 * 2

@@ -121,11 +121,25 @@ def _hunyuan(f: Fields, family: str) -> dict[str, Any]:
     return out
 
 
+def _flex_olmo(f: Fields, family: str) -> dict[str, Any]:
+    """FlexOlmoDecoderLayer: Olmo2Attention (q/k RMSNorm over all heads' channels;
+    attention_bias on q/k/v/o), post-attention and post-feedforward RMSNorms (no input norm),
+    every layer OlmoeSparseMoeBlock: num_experts experts of intermediate_size, router
+    without bias."""
+    traits = Traits(qk_norm=QKNorm.FULL, expert_width_keys=("intermediate_size",))
+    out = read_layers(f, family, traits)
+    bias = f.bool("attention_bias")
+    out["attention"] = replace(out["attention"], qkv_bias=bias, o_bias=bias)
+    out["dense_intermediate_size"] = 0
+    return out
+
+
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "dots1": _dots1,
     "dots3_note_text": _dots3_note,
     "ernie4_5_vl_moe_text": _ernie_vl,
     "hunyuan_v1_moe": _hunyuan,
+    "flex_olmo": _flex_olmo,
 }
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
