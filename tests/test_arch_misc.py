@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from moeplan.errors import SpecError
 from moeplan.memory.cache import kv_bytes_per_token_all_layers
 from moeplan.model.hf_config import spec_from_config
 from moeplan.model.params import count_params
@@ -134,3 +135,17 @@ def test_flex_olmo():
     assert counts.active == 32 * (attn + moe + 2 * h) + h + h * v
     spec = spec_from_config(load("flex_olmo"), "flex_olmo")
     assert kv_bytes_per_token_all_layers(spec) == 32 * 2 * 32 * 128 * 2
+
+
+# -- Aria (AriaTextConfig defaults) -----------------------------------------------------------
+def test_aria_text():
+    """32 layers, MHA 32 x 128; every layer 8 experts of 4096 top-2 plus one shared MLP of
+    2 x 4096; router without bias; the Aria wrapper (vision, projector) is refused."""
+    h, v = 4096, 32000
+    moe = 2 * swiglu(h, 4096) + swiglu(h, 2 * 4096) + h * 8
+    counts = counts_of("aria_text")
+    assert counts.active == 32 * (4 * h * h + moe + 2 * h) + h + h * v
+    spec = spec_from_config(load("aria_text"), "aria_text")
+    assert kv_bytes_per_token_all_layers(spec) == 32 * 2 * 32 * 128 * 2
+    with pytest.raises(SpecError, match="Aria wrapper"):
+        spec_from_config({"model_type": "aria", "text_config": load("aria_text")}, "aria")

@@ -134,12 +134,29 @@ def _flex_olmo(f: Fields, family: str) -> dict[str, Any]:
     return out
 
 
+def _aria_text(f: Fields, family: str) -> dict[str, Any]:
+    """AriaTextDecoderLayer: LlamaAttention (attention_bias on q/k/v/o), every layer
+    AriaTextMoELayer: moe_num_experts AriaGroupedExpertsGemm experts of intermediate_size
+    (top moe_topk; router weight without bias) plus one AriaSharedExpertsMLP of
+    moe_num_shared_experts x intermediate_size."""
+    if f.bool("mlp_bias"):
+        raise SpecError(f"{f.where}: mlp_bias (biased shared-experts MLP) not modelled")
+    if f.where.endswith(": text_config"):  # AriaForConditionalGeneration
+        raise SpecError(f"{f.where}: the Aria wrapper (vision tower, cross-attention projector)")
+    out = read_layers(f, family, Traits(expert_width_keys=("intermediate_size",)))
+    bias = f.bool("attention_bias")
+    out["attention"] = replace(out["attention"], qkv_bias=bias, o_bias=bias)
+    out["dense_intermediate_size"] = 0
+    return out
+
+
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "dots1": _dots1,
     "dots3_note_text": _dots3_note,
     "ernie4_5_vl_moe_text": _ernie_vl,
     "hunyuan_v1_moe": _hunyuan,
     "flex_olmo": _flex_olmo,
+    "aria_text": _aria_text,
 }
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
