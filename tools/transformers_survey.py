@@ -68,14 +68,22 @@ def built_sizes(config: Any) -> dict[str, int]:
     return sizes
 
 
+def is_tower(name: str) -> bool:
+    """A tensor of a vision/audio encoder or its projector; a language model's own tensors
+    (ERNIE-4.5-VL's vision_moe experts sit in its decoder layers) are never one."""
+    if "language_model." in name:
+        return False
+    return any(t in name for t in TOWER) or name.startswith(("resampler_model.", "model.resampler"))
+
+
 def split(sizes: dict[str, int]) -> tuple[int, int]:
-    tower = sum(v for k, v in sizes.items() if any(t in k for t in TOWER))
+    tower = sum(v for k, v in sizes.items() if is_tower(k))
     return sum(sizes.values()) - tower, tower
 
 
 def component(name: str) -> str:
     """Roughly the component moeplan's breakdown puts a tensor in (for --diff only)."""
-    if any(t in name for t in TOWER):
+    if is_tower(name):
         return "towers"
     if "embed_tokens" in name:
         return "embedding"

@@ -71,6 +71,10 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     h, kv = attn.num_heads, attn.num_kv_heads
     extra = indexer_params(attn.indexer, hidden, attn.q_lora_rank) if attn.indexer else 0
     extra += 2 * h if attn.log_scaling else 0
+    # Dots3NoteTextAttention: per-head gate g_proj [hidden, heads], RMSNorm on the rope key
+    extra += (hidden * h if attn.head_gate else 0) + (
+        (attn.qk_rope_head_dim or 0) if attn.rope_key_norm else 0
+    )
     if attn.kind is AttentionKind.MLA:
         assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
         assert attn.qk_nope_head_dim is not None
@@ -298,7 +302,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         if layer.has_dense_ffn
     ) + per_layer_input_params(spec)
     n_moe = spec.num_moe_layers
-    routed = shared = router = 0
+    routed = shared = router = router_vision = 0
     routed_active = routed_min = routed_max = 0.0
     if spec.is_moe:
         moe = _moe(spec)
@@ -309,6 +313,10 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         routed_min = n_moe * max(0, moe.top_k - moe.num_zero_experts) * per_expert
         shared = n_moe * shared_experts_params(spec)
         router = n_moe * router_params(spec)
+        if moe.vision_expert_intermediate_size:  # Ernie4_5_VLMoeMoeBlock: text tokens skip it
+            vision = ffn_params(spec.hidden_size, moe.vision_expert_intermediate_size)
+            routed += n_moe * moe.num_experts * vision
+            router_vision = n_moe * router_params(spec)
     breakdown = {
         "embedding": embedding_params(spec),
         "lm_head": lm_head_params(spec),
@@ -316,7 +324,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "dense_ffn": dense,
         "routed_experts": routed,
         "shared_experts": shared,
-        "router": router,
+        "router": router + router_vision,
         "norms": norm_params(spec),
         "mtp": spec.mtp_layers * mtp_layer_params(spec) if spec.mtp_layers else 0,
     }
@@ -328,6 +336,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "embedding": 0,
         "lm_head": head_active,
         "routed_experts": round(routed_active),
+        "router": router,
         "mtp": 0,
     }
     total = sum(v for k, v in breakdown.items() if k != "mtp")

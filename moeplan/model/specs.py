@@ -93,6 +93,10 @@ class AttentionSpec:
     # MistralLarge4TextSoftmaxScaling on the queries: per-head scale and bias, 2 x heads
     # (attention component, active)
     log_scaling: bool = additive(False)
+    # Dots3NoteTextAttention: g_proj [hidden, heads], a sigmoid gate per head (attention)
+    head_gate: bool = additive(False)
+    # Dots3NoteTextAttention: k_rope_only_layernorm, RMSNorm over the MLA rope key (attention)
+    rope_key_norm: bool = additive(False)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,10 @@ class MoESpec:
     # Gemma4TextRouter: a learned scale over the router input [hidden] and per_expert_scale
     # [experts] beside the projection (router component, active)
     router_scales: bool = additive(False)
+    # Ernie4_5_VLMoeMoeBlock.vision_moe: a second set of num_experts experts of this width with
+    # its own router (+ score-correction bias), run on image/video tokens only: counted in
+    # routed_experts and router (total), not active (a text token runs text_moe)
+    vision_expert_intermediate_size: int = additive(0)
 
     @property
     def expected_real_experts(self) -> float:

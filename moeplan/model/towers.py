@@ -3,6 +3,7 @@ from their config where its fields are understood, and always named."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from moeplan.model.readers2026.gemma_mistral_towers import TOWER_COUNTERS
@@ -75,6 +76,9 @@ def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
     parameters not counted."""
     tower_family = str(cfg.get("model_type") or family)
     try:
+        if tower_family in FAMILY_TOWERS:
+            count, detail = FAMILY_TOWERS[tower_family]
+            return TowerSpec(name, tower_family, count(cfg), detail)
         if {"depth", "hidden_size", "intermediate_size", "patch_size"} <= cfg.keys():
             return TowerSpec(name, tower_family, _qwen_vl(cfg), "ViT counted from vision_config")
         if {"vt_hidden_size", "vt_num_hidden_layers", "vt_intermediate_size"} <= cfg.keys():
@@ -158,3 +162,31 @@ def _moonvit(cfg: dict[str, Any]) -> int:
     merged = mm * int(kernel[0]) * int(kernel[1])
     projector = patch_merger_params(mm, merged, _int(cfg, "text_hidden_size"), mm)
     return embed + pos + blocks + 2 * h + projector
+
+
+def _ernie_vl(cfg: dict[str, Any]) -> int:
+    """Ernie4_5_VLMoeVisionTransformerPretrainedModel: patch embedding Linear(3 x patch^2 ->
+    hidden) without bias, depth ViT blocks (vit_block_params), final LayerNorm; and
+    Ernie4_5_VLMoeVariableResolutionResamplerModel: spatial_linear (fc1 [m, m], fc2 [m, m],
+    LayerNorm(m); m = hidden x spatial_merge^2), temporal_linear (fc1 [m x temporal_merge,
+    m], fc2 [m, m], LayerNorm(m)), mlp [m, text hidden] (all with biases), after_norm RMSNorm
+    over the text hidden size."""
+    h = _int(cfg, "hidden_size")
+    patch = _int(cfg, "patch_size")
+    vit = _int(cfg, "in_channels", 3) * patch * patch * h + 2 * h
+    vit += _int(cfg, "depth") * vit_block_params(h, _int(cfg, "intermediate_size"))
+    m = h * _int(cfg, "spatial_merge_size", 2) ** 2
+    t = m * _int(cfg, "temporal_merge_size", 2)
+    text = _int(cfg, "text_hidden_size")
+    spatial = 2 * (m * m + m) + 2 * m
+    temporal = t * m + m + m * m + m + 2 * m
+    return vit + spatial + temporal + m * text + text + text
+
+
+# towers of one family, counted by its own function (model_type -> (count, detail))
+FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {
+    "ernie4_5_vl_moe_vision": (
+        _ernie_vl,
+        "Ernie4_5_VLMoe vision transformer and resampler counted from vision_config",
+    ),
+}
