@@ -70,7 +70,10 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         kv_a = hidden * (attn.kv_lora_rank + attn.qk_rope_head_dim) + attn.kv_lora_rank
         kv_b = attn.kv_lora_rank * h * (attn.qk_nope_head_dim + attn.v_head_dim)
         o = h * attn.v_head_dim * hidden
-        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + extra
+        # HYV4Attention: gate_proj [hidden, H x v_head_dim] and per-head sinks beside MLA
+        gate = hidden * h * attn.v_head_dim if attn.output_gate else 0
+        sinks = h if attn.sinks else 0
+        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + gate + sinks + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
     gate_width = h * attn.v_head_dim if attn.output_gate else 0
@@ -185,9 +188,21 @@ def router_params(spec: ModelSpec) -> int:
 
 
 def norm_params(spec: ModelSpec) -> int:
-    """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer plus the final norm."""
+    """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer plus the final norm,
+    and the hyper-connection weights (hyper_connection_params)."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
-    return per_norm * (spec.norms_per_layer * spec.num_layers + 1)
+    return per_norm * (spec.norms_per_layer * spec.num_layers + 1) + hyper_connection_params(spec)
+
+
+def hyper_connection_params(spec: ModelSpec) -> int:
+    """HYV4HyperConnection, two per layer (attn_hc, ffn_hc): fn [hc_mixes, hc_mult x hidden],
+    base [hc_mixes], hc_scales scalars; HYV4HyperHead: hc_fn [hc_mult, hc_mult x hidden],
+    hc_base [hc_mult], hc_scale [1]. None without hyper-connections (hc_mult 1)."""
+    if spec.hc_mult <= 1:
+        return 0
+    width = spec.hc_mult * spec.hidden_size
+    per_layer = 2 * (spec.hc_mixes * width + spec.hc_mixes + spec.hc_scales)
+    return spec.num_layers * per_layer + spec.hc_mult * width + spec.hc_mult + 1
 
 
 def mtp_layer_params(spec: ModelSpec) -> int:

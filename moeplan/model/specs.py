@@ -224,6 +224,13 @@ class ModelSpec:
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
     reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
     checkpoint: CheckpointWeights | None = None  # exact weights from the files' tensor headers
+    # Hyper-connections (HYV4HyperConnection / HYV4HyperHead, the DeepSeek-V4 form): the residual
+    # stream is hc_mult copies of hidden; each layer's attn_hc and ffn_hc hold fn
+    # [hc_mixes, hc_mult x hidden], base [hc_mixes] and hc_scales scalars; the final hc_head
+    # fn [hc_mult, hc_mult x hidden], base [hc_mult] and one scale. Counted in "norms" (active).
+    hc_mult: int = 1  # residual streams; 1 = no hyper-connections
+    hc_mixes: int = 0  # outputs of each layer HC's fn (HYV4: pre + post = 2 x hc_mult)
+    hc_scales: int = 0  # scalars of each layer HC (HYV4: 2)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from dataclasses import replace
+from typing import Any
 
 from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
@@ -44,3 +43,28 @@ HARMLESS: frozenset[str] = frozenset(
         "enable_moe_fp32_combine",  # HYV3MoE: adds the shared expert in fp32 (a dtype choice)
     }
 )
+
+
+# HYV4: MLA + DSA indexer (indexer_types full/shared), HYV4Attention adds gate_proj and sinks;
+# Glm4MoeLite MoE (router with e_score_correction_bias); hyper-connections
+HY_V4 = Traits(score_bias=True)
+
+
+def read_hy_v4(f: Fields, family: str) -> dict[str, Any]:
+    """HYV4ForCausalLM (Hy4): MLA with the DSA indexer, a sigmoid output gate [hidden,
+    H x v_head_dim] and per-head sinks on every layer; hc_mult hyper-connection streams
+    (HYV4HyperConnection: fn [2 x hc_mult, hc_mult x hidden], base [2 x hc_mult], scale [2])."""
+    out = read_layers(f, family, HY_V4)
+    gated = {"output_gate": True, "sinks": True}
+    out["attention"] = replace(out["attention"], **gated)
+    out["layers"] = tuple(
+        replace(x, attention=replace(x.attention, **gated)) if x.attention else x
+        for x in out["layers"]
+    )
+    hc = f.int("hc_mult", default=1)
+    if hc > 1:
+        out.update(hc_mult=hc, hc_mixes=2 * hc, hc_scales=2)
+    return out
+
+
+READERS["hy_v4"] = read_hy_v4
