@@ -35,7 +35,15 @@ from moeplan.model.params import count_params
 
 warnings.filterwarnings("ignore")
 transformers.logging.set_verbosity_error()
-TOWER = ("visual", "vision", "audio", "mm_projector", "talker", "code2wav")
+TOWER = (
+    "visual",
+    "vision",
+    "audio",
+    "mm_projector",
+    "multi_modal_projector",
+    "talker",
+    "code2wav",
+)
 DROP = ("auto_map", "quantization_config")
 
 
@@ -55,9 +63,23 @@ def built_sizes(config: Any) -> dict[str, int]:
             model = transformers.AutoModelForCausalLM.from_config(config)
         except ValueError:
             model = transformers.AutoModel.from_config(config)
+            head = _generation_class(model, config)
+            if head is not None:  # e.g. MiniMaxM3SparseForConditionalGeneration (no auto mapping)
+                model = head(config)
     sizes = {n: p.numel() for n, p in model.named_parameters()}
     sizes |= {n: b.numel() for n, b in model.named_buffers() if "e_score_correction" in n}
     return sizes
+
+
+def _generation_class(model: Any, config: Any) -> Any:
+    """The ...ForConditionalGeneration class beside a base model that no auto class maps (the
+    checkpoint's class: the base model plus its LM head), or None."""
+    module = sys.modules[type(model).__module__]
+    for name in sorted(dir(module)):
+        cls = getattr(module, name)
+        if name.endswith("ForConditionalGeneration") and isinstance(config, cls.config_class):
+            return cls
+    return None
 
 
 def split(sizes: dict[str, int]) -> tuple[int, int]:
