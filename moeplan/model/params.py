@@ -95,7 +95,8 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     """DSA lightning indexer (DeepSeek-V3.2 inference/model.py Indexer; GLM-5 the same):
     wq_b [q_lora_rank, heads x head_dim] (from the MLA query latent; [hidden, ...] without
     one), wk [hidden, head_dim], k_norm LayerNorm(head_dim) with bias, weights_proj
-    [hidden, heads]."""
+    [hidden, heads]. MiniMaxM3VLIndexer: q_proj [hidden, heads x head_dim], k_proj [hidden,
+    head_dim], q_norm and k_norm RMSNorm(head_dim), no weights_proj."""
     if ix.shared:
         return 0
     q_in = q_lora_rank or hidden
@@ -103,7 +104,7 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
         q_in * ix.num_heads * ix.head_dim
         + hidden * ix.head_dim
         + 2 * ix.head_dim
-        + hidden * ix.num_heads
+        + (hidden * ix.num_heads if ix.weights_proj else 0)
     )
 
 

@@ -72,6 +72,7 @@ class IndexerSpec:
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
     shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
     # sparse attention without indexer weights or keys of their own
+    weights_proj: bool = True  # [hidden, heads] head weights; MiniMaxM3VLIndexer has none
 
 
 @dataclass(frozen=True)
