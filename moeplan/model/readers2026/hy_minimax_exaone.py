@@ -148,3 +148,28 @@ def _m3_legacy(f: Fields) -> Fields:
 
 READERS["minimax_m3_vl_text"] = read_minimax_m3
 READERS["minimax_m3_vl"] = read_minimax_m3
+
+
+# ExaoneMoeAttention (= Exaone4Attention): per-head q/k RMSNorm; ExaoneMoeTopkRouter
+# (DeepseekV3TopkRouter): e_score_correction_bias; shared MLP of moe_intermediate_size x
+# num_shared_experts
+EXAONE_MOE = Traits(qk_norm=QKNorm.PER_HEAD, score_bias=True)
+
+
+def read_exaone_moe(f: Fields, family: str) -> dict[str, Any]:
+    """ExaoneMoeForCausalLM (K-EXAONE): without layer_types, Exaone4Config makes layer i
+    sliding unless (i + 1) % sliding_window_pattern == 0 (all full without sliding_window)."""
+    if not f.has("layer_types"):
+        pattern = f.int("sliding_window_pattern", default=0, minimum=0)
+        if not f.has("sliding_window"):
+            pattern = 0
+        n = f.int("num_hidden_layers")
+        types = [
+            "sliding_attention" if pattern and (i + 1) % pattern else "full_attention"
+            for i in range(n)
+        ]
+        f = Fields({**f.cfg, "layer_types": types}, f.where)
+    return read_layers(f, family, EXAONE_MOE)
+
+
+READERS["exaone_moe"] = read_exaone_moe
