@@ -173,3 +173,38 @@ def read_exaone_moe(f: Fields, family: str) -> dict[str, Any]:
 
 
 READERS["exaone_moe"] = read_exaone_moe
+
+
+# Cohere2MoeSparseMoeBlock: MixtralExperts of intermediate_size, a router without bias, one
+# shared MLP of intermediate_size x num_shared_experts (none by default)
+COHERE2_MOE = Traits(expert_width_keys=("intermediate_size",))
+
+
+def read_cohere2_moe(f: Fields, family: str) -> dict[str, Any]:
+    """Cohere2MoeForCausalLM (Command A Plus): parallel attention and FFN behind one
+    input_layernorm per layer (weight only); q/k/v/o biased with attention_bias; dense prefix
+    layers of prefix_dense_intermediate_size (else intermediate_size). Without layer_types,
+    Cohere2MoeConfig makes the first_k_dense_replace prefix layers sliding unless
+    (i + 1) % prefix_dense_sliding_window_pattern == 0, the rest unless (i + 1) %
+    sliding_window_pattern == 0 (i counted from the first MoE layer)."""
+    n = f.int("num_hidden_layers")
+    k = f.int("first_k_dense_replace", default=0, minimum=0)
+    cfg = {**f.cfg}
+    if not f.has("layer_types"):
+        prefix = f.int("prefix_dense_sliding_window_pattern", default=1)
+        rest = f.int("sliding_window_pattern", default=4)
+        cfg["layer_types"] = [
+            "sliding_attention" if (i + 1) % prefix else "full_attention" for i in range(k)
+        ] + ["sliding_attention" if (i + 1) % rest else "full_attention" for i in range(n - k)]
+    if not f.has("mlp_layer_types"):
+        cfg["mlp_layer_types"] = ["dense" if i < k else "sparse" for i in range(n)]
+    g = Fields(cfg, f.where)
+    out = _with_o_bias(read_layers(g, family, COHERE2_MOE), g.bool("attention_bias"))
+    f.read |= g.read
+    if out["dense_intermediate_size"] and f.has("prefix_dense_intermediate_size"):
+        out["dense_intermediate_size"] = f.int("prefix_dense_intermediate_size")
+    out["norms_per_layer"] = 1
+    return out
+
+
+READERS["cohere2_moe"] = read_cohere2_moe
