@@ -76,7 +76,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + gate + sinks + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
-    gate_width = h * attn.v_head_dim if attn.output_gate else 0
+    # (LagunaAttention per-head gating: g_proj [hidden, H])
+    gate_width = (h if attn.head_gate else h * attn.v_head_dim) if attn.output_gate else 0
     count = hidden * (q_width + gate_width + k_width + v_width) + h * attn.v_head_dim * hidden
     if attn.qkv_bias:
         count += q_width + k_width + v_width

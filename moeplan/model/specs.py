@@ -59,6 +59,8 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+    head_gate: bool = False  # with output_gate: one gate per head, [hidden, H] (LagunaAttention
+    # g_proj, gating "per-head"), not one per channel
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from moeplan.errors import SpecError
 from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
 from moeplan.model.specs import IndexerSpec, QKNorm
@@ -208,3 +209,36 @@ def read_cohere2_moe(f: Fields, family: str) -> dict[str, Any]:
 
 
 READERS["cohere2_moe"] = read_cohere2_moe
+
+
+# LagunaAttention: per-head q/k RMSNorm, q/k/v/o biased with attention_bias, a softplus gate
+# g_proj; LagunaTopKRouter: sigmoid with e_score_correction_bias; LagunaSparseMoeBlock: one
+# shared MLP of shared_expert_intermediate_size, no shared-expert gate
+LAGUNA = Traits(qk_norm=QKNorm.PER_HEAD, score_bias=True)
+
+
+def read_laguna(f: Fields, family: str) -> dict[str, Any]:
+    """LagunaForCausalLM (poolside Laguna): gating True / "per-head" gives g_proj [hidden, H],
+    "per-element" [hidden, H x head_dim]; num_attention_heads_per_layer sets each layer's query
+    heads (key/value heads stay num_key_value_heads)."""
+    out = _with_o_bias(read_layers(f, family, LAGUNA), f.bool("attention_bias"))
+    gating = f.get("gating", True)
+    if gating not in (True, False, "per-head", "per-element"):
+        raise SpecError(f"{f.where}: field 'gating' must be true, per-head or per-element")
+    per_head = gating is True or gating == "per-head"
+    gate = {"output_gate": True, "head_gate": per_head}
+    base = replace(out["attention"], **gate)
+    heads = f.int_list("num_attention_heads_per_layer") or [base.num_heads] * len(out["layers"])
+    if len(heads) != len(out["layers"]):
+        raise SpecError(f"{f.where}: num_attention_heads_per_layer must name every layer")
+    out["attention"] = base
+    out["layers"] = tuple(
+        replace(x, attention=replace(x.attention or base, num_heads=h, **gate))
+        if x.attention or h != base.num_heads
+        else x
+        for x, h in zip(out["layers"], heads, strict=True)
+    )
+    return out
+
+
+READERS["laguna"] = read_laguna
