@@ -265,7 +265,7 @@ def _attention_shares(
         shares[tensor_type(ftype, "attn_output", i_layer, spec.num_layers, m)] += out / total
         if a.kind is AttentionKind.MLA:
             continue
-        gate = (a.num_heads if a.head_gate else a.num_heads * a.v_head_dim) if a.output_gate else 0
+        gate = a.num_heads * a.v_head_dim if a.output_gate else 0
         q = h * (a.num_heads * a.head_dim + gate)
         k = h * a.num_kv_heads * a.head_dim
         v = h * a.num_kv_heads * a.v_head_dim

@@ -72,12 +72,13 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         o = h * attn.v_head_dim * hidden
         # HYV4Attention: gate_proj [hidden, H x v_head_dim] and per-head sinks beside MLA
         gate = hidden * h * attn.v_head_dim if attn.output_gate else 0
+        gate += hidden * h if attn.head_gate else 0  # BailingHybridAttention g_proj
         sinks = h if attn.sinks else 0
         return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + gate + sinks + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
-    # (LagunaAttention per-head gating: g_proj [hidden, H])
-    gate_width = (h if attn.head_gate else h * attn.v_head_dim) if attn.output_gate else 0
+    gate_width = h * attn.v_head_dim if attn.output_gate else 0
+    gate_width += h if attn.head_gate else 0  # LagunaAttention per-head g_proj [hidden, H]
     count = hidden * (q_width + gate_width + k_width + v_width) + h * attn.v_head_dim * hidden
     if attn.qkv_bias:
         count += q_width + k_width + v_width

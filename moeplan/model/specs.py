@@ -6,13 +6,33 @@ configs into these frozen dataclasses; nothing downstream reads a raw config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moeplan.model.checkpoint import CheckpointWeights
+
+
+ADDED = {"omit_default": True}
+"""Metadata of a field added for a later family: spec_dict leaves it out at its default, so
+the JSON of every model that does not use it stays as it was."""
+
+
+def spec_dict(obj: Any) -> Any:
+    """dataclasses.asdict, without the ADDED fields that hold their default."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: spec_dict(getattr(obj, f.name))
+            for f in fields(obj)
+            if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(spec_dict(x) for x in obj)
+    if isinstance(obj, dict):
+        return {k: spec_dict(v) for k, v in obj.items()}
+    return obj
 
 
 class AttentionKind(str, Enum):
@@ -59,8 +79,9 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
-    head_gate: bool = False  # with output_gate: one gate per head, [hidden, H] (LagunaAttention
-    # g_proj, gating "per-head"), not one per channel
+    # BailingHybridAttention (Ling 3.0): g_proj [hidden, heads], a sigmoid gate per head on the
+    # attention output (counted in attention, active); LagunaAttention gating "per-head" (softplus)
+    head_gate: bool = field(default=False, metadata=ADDED)
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,8 @@ class IndexerSpec:
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
     shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
     # sparse attention without indexer weights or keys of their own
-    weights_proj: bool = True  # [hidden, heads] head weights; MiniMaxM3VLIndexer has none
+    # [hidden, heads] head weights; MiniMaxM3VLIndexer has none
+    weights_proj: bool = field(default=True, metadata=ADDED)
 
 
 @dataclass(frozen=True)
@@ -231,9 +253,9 @@ class ModelSpec:
     # stream is hc_mult copies of hidden; each layer's attn_hc and ffn_hc hold fn
     # [hc_mixes, hc_mult x hidden], base [hc_mixes] and hc_scales scalars; the final hc_head
     # fn [hc_mult, hc_mult x hidden], base [hc_mult] and one scale. Counted in "norms" (active).
-    hc_mult: int = 1  # residual streams; 1 = no hyper-connections
-    hc_mixes: int = 0  # outputs of each layer HC's fn (HYV4: pre + post = 2 x hc_mult)
-    hc_scales: int = 0  # scalars of each layer HC (HYV4: 2)
+    hc_mult: int = field(default=1, metadata=ADDED)  # residual streams; 1 = none
+    hc_mixes: int = field(default=0, metadata=ADDED)  # rows of each layer HC's fn (HYV4: 2m)
+    hc_scales: int = field(default=0, metadata=ADDED)  # scalars of each layer HC (HYV4: 2)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -218,15 +218,16 @@ LAGUNA = Traits(qk_norm=QKNorm.PER_HEAD, score_bias=True)
 
 
 def read_laguna(f: Fields, family: str) -> dict[str, Any]:
-    """LagunaForCausalLM (poolside Laguna): gating True / "per-head" gives g_proj [hidden, H],
-    "per-element" [hidden, H x head_dim]; num_attention_heads_per_layer sets each layer's query
-    heads (key/value heads stay num_key_value_heads)."""
+    """LagunaForCausalLM (poolside Laguna): gating True / "per-head" gives g_proj [hidden, H]
+    (head_gate), "per-element" [hidden, H x head_dim] (output_gate);
+    num_attention_heads_per_layer sets each layer's query heads (key/value heads stay
+    num_key_value_heads)."""
     out = _with_o_bias(read_layers(f, family, LAGUNA), f.bool("attention_bias"))
     gating = f.get("gating", True)
     if gating not in (True, False, "per-head", "per-element"):
         raise SpecError(f"{f.where}: field 'gating' must be true, per-head or per-element")
     per_head = gating is True or gating == "per-head"
-    gate = {"output_gate": True, "head_gate": per_head}
+    gate = {"output_gate": not per_head, "head_gate": per_head}
     base = replace(out["attention"], **gate)
     heads = f.int_list("num_attention_heads_per_layer") or [base.num_heads] * len(out["layers"])
     if len(heads) != len(out["layers"]):
