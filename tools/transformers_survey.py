@@ -35,7 +35,15 @@ from moeplan.model.params import count_params
 
 warnings.filterwarnings("ignore")
 transformers.logging.set_verbosity_error()
-TOWER = ("visual", "vision", "audio", "mm_projector", "multi_modal_projector", "talker", "code2wav")
+TOWER = (
+    "visual",
+    "vision",
+    "audio",
+    "mm_projector",
+    "multi_modal_projector",
+    "talker",
+    "code2wav",
+)
 DROP = ("auto_map", "quantization_config")
 
 
@@ -55,14 +63,18 @@ def built_sizes(config: Any) -> dict[str, int]:
             model = transformers.AutoModelForCausalLM.from_config(config)
         except ValueError:
             # a class with the LM head that the causal-LM auto mapping leaves out (mistral4,
-            # mistral_large4): build it, not the headless base model
+            # mistral_large4, MiniMaxM3SparseForConditionalGeneration): build it, not the
+            # headless base model
             stem = type(config).__name__.removesuffix("Config")
             heads = ("ForCausalLM", "ForConditionalGeneration")
             cls = next(
                 (getattr(transformers, stem + h) for h in heads if hasattr(transformers, stem + h)),
                 None,
             )
-            model = cls(config) if cls is not None else transformers.AutoModel.from_config(config)
+            model = transformers.AutoModel.from_config(config)
+            cls = cls or _generation_class(model, config)
+            if cls is not None:
+                model = cls(config)
     sizes = {n: p.numel() for n, p in model.named_parameters()}
     sizes |= {n: b.numel() for n, b in model.named_buffers() if "e_score_correction" in n}
     return sizes
@@ -74,6 +86,17 @@ def is_tower(name: str) -> bool:
     if "language_model." in name:
         return False
     return any(t in name for t in TOWER) or name.startswith(("resampler_model.", "model.resampler"))
+
+
+def _generation_class(model: Any, config: Any) -> Any:
+    """The ...ForConditionalGeneration class beside a base model that no auto class maps (the
+    checkpoint's class: the base model plus its LM head), or None."""
+    module = sys.modules[type(model).__module__]
+    for name in sorted(dir(module)):
+        cls = getattr(module, name)
+        if name.endswith("ForConditionalGeneration") and isinstance(config, cls.config_class):
+            return cls
+    return None
 
 
 def split(sizes: dict[str, int]) -> tuple[int, int]:

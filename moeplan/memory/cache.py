@@ -107,9 +107,12 @@ def stored_kv_bytes(attn: AttentionSpec, kv_bytes: float) -> float:
 
 def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     """One token's indexer key in one DSA layer: head_dim fp8 values + fp32 scales per 128
-    (its own dtype, whatever --kv-quant says)."""
+    (its own dtype, whatever --kv-quant says); another key_dtype (MiniMaxM3VLSparseCacheLayer
+    keeps idx_keys in the model's bf16): head_dim values of that dtype."""
     if ix is None or ix.shared:
         return 0
+    if ix.key_dtype != "fp8":
+        return ix.head_dim * int(KV_DTYPE_BYTES[ix.key_dtype])
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)
 
 

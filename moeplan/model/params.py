@@ -87,7 +87,10 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         kv_a = 0 if attn.kv_shared else kv_a
         kv_b = attn.kv_lora_rank * h * (attn.qk_nope_head_dim + attn.v_head_dim)
         o = h * attn.v_head_dim * hidden
-        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + extra
+        # HYV4Attention: gate_proj [hidden, H x v_head_dim] and per-head sinks beside MLA
+        gate = hidden * h * attn.v_head_dim if attn.output_gate else 0
+        sinks = h if attn.sinks else 0
+        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + gate + sinks + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     if attn.kv_shared:
         k_width = v_width = 0
@@ -115,7 +118,8 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     """DSA lightning indexer (DeepSeek-V3.2 inference/model.py Indexer; GLM-5 the same):
     wq_b [q_lora_rank, heads x head_dim] (from the MLA query latent; [hidden, ...] without
     one), wk [hidden, head_dim], k_norm LayerNorm(head_dim) with bias, weights_proj
-    [hidden, heads]."""
+    [hidden, heads]. MiniMaxM3VLIndexer: q_proj [hidden, heads x head_dim], k_proj [hidden,
+    head_dim], q_norm and k_norm RMSNorm(head_dim), no weights_proj."""
     if ix.shared:
         return 0
     q_in = q_lora_rank or hidden
@@ -124,7 +128,7 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
         q_in * ix.num_heads * ix.head_dim
         + hidden * ix.head_dim
         + 2 * ix.head_dim
-        + hidden * ix.num_heads
+        + (hidden * ix.num_heads if ix.weights_proj else 0)
         + query_norm
     )
 
@@ -214,10 +218,21 @@ def router_params(spec: ModelSpec) -> int:
 def norm_params(spec: ModelSpec) -> int:
     """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer, moe_layer_norms more
     in each MoE layer, plus the final norm (and Gemma 4's per_layer_projection_norm
-    [per_layer_input_size])."""
+    [per_layer_input_size]), and the hyper-connection weights (hyper_connection_params)."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
     count = spec.norms_per_layer * spec.num_layers + spec.moe_layer_norms * spec.num_moe_layers
-    return per_norm * (count + 1) + spec.per_layer_input_size
+    return per_norm * (count + 1) + spec.per_layer_input_size + hyper_connection_params(spec)
+
+
+def hyper_connection_params(spec: ModelSpec) -> int:
+    """HYV4HyperConnection, two per layer (attn_hc, ffn_hc): fn [hc_mixes, hc_mult x hidden],
+    base [hc_mixes], hc_scales scalars; HYV4HyperHead: hc_fn [hc_mult, hc_mult x hidden],
+    hc_base [hc_mult], hc_scale [1]. None without hyper-connections (hc_mult 1)."""
+    if spec.hc_mult <= 1:
+        return 0
+    width = spec.hc_mult * spec.hidden_size
+    per_layer = 2 * (spec.hc_mixes * width + spec.hc_mixes + spec.hc_scales)
+    return spec.num_layers * per_layer + spec.hc_mult * width + spec.hc_mult + 1
 
 
 def mtp_layer_params(spec: ModelSpec) -> int:

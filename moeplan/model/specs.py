@@ -93,7 +93,8 @@ class AttentionSpec:
     # MistralLarge4TextSoftmaxScaling on the queries: per-head scale and bias, 2 x heads
     # (attention component, active)
     log_scaling: bool = additive(False)
-    # Dots3NoteTextAttention: g_proj [hidden, heads], a sigmoid gate per head (attention)
+    # Dots3NoteTextAttention / BailingHybridAttention g_proj [hidden, heads], a sigmoid gate per
+    # head (LagunaAttention per-head gating: softplus); attention component, active
     head_gate: bool = additive(False)
     # Dots3NoteTextAttention: k_rope_only_layernorm, RMSNorm over the MLA rope key (attention)
     rope_key_norm: bool = additive(False)
@@ -114,6 +115,8 @@ class IndexerSpec:
     # bias and a per-head softmax scaling (scale + bias): 2 x hidden + 2 x heads more
     # (attention component, active)
     query_norm: bool = additive(False)
+    # [hidden, heads] head weights; MiniMaxM3VLIndexer has none
+    weights_proj: bool = additive(True)
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,13 @@ class ModelSpec:
     # is one of norms_per_layer)
     per_layer_input_size: int = additive(0)
     per_layer_input_vocab: int = additive(0)
+    # Hyper-connections (HYV4HyperConnection / HYV4HyperHead, the DeepSeek-V4 form): the residual
+    # stream is hc_mult copies of hidden; each layer's attn_hc and ffn_hc hold fn
+    # [hc_mixes, hc_mult x hidden], base [hc_mixes] and hc_scales scalars; the final hc_head
+    # fn [hc_mult, hc_mult x hidden], base [hc_mult] and one scale. Counted in "norms" (active).
+    hc_mult: int = additive(1)  # residual streams; 1 = none
+    hc_mixes: int = additive(0)  # rows of each layer HC's fn (HYV4: 2m)
+    hc_scales: int = additive(0)  # scalars of each layer HC (HYV4: 2)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

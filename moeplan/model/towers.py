@@ -29,6 +29,8 @@ def find_towers(cfg: dict[str, Any], family: str) -> tuple[TowerSpec, ...]:
                 "projection_hidden_size": cfg.get("projection_hidden_size"),
                 "text_hidden_size": (text or {}).get("hidden_size"),
             }
+            if "projector_hidden_size" in cfg:  # MiniMax-M3: projector widths on the wrapper
+                context["projector_hidden_size"] = cfg["projector_hidden_size"]
             found.append(count_tower(name, {**context, **sub}, family))
     for key in NESTED_KEYS:
         sub = cfg.get(key)
@@ -183,10 +185,28 @@ def _ernie_vl(cfg: dict[str, Any]) -> int:
     return vit + spatial + temporal + m * text + text + text
 
 
+def _minimax_m3(cfg: dict[str, Any]) -> int:
+    """MiniMaxM3VLVisionModel: Conv3d patch embedding without bias (num_channels x
+    temporal_patch x patch^2 -> hidden), pre_layrnorm LayerNorm, ViT blocks (q/k/v/out with
+    biases, vit_block_params); MiniMaxM3VLMultiModalProjector: linear_1 [hidden, projector]
+    and linear_2 [projector, text_hidden], then merge_linear_1 [text_hidden x merge^2,
+    projector] and merge_linear_2 [projector, text_hidden], all with biases."""
+    h = _int(cfg, "hidden_size")
+    patch = _int(cfg, "patch_size")
+    embed = _int(cfg, "num_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch * patch * h
+    blocks = _int(cfg, "num_hidden_layers") * vit_block_params(h, _int(cfg, "intermediate_size"))
+    text = _int(cfg, "text_hidden_size")
+    proj = _int(cfg, "projector_hidden_size")
+    merged = text * _int(cfg, "spatial_merge_size", 2) ** 2
+    projector = (h + 1) * proj + (proj + 1) * text + (merged + 1) * proj + (proj + 1) * text
+    return embed + 2 * h + blocks + projector
+
+
 # towers of one family, counted by its own function (model_type -> (count, detail))
 FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {
     "ernie4_5_vl_moe_vision": (
         _ernie_vl,
         "Ernie4_5_VLMoe vision transformer and resampler counted from vision_config",
     ),
+    "minimax_m3_vl_vision": (_minimax_m3, "ViT counted from vision_config"),
 }
