@@ -13,6 +13,7 @@ from functools import lru_cache
 from moeplan.model.specs import (
     AttentionKind,
     AttentionSpec,
+    CompressorSpec,
     IndexerSpec,
     LayerSpec,
     MixerKind,
@@ -71,6 +72,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         kv_b = attn.kv_lora_rank * h * (attn.qk_nope_head_dim + attn.v_head_dim)
         o = h * attn.v_head_dim * hidden
         return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + extra
+    if attn.shared_kv:
+        return shared_kv_attention_params(attn, hidden) + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
     gate_width = h * attn.v_head_dim if attn.output_gate else 0
@@ -86,6 +89,44 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     if attn.sinks:
         count += h
     return count + extra
+
+
+def shared_kv_attention_params(attn: AttentionSpec, hidden: int) -> int:
+    """DeepseekV4Attention: q_a [hidden, q_lora] + q_a_norm [q_lora] + q_b [q_lora, H*d] (or q
+    [hidden, H*d]); kv_proj [hidden, KV*d] read as key and value + kv_norm [d]; output
+    o_a (o_groups blocks [H*dv/g, o_lora], i.e. [g*o_lora, H*dv/g]) + o_b [g*o_lora, hidden]
+    (or o [H*dv, hidden]); per-head sinks; the compressor of a CSA/HCA layer."""
+    h, d = attn.num_heads, attn.head_dim
+    q_lora = attn.q_lora_rank
+    q = hidden * q_lora + q_lora + q_lora * h * d if q_lora else hidden * h * d
+    kv = hidden * attn.num_kv_heads * d + d
+    if attn.o_groups:
+        g, r = attn.o_groups, attn.o_lora_rank
+        o = g * r * (h * attn.v_head_dim // g) + g * r * hidden
+    else:
+        o = h * attn.v_head_dim * hidden
+    sinks = h if attn.sinks else 0
+    comp = compressor_params(attn.compressor, hidden, q_lora) if attn.compressor else 0
+    return q + kv + o + sinks + comp
+
+
+def compressor_params(c: CompressorSpec, hidden: int, q_lora_rank: int | None) -> int:
+    """DeepSeek-V4 KV compressor (DeepseekV4HCACompressor / DeepseekV4CSACompressor): kv_proj
+    and gate_proj [hidden, s x head_dim], position_bias [rate, s x head_dim] and kv_norm
+    [head_dim], s = 2 series when the windows overlap (CSA) else 1. CSA's DeepseekV4Indexer:
+    the same four at index_head_dim (two series), q_b_proj [q_lora_rank, heads x
+    index_head_dim] and scorer.weights_proj [hidden, heads]."""
+    series = 2 if c.overlap else 1
+
+    def pooled(d: int) -> int:
+        return 2 * hidden * series * d + c.rate * series * d + d
+
+    count = pooled(c.head_dim)
+    if c.index_heads:
+        di = c.index_head_dim
+        count += pooled(di) + (q_lora_rank or hidden) * c.index_heads * di
+        count += hidden * c.index_heads
+    return count
 
 
 def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int:
@@ -185,9 +226,24 @@ def router_params(spec: ModelSpec) -> int:
 
 
 def norm_params(spec: ModelSpec) -> int:
-    """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer plus the final norm."""
+    """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer plus the final norm,
+    and the hyper-connection weights (hyper_connection_params)."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
-    return per_norm * (spec.norms_per_layer * spec.num_layers + 1)
+    return per_norm * (spec.norms_per_layer * spec.num_layers + 1) + hyper_connection_params(spec)
+
+
+def hyper_connection_params(spec: ModelSpec) -> int:
+    """HYV4HyperConnection, two per layer (attn_hc, ffn_hc): fn [hc_mixes, hc_mult x hidden],
+    base [hc_mixes], hc_scales scalars; HYV4HyperHead: hc_fn [hc_mult, hc_mult x hidden],
+    hc_base [hc_mult], hc_scale [1]. None without hyper-connections (hc_mult 1).
+    DeepseekV4HyperConnection / Glm5NextTextHyperConnection have the same shapes (hc_mixes
+    (2 + n) x n, 3 scales); Glm5NextTextHyperHead is a mean without weights (hc_mean_head)."""
+    if spec.hc_mult <= 1:
+        return 0
+    width = spec.hc_mult * spec.hidden_size
+    per_layer = 2 * (spec.hc_mixes * width + spec.hc_mixes + spec.hc_scales)
+    head = 0 if spec.hc_mean_head else spec.hc_mult * width + spec.hc_mult + 1
+    return spec.num_layers * per_layer + head
 
 
 def mtp_layer_params(spec: ModelSpec) -> int:
@@ -276,6 +332,8 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         routed_min = n_moe * max(0, moe.top_k - moe.num_zero_experts) * per_expert
         shared = n_moe * shared_experts_params(spec)
         router = n_moe * router_params(spec)
+        if moe.router_score_bias:  # DeepseekV4HashRouter layers hold no correction bias
+            router -= sum(1 for x in spec.layers if x.is_moe and x.hash_router) * moe.num_experts
     breakdown = {
         "embedding": embedding_params(spec),
         "lm_head": lm_head_params(spec),

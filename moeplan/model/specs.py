@@ -53,12 +53,22 @@ class AttentionSpec:
     o_bias: bool = False
     qk_norm: QKNorm = QKNorm.NONE
     sinks: bool = False  # learned per-head attention sinks (gpt-oss)
-    q_lora_rank: int | None = None  # MLA only; None = no query compression
+    q_lora_rank: int | None = None  # MLA, or GQA with shared_kv (V4); None = no query compression
     kv_lora_rank: int | None = None  # MLA only
     qk_rope_head_dim: int | None = None  # MLA only
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+    # DeepseekV4Attention: one kv_proj [hidden, kv_heads x head_dim] read as both key and value
+    # (cached once), with a weighted RMSNorm kv_norm [head_dim]; queries low-rank through
+    # q_lora_rank (q_a_proj + q_a_norm + q_b_proj) when set on this GQA shape
+    shared_kv: bool = False
+    # DeepseekV4Attention grouped low-rank output projection: o_a_proj (DeepseekV4GroupedLinear,
+    # o_groups blocks [H x v_head_dim / o_groups, o_lora_rank]) then o_b_proj
+    # [o_groups x o_lora_rank, hidden]; 0 = a plain o_proj
+    o_groups: int = 0
+    o_lora_rank: int = 0
+    compressor: CompressorSpec | None = None  # DeepSeek-V4 CSA / HCA long-range KV compressor
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,23 @@ class IndexerSpec:
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
     shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
     # sparse attention without indexer weights or keys of their own
+
+
+@dataclass(frozen=True)
+class CompressorSpec:
+    """DeepSeek-V4 KV compressor beside a sliding-window attention (DeepseekV4HCACompressor,
+    DeepseekV4CSACompressor): every `rate` tokens become one cached entry of head_dim, pooled
+    by a softmax gate; CSA (`overlap`) projects two series (2 x head_dim) over overlapping
+    windows and adds a Lightning Indexer (DeepseekV4Indexer) that compresses its own keys of
+    index_head_dim at the same rate and picks index_topk entries per query (index_heads = 0:
+    no indexer). Counted in attention; the entries are cache the sliding window does not cap."""
+
+    rate: int
+    head_dim: int
+    overlap: bool = False
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +189,9 @@ class LayerSpec:
     mixer: MixerKind = MixerKind.ATTENTION
     attention: AttentionSpec | None = None  # this layer's own attention shape, if it differs
     recurrent: RecurrentSpec | None = None  # linear-attention / Mamba shape
+    # DeepseekV4HashRouter: experts picked by a token-id table (tid2eid, an integer buffer not
+    # counted as parameters), gate weight without e_score_correction_bias
+    hash_router: bool = False
 
     @property
     def is_moe(self) -> bool:
@@ -224,6 +254,17 @@ class ModelSpec:
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
     reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
     checkpoint: CheckpointWeights | None = None  # exact weights from the files' tensor headers
+    # Hyper-connections (HYV4HyperConnection / HYV4HyperHead, the DeepSeek-V4 form): the residual
+    # stream is hc_mult copies of hidden; each layer's attn_hc and ffn_hc hold fn
+    # [hc_mixes, hc_mult x hidden], base [hc_mixes] and hc_scales scalars; the final hc_head
+    # fn [hc_mult, hc_mult x hidden], base [hc_mult] and one scale. Counted in "norms" (active).
+    hc_mult: int = 1  # residual streams; 1 = no hyper-connections
+    hc_mixes: int = 0  # outputs of each layer HC's fn (HYV4: pre + post = 2 x hc_mult)
+    hc_scales: int = 0  # scalars of each layer HC (HYV4: 2)
+    # Glm5NextTextHyperHead: the final collapse of the hc_mult streams is a plain mean (no
+    # hc_head weights); DeepseekV4HyperConnection's fn emits pre, post and comb ((2 + n) x n
+    # mixes, 3 scales) and DeepseekV4HyperHead is learned (False)
+    hc_mean_head: bool = False
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property
