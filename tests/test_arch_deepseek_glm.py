@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from moeplan.memory.cache import kv_bytes_per_sequence, kv_bytes_per_token_all_layers
+from moeplan.memory.cache import (
+    kv_bytes_per_sequence,
+    kv_bytes_per_token_all_layers,
+    state_bytes_per_sequence,
+)
 from moeplan.model.hf_config import spec_from_config
 from moeplan.model.params import count_params
 
@@ -23,10 +27,19 @@ def load(name: str) -> dict:
     return json.loads((DATA / f"{name}.json").read_text())
 
 
+# glm5_next has no AutoModelForCausalLM entry: the survey builds Glm5NextModel, without the
+# untied lm_head [vocab, hidden] of Glm5NextForConditionalGeneration (checked on the meta
+# device: 312,692,428,286 parameters + 12,096 correction-bias buffers + 634,388,480 head)
+NO_HEAD_IN_COUNT = {"glm5_next"}
+
+
 @pytest.mark.parametrize("name", sorted(COUNTS))
 def test_total_equals_transformers_numel(name):
-    counts = count_params(spec_from_config(load(name), name))
-    assert counts.total == COUNTS[name]["text"]
+    cfg = load(name)
+    counts = count_params(spec_from_config(cfg, name))
+    text = cfg.get("text_config", cfg)
+    head = text["vocab_size"] * text["hidden_size"] if name in NO_HEAD_IN_COUNT else 0
+    assert counts.total == COUNTS[name]["text"] + head
     assert counts.towers_total == COUNTS[name]["towers"]
 
 
@@ -96,3 +109,52 @@ def test_deepseek_v4_active_and_kv_by_hand():
     csa_layer = (1000 // csa) * (d + di) + 2 * (1000 % csa) * 2 * (d + di) + 2 * csa * (d + di)
     by_hand = 2 * (43 * win * d + 23 * hca_layer + 20 * csa_layer)
     assert kv_bytes_per_sequence(spec, 1000) == by_hand
+
+
+# -- GLM-5.3-Flash (modeling_glm5_next.py) ---------------------------------------------------
+def test_glm5_next_active_kv_and_state_by_hand():
+    cfg = load("glm5_next")
+    c = cfg["text_config"]
+    h, V, L = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"]
+    E, k, w = c["n_routed_experts"], c["num_experts_per_tok"], c["moe_intermediate_size"]
+    types, mlps = c["layer_types"], c["mlp_layer_types"]
+    assert types.count("indexed_attention") == 11 and mlps.count("dense") == 3
+    assert set(c["indexer_types"]) == {"full"}
+    # Glm5NextTextAttention: MLA without RoPE (q_a + norm + q_b, kv_a + norm, kv_b, o)
+    H, ql, kl = c["num_attention_heads"], c["q_lora_rank"], c["kv_lora_rank"]
+    nope, v = c["qk_nope_head_dim"], c["v_head_dim"]
+    assert c["qk_rope_head_dim"] == 0
+    mla = h * ql + ql + ql * H * nope + h * kl + kl + kl * H * (nope + v) + H * v * h
+    # Glm5NextTextIndexer: wq_b, wk, k_norm LayerNorm, weights_proj, k-pool ape and gate
+    ih, idim, pool = c["index_n_heads"], c["index_head_dim"], c["index_kpool"]
+    indexer = ql * ih * idim + h * idim + 2 * idim + h * ih + pool * idim + idim * h
+    # Glm5NextTextLinearAttention (KDA): q/k/v/o, depthwise conv over q|k|v, forget gate
+    # f_a/f_b + dt_bias + A_log, b_proj, output gate g_a/g_b, gated RMSNorm
+    lh, ld, kern = c["linear_num_heads"], c["linear_head_dim"], c["linear_conv_kernel_dim"]
+    D = lh * ld
+    kda = 4 * h * D + 3 * D * kern + 2 * ld * (h + D) + D + lh + h * lh + ld
+    n_attn, n_kda = 11, L - 11
+    n_moe, n_dense = L - 3, 3
+    n_hc = c["hc_mult"]
+    mixes = (2 + n_hc) * n_hc
+    hc = L * 2 * (mixes * n_hc * h + mixes + 3)  # no weights in the mean HyperHead
+    norms = (2 * L + 1) * h + hc
+    moe_active = k * 3 * h * w + 3 * h * w * c["n_shared_experts"] + E * h + E
+    active = (
+        V * h
+        + n_attn * (mla + indexer)
+        + n_kda * kda
+        + n_dense * 3 * h * c["intermediate_size"]
+        + n_moe * moe_active
+        + norms
+    )
+    spec = spec_from_config(cfg, "glm5_next")
+    counts = count_params(spec)
+    assert counts.active == active
+    assert counts.total == active + V * h + n_moe * (E - k) * 3 * h * w
+    # KV per token (bf16): the MLA latent (kv_lora, no rope key) and the indexer's packed
+    # [key, k-pool gate logits, valid flag] (DynamicIndexedLayer.indexer_keys: 2 x 128 + 1)
+    assert kv_bytes_per_token_all_layers(spec) == n_attn * 2 * (kl + 2 * idim + 1) == 16_918
+    # state per sequence: conv window over q|k|v (kernel - 1, bf16) + H x d x d (fp32)
+    state = n_kda * (3 * D * (kern - 1) * 2 + lh * ld * ld * 4)
+    assert state_bytes_per_sequence(spec) == state == 147_619_840

@@ -142,6 +142,8 @@ def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     (its own dtype, whatever --kv-quant says)."""
     if ix is None or ix.shared:
         return 0
+    if ix.kpool:  # Glm5NextTextIndexer packs [key, k-pool gate logits, valid flag], bf16
+        return (2 * ix.head_dim + 1) * 2
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)
 
 

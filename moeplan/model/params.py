@@ -137,11 +137,13 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     if ix.shared:
         return 0
     q_in = q_lora_rank or hidden
+    kpool = ix.kpool * ix.head_dim + ix.head_dim * hidden if ix.kpool else 0  # Glm5NextTextIndexer
     return (
         q_in * ix.num_heads * ix.head_dim
         + hidden * ix.head_dim
         + 2 * ix.head_dim
         + hidden * ix.num_heads
+        + kpool
     )
 
 
@@ -160,6 +162,8 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     and C."""
     inner = r.inner_size
     conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    if r.kda:
+        return kda_params(r, hidden)
     if r.kind is MixerKind.LINEAR_ATTENTION:
         key_dim = r.num_key_heads * r.state_size
         in_proj = hidden * (2 * key_dim + 2 * inner) + hidden * 2 * r.num_heads
@@ -175,6 +179,19 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     norms = (r.dt_rank + 2 * r.state_size) if r.inner_layernorms else 0
     out_proj = inner * hidden + (hidden if r.proj_bias else 0)
     return in_proj + conv + x_proj + dt_proj + inner * r.state_size + inner + norms + out_proj
+
+
+def kda_params(r: RecurrentSpec, hidden: int) -> int:
+    """Kimi Delta Attention (transformers KimiLinearDeltaAttention, BailingHybridDeltaAttention,
+    Glm5NextTextLinearAttention): q/k/v [hidden, D] each (D = heads x head_dim), conv1d [3D,
+    kernel] without bias, forget gate f [hidden, D] (Kimi: f_a [hidden, rank] + f_b [rank, D]) +
+    dt_bias [D] + A_log [heads], b_proj [hidden, heads], output gate g like f, gated RMSNorm
+    [head_dim], o_proj [D, hidden]."""
+    d = r.inner_size
+    gate = r.gate_rank * (hidden + d) if r.gate_rank else hidden * d
+    conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    qkvo = 4 * hidden * d
+    return qkvo + conv + 2 * gate + d + r.num_heads + hidden * r.num_heads + r.head_dim
 
 
 def mixer_params(spec: ModelSpec, layer: LayerSpec) -> int:

@@ -82,6 +82,11 @@ class IndexerSpec:
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
     shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
     # sparse attention without indexer weights or keys of their own
+    # Glm5NextTextIndexer k-pool: keys scored per pool of `kpool` tokens, pooled by a learned
+    # gate, index_kpool_compress_ape [kpool, head_dim] and index_kpool_compress_gate
+    # [head_dim, hidden] (attention); its cache packs key, gate logits and a validity flag per
+    # token (2 x head_dim + 1 values, bf16). 0 = per-token DSA keys
+    kpool: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,15 @@ class RecurrentSpec:
     conv_bias: bool = False
     proj_bias: bool = False
     inner_layernorms: bool = False  # Jamba: RMSNorms on dt, B and C
+    # Kimi Delta Attention (KimiLinearDeltaAttention, BailingHybridDeltaAttention,
+    # Glm5NextTextLinearAttention): a LINEAR_ATTENTION mixer with num_heads = num_key_heads
+    # heads of head_dim = state_size, separate q/k/v projections, a per-channel forget gate and
+    # an output gate (counted in attention, active; its state is GDN's: heads x head_dim x
+    # head_dim, conv over q, k, v)
+    kda: bool = False
+    # KDA forget/output gates through a low-rank bottleneck of this width (KimiLinearForgetGate
+    # f_a/f_b, g_a/g_b: linear_head_dim); 0 = full rank [hidden, heads x head_dim] (BailingHybrid)
+    gate_rank: int = 0
 
     @property
     def inner_size(self) -> int:

@@ -56,6 +56,10 @@ def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
     parameters not counted."""
     tower_family = str(cfg.get("model_type") or family)
     try:
+        if tower_family == "glm5_next_vision":
+            return TowerSpec(
+                name, tower_family, _glm5_next_vision(cfg), "ViT counted from vision_config"
+            )
         if {"depth", "hidden_size", "intermediate_size", "patch_size"} <= cfg.keys():
             return TowerSpec(name, tower_family, _qwen_vl(cfg), "ViT counted from vision_config")
         if {"vt_hidden_size", "vt_num_hidden_layers", "vt_intermediate_size"} <= cfg.keys():
@@ -139,3 +143,23 @@ def _moonvit(cfg: dict[str, Any]) -> int:
     merged = mm * int(kernel[0]) * int(kernel[1])
     projector = patch_merger_params(mm, merged, _int(cfg, "text_hidden_size"), mm)
     return embed + pos + blocks + 2 * h + projector
+
+
+def _glm5_next_vision(cfg: dict[str, Any]) -> int:
+    """Glm5NextVisionModel: Conv3d patch embedding (in_channels x temporal_patch x patch^2 ->
+    hidden, bias); depth blocks of RMSNorm x 2, qkv [hidden, 3 x hidden] and proj [hidden,
+    hidden] (biases with attention_bias), q/k RMSNorm [head_dim], SwiGLU MLP gate/up [hidden,
+    intermediate] and down (biases with attention_bias); post_layernorm RMSNorm; downsample
+    Conv2d (hidden -> out_hidden, merge x merge kernel, bias); merger proj [out, out], LayerNorm
+    (out) with bias, SwiGLU gate/up [out, projection_intermediate] and down, no biases."""
+    h, out = _int(cfg, "hidden_size"), _int(cfg, "out_hidden_size")
+    inter, proj = _int(cfg, "intermediate_size"), _int(cfg, "projection_intermediate_size")
+    patch, merge = _int(cfg, "patch_size"), _int(cfg, "spatial_merge_size", 2)
+    bias = cfg.get("attention_bias", True) is True
+    embed = _int(cfg, "in_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch**2 * h + h
+    attn = 4 * h * h + (4 * h if bias else 0) + 2 * (h // _int(cfg, "num_heads"))
+    mlp = 3 * h * inter + ((2 * inter + h) if bias else 0)
+    blocks = _int(cfg, "depth") * (2 * h + attn + mlp)
+    downsample = h * out * merge * merge + out
+    merger = out * out + 2 * out + 3 * out * proj
+    return embed + blocks + h + downsample + merger
