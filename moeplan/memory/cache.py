@@ -11,6 +11,7 @@ from moeplan.errors import MoeplanError
 from moeplan.model.specs import (
     AttentionKind,
     AttentionSpec,
+    CompressorSpec,
     IndexerSpec,
     ModelSpec,
     RecurrentSpec,
@@ -96,6 +97,8 @@ def attention_kv_bytes(attn: AttentionSpec, kv_bytes: float) -> float:
     if attn.kind is AttentionKind.MLA:
         assert attn.kv_lora_rank is not None and attn.qk_rope_head_dim is not None
         return (attn.kv_lora_rank + attn.qk_rope_head_dim) * kv_bytes
+    if attn.single_kv:  # DeepseekV4Attention: K = V, one tensor per KV head
+        return attn.num_kv_heads * attn.head_dim * kv_bytes
     return attn.num_kv_heads * (attn.head_dim + attn.v_head_dim) * kv_bytes
 
 
@@ -105,12 +108,49 @@ def stored_kv_bytes(attn: AttentionSpec, kv_bytes: float) -> float:
     return 0.0 if attn.kv_shared else attention_kv_bytes(attn, kv_bytes)
 
 
+def compressed_entry_bytes(c: CompressorSpec | None, kv_bytes: float) -> float:
+    """One DeepSeek-V4 compressed entry (one per `rate` tokens, never evicted): head_dim values,
+    plus on CSA the indexer's compressed key of index_head_dim (DeepseekV4CSACache
+    compressed_kv["compressor"] and ["indexer"]), in the cache dtype."""
+    if c is None:
+        return 0.0
+    return (c.head_dim + (c.index_head_dim if c.index_heads else 0)) * kv_bytes
+
+
+def compressed_bytes_per_token(attn: AttentionSpec, kv_bytes: float) -> float:
+    """What the compressor of one layer keeps per token over a long sequence (entry / rate)."""
+    c = attn.compressor
+    return compressed_entry_bytes(c, kv_bytes) / c.rate if c else 0.0
+
+
+def compressor_held_bytes(attn: AttentionSpec, context: int, kv_bytes: float) -> float:
+    """Everything DeepseekV4HCACache / DeepseekV4CSACache keeps for one sequence of `context`
+    tokens beside the sliding window: context // rate compressed entries; the buffer of the
+    context % rate tokens of the open window (kv and gate, series x head_dim each); on CSA,
+    once a window closed, the last window's first series (overlap_kv / overlap_gate: rate x
+    head_dim each); the indexer the same at index_head_dim. (transformers keeps the sliding
+    window as window - 1 tokens, and on sliding-only layers its DynamicSlidingWindowLayer
+    stores the K = V tensor twice; counted here as window tokens, once.)"""
+    c = attn.compressor
+    if c is None:
+        return 0.0
+    series = 2 if c.overlap else 1
+    dims = [c.head_dim] + ([c.index_head_dim] if c.index_heads else [])
+    closed, open_tokens = divmod(context, c.rate)
+    values = sum(2 * open_tokens * series * d for d in dims)
+    if c.overlap and closed:
+        values += sum(2 * c.rate * d for d in dims)
+    return closed * compressed_entry_bytes(c, kv_bytes) + values * kv_bytes
+
+
 def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     """One token's indexer key in one DSA layer: head_dim fp8 values + fp32 scales per 128
     (its own dtype, whatever --kv-quant says); another key_dtype (MiniMaxM3VLSparseCacheLayer
     keeps idx_keys in the model's bf16): head_dim values of that dtype."""
     if ix is None or ix.shared:
         return 0
+    if ix.kpool:  # Glm5NextTextIndexer packs [key, k-pool gate logits, valid flag], bf16
+        return (2 * ix.head_dim + 1) * 2
     if ix.key_dtype != "fp8":
         return ix.head_dim * int(KV_DTYPE_BYTES[ix.key_dtype])
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)
@@ -160,7 +200,12 @@ def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> in
     b = kv_dtype_bytes(kv_quant)
     return math.ceil(
         sum(
-            n * (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
+            n
+            * (
+                stored_kv_bytes(a, b)
+                + indexer_key_bytes(a.indexer)
+                + compressed_bytes_per_token(a, b)
+            )
             for a, _, n in spec.attention_groups
         )
     )
@@ -172,7 +217,11 @@ def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16")
     b = kv_dtype_bytes(kv_quant)
     return math.ceil(
         sum(
-            n * (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
+            n
+            * (
+                (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
+                + compressor_held_bytes(a, context, b)
+            )
             for a, w, n in spec.attention_groups
         )
     )
@@ -184,8 +233,10 @@ def kv_bytes_per_rank(spec: ModelSpec, context: int, kv_quant: str, tp: int) -> 
     b = kv_dtype_bytes(kv_quant)
     return sum(
         n
-        * (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer))
-        * held(context, w)
+        * (
+            (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
+            + compressor_held_bytes(a, context, b)
+        )
         * shard_fraction(a, tp)
         for a, w, n in spec.attention_groups
     )
@@ -220,8 +271,21 @@ def decode_kv_read_bytes_per_sequence(
     for a, w, chunked, n in read_groups(spec):
         tokens = decode_span(context, w, chunked)
         main = attention_kv_bytes(a, b) * (min(tokens, a.indexer.top_k) if a.indexer else tokens)
+        main += compressed_read_bytes(a.compressor, context, b)
         total += n * (main + indexer_key_bytes(a.indexer) * tokens) * shard_fraction(a, tp)
     return total
+
+
+def compressed_read_bytes(c: CompressorSpec | None, context: int, kv_bytes: float) -> float:
+    """Compressed entries one DeepSeek-V4 decode step reads in one layer: HCA all
+    context // rate entries; CSA the index_topk entries the indexer picks and every
+    indexer key."""
+    if c is None:
+        return 0.0
+    entries = context // c.rate
+    if not c.index_heads:
+        return entries * c.head_dim * kv_bytes
+    return (min(entries, c.index_topk) * c.head_dim + entries * c.index_head_dim) * kv_bytes
 
 
 def decode_state_bytes_per_sequence(spec: ModelSpec, state_dtype: str) -> float:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from moeplan.model.specs import (
     AttentionKind,
     AttentionSpec,
+    CompressorSpec,
     IndexerSpec,
     LayerSpec,
     MixerKind,
@@ -91,6 +92,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         gate = hidden * h * attn.v_head_dim if attn.output_gate else 0
         sinks = h if attn.sinks else 0
         return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + gate + sinks + extra
+    if attn.single_kv:
+        return single_kv_attention_params(attn, hidden) + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     if attn.kv_shared:
         k_width = v_width = 0
@@ -114,6 +117,44 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
     return count + extra
 
 
+def single_kv_attention_params(attn: AttentionSpec, hidden: int) -> int:
+    """DeepseekV4Attention: q_a [hidden, q_lora] + q_a_norm [q_lora] + q_b [q_lora, H*d] (or q
+    [hidden, H*d]); kv_proj [hidden, KV*d] read as key and value + kv_norm [d]; output
+    o_a (o_groups blocks [H*dv/g, o_lora], i.e. [g*o_lora, H*dv/g]) + o_b [g*o_lora, hidden]
+    (or o [H*dv, hidden]); per-head sinks; the compressor of a CSA/HCA layer."""
+    h, d = attn.num_heads, attn.head_dim
+    q_lora = attn.q_lora_rank
+    q = hidden * q_lora + q_lora + q_lora * h * d if q_lora else hidden * h * d
+    kv = hidden * attn.num_kv_heads * d + d
+    if attn.o_groups:
+        g, r = attn.o_groups, attn.o_lora_rank
+        o = g * r * (h * attn.v_head_dim // g) + g * r * hidden
+    else:
+        o = h * attn.v_head_dim * hidden
+    sinks = h if attn.sinks else 0
+    comp = compressor_params(attn.compressor, hidden, q_lora) if attn.compressor else 0
+    return q + kv + o + sinks + comp
+
+
+def compressor_params(c: CompressorSpec, hidden: int, q_lora_rank: int | None) -> int:
+    """DeepSeek-V4 KV compressor (DeepseekV4HCACompressor / DeepseekV4CSACompressor): kv_proj
+    and gate_proj [hidden, s x head_dim], position_bias [rate, s x head_dim] and kv_norm
+    [head_dim], s = 2 series when the windows overlap (CSA) else 1. CSA's DeepseekV4Indexer:
+    the same four at index_head_dim (two series), q_b_proj [q_lora_rank, heads x
+    index_head_dim] and scorer.weights_proj [hidden, heads]."""
+    series = 2 if c.overlap else 1
+
+    def pooled(d: int) -> int:
+        return 2 * hidden * series * d + c.rate * series * d + d
+
+    count = pooled(c.head_dim)
+    if c.index_heads:
+        di = c.index_head_dim
+        count += pooled(di) + (q_lora_rank or hidden) * c.index_heads * di
+        count += hidden * c.index_heads
+    return count
+
+
 def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int:
     """DSA lightning indexer (DeepSeek-V3.2 inference/model.py Indexer; GLM-5 the same):
     wq_b [q_lora_rank, heads x head_dim] (from the MLA query latent; [hidden, ...] without
@@ -124,12 +165,14 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
         return 0
     q_in = q_lora_rank or hidden
     query_norm = 2 * hidden + 2 * ix.num_heads if ix.query_norm else 0
+    kpool = ix.kpool * ix.head_dim + ix.head_dim * hidden if ix.kpool else 0  # Glm5NextTextIndexer
     return (
         q_in * ix.num_heads * ix.head_dim
         + hidden * ix.head_dim
         + 2 * ix.head_dim
         + (hidden * ix.num_heads if ix.weights_proj else 0)
         + query_norm
+        + kpool
     )
 
 
@@ -148,6 +191,8 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     and C."""
     inner = r.inner_size
     conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    if r.kda:
+        return kda_params(r, hidden)
     if r.kind is MixerKind.LINEAR_ATTENTION:
         key_dim = r.num_key_heads * r.state_size
         in_proj = hidden * (2 * key_dim + 2 * inner) + hidden * 2 * r.num_heads
@@ -163,6 +208,19 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     norms = (r.dt_rank + 2 * r.state_size) if r.inner_layernorms else 0
     out_proj = inner * hidden + (hidden if r.proj_bias else 0)
     return in_proj + conv + x_proj + dt_proj + inner * r.state_size + inner + norms + out_proj
+
+
+def kda_params(r: RecurrentSpec, hidden: int) -> int:
+    """Kimi Delta Attention (transformers KimiLinearDeltaAttention, BailingHybridDeltaAttention,
+    Glm5NextTextLinearAttention): q/k/v [hidden, D] each (D = heads x head_dim), conv1d [3D,
+    kernel] without bias, forget gate f [hidden, D] (Kimi: f_a [hidden, rank] + f_b [rank, D]) +
+    dt_bias [D] + A_log [heads], b_proj [hidden, heads], output gate g like f, gated RMSNorm
+    [head_dim], o_proj [D, hidden]."""
+    d = r.inner_size
+    gate = r.gate_rank * (hidden + d) if r.gate_rank else hidden * d
+    conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    qkvo = 4 * hidden * d
+    return qkvo + conv + 2 * gate + d + r.num_heads + hidden * r.num_heads + r.head_dim
 
 
 def mixer_params(spec: ModelSpec, layer: LayerSpec) -> int:
@@ -227,12 +285,15 @@ def norm_params(spec: ModelSpec) -> int:
 def hyper_connection_params(spec: ModelSpec) -> int:
     """HYV4HyperConnection, two per layer (attn_hc, ffn_hc): fn [hc_mixes, hc_mult x hidden],
     base [hc_mixes], hc_scales scalars; HYV4HyperHead: hc_fn [hc_mult, hc_mult x hidden],
-    hc_base [hc_mult], hc_scale [1]. None without hyper-connections (hc_mult 1)."""
+    hc_base [hc_mult], hc_scale [1]. None without hyper-connections (hc_mult 1).
+    DeepseekV4HyperConnection / Glm5NextTextHyperConnection have the same shapes (hc_mixes
+    (2 + n) x n, 3 scales); Glm5NextTextHyperHead is a mean without weights (hc_mean_head)."""
     if spec.hc_mult <= 1:
         return 0
     width = spec.hc_mult * spec.hidden_size
     per_layer = 2 * (spec.hc_mixes * width + spec.hc_mixes + spec.hc_scales)
-    return spec.num_layers * per_layer + spec.hc_mult * width + spec.hc_mult + 1
+    head = 0 if spec.hc_mean_head else spec.hc_mult * width + spec.hc_mult + 1
+    return spec.num_layers * per_layer + head
 
 
 def mtp_layer_params(spec: ModelSpec) -> int:
@@ -332,6 +393,8 @@ def count_params(spec: ModelSpec) -> ParamCounts:
             vision = ffn_params(spec.hidden_size, moe.vision_expert_intermediate_size)
             routed += n_moe * moe.num_experts * vision
             router_vision = n_moe * router_params(spec)
+        if moe.router_score_bias:  # DeepseekV4HashRouter layers hold no correction bias
+            router -= sum(1 for x in spec.layers if x.is_moe and x.hash_router) * moe.num_experts
     breakdown = {
         "embedding": embedding_params(spec),
         "lm_head": lm_head_params(spec),

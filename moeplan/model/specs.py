@@ -75,7 +75,7 @@ class AttentionSpec:
     o_bias: bool = False
     qk_norm: QKNorm = QKNorm.NONE
     sinks: bool = False  # learned per-head attention sinks (gpt-oss)
-    q_lora_rank: int | None = None  # MLA only; None = no query compression
+    q_lora_rank: int | None = None  # MLA, or GQA with single_kv (V4); None = no query compression
     kv_lora_rank: int | None = None  # MLA only
     qk_rope_head_dim: int | None = None  # MLA only
     qk_nope_head_dim: int | None = None  # MLA only
@@ -98,6 +98,17 @@ class AttentionSpec:
     head_gate: bool = additive(False)
     # Dots3NoteTextAttention: k_rope_only_layernorm, RMSNorm over the MLA rope key (attention)
     rope_key_norm: bool = additive(False)
+    # DeepseekV4Attention: one kv_proj [hidden, kv_heads x head_dim] read as both key and value
+    # (cached once), with a weighted RMSNorm kv_norm [head_dim]; queries low-rank through
+    # q_lora_rank (q_a_proj + q_a_norm + q_b_proj) when set on this GQA shape
+    single_kv: bool = additive(False)
+    # DeepseekV4Attention grouped low-rank output projection: o_a_proj (DeepseekV4GroupedLinear,
+    # o_groups blocks [H x v_head_dim / o_groups, o_lora_rank]) then o_b_proj
+    # [o_groups x o_lora_rank, hidden]; 0 = a plain o_proj
+    o_groups: int = additive(0)
+    o_lora_rank: int = additive(0)
+    # DeepSeek-V4 CSA / HCA long-range KV compressor (frozen: additive's default is immutable)
+    compressor: CompressorSpec | None = additive(None)  # noqa: RUF009
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,28 @@ class IndexerSpec:
     query_norm: bool = additive(False)
     # [hidden, heads] head weights; MiniMaxM3VLIndexer has none
     weights_proj: bool = additive(True)
+    # Glm5NextTextIndexer k-pool: keys scored per pool of `kpool` tokens, pooled by a learned
+    # gate, index_kpool_compress_ape [kpool, head_dim] and index_kpool_compress_gate
+    # [head_dim, hidden] (attention); its cache packs key, gate logits and a validity flag per
+    # token (2 x head_dim + 1 values, bf16). 0 = per-token DSA keys
+    kpool: int = additive(0)
+
+
+@dataclass(frozen=True)
+class CompressorSpec:
+    """DeepSeek-V4 KV compressor beside a sliding-window attention (DeepseekV4HCACompressor,
+    DeepseekV4CSACompressor): every `rate` tokens become one cached entry of head_dim, pooled
+    by a softmax gate; CSA (`overlap`) projects two series (2 x head_dim) over overlapping
+    windows and adds a Lightning Indexer (DeepseekV4Indexer) that compresses its own keys of
+    index_head_dim at the same rate and picks index_topk entries per query (index_heads = 0:
+    no indexer). Counted in attention; the entries are cache the sliding window does not cap."""
+
+    rate: int
+    head_dim: int
+    overlap: bool = False
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,6 +173,15 @@ class RecurrentSpec:
     conv_bias: bool = False
     proj_bias: bool = False
     inner_layernorms: bool = False  # Jamba: RMSNorms on dt, B and C
+    # Kimi Delta Attention (KimiLinearDeltaAttention, BailingHybridDeltaAttention,
+    # Glm5NextTextLinearAttention): a LINEAR_ATTENTION mixer with num_heads = num_key_heads
+    # heads of head_dim = state_size, separate q/k/v projections, a per-channel forget gate and
+    # an output gate (counted in attention, active; its state is GDN's: heads x head_dim x
+    # head_dim, conv over q, k, v)
+    kda: bool = additive(False)
+    # KDA forget/output gates through a low-rank bottleneck of this width (KimiLinearForgetGate
+    # f_a/f_b, g_a/g_b: linear_head_dim); 0 = full rank [hidden, heads x head_dim] (BailingHybrid)
+    gate_rank: int = additive(0)
 
     @property
     def inner_size(self) -> int:
@@ -217,6 +259,9 @@ class LayerSpec:
     # Gemma4TextMLP use_double_wide_mlp: KV-shared layers' dense MLP is this many times
     # dense_intermediate_size wide (dense_ffn component)
     dense_width_factor: int = additive(1)
+    # DeepseekV4HashRouter: experts picked by a token-id table (tid2eid, an integer buffer not
+    # counted as parameters), gate weight without e_score_correction_bias
+    hash_router: bool = additive(False)
 
     @property
     def is_moe(self) -> bool:
@@ -296,6 +341,10 @@ class ModelSpec:
     hc_mult: int = additive(1)  # residual streams; 1 = none
     hc_mixes: int = additive(0)  # rows of each layer HC's fn (HYV4: 2m)
     hc_scales: int = additive(0)  # scalars of each layer HC (HYV4: 2)
+    # Glm5NextTextHyperHead: the final collapse of the hc_mult streams is a plain mean (no
+    # hc_head weights); DeepseekV4HyperConnection's fn emits pre, post and comb ((2 + n) x n
+    # mixes, 3 scales) and DeepseekV4HyperHead is learned (False)
+    hc_mean_head: bool = additive(False)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -202,6 +202,26 @@ def _minimax_m3(cfg: dict[str, Any]) -> int:
     return embed + 2 * h + blocks + projector
 
 
+def _glm5_next_vision(cfg: dict[str, Any]) -> int:
+    """Glm5NextVisionModel: Conv3d patch embedding (in_channels x temporal_patch x patch^2 ->
+    hidden, bias); depth blocks of RMSNorm x 2, qkv [hidden, 3 x hidden] and proj [hidden,
+    hidden] (biases with attention_bias), q/k RMSNorm [head_dim], SwiGLU MLP gate/up [hidden,
+    intermediate] and down (biases with attention_bias); post_layernorm RMSNorm; downsample
+    Conv2d (hidden -> out_hidden, merge x merge kernel, bias); merger proj [out, out], LayerNorm
+    (out) with bias, SwiGLU gate/up [out, projection_intermediate] and down, no biases."""
+    h, out = _int(cfg, "hidden_size"), _int(cfg, "out_hidden_size")
+    inter, proj = _int(cfg, "intermediate_size"), _int(cfg, "projection_intermediate_size")
+    patch, merge = _int(cfg, "patch_size"), _int(cfg, "spatial_merge_size", 2)
+    bias = cfg.get("attention_bias", True) is True
+    embed = _int(cfg, "in_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch**2 * h + h
+    attn = 4 * h * h + (4 * h if bias else 0) + 2 * (h // _int(cfg, "num_heads"))
+    mlp = 3 * h * inter + ((2 * inter + h) if bias else 0)
+    blocks = _int(cfg, "depth") * (2 * h + attn + mlp)
+    downsample = h * out * merge * merge + out
+    merger = out * out + 2 * out + 3 * out * proj
+    return embed + blocks + h + downsample + merger
+
+
 # towers of one family, counted by its own function (model_type -> (count, detail))
 FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {
     "ernie4_5_vl_moe_vision": (
@@ -209,4 +229,5 @@ FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {
         "Ernie4_5_VLMoe vision transformer and resampler counted from vision_config",
     ),
     "minimax_m3_vl_vision": (_minimax_m3, "ViT counted from vision_config"),
+    "glm5_next_vision": (_glm5_next_vision, "ViT counted from vision_config"),
 }

@@ -1,4 +1,4 @@
-"""DeepSeek-V4 and GLM-5.3 (glm5_next)."""
+"""DeepSeek-V4 (deepseek_v4.py) and GLM-5.3 (glm5_next.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from typing import Any
 
 from moeplan.model.families import Traits
 from moeplan.model.fields import Fields
+from moeplan.model.readers2026.deepseek_v4 import deepseek_v4
+from moeplan.model.readers2026.glm5_next import glm5_next
 
-READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {}
+READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
+    "deepseek_v4": deepseek_v4,
+    "glm5_next_text": glm5_next,
+    "glm5_next": glm5_next,  # a flat (text-only) checkpoint: text fields at the top level
+}
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
 HARMLESS: frozenset[str] = frozenset()
