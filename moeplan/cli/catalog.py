@@ -27,21 +27,20 @@ def show(
     fmt: FormatOpt = "table",
 ) -> None:
     """The normalized architecture and the parameter breakdown."""
-    from dataclasses import asdict
-
     from moeplan.cli.render import emit
     from moeplan.cli.views.catalog import show_tables
     from moeplan.cli.views.size import size_json
     from moeplan.memory.quant import resolve_scheme
     from moeplan.memory.sizing import size_model
     from moeplan.model.catalog import load_model
+    from moeplan.model.specs import spec_dict
 
     spec = load_model(model, revision, from_hub)
     # parameters do not depend on the scheme: an unmodelled checkpoint quantization shows too
     quant = "bf16" if spec.native_quant.startswith("unmodelled:") else "native"
     report = size_model(spec, resolve_scheme(quant, spec))
     full = size_json(report)
-    doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
+    doc = {"spec": spec_dict(spec), "params": full["params"], "official": full["official"]}
     tables = show_tables(spec, report)
     if quant == "bf16":
         tables[-1].notes.append(

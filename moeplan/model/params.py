@@ -70,7 +70,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         kv_a = hidden * (attn.kv_lora_rank + attn.qk_rope_head_dim) + attn.kv_lora_rank
         kv_b = attn.kv_lora_rank * h * (attn.qk_nope_head_dim + attn.v_head_dim)
         o = h * attn.v_head_dim * hidden
-        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + extra
+        gate = hidden * h if attn.head_gate else 0  # BailingHybridAttention g_proj
+        return q + kv_a + kv_b + o + (hidden if attn.o_bias else 0) + gate + extra
     q_width, k_width, v_width = h * attn.head_dim, kv * attn.head_dim, kv * attn.v_head_dim
     # Qwen3-Next gated attention: q_proj emits queries and a gate per output channel
     gate_width = h * attn.v_head_dim if attn.output_gate else 0
@@ -119,6 +120,8 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     and C."""
     inner = r.inner_size
     conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    if r.kda:
+        return kda_params(r, hidden)
     if r.kind is MixerKind.LINEAR_ATTENTION:
         key_dim = r.num_key_heads * r.state_size
         in_proj = hidden * (2 * key_dim + 2 * inner) + hidden * 2 * r.num_heads
@@ -134,6 +137,18 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     norms = (r.dt_rank + 2 * r.state_size) if r.inner_layernorms else 0
     out_proj = inner * hidden + (hidden if r.proj_bias else 0)
     return in_proj + conv + x_proj + dt_proj + inner * r.state_size + inner + norms + out_proj
+
+
+def kda_params(r: RecurrentSpec, hidden: int) -> int:
+    """Kimi Delta Attention (transformers KimiLinearDeltaAttention, BailingHybridDeltaAttention):
+    q/k/v [hidden, D] each (D = heads x head_dim), conv1d [3D, kernel] without bias, forget gate
+    f [hidden, D] (Kimi: f_a [hidden, rank] + f_b [rank, D]) + dt_bias [D] + A_log [heads],
+    b_proj [hidden, heads], output gate g like f, gated RMSNorm [head_dim], o_proj [D, hidden]."""
+    d = r.inner_size
+    gate = r.gate_rank * (hidden + d) if r.gate_rank else hidden * d
+    conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
+    qkvo = 4 * hidden * d
+    return qkvo + conv + 2 * gate + d + r.num_heads + hidden * r.num_heads + r.head_dim
 
 
 def mixer_params(spec: ModelSpec, layer: LayerSpec) -> int:

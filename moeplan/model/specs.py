@@ -6,13 +6,33 @@ configs into these frozen dataclasses; nothing downstream reads a raw config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from moeplan.model.checkpoint import CheckpointWeights
+
+
+ADDED = {"omit_default": True}
+"""Metadata of a field added for a later family: spec_dict leaves it out at its default, so
+the JSON of every model that does not use it stays as it was."""
+
+
+def spec_dict(obj: Any) -> Any:
+    """dataclasses.asdict, without the ADDED fields that hold their default."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: spec_dict(getattr(obj, f.name))
+            for f in fields(obj)
+            if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)
+        }
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(spec_dict(x) for x in obj)
+    if isinstance(obj, dict):
+        return {k: spec_dict(v) for k, v in obj.items()}
+    return obj
 
 
 class AttentionKind(str, Enum):
@@ -59,6 +79,9 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+    # BailingHybridAttention (Ling 3.0): g_proj [hidden, heads], a sigmoid gate per head on the
+    # attention output (counted in attention, active)
+    head_gate: bool = field(default=False, metadata=ADDED)
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,14 @@ class RecurrentSpec:
     conv_bias: bool = False
     proj_bias: bool = False
     inner_layernorms: bool = False  # Jamba: RMSNorms on dt, B and C
+    # Kimi Delta Attention (KimiLinearDeltaAttention, BailingHybridDeltaAttention): a
+    # LINEAR_ATTENTION mixer with num_heads = num_key_heads heads of head_dim = state_size,
+    # separate q/k/v projections, a per-channel forget gate and an output gate (counted in
+    # attention, active; its state is GDN's: heads x head_dim x head_dim, conv over q, k, v)
+    kda: bool = field(default=False, metadata=ADDED)
+    # KDA forget/output gates through a low-rank bottleneck of this width (KimiLinearForgetGate
+    # f_a/f_b, g_a/g_b: linear_head_dim); 0 = full rank [hidden, heads x head_dim] (BailingHybrid)
+    gate_rank: int = field(default=0, metadata=ADDED)
 
     @property
     def inner_size(self) -> int:

@@ -8,8 +8,9 @@ from typing import Any
 
 from moeplan.model.families import Traits
 from moeplan.model.fields import Fields
+from moeplan.model.readers2026 import kda
 
-READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {}
+READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {**kda.READERS}
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
-HARMLESS: frozenset[str] = frozenset()
+HARMLESS: frozenset[str] = frozenset() | kda.HARMLESS

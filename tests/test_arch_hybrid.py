@@ -1,0 +1,136 @@
+"""Hybrid-mixer MoE families of transformers 5.23 (Kimi-Linear, Ling 3.0 bailing_hybrid, Granite
+4, LFM2-MoE, AFMoE, ZAYA, Inkling), read from the default configs transformers writes
+(tests/data/configs-tf/hybrid, made by tools/transformers_survey.py --dump). moeplan's total
+must equal the numel of the model transformers builds (counts.json); active parameters and the
+cache per token are recomputed here from the raw config fields with the shapes of each modeling
+code, independently of moeplan.model.params. Runs without transformers or torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moeplan.memory.cache import kv_bytes_per_token_all_layers, state_bytes_per_sequence
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.params import count_params
+
+DATA = Path(__file__).parent / "data" / "configs-tf" / "hybrid"
+COUNTS = json.loads((DATA / "counts.json").read_text())
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def glu(h: int, w: int) -> int:
+    """gate + up [h, w], down [w, h]."""
+    return 3 * h * w
+
+
+# -- Kimi-Linear / Ling 3.0 (bailing_hybrid) -------------------------------------------------
+def kda_hybrid_hand(c: dict) -> dict[str, int]:
+    """KimiLinearForCausalLM / BailingHybridForCausalLM: MLA full-attention layers, KDA linear
+    layers (q/k/v, conv1d, forget gate, b_proj, output gate, gated norm, o_proj), DeepSeek-V3 MoE
+    with one fused shared MLP; KV = MLA latent + rope key; state = heads x d x d fp32 + conv
+    window 3D x (kernel - 1) bf16."""
+    h, V, L = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"]
+    bailing = c["model_type"] == "bailing_hybrid"
+    H, nope, rope, v, kvl = (
+        c["num_attention_heads"],
+        c["qk_nope_head_dim"],
+        c["qk_rope_head_dim"],
+        c["v_head_dim"],
+        c["kv_lora_rank"],
+    )
+    mla = h * H * (nope + rope) + h * (kvl + rope) + kvl + kvl * H * (nope + v) + H * v * h
+    mla += h * H if bailing else 0  # BailingHybridAttention g_proj
+    lh, ld, k = c["linear_num_heads"], c["linear_head_dim"], c["linear_conv_kernel_dim"]
+    D = lh * ld
+    gate = h * D if bailing else h * ld + ld * D
+    kda = 3 * h * D + 3 * D * k + 2 * gate + D + lh + h * lh + ld + D * h
+    E, top, w, ns = (
+        c["num_experts"],
+        c["num_experts_per_token"],
+        c["moe_intermediate_size"],
+        c["num_shared_experts"],
+    )
+    total = active = 0
+    for mixer, mlp in zip(c["layer_types"], c["mlp_layer_types"], strict=True):
+        mix = mla if mixer == "full_attention" else kda
+        if mlp == "sparse":
+            shared = glu(h, w * ns) + E * h + E
+            total += mix + E * glu(h, w) + shared
+            active += mix + top * glu(h, w) + shared
+        else:
+            total += mix + glu(h, c["intermediate_size"])
+            active += mix + glu(h, c["intermediate_size"])
+    norms = 2 * h * L + h
+    n_attn = c["layer_types"].count("full_attention")
+    n_lin = L - n_attn
+    return dict(
+        total=total + norms + 2 * V * h,
+        active=active + norms + V * h,
+        kv=n_attn * (kvl + rope) * 2,
+        state=n_lin * (lh * ld * ld * 4 + 3 * D * (k - 1) * 2),
+    )
+
+
+HAND = {
+    "kimi_linear": kda_hybrid_hand,
+    "bailing_hybrid": kda_hybrid_hand,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND))
+def test_total_is_transformers_numel(name):
+    spec = spec_from_config(load(name), name)
+    counts = count_params(spec)
+    assert counts.total == COUNTS[name]["text"]
+    assert counts.towers_total == COUNTS[name]["towers"]
+    assert not spec.reader_notes
+
+
+@pytest.mark.parametrize("name", sorted(HAND))
+def test_independent_count(name):
+    cfg = load(name)
+    hand = HAND[name](cfg)
+    spec = spec_from_config(cfg, name)
+    counts = count_params(spec)
+    assert hand["total"] == COUNTS[name]["text"]
+    assert counts.active == hand["active"]
+    assert kv_bytes_per_token_all_layers(spec, "bf16") == hand["kv"]
+    assert state_bytes_per_sequence(spec, "fp32") == hand["state"]
+
+
+def test_kimi_linear_is_a3b():
+    """moonshotai/Kimi-Linear-48B-A3B (the config class's checkpoint): about 3B active. Its total
+    (49.13B with both 0.38B embedding tables) reads 48B in the name: not checked."""
+    counts = count_params(spec_from_config(load("kimi_linear"), "kimi_linear"))
+    assert round(counts.active / 1e9) == 3
+
+
+def test_kimi_linear_checkpoint_linear_attn_config():
+    """The checkpoint's own config.json: linear_attn_config (1-indexed full/KDA layers) and
+    first_k_dense_replace instead of layer_types / mlp_layer_types (KimiLinearConfig)."""
+    cfg = {
+        k: v for k, v in load("kimi_linear").items() if k not in ("layer_types", "mlp_layer_types")
+    }
+    for k in ("linear_head_dim", "linear_num_heads", "linear_conv_kernel_dim"):
+        cfg.pop(k)
+    cfg["num_hidden_layers"] = 8
+    cfg["first_k_dense_replace"] = 2
+    cfg["linear_attn_config"] = {
+        "head_dim": 64,
+        "num_heads": 16,
+        "short_conv_kernel_size": 4,
+        "full_attn_layers": [3, 8],
+        "kda_layers": [1, 2, 4, 5, 6, 7],
+    }
+    spec = spec_from_config(cfg, "kimi")
+    assert [layer.mixer.value for layer in spec.layers].count("attention") == 2
+    assert spec.layers[2].keeps_kv and spec.layers[7].keeps_kv
+    assert [layer.ffn for layer in spec.layers[:3]] == ["dense", "dense", "moe"]
+    r = spec.layers[0].recurrent
+    assert r is not None and (r.num_heads, r.head_dim, r.gate_rank) == (16, 64, 64)
