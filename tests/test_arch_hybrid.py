@@ -77,9 +77,61 @@ def kda_hybrid_hand(c: dict) -> dict[str, int]:
     )
 
 
+# -- Granite MoE: granitemoe, granitemoeshared, granitemoe_swa, granitemoehybrid ---------------
+def granite_hand(c: dict) -> dict[str, int]:
+    """GraniteMoe*DecoderLayer: attention (q/k/v/o + attention_bias, SWA sinks [heads]) or
+    GraniteMoeHybridMambaLayer (in_proj [h, I + conv + heads], conv1d + bias, dt_bias, A_log, D,
+    gated norm [I], out_proj); block_sparse_moe (router [E, h], experts 3 x h x w) + shared_mlp
+    (input_linear [h, 2s], output_linear [s, h]); KV = KV heads x 2 x head_dim bf16 per
+    attention layer; Mamba2 state = heads x head_dim x d_state fp32 + conv (kernel - 1) bf16."""
+    h, V, L, fam = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"], c["model_type"]
+    H, KV = c["num_attention_heads"], c["num_key_value_heads"]
+    d = h // H
+    attn = 2 * h * H * d + 2 * h * KV * d
+    attn += (H * d + 2 * KV * d + h) if c["attention_bias"] else 0
+    attn += H if fam == "granitemoe_swa" else 0
+    types = c.get("layer_types") or ["full_attention"] * L
+    n_mamba = (
+        sum(t in ("linear_attention", "mamba") for t in types) if fam == "granitemoehybrid" else 0
+    )
+    n_attn = L - n_mamba
+    mamba = state = 0
+    if n_mamba:
+        inner, nh, ng, ds, k = (
+            c["mamba_expand"] * h,
+            c["mamba_n_heads"],
+            c["mamba_n_groups"],
+            c["mamba_d_state"],
+            c["mamba_d_conv"],
+        )
+        conv = inner + 2 * ng * ds
+        pb = c["mamba_proj_bias"]
+        mamba = h * (inner + conv + nh) + (inner + conv + nh if pb else 0)
+        mamba += conv * k + (conv if c["mamba_conv_bias"] else 0) + 3 * nh + inner
+        mamba += inner * h + (h if pb else 0)
+        state = n_mamba * (conv * (k - 1) * 2 + inner * ds * 4)
+    E, top, w = c["num_local_experts"], c["num_experts_per_tok"], c["intermediate_size"]
+    s = 0 if fam == "granitemoe" else c["shared_intermediate_size"]
+    ffn_total = E * glu(h, w) + E * h + glu(h, s)
+    ffn_active = top * glu(h, w) + E * h + glu(h, s)
+    common = n_attn * attn + n_mamba * mamba + 2 * h * L + h
+    head = V * h
+    return dict(
+        total=common + L * ffn_total + (V * h if not c["tie_word_embeddings"] else 0) + V * h,
+        active=common + L * ffn_active + head,
+        kv=n_attn * 2 * KV * d * 2,
+        state=state,
+    )
+
+
 HAND = {
     "kimi_linear": kda_hybrid_hand,
     "bailing_hybrid": kda_hybrid_hand,
+    "granitemoe": granite_hand,
+    "granitemoeshared": granite_hand,
+    "granitemoe_swa": granite_hand,
+    "granitemoehybrid": granite_hand,
+    "granitemoehybrid-attn": granite_hand,
 }
 
 
@@ -134,3 +186,13 @@ def test_kimi_linear_checkpoint_linear_attn_config():
     assert [layer.ffn for layer in spec.layers[:3]] == ["dense", "dense", "moe"]
     r = spec.layers[0].recurrent
     assert r is not None and (r.num_heads, r.head_dim, r.gate_rank) == (16, 64, 64)
+
+
+def test_granite_swa_windows_and_hybrid_pattern():
+    spec = spec_from_config(load("granitemoe_swa"), "swa")
+    assert [layer.window for layer in spec.layers[:4]] == [None, 128, 128, 128]
+    spec = spec_from_config(load("granitemoehybrid-attn"), "h")
+    assert [layer.keeps_kv for layer in spec.layers[:4]] == [False, False, False, True]
+    cfg = {**load("granitemoehybrid-attn"), "layer_types": ["mamba", "attention"] * 4}
+    spec = spec_from_config(cfg, "raw")  # the checkpoint's own names
+    assert spec.num_attention_layers == 4

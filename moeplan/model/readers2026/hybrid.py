@@ -8,9 +8,9 @@ from typing import Any
 
 from moeplan.model.families import Traits
 from moeplan.model.fields import Fields
-from moeplan.model.readers2026 import kda
+from moeplan.model.readers2026 import granite, kda
 
-READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {**kda.READERS}
+READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {**kda.READERS, **granite.READERS}
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
-HARMLESS: frozenset[str] = frozenset() | kda.HARMLESS
+HARMLESS: frozenset[str] = kda.HARMLESS | granite.HARMLESS
