@@ -124,6 +124,33 @@ def granite_hand(c: dict) -> dict[str, int]:
     )
 
 
+# -- LFM2-MoE ---------------------------------------------------------------------------------
+def lfm2_hand(c: dict) -> dict[str, int]:
+    """Lfm2MoeDecoderLayer: Lfm2MoeShortConv (in_proj [h, 3h], depthwise conv [h, L_cache],
+    out_proj [h, h], conv_bias on all three) or Lfm2MoeAttention (q/k/v/out, q/k RMSNorm
+    [head_dim]); MLP (w1/w3/w2) below num_dense_layers, else router [E, h] + expert_bias [E] +
+    experts; operator_norm + ffn_norm, embedding_norm; tied head. Conv state = h x (L_cache - 1)
+    bf16; KV = KV heads x 2 x head_dim bf16."""
+    h, V, L = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"]
+    H, KV = c["num_attention_heads"], c["num_key_value_heads"]
+    d, k = h // H, c["conv_L_cache"]
+    attn = 2 * h * H * d + 2 * h * KV * d + 2 * d
+    conv = 3 * h * h + h * k + h * h + (4 * h if c["conv_bias"] else 0)
+    E, top, w = c["num_experts"], c["num_experts_per_tok"], c["moe_intermediate_size"]
+    router = E * h + (E if c["use_expert_bias"] else 0)
+    n_attn = c["layer_types"].count("full_attention")
+    nd = c["num_dense_layers"]
+    common = n_attn * attn + (L - n_attn) * conv + nd * glu(h, c["intermediate_size"])
+    common += (L - nd) * router + 2 * h * L + h
+    head = V * h * (1 if c["tie_word_embeddings"] else 2)
+    return dict(
+        total=common + (L - nd) * E * glu(h, w) + head,
+        active=common + (L - nd) * top * glu(h, w) + V * h,
+        kv=n_attn * 2 * KV * d * 2,
+        state=(L - n_attn) * h * (k - 1) * 2,
+    )
+
+
 HAND = {
     "kimi_linear": kda_hybrid_hand,
     "bailing_hybrid": kda_hybrid_hand,
@@ -132,6 +159,7 @@ HAND = {
     "granitemoe_swa": granite_hand,
     "granitemoehybrid": granite_hand,
     "granitemoehybrid-attn": granite_hand,
+    "lfm2_moe": lfm2_hand,
 }
 
 
@@ -196,3 +224,12 @@ def test_granite_swa_windows_and_hybrid_pattern():
     cfg = {**load("granitemoehybrid-attn"), "layer_types": ["mamba", "attention"] * 4}
     spec = spec_from_config(cfg, "raw")  # the checkpoint's own names
     assert spec.num_attention_layers == 4
+
+
+def test_lfm2_8b_a1b_figures():
+    """lfm2_moe.json: the default config with LFM2-8B-A1B's 24 layers (18 short conv, 6
+    attention; transformers' default has layer_types None and does not build). Liquid's card:
+    8.3B total, 1.5B active."""
+    counts = count_params(spec_from_config(load("lfm2_moe"), "lfm2"))
+    assert round(counts.total / 1e8) == 83
+    assert int(counts.active / 1e8) == 15  # 1.558B: the figure is truncated
