@@ -151,6 +151,33 @@ def lfm2_hand(c: dict) -> dict[str, int]:
     )
 
 
+# -- AFMoE (Arcee Trinity) ---------------------------------------------------------------------
+def afmoe_hand(c: dict) -> dict[str, int]:
+    """AfmoeDecoderLayer: q/k/v/o (+ attention_bias), q/k norm [head_dim], gate_proj
+    [h, H x d]; four norms; AfmoeMLP below num_dense_layers, else router [E, h] + expert_bias
+    [E] + experts + one shared MLP of w x num_shared_experts. KV per layer (sliding layers
+    included, per token) = KV heads x 2 x d bf16."""
+    h, V, L = c["hidden_size"], c["vocab_size"], c["num_hidden_layers"]
+    H, KV, d = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
+    attn = 3 * h * H * d + 2 * h * KV * d + 2 * d
+    attn += (H * d + 2 * KV * d + h) if c["attention_bias"] else 0
+    E, top, w, ns = (
+        c["num_experts"],
+        c["num_experts_per_tok"],
+        c["moe_intermediate_size"],
+        c["num_shared_experts"],
+    )
+    nd = c["num_dense_layers"]
+    common = L * attn + nd * glu(h, c["intermediate_size"]) + 4 * h * L + h
+    common += (L - nd) * (E * h + E + glu(h, w * ns))
+    return dict(
+        total=common + (L - nd) * E * glu(h, w) + 2 * V * h,
+        active=common + (L - nd) * top * glu(h, w) + V * h,
+        kv=L * 2 * KV * d * 2,
+        state=0,
+    )
+
+
 HAND = {
     "kimi_linear": kda_hybrid_hand,
     "bailing_hybrid": kda_hybrid_hand,
@@ -160,6 +187,7 @@ HAND = {
     "granitemoehybrid": granite_hand,
     "granitemoehybrid-attn": granite_hand,
     "lfm2_moe": lfm2_hand,
+    "afmoe": afmoe_hand,
 }
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from moeplan.model.families import Traits
 from moeplan.model.fields import Fields
-from moeplan.model.readers2026 import granite, kda, lfm2
+from moeplan.model.readers2026 import afmoe, granite, kda, lfm2
 
-_MODULES = (kda, granite, lfm2)
+_MODULES = (kda, granite, lfm2, afmoe)
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     k: v for m in _MODULES for k, v in m.READERS.items()
 }
