@@ -76,7 +76,13 @@ def built_sizes(config: Any) -> dict[str, int]:
             if cls is not None:
                 model = cls(config)
     sizes = {n: p.numel() for n, p in model.named_parameters()}
-    sizes |= {n: b.numel() for n, b in model.named_buffers() if "e_score_correction" in n}
+    # router score-correction buffers the checkpoints store (DeepSeek-V3 style; LFM2-MoE's
+    # feed_forward.expert_bias)
+    sizes |= {
+        n: b.numel()
+        for n, b in model.named_buffers()
+        if "e_score_correction" in n or n.endswith("feed_forward.expert_bias")
+    }
     return sizes
 
 

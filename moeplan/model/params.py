@@ -193,6 +193,9 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
     if r.kda:
         return kda_params(r, hidden)
+    if r.kind is MixerKind.SHORT_CONV:  # Lfm2MoeShortConv: in_proj [h, 3h], conv, out_proj [h, h]
+        bias = 4 * inner if r.proj_bias else 0
+        return 3 * hidden * inner + conv + inner * hidden + bias
     if r.kind is MixerKind.LINEAR_ATTENTION:
         key_dim = r.num_key_heads * r.state_size
         in_proj = hidden * (2 * key_dim + 2 * inner) + hidden * 2 * r.num_heads

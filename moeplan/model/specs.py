@@ -56,6 +56,11 @@ class MixerKind(str, Enum):
     MAMBA = "mamba"  # Mamba (v1) selective SSM (Jamba)
     MAMBA2 = "mamba2"  # Mamba2 SSD (Nemotron-H)
     NONE = "none"  # an FFN-only block (Nemotron-H MoE / MLP blocks)
+    # LFM2 gated short convolution (Lfm2MoeShortConv): in_proj [hidden, 3 x hidden] -> B, C, x;
+    # a depthwise causal conv over B x x (conv_L_cache taps), C gate, out_proj [hidden, hidden];
+    # a RecurrentSpec of one head of width hidden, no SSM state (state_size 0): its state is the
+    # conv window alone
+    SHORT_CONV = "short_conv"
 
 
 class QKNorm(str, Enum):

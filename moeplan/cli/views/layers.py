@@ -15,6 +15,7 @@ MIXER_CHARS = {
     (MixerKind.LINEAR_ATTENTION, WindowKind.FULL): "L",
     (MixerKind.MAMBA, WindowKind.FULL): "M",
     (MixerKind.MAMBA2, WindowKind.FULL): "M",
+    (MixerKind.SHORT_CONV, WindowKind.FULL): "V",
 }
 FFN_CHARS = {"dense": "D", "moe": "E", "moe+dense": "X", "none": "."}
 LEGEND = (
@@ -74,6 +75,8 @@ def pattern_table(spec: ModelSpec) -> Table:
             f"({spec.num_layers // spec.block_size} layers)"
         )
     t.notes.append(LEGEND)
+    if any(layer.mixer is MixerKind.SHORT_CONV for layer in spec.layers):
+        t.notes.append("mixer V: LFM2 gated short convolution")
     return t
 
 
