@@ -85,6 +85,8 @@ def attention_params(attn: AttentionSpec, hidden: int) -> int:
         count += q_width + k_width
     if attn.sinks:
         count += h
+    if attn.head_gate:  # Step3p7Attention g_proj: a gate per head
+        count += hidden * h
     return count + extra
 
 

@@ -59,6 +59,8 @@ class AttentionSpec:
     qk_nope_head_dim: int | None = None  # MLA only
     output_gate: bool = False  # Qwen3-Next gated attention: q_proj also emits a per-channel gate
     indexer: IndexerSpec | None = None  # DeepSeek-V3.2 / GLM-5 sparse-attention indexer
+    # Step3p7Attention g_proj [hidden, num_heads]: one sigmoid gate per head (counted in attention)
+    head_gate: bool = False
 
 
 @dataclass(frozen=True)
