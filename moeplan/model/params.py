@@ -168,12 +168,15 @@ def expert_params(spec: ModelSpec) -> int:
 def shared_experts_params(spec: ModelSpec) -> int:
     """All always-on weights of one MoE layer beside the router: shared experts, Qwen2-MoE's
     shared-expert gate [hidden, 1], and a latent MoE's fc1/fc2 latent projections
-    [hidden, latent] and [latent, hidden] (NemotronHMoE)."""
+    [hidden, latent] and [latent, hidden] (NemotronHMoE), with latent_norms RMSNorms of the
+    latent width (MuseSparkMoE)."""
     moe = _moe(spec)
     count = moe.num_shared_experts * ffn_params(
         spec.hidden_size, moe.shared_intermediate_size, spec.ffn_gated
     )
     latent = 2 * spec.hidden_size * moe.latent_size if moe.latent_size else 0
+    if moe.latent_size:  # MuseSparkMoE: RMSNorms on the latent width
+        latent += moe.latent_norms * moe.latent_size
     return count + (spec.hidden_size if moe.shared_expert_gate else 0) + latent
 
 

@@ -136,6 +136,9 @@ class MoESpec:
     router_score_bias: bool = False  # DeepSeek-V3 / GLM-4.5 e_score_correction_bias
     expert_bias: bool = False  # gpt-oss expert projections have biases
     latent_size: int | None = None  # Nemotron-H latent MoE: experts on a latent projection
+    # RMSNorm weights of the latent width per MoE layer (MuseSparkMoE pre_expert_norm and
+    # MuseSparkExperts post_expert_norm: 2); counted in shared_experts, active
+    latent_norms: int = 0
 
     @property
     def expected_real_experts(self) -> float:
