@@ -104,6 +104,8 @@ def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     (its own dtype, whatever --kv-quant says)."""
     if ix is None or ix.shared:
         return 0
+    if ix.qsa:  # Qwen4-Exp DynamicIndexedLayer: raw keys in the activation dtype (bf16)
+        return 2 * ix.head_dim
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)
 
 

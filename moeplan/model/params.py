@@ -97,6 +97,8 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     [hidden, heads]."""
     if ix.shared:
         return 0
+    if ix.qsa:  # Qwen4ExpTextQSAIndexer: fused q + one key head, q/k RMSNorm
+        return hidden * (ix.num_heads + 1) * ix.head_dim + 2 * ix.head_dim
     q_in = q_lora_rank or hidden
     return (
         q_in * ix.num_heads * ix.head_dim
@@ -192,6 +194,11 @@ def router_params(spec: ModelSpec) -> int:
 def norm_params(spec: ModelSpec) -> int:
     """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer plus the final norm."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
+    if spec.hc_count:  # Qwen4ExpTextGatedResidual x 2 per layer; the mixer replaces the norm
+        wide = spec.hc_count * spec.hidden_size
+        mixer = wide + 2 * wide * spec.hc_lowrank
+        layer = 2 * (mixer + wide * spec.hc_count)
+        return per_norm * spec.norms_per_layer * spec.num_layers + layer * spec.num_layers + mixer
     return per_norm * (spec.norms_per_layer * spec.num_layers + 1)
 
 

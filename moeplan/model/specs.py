@@ -74,6 +74,9 @@ class IndexerSpec:
     key_dtype: str = "fp8"  # the indexer key cache: fp8 values + an fp32 scale per 128
     shared: bool = False  # GLM-MoE-DSA "shared" layers reuse the previous layer's top-k:
     # sparse attention without indexer weights or keys of their own
+    # Qwen4ExpTextQSAIndexer: index_qk_proj [hidden, (heads + 1) x head_dim] and q/k RMSNorms of
+    # head_dim (counted in attention); one raw key per token cached in the activation dtype (bf16)
+    qsa: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,13 @@ class ModelSpec:
     block_size: int = 1  # layers per published block (LongCat-Flash: 2 sublayers per layer)
     reader_notes: tuple[str, ...] = ()  # what reading the config inferred (shown with counts)
     checkpoint: CheckpointWeights | None = None  # exact weights from the files' tensor headers
+    # Qwen4ExpTextGatedResidual hyper-connections over hc_count residual streams (0: none),
+    # counted in norms (active): per layer two, each hc_norm [hc x hidden], input_mix_weight_down
+    # [hc x hidden, hc_lowrank], input_mix_weight_up [hc_lowrank, hc x hidden] and
+    # block_inject_weight [hc x hidden, hc]; the model's hyper_connection_mixer (no inject
+    # weight) replaces the final norm
+    hc_count: int = 0
+    hc_lowrank: int = 0
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -8,12 +8,15 @@ from typing import Any
 from moeplan.model.families import Traits
 from moeplan.model.fields import Fields
 from moeplan.model.readers2026.muse import muse_spark_text
+from moeplan.model.readers2026.qwen4 import qwen4_exp_text
 from moeplan.model.readers2026.step import step3p5
 
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "step3p5": step3p5,  # the step3p7 wrapper's text_config is a step3p5 config
     "muse_spark_text": muse_spark_text,
     "muse_spark": muse_spark_text,  # a wrapper without text_config model_type
+    "qwen4_exp_text": qwen4_exp_text,
+    "qwen4_exp": qwen4_exp_text,  # a wrapper without text_config model_type
 }
 TRAITS: dict[str, Traits] = {}
 # fields these families' configs carry that change no count (named per field, with why)
