@@ -35,13 +35,18 @@ def show(
     from moeplan.memory.quant import resolve_scheme
     from moeplan.memory.sizing import size_model
     from moeplan.model.catalog import load_model
+    from moeplan.model.specs import spec_dict
 
     spec = load_model(model, revision, from_hub)
     # parameters do not depend on the scheme: an unmodelled checkpoint quantization shows too
     quant = "bf16" if spec.native_quant.startswith("unmodelled:") else "native"
     report = size_model(spec, resolve_scheme(quant, spec))
     full = size_json(report)
-    doc = {"spec": asdict(spec), "params": full["params"], "official": full["official"]}
+    doc = {
+        "spec": asdict(spec, dict_factory=spec_dict),
+        "params": full["params"],
+        "official": full["official"],
+    }
     tables = show_tables(spec, report)
     if quant == "bf16":
         tables[-1].notes.append(

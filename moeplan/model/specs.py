@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from moeplan.model.checkpoint import CheckpointWeights
 
 
+ADDED_2026 = frozenset({"head_gate", "qsa", "latent_norms", "hc_count", "hc_lowrank"})
+"""Fields added for the 2026 families (readers2026), left out of `show --json` when at their
+default (False / 0), so the output of the models before them is unchanged."""
+
+
+def spec_dict(items: list[tuple[str, object]]) -> dict[str, object]:
+    """dict_factory for dataclasses.asdict: drops ADDED_2026 fields at their default."""
+    return {k: v for k, v in items if not (k in ADDED_2026 and not v)}
+
+
 class AttentionKind(str, Enum):
     GQA = "gqa"  # multi-head / grouped-query attention (MHA is GQA with kv_heads == heads)
     MLA = "mla"  # DeepSeek multi-head latent attention
