@@ -151,6 +151,8 @@ def indexer_key_bytes(ix: IndexerSpec | None) -> int:
         return 0
     if ix.kpool:  # Glm5NextTextIndexer packs [key, k-pool gate logits, valid flag], bf16
         return (2 * ix.head_dim + 1) * 2
+    if ix.qsa:  # Qwen4-Exp DynamicIndexedLayer: raw keys in the activation dtype (bf16)
+        return 2 * ix.head_dim
     if ix.key_dtype != "fp8":
         return ix.head_dim * int(KV_DTYPE_BYTES[ix.key_dtype])
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)

@@ -163,6 +163,8 @@ def indexer_params(ix: IndexerSpec, hidden: int, q_lora_rank: int | None) -> int
     head_dim], q_norm and k_norm RMSNorm(head_dim), no weights_proj."""
     if ix.shared:
         return 0
+    if ix.qsa:  # Qwen4ExpTextQSAIndexer: fused q + one key head, q/k RMSNorm
+        return hidden * (ix.num_heads + 1) * ix.head_dim + 2 * ix.head_dim
     q_in = q_lora_rank or hidden
     query_norm = 2 * hidden + 2 * ix.num_heads if ix.query_norm else 0
     kpool = ix.kpool * ix.head_dim + ix.head_dim * hidden if ix.kpool else 0  # Glm5NextTextIndexer
@@ -256,12 +258,15 @@ def expert_params(spec: ModelSpec) -> int:
 def shared_experts_params(spec: ModelSpec) -> int:
     """All always-on weights of one MoE layer beside the router: shared experts, Qwen2-MoE's
     shared-expert gate [hidden, 1], and a latent MoE's fc1/fc2 latent projections
-    [hidden, latent] and [latent, hidden] (NemotronHMoE)."""
+    [hidden, latent] and [latent, hidden] (NemotronHMoE), with latent_norms RMSNorms of the
+    latent width (MuseSparkMoE)."""
     moe = _moe(spec)
     count = moe.num_shared_experts * ffn_params(
         spec.hidden_size, moe.shared_intermediate_size, spec.ffn_gated
     )
     latent = 2 * spec.hidden_size * moe.latent_size if moe.latent_size else 0
+    if moe.latent_size:  # MuseSparkMoE: RMSNorms on the latent width
+        latent += moe.latent_norms * moe.latent_size
     return count + (spec.hidden_size if moe.shared_expert_gate else 0) + latent
 
 
@@ -279,8 +284,14 @@ def router_params(spec: ModelSpec) -> int:
 def norm_params(spec: ModelSpec) -> int:
     """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer, moe_layer_norms more
     in each MoE layer, plus the final norm (and Gemma 4's per_layer_projection_norm
-    [per_layer_input_size]), and the hyper-connection weights (hyper_connection_params)."""
+    [per_layer_input_size]), and the hyper-connection weights (hyper_connection_params; Qwen4-Exp's
+    gated residual streams, hc_count, replace the final norm)."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
+    if spec.hc_count:  # Qwen4ExpTextGatedResidual x 2 per layer; the mixer replaces the norm
+        wide = spec.hc_count * spec.hidden_size
+        mixer = wide + 2 * wide * spec.hc_lowrank
+        layer = 2 * (mixer + wide * spec.hc_count)
+        return per_norm * spec.norms_per_layer * spec.num_layers + layer * spec.num_layers + mixer
     count = spec.norms_per_layer * spec.num_layers + spec.moe_layer_norms * spec.num_moe_layers
     return per_norm * (count + 1) + spec.per_layer_input_size + hyper_connection_params(spec)
 

@@ -138,6 +138,9 @@ class IndexerSpec:
     # [head_dim, hidden] (attention); its cache packs key, gate logits and a validity flag per
     # token (2 x head_dim + 1 values, bf16). 0 = per-token DSA keys
     kpool: int = additive(0)
+    # Qwen4ExpTextQSAIndexer: index_qk_proj [hidden, (heads + 1) x head_dim] and q/k RMSNorms of
+    # head_dim (counted in attention); one raw key per token cached in the activation dtype (bf16)
+    qsa: bool = additive(False)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,9 @@ class MoESpec:
     # its own router (+ score-correction bias), run on image/video tokens only: counted in
     # routed_experts and router (total), not active (a text token runs text_moe)
     vision_expert_intermediate_size: int = additive(0)
+    # RMSNorm weights of the latent width per MoE layer (MuseSparkMoE pre_expert_norm and
+    # MuseSparkExperts post_expert_norm: 2); counted in shared_experts, active
+    latent_norms: int = additive(0)
 
     @property
     def expected_real_experts(self) -> float:
@@ -350,6 +356,13 @@ class ModelSpec:
     # hc_head weights); DeepseekV4HyperConnection's fn emits pre, post and comb ((2 + n) x n
     # mixes, 3 scales) and DeepseekV4HyperHead is learned (False)
     hc_mean_head: bool = additive(False)
+    # Qwen4ExpTextGatedResidual hyper-connections over hc_count residual streams (0: none),
+    # counted in norms (active): per layer two, each hc_norm [hc x hidden], input_mix_weight_down
+    # [hc x hidden, hc_lowrank], input_mix_weight_up [hc_lowrank, hc x hidden] and
+    # block_inject_weight [hc x hidden, hc]; the model's hyper_connection_mixer (no inject
+    # weight) replaces the final norm
+    hc_count: int = additive(0)
+    hc_lowrank: int = additive(0)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property
