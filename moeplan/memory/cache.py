@@ -146,13 +146,12 @@ def compressor_held_bytes(attn: AttentionSpec, context: int, kv_bytes: float) ->
 def indexer_key_bytes(ix: IndexerSpec | None) -> int:
     """One token's indexer key in one DSA layer: head_dim fp8 values + fp32 scales per 128
     (its own dtype, whatever --kv-quant says); another key_dtype (MiniMaxM3VLSparseCacheLayer
-    keeps idx_keys in the model's bf16): head_dim values of that dtype."""
+    keeps idx_keys in the model's bf16, Qwen4-Exp's DynamicIndexedLayer its raw QSA keys):
+    head_dim values of that dtype."""
     if ix is None or ix.shared:
         return 0
     if ix.kpool:  # Glm5NextTextIndexer packs [key, k-pool gate logits, valid flag], bf16
         return (2 * ix.head_dim + 1) * 2
-    if ix.qsa:  # Qwen4-Exp DynamicIndexedLayer: raw keys in the activation dtype (bf16)
-        return 2 * ix.head_dim
     if ix.key_dtype != "fp8":
         return ix.head_dim * int(KV_DTYPE_BYTES[ix.key_dtype])
     return ix.head_dim + INDEXER_SCALE_BYTES * math.ceil(ix.head_dim / INDEXER_SCALE_BLOCK)

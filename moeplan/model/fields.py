@@ -32,7 +32,15 @@ class Fields:
     def has(self, key: str) -> bool:
         return self.get(key) is not None
 
-    def int(self, key: str, default: Any = MISSING, minimum: builtins.int = 1) -> builtins.int:
+    def int(
+        self,
+        key: str,
+        default: Any = MISSING,
+        minimum: builtins.int = 1,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int:
+        """An integer field; bounded by MAX_LAYERS when its name says layer (a count of layers),
+        else MAX_FIELD, unless `maximum` says (a vocabulary named per layer is no layer count)."""
         value = self.get(key)
         if value is None:
             if default is MISSING:
@@ -47,7 +55,8 @@ class Fields:
             raise SpecError(f"{self.where}: field '{key}' must be an integer, got {value!r:.60}")
         if int(value) < minimum:
             raise SpecError(f"{self.where}: field '{key}' must be >= {minimum}, got {value!r}")
-        maximum = MAX_LAYERS if "layer" in key else MAX_FIELD
+        if maximum is None:
+            maximum = MAX_LAYERS if "layer" in key else MAX_FIELD
         if int(value) > maximum:
             raise SpecError(
                 f"{self.where}: field '{key}' is {value!r}: above the sane bound {maximum:,}"

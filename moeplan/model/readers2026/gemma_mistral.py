@@ -189,17 +189,11 @@ def _gemma4(f: Fields, family: str) -> dict[str, Any]:
         norms_per_layer=4 + (3 if moe else 0) + (1 if ple else 0),
         tie_word_embeddings=f.bool("tie_word_embeddings", default=True),
         per_layer_input_size=ple,
-        per_layer_input_vocab=_ple_vocab(f) if ple else 0,
+        # a vocabulary, not a layer count, whatever its name says
+        per_layer_input_vocab=(
+            f.int("vocab_size_per_layer_input", maximum=MAX_FIELD) if ple else 0
+        ),
     )
-
-
-def _ple_vocab(f: Fields) -> int:
-    """vocab_size_per_layer_input: a vocabulary, not a layer count (Fields.int bounds fields
-    named *layer* by MAX_LAYERS)."""
-    value = f.get("vocab_size_per_layer_input")
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_FIELD:
-        raise SpecError(f"{f.where}: field 'vocab_size_per_layer_input' must be a positive integer")
-    return value
 
 
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
