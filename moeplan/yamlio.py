@@ -56,13 +56,31 @@ def read_text_file(path: str | Path, where: str | None = None, kind: str = "file
         raise _bad(where, f"not UTF-8 text (byte {exc.start})") from None
 
 
-def load_document(path: str | Path, where: str | None = None, kind: str = "file") -> Any:
+class NonFinite:
+    """A JSON constant NaN, Infinity or -Infinity kept in a model config.json in place of the
+    number (Python's json.dumps writes them: Nemotron-H's "time_step_limit": [0.0, Infinity]).
+    Not a number to any reader: a field read as one is refused in one line naming the value,
+    and fields no reader uses pass through. Never written to output."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def load_document(
+    path: str | Path, where: str | None = None, kind: str = "file", model_config: bool = False
+) -> Any:
     """Read a user's YAML or JSON file (JSON when it ends in .json) with every guard:
-    size, UTF-8, nesting depth, no aliases, no duplicate keys, no NaN/Infinity."""
+    size, UTF-8, nesting depth, no aliases, no duplicate keys, no NaN/Infinity. A model's
+    `model_config` JSON keeps its NaN/Infinity constants as NonFinite (see there)."""
     where = where or str(path)
     text = read_text_file(path, where, kind)
     if str(path).lower().endswith(".json"):
-        return load_json_text(text, where)
+        return load_json_text(text, where, model_config)
     return load_yaml_text(text, where)
 
 
@@ -78,7 +96,7 @@ def load_fields(path: str | Path, key: str, example: str) -> tuple[dict[str, Any
     return doc, where
 
 
-def load_json_text(text: str, where: str) -> Any:
+def load_json_text(text: str, where: str, model_config: bool = False) -> Any:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in items:
@@ -88,6 +106,8 @@ def load_json_text(text: str, where: str) -> Any:
         return out
 
     def constant(name: str) -> Any:
+        if model_config:
+            return NonFinite(name)
         raise _bad(where, f"non-finite number {name} is not allowed")
 
     def finite(token: str) -> float:

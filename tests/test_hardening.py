@@ -355,3 +355,25 @@ def test_unmodelled_quant_method_show_and_size_levels(tmp_path, tiny_config):
     assert planned.exit_code in (0, 1) and "Traceback" not in planned.output, planned.output
     explicit = runner.invoke(app, ["size", str(path), "--quant", "native"])
     assert explicit.exit_code == 2 and "pass --quant" in explicit.stderr
+
+
+def test_model_config_keeps_non_finite_constants_out_of_every_number(tmp_path, tiny_config):
+    """A model's config.json may hold Infinity where Python wrote it (Nemotron-H's
+    "time_step_limit": [0.0, Infinity]): a field no reader uses passes, a field read as a number
+    is one line naming the value, and no other file accepts the constant."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    config = folder / "config.json"
+    text = json.dumps({**tiny_config, "time_step_limit": [0.0, 1.5]}).replace("1.5", "Infinity")
+    config.write_text(text)
+    for target in (config, folder):
+        r = run("size", str(target), "--json")
+        assert r.exit_code == 0, r.stderr
+        assert "Infinity" not in r.stdout and "NaN" not in r.stdout
+    for key, constant in (("hidden_size", "Infinity"), ("num_experts_per_tok", "NaN")):
+        config.write_text(json.dumps({**tiny_config, key: 1.5}).replace("1.5", constant))
+        assert f"'{key}' must be an integer, got {constant}" in one_line_error(
+            run("size", str(config))
+        )
+    with pytest.raises(MoeplanError, match="non-finite"):
+        load_document(config)  # any other JSON file (calibrations, prices) refuses it

@@ -114,7 +114,7 @@ def load_model(model: str, revision: str | None = None, from_hub: bool = False) 
 
 def _spec_from_file(path: Path, name: str) -> ModelSpec:
     try:
-        doc = load_document(path)
+        doc = load_document(path, model_config=True)
     except MoeplanError as exc:
         raise SpecError(str(exc)) from None
     if not isinstance(doc, dict):

@@ -69,7 +69,8 @@ def load_hub(
         ) from None
     from moeplan.yamlio import load_document
 
-    config = load_document(config_path)  # size, depth, duplicate keys, NaN: one line
+    # size, depth, duplicate keys: one line; NaN/Infinity kept as NonFinite (unread or refused)
+    config = load_document(config_path, model_config=True)
     snapshot = config_path.parent
     if _all_shards_cached(snapshot):
         return config, read_local(snapshot, config), (f"{where}: read from the local cache",)

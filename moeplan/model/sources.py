@@ -75,7 +75,7 @@ def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
         return spec
     from moeplan.yamlio import load_document
 
-    config = load_document(config_path)
+    config = load_document(config_path, model_config=True)
     return with_checkpoint(spec, read_local(folder, config), config=config)
 
 
