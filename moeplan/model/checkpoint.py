@@ -31,6 +31,10 @@ _COMPONENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\.(nextn|mtp)[._]|(^|\.)mtp\.", "mtp"),
         (r"(embed_tokens|word_embeddings|wte|tok_embeddings)\.|^token_embd\.", "embedding"),
         (r"(^|\.)lm_head\.|^output\.", "lm_head"),
+        # Kimi-K3: the latent MoE's projections and norm sit with the shared experts, the
+        # attention-residual norms and pseudo-queries with the norms (as params.py counts them)
+        (r"\.routed_expert_(down_proj|up_proj|norm)\.", "shared_experts"),
+        (r"(self_attention|mlp|output_attn)_res_(norm|proj)\.", "norms"),
         (r"(norm|layernorm)(\.|_)?(weight|bias)?$|_norm\.|^output_norm\.", "norms"),
         (r"shared_expert|_shexp\.|shared_mlp", "shared_experts"),
         # blk.N.ffn_gate.E.weight: one tensor per expert, as GGUF files before merged experts

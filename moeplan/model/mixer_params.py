@@ -177,10 +177,11 @@ def kda_params(r: RecurrentSpec, hidden: int) -> int:
     """Kimi Delta Attention (transformers KimiLinearDeltaAttention, BailingHybridDeltaAttention,
     Glm5NextTextLinearAttention): q/k/v [hidden, D] each (D = heads x head_dim), conv1d [3D,
     kernel] without bias, forget gate f [hidden, D] (Kimi: f_a [hidden, rank] + f_b [rank, D]) +
-    dt_bias [D] + A_log [heads], b_proj [hidden, heads], output gate g like f, gated RMSNorm
-    [head_dim], o_proj [D, hidden]."""
+    dt_bias [D] + A_log [heads], b_proj [hidden, heads], output gate g like f (Kimi-K3
+    use_full_rank_gate: g_proj [hidden, D]), gated RMSNorm [head_dim], o_proj [D, hidden]."""
     d = r.inner_size
     gate = r.gate_rank * (hidden + d) if r.gate_rank else hidden * d
+    out_gate = hidden * d if r.full_rank_output_gate else gate
     conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
     qkvo = 4 * hidden * d
-    return qkvo + conv + 2 * gate + d + r.num_heads + hidden * r.num_heads + r.head_dim
+    return qkvo + conv + gate + out_gate + d + r.num_heads + hidden * r.num_heads + r.head_dim

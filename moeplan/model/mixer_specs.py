@@ -184,6 +184,9 @@ class RecurrentSpec:
     # KDA forget/output gates through a low-rank bottleneck of this width (KimiLinearForgetGate
     # f_a/f_b, g_a/g_b: linear_head_dim); 0 = full rank [hidden, heads x head_dim] (BailingHybrid)
     gate_rank: int = additive(0)
+    # KimiDeltaAttention with linear_attn_config use_full_rank_gate (Kimi-K3): the output gate is
+    # one g_proj [hidden, heads x head_dim]; the forget gate keeps its f_a/f_b of gate_rank
+    full_rank_output_gate: bool = additive(False)
 
     @property
     def inner_size(self) -> int:

@@ -109,8 +109,9 @@ def router_params(spec: ModelSpec) -> int:
 def norm_params(spec: ModelSpec) -> int:
     """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer, moe_layer_norms more
     in each MoE layer, plus the final norm (and Gemma 4's per_layer_projection_norm
-    [per_layer_input_size]), and the hyper-connection weights (hyper_connection_params; Qwen4-Exp's
-    gated residual streams, hc_count, replace the final norm)."""
+    [per_layer_input_size]), the hyper-connection weights (hyper_connection_params; Qwen4-Exp's
+    gated residual streams, hc_count, replace the final norm) and Kimi-K3's attention residuals
+    (attention_residual_params)."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
     if spec.hc_count:  # Qwen4ExpTextGatedResidual x 2 per layer; the mixer replaces the norm
         wide = spec.hc_count * spec.hidden_size
@@ -118,7 +119,18 @@ def norm_params(spec: ModelSpec) -> int:
         layer = 2 * (mixer + wide * spec.hc_count)
         return per_norm * spec.norms_per_layer * spec.num_layers + layer * spec.num_layers + mixer
     count = spec.norms_per_layer * spec.num_layers + spec.moe_layer_norms * spec.num_moe_layers
-    return per_norm * (count + 1) + spec.per_layer_input_size + hyper_connection_params(spec)
+    extra = hyper_connection_params(spec) + attention_residual_params(spec)
+    return per_norm * (count + 1) + spec.per_layer_input_size + extra
+
+
+def attention_residual_params(spec: ModelSpec) -> int:
+    """Attention Residuals (Kimi-K3, modeling_kimi_linear.py KimiDecoderLayer and
+    KimiLinearModel): per layer self_attention_res_norm and mlp_res_norm RMSNorm [hidden] and
+    the pseudo-queries self_attention_res_proj and mlp_res_proj [1, hidden]; after the last
+    layer output_attn_res_norm [hidden] and output_attn_res_proj [1, hidden]. None without."""
+    if not spec.attn_res_block_size:
+        return 0
+    return 4 * spec.hidden_size * spec.num_layers + 2 * spec.hidden_size
 
 
 def hyper_connection_params(spec: ModelSpec) -> int:

@@ -204,6 +204,12 @@ class ModelSpec:
     # weight) replaces the final norm
     hc_count: int = additive(0)
     hc_lowrank: int = additive(0)
+    # Attention Residuals over blocks of this many layers (Kimi-K3 attn_res_block_size; 0 =
+    # none): each KimiDecoderLayer holds self_attention_res_norm + mlp_res_norm RMSNorm [hidden]
+    # and self_attention_res_proj + mlp_res_proj [1, hidden]; KimiLinearModel
+    # output_attn_res_norm + output_attn_res_proj. Counted in "norms" (active); no cache (the
+    # block summaries live within one forward pass)
+    attn_res_block_size: int = additive(0)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from moeplan.model.readers2026 import kimi_k3_vision
 from moeplan.model.readers2026.gemma_mistral_towers import TOWER_COUNTERS
 from moeplan.model.specs import TowerSpec
 
@@ -230,4 +231,6 @@ FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {
     ),
     "minimax_m3_vl_vision": (_minimax_m3, "ViT counted from vision_config"),
     "glm5_next_vision": (_glm5_next_vision, "ViT counted from vision_config"),
+    # Kimi-K3's vision_config has no model_type: found by the wrapper's
+    "kimi_k3": (kimi_k3_vision.kimi_k3_vision, kimi_k3_vision.DETAIL),
 }

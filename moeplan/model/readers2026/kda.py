@@ -1,6 +1,9 @@
 """Kimi Delta Attention hybrids: Kimi-Linear (kimi_linear) and Ling 3.0 (bailing_hybrid), KDA
 linear attention interleaved with DeepSeek MLA, DeepSeek-V3 MoE (sigmoid router with score
-correction, one fused shared expert)."""
+correction, one fused shared expert). Kimi-K3's language model is a kimi_linear config whose
+modeling code (moonshotai/Kimi-K3 modeling_kimi_linear.py, not in transformers) adds a gated
+MLA, a full-rank KDA output gate, a latent MoE and Attention Residuals; a kimi_linear field
+this reader does not model is refused, naming it."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from moeplan.errors import SpecError
 from moeplan.model.blocks import mla
 from moeplan.model.fields import Fields
+from moeplan.model.known_fields import unread_shape_fields
 from moeplan.model.specs import LayerSpec, MixerKind, MoESpec, RecurrentSpec, WindowKind
 
 
@@ -37,10 +41,13 @@ def _layer_types(f: Fields, n: int) -> list[str]:
 
 
 def _mlp_types(f: Fields, n: int) -> list[str]:
+    """mlp_layer_types, else KimiDecoderLayer's rule: a KimiSparseMoeBlock where layer i >=
+    first_k_dense_replace and i % moe_layer_freq == 0, a dense KimiMLP elsewhere."""
     types = f.list("mlp_layer_types")
     if not types:
         k = f.int("first_k_dense_replace", default=1, minimum=0)
-        types = ["dense" if i < k else "sparse" for i in range(n)]
+        freq = f.int("moe_layer_freq", default=1)
+        types = ["sparse" if i >= k and i % freq == 0 else "dense" for i in range(n)]
     if len(types) != n or any(t not in ("dense", "sparse") for t in types):
         raise SpecError(f"{f.where}: field 'mlp_layer_types' must be dense/sparse x {n}")
     return types
@@ -52,7 +59,13 @@ def kda_hybrid(f: Fields, family: str) -> dict[str, Any]:
     always a plain q_proj, plus g_proj [hidden, heads]); the others KimiLinearDeltaAttention
     (gates through a linear_head_dim bottleneck) / BailingHybridDeltaAttention (full-rank gates).
     MLP: mlp_layer_types sparse = DeepseekV3-style MoE with one shared MLP of
-    moe_intermediate_size x n_shared_experts, dense = intermediate_size."""
+    moe_intermediate_size x n_shared_experts, dense = intermediate_size.
+    Kimi-K3 (modeling_kimi_linear.py of moonshotai/Kimi-K3): KimiMLAAttention with
+    mla_use_output_gate adds g_proj [hidden, heads x v_head_dim]; KimiDeltaAttention with
+    use_full_rank_gate has g_proj [hidden, heads x head_dim] for the output gate (the forget gate
+    keeps f_a/f_b) and A_log [heads] (the published shards store it zero-padded to [128], per
+    third-party reads of them: 32 values a KDA layer beyond the modeling code's parameters);
+    KimiSparseMoeBlock's latent MoE and KimiDecoderLayer's Attention Residuals as read below."""
     hidden = f.int("hidden_size")
     n = f.int("num_hidden_layers")
     bailing = family == "bailing_hybrid"
@@ -84,10 +97,13 @@ def kda_hybrid(f: Fields, family: str) -> dict[str, Any]:
         num_key_heads=heads,
         kda=True,
         gate_rank=0 if bailing else head_dim,
+        full_rank_output_gate=not bailing and sub.bool("use_full_rank_gate"),
     )
     attention = mla(f)
     if bailing:
         attention = replace(attention, q_lora_rank=None, head_gate=True)
+    elif f.bool("mla_use_output_gate"):  # KimiMLAAttention g_proj [hidden, heads x v_head_dim]
+        attention = replace(attention, output_gate=True)
     layers = []
     for mixer, mlp in zip(_layer_types(f, n), _mlp_types(f, n), strict=True):
         ffn = "moe" if mlp == "sparse" else "dense"
@@ -102,6 +118,12 @@ def kda_hybrid(f: Fields, family: str) -> dict[str, Any]:
     )
     n_experts = f.int("num_experts", default=0, minimum=0) or f.int("num_local_experts")
     top_k = f.int("num_experts_per_token", default=0, minimum=0) or f.int("num_experts_per_tok")
+    # KimiSparseMoeBlock (Kimi-K3): with routed_expert_hidden_size the routed experts work on a
+    # latent of that width, routed_expert_down_proj [hidden, latent] before them and
+    # routed_expert_up_proj [latent, hidden] after, with routed_expert_norm RMSNorm(latent)
+    # between when latent_moe_use_norm; the router and the shared MLP stay on hidden
+    latent = f.opt_int("routed_expert_hidden_size")
+    latent_norm = f.bool("latent_moe_use_norm")
     moe = MoESpec(
         n_experts,
         top_k,
@@ -109,9 +131,11 @@ def kda_hybrid(f: Fields, family: str) -> dict[str, Any]:
         num_shared_experts=1 if n_shared else 0,
         shared_intermediate_size=width * n_shared,
         router_score_bias=True,  # DeepseekV3TopkRouter e_score_correction_bias
+        latent_size=latent,
+        latent_norms=1 if latent and latent_norm else 0,
     )
     has_dense = any(layer.ffn == "dense" for layer in layers)
-    return dict(
+    fields = dict(
         hidden_size=hidden,
         attention=attention,
         layers=tuple(layers),
@@ -120,15 +144,63 @@ def kda_hybrid(f: Fields, family: str) -> dict[str, Any]:
         mtp_layers=f.int("num_nextn_predict_layers", default=0, minimum=0),
         max_position_embeddings=f.opt_int("model_max_length")
         or f.opt_int("max_position_embeddings"),
+        # KimiDecoderLayer: Attention Residuals whenever attn_res_block_size is set (the block
+        # size only groups layers: the same weights for any value)
+        attn_res_block_size=f.opt_int("attn_res_block_size") or 0,
     )
+    if not bailing:
+        _refuse_unread(f, lac)
+    return fields
+
+
+def _refuse_unread(f: Fields, lac: dict[str, Any]) -> None:
+    """A kimi_linear field that looks like a shape and that this reader did not read (nor names
+    harmless below), or an unknown linear_attn_config key, is refused: Kimi-K3 showed such a
+    field can double the count."""
+    unread = [k for k in unread_shape_fields(f) if k not in HARMLESS]
+    unread += [f"linear_attn_config.{k}" for k in sorted(lac.keys() - LINEAR_ATTN_KEYS)]
+    if unread:
+        raise SpecError(
+            f"{f.where}: kimi_linear fields not modelled (they may change the counts): "
+            f"{', '.join(unread)}"
+        )
 
 
 READERS = {"kimi_linear": kda_hybrid, "bailing_hybrid": kda_hybrid}
+# linear_attn_config keys of the Kimi checkpoints (KimiLinearConfig, KimiDeltaAttention): the
+# layer lists, the KDA shape, use_full_rank_gate, and gate_lower_bound (the lower bound of the
+# decay inside the KDA kernel, no weight)
+LINEAR_ATTN_KEYS = frozenset(
+    {
+        "full_attn_layers",
+        "kda_layers",
+        "head_dim",
+        "num_heads",
+        "short_conv_kernel_size",
+        "use_full_rank_gate",
+        "gate_lower_bound",
+    }
+)
 # routed_scaling_factor, n_group/topk_group (num_expert_group), norm_topk_prob
 # (moe_renormalize): routing arithmetic, no weights; kda_safe_gate / kda_lower_bound: a clamp in
-# BailingHybridForgetGate.forward; mtp_loss_scaling_factor: training loss weight
+# BailingHybridForgetGate.forward; mtp_loss_scaling_factor: training loss weight. Kimi-K3:
+# activation_situ_beta / activation_situ_linear_beta are the constants of SituAndMul (hidden_act
+# "situ"), an activation without weights between the same gate/up/down projections;
+# moe_router_activation_func (sigmoid / softmax) and use_grouped_topk are routing arithmetic in
+# KimiMoEGate; num_beams, num_beam_groups, num_return_sequences, repetition_penalty and the
+# n-gram sizes are generation defaults transformers 4.x writes into every config
 HARMLESS = frozenset(
     {
+        "activation_situ_beta",
+        "activation_situ_linear_beta",
+        "moe_router_activation_func",
+        "use_grouped_topk",
+        "num_beams",
+        "num_beam_groups",
+        "num_return_sequences",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "encoder_no_repeat_ngram_size",
         "routed_scaling_factor",
         "num_expert_group",
         "topk_group",
