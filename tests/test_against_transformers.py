@@ -5,6 +5,7 @@ tensors, to the parameter (STYLE.md: check a hand count against numel())."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,12 +68,31 @@ def test_counts_equal_the_modeling_code(name):
     assert c.towers_total == tower
 
 
+AIC_B = Path(__file__).parent / "data" / "configs-aic-b"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in AIC_B.glob("*.json")))
+def test_published_dense_qwen35_and_nemotron3(name):
+    """tests/data/configs-aic-b (Qwen3.5/3.6-27B with the vision tower, Nemotron 3 Super,
+    Ultra, Lightning): moeplan's total and tower against the built model."""
+    raw = json.loads((AIC_B / name).read_text())
+    model = _build(raw)
+    sizes = {n: p.numel() for n, p in model.named_parameters()}
+    sizes |= {n: b.numel() for n, b in model.named_buffers() if "e_score_correction" in n}
+    tower = sum(v for k, v in sizes.items() if any(t in k for t in TOWER))
+    spec = spec_from_config(raw, name)
+    c = count_params(spec)
+    assert (c.total, c.towers_total) == (sum(sizes.values()) - tower, tower)
+    assert not spec.reader_notes
+
+
 # transformers' own default config of each family, as v5 writes it (num_local_experts,
 # layer_types / mlp_layer_types, layers_block_type, no swa_ fields), and variants: a latent
 # MoE (Nemotron-H moe_latent_size) and GLM-MoE-DSA layers sharing the previous indexer
 DEFAULTS = [
     ("qwen3_next", {}),
     ("qwen3_5_moe", {}),
+    ("qwen3_5", {}),
     ("qwen3_vl_moe", {}),
     ("deepseek_v32", {}),
     ("glm_moe_dsa", {}),

@@ -60,7 +60,7 @@ def config_of(arg: str, fields: dict[str, Any] | None = None) -> tuple[Any, dict
 def built_sizes(config: Any) -> dict[str, int]:
     with torch.device("meta"):
         try:
-            model = transformers.AutoModelForCausalLM.from_config(config)
+            model = _with_towers(config) or transformers.AutoModelForCausalLM.from_config(config)
         except ValueError:
             # a class with the LM head that the causal-LM auto mapping leaves out (mistral4,
             # mistral_large4, MiniMaxM3SparseForConditionalGeneration): build it, not the
@@ -84,6 +84,18 @@ def built_sizes(config: Any) -> dict[str, int]:
         if "e_score_correction" in n or n.endswith("feed_forward.expert_bias")
     }
     return sizes
+
+
+def _with_towers(config: Any) -> Any:
+    """The image-text model (language model plus vision tower, as the checkpoint holds them:
+    Qwen3_5ForConditionalGeneration) where the config has a vision_config; None otherwise or
+    where no image-text class maps it (the causal-LM class is built then)."""
+    if getattr(config, "vision_config", None) is None:
+        return None
+    try:
+        return transformers.AutoModelForImageTextToText.from_config(config)
+    except Exception:  # no mapping, or a tower this transformers cannot build
+        return None
 
 
 def is_tower(name: str) -> bool:
@@ -114,13 +126,14 @@ def component(name: str) -> str:
     """Roughly the component moeplan's breakdown puts a tensor in (for --diff only)."""
     if is_tower(name):
         return "towers"
-    if "embed_tokens" in name:
+    if "embed_tokens" in name or name.endswith("model.embeddings.weight"):  # NemotronH
         return "embedding"
     if "lm_head" in name:
         return "lm_head"
     if "mtp" in name:
         return "mtp"
-    if "shared_expert" in name or "shared_mlp" in name:
+    # NemotronHMoE fc1/fc2_latent_proj: moeplan counts them with the shared experts
+    if "shared_expert" in name or "shared_mlp" in name or "latent_proj" in name:
         return "shared_experts"
     if "experts" in name:
         return "routed_experts"

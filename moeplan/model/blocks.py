@@ -166,6 +166,27 @@ def nemotron_plan(f: Fields) -> list[tuple[MixerKind, str]]:
     return [NEMOTRON_BLOCKS[c] for c in pattern]
 
 
+def nemotron_mtp_plan(f: Fields) -> list[tuple[MixerKind, str]]:
+    """The blocks of one Nemotron-H MTP step: mtp_layers_block_type (names as layers_block_type)
+    or mtp_hybrid_override_pattern (characters as hybrid_override_pattern); NemotronHConfig's
+    default ["full_attention", "moe"] when neither is set. vLLM's NemotronHMultiTokenPredictor
+    builds one block per entry (attention or MoE, each with its own norm); the step's first block
+    also holds enorm, hnorm and eh_proj, its last the final_layernorm."""
+    types = f.list("mtp_layers_block_type")
+    if types:
+        unknown = sorted({str(t) for t in types} - NEMOTRON_BLOCK_TYPES.keys())
+        if unknown:
+            raise SpecError(f"{f.where}: field 'mtp_layers_block_type' names {', '.join(unknown)}")
+        return [NEMOTRON_BLOCKS[NEMOTRON_BLOCK_TYPES[t]] for t in types]
+    pattern = f.str("mtp_hybrid_override_pattern", "*E")
+    if not pattern or any(c not in NEMOTRON_BLOCKS for c in pattern):
+        raise SpecError(
+            f"{f.where}: field 'mtp_hybrid_override_pattern' must be characters of "
+            f"{''.join(NEMOTRON_BLOCKS)}"
+        )
+    return [NEMOTRON_BLOCKS[c] for c in pattern]
+
+
 def gqa(f: Fields, hidden: int, prefix: str = "", **kw: Any) -> AttentionSpec:
     """Multi-head / grouped-query attention from {prefix}num_attention_heads,
     {prefix}num_key_value_heads, {prefix}head_dim and {prefix}v_head_dim (MiMo-V2-Flash's
@@ -241,8 +262,21 @@ def moe_block(
     )
 
 
+# output_gate_type (Qwen3.6 configs; Qwen4ExpTextConfig documents it): the activation of the
+# gated RMSNorm on the Gated DeltaNet output (Qwen4ExpTextGatedDeltaNet.norm; hidden_act when
+# unset; Qwen3_5RMSNormGated fixes silu). An activation changes no weight; any other value
+# could name another gate shape, and is refused.
+GATE_ACTIVATIONS = ("swish", "silu", "sigmoid")
+
+
 def gated_deltanet(f: Fields) -> RecurrentSpec:
-    """Qwen3NextGatedDeltaNet / Qwen3_5 GatedDeltaNet shapes."""
+    """Qwen3NextGatedDeltaNet / Qwen3_5 GatedDeltaNet shapes (output_gate_type checked)."""
+    gate = f.str("output_gate_type", "silu")
+    if gate not in GATE_ACTIVATIONS:
+        raise SpecError(
+            f"{f.where}: output_gate_type '{gate:.40}' is not modelled "
+            f"(an activation: {', '.join(GATE_ACTIVATIONS)})"
+        )
     return RecurrentSpec(
         MixerKind.LINEAR_ATTENTION,
         num_heads=f.int("linear_num_value_heads"),

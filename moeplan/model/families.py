@@ -24,6 +24,7 @@ from moeplan.model.blocks import (
     mixer_plan,
     mla,
     moe_block,
+    nemotron_mtp_plan,
     nemotron_plan,
 )
 from moeplan.model.fields import Fields
@@ -77,6 +78,9 @@ TRAITS: dict[str, Traits] = {
     "qwen3_next": QWEN_NEXT,
     "qwen3_5_moe": QWEN_NEXT,
     "qwen3_5_moe_text": QWEN_NEXT,
+    # Qwen3_5TextModel: the same layers with a dense Qwen3_5MLP in each (no experts)
+    "qwen3_5": QWEN_NEXT,
+    "qwen3_5_text": QWEN_NEXT,
     # Qwen3VLMoeTextModel = Qwen3-MoE text tower (q/k norm per head)
     "qwen3_vl_moe": Traits(qk_norm=QKNorm.PER_HEAD),
     "qwen3_vl_moe_text": Traits(qk_norm=QKNorm.PER_HEAD),
@@ -178,6 +182,12 @@ def read_layers(f: Fields, family: str, traits: Traits | None = None) -> dict[st
         moe_layer_norms=t.moe_layer_norms,
         block_size=t.sublayers,
     )
+    if nemotron:  # NemotronHMultiTokenPredictor (vLLM): the MTP step's own blocks
+        plan = nemotron_mtp_plan(f)  # read (and checked) even where no MTP layer is built
+        if out["mtp_layers"]:
+            out["mtp_blocks"] = tuple(
+                _layer(f, ffn, m, WindowKind.FULL, None, None, hidden) for m, ffn in plan
+            )
     if t.tie_default is not None and f.get("tie_word_embeddings") is None:
         out["tie_word_embeddings"] = t.tie_default
     return out

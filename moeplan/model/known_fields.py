@@ -169,7 +169,6 @@ HARMLESS = frozenset(
         "label2id",
         # runtime or MTP-only details of known families
         "moe_shared_expert_overlap",
-        "mtp_layers_block_type",
         "time_step_limit",
         "moe_norm_min",
         "use_mambapy",

@@ -150,23 +150,35 @@ def hyper_connection_params(spec: ModelSpec) -> int:
 def mtp_layer_params(spec: ModelSpec) -> int:
     """One DeepSeek-V3 multi-token-prediction module (tech report sec. 2.2): enorm + hnorm,
     eh_proj [2*hidden, hidden], one decoder layer like the last one, and its output norm; the
-    embedding and output head are shared with the main model."""
-    layer = (
-        attention_params(spec.attention, spec.hidden_size) + spec.norms_per_layer * spec.hidden_size
-    )
-    last = next((x for x in reversed(spec.layers) if x.ffn != "none"), spec.layers[-1])
-    if last.is_moe:
-        moe = _moe(spec)
-        layer += (
-            moe.num_experts * expert_params(spec)
-            + shared_experts_params(spec)
-            + router_params(spec)
+    embedding and output head are shared with the main model. Nemotron-H's MTP step is its
+    mtp_blocks instead of that layer (vLLM NemotronHMultiTokenPredictor: for "*E" an attention
+    block and a MoE block, a norm each), with the same enorm, hnorm, eh_proj and final norm."""
+    h = spec.hidden_size
+    if spec.mtp_blocks:
+        layer = sum(
+            mixer_params(spec, b) + ffn_block_params(spec, b) + spec.norms_per_layer * h
+            for b in spec.mtp_blocks
         )
     else:
-        layer += ffn_params(
+        last = next((x for x in reversed(spec.layers) if x.ffn != "none"), spec.layers[-1])
+        layer = attention_params(spec.attention, h) + spec.norms_per_layer * h
+        layer += ffn_block_params(spec, LayerSpec("moe" if last.is_moe else "dense"))
+    return layer + 2 * h * h + 3 * h
+
+
+def ffn_block_params(spec: ModelSpec, layer: LayerSpec) -> int:
+    """The FFN block of one layer as MTP builds it: every routed expert, the shared experts and
+    the router of a MoE block, or a dense FFN; none for a mixer-only block."""
+    count = 0
+    if layer.is_moe:
+        moe = _moe(spec)
+        count += moe.num_experts * expert_params(spec) + shared_experts_params(spec)
+        count += router_params(spec)
+    if layer.has_dense_ffn:
+        count += ffn_params(
             spec.hidden_size, spec.dense_intermediate_size, spec.ffn_gated, spec.mlp_bias
         )
-    return layer + 2 * spec.hidden_size * spec.hidden_size + 3 * spec.hidden_size
+    return count
 
 
 def _moe(spec: ModelSpec) -> MoESpec:

@@ -210,6 +210,11 @@ class ModelSpec:
     # output_attn_res_norm + output_attn_res_proj. Counted in "norms" (active); no cache (the
     # block summaries live within one forward pass)
     attn_res_block_size: int = additive(0)
+    # The blocks of each MTP step when it is not one decoder layer like the main model's last
+    # (Nemotron-H mtp_layers_block_type / mtp_hybrid_override_pattern, "*E": an attention block
+    # then a MoE block, each with its own norm; vLLM NemotronHMultiTokenPredictor); () = that
+    # decoder layer
+    mtp_blocks: tuple[LayerSpec, ...] = additive(())
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property
