@@ -184,6 +184,8 @@ def survey(only: list[str]) -> None:
 
 def diff(arg: str, fields: str | None) -> None:
     extra = None
+    if fields and fields.endswith(".json"):  # --diff TYPE path/config.json: the file decides
+        arg, fields = fields, None
     if fields and not arg.endswith(".json"):
         extra = json.loads(fields)
     config, raw = config_of(arg, extra)

@@ -33,6 +33,8 @@ LAYER_TYPES: dict[str, tuple[MixerKind, WindowKind]] = {
     "full_attention": (MixerKind.ATTENTION, WindowKind.FULL),
     "attention": (MixerKind.ATTENTION, WindowKind.FULL),
     "indexed_attention": (MixerKind.ATTENTION, WindowKind.FULL),  # DSA (transformers v5)
+    # its pre-v5 name (GLM-5.2 checkpoints; configuration_utils._LEGACY_LAYER_TYPE_REMAP)
+    "deepseek_sparse_attention": (MixerKind.ATTENTION, WindowKind.FULL),
     "sliding_attention": (MixerKind.ATTENTION, WindowKind.SLIDING),
     "chunked_attention": (MixerKind.ATTENTION, WindowKind.CHUNKED),
     "linear_attention": (MixerKind.LINEAR_ATTENTION, WindowKind.FULL),

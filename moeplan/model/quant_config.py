@@ -67,7 +67,9 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
     if method == "mxfp4":
         return "bf16,experts=mxfp4"  # modules_to_not_convert: attention, router, embeddings, head
     if method == "fp8":
-        return "fp8-block" if q.get("weight_block_size") else "fp8"
+        base = "fp8-block" if q.get("weight_block_size") else "fp8"
+        experts = _fp4_experts(q, cfg)
+        return f"{base},routed_experts={experts}" if experts else base
     if method in ("gptq", "awq") and q.get("bits") in (4, 8):
         group = q.get("group_size") or 128
         fmt = f"int{q['bits']}" if group in (128, -1) else f"int{q['bits']}-g{group}"
@@ -84,6 +86,18 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
         return f"unmodelled:{method}"  # resolve_scheme('native') says so; --quant still works
     dtype = _dtype(cfg) or "bfloat16"
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
+
+
+def _fp4_experts(q: dict[str, Any], cfg: dict[str, Any]) -> str | None:
+    """DeepSeek-V4's FP4 routed experts beside its block-FP8 weights: expert_dtype "fp4" (top
+    level, or in quantization_config from V4.1 on; DeepseekV4Config.__post_init__) is E2M1 with
+    a ue8m0 scale per 32 values (transformers integrations/finegrained_fp8.FP8Experts), MXFP4's
+    layout; a ModelOpt re-quantization says moe_quant_algo NVFP4 (nvidia/DeepSeek-V4-*-NVFP4)."""
+    if str(q.get("moe_quant_algo", "")).upper() == "NVFP4":
+        return "nvfp4"
+    if (q.get("expert_dtype") or cfg.get("expert_dtype")) == "fp4":
+        return "mxfp4"
+    return None
 
 
 def _compressed_tensors_format(q: dict[str, Any]) -> str | None:

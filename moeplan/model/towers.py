@@ -78,6 +78,11 @@ def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
     (vt_* fields, patchmerger projector; modeling_kimi_k25); other towers are named with their
     parameters not counted."""
     tower_family = str(cfg.get("model_type") or family)
+    if family == "minimax_m3_vl" and tower_family == "clip_vision_model":
+        # MiniMax-M3's hub config (remote code) names its ViT clip_vision_model and keeps the
+        # patch sizes in img_token_compression_config; MiniMaxM3VLVisionConfig reads it
+        compression = cfg.get("img_token_compression_config") or {}
+        tower_family, cfg = "minimax_m3_vl_vision", {**_M3_PATCH, **compression, **cfg}
     try:
         if tower_family in FAMILY_TOWERS:
             count, detail = FAMILY_TOWERS[tower_family]
@@ -222,6 +227,9 @@ def _glm5_next_vision(cfg: dict[str, Any]) -> int:
     merger = out * out + 2 * out + 3 * out * proj
     return embed + blocks + h + downsample + merger
 
+
+# MiniMaxM3VLVisionConfig defaults the hub's vision_config leaves to img_token_compression_config
+_M3_PATCH = {"temporal_patch_size": 2, "spatial_merge_size": 2}
 
 # towers of one family, counted by its own function (model_type -> (count, detail))
 FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {

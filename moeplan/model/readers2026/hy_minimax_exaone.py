@@ -1,4 +1,4 @@
-"""Hy3 / Hy4, MiniMax-M3, K-EXAONE, Command A Plus (cohere2_moe), Laguna."""
+"""Hy3 / Hy4, MiniMax-M3 (minimax_m3.py), K-EXAONE, Command A Plus (cohere2_moe), Laguna."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from moeplan.errors import SpecError
 from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
-from moeplan.model.specs import IndexerSpec, QKNorm
+from moeplan.model.readers2026 import minimax_m3
+from moeplan.model.specs import QKNorm
 
 # HYV3Attention (= ApertusAttention): q/k RMSNorm per head; attention_bias puts biases on q, k,
 # v and o. HYV3MoE: sigmoid router with e_score_correction_bias, one shared MLP of
@@ -69,86 +70,7 @@ def read_hy_v4(f: Fields, family: str) -> dict[str, Any]:
 
 
 READERS["hy_v4"] = read_hy_v4
-
-
-# MiniMaxM3VLAttention: per-head q/k RMSNorm; MiniMaxM3VLTopKRouter: sigmoid with
-# e_score_correction_bias; MiniMaxM3VLExperts: intermediate_size is the expert width
-MINIMAX_M3 = Traits(
-    qk_norm=QKNorm.PER_HEAD, score_bias=True, expert_width_keys=("intermediate_size",)
-)
-M3_SPARSE = "minimax_m3_sparse"
-
-
-def read_minimax_m3(f: Fields, family: str) -> dict[str, Any]:
-    """MiniMaxM3VLTextModel (MiniMax-M3): GQA layers, "minimax_m3_sparse" ones with a lightning
-    indexer (MiniMaxM3VLIndexer) that keeps index_topk_blocks blocks of index_block_size keys;
-    MoE layers (mlp_layer_types sparse) hold one shared MLP of shared_intermediate_size, dense
-    layers an MLP of dense_intermediate_size."""
-    f = _m3_legacy(f)
-    types = f.list("layer_types")
-    sparse = [t == M3_SPARSE for t in types]
-    plain = Fields(
-        {
-            **f.cfg,
-            "layer_types": [
-                "full_attention" if s else t for t, s in zip(types, sparse, strict=True)
-            ],
-        },
-        f.where,
-    )
-    out = read_layers(plain, family, MINIMAX_M3)
-    f.read |= plain.read
-    if any(sparse):
-        indexer = IndexerSpec(
-            f.int("index_n_heads"),
-            f.int("index_head_dim"),
-            f.int("index_topk_blocks") * f.int("index_block_size"),
-            key_dtype="bf16",
-            weights_proj=False,
-        )
-        attn = replace(out["attention"], indexer=indexer)
-        out["layers"] = tuple(
-            replace(x, attention=attn) if s else x
-            for x, s in zip(out["layers"], sparse, strict=True)
-        )
-    if out["moe"] is not None:
-        shared = f.int("shared_intermediate_size", default=0, minimum=0)
-        out["moe"] = replace(
-            out["moe"], num_shared_experts=1 if shared else 0, shared_intermediate_size=shared
-        )
-    if out["dense_intermediate_size"]:
-        out["dense_intermediate_size"] = f.int("dense_intermediate_size")
-    return out
-
-
-# MiniMaxM3VLTextConfig.__post_init__: the checkpoint's sparse_attention_config names
-M3_LEGACY = {
-    "index_n_heads": "sparse_num_index_heads",
-    "index_head_dim": "sparse_index_dim",
-    "index_block_size": "sparse_block_size",
-    "index_topk_blocks": "sparse_topk_blocks",
-    "index_local_blocks": "sparse_local_block",
-}
-
-
-def _m3_legacy(f: Fields) -> Fields:
-    """A checkpoint config.json's sparse_attention_config (sparse_attention_freq: 1 =
-    minimax_m3_sparse, and the sparse_* indexer fields) as the flat fields transformers reads."""
-    legacy = f.get("sparse_attention_config")
-    if not isinstance(legacy, dict) or not legacy:
-        return f
-    cfg = {**f.cfg}
-    for flat, old in M3_LEGACY.items():
-        if old in legacy:
-            cfg[flat] = legacy[old]
-    freq = legacy.get("sparse_attention_freq")
-    if not f.has("layer_types") and isinstance(freq, list):
-        cfg["layer_types"] = [M3_SPARSE if v else "full_attention" for v in freq]
-    return Fields(cfg, f.where)
-
-
-READERS["minimax_m3_vl_text"] = read_minimax_m3
-READERS["minimax_m3_vl"] = read_minimax_m3
+READERS.update(minimax_m3.READERS)
 
 
 # ExaoneMoeAttention (= Exaone4Attention): per-head q/k RMSNorm; ExaoneMoeTopkRouter

@@ -13,6 +13,7 @@ from moeplan.model.readers2026.step import step3p5
 
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
     "step3p5": step3p5,  # the step3p7 wrapper's text_config is a step3p5 config
+    "step3p7": step3p5,  # a flattened copy: the text fields at the top level, no text_config
     "muse_spark_text": muse_spark_text,
     "muse_spark": muse_spark_text,  # a wrapper without text_config model_type
     "qwen4_exp_text": qwen4_exp_text,

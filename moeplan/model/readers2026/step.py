@@ -1,5 +1,12 @@
 """Step-3.5 / Step-3.7-Flash (transformers models/step3p7: Step3p7TextModel; the step3p7 wrapper
-holds a step3p5 text_config)."""
+holds a step3p5 text_config).
+
+Three spellings of one config are read: transformers' Step3p7TextConfig names; the names the
+published checkpoints use (StepFun's remote-code Step3p5Config, which Step3p7TextConfig takes
+through its attribute_map and __post_init__: num_attention_groups, moe_num_experts, moe_top_k,
+moe_layers_enum, attention_other_setting, use_head_wise_attn_gate, use_qk_norm,
+use_moe_router_bias); and the flattened step3p7 copy aiconfigurator keeps in its model_configs
+(num_experts, first_k_dense_replace, n_shared_experts at the top level, no text_config)."""
 
 from __future__ import annotations
 
@@ -7,9 +14,15 @@ from dataclasses import replace
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.blocks import gqa
-from moeplan.model.fields import Fields
-from moeplan.model.specs import LayerSpec, MoESpec, QKNorm, WindowKind
+from moeplan.model.fields import Fields, div
+from moeplan.model.specs import AttentionKind, AttentionSpec, LayerSpec, MoESpec, QKNorm, WindowKind
+
+# Step3p7TextConfig.attribute_map (num_attention_groups, moe_num_experts, num_local_experts,
+# moe_top_k, share_expert_dims) plus the flattened copy's num_experts
+KV_HEADS = ("num_key_value_heads", "num_attention_groups")
+EXPERTS = ("n_routed_experts", "moe_num_experts", "num_local_experts", "num_experts")
+TOP_K = ("num_experts_per_tok", "moe_top_k")
+SHARED_WIDTH = ("share_expert_dim", "share_expert_dims")
 
 
 def _trimmed(f: Fields, key: str, n: int, padded: int) -> list[Any]:
@@ -19,13 +32,91 @@ def _trimmed(f: Fields, key: str, n: int, padded: int) -> list[Any]:
     return value[:n] if len(value) == padded else value
 
 
+def _attention(f: Fields, hidden: int) -> AttentionSpec:
+    """Step3p7Attention: q, k, v, o; per-head q/k RMSNorm unless use_qk_norm is false (StepFun's
+    Step3p5Attention; transformers always builds them); g_proj a sigmoid gate per head
+    ([hidden, heads]) where gating is true or "per-head", per channel ([hidden, heads x head_dim])
+    for another gating value; without gating, the hub's use_head_wise_attn_gate false builds no
+    g_proj."""
+    heads = f.int("num_attention_heads")
+    kv = f.int_of(KV_HEADS, default=heads)
+    head_dim = f.int("head_dim", default=0, minimum=0) or div(hidden, heads, f, "head_dim")
+    if heads % kv:
+        raise SpecError(
+            f"{f.where}: num_attention_heads {heads} is not a multiple of {kv} kv heads"
+        )
+    gating = f.get("gating")
+    if gating is None and not f.bool("use_head_wise_attn_gate", default=True):
+        per_head = per_channel = False  # StepFun's Step3p5Attention: no g_proj
+    else:
+        per_head = gating is None or gating is True or gating == "per-head"
+        per_channel = not per_head
+    bias = f.bool("attention_bias")
+    return AttentionSpec(
+        AttentionKind.GQA,
+        heads,
+        kv,
+        head_dim,
+        head_dim,
+        qkv_bias=bias,
+        o_bias=bias,
+        qk_norm=QKNorm.PER_HEAD if f.bool("use_qk_norm", default=True) else QKNorm.NONE,
+        head_gate=per_head,
+        output_gate=per_channel,
+    )
+
+
+def _sliding(f: Fields, attention: AttentionSpec) -> AttentionSpec:
+    """The "sliding_attention" layers' shape: num_sliding_attention_heads query heads
+    (Step3p7TextConfig, a per_layer_config override), else the legacy attention_other_setting's
+    num_attention_heads, and its num_attention_groups / head_dim, which StepFun's Step3p5Attention
+    and vLLM's step3p5 read for those layers (transformers reads only the heads)."""
+    other = f.get("attention_other_setting") or {}
+    if not isinstance(other, dict):
+        raise SpecError(f"{f.where}: field 'attention_other_setting' must be a mapping")
+    where = f"{f.where}: attention_other_setting"
+    sub = Fields(other, where)
+    heads = f.int(
+        "num_sliding_attention_heads",
+        default=sub.int("num_attention_heads", default=attention.num_heads),
+    )
+    kv = sub.int("num_attention_groups", default=attention.num_kv_heads)
+    head_dim = sub.int("head_dim", default=attention.head_dim)
+    if heads % kv:
+        raise SpecError(f"{f.where}: {heads} sliding attention heads are not a multiple of {kv}")
+    return replace(
+        attention, num_heads=heads, num_kv_heads=kv, head_dim=head_dim, v_head_dim=head_dim
+    )
+
+
+def _sliding_heads_set(f: Fields) -> bool:
+    """The config carries the hub's attention_other_setting with a sliding head count."""
+    other = f.get("attention_other_setting")
+    return isinstance(other, dict) and other.get("num_attention_heads") is not None
+
+
+def _mlp_types(f: Fields, n: int, padded: int) -> list[str]:
+    """mlp_layer_types; else moe_layers_enum (the hub's, a comma-separated string or a list of
+    MoE layer indices); else first_k_dense_replace dense layers (the flattened copy); else
+    Step3p7TextConfig's default, layers 3..n-1 sparse."""
+    mlp = _trimmed(f, "mlp_layer_types", n, padded)
+    if mlp:
+        return mlp
+    enum = f.get("moe_layers_enum")
+    if enum is not None:
+        items = enum.split(",") if isinstance(enum, str) else enum
+        moe_set = {int(i) for i in items if str(i).strip()}
+    else:
+        first_dense = f.int("first_k_dense_replace", default=3, minimum=0)
+        moe_set = set(range(first_dense, n))
+    return ["sparse" if i in moe_set else "dense" for i in range(n)]
+
+
 def step3p5(f: Fields, family: str) -> dict[str, Any]:
-    """Step3p7TextModel: Step3p7Attention is GQA with per-head q/k RMSNorm and g_proj, a sigmoid
-    gate per head ([hidden, heads]; per channel [hidden, heads x head_dim] when gating is neither
-    true nor "per-head"); "sliding_attention" layers take num_sliding_attention_heads query heads
-    (per_layer_config; legacy attention_other_setting) and keep sliding_window tokens. MLP per
-    mlp_layer_types (legacy moe_layers_enum, default layers 3..n-1 sparse): Step3p7MLP of
-    intermediate_size, or Step3p7SparseMoeBlock = router [E, hidden] + e_score_correction_bias,
+    """Step3p7TextModel: Step3p7Attention (``_attention``) on every layer, with its own head
+    count on "sliding_attention" layers (``_sliding``), which keep sliding_window tokens. MLP
+    per layer (``_mlp_types``): Step3p7MLP of intermediate_size, or Step3p7SparseMoeBlock = router
+    [E, hidden] + e_score_correction_bias (none where the hub's use_moe_router_bias is false),
     routed experts of moe_intermediate_size and one shared Step3p7MLP of share_expert_dim.
     The num_nextn_predict_layers MTP layers are not built (filtered out of the checkpoint load)."""
     del family
@@ -33,37 +124,10 @@ def step3p5(f: Fields, family: str) -> dict[str, Any]:
     n = f.int("num_hidden_layers")
     mtp = f.int("num_nextn_predict_layers", default=0, minimum=0)
     padded = n + mtp
-    gating = f.get("gating", True)
-    per_head = gating is True or gating == "per-head"
-    kw: dict[str, Any] = dict(
-        qkv_bias=f.bool("attention_bias"),
-        o_bias=f.bool("attention_bias"),
-        qk_norm=QKNorm.PER_HEAD,
-        head_gate=per_head,
-        output_gate=not per_head,
-    )
-    attention = gqa(f, hidden, **kw)
-    other = f.get("attention_other_setting") or {}
-    sliding_heads = f.int(
-        "num_sliding_attention_heads",
-        default=other.get("num_attention_heads", attention.num_heads),
-    )
-    if sliding_heads % attention.num_kv_heads:
-        raise SpecError(
-            f"{f.where}: num_sliding_attention_heads {sliding_heads} is not a multiple of "
-            f"num_key_value_heads {attention.num_kv_heads}"
-        )
-    sliding = replace(attention, num_heads=sliding_heads)
+    attention = _attention(f, hidden)
+    sliding = _sliding(f, attention)
     types = _trimmed(f, "layer_types", n, padded) or ["full_attention"] * n
-    mlp = _trimmed(f, "mlp_layer_types", n, padded)
-    if not mlp:
-        enum = f.get("moe_layers_enum")
-        if enum is not None:
-            items = enum.split(",") if isinstance(enum, str) else enum
-            moe_set = {int(i) for i in items if str(i).strip()}
-        else:
-            moe_set = set(range(3, n))
-        mlp = ["sparse" if i in moe_set else "dense" for i in range(n)]
+    mlp = _mlp_types(f, n, padded)
     if len(types) != n or any(t not in ("full_attention", "sliding_attention") for t in types):
         raise SpecError(f"{f.where}: field 'layer_types' must be full/sliding_attention x {n}")
     if len(mlp) != n or any(k not in ("dense", "sparse") for k in mlp):
@@ -71,6 +135,17 @@ def step3p5(f: Fields, family: str) -> dict[str, Any]:
     window = f.opt_int("sliding_window")
     if "sliding_attention" in types and window is None:
         raise SpecError(f"{f.where}: sliding layers need field 'sliding_window'")
+    notes: tuple[str, ...] = ()
+    if (
+        "sliding_attention" in types
+        and not f.has("num_sliding_attention_heads")
+        and not _sliding_heads_set(f)
+    ):
+        notes = (
+            f"sliding_attention layers read with num_attention_heads ({attention.num_heads}): the "
+            "config names no sliding head count (attention_other_setting); the published "
+            "Step-3.5/3.7-Flash checkpoints give those layers 96 query heads",
+        )
     layers = []
     for kind, ffn in zip(types, mlp, strict=True):
         ffn_kind = "moe" if ffn == "sparse" else "dense"
@@ -79,14 +154,16 @@ def step3p5(f: Fields, family: str) -> dict[str, Any]:
             layers.append(LayerSpec(ffn_kind, WindowKind.SLIDING, window, attention=attn))
         else:
             layers.append(LayerSpec(ffn_kind))
+    if f.int("n_shared_experts", default=1, minimum=0) != 1:
+        raise SpecError(f"{f.where}: n_shared_experts must be 1 (one shared Step3p7MLP)")
     width = f.int("moe_intermediate_size")
     moe = MoESpec(
-        f.int("n_routed_experts"),
-        f.int("num_experts_per_tok"),
+        f.int_of(EXPERTS),
+        f.int_of(TOP_K),
         width,
         num_shared_experts=1,
-        shared_intermediate_size=f.int("share_expert_dim", default=width),
-        router_score_bias=True,
+        shared_intermediate_size=f.int_of(SHARED_WIDTH, default=width),
+        router_score_bias=f.bool("use_moe_router_bias", default=True),
     )
     if f.bool("mlp_bias") and "sparse" in mlp:  # the shared Step3p7MLP would carry biases
         raise SpecError(f"{f.where}: mlp_bias with MoE layers (a biased shared expert)")
@@ -99,4 +176,5 @@ def step3p5(f: Fields, family: str) -> dict[str, Any]:
         dense_intermediate_size=f.int("intermediate_size") if has_dense else 0,
         mlp_bias=f.bool("mlp_bias"),
         mtp_layers=0,
+        reader_notes=notes,
     )
