@@ -62,8 +62,48 @@ IDS_2026 = {
 IDS_OUTSIDE_REFERENCE = {"qwen3.5-35b-a3b", "qwen3.5-122b-a10b"}
 
 
+# current models whose published config.json is copied in NVIDIA's AIConfigurator
+# (tools/catalog_aic.py writes them from a checkout at one commit)
+IDS_AIC = {
+    "deepseek-v4-flash",
+    "deepseek-v4-pro",
+    "gemma-4-26b-a4b",
+    "glm-5.2",
+    "kimi-k3",
+    "minimax-m2.7",
+    "nemotron-3-super-120b-a12b",
+    "nemotron-3-ultra-550b-a55b",
+    "qwen3-coder-480b-a35b",
+    "qwen3-vl-235b-a22b",
+}
+
+
 def test_catalog_has_every_reference_model():
-    assert set(catalog_ids()) == EXPECTED_IDS | IDS_2026 | IDS_OUTSIDE_REFERENCE
+    assert set(catalog_ids()) == EXPECTED_IDS | IDS_2026 | IDS_OUTSIDE_REFERENCE | IDS_AIC
+
+
+def test_aiconfigurator_entries_cite_the_file_at_one_commit():
+    """Each entry names the published file it copies (repository, commit, path, the file name
+    AIConfigurator gives it: org--repo_config.json of its hf_repo) and a publisher's figure."""
+    import re
+
+    import yaml
+
+    from moeplan.model.catalog import catalog_entries
+
+    for entry in catalog_entries():
+        if entry.id not in IDS_AIC:
+            continue
+        doc = yaml.safe_load(entry.path.read_text())
+        (source,) = doc["config_source"]
+        m = re.fullmatch(
+            r"github:ai-dynamo/aiconfigurator@[0-9a-f]{40} "
+            r"aic-core/src/aiconfigurator_core/model_configs/(.+)_config\.json",
+            source,
+        )
+        assert m, source
+        assert m.group(1).split("--", 1)[0] == doc["hf_repo"].split("/")[0], entry.id
+        assert doc["official_params"]["source"] and doc["config"]["architectures"]
 
 
 def test_entries_outside_the_reference_cite_their_config_and_match_its_family():
@@ -106,7 +146,7 @@ def test_catalog_configs_are_the_published_ones():
             path = SHARED_REFERENCE / "configs-2026" / entry.id / "config.json"
             assert doc["config"] == json.loads(path.read_text()), entry.id
             continue
-        if entry.id in IDS_OUTSIDE_REFERENCE:  # checked against its family's published file
+        if entry.id in IDS_OUTSIDE_REFERENCE | IDS_AIC:  # cited public copies, tested above
             continue
         published = ref[doc["name"]]["config"]
         for key, value in published.items():

@@ -75,6 +75,16 @@ def test_native_scheme_of_each_method(qcfg, native):
         resolve_scheme(native)  # every id it writes resolves
 
 
+def test_deepseek_v4_fp4_experts_beside_block_fp8():
+    """DeepSeek-V4's config.json: block FP8 quantization_config plus expert_dtype 'fp4' (routed
+    experts MXFP4, shared experts FP8 like the rest); 'fp8' experts are block FP8 as well."""
+    qcfg = {"quant_method": "fp8", "weight_block_size": [128, 128], "scale_fmt": "ue8m0"}
+    fp4 = native_quant_of({"quantization_config": qcfg, "expert_dtype": "fp4"})
+    assert fp4 == "fp8-block,routed_experts=mxfp4"
+    resolve_scheme(fp4)
+    assert native_quant_of({"quantization_config": qcfg, "expert_dtype": "fp8"}) == "fp8-block"
+
+
 def test_quantization_config_inside_text_config_at_any_depth():
     nested = {"thinker_config": {"text_config": {"quantization_config": ct(4)}}}
     assert (

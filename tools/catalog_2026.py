@@ -69,7 +69,9 @@ ENTRIES: dict[str, dict] = {
     ),
     "glm-5": dict(
         name="GLM-5",
-        aliases=["glm5"],
+        # GLM-5.1's published config (github:ai-dynamo/aiconfigurator@095f58a5
+        # .../zai-org--GLM-5.1_config.json) equals GLM-5's field for field
+        aliases=["glm5", "glm-5.1", "glm5.1"],
         official=_card(
             744e9,
             40e9,
