@@ -149,15 +149,22 @@ def mixer_plan(f: Fields, n: int) -> list[tuple[MixerKind, WindowKind]]:
     return [(MixerKind.ATTENTION, WindowKind.SLIDING if sliding else WindowKind.FULL)] * n
 
 
+def _nemotron_named_blocks(f: Fields, key: str) -> list[tuple[MixerKind, str]]:
+    """The blocks a list of block names gives (layers_block_type, mtp_layers_block_type: one
+    NEMOTRON_BLOCK_TYPES name each); [] when the field is absent, an unknown name refused."""
+    types = f.list(key)
+    unknown = sorted({str(t) for t in types} - NEMOTRON_BLOCK_TYPES.keys())
+    if unknown:
+        raise SpecError(f"{f.where}: field '{key}' names {', '.join(unknown)}")
+    return [NEMOTRON_BLOCKS[NEMOTRON_BLOCK_TYPES[t]] for t in types]
+
+
 def nemotron_plan(f: Fields) -> list[tuple[MixerKind, str]]:
     """NemotronHConfig.hybrid_override_pattern: M = Mamba2, * = attention, - = MLP, E = MoE;
     each block is one mixer or one FFN, with one norm (or layers_block_type, one name each)."""
-    types = f.list("layers_block_type")
-    if types:
-        unknown = sorted({str(t) for t in types} - NEMOTRON_BLOCK_TYPES.keys())
-        if unknown:
-            raise SpecError(f"{f.where}: field 'layers_block_type' names {', '.join(unknown)}")
-        return [NEMOTRON_BLOCKS[NEMOTRON_BLOCK_TYPES[t]] for t in types]
+    named = _nemotron_named_blocks(f, "layers_block_type")
+    if named:
+        return named
     pattern = f.str("hybrid_override_pattern")
     n = f.int("num_hidden_layers")
     if len(pattern) != n or any(c not in NEMOTRON_BLOCKS for c in pattern):
@@ -174,12 +181,9 @@ def nemotron_mtp_plan(f: Fields) -> list[tuple[MixerKind, str]]:
     default ["full_attention", "moe"] when neither is set. vLLM's NemotronHMultiTokenPredictor
     builds one block per entry (attention or MoE, each with its own norm); the step's first block
     also holds enorm, hnorm and eh_proj, its last the final_layernorm."""
-    types = f.list("mtp_layers_block_type")
-    if types:
-        unknown = sorted({str(t) for t in types} - NEMOTRON_BLOCK_TYPES.keys())
-        if unknown:
-            raise SpecError(f"{f.where}: field 'mtp_layers_block_type' names {', '.join(unknown)}")
-        return [NEMOTRON_BLOCKS[NEMOTRON_BLOCK_TYPES[t]] for t in types]
+    named = _nemotron_named_blocks(f, "mtp_layers_block_type")
+    if named:
+        return named
     pattern = f.str("mtp_hybrid_override_pattern", "*E")
     if not pattern or any(c not in NEMOTRON_BLOCKS for c in pattern):
         raise SpecError(
