@@ -110,15 +110,16 @@ ENTRIES: dict[str, dict] = {
         name="GLM-5.2",
         aliases=["glm5.2"],
         hf_repo="zai-org/GLM-5.2",
-        arch="glm_moe_dsa (as GLM-5) with the DSA indexer computed on one layer in four "
-        "(indexer_types full/shared), 256 experts top-8 + shared, 3 dense layers, MTP 1",
+        arch="glm_moe_dsa (as GLM-5) with its own DSA indexer on 21 of 78 layers (the first three, "
+        "then one in four; indexer_types full/shared), 256 experts top-8 + shared, 3 dense layers, "
+        "MTP 1",
         official=_card(
             744e9,
             40e9,
             "github:zai-org/GLM-5 README download table: 'GLM-5.2 ... 744B-A40B' (GLM-5's label; "
             "no new count published)",
-            "The label is GLM-5's; GLM-5.2's shared-indexer layers drop 58 indexers.",
-            total_discrepancy="GLM-5.2 keeps GLM-5's 744B-A40B label, but 58 of its 78 layers "
+            "The label is GLM-5's; GLM-5.2's shared-indexer layers drop 57 indexers.",
+            total_discrepancy="GLM-5.2 keeps GLM-5's 744B-A40B label, but 57 of its 78 layers "
             "reuse another layer's indexer (indexer_types 'shared'), 0.53B fewer weights: "
             "743.38B",
         ),
