@@ -193,12 +193,15 @@ def nemotron_mtp_plan(f: Fields) -> list[tuple[MixerKind, str]]:
     return [NEMOTRON_BLOCKS[c] for c in pattern]
 
 
-def gqa(f: Fields, hidden: int, prefix: str = "", **kw: Any) -> AttentionSpec:
+def gqa(
+    f: Fields, hidden: int, prefix: str = "", kv_aliases: tuple[str, ...] = (), **kw: Any
+) -> AttentionSpec:
     """Multi-head / grouped-query attention from {prefix}num_attention_heads,
-    {prefix}num_key_value_heads, {prefix}head_dim and {prefix}v_head_dim (MiMo-V2-Flash's
-    sliding layers use the swa_ prefix)."""
+    {prefix}num_key_value_heads (or the first of `kv_aliases` set: StepFun's
+    num_attention_groups), {prefix}head_dim and {prefix}v_head_dim (MiMo-V2-Flash's sliding
+    layers use the swa_ prefix)."""
     heads = f.int(prefix + "num_attention_heads")
-    kv = f.int(prefix + "num_key_value_heads", default=heads)
+    kv = f.int_of((prefix + "num_key_value_heads", *kv_aliases), default=heads)
     head_dim = f.int(prefix + "head_dim", default=0, minimum=0) or div(hidden, heads, f, "head_dim")
     v_dim = f.int(prefix + "v_head_dim", default=head_dim)
     if heads % kv:

@@ -14,12 +14,13 @@ from dataclasses import replace
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.fields import Fields, div
-from moeplan.model.specs import AttentionKind, AttentionSpec, LayerSpec, MoESpec, QKNorm, WindowKind
+from moeplan.model.blocks import gqa
+from moeplan.model.fields import Fields
+from moeplan.model.specs import AttentionSpec, LayerSpec, MoESpec, QKNorm, WindowKind
 
 # Step3p7TextConfig.attribute_map (num_attention_groups, moe_num_experts, num_local_experts,
 # moe_top_k, share_expert_dims) plus the flattened copy's num_experts
-KV_HEADS = ("num_key_value_heads", "num_attention_groups")
+KV_ALIASES = ("num_attention_groups",)
 EXPERTS = ("n_routed_experts", "moe_num_experts", "num_local_experts", "num_experts")
 TOP_K = ("num_experts_per_tok", "moe_top_k")
 SHARED_WIDTH = ("share_expert_dim", "share_expert_dims")
@@ -38,13 +39,6 @@ def _attention(f: Fields, hidden: int) -> AttentionSpec:
     ([hidden, heads]) where gating is true or "per-head", per channel ([hidden, heads x head_dim])
     for another gating value; without gating, the hub's use_head_wise_attn_gate false builds no
     g_proj."""
-    heads = f.int("num_attention_heads")
-    kv = f.int_of(KV_HEADS, default=heads)
-    head_dim = f.int("head_dim", default=0, minimum=0) or div(hidden, heads, f, "head_dim")
-    if heads % kv:
-        raise SpecError(
-            f"{f.where}: num_attention_heads {heads} is not a multiple of {kv} kv heads"
-        )
     gating = f.get("gating")
     if gating is None and not f.bool("use_head_wise_attn_gate", default=True):
         per_head = per_channel = False  # StepFun's Step3p5Attention: no g_proj
@@ -52,12 +46,10 @@ def _attention(f: Fields, hidden: int) -> AttentionSpec:
         per_head = gating is None or gating is True or gating == "per-head"
         per_channel = not per_head
     bias = f.bool("attention_bias")
-    return AttentionSpec(
-        AttentionKind.GQA,
-        heads,
-        kv,
-        head_dim,
-        head_dim,
+    return gqa(
+        f,
+        hidden,
+        kv_aliases=KV_ALIASES,
         qkv_bias=bias,
         o_bias=bias,
         qk_norm=QKNorm.PER_HEAD if f.bool("use_qk_norm", default=True) else QKNorm.NONE,
