@@ -155,21 +155,13 @@ def _qwen_vl(cfg: dict[str, Any]) -> int:
 
 
 def _moonvit(cfg: dict[str, Any]) -> int:
-    """Kimi MoonViT: Conv2d patch embedding (3 x patch^2 -> hidden, bias), learned 2-D position
-    table init_pos_emb_height x width x hidden, ViT blocks, final LayerNorm, and the
-    patchmerger projector (LayerNorm(mm_hidden), merged -> merged -> text_hidden_size)."""
-    h = _int(cfg, "vt_hidden_size")
-    patch = _int(cfg, "patch_size")
-    embed = 3 * patch * patch * h + h
-    pos = _int(cfg, "init_pos_emb_height", 0) * _int(cfg, "init_pos_emb_width", 0) * h
-    blocks = _int(cfg, "vt_num_hidden_layers") * vit_block_params(
-        h, _int(cfg, "vt_intermediate_size")
+    """Kimi MoonViT (Kimi-K2.5, Muse Spark's v5 names): Kimi-K3's MoonViT3d (kimi_k3_vision) at
+    its defaults, LayerNorm and biases, qkv width = hidden: Conv2d patch embedding, learned 2-D
+    position table, ViT blocks, final LayerNorm; and its projector, patchmerger unless the
+    config names another (LayerNorm(mm_hidden), merged -> merged -> text_hidden_size)."""
+    return kimi_k3_vision.moonvit3d_params(cfg) + kimi_k3_vision.projector_params(
+        {"mm_projector_type": "patchmerger", **cfg}
     )
-    kernel = cfg.get("merge_kernel_size") or [2, 2]
-    mm = _int(cfg, "mm_hidden_size", h)
-    merged = mm * int(kernel[0]) * int(kernel[1])
-    projector = patch_merger_params(mm, merged, _int(cfg, "text_hidden_size"), mm)
-    return embed + pos + blocks + 2 * h + projector
 
 
 def _ernie_vl(cfg: dict[str, Any]) -> int:
