@@ -34,27 +34,19 @@ _INFINITY_NOTE = (
 )
 
 
-def _card(
-    total: float | None,
-    active: float | None,
-    source: str,
-    note: str,
-    convention: str = "unstated",
-    **kw: object,
-) -> dict:
-    card: dict = dict(active_convention=convention)
-    if total is not None:
-        card["total"] = total
-    if active is not None:
-        card["active"] = active
-    card.update(
+def _card(total: float, active: float, source: str, note: str, **kw: object) -> dict:
+    """official_params of an entry: none of these publishers states what its active figure
+    includes, so the figure is compared with all three of moeplan's counts."""
+    return dict(
+        active_convention="unstated",
+        total=total,
+        active=active,
         source=source,
         confidence="medium: the publisher's rounded figure",
         total_includes=[],
         note=note,
         **kw,
     )
-    return card
 
 
 ENTRIES: dict[str, dict] = {
