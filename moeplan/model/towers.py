@@ -4,10 +4,11 @@ from their config where its fields are understood, and always named."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from moeplan.model.readers2026 import kimi_k3_vision
-from moeplan.model.readers2026.gemma_mistral_towers import TOWER_COUNTERS
+from moeplan.model.readers2026.gemma_mistral_towers import pixtral_mistral3
 from moeplan.model.specs import TowerSpec
 
 TOWER_KEYS = {"vision_config": "vision", "audio_config": "audio"}
@@ -21,37 +22,21 @@ def find_towers(cfg: dict[str, Any], family: str) -> tuple[TowerSpec, ...]:
     for key, name in TOWER_KEYS.items():
         sub = cfg.get(key)
         if isinstance(sub, dict) and sub:
-            exact = _exact_tower(name, sub, cfg)
-            if exact is not None:
-                found.append(exact)
-                continue
-            # transformers v5 Kimi-K2.5: the projector's width sits beside the vision config
+            # widths the projector reads from the wrapper (transformers v5 Kimi-K2.5 keeps
+            # projection_hidden_size beside the vision config, MiniMax-M3 projector_hidden_size)
             context = {
                 "projection_hidden_size": cfg.get("projection_hidden_size"),
                 "text_hidden_size": (text or {}).get("hidden_size"),
             }
-            if "projector_hidden_size" in cfg:  # MiniMax-M3: projector widths on the wrapper
+            if "projector_hidden_size" in cfg:
                 context["projector_hidden_size"] = cfg["projector_hidden_size"]
-            found.append(count_tower(name, {**context, **sub}, family))
+            wrapper_type = str(cfg.get("model_type") or family)
+            found.append(count_tower(name, {**context, **sub}, wrapper_type, cfg))
     for key in NESTED_KEYS:
         sub = cfg.get(key)
         if isinstance(sub, dict):
             found.extend(find_towers(sub, family))
     return tuple(found)
-
-
-def _exact_tower(name: str, sub: dict[str, Any], wrapper: dict[str, Any]) -> TowerSpec | None:
-    """A tower a 2026 reader group counts to the parameter (readers2026 TOWER_COUNTERS, by the
-    wrapper's and the tower's model_type)."""
-    tower_type = str(sub.get("model_type"))
-    counter = TOWER_COUNTERS.get((str(wrapper.get("model_type")), tower_type))
-    if counter is None:
-        return None
-    try:
-        params, detail = counter(sub, wrapper)
-    except (TypeError, ValueError):
-        return TowerSpec(name, tower_type, None, "fields not understood: parameters not counted")
-    return TowerSpec(name, tower_type, params, detail)
 
 
 def vit_block_params(hidden: int, intermediate: int) -> int:
@@ -72,21 +57,22 @@ def patch_merger_params(width: int, merged: int, out: int, norm_width: int) -> i
     return 2 * norm_width + merged * merged + merged + merged * out + out
 
 
-def count_tower(name: str, cfg: dict[str, Any], family: str) -> TowerSpec:
-    """Qwen3-VL / Qwen3.5 vision (depth, hidden_size, patch_size, temporal_patch_size,
-    spatial_merge_size, deepstack_visual_indexes; Qwen3VLMoeVisionModel) and Kimi MoonViT
-    (vt_* fields, patchmerger projector; modeling_kimi_k25); other towers are named with their
-    parameters not counted."""
-    tower_family = str(cfg.get("model_type") or family)
-    if family == "minimax_m3_vl" and tower_family == "clip_vision_model":
-        # MiniMax-M3's hub config (remote code) names its ViT clip_vision_model and keeps the
-        # patch sizes in img_token_compression_config; MiniMaxM3VLVisionConfig reads it
-        compression = cfg.get("img_token_compression_config") or {}
-        tower_family, cfg = "minimax_m3_vl_vision", {**_M3_PATCH, **compression, **cfg}
+def count_tower(
+    name: str, cfg: dict[str, Any], family: str, wrapper: dict[str, Any] | None = None
+) -> TowerSpec:
+    """A tower counted by its family's own function (TOWER_COUNTERS, by the wrapper's and the
+    tower's model_type, or any wrapper's), else recognised by its fields: Qwen3-VL / Qwen3.5
+    vision (depth, hidden_size, patch_size, temporal_patch_size, spatial_merge_size,
+    deepstack_visual_indexes; Qwen3VLMoeVisionModel) and Kimi MoonViT (vt_* fields, or v5
+    names, patchmerger projector; modeling_kimi_k25); other towers are named with their
+    parameters not counted. ``family`` is the wrapper's model_type."""
+    tower_type = str(cfg.get("model_type") or "")
+    counter = TOWER_COUNTERS.get((family, tower_type)) or TOWER_COUNTERS.get((ANY, tower_type))
+    tower_family = (counter.family if counter else None) or tower_type or family
     try:
-        if tower_family in FAMILY_TOWERS:
-            count, detail = FAMILY_TOWERS[tower_family]
-            return TowerSpec(name, tower_family, count(cfg), detail)
+        if counter is not None:
+            params = counter.count(cfg, wrapper or {})
+            return TowerSpec(name, tower_family, params, counter.detail)
         if {"depth", "hidden_size", "intermediate_size", "patch_size"} <= cfg.keys():
             return TowerSpec(name, tower_family, _qwen_vl(cfg), "ViT counted from vision_config")
         if {"vt_hidden_size", "vt_num_hidden_layers", "vt_intermediate_size"} <= cfg.keys():
@@ -200,6 +186,13 @@ def _minimax_m3(cfg: dict[str, Any]) -> int:
     return embed + 2 * h + blocks + projector
 
 
+def _minimax_m3_clip(cfg: dict[str, Any]) -> int:
+    """MiniMax-M3's hub vision_config (clip_vision_model) read as MiniMaxM3VLVisionConfig: the
+    patch sizes from img_token_compression_config over that class's defaults."""
+    compression = cfg.get("img_token_compression_config") or {}
+    return _minimax_m3({"temporal_patch_size": 2, "spatial_merge_size": 2, **compression, **cfg})
+
+
 def _glm5_next_vision(cfg: dict[str, Any]) -> int:
     """Glm5NextVisionModel: Conv3d patch embedding (in_channels x temporal_patch x patch^2 ->
     hidden, bias); depth blocks of RMSNorm x 2, qkv [hidden, 3 x hidden] and proj [hidden,
@@ -220,17 +213,45 @@ def _glm5_next_vision(cfg: dict[str, Any]) -> int:
     return embed + blocks + h + downsample + merger
 
 
-# MiniMaxM3VLVisionConfig defaults the hub's vision_config leaves to img_token_compression_config
-_M3_PATCH = {"temporal_patch_size": 2, "spatial_merge_size": 2}
+@dataclass(frozen=True)
+class TowerCounter:
+    """A tower family's own count: ``count(tower config, wrapper config)`` over the tower's
+    fields, the detail shown beside it, and the family name shown
+    when it is not the tower config's model_type."""
 
-# towers of one family, counted by its own function (model_type -> (count, detail))
-FAMILY_TOWERS: dict[str, tuple[Callable[[dict[str, Any]], int], str]] = {
-    "ernie4_5_vl_moe_vision": (
-        _ernie_vl,
+    count: Callable[[dict[str, Any], dict[str, Any]], int]
+    detail: str
+    family: str | None = None
+
+
+def _tower_only(
+    count: Callable[[dict[str, Any]], int],
+) -> Callable[[dict[str, Any], dict[str, Any]], int]:
+    """A count that reads the tower's config alone (the wrapper's widths are merged into it)."""
+    return lambda tower, wrapper: count(tower)
+
+
+ANY = "*"  # a tower model_type counted the same under any wrapper
+_VIT = "ViT counted from vision_config"
+
+# (wrapper model_type or ANY, tower model_type or "" when it has none) -> its counter
+TOWER_COUNTERS: dict[tuple[str, str], TowerCounter] = {
+    (ANY, "ernie4_5_vl_moe_vision"): TowerCounter(
+        _tower_only(_ernie_vl),
         "Ernie4_5_VLMoe vision transformer and resampler counted from vision_config",
     ),
-    "minimax_m3_vl_vision": (_minimax_m3, "ViT counted from vision_config"),
-    "glm5_next_vision": (_glm5_next_vision, "ViT counted from vision_config"),
+    (ANY, "minimax_m3_vl_vision"): TowerCounter(_tower_only(_minimax_m3), _VIT),
+    # MiniMax-M3's hub config (remote code) names its ViT clip_vision_model and keeps the patch
+    # sizes in img_token_compression_config, whose defaults MiniMaxM3VLVisionConfig holds
+    ("minimax_m3_vl", "clip_vision_model"): TowerCounter(
+        _tower_only(_minimax_m3_clip), _VIT, family="minimax_m3_vl_vision"
+    ),
+    (ANY, "glm5_next_vision"): TowerCounter(_tower_only(_glm5_next_vision), _VIT),
     # Kimi-K3's vision_config has no model_type: found by the wrapper's
-    "kimi_k3": (kimi_k3_vision.kimi_k3_vision, kimi_k3_vision.DETAIL),
+    ("kimi_k3", ""): TowerCounter(
+        _tower_only(kimi_k3_vision.kimi_k3_vision), kimi_k3_vision.DETAIL
+    ),
+    ("mistral_large4", "pixtral"): TowerCounter(
+        pixtral_mistral3, "Pixtral ViT and Mistral3 projector counted from vision_config"
+    ),
 }

@@ -1,9 +1,8 @@
 """Vision towers of the Gemma 4 / Mistral group, counted from their config to the parameter
-(``towers.find_towers`` asks ``TOWER_COUNTERS`` by the tower config's model_type first)."""
+(registered in ``towers.TOWER_COUNTERS`` by the wrapper's and the tower's model_type)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 
@@ -14,7 +13,7 @@ def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
     return value
 
 
-def pixtral_mistral3(vision: dict[str, Any], wrapper: dict[str, Any]) -> tuple[int, str]:
+def pixtral_mistral3(vision: dict[str, Any], wrapper: dict[str, Any]) -> int:
     """PixtralVisionModel + the Mistral3-style projector (MistralLarge4MultiModalProjector):
     patch_conv [channels x patch^2 -> hidden] without bias, ln_pre RMSNorm; per layer
     attention_norm + ffn_norm, q/k/v/o [hidden, hidden], gated FFN [hidden, intermediate] x 3;
@@ -34,12 +33,4 @@ def pixtral_mistral3(vision: dict[str, Any], wrapper: dict[str, Any]) -> tuple[i
     n_feature = len(feature) if isinstance(feature, list) else 1
     bias = 2 * text_h if wrapper.get("multimodal_projector_bias") else 0
     projector = h + h * merge * merge * h + h * n_feature * text_h + text_h * text_h + bias
-    return tower + projector, "Pixtral ViT and Mistral3 projector counted from vision_config"
-
-
-# wrapper model_type -> (tower model_type, counter(tower config, wrapper config))
-TOWER_COUNTERS: dict[
-    tuple[str, str], Callable[[dict[str, Any], dict[str, Any]], tuple[int, str]]
-] = {
-    ("mistral_large4", "pixtral"): pixtral_mistral3,
-}
+    return tower + projector

@@ -1,6 +1,6 @@
 """Kimi-K3's vision tower and projector (moonshotai/Kimi-K3 modeling_kimi_k3.py, not in
 transformers): MoonViT3dPretrainedModel and the mm_projector of KimiK3ForConditionalGeneration,
-counted from the wrapper's vision_config (no model_type of its own: ``towers.FAMILY_TOWERS``
+counted from the wrapper's vision_config (no model_type of its own: ``towers.TOWER_COUNTERS``
 finds it by the wrapper's, kimi_k3). A field the tower does not model is refused, naming it."""
 
 from __future__ import annotations
