@@ -230,6 +230,23 @@ def test_unsupported_model_type(write_config):
         load_model(str(write_config({"model_type": "mamba"})))
 
 
+def test_unknown_family_with_per_layer_blocks_is_refused(write_config):
+    """DeciLM NAS (Llama-3.3-Nemotron-Super-49B): layers without attention and per-layer FFN
+    widths in block_configs; read from the standard fields it would be silently wrong."""
+    block = {"attention": {"n_heads_in_group": 8, "no_op": False}, "ffn": {"ffn_mult": 5.25}}
+    cfg = {
+        "model_type": "nemotron-nas",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 100,
+        "block_configs": [block, {**block, "attention": {"no_op": True}}],
+    }
+    with pytest.raises(SpecError, match="not understood: block_configs"):
+        load_model(str(write_config(cfg)))
+
+
 def test_malformed_json(tmp_path):
     path = tmp_path / "config.json"
     path.write_text("{not json")

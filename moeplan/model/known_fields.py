@@ -221,12 +221,18 @@ _SHAPE_WORDS = (
 
 
 def unknown_count_fields(cfg: dict[str, Any]) -> list[str]:
-    """Fields of a config that look like shapes and that no block reads."""
+    """Fields of a config that look like shapes and that no block reads: a shape word in the
+    name, or a list of mappings (per-layer block specs, as DeciLM's NAS ``block_configs``)."""
     out = []
-    for key in cfg:
+    for key, value in cfg.items():
         if key in STANDARD or key in HARMLESS or key.endswith(HARMLESS_SUFFIXES):
             continue
-        if any(word in key.lower() for word in _SHAPE_WORDS) and cfg[key] not in (None, False):
+        per_layer = (
+            isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+        )
+        if per_layer or (
+            any(word in key.lower() for word in _SHAPE_WORDS) and value not in (None, False)
+        ):
             out.append(key)
     return sorted(out)
 
