@@ -80,7 +80,7 @@ def load_model(model: str, revision: str | None = None, from_hub: bool = False) 
         if path.is_dir():
             from moeplan.model.sources import spec_from_folder
 
-            return spec_from_folder(path, str(model), _spec_from_file)
+            return spec_from_folder(path, str(model), _spec_and_document)
         is_file = path.is_file()
     except (OSError, RuntimeError, ValueError) as exc:  # too long a name, '~nope', a NUL
         raise SpecError(
@@ -94,7 +94,7 @@ def load_model(model: str, revision: str | None = None, from_hub: bool = False) 
         if path.name.endswith((".safetensors", ".safetensors.index.json")):
             from moeplan.model.sources import spec_from_folder
 
-            return spec_from_folder(path.parent, str(model), _spec_from_file)
+            return spec_from_folder(path.parent, str(model), _spec_and_document)
         return _spec_from_file(path, str(model))
     if path.suffix in {".json", ".yaml", ".yml"} or model.startswith((".", "/", "~")):
         raise SpecError(f"{model}: no such file or folder")
@@ -113,6 +113,12 @@ def load_model(model: str, revision: str | None = None, from_hub: bool = False) 
 
 
 def _spec_from_file(path: Path, name: str) -> ModelSpec:
+    return _spec_and_document(path, name)[0]
+
+
+def _spec_and_document(path: Path, name: str) -> tuple[ModelSpec, dict[str, Any]]:
+    """The spec of a config.json or catalog-style YAML, and the document it was read from (a
+    checkpoint folder's safetensors reader reads the same config, parsed once)."""
     try:
         doc = load_document(path, model_config=True)
     except MoeplanError as exc:
@@ -120,8 +126,8 @@ def _spec_from_file(path: Path, name: str) -> ModelSpec:
     if not isinstance(doc, dict):
         raise SpecError(f"{path}: expected a mapping of config fields")
     if isinstance(doc.get("config"), dict):  # catalog-style YAML
-        return _spec_from_catalog_doc(doc, name, str(path))
-    return spec_from_config(doc, name)
+        return _spec_from_catalog_doc(doc, name, str(path)), doc
+    return spec_from_config(doc, name), doc
 
 
 def _spec_from_catalog_doc(doc: dict[str, Any], name: str, where: str) -> ModelSpec:

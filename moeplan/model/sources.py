@@ -4,6 +4,7 @@ the exact weights from the tensor headers (``ModelSpec.checkpoint``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,14 @@ def _has_dtype(config: dict[str, Any]) -> bool:
     )
 
 
-def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
-    """config.json (read by `load_config`, the catalog's reader) plus its safetensors shards;
-    a folder holding one GGUF file and no config.json is that GGUF."""
+def spec_from_folder(
+    folder: Path,
+    name: str,
+    load_config: Callable[[Path, str], tuple[ModelSpec, dict[str, Any]]],
+) -> ModelSpec:
+    """config.json (read once by `load_config`, the catalog's reader, which returns the spec
+    and the parsed document) plus its safetensors shards; a folder holding one GGUF file and
+    no config.json is that GGUF."""
     from moeplan.model.safetensors_reader import has_safetensors, read_local
 
     config_path = folder / "config.json"
@@ -70,12 +76,9 @@ def spec_from_folder(folder: Path, name: str, load_config: Any) -> ModelSpec:
         if ggufs:
             return spec_from_gguf(ggufs[0], name)
         raise SpecError(f"{name}: folder has no config.json")
-    spec: ModelSpec = load_config(config_path, name)
+    spec, config = load_config(config_path, name)
     if not has_safetensors(folder):
         return spec
-    from moeplan.yamlio import load_document
-
-    config = load_document(config_path, model_config=True)
     return with_checkpoint(spec, read_local(folder, config), config=config)
 
 
