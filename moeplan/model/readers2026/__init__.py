@@ -18,13 +18,23 @@ from moeplan.model.readers2026 import (
     gemma_mistral,
     hy_minimax_exaone,
     hybrid,
+    minimax01,
     misc,
     qwen_step_muse,
     small,
 )
 
 Reader = Callable[[Fields, str], dict[str, Any]]
-_GROUPS = (deepseek_glm, gemma_mistral, hybrid, hy_minimax_exaone, misc, qwen_step_muse, small)
+_GROUPS = (
+    deepseek_glm,
+    gemma_mistral,
+    hybrid,
+    hy_minimax_exaone,
+    minimax01,
+    misc,
+    qwen_step_muse,
+    small,
+)
 
 READERS: dict[str, Reader] = {k: v for g in _GROUPS for k, v in g.READERS.items()}
 TRAITS: dict[str, Traits] = {k: v for g in _GROUPS for k, v in g.TRAITS.items()}

@@ -1,0 +1,77 @@
+"""Published config.json files of MoE models surveyed on 2026-12-06 (tests/data/configs-survey,
+sources in its README): exact counts from a hand count of each modeling code's shapes
+(independent of moeplan.model.params), and the publisher's rounded figures at their rounding.
+Runs without transformers or torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moeplan.errors import SpecError
+from moeplan.memory.cache import state_bytes_per_sequence
+from moeplan.model.hf_config import spec_from_config
+from moeplan.model.params import count_params
+
+DATA = Path(__file__).parent / "data" / "configs-survey"
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def swiglu(h: int, w: int) -> int:
+    return 3 * h * w
+
+
+# -- MiniMax-M1 (MiniMaxAI/MiniMax-M1-80k; same shapes as MiniMax-Text-01) --------------------
+H, V, L, HEADS, KV, D, E, W = 6144, 200064, 80, 64, 8, 128, 32, 9216
+SOFTMAX = H * HEADS * D + 2 * H * KV * D + HEADS * D * H  # q, k, v, o (MiniMaxAttention)
+LIGHTNING = 3 * H * HEADS * D + H * HEADS * D + HEADS * D * H + HEADS * D  # qkv, gate, out, norm
+MOE = E * swiglu(H, W) + E * H  # experts + router
+NORMS = 2 * H  # input + post-attention RMSNorm
+
+
+def test_minimax_m1_total_and_active():
+    """10 softmax layers (attn_type_list 1 at every 8th), 70 lightning layers, 32 experts
+    top-2 in every layer: 456,089,655,296 (the model card: "456 billion parameters in total,
+    45.9 billion activated per token", active without the embedding and the LM head)."""
+    c = count_params(spec_from_config(load("minimax-m1-80k"), "m1"))
+    total = 2 * V * H + 10 * SOFTMAX + 70 * LIGHTNING + L * (MOE + NORMS) + H
+    assert total == 456_089_655_296 == c.total
+    active_body = 10 * SOFTMAX + 70 * LIGHTNING + L * (2 * swiglu(H, W) + E * H + NORMS) + H
+    assert c.active == active_body + V * H  # moeplan's active counts the LM head
+    assert round(c.total / 1e9) == 456
+    assert round(active_body / 1e9, 1) == 45.9
+
+
+def test_minimax_state_is_heads_x_head_dim_squared_per_lightning_layer():
+    """Each lightning layer keeps a [heads, head_dim, head_dim] state and no conv window;
+    the 10 softmax layers keep a GQA KV cache."""
+    spec = spec_from_config(load("minimax-m1-80k"), "m1")
+    assert state_bytes_per_sequence(spec, "fp32") == 70 * HEADS * D * D * 4
+
+
+def test_minimax_spellings_agree():
+    """The transformers spelling (model_type minimax, layer_types) counts the same weights."""
+    raw = load("minimax-m1-80k")
+    types = ["full_attention" if c else "linear_attention" for c in raw["attn_type_list"]]
+    hf = {k: v for k, v in raw.items() if k != "attn_type_list"}
+    hf.update(model_type="minimax", layer_types=types)
+    assert count_params(spec_from_config(hf, "hf")).total == 456_089_655_296
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"shared_intermediate_size": 4096}, "shared MLP"),
+        ({"attn_type_list": [0, 1]}, "for each of 80 layers"),
+        ({"attn_type_list": None}, "missing field 'attn_type_list'"),
+    ],
+)
+def test_minimax_refusals_name_the_field(change, message):
+    raw = {**load("minimax-m1-80k"), **change}
+    with pytest.raises(SpecError, match=message):
+        spec_from_config(raw, "m1")
