@@ -75,3 +75,32 @@ def test_minimax_refusals_name_the_field(change, message):
     raw = {**load("minimax-m1-80k"), **change}
     with pytest.raises(SpecError, match=message):
         spec_from_config(raw, "m1")
+
+
+# -- SmallThinker-21BA3B (PowerInfer/SmallThinker-21BA3B-Instruct) ----------------------------
+def test_smallthinker_total_and_active():
+    """No model_type in its config.json: found from architectures. 52 layers of GQA (28 heads,
+    4 KV heads x 128) and 64 ReGLU experts (up, gate, down of 768) top-6 behind a router
+    without bias: 21,506,562,560 (card "21B", "A3B"; the checkpoint's index 21.507B)."""
+    h, v, n = 2560, 151936, 52
+    attn = 2 * h * 28 * 128 + 2 * h * 4 * 128
+    per_layer = attn + 64 * swiglu(h, 768) + 64 * h + 2 * h
+    c = count_params(spec_from_config(load("smallthinker-21ba3b-instruct"), "st"))
+    assert c.total == 2 * v * h + n * per_layer + h == 21_506_562_560
+    body = n * (attn + 6 * swiglu(h, 768) + 64 * h + 2 * h) + h
+    assert c.active == body + v * h
+    assert c.total // 10**9 == 21  # card "21B" (21.5B truncated)
+    assert round(body / 1e9) == 3  # "A3B"
+    assert round(c.total / 1e9, 3) == 21.507  # the checkpoint's safetensors index
+
+
+def test_smallthinker_sliding_layers_hold_the_window():
+    spec = spec_from_config(load("smallthinker-21ba3b-instruct"), "st")
+    windows = [layer.window for layer in spec.layers]
+    assert windows == [None, 4096, 4096, 4096] * 13
+
+
+def test_smallthinker_bad_layout_is_refused():
+    raw = {**load("smallthinker-21ba3b-instruct"), "sliding_window_layout": [0, 1]}
+    with pytest.raises(SpecError, match="sliding_window_layout"):
+        spec_from_config(raw, "st")

@@ -22,6 +22,7 @@ from moeplan.model.readers2026 import (
     misc,
     qwen_step_muse,
     small,
+    smallthinker,
 )
 
 Reader = Callable[[Fields, str], dict[str, Any]]
@@ -34,8 +35,10 @@ _GROUPS = (
     misc,
     qwen_step_muse,
     small,
+    smallthinker,
 )
 
 READERS: dict[str, Reader] = {k: v for g in _GROUPS for k, v in g.READERS.items()}
 TRAITS: dict[str, Traits] = {k: v for g in _GROUPS for k, v in g.TRAITS.items()}
 HARMLESS: frozenset[str] = frozenset().union(*(g.HARMLESS for g in _GROUPS))
+FAMILY_OF_ARCHITECTURE: dict[str, str] = dict(smallthinker.FAMILY_OF_ARCHITECTURE)
