@@ -104,3 +104,22 @@ def test_smallthinker_bad_layout_is_refused():
     raw = {**load("smallthinker-21ba3b-instruct"), "sliding_window_layout": [0, 1]}
     with pytest.raises(SpecError, match="sliding_window_layout"):
         spec_from_config(raw, "st")
+
+
+def test_minimax_equals_the_transformers_numel():
+    """Where transformers and torch are installed: MiniMaxForCausalLM built on the meta device
+    from the M1 config's shapes (attn_type_list as layer_types) has 456,089,655,296
+    parameters."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    raw = load("minimax-m1-80k")
+    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "head_dim")
+    keys += ("num_attention_heads", "num_key_value_heads", "num_local_experts")
+    cfg = {k: raw[k] for k in (*keys, "num_experts_per_tok", "tie_word_embeddings")}
+    cfg["layer_types"] = [
+        "full_attention" if c else "linear_attention" for c in raw["attn_type_list"]
+    ]
+    config = transformers.AutoConfig.for_model("minimax", **cfg)
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    assert sum(p.numel() for p in model.parameters()) == 456_089_655_296
