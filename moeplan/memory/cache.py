@@ -247,8 +247,9 @@ def recurrent_state_bytes(r: RecurrentSpec, state_bytes: int) -> int:
     """Fixed state of one linear-attention / Mamba layer for one sequence: the conv window
     conv_channels x (kernel - 1) in the activation dtype, plus the recurrent state
     d_inner x state_size (GDN: v_heads x head_v_dim x head_k_dim; Mamba2: heads x head_dim x
-    d_state; Mamba: d_inner x d_state) in the state dtype."""
-    conv = r.conv_channels * (r.conv_kernel - 1) * CONV_STATE_BYTES
+    d_state; Mamba: d_inner x d_state) in the state dtype. A mixer without a conv (MiniMax
+    lightning attention, conv_kernel 0) holds no conv window."""
+    conv = r.conv_channels * max(r.conv_kernel - 1, 0) * CONV_STATE_BYTES
     return conv + r.inner_size * r.state_size * state_bytes
 
 

@@ -34,6 +34,9 @@ def _family(cfg: dict[str, Any], where: str) -> str:
     family = cfg.get("model_type")
     if family is None and {"emb_size", "num_experts"} <= cfg.keys():
         family = "grok-1"
+    archs = cfg.get("architectures")
+    if family is None and isinstance(archs, list) and len(archs) == 1:
+        family = readers2026.FAMILY_OF_ARCHITECTURE.get(str(archs[0]))
     if family is None:
         raise SpecError(f"{where}: missing field 'model_type'")
     if not isinstance(family, str):

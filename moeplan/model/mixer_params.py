@@ -153,6 +153,8 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     conv = r.conv_channels * r.conv_kernel + (r.conv_channels if r.conv_bias else 0)
     if r.kda:
         return kda_params(r, hidden)
+    if r.lightning:
+        return lightning_params(r, hidden)
     if r.kind is MixerKind.SHORT_CONV:  # Lfm2MoeShortConv: in_proj [h, 3h], conv, out_proj [h, h]
         bias = 4 * inner if r.proj_bias else 0
         return 3 * hidden * inner + conv + inner * hidden + bias
@@ -171,6 +173,15 @@ def recurrent_params(r: RecurrentSpec, hidden: int) -> int:
     norms = (r.dt_rank + 2 * r.state_size) if r.inner_layernorms else 0
     out_proj = inner * hidden + (hidden if r.proj_bias else 0)
     return in_proj + conv + x_proj + dt_proj + inner * r.state_size + inner + norms + out_proj
+
+
+def lightning_params(r: RecurrentSpec, hidden: int) -> int:
+    """MiniMax lightning attention (transformers MiniMaxLightningAttention; MiniMax-Text-01's
+    MiniMaxText01LightningAttention the same): qkv_proj [hidden, 3 x D] and output_gate
+    [hidden, D] and out_proj [D, hidden], all without bias (D = heads x head_dim), and an
+    RMSNorm [D] on the attention output."""
+    d = r.inner_size
+    return 3 * hidden * d + hidden * d + d * hidden + d
 
 
 def kda_params(r: RecurrentSpec, hidden: int) -> int:

@@ -187,6 +187,12 @@ class RecurrentSpec:
     # KimiDeltaAttention with linear_attn_config use_full_rank_gate (Kimi-K3): the output gate is
     # one g_proj [hidden, heads x head_dim]; the forget gate keeps its f_a/f_b of gate_rank
     full_rank_output_gate: bool = additive(False)
+    # MiniMax lightning attention (MiniMaxLightningAttention, MiniMax-Text-01 / M1): a
+    # LINEAR_ATTENTION mixer of num_heads = num_key_heads heads of head_dim = state_size, a fused
+    # qkv_proj, a sigmoid output gate, an RMSNorm over all heads and out_proj; no conv
+    # (conv_kernel 0). Its state per head is head_dim x head_dim, as GDN's (counted in
+    # attention, active)
+    lightning: bool = additive(False)
 
     @property
     def inner_size(self) -> int:

@@ -18,14 +18,27 @@ from moeplan.model.readers2026 import (
     gemma_mistral,
     hy_minimax_exaone,
     hybrid,
+    minimax01,
     misc,
     qwen_step_muse,
     small,
+    smallthinker,
 )
 
 Reader = Callable[[Fields, str], dict[str, Any]]
-_GROUPS = (deepseek_glm, gemma_mistral, hybrid, hy_minimax_exaone, misc, qwen_step_muse, small)
+_GROUPS = (
+    deepseek_glm,
+    gemma_mistral,
+    hybrid,
+    hy_minimax_exaone,
+    minimax01,
+    misc,
+    qwen_step_muse,
+    small,
+    smallthinker,
+)
 
 READERS: dict[str, Reader] = {k: v for g in _GROUPS for k, v in g.READERS.items()}
 TRAITS: dict[str, Traits] = {k: v for g in _GROUPS for k, v in g.TRAITS.items()}
 HARMLESS: frozenset[str] = frozenset().union(*(g.HARMLESS for g in _GROUPS))
+FAMILY_OF_ARCHITECTURE: dict[str, str] = dict(smallthinker.FAMILY_OF_ARCHITECTURE)

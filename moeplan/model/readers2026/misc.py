@@ -1,4 +1,4 @@
-"""dots.llm1 / dots3, ERNIE-4.5-VL, Hunyuan-A13B, FlexOlmo, Aria, JetMoE, MiniMax-M1 and other
+"""dots.llm1 / dots3, ERNIE-4.5-VL, Hunyuan-A13B, FlexOlmo, Aria and other
 older families."""
 
 from __future__ import annotations
