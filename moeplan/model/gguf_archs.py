@@ -1,0 +1,225 @@
+"""GGUF architectures (llama.cpp ``MODEL_ARCH`` names) mapped to the HF config.json fields of the
+same model, one entry per architecture.
+
+Each entry follows the llama.cpp converter class that writes the file (``convert_hf_to_gguf.py``,
+its ``conversion/`` modules): which HF field each ``{arch}.*`` key is written from. Fields the
+converter does not write are read back from the tensor table (names and shapes), as llama.cpp's
+loader does (``src/llama-model.cpp``); where neither holds a field the count needs, the
+architecture is refused naming it. Shapes are GGML order: ``ne[0]`` (the input dimension) first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moeplan.errors import SpecError
+
+
+@dataclass(frozen=True)
+class GgufFile:
+    """What a derivation reads: the metadata (full key names) and each tensor's shape."""
+
+    path: Path
+    arch: str
+    fields: Mapping[str, Any]
+    shapes: Mapping[str, tuple[int, ...]]
+    main_layers: int  # blocks before the trailing MTP (nextn) blocks
+
+    def key(self, name: str) -> Any:
+        """The value of ``{arch}.{name}``, or None."""
+        return self.fields.get(f"{self.arch}.{name}")
+
+    def need(self, name: str) -> Any:
+        value = self.key(name)
+        if value is None:
+            raise SpecError(f"{self.path}: GGUF key '{self.arch}.{name}' is missing")
+        return value
+
+    def shape(self, tensor: str) -> tuple[int, ...]:
+        if tensor not in self.shapes:
+            raise SpecError(f"{self.path}: GGUF tensor '{tensor}' is missing")
+        return self.shapes[tensor]
+
+    def has(self, tensor: str) -> bool:
+        return tensor in self.shapes
+
+    def layers_with(self, suffix: str) -> list[int]:
+        """Main layers i that hold tensor ``blk.{i}.{suffix}``."""
+        return [i for i in range(self.main_layers) if f"blk.{i}.{suffix}" in self.shapes]
+
+    def first(self, suffix: str) -> int | None:
+        """The first main layer holding ``blk.{i}.{suffix}``, or None."""
+        found = self.layers_with(suffix)
+        return found[0] if found else None
+
+
+Derive = Callable[[GgufFile, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ArchMap:
+    """An architecture: its HF model_type, HF field -> GGUF key (under ``{arch}.``), and the
+    fields derived from other keys or from the tensor table."""
+
+    model_type: str
+    keys: Mapping[str, str]
+    derive: tuple[Derive, ...] = field(default=())
+
+
+COMMON = {
+    "num_hidden_layers": "block_count",
+    "hidden_size": "embedding_length",
+    "intermediate_size": "feed_forward_length",
+    "num_attention_heads": "attention.head_count",
+    "num_key_value_heads": "attention.head_count_kv",
+    "max_position_embeddings": "context_length",
+}
+MOE = {
+    "num_experts_per_tok": "expert_used_count",
+    "moe_intermediate_size": "expert_feed_forward_length",
+}
+HEAD_DIM = {"head_dim": "attention.key_length"}
+
+
+# ---- derivations shared by several architectures ----------------------------------------
+
+
+def attention_bias(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """attention_bias: the q projection of a full-attention layer has a bias tensor."""
+    layer = g.first("attn_q.weight")
+    cfg["attention_bias"] = layer is not None and g.has(f"blk.{layer}.attn_q.bias")
+
+
+def qk_norm(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """use_qk_norm: the layers hold attn_q_norm."""
+    cfg["use_qk_norm"] = g.first("attn_q_norm.weight") is not None
+
+
+def dense_layers(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """mlp_only_layers (Qwen-style): the main layers without a router (ffn_gate_inp)."""
+    cfg["mlp_only_layers"] = [
+        i for i in range(g.main_layers) if not g.has(f"blk.{i}.ffn_gate_inp.weight")
+    ]
+    cfg["decoder_sparse_step"] = 1
+
+
+def recurrent_layer_types(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """layer_types from ``{arch}.attention.recurrent_layers`` (one flag per block, MTP blocks
+    included: convert_hf_to_gguf Qwen3NextModel writes layer_types == "linear_attention")."""
+    flags = g.need("attention.recurrent_layers")
+    if not isinstance(flags, list) or len(flags) < g.main_layers:
+        raise SpecError(f"{g.path}: GGUF key '{g.arch}.attention.recurrent_layers' is malformed")
+    cfg["layer_types"] = [
+        "linear_attention" if flag else "full_attention" for flag in flags[: g.main_layers]
+    ]
+
+
+# ---- per-architecture derivations ---------------------------------------------------------
+
+
+def _gated_deltanet(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Qwen3NextModel writes ssm.inner_size = linear_value_head_dim * linear_num_value_heads
+    and ssm.time_step_rank = linear_num_value_heads."""
+    cfg["linear_value_head_dim"] = int(g.need("ssm.inner_size")) // int(
+        g.need("ssm.time_step_rank")
+    )
+    recurrent_layer_types(g, cfg)
+    dense_layers(g, cfg)
+
+
+def _glm4moe(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Fields GLM's config.json holds, seen in the tensors."""
+    cfg["attention_bias"] = g.has("blk.0.attn_q.bias")
+    cfg["use_qk_norm"] = g.has("blk.0.attn_q_norm.weight")
+
+
+def _deepseek2(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """DeepseekV2Model writes key_length = qk_nope_head_dim + qk_rope_head_dim."""
+    key_length = g.key("attention.key_length")
+    if isinstance(key_length, int) and "qk_rope_head_dim" in cfg:
+        cfg["qk_nope_head_dim"] = key_length - cfg["qk_rope_head_dim"]
+    cfg.setdefault("q_lora_rank", None)
+    cfg.setdefault("num_nextn_predict_layers", 0)
+
+
+_QWEN_NEXT = {
+    **COMMON,
+    **MOE,
+    **HEAD_DIM,
+    "num_experts": "expert_count",
+    "shared_expert_intermediate_size": "expert_shared_feed_forward_length",
+    "linear_conv_kernel_dim": "ssm.conv_kernel",
+    "linear_key_head_dim": "ssm.state_size",
+    "linear_num_key_heads": "ssm.group_count",
+    "linear_num_value_heads": "ssm.time_step_rank",
+    "full_attention_interval": "full_attention_interval",
+}
+
+ARCHS: dict[str, ArchMap] = {
+    # Qwen3MoeModel
+    "qwen3moe": ArchMap("qwen3_moe", {**COMMON, **MOE, **HEAD_DIM, "num_experts": "expert_count"}),
+    # Qwen2MoeModel
+    "qwen2moe": ArchMap(
+        "qwen2_moe",
+        {
+            **COMMON,
+            **MOE,
+            "num_experts": "expert_count",
+            "shared_expert_intermediate_size": "expert_shared_feed_forward_length",
+        },
+    ),
+    # LlamaModel (Mixtral: MixtralForCausalLM is converted as llama)
+    "llama": ArchMap(
+        "mixtral",
+        {**COMMON, "num_local_experts": "expert_count", "num_experts_per_tok": "expert_used_count"},
+    ),
+    # DeepseekV2Model (V2, V3, Kimi-K2)
+    "deepseek2": ArchMap(
+        "deepseek_v3",
+        {
+            **COMMON,
+            **MOE,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "first_k_dense_replace": "leading_dense_block_count",
+            "q_lora_rank": "attention.q_lora_rank",
+            "kv_lora_rank": "attention.kv_lora_rank",
+            "v_head_dim": "attention.value_length",
+            "qk_rope_head_dim": "rope.dimension_count",
+        },
+        (_deepseek2,),
+    ),
+    # Glm4MoeModel
+    "glm4moe": ArchMap(
+        "glm4_moe",
+        {
+            **COMMON,
+            **MOE,
+            **HEAD_DIM,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "first_k_dense_replace": "leading_dense_block_count",
+        },
+        (_glm4moe,),
+    ),
+    # GptOssModel
+    "gpt-oss": ArchMap(
+        "gpt_oss",
+        {
+            **COMMON,
+            **HEAD_DIM,
+            "num_local_experts": "expert_count",
+            "num_experts_per_tok": "expert_used_count",
+            "intermediate_size": "expert_feed_forward_length",
+            "sliding_window": "attention.sliding_window",
+        },
+    ),
+    # Qwen3NextModel (MTP blocks appended by _QwenMtpMixin)
+    "qwen3next": ArchMap("qwen3_next", _QWEN_NEXT, (_gated_deltanet,)),
+    # Qwen3_5MoeTextModel: the text model of Qwen3.5/3.6 MoE (the vision tower goes to a
+    # separate mmproj file)
+    "qwen35moe": ArchMap("qwen3_5_moe_text", _QWEN_NEXT, (_gated_deltanet,)),
+}
