@@ -82,6 +82,9 @@ MOE = {
     "moe_intermediate_size": "expert_feed_forward_length",
 }
 HEAD_DIM = {"head_dim": "attention.key_length"}
+LLAMA4_CHUNK = 8192
+"""Llama 4's attention chunk in tokens: llama.cpp's loader sets n_swa = 8192 (models/llama4.cpp),
+as Scout's and Maverick's config.json say (attention_chunk_size); no GGUF key holds it."""
 
 
 # ---- derivations shared by several architectures ----------------------------------------
@@ -143,6 +146,23 @@ def _deepseek2(g: GgufFile, cfg: dict[str, Any]) -> None:
         cfg["qk_nope_head_dim"] = key_length - cfg["qk_rope_head_dim"]
     cfg.setdefault("q_lora_rank", None)
     cfg.setdefault("num_nextn_predict_layers", 0)
+
+
+def _minimax_m2(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """MiniMaxM2Model writes no use_routing_bias: the router's bias is the exp_probs_b tensor."""
+    cfg["use_routing_bias"] = g.first("exp_probs_b.bias") is not None
+
+
+def _llama4(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Llama4Model writes intermediate_size_mlp as feed_forward_length and the expert width as
+    expert_feed_forward_length, no attention_chunk_size and no moe_layers; llama.cpp's loader
+    (models/llama4.cpp) takes chunks of LLAMA4_CHUNK tokens on 3 of every 4 layers unless
+    {arch}.attention.sliding_window is 0. The MoE layers are those with a router."""
+    window = g.key("attention.sliding_window")
+    cfg["attention_chunk_size"] = None if window == 0 else LLAMA4_CHUNK
+    if window == 0:
+        cfg["no_rope_layers"] = [1] * g.main_layers  # chunk-free, RoPE on every layer
+    cfg["moe_layers"] = g.layers_with("ffn_gate_inp.weight")
 
 
 _QWEN_NEXT = {
@@ -222,4 +242,37 @@ ARCHS: dict[str, ArchMap] = {
     # Qwen3_5MoeTextModel: the text model of Qwen3.5/3.6 MoE (the vision tower goes to a
     # separate mmproj file)
     "qwen35moe": ArchMap("qwen3_5_moe_text", _QWEN_NEXT, (_gated_deltanet,)),
+    # Qwen3VLMoeTextModel: the text model of Qwen3-VL MoE (vision tower: mmproj file)
+    "qwen3vlmoe": ArchMap(
+        "qwen3_vl_moe_text",
+        {**COMMON, **MOE, **HEAD_DIM, "num_experts": "expert_count"},
+        (dense_layers,),
+    ),
+    # MiniMaxM2Model: intermediate_size is the expert width
+    "minimax-m2": ArchMap(
+        "minimax_m2",
+        {
+            **COMMON,
+            **HEAD_DIM,
+            "num_local_experts": "expert_count",
+            "num_experts_per_tok": "expert_used_count",
+            "intermediate_size": "expert_feed_forward_length",
+            "rotary_dim": "rope.dimension_count",
+        },
+        (_minimax_m2,),
+    ),
+    # Llama4Model: the text model of Llama 4 Scout/Maverick (vision tower: mmproj file)
+    "llama4": ArchMap(
+        "llama4_text",
+        {
+            **COMMON,
+            **HEAD_DIM,
+            "intermediate_size_mlp": "feed_forward_length",
+            "intermediate_size": "expert_feed_forward_length",
+            "num_local_experts": "expert_count",
+            "num_experts_per_tok": "expert_used_count",
+            "interleave_moe_layer_step": "interleave_moe_layer_step",
+        },
+        (_llama4,),
+    ),
 }

@@ -7,9 +7,10 @@ files (``-00001-of-0000N.gguf``) are read together. The metadata keys
 (``{arch}.block_count``, ``{arch}.attention.head_count_kv``, ...) are mapped to the HF
 config.json fields of the same architecture, so KV bytes, latency, plan and check work on a GGUF
 file as on any model (key names: llama.cpp ``gguf-py/gguf/constants.py``, ``Keys.LLM`` and
-``Keys.Attention``; the table per architecture: ``gguf_archs.py``). Multi-token-prediction layers are the last ``{arch}.nextn_predict_layers``
-of ``{arch}.block_count`` blocks (llama.cpp's convert_hf_to_gguf.py writes GLM-4.5 with
-block_count = num_hidden_layers + num_nextn_predict_layers): their tensors count as ``mtp``.
+``Keys.Attention``; the table per architecture: ``gguf_archs.py``). Multi-token-prediction
+layers are the last ``{arch}.nextn_predict_layers`` of ``{arch}.block_count`` blocks (llama.cpp's
+convert_hf_to_gguf.py writes GLM-4.5 with block_count = num_hidden_layers +
+num_nextn_predict_layers): their tensors count as ``mtp``.
 """
 
 from __future__ import annotations
