@@ -120,6 +120,36 @@ def recurrent_layer_types(g: GgufFile, cfg: dict[str, Any]) -> None:
     ]
 
 
+def per_layer_scalars(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """A per-layer array (hybrid models write head_count_kv, feed_forward_length, ... per block,
+    0 where the block has none) as the one nonzero value the HF field holds."""
+    for hf_key, value in list(cfg.items()):
+        if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+            nonzero = {v for v in value if v}
+            if len(nonzero) > 1:
+                raise SpecError(
+                    f"{g.path}: GGUF per-layer '{hf_key}' values differ ({sorted(nonzero)}); "
+                    "the HF config holds one"
+                )
+            cfg[hf_key] = nonzero.pop() if nonzero else 0
+
+
+def swa_layers(g: GgufFile, default_period: int) -> list[bool]:
+    """Which main layers use the sliding window, as llama.cpp's load_swa_pattern reads them:
+    the ``attention.sliding_window_pattern`` array, or its period n (layer i slides when
+    i % n < n - 1), else the period the architecture's loader passes."""
+    pattern = g.key("attention.sliding_window_pattern")
+    if isinstance(pattern, list):
+        return [bool(v) for v in pattern[: g.main_layers]]
+    n = pattern if isinstance(pattern, int) and pattern > 0 else default_period
+    return [i % n < n - 1 for i in range(g.main_layers)]
+
+
+def router_bias(g: GgufFile) -> bool:
+    """The router has a score-correction bias (exp_probs_b)."""
+    return g.first("exp_probs_b.bias") is not None
+
+
 # ---- per-architecture derivations ---------------------------------------------------------
 
 
@@ -160,9 +190,108 @@ def _llama4(g: GgufFile, cfg: dict[str, Any]) -> None:
     {arch}.attention.sliding_window is 0. The MoE layers are those with a router."""
     window = g.key("attention.sliding_window")
     cfg["attention_chunk_size"] = None if window == 0 else LLAMA4_CHUNK
-    if window == 0:
-        cfg["no_rope_layers"] = [1] * g.main_layers  # chunk-free, RoPE on every layer
+    # no_rope_layers: 1 where a layer uses RoPE and chunks, 0 on the global NoPE layers
+    chunked = [False] * g.main_layers if window == 0 else swa_layers(g, 4)
+    cfg["no_rope_layers"] = [int(c) for c in chunked]
     cfg["moe_layers"] = g.layers_with("ffn_gate_inp.weight")
+
+
+def _nemotron_h(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """NemotronHModel (GraniteHybridModel) writes per-block arrays and no block pattern: each
+    block is Mamba2 (ssm_in), attention (attn_q), MoE (ffn_gate_inp) or MLP (ffn_up), as the
+    tensors show; mamba_head_dim = ssm.inner_size / ssm.time_step_rank."""
+    per_layer_scalars(g, cfg)
+    pattern = []
+    for i in range(g.main_layers):
+        kinds = [
+            c
+            for c, t in (("M", "ssm_in"), ("*", "attn_q"), ("E", "ffn_gate_inp"))
+            if g.has(f"blk.{i}.{t}.weight")
+        ]
+        if not kinds and g.has(f"blk.{i}.ffn_up.weight"):
+            kinds = ["-"]
+            cfg["intermediate_size"] = g.shape(f"blk.{i}.ffn_up.weight")[1]
+        if len(kinds) != 1:
+            raise SpecError(f"{g.path}: GGUF block {i} is not one Nemotron-H block: {kinds}")
+        pattern.append(kinds[0])
+    cfg["hybrid_override_pattern"] = "".join(pattern)
+    # llama.cpp builds Nemotron-H experts and MLPs ungated with relu^2 (ffn_up, ffn_down)
+    gated = g.first("ffn_gate_exps.weight") is not None or g.first("ffn_gate.weight") is not None
+    cfg["mlp_hidden_act"] = "silu" if gated else "relu2"
+    cfg["mamba_head_dim"] = int(g.need("ssm.inner_size")) // int(g.need("ssm.time_step_rank"))
+    mamba = g.first("ssm_in.weight")
+    cfg["use_conv_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_conv1d.bias")
+    cfg["mamba_proj_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_in.bias")
+    attention = g.first("attn_q.weight")
+    cfg["attention_bias"] = attention is not None and g.has(f"blk.{attention}.attn_q.bias")
+    cfg.setdefault("moe_latent_size", None)
+
+
+def _granite_hybrid(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """GraniteHybridModel: a block is attention where it holds attn_q, else Mamba2 (the
+    converter's head_count_kv array is 0 on Mamba2 blocks, and on every block when
+    it did not recognise the config's layer_types); mamba_d_head = ssm.inner_size /
+    ssm.time_step_rank, mamba_expand = inner / hidden."""
+    attention = g.layers_with("attn_q.weight")
+    cfg["layer_types"] = ["attention" if i in attention else "mamba" for i in range(g.main_layers)]
+    per_layer_scalars(g, cfg)
+    if attention and not cfg.get("num_key_value_heads"):
+        q, k = (
+            g.shape(f"blk.{attention[0]}.attn_q.weight"),
+            g.shape(f"blk.{attention[0]}.attn_k.weight"),
+        )
+        head_dim = q[1] // int(g.need("attention.head_count"))
+        cfg["num_key_value_heads"] = k[1] // head_dim
+    inner, heads = int(g.need("ssm.inner_size")), int(g.need("ssm.time_step_rank"))
+    cfg["mamba_d_head"] = inner // heads
+    cfg["mamba_expand"] = inner // int(g.need("embedding_length"))
+    mamba = g.first("ssm_in.weight")
+    cfg["mamba_conv_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_conv1d.bias")
+    cfg["mamba_proj_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_in.bias")
+    attention_bias(g, cfg)
+    cfg.setdefault("num_local_experts", 0)
+    cfg.setdefault("shared_intermediate_size", 0)
+
+
+def _ernie(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Ernie4_5MoeModel writes moe_layer_start_index (leading_dense_block_count) and the interval
+    but not moe_layer_end_index: the last layer with a router."""
+    routed = g.layers_with("ffn_gate_inp.weight")
+    if not routed:
+        raise SpecError(f"{g.path}: GGUF ernie4_5-moe file has no MoE layer (ffn_gate_inp)")
+    cfg["moe_layer_end_index"] = routed[-1]
+    cfg["use_bias"] = g.has("blk.0.attn_q.bias")
+    cfg["moe_use_aux_free"] = router_bias(g)
+
+
+def _hunyuan(g: GgufFile, cfg: dict[str, Any]) -> None:
+    qk_norm(g, cfg)
+    attention_bias(g, cfg)
+
+
+def _routed_bias(g: GgufFile, cfg: dict[str, Any]) -> None:
+    cfg["use_expert_bias"] = router_bias(g)
+
+
+def _lfm2(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Lfm2MoeModel: a block is a short convolution where head_count_kv is 0."""
+    kv = g.need("attention.head_count_kv")
+    kv = kv if isinstance(kv, list) else [kv] * g.main_layers
+    cfg["layer_types"] = ["full_attention" if n else "conv" for n in kv[: g.main_layers]]
+    per_layer_scalars(g, cfg)
+    conv = g.first("shortconv.conv.weight")
+    cfg["conv_bias"] = conv is not None and g.has(f"blk.{conv}.shortconv.conv.bias")
+    cfg["use_expert_bias"] = router_bias(g)
+
+
+def _afmoe(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """AfmoeModel writes the window but not the layer pattern: llama.cpp's loader
+    (models/afmoe.cpp) takes 3 sliding and 1 full layer (global_attn_every_n_layers 4)."""
+    if g.key("attention.sliding_window"):
+        slides = swa_layers(g, 4)
+        cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in slides]
+    else:
+        cfg["layer_types"] = ["full_attention"] * g.main_layers
 
 
 _QWEN_NEXT = {
@@ -260,6 +389,112 @@ ARCHS: dict[str, ArchMap] = {
             "rotary_dim": "rope.dimension_count",
         },
         (_minimax_m2,),
+    ),
+    # NemotronHModel (Nemotron-3 Nano/Super: Mamba2 + attention + MoE blocks)
+    "nemotron_h_moe": ArchMap(
+        "nemotron_h",
+        {
+            **COMMON,
+            **HEAD_DIM,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "num_experts_per_tok": "expert_used_count",
+            "moe_intermediate_size": "expert_feed_forward_length",
+            "moe_shared_expert_intermediate_size": "expert_shared_feed_forward_length",
+            "moe_latent_size": "moe_latent_size",
+            "ssm_state_size": "ssm.state_size",
+            "mamba_num_heads": "ssm.time_step_rank",
+            "n_groups": "ssm.group_count",
+            "conv_kernel": "ssm.conv_kernel",
+        },
+        (_nemotron_h,),
+    ),
+    # GraniteHybridModel (Granite-4.0-H: Mamba2 + attention, MoE or dense FFN)
+    "granitehybrid": ArchMap(
+        "granitemoehybrid",
+        {
+            **COMMON,
+            "num_local_experts": "expert_count",
+            "num_experts_per_tok": "expert_used_count",
+            "shared_intermediate_size": "expert_shared_feed_forward_length",
+            "mamba_d_state": "ssm.state_size",
+            "mamba_n_heads": "ssm.time_step_rank",
+            "mamba_n_groups": "ssm.group_count",
+            "mamba_d_conv": "ssm.conv_kernel",
+        },
+        (_granite_hybrid,),
+    ),
+    # Ernie4_5MoeModel
+    "ernie4_5-moe": ArchMap(
+        "ernie4_5_moe",
+        {
+            **COMMON,
+            "moe_num_experts": "expert_count",
+            "moe_k": "expert_used_count",
+            "moe_intermediate_size": "expert_feed_forward_length",
+            "moe_num_shared_experts": "expert_shared_count",
+            "moe_layer_start_index": "leading_dense_block_count",
+            "moe_layer_interval": "interleave_moe_layer_step",
+        },
+        (_ernie,),
+    ),
+    # HunYuanMoEModel (Hunyuan-A13B): the shared expert's width is intermediate_size
+    "hunyuan-moe": ArchMap(
+        "hunyuan_v1_moe",
+        {
+            **COMMON,
+            **HEAD_DIM,
+            "num_experts": "expert_count",
+            "moe_topk": "expert_used_count",
+            "moe_intermediate_size": "expert_feed_forward_length",
+            "num_shared_expert": "expert_shared_count",
+            "intermediate_size": "expert_shared_feed_forward_length",
+        },
+        (_hunyuan,),
+    ),
+    # Dots1Model
+    "dots1": ArchMap(
+        "dots1",
+        {
+            **COMMON,
+            **MOE,
+            **HEAD_DIM,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "first_k_dense_replace": "leading_dense_block_count",
+        },
+        (attention_bias,),
+    ),
+    # OlmoeModel: intermediate_size is the expert width
+    "olmoe": ArchMap(
+        "olmoe",
+        {**COMMON, "num_experts": "expert_count", "num_experts_per_tok": "expert_used_count"},
+    ),
+    # LFM2MoeModel (LFM2-8B-A1B: short convolutions + attention)
+    "lfm2moe": ArchMap(
+        "lfm2_moe",
+        {
+            **COMMON,
+            **MOE,
+            "num_experts": "expert_count",
+            "num_dense_layers": "leading_dense_block_count",
+            "conv_L_cache": "shortconv.l_cache",
+        },
+        (_lfm2,),
+    ),
+    # AfmoeModel (Arcee Trinity)
+    "afmoe": ArchMap(
+        "afmoe",
+        {
+            **COMMON,
+            **MOE,
+            **HEAD_DIM,
+            "num_experts": "expert_count",
+            "num_shared_experts": "expert_shared_count",
+            "num_dense_layers": "leading_dense_block_count",
+            "sliding_window": "attention.sliding_window",
+        },
+        (_afmoe,),
     ),
     # Llama4Model: the text model of Llama 4 Scout/Maverick (vision tower: mmproj file)
     "llama4": ArchMap(
