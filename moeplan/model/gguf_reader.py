@@ -21,7 +21,8 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.checkpoint import CheckpointWeights, tally
-from moeplan.model.gguf_archs import ARCHS, GgufFile
+from moeplan.model.gguf_archs import ARCHS
+from moeplan.model.gguf_derive import GgufFile
 from moeplan.model.safetensors_reader import INSTALL_HINT
 
 _SPLIT = re.compile(r"^(?P<stem>.*)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
@@ -105,8 +106,12 @@ def _config(g: GgufFile, weights: CheckpointWeights) -> dict[str, Any]:
     cfg: dict[str, Any] = {"model_type": entry.model_type}
     for hf_key, gguf_key in entry.keys.items():
         value = g.key(gguf_key)
-        if value is not None:
-            cfg[hf_key] = value
+        if value is not None:  # "attn_config.kv_n_heads": a field of a nested mapping
+            *outer, leaf = hf_key.split(".")
+            target = cfg
+            for part in outer:
+                target = target.setdefault(part, {})
+            target[leaf] = value
     cfg["vocab_size"] = _vocab(g)
     cfg["tie_word_embeddings"] = not g.has("output.weight")
     if g.arch == "llama" and "num_local_experts" not in cfg:
