@@ -1,7 +1,7 @@
 """Each mapped GGUF architecture: a GGUF written here with the metadata keys and tensor names and
 shapes of a file llama.cpp's convert_hf_to_gguf.py wrote from a tiny random model of that HF
-architecture (tests/data/gguf/*.json, with the tiny model's config.json; how each was made:
-/work/notes/gguf_archs_2026-12-06.md). The spec read from the GGUF equals the spec read from the
+architecture (tests/data/gguf/*.json, with the tiny model's config.json; each file's "source"
+says how it was made). The spec read from the GGUF equals the spec read from the
 config.json: parameters per component, total and active, KV bytes per token, recurrent state;
 and the analytic count equals the GGUF's tensor table."""
 
