@@ -7,9 +7,10 @@ files (``-00001-of-0000N.gguf``) are read together. The metadata keys
 (``{arch}.block_count``, ``{arch}.attention.head_count_kv``, ...) are mapped to the HF
 config.json fields of the same architecture, so KV bytes, latency, plan and check work on a GGUF
 file as on any model (key names: llama.cpp ``gguf-py/gguf/constants.py``, ``Keys.LLM`` and
-``Keys.Attention``). Multi-token-prediction layers are the last ``{arch}.nextn_predict_layers``
-of ``{arch}.block_count`` blocks (llama.cpp's convert_hf_to_gguf.py writes GLM-4.5 with
-block_count = num_hidden_layers + num_nextn_predict_layers): their tensors count as ``mtp``.
+``Keys.Attention``; the table per architecture: ``gguf_archs.py``). Multi-token-prediction
+layers are the last ``{arch}.nextn_predict_layers`` of ``{arch}.block_count`` blocks (llama.cpp's
+convert_hf_to_gguf.py writes GLM-4.5 with block_count = num_hidden_layers +
+num_nextn_predict_layers): their tensors count as ``mtp``.
 """
 
 from __future__ import annotations
@@ -20,48 +21,11 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.checkpoint import CheckpointWeights, tally
+from moeplan.model.gguf_archs import ARCHS
+from moeplan.model.gguf_derive import GgufFile
 from moeplan.model.safetensors_reader import INSTALL_HINT
 
 _SPLIT = re.compile(r"^(?P<stem>.*)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
-
-# GGUF architecture -> (HF model_type, HF field -> GGUF key under "{arch}.")
-_COMMON = {
-    "num_hidden_layers": "block_count",
-    "hidden_size": "embedding_length",
-    "intermediate_size": "feed_forward_length",
-    "num_attention_heads": "attention.head_count",
-    "num_key_value_heads": "attention.head_count_kv",
-    "max_position_embeddings": "context_length",
-}
-_MOE = {
-    "num_experts_per_tok": "expert_used_count",
-    "moe_intermediate_size": "expert_feed_forward_length",
-}
-_ARCHS: dict[str, tuple[str, dict[str, str]]] = {
-    "qwen3moe": ("qwen3_moe", {**_COMMON, **_MOE, "num_experts": "expert_count",
-                               "head_dim": "attention.key_length"}),
-    "qwen2moe": ("qwen2_moe", {**_COMMON, **_MOE, "num_experts": "expert_count",
-                               "shared_expert_intermediate_size":
-                                   "expert_shared_feed_forward_length"}),
-    "llama": ("mixtral", {**_COMMON, "num_local_experts": "expert_count",
-                          "num_experts_per_tok": "expert_used_count"}),
-    "deepseek2": ("deepseek_v3", {**_COMMON, **_MOE, "n_routed_experts": "expert_count",
-                                  "n_shared_experts": "expert_shared_count",
-                                  "first_k_dense_replace": "leading_dense_block_count",
-                                  "q_lora_rank": "attention.q_lora_rank",
-                                  "kv_lora_rank": "attention.kv_lora_rank",
-                                  "v_head_dim": "attention.value_length",
-                                  "qk_rope_head_dim": "rope.dimension_count"}),
-    "glm4moe": ("glm4_moe", {**_COMMON, **_MOE, "n_routed_experts": "expert_count",
-                             "n_shared_experts": "expert_shared_count",
-                             "first_k_dense_replace": "leading_dense_block_count",
-                             "head_dim": "attention.key_length"}),
-    "gpt-oss": ("gpt_oss", {**_COMMON, "num_local_experts": "expert_count",
-                            "num_experts_per_tok": "expert_used_count",
-                            "intermediate_size": "expert_feed_forward_length",
-                            "head_dim": "attention.key_length",
-                            "sliding_window": "attention.sliding_window"}),
-}  # fmt: skip
 
 
 def split_files(path: Path) -> list[Path]:
@@ -85,6 +49,7 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], CheckpointWeights]:
         raise SpecError(f"{path}: {INSTALL_HINT}") from None
     parts = split_files(path)
     tensors: list[tuple[str, str, int, int]] = []
+    shapes: dict[str, tuple[int, ...]] = {}
     fields: dict[str, Any] = {}
     for part in parts:
         try:
@@ -95,6 +60,7 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], CheckpointWeights]:
                 (t.name, t.tensor_type.name, int(t.n_elements), int(t.n_bytes))
                 for t in reader.tensors
             ]
+            shapes.update((t.name, tuple(int(n) for n in t.shape)) for t in reader.tensors)
         except SpecError:
             raise
         except Exception as exc:  # gguf raises ValueError, struct/numpy errors, OSError
@@ -104,7 +70,10 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], CheckpointWeights]:
     main = _main_layers(arch, fields)
     labelled = [(_mtp_label(n, main), dtype, count, size) for n, dtype, count, size in tensors]
     weights = tally("gguf", tuple(p.name for p in parts), labelled, file_type=file_type)
-    return _config(path, arch, fields, {t[0] for t in tensors}, weights), weights
+    blocks = fields.get(f"{arch}.block_count")
+    layers = main if main is not None else blocks if isinstance(blocks, int) else 0
+    gguf_file = GgufFile(path, arch, fields, shapes, layers)
+    return _config(gguf_file, weights), weights
 
 
 def _nextn(arch: str, fields: dict[str, Any]) -> int:
@@ -126,42 +95,44 @@ def _mtp_label(name: str, main_layers: int | None) -> str:
     return "mtp." + name
 
 
-def _config(
-    path: Path, arch: str, fields: dict[str, Any], names: set[str], weights: CheckpointWeights
-) -> dict[str, Any]:
-    if arch not in _ARCHS:
+def _config(g: GgufFile, weights: CheckpointWeights) -> dict[str, Any]:
+    if g.arch not in ARCHS:
         raise SpecError(
-            f"{path}: GGUF architecture '{arch}' is not mapped to a model family "
+            f"{g.path}: GGUF architecture '{g.arch}' is not mapped to a model family "
             f"(read: {weights.total_params:,} parameters, {weights.total_bytes:,} bytes; "
-            f"mapped: {', '.join(sorted(_ARCHS))})"
+            f"mapped: {', '.join(sorted(ARCHS))})"
         )
-    model_type, keys = _ARCHS[arch]
-    cfg: dict[str, Any] = {"model_type": model_type}
-    for hf_key, gguf_key in keys.items():
-        value = fields.get(f"{arch}.{gguf_key}")
-        if value is not None:
-            cfg[hf_key] = value
-    tokens = fields.get("tokenizer.ggml.tokens")
-    vocab = fields.get(f"{arch}.vocab_size") or (len(tokens) if isinstance(tokens, list) else None)
-    if vocab is not None:
-        cfg["vocab_size"] = vocab
-    cfg["tie_word_embeddings"] = "output.weight" not in names
-    if arch == "llama" and "num_local_experts" not in cfg:
-        raise SpecError(f"{path}: a llama GGUF without experts is a dense model, not a MoE")
-    main = _main_layers(arch, fields)
+    entry = ARCHS[g.arch]
+    cfg: dict[str, Any] = {"model_type": entry.model_type}
+    for hf_key, gguf_key in entry.keys.items():
+        value = g.key(gguf_key)
+        if value is not None:  # "attn_config.kv_n_heads": a field of a nested mapping
+            *outer, leaf = hf_key.split(".")
+            target = cfg
+            for part in outer:
+                target = target.setdefault(part, {})
+            target[leaf] = value
+    cfg["vocab_size"] = _vocab(g)
+    cfg["tie_word_embeddings"] = not g.has("output.weight")
+    if g.arch == "llama" and "num_local_experts" not in cfg:
+        raise SpecError(f"{g.path}: a llama GGUF without experts is a dense model, not a MoE")
+    main = _main_layers(g.arch, dict(g.fields))
     if main is not None:  # block_count holds the MTP blocks too
         cfg["num_hidden_layers"] = main
-        cfg["num_nextn_predict_layers"] = _nextn(arch, fields)
-    if arch == "glm4moe":  # fields GLM's config.json holds, seen in the tensors here
-        cfg["attention_bias"] = "blk.0.attn_q.bias" in names
-        cfg["use_qk_norm"] = "blk.0.attn_q_norm.weight" in names
-    if arch == "deepseek2":
-        key_length = fields.get(f"{arch}.attention.key_length")
-        if isinstance(key_length, int) and "qk_rope_head_dim" in cfg:
-            cfg["qk_nope_head_dim"] = key_length - cfg["qk_rope_head_dim"]
-        cfg.setdefault("q_lora_rank", None)
-        cfg.setdefault("num_nextn_predict_layers", 0)
+        cfg["num_nextn_predict_layers"] = _nextn(g.arch, dict(g.fields))
+    for derive in entry.derive:
+        derive(g, cfg)
     return cfg
+
+
+def _vocab(g: GgufFile) -> int | None:
+    """The rows of token_embd (GGML shape [hidden, vocab]), else {arch}.vocab_size, else the
+    token list's length."""
+    if g.has("token_embd.weight") and len(g.shapes["token_embd.weight"]) == 2:
+        return g.shapes["token_embd.weight"][1]
+    tokens = g.fields.get("tokenizer.ggml.tokens")
+    vocab = g.key("vocab_size") or (len(tokens) if isinstance(tokens, list) else None)
+    return vocab if isinstance(vocab, int) else None
 
 
 def _value(field: Any) -> Any:

@@ -1,0 +1,80 @@
+"""Each mapped GGUF architecture: a GGUF written here with the metadata keys and tensor names and
+shapes of a file llama.cpp's convert_hf_to_gguf.py wrote from a tiny random model of that HF
+architecture (tests/data/gguf/*.json, with the tiny model's config.json; each file's "source"
+says how it was made). The spec read from the GGUF equals the spec read from the
+config.json: parameters per component, total and active, KV bytes per token, recurrent state;
+and the analytic count equals the GGUF's tensor table."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moeplan.memory.cache import state_bytes_per_sequence
+from moeplan.memory.estimate import kv_bytes_per_token
+from moeplan.model.catalog import load_model
+from moeplan.model.params import count_params
+
+gguf = pytest.importorskip("gguf")
+
+DATA = Path(__file__).parent / "data" / "gguf"
+FIXTURES = sorted(p.stem for p in DATA.glob("*.json"))
+# Qwen3-Next's config.json names no MTP module though its checkpoints hold one: the GGUF
+# (block_count = layers + nextn_predict_layers) counts it, the config cannot.
+MTP_ONLY_IN_GGUF = {"qwen3next-mtp"}
+# tensors llama.cpp's converter adds from the config (Phi-3.5-MoE's LongRoPE factors): stored,
+# not weights of the model
+ADDED = ("rope_factors_long.weight", "rope_factors_short.weight", "rope_freqs.weight")
+
+
+def write_gguf(doc: dict, path: Path) -> dict[str, int]:
+    """A GGUF with the fixture's keys and F16 zero tensors of its GGML shapes; numel per name."""
+    w = gguf.GGUFWriter(str(path), doc["arch"])
+    vt = gguf.GGUFValueType
+    for key, (types, value) in doc["keys"].items():
+        if key.endswith(".architecture"):
+            continue
+        kind, _, sub = types.partition(":")
+        w.add_key_value(key, value, vt[kind], vt[sub] if sub else None)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    sizes = {}
+    for name, shape in doc["tensors"].items():
+        arr = np.zeros(tuple(reversed(shape)), dtype=np.float16)  # numpy order: ne[0] last
+        w.add_tensor(name, arr)
+        sizes[name] = arr.size
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return sizes
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_gguf_spec_equals_config_spec(tmp_path, name):
+    doc = json.loads((DATA / f"{name}.json").read_text())
+    sizes = write_gguf(doc, tmp_path / f"{name}.gguf")
+    (tmp_path / "config.json").write_text(json.dumps(doc["config"]))
+    from_gguf = load_model(str(tmp_path / f"{name}.gguf"))
+    from_config = load_model(str(tmp_path / "config.json"))
+    assert from_gguf.checkpoint is not None
+    assert from_gguf.checkpoint.total_params == sum(sizes.values())
+    got, want = count_params(from_gguf), count_params(from_config)
+    # a vision-language model's GGUF is its text model (the tower goes to an mmproj file)
+    assert got.towers == {}
+    want = replace(want, towers={})
+    # the analytic count of the architecture read from the metadata equals the tensor table
+    assert got.total_with_mtp == sum(n for t, n in sizes.items() if t not in ADDED)
+    if name in MTP_ONLY_IN_GGUF:
+        mtp = sum(n for t, n in sizes.items() if t.startswith(f"blk.{from_gguf.num_layers}."))
+        assert got.breakdown["mtp"] == mtp > 0 == want.breakdown["mtp"]
+        assert {**got.breakdown, "mtp": 0} == want.breakdown
+    else:
+        assert got == want
+    assert from_gguf.num_layers == from_config.num_layers
+    assert from_gguf.mtp_layers == from_config.mtp_layers or name in MTP_ONLY_IN_GGUF
+    assert kv_bytes_per_token(from_gguf, "bf16") == kv_bytes_per_token(from_config, "bf16")
+    assert state_bytes_per_sequence(from_gguf, "fp32") == state_bytes_per_sequence(
+        from_config, "fp32"
+    )
