@@ -6,40 +6,17 @@ its ``conversion/`` modules): which HF field each ``{arch}.*`` key is written fr
 converter does not write are read back from the tensor table (names and shapes), as llama.cpp's
 loader does (``src/llama-model.cpp``); where neither holds a field the count needs, the
 architecture is refused naming it. Shapes are GGML order: ``ne[0]`` (the input dimension) first.
+Family groups with their own derivations sit in their own modules (``gguf_mla.py``: the
+DeepSeek-style MLA architectures), merged here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 from moeplan.model import gguf_derive as d
-from moeplan.model.gguf_derive import Derive
+from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
+from moeplan.model.gguf_mla import MLA_ARCHS
 
-
-@dataclass(frozen=True)
-class ArchMap:
-    """An architecture: its HF model_type, HF field -> GGUF key (under ``{arch}.``), and the
-    fields derived from other keys or from the tensor table."""
-
-    model_type: str
-    keys: Mapping[str, str]
-    derive: tuple[Derive, ...] = field(default=())
-
-
-COMMON = {
-    "num_hidden_layers": "block_count",
-    "hidden_size": "embedding_length",
-    "intermediate_size": "feed_forward_length",
-    "num_attention_heads": "attention.head_count",
-    "num_key_value_heads": "attention.head_count_kv",
-    "max_position_embeddings": "context_length",
-}
-MOE = {
-    "num_experts_per_tok": "expert_used_count",
-    "moe_intermediate_size": "expert_feed_forward_length",
-}
-HEAD_DIM = {"head_dim": "attention.key_length"}
+__all__ = ["ARCHS", "ArchMap"]
 
 
 _QWEN_NEXT = {
@@ -72,22 +49,6 @@ ARCHS: dict[str, ArchMap] = {
     "llama": ArchMap(
         "mixtral",
         {**COMMON, "num_local_experts": "expert_count", "num_experts_per_tok": "expert_used_count"},
-    ),
-    # DeepseekV2Model (V2, V3, Kimi-K2)
-    "deepseek2": ArchMap(
-        "deepseek_v3",
-        {
-            **COMMON,
-            **MOE,
-            "n_routed_experts": "expert_count",
-            "n_shared_experts": "expert_shared_count",
-            "first_k_dense_replace": "leading_dense_block_count",
-            "q_lora_rank": "attention.q_lora_rank",
-            "kv_lora_rank": "attention.kv_lora_rank",
-            "v_head_dim": "attention.value_length",
-            "qk_rope_head_dim": "rope.dimension_count",
-        },
-        (d.deepseek2,),
     ),
     # Glm4MoeModel
     "glm4moe": ArchMap(
@@ -302,4 +263,5 @@ ARCHS: dict[str, ArchMap] = {
         },
         (d.llama4,),
     ),
+    **MLA_ARCHS,
 }

@@ -142,15 +142,6 @@ def glm4moe(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["use_qk_norm"] = g.has("blk.0.attn_q_norm.weight")
 
 
-def deepseek2(g: GgufFile, cfg: dict[str, Any]) -> None:
-    """DeepseekV2Model writes key_length = qk_nope_head_dim + qk_rope_head_dim."""
-    key_length = g.key("attention.key_length")
-    if isinstance(key_length, int) and "qk_rope_head_dim" in cfg:
-        cfg["qk_nope_head_dim"] = key_length - cfg["qk_rope_head_dim"]
-    cfg.setdefault("q_lora_rank", None)
-    cfg.setdefault("num_nextn_predict_layers", 0)
-
-
 def minimax_m2(g: GgufFile, cfg: dict[str, Any]) -> None:
     """MiniMaxM2Model writes no use_routing_bias: the router's bias is the exp_probs_b tensor."""
     cfg["use_routing_bias"] = g.first("exp_probs_b.bias") is not None
