@@ -13,17 +13,20 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile
+from moeplan.model.gguf_derive import GgufFile, per_layer_scalars
 from moeplan.model.gguf_keys import COMMON, MOE, ArchMap
 
-_DEEPSEEK = {
+_MLA = {
     **COMMON,
     **MOE,
-    "n_routed_experts": "expert_count",
-    "n_shared_experts": "expert_shared_count",
     "first_k_dense_replace": "leading_dense_block_count",
     "q_lora_rank": "attention.q_lora_rank",
     "kv_lora_rank": "attention.kv_lora_rank",
+}
+_DEEPSEEK = {
+    **_MLA,
+    "n_routed_experts": "expert_count",
+    "n_shared_experts": "expert_shared_count",
 }
 _DSA_INDEXER = {
     "index_n_heads": "attention.indexer.head_count",
@@ -62,6 +65,27 @@ def indexer_types(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["indexer_types"] = ["full" if f else "shared" for f in flags[: g.main_layers]]
 
 
+def kimi_linear(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """KimiLinearModel writes head_count_kv per block (0 on KDA blocks), kda.head_dim and
+    ssm.conv_kernel but not the KDA head count: a KDA block's q projection (attn_q, [hidden,
+    heads x head_dim]) over kda.head_dim. Dense and MoE blocks: the routers (ffn_gate_inp)."""
+    kv = g.need("attention.head_count_kv")
+    kv = kv if isinstance(kv, list) else [kv] * g.main_layers
+    cfg["layer_types"] = [
+        "full_attention" if n else "linear_attention" for n in kv[: g.main_layers]
+    ]
+    per_layer_scalars(g, cfg)
+    mla(g, cfg)
+    head_dim = int(g.need("kda.head_dim"))
+    if "linear_attention" in cfg["layer_types"]:
+        kda = cfg["layer_types"].index("linear_attention")
+        cfg["linear_num_heads"] = g.shape(f"blk.{kda}.attn_q.weight")[1] // head_dim
+    cfg["linear_head_dim"] = head_dim
+    cfg["linear_conv_kernel_dim"] = int(g.need("ssm.conv_kernel"))
+    routed = g.layers_with("ffn_gate_inp.weight")
+    cfg["mlp_layer_types"] = ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
+
+
 MLA_ARCHS: dict[str, ArchMap] = {
     # DeepseekV2Model (V2, V3, Kimi-K2; the MTP block is dropped: skip_mtp)
     "deepseek2": ArchMap("deepseek_v3", _DEEPSEEK, (mla,)),
@@ -69,4 +93,14 @@ MLA_ARCHS: dict[str, ArchMap] = {
     "deepseek32": ArchMap("deepseek_v32", {**_DEEPSEEK, **_DSA_INDEXER}, (mla,)),
     # GlmMoeDsaModel (GLM-5): DeepseekV2Model's keys, the indexer and its per-layer types
     "glm-dsa": ArchMap("glm_moe_dsa", {**_DEEPSEEK, **_DSA_INDEXER}, (mla, indexer_types)),
+    # KimiLinearModel (Kimi-Linear-48B-A3B: KDA blocks and MLA blocks, DeepSeek-V3 MoE)
+    "kimi-linear": ArchMap(
+        "kimi_linear",
+        {
+            **_MLA,
+            "num_experts": "expert_count",
+            "num_shared_experts": "expert_shared_count",
+        },
+        (kimi_linear,),
+    ),
 }
