@@ -93,6 +93,9 @@ MLA_ARCHS: dict[str, ArchMap] = {
     "deepseek32": ArchMap("deepseek_v32", {**_DEEPSEEK, **_DSA_INDEXER}, (mla,)),
     # GlmMoeDsaModel (GLM-5): DeepseekV2Model's keys, the indexer and its per-layer types
     "glm-dsa": ArchMap("glm_moe_dsa", {**_DEEPSEEK, **_DSA_INDEXER}, (mla, indexer_types)),
+    # Mistral3Model.Mistral4Model (Mistral Small 4: a DeepseekV2Model text model, the vision
+    # tower goes to an mmproj file)
+    "mistral4": ArchMap("mistral4", _DEEPSEEK, (mla,)),
     # KimiLinearModel (Kimi-Linear-48B-A3B: KDA blocks and MLA blocks, DeepSeek-V3 MoE)
     "kimi-linear": ArchMap(
         "kimi_linear",
