@@ -7,7 +7,8 @@ converter does not write are read back from the tensor table (names and shapes),
 loader does (``src/llama-model.cpp``); where neither holds a field the count needs, the
 architecture is refused naming it. Shapes are GGML order: ``ne[0]`` (the input dimension) first.
 Family groups with their own derivations sit in their own modules (``gguf_mla.py``: the
-DeepSeek-style MLA architectures), merged here.
+DeepSeek-style MLA architectures; ``gguf_swa.py``: sliding/full attention with dense and MoE
+blocks), merged here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from moeplan.model import gguf_derive as d
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
+from moeplan.model.gguf_swa import SWA_ARCHS
 
 __all__ = ["ARCHS", "ArchMap"]
 
@@ -264,4 +266,5 @@ ARCHS: dict[str, ArchMap] = {
         (d.llama4,),
     ),
     **MLA_ARCHS,
+    **SWA_ARCHS,
 }

@@ -107,15 +107,38 @@ def per_layer_scalars(g: GgufFile, cfg: dict[str, Any]) -> None:
             cfg[hf_key] = nonzero.pop() if nonzero else 0
 
 
-def swa_layers(g: GgufFile, default_period: int) -> list[bool]:
+def swa_layers(g: GgufFile, default_period: int, dense_first: bool = False) -> list[bool]:
     """Which main layers use the sliding window, as llama.cpp's load_swa_pattern reads them:
     the ``attention.sliding_window_pattern`` array, or its period n (layer i slides when
-    i % n < n - 1), else the period the architecture's loader passes."""
+    i % n < n - 1; with dense_first when i % n != 0), else the period the architecture's loader
+    passes."""
     pattern = g.key("attention.sliding_window_pattern")
     if isinstance(pattern, list):
         return [bool(v) for v in pattern[: g.main_layers]]
     n = pattern if isinstance(pattern, int) and pattern > 0 else default_period
+    if dense_first:
+        return [i % n != 0 for i in range(g.main_layers)]
     return [i % n < n - 1 for i in range(g.main_layers)]
+
+
+def layer_types(g: GgufFile, cfg: dict[str, Any], default_period: int, dense_first: bool) -> None:
+    """layer_types (sliding where swa_layers says so and the file has a window, else full) and
+    mlp_layer_types (sparse where the block has a router, ffn_gate_inp)."""
+    slides = swa_layers(g, default_period, dense_first) if g.key("attention.sliding_window") else []
+    cfg["layer_types"] = [
+        "sliding_attention" if i < len(slides) and slides[i] else "full_attention"
+        for i in range(g.main_layers)
+    ]
+    routed = g.layers_with("ffn_gate_inp.weight")
+    cfg["mlp_layer_types"] = ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
+
+
+def head_dim_from_q(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """head_dim where the converter writes no key_length: attn_q [hidden, heads x head_dim] of
+    the first layer over its head count."""
+    heads = g.need("attention.head_count")
+    heads = heads[0] if isinstance(heads, list) else heads
+    cfg.setdefault("head_dim", g.shape("blk.0.attn_q.weight")[1] // int(heads))
 
 
 def router_bias(g: GgufFile) -> bool:
