@@ -119,7 +119,10 @@ def _config(g: GgufFile, weights: CheckpointWeights) -> dict[str, Any]:
     main = _main_layers(g.arch, dict(g.fields))
     if main is not None:  # block_count holds the MTP blocks too
         cfg["num_hidden_layers"] = main
-        cfg["num_nextn_predict_layers"] = _nextn(g.arch, dict(g.fields))
+        # MimoV2Model declares 3 nextn blocks whether or not the checkpoint holds them (a
+        # trunk-only file, as llama.cpp's loader calls it): count the blocks the file holds
+        held = any(name.startswith(f"blk.{main}.") for name in g.shapes)
+        cfg["num_nextn_predict_layers"] = _nextn(g.arch, dict(g.fields)) if held else 0
     for derive in entry.derive:
         derive(g, cfg)
     return cfg

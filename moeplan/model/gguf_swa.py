@@ -1,5 +1,5 @@
 """GGUF architectures whose blocks alternate sliding-window and full attention and mix dense and
-MoE MLPs (EXAONE-MoE, Cohere2-MoE, Laguna): table entries and the fields they derive
+MoE MLPs (EXAONE-MoE, Cohere2-MoE, Laguna, MiMo-V2-Flash): table entries and the fields they derive
 (``gguf_archs.py`` merges SWA_ARCHS into its table).
 
 The converters write the window and either the per-block pattern
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moeplan.errors import SpecError
 from moeplan.model.gguf_derive import GgufFile, attention_bias, head_dim_from_q, layer_types
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 
@@ -57,6 +58,35 @@ def laguna(g: GgufFile, cfg: dict[str, Any]) -> None:
     attention_bias(g, cfg)
 
 
+def mimo2(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """MimoV2Model writes head_count_kv per block (swa_num_key_value_heads on sliding blocks)
+    and the per-block pattern; the sink flags are the attn_sinks tensors (the released
+    config.json's swa_* and add_*_attention_sink_bias fields)."""
+    layer_types(g, cfg, 4, dense_first=False)
+    kv = cfg.get("num_key_value_heads")
+    kv = kv if isinstance(kv, list) else [kv] * g.main_layers
+    sliding = [t == "sliding_attention" for t in cfg["layer_types"]]
+    for prefix, kind in (("swa_", True), ("", False)):
+        values = {kv[i] for i in range(g.main_layers) if sliding[i] == kind}
+        if len(values) > 1:
+            raise SpecError(f"{g.path}: GGUF mimo2 head_count_kv differs within a layer kind")
+        if values:
+            cfg[f"{prefix}num_key_value_heads"] = values.pop()
+        sinks = [i for i in range(g.main_layers) if sliding[i] == kind]
+        flag = "swa" if kind else "full"
+        cfg[f"add_{flag}_attention_sink_bias"] = bool(sinks) and g.has(
+            f"blk.{sinks[0]}.attn_sinks.weight"
+        )
+    if "swa_num_key_value_heads" in cfg:
+        cfg.update(
+            swa_num_attention_heads=cfg["num_attention_heads"],
+            swa_head_dim=cfg["head_dim"],
+            swa_v_head_dim=cfg["v_head_dim"],
+        )
+    if not isinstance(cfg.get("num_key_value_heads"), int):  # every block slides
+        cfg["num_key_value_heads"] = cfg["swa_num_key_value_heads"]
+
+
 SWA_ARCHS: dict[str, ArchMap] = {
     # ExaoneMoEModel (K-EXAONE; MTP blocks appended, nextn_predict_layers)
     "exaone-moe": ArchMap(
@@ -96,5 +126,18 @@ SWA_ARCHS: dict[str, ArchMap] = {
             "sliding_window": "attention.sliding_window",
         },
         (laguna,),
+    ),
+    # MimoV2Model (MiMo-V2-Flash: sliding blocks with 2x KV heads and sinks)
+    "mimo2": ArchMap(
+        "mimo_v2_flash",
+        {
+            **COMMON,
+            **HEAD_DIM,
+            **MOE,
+            "n_routed_experts": "expert_count",
+            "v_head_dim": "attention.value_length",
+            "sliding_window": "attention.sliding_window",
+        },
+        (mimo2,),
     ),
 }
