@@ -52,6 +52,9 @@ class _Group(TyperGroup):
                 rv = _fail(message.replace("\n", " "), getattr(exc, "exit_code", 2))
         except (typer.Abort, KeyboardInterrupt):
             rv = _fail("interrupted", 130)
+        except OSError as exc:  # the file system refused a path the user gave (too long a
+            # name, no permission, a device error): their environment, not a moeplan bug
+            rv = _fail(_os_error(exc), 2)
         except Exception as exc:  # an internal error: never exit 1, which CI reads as a verdict
             rv = _internal_error(exc)
         if standalone_mode:
@@ -64,7 +67,11 @@ MAX_GPUS = 4096
 largest deployments published (NVL72 racks x tens), and small enough that searches answer fast."""
 MAX_COUNT = 1 << 31
 """The largest value any other integer option accepts (tokens, batch, repeats)."""
-# option -> (low, high, low is included); every other float option must be finite and >= 0
+MAX_FLOAT = 1e9
+"""The largest value a float option accepts unless DOMAINS says: above every physical quantity
+an option names (GB/s, GB, ms, tokens/s, USD per GPU-hour), and small enough that no product of
+a few of them overflows to infinity."""
+# option -> (low, high, low is included); every other float option must be in [0, MAX_FLOAT]
 DOMAINS: dict[str, tuple[float, float, bool]] = {
     "--usable-fraction": (0.0, 1.0, False),
     "--mtp-acceptance": (0.0, 1.0, True),
@@ -94,7 +101,7 @@ def _check_domains(group: Any) -> None:
         for param in command.params:
             name = max(param.opts, key=len) if param.opts else ""
             if isinstance(param.type, _ct.FloatParamType):
-                param.type = _Finite(*DOMAINS.get(name, (0.0, math.inf, True)))
+                param.type = _Finite(*DOMAINS.get(name, (0.0, MAX_FLOAT, True)))
             elif type(param.type) is _ct.IntParamType:
                 low, high, _ = DOMAINS.get(name, (-MAX_COUNT, MAX_COUNT, True))
                 param.type = _Bounded(int(low), int(high))
@@ -177,6 +184,14 @@ EXIT_CODES = (
     "(--debug or MOEPLAN_DEBUG=1 for the traceback)."
 )
 _debug = False
+
+
+def _os_error(exc: OSError) -> str:
+    """One line naming the path (shortened) and the system's reason."""
+    name = str(exc.filename or "")
+    name = name if len(name) <= 80 else f"{name[:60]}...({len(name)} characters)"
+    reason = exc.strerror or " ".join(str(exc).split())[:120] or type(exc).__name__
+    return f"{name}: {reason}" if name else reason
 
 
 def _internal_error(exc: BaseException) -> int:
@@ -311,6 +326,8 @@ def output_format(fmt: str, as_json: bool) -> str:
     from moeplan.cli.render import FORMATS
 
     if as_json:
+        if fmt not in ("table", "json"):  # table is the default: --json alone changes it
+            raise MoeplanError(f"--json and --format {fmt} ask for two formats: give one")
         return "json"
     if fmt not in FORMATS:
         raise MoeplanError(f"unknown --format '{fmt}' (choose from {', '.join(FORMATS)})")

@@ -93,6 +93,9 @@ def plan(
     plot_file: Annotated[
         str | None, typer.Option("--plot", help="With a demand: draw the frontiers to FILE.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --plot file.")
+    ] = False,
     host: HostOpt = None,
     host_mem_gbps: HostMemOpt = None,
     host_mem_measured_gbps: HostMemMeasuredOpt = None,
@@ -130,6 +133,13 @@ def plan(
     ):
         positive(name, value)
     out = output_format(fmt, as_json)
+    if rank not in ("cost", "gpus"):
+        raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
+    if plot_file is not None:
+        from moeplan.cli.output import check_output
+
+        inputs = [model, *gpu.split(","), price_file or "", host or ""]
+        check_output(plot_file, inputs, force, "--plot")
     if context is not None:
         if context <= output_len:
             raise MoeplanError(f"--context {context} must exceed --output {output_len}")

@@ -96,7 +96,8 @@ def draw(
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    if ax.get_legend_handles_labels()[0]:  # an empty frontier has nothing to name
+        ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     suffix = Path(path).suffix.lower()
     if Path(path).exists() and not Path(path).is_file():  # never rename over a device

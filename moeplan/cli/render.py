@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -48,11 +49,19 @@ def pct(x: float) -> str:
     return f"{x * 100:+.2f}%"
 
 
+_NON_FINITE = re.compile(r"(?<![\w.])[+-]?(nan|inf)(?![\w])", re.IGNORECASE)
+
+
 def emit(tables: Sequence[Table], fmt: str, json_doc: Any = None) -> None:
     """Print tables (rich on a terminal, markdown) or the JSON document."""
-    if fmt == "json":
-        sys.stdout.write(json.dumps(json_doc, indent=2, default=_json_default) + "\n")
+    if fmt == "json":  # NaN/Infinity are no JSON: a defect upstream, refused (exit 3)
+        text = json.dumps(json_doc, indent=2, default=_json_default, allow_nan=False)
+        sys.stdout.write(text + "\n")
         return
+    for t in tables:
+        bad = next((c for r in t.rows for c in map(str, r) if _NON_FINITE.search(c)), None)
+        if bad is not None:
+            raise ValueError(f"table '{t.title}' holds a non-finite number: {bad!r:.60}")
     if fmt == "markdown":
         from tabulate import tabulate
 

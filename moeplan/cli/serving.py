@@ -149,7 +149,7 @@ def throughput(
     if plot is not None:
         from moeplan.cli.output import check_output
 
-        check_output(plot, [price_file] if price_file else [], force, "--plot")
+        check_output(plot, [model, gpu, price_file or ""], force, "--plot")
     from moeplan.hardware.gpus import resolve_gpu
     from moeplan.memory.quant import resolve_scheme
     from moeplan.model.catalog import load_model
@@ -282,8 +282,6 @@ def run_deploy(
     positive("target-output-tok-s", target_output_tok_s)
     positive("users", users)
     positive("min-tok-s-user", target_values[0])
-    if rank not in ("cost", "gpus"):
-        raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
     targets = Targets(*target_values)
     spec = load_model(model)
     if gpu.strip().lower() == "all":

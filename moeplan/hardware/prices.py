@@ -54,6 +54,8 @@ def _parse(doc: Any, where: str) -> list[Price]:
         for key in ("gpu", "usd_per_gpu_hour", "provider", "source"):
             if rec.get(key) in (None, ""):
                 raise MoeplanError(f"{where}: prices[{i}] needs '{key}'")
+        if not isinstance(rec["gpu"], str):
+            raise MoeplanError(f"{where}: prices[{i}].gpu must be a GPU id, got {rec['gpu']!r:.40}")
         usd = rec["usd_per_gpu_hour"]
         if isinstance(usd, bool) or not isinstance(usd, int | float) or not usd > 0:
             raise MoeplanError(f"{where}: prices[{i}].usd_per_gpu_hour must be a positive number")
@@ -77,7 +79,21 @@ def shipped_prices() -> list[Price]:
 
 
 def load_price_file(path: str) -> list[Price]:
-    return _parse(load_document(path, f"--price-file {path}"), path)
+    """A user's price list; each entry's gpu is a catalog GPU id or alias (read as its id): a
+    price for a GPU moeplan does not know would never be used, so it is refused."""
+    from dataclasses import replace
+
+    from moeplan.errors import UnknownNameError
+    from moeplan.hardware.gpus import catalog_gpu
+
+    prices = _parse(load_document(path, f"--price-file {path}"), path)
+    out = []
+    for i, price in enumerate(prices):
+        try:
+            out.append(replace(price, gpu=catalog_gpu(price.gpu).id))
+        except UnknownNameError as exc:
+            raise MoeplanError(f"{path}: prices[{i}].gpu: {exc}") from None
+    return out
 
 
 def price_for(

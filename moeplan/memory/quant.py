@@ -249,6 +249,10 @@ def resolve_scheme(quant: str, spec: ModelSpec | None = None) -> QuantScheme:
     if not overrides:
         return scheme
     pairs = tuple((group, fmt) for group, _, fmt in (i.partition("=") for i in overrides))
+    groups = [group for group, _ in pairs]
+    twice = next((g for g in groups if groups.count(g) > 1), None)
+    if twice is not None:
+        raise MoeplanError(f"quant '{quant}': group '{twice}' is given twice: give it once")
     return with_formats(scheme, pairs, key, f"{scheme.description} with {', '.join(overrides)}")
 
 

@@ -56,7 +56,11 @@ def resolve_catalog_id(name: str) -> CatalogEntry:
     key = _normalize(name)
     key = key.rsplit("/", 1)[-1]  # an HF repo id "org/name" resolves by its name
     direct = _specs_dir() / f"{key}.yaml"
-    if direct.is_file():  # fast path: a catalog id needs no scan of the aliases
+    try:
+        is_id = direct.is_file()
+    except OSError:  # a name longer than the file system allows is no catalog id
+        is_id = False
+    if is_id:  # fast path: a catalog id needs no scan of the aliases
         return CatalogEntry(key, direct, ())
     entries = catalog_entries()
     for entry in entries:

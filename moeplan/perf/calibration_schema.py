@@ -141,6 +141,22 @@ def _positive(value: Any, where: str, field_: str) -> float:
     return x
 
 
+MIN_RATE = 1e6
+"""The least bandwidth (bytes/s) or compute (FLOP/s) a calibration may record: a megabyte or a
+megaflop per second, far below any device moeplan plans for; a smaller figure is a unit error
+and would price a step in years (or overflow to infinity)."""
+
+
+def _rate(value: Any, where: str, field_: str) -> float:
+    """A measured or rated bandwidth / throughput: at least MIN_RATE."""
+    x = _positive(value, where, field_)
+    if x < MIN_RATE:
+        raise CalibrationError(
+            f"{where}: field '{field_}' is {x:g}: below {MIN_RATE:g} per second (a unit error?)"
+        )
+    return x
+
+
 def _fraction(value: Any, where: str, field_: str) -> float:
     x = _positive(value, where, field_)
     if x > 1:
@@ -221,6 +237,10 @@ def moe_curves(doc: dict[str, Any], where: str) -> tuple[MoECurve, ...]:
             if not isinstance(entry, dict):
                 raise CalibrationError(f"{where}: field '{at}' must be a mapping")
             size = _positive(entry.get("bytes_per_expert"), where, f"{at}.bytes_per_expert")
+            if size < 1:
+                raise CalibrationError(
+                    f"{where}: field '{at}.bytes_per_expert' must be at least 1, got {size:g}"
+                )
             if size in sizes or any(c.dtype == dtype and c.bytes_per_expert == size for c in out):
                 raise CalibrationError(
                     f"{where}: field '{at}.bytes_per_expert': a second {dtype} curve for "
@@ -259,6 +279,8 @@ def collective_curves(doc: dict[str, Any], where: str) -> dict[tuple[str, int], 
                 f"{where}: field '{at}.world_size' must be an integer >= 2, got {world!r:.40}"
             )
         size = _positive(row.get("bytes"), where, f"{at}.bytes")
+        if size < 1:
+            raise CalibrationError(f"{where}: field '{at}.bytes' must be at least 1, got {size:g}")
         seconds = _positive(row.get("seconds"), where, f"{at}.seconds")
         group = best.setdefault((kernel, world), {})
         group[size] = min(group.get(size, seconds), seconds)
@@ -278,11 +300,11 @@ def parse_calibration(doc: Any, where: str) -> Calibration:
     measured = _mapping(doc, "measured", where)
     if measured.get("copy_bandwidth_bytes_per_s") is None:
         raise CalibrationError(f"{where}: missing field 'measured.copy_bandwidth_bytes_per_s'")
-    copy_bw = _positive(
+    copy_bw = _rate(
         measured["copy_bandwidth_bytes_per_s"], where, "measured.copy_bandwidth_bytes_per_s"
     )
     gemm = _mapping(measured, "gemm_flops", where, "measured.")
-    flops = {str(k): _number(v, where, f"measured.gemm_flops.{k}") for k, v in gemm.items() if v}
+    flops = {str(k): _rate(v, where, f"measured.gemm_flops.{k}") for k, v in gemm.items() if v}
     catalog_id = device.get("catalog_id")
     if catalog_id is not None and not isinstance(catalog_id, str):
         raise CalibrationError(f"{where}: field 'device.catalog_id' must be a string")
@@ -300,6 +322,8 @@ def parse_calibration(doc: Any, where: str) -> Calibration:
         attention.get("prefill"), where, "attention.prefill", "tokens", "fraction_of_peak_flops"
     )
     peak = spec.get("bf16_flops")
+    if spec.get("mem_bw_bytes_per_s") is not None:
+        _rate(spec["mem_bw_bytes_per_s"], where, "spec.mem_bw_bytes_per_s")
     if prefill and peak is None:
         raise CalibrationError(f"{where}: attention.prefill needs field 'spec.bf16_flops'")
     return Calibration(
@@ -312,6 +336,6 @@ def parse_calibration(doc: Any, where: str) -> Calibration:
         curve(attention.get("decode"), where, "attention.decode", "kv_bytes", BW_FRACTION),
         prefill,
         collective_curves(doc, where),
-        None if peak is None else _positive(peak, where, "spec.bf16_flops"),
+        None if peak is None else _rate(peak, where, "spec.bf16_flops"),
         doc=doc,
     )

@@ -6,6 +6,7 @@ every limit holds, 1 when one is exceeded, 2 when a file is invalid.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,11 @@ class LimitResult:
     upper: bool
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        # a NaN would compare as a failed limit (exit 1): a defect, never a verdict
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError(f"{self.budget}: {self.limit} computed as {self.value}")
+
     @property
     def passed(self) -> bool:
         if self.value is None:
@@ -141,7 +147,8 @@ class LimitResult:
         if self.value is None or self.threshold == 0:
             return None
         gap = self.threshold - self.value if self.upper else self.value - self.threshold
-        return gap / self.threshold
+        fraction = gap / self.threshold
+        return fraction if math.isfinite(fraction) else None  # a limit near 0: no fraction
 
 
 @dataclass
@@ -192,6 +199,10 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
     if not isinstance(raw, dict):
         raise MoeplanError(f"{where}: budget #{index + 1} must be a mapping")
     name = str(raw.get("name", f"#{index + 1}"))
+    if not name.strip():
+        raise MoeplanError(f"{where}: budget #{index + 1}: field 'name' must not be empty")
+    if "batch" in raw and "concurrency" in raw:
+        raise _bad(where, name, "fields 'batch' and 'concurrency' are one quantity: give one")
     for key, value in raw.items():
         if key not in FIELDS:
             raise _bad(where, name, f"unknown field '{key}'")
@@ -221,6 +232,8 @@ def _parse_one(path: Path, index: int, raw: Any) -> Budget:
             raise _bad(
                 where, name, f"field 'limits.{key}' must be a positive number, got {value!r}"
             )
+        if key == "max_gpus" and value != int(value):
+            raise _bad(where, name, f"field 'limits.max_gpus' must be a whole number, got {value}")
         limits[key] = float(value)
     if not limits:
         raise _bad(where, name, "field 'limits' is empty")
