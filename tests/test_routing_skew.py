@@ -141,7 +141,7 @@ def test_no_router_spreads_experts_beyond_every_token_picking_the_same_ones():
     ("value", "message"),
     [
         ("1e9", "--routing-skew 1e+09 is above 3.87"),
-        ("-1", "--routing-skew must be at least 0, got -1"),
+        ("-1", "--routing-skew must be in [0, 1e+09], got -1"),
         ("inf", "--routing-skew must be a finite number"),
     ],
 )
