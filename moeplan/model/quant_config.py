@@ -92,6 +92,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _valid_group(group: Any) -> bool:
+    """A group size: a positive integer, or -1 for one scale per output channel."""
+    return _is_int(group) and (group > 0 or group == -1)
+
+
 def _block_size(q: dict[str, Any]) -> tuple[int, int] | None:
     """FP8 weight_block_size: two positive integers [rows, cols] (transformers'
     FineGrainedFP8Config refuses any other), or null for one scale per tensor."""
@@ -112,7 +117,7 @@ def _group_size(q: dict[str, Any], method: str) -> int | None:
     """GPTQ/AWQ group_size: a positive integer, or -1 for one scale per output channel
     (GPTQConfig refuses any other); None when the config leaves it out (128, the default)."""
     group = q.get("group_size")
-    if group is not None and not (_is_int(group) and (group > 0 or group == -1)):
+    if group is not None and not _valid_group(group):
         raise SpecError(
             f"quantization_config ({method}): field 'group_size' must be a positive integer or "
             f"-1 (per channel), got {group!r:.60}"
@@ -140,8 +145,9 @@ def _compressed_tensors_format(q: dict[str, Any]) -> str | None:
     if not isinstance(weights, dict):
         return None
     bits, kind = weights.get("num_bits"), weights.get("type", "int")
-    strategy, group = weights.get("strategy"), weights.get("group_size")
-    if group is not None and not (_is_int(group) and (group > 0 or group == -1)):
+    strategy = weights.get("strategy")
+    group: Any = weights.get("group_size")
+    if group is not None and not _valid_group(group):
         raise SpecError(
             "quantization_config (compressed-tensors): weights field 'group_size' must be a "
             f"positive integer or -1 (per channel), got {group!r:.60}"
