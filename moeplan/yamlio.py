@@ -22,6 +22,9 @@ CACHE_FORMAT = 1  # bump when what is cached changes shape
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # the largest budget, spec, calibration or host file read
 MAX_DEPTH = 64  # nesting of mappings/lists; real files use fewer than 10
+# Digits of an integer literal: Python refuses to convert more than 4,300 (a ValueError deep in
+# the parser), and no count, size or id in these files needs more than 20 (2**64 has 20).
+MAX_INT_DIGITS = 100
 
 
 def _bad(where: str, message: str) -> Exception:
@@ -116,10 +119,19 @@ def load_json_text(text: str, where: str, model_config: bool = False) -> Any:
             raise _bad(where, f"number {token} is out of range")
         return value
 
+    def integer(token: str) -> int:
+        if len(token.lstrip("-")) > MAX_INT_DIGITS:
+            raise _bad(where, f"an integer of {len(token.lstrip('-')):,} digits is out of range")
+        return int(token)
+
     _check_bracket_depth(text, where)
     try:
         return json.loads(
-            text, object_pairs_hook=pairs, parse_constant=constant, parse_float=finite
+            text,
+            object_pairs_hook=pairs,
+            parse_constant=constant,
+            parse_float=finite,
+            parse_int=integer,
         )
     except json.JSONDecodeError as exc:
         raise _bad(where, f"malformed JSON: {exc.msg} at line {exc.lineno}") from None
@@ -142,8 +154,9 @@ def _check_bracket_depth(text: str, where: str) -> None:
 
 def load_yaml_text(text: str, where: str, shipped: bool = False) -> Any:
     """YAML through a safe loader that refuses aliases (no 'billion laughs'), duplicate keys,
-    NaN/Infinity and nesting deeper than MAX_DEPTH (checked on the event stream first: libyaml's
-    composer recurses in C and would overflow the stack). `shipped`: a file of moeplan's own,
+    NaN/Infinity, integers longer than MAX_INT_DIGITS and nesting deeper than MAX_DEPTH
+    (checked on the event stream first: libyaml's composer recurses in C and would overflow the
+    stack). `shipped`: a file of moeplan's own,
     parsed once per installation: the event pass is skipped."""
     import yaml
 
@@ -214,8 +227,17 @@ def _strict_loader() -> Any:
             )
         return value
 
+    def bounded_int(loader: Any, node: Any) -> int:
+        digits = len(str(node.value).lstrip("+-").replace("_", ""))
+        if digits > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {digits:,} digits is out of range", node.start_mark
+            )
+        return int(yaml.SafeLoader.construct_yaml_int(loader, node))
+
     StrictLoader.add_constructor("tag:yaml.org,2002:map", strict_map)
     StrictLoader.add_constructor("tag:yaml.org,2002:float", finite_float)
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", bounded_int)
     _LOADER = StrictLoader
     return StrictLoader
 

@@ -305,3 +305,44 @@ def test_glm52_attention_with_shared_indexers_by_hand():
     assert round(got.active / 1e9) == 40
     # the 753B some pages quote for zai-org/GLM-5.2 is the count with its MTP layer
     assert round(got.total_with_mtp / 1e9) == 753
+
+
+def _set_everywhere(cfg, key: str, value) -> dict:
+    """`cfg` with `key` set to `value` wherever it occurs (text_config included)."""
+    if isinstance(cfg, dict):
+        return {k: value if k == key else _set_everywhere(v, key, value) for k, v in cfg.items()}
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("configs-aic/zai-org--GLM-5.2_config.json", "n_routed_experts"),
+        ("configs-aic/MiniMaxAI--MiniMax-M3_config.json", "num_local_experts"),
+        ("configs-2026/ling-lite.json", "num_experts"),
+        ("configs-2026/ernie-4.5-21b-a3b.json", "moe_num_experts"),
+        ("configs-tf/misc/hunyuan_v1_moe.json", "num_experts"),
+        ("configs-tf/hybrid/granitemoehybrid.json", "num_local_experts"),
+        ("configs-aic-b/nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4_config.json",
+         "n_routed_experts"),
+    ],
+)  # fmt: skip
+def test_zero_experts_beside_a_top_k_are_refused_in_every_family(path, key):
+    """Each family read 0 experts as a dense model (GLM-5: 33.17B) or crashed (Nemotron-H: no
+    MoE layer to build); a top-k above 0 routes to experts that are not there."""
+    cfg = _set_everywhere(json.loads((DATA.parent / path).read_text()), key, 0)
+    with pytest.raises(SpecError, match=f"'{key}' is 0 but '.*' routes"):
+        spec_from_config(cfg, "c")
+
+
+def test_zero_experts_and_zero_top_k_is_dense_unless_layers_are_moe():
+    """GraniteMoeHybrid's dense variants set both to 0 (granite-4.0-h-1b: the shared MLP runs
+    alone); Nemotron-H's pattern still names MoE layers ("E") with no experts to build them."""
+    granite = json.loads((DATA.parent / "configs-tf/hybrid/granitemoehybrid.json").read_text())
+    dense = spec_from_config({**granite, "num_local_experts": 0, "num_experts_per_tok": 0}, "g")
+    assert dense.moe is None and dense.num_moe_layers == 0
+    name = "configs-aic-b/nvidia--NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4_config.json"
+    nemotron = json.loads((DATA.parent / name).read_text())
+    cfg = {**nemotron, "n_routed_experts": 0, "num_experts_per_tok": 0}
+    with pytest.raises(SpecError, match="MoE layers but the config has no routed experts"):
+        spec_from_config(cfg, "n")

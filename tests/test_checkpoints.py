@@ -208,6 +208,141 @@ def test_missing_shard_and_truncated_file_exit_2(tmp_path):
     assert len(r.output.strip().splitlines()) == 1
 
 
+def _raw_header_file(path, header, data: bytes | None = None) -> None:
+    """A safetensors file written byte by byte: 8-byte little-endian header length, the header
+    JSON, then `data` (by default, the bytes the header's largest data_offsets end reaches)."""
+    text = json.dumps(header).encode()
+    if data is None:
+        ends = [
+            v["data_offsets"][1]
+            for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict)
+            and isinstance(v.get("data_offsets"), list) and len(v["data_offsets"]) == 2
+            and isinstance(v["data_offsets"][1], int) and 0 <= v["data_offsets"][1] < 1 << 20
+        ]  # fmt: skip
+        data = bytes(max(ends, default=0))
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+
+
+def _raw_folder(folder, header) -> str:
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    _raw_header_file(folder / "model.safetensors", header)
+    return str(folder)
+
+
+def _bad_size(model: str) -> str:
+    r = CliRunner().invoke(app, ["size", model, "--quant", "native", "--json"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and r.stderr.count("\n") == 1, r.stderr
+    return r.stderr
+
+
+def _tensor(dtype="F16", shape=(2, 2), offsets=(0, 8)):
+    return {"dtype": dtype, "shape": list(shape) if isinstance(shape, tuple) else shape,
+            "data_offsets": list(offsets) if isinstance(offsets, tuple) else offsets}  # fmt: skip
+
+
+# Each was a crash (exit 3) or a checkpoint priced from nonsense: 2 x 2 F16 takes 8 bytes.
+@pytest.mark.parametrize(
+    ("header", "needle"),
+    [
+        ({"x.weight": _tensor(dtype=5)}, "tensor 'x.weight': unknown dtype 5"),
+        ({"x.weight": _tensor(dtype="F99")}, "unknown dtype 'F99'"),
+        ({"x.weight": _tensor(shape=[-2, 2])}, "shape must be a list of non-negative integers"),
+        ({"x.weight": _tensor(shape="2x2")}, "shape must be a list"),
+        ({"x.weight": _tensor(shape=[2.0, 2])}, "shape must be a list"),
+        ({"x.weight": _tensor(shape=[True, 2])}, "shape must be a list"),
+        ({"x.weight": _tensor(shape=[10**15, 10**15], offsets=(0, 8))}, "more than 1,099,511"),
+        ({"x.weight": _tensor(offsets=(8, 0))}, "data_offsets must be two integers 0 <= begin"),
+        ({"x.weight": _tensor(offsets=(-8, 0))}, "data_offsets must be"),
+        ({"x.weight": _tensor(offsets=(0, 8, 16))}, "data_offsets must be"),
+        ({"x.weight": _tensor(offsets="ab")}, "data_offsets must be"),
+        ({"x.weight": _tensor(offsets=(0, 6))}, "hold 6 bytes; F16 x [2, 2] takes 8"),
+        ({"x.weight": _tensor(dtype="F4", shape=[3], offsets=(0, 2))}, "takes 1.5"),
+        ({}, "the header holds no tensors"),
+        ({"__metadata__": {"format": "pt"}}, "no tensors"),
+        ({"__metadata__": 5, "x.weight": _tensor()}, "'__metadata__' must be a mapping"),
+        ({"__metadata__": {"n": 1}, "x.weight": _tensor()}, "'__metadata__' must be a mapping"),
+    ],
+)
+def test_invalid_safetensors_headers_are_refused_naming_file_and_tensor(tmp_path, header, needle):
+    folder = _raw_folder(tmp_path / "ckpt", header)
+    err = _bad_size(folder)
+    assert needle in err and "model.safetensors" in err
+
+
+def test_a_valid_raw_header_is_read_exactly(tmp_path):
+    """The same writer with valid values: 2 x 2 F16 (8 bytes), 4 F4 values in 2 bytes
+    (safetensors' F4 is 4 bits an element) and a scalar F32 (shape [], 1 value, 4 bytes)."""
+    header = {
+        "__metadata__": {"format": "pt"},
+        "x.weight": _tensor(),
+        "y.weight": _tensor(dtype="F4", shape=[4], offsets=(8, 10)),
+        "z": _tensor(dtype="F32", shape=[], offsets=(10, 14)),
+    }
+    folder = _raw_folder(tmp_path / "ckpt", header)
+    r = CliRunner().invoke(app, ["size", folder, "--quant", "native", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)["checkpoint"]
+    assert doc["bytes"] == 8 + 2 + 4 and doc["params"] == 4 + 4 + 1
+
+
+def test_offsets_beyond_the_file_are_truncated(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    _raw_header_file(folder / "model.safetensors", {"x.weight": _tensor()}, data=bytes(4))
+    assert "truncated: the header describes 8 bytes of data, the file has 4" in _bad_size(
+        str(folder)
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "needle"),
+    [
+        ({"weight_map": {"a": ["x"]}}, "weight_map['a'] must be the file name of a shard"),
+        ({"weight_map": {"a": 5}}, "weight_map['a'] must be the file name"),
+        ({"weight_map": {"a": ""}}, "weight_map['a'] must be"),
+        ({"weight_map": {"a": "../model.safetensors"}}, "beside the index"),
+        ({"weight_map": {"a": "/etc/passwd"}}, "beside the index"),
+        ({"weight_map": {"a": "x\u0000.safetensors"}}, "beside the index"),
+        ({"weight_map": [1, 2]}, "'weight_map' must be a mapping"),
+        ({"metadata": {}}, "'weight_map' must be a mapping"),
+        ([1, 2], "'weight_map' must be a mapping"),
+        ({"weight_map": {}}, "'weight_map' is empty: no tensors"),
+    ],
+)
+def test_invalid_safetensors_index_is_refused(tmp_path, index, needle):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    for model in (folder, folder / "model.safetensors.index.json"):
+        err = _bad_size(str(model))
+        assert needle in err and "model.safetensors.index.json" in err
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("name", ["model.safetensors", "model.safetensors.index.json", "shard"])
+def test_a_shard_that_is_not_a_regular_file_is_refused_before_it_is_opened(tmp_path, name):
+    """A FIFO blocked the header read forever; a folder named like a shard is refused too."""
+    import os
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    if name == "shard":
+        index = {"weight_map": {"x.weight": "model-1.safetensors"}}
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+        (folder / "model-1.safetensors").mkdir()
+        name = "model-1.safetensors"
+    else:
+        os.mkfifo(folder / name)
+    err = _bad_size(str(folder))
+    assert f"{name}: not a regular file" in err
+
+
 def _gguf(path, split_q6=True):
     """A qwen3moe GGUF: 2 layers, hidden 256, 8 experts of width 256, Q4_K experts, Q6_K
     ffn_down and output (as llama.cpp's Q4_K_M mix), F32 norms."""

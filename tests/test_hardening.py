@@ -50,6 +50,9 @@ BUDGET = {
         ("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\n", "aliases"),
         ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "nested deeper"),
         ("[" * 200_000, "nest"),  # used to overflow libyaml's C stack (signal 11)
+        # int() refuses more than 4,300 digits with a ValueError (was an internal error, exit 3)
+        ("a: " + "1" * 5000, "5,000 digits is out of range"),
+        ("a: 0x" + "f" * 200, "202 digits is out of range"),
     ],
 )
 def test_yaml_guards(text, expected):
@@ -65,6 +68,8 @@ def test_yaml_guards(text, expected):
         ('{"a": -Infinity}', "non-finite"),
         ('{"a": 1e999}', "out of range"),  # float('1e999') is inf
         ("[" * 200_000, "nested deeper"),  # used to raise RecursionError
+        ('{"hidden_size": ' + "9" * 5000 + "}", "5,000 digits is out of range"),
+        ('{"a": -' + "1" * 101 + "}", "101 digits is out of range"),
     ],
 )
 def test_json_guards(text, expected):
@@ -77,6 +82,10 @@ def test_depth_at_the_limit_and_brackets_in_strings_are_fine():
     assert load_yaml_text(nested, "f") is not None
     assert load_json_text(nested, "f") is not None
     assert load_json_text('{"a": "[[[[]"}', "f") == {"a": "[[[[]"}
+    big = "9" * 100  # MAX_INT_DIGITS digits still read
+    assert load_json_text(f'{{"a": -{big}}}', "f") == {"a": -int(big)}
+    read = load_yaml_text(f"a: {big}\nb: 0x1f\nc: 1_000", "f")
+    assert read == {"a": int(big), "b": 31, "c": 1000}
 
 
 def test_unreadable_and_non_utf8_files(tmp_path):
@@ -108,6 +117,8 @@ def test_cli_reads_files_through_the_loader(tmp_path):
     dup = tmp_path / "config.json"
     dup.write_text('{"model_type": "mixtral", "model_type": "qwen3_moe"}')
     assert "duplicate key" in one_line_error(run("size", str(dup)))
+    dup.write_text('{"model_type": "mixtral", "hidden_size": ' + "4" * 5000 + "}")
+    assert "5,000 digits" in one_line_error(run("size", str(dup)))
 
 
 def _budget(tmp_path, name="budgets.yaml"):

@@ -15,7 +15,7 @@ pytest.importorskip("numpy")
 pytest.importorskip("safetensors.numpy")
 pytest.importorskip("huggingface_hub")
 
-from tests.test_checkpoints import _header_bytes, _sharded, _tensors
+from tests.test_checkpoints import CONFIG, _header_bytes, _sharded, _tensors
 
 
 def _fake_hub(cache, repo, files):
@@ -181,3 +181,62 @@ def test_hub_revision_in_the_id(tmp_path, monkeypatch):
     for argv in (["hf:acme/Tiny-MoE@v2"], ["hf:acme/Tiny-MoE@v1", "--revision", "v2"]):
         r = CliRunner().invoke(app, ["size", *argv])
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize(
+    ("index", "needle"),
+    [
+        ({"weight_map": {"a": ["x"]}}, "weight_map['a'] must be the file name"),  # unhashable
+        ({"weight_map": {"a": 5}}, "weight_map['a'] must be the file name"),  # Path / int
+        ({"weight_map": [1, 2]}, "'weight_map' must be a mapping"),
+        ({"weight_map": {}}, "'weight_map' is empty"),
+    ],
+)
+def test_cached_malformed_index_is_one_line(tmp_path, monkeypatch, index, needle):
+    """A cached snapshot whose index is not one: refused (exit 2), was an internal error."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text(json.dumps(CONFIG))
+    (src / "model.safetensors.index.json").write_text(json.dumps(index))
+    cache = tmp_path / "hub"
+    _fake_hub(cache, "acme/Bad-Index", {p.name: p for p in src.iterdir()})
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    r = CliRunner().invoke(app, ["size", "acme/Bad-Index", "--quant", "native"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert needle in r.stderr and "model.safetensors.index.json" in r.stderr
+
+
+def test_hub_headers_that_are_not_safetensors_headers_are_refused(tmp_path, monkeypatch):
+    """Headers read from the Hub are checked as local ones are: a negative shape is refused
+    naming the repo's file and tensor, not sized (nor dropped for an analytic count)."""
+    import huggingface_hub
+    import huggingface_hub.constants as c
+    from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata, TensorInfo
+
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "config.json").write_text(json.dumps(CONFIG))
+
+    def download(repo_id, filename, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
+        return str(snap / filename)
+
+    bad = TensorInfo(dtype="F16", shape=[-2, 2], data_offsets=(0, 8))
+    file_meta = SafetensorsFileMetadata(metadata={}, tensors={"x.weight": bad})
+    repo_meta = SafetensorsRepoMetadata(
+        metadata=None,
+        sharded=False,
+        weight_map={"x.weight": "model.safetensors"},
+        files_metadata={"model.safetensors": file_meta},
+    )
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "get_safetensors_metadata", lambda *a, **k: repo_meta)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", lambda url, **kw: None)
+    r = CliRunner().invoke(app, ["size", "acme/Bad-Header", "--quant", "native"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert "hf:acme/Bad-Header/model.safetensors: tensor 'x.weight': shape" in r.stderr

@@ -3,6 +3,8 @@ method leaves unquantized (bits per weight: 4 + 16/32 = 4.5 for int4 group 32, e
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from moeplan.memory.quant import attention_out_share, component_bits, resolve_scheme, weight_format
@@ -73,6 +75,59 @@ def test_native_scheme_of_each_method(qcfg, native):
     assert native_quant_of({"quantization_config": qcfg}) == native
     if not native.startswith("unmodelled"):
         resolve_scheme(native)  # every id it writes resolves
+
+
+def test_fp8_without_block_size_is_per_tensor_and_gptq_minus_one_is_per_channel():
+    assert native_quant_of({"quantization_config": {"quant_method": "fp8"}}) == "fp8"
+    per_tensor = {"quant_method": "fp8", "weight_block_size": None}
+    assert native_quant_of({"quantization_config": per_tensor}) == "fp8"
+    # GPTQ's group_size -1: one scale per output channel (read as int4, as before)
+    gptq = {"quant_method": "gptq", "bits": 4, "group_size": -1}
+    assert native_quant_of({"quantization_config": gptq}) == "int4"
+    assert native_quant_of({"quantization_config": ct(8, strategy="channel", group=-1)})
+
+
+@pytest.mark.parametrize(
+    ("qcfg", "match"),
+    [
+        # were priced as fp8-block (any non-empty value was taken for a block size)
+        ({"quant_method": "fp8", "weight_block_size": [0, 0]}, "'weight_block_size' must be"),
+        ({"quant_method": "fp8", "weight_block_size": [-128, 128]}, "weight_block_size"),
+        ({"quant_method": "fp8", "weight_block_size": "128"}, "weight_block_size"),
+        ({"quant_method": "fp8", "weight_block_size": [128]}, "weight_block_size"),
+        ({"quant_method": "fp8", "weight_block_size": [128, 1.5]}, "weight_block_size"),
+        ({"quant_method": "fp8", "weight_block_size": [True, 128]}, "weight_block_size"),
+        # was priced as int4 g128 (0 or 128)
+        ({"quant_method": "gptq", "bits": 4, "group_size": 0}, "'group_size' must be"),
+        ({"quant_method": "gptq", "bits": 4, "group_size": -2}, "'group_size' must be"),
+        ({"quant_method": "awq", "bits": 4, "group_size": "128"}, "'group_size' must be"),
+        # compressed-tensors: a group strategy with no positive group (was priced per channel)
+        (ct(4, group=0), "'group_size' must be"),
+        (ct(4, group=None), "strategy 'group' needs a positive integer group_size"),
+        (ct(4, group=-1), "strategy 'group' needs"),
+    ],
+)
+def test_invalid_block_and_group_sizes_are_refused(qcfg, match):
+    from moeplan.errors import SpecError
+
+    with pytest.raises(SpecError, match=match):
+        native_quant_of({"quantization_config": qcfg})
+
+
+def test_invalid_quantization_config_is_one_line_naming_the_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from moeplan.cli import app
+
+    cfg = tmp_path / "config.json"
+    doc = {"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 128,
+           "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
+           "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 100,
+           "quantization_config": {"quant_method": "fp8", "weight_block_size": [0, 0]}}  # fmt: skip
+    cfg.write_text(json.dumps(doc))
+    r = CliRunner().invoke(app, ["size", str(cfg), "--quant", "native"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert str(cfg) in r.stderr and "weight_block_size" in r.stderr
 
 
 def test_deepseek_v4_fp4_experts_beside_block_fp8():

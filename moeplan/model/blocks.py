@@ -271,6 +271,22 @@ def moe_block(
     )
 
 
+def check_expert_count(f: Fields) -> None:
+    """An expert count of 0 is a dense model only where no expert is routed to: set to 0 beside
+    a top-k above 0 it is refused, not read as dense (as the readers that ask for at least 1
+    expert refuse it). Called once for every family, by hf_config, when no MoE was read."""
+    key = f.first(*NUM_EXPERTS)
+    top_k_key = f.first(*TOP_K)
+    if key is None or top_k_key is None or f.get(key) != 0 or isinstance(f.get(key), bool):
+        return
+    top_k = f.int(top_k_key, minimum=0)
+    if top_k:
+        raise SpecError(
+            f"{f.where}: field '{key}' is 0 but '{top_k_key}' routes {top_k} experts per "
+            "token: a MoE needs at least 1 routed expert (a dense config sets both to 0)"
+        )
+
+
 # output_gate_type (Qwen3.6 configs; Qwen4ExpTextConfig documents it): the activation of the
 # gated RMSNorm on the Gated DeltaNet output (Qwen4ExpTextGatedDeltaNet.norm; hidden_act when
 # unset; Qwen3_5RMSNormGated fixes silu). An activation changes no weight; any other value

@@ -10,7 +10,7 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model import readers2026
-from moeplan.model.blocks import NUM_LAYERS
+from moeplan.model.blocks import NUM_LAYERS, check_expert_count
 from moeplan.model.families import TRAITS as _TRAITS_2025
 from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
@@ -104,6 +104,11 @@ def spec_from_config(cfg: Any, name: str, **extra: Any) -> ModelSpec:
             f"({type(exc).__name__}: {str(exc)[:120]})"
         ) from None
     moe = spec.moe
+    if moe is None and spec.num_moe_layers:
+        raise SpecError(
+            f"{name}: {spec.num_moe_layers} MoE layers but the config has no routed experts "
+            "(an expert count of 0)"
+        )
     if moe is not None and moe.top_k > moe.num_experts + moe.num_zero_experts:
         raise SpecError(
             f"{name}: top-k {moe.top_k} (num_experts_per_tok) exceeds the "
@@ -118,6 +123,8 @@ def _spec_from_config(cfg: dict[str, Any], name: str, **extra: Any) -> ModelSpec
     family = _family(cfg, where)
     f = Fields(cfg, where)
     fields, notes = _read_family(f, family)
+    if fields.get("moe") is None:
+        check_expert_count(f)
     fields.setdefault("vocab_size", f.int("vocab_size"))
     fields.setdefault("max_position_embeddings", f.opt_int("max_position_embeddings"))
     tie = cfg.get("tie_word_embeddings", top.get("tie_word_embeddings"))

@@ -9,14 +9,21 @@ Imported only when a hub id is given (start-up of the other commands stays free 
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.checkpoint import CheckpointWeights
-from moeplan.model.safetensors_reader import INSTALL_HINT, has_safetensors, read_hub, read_local
+from moeplan.model.safetensors_reader import (
+    INDEX_FILE,
+    INSTALL_HINT,
+    has_safetensors,
+    read_hub,
+    read_index,
+    read_local,
+)
 
 HUB_PREFIX = "hf:"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
@@ -78,6 +85,8 @@ def load_hub(
         return config, None, (f"{where}: safetensors not cached and offline: weights analytic",)
     try:
         weights = read_hub(repo_id, revision, config)
+    except SpecError:  # headers read, and not safetensors headers: refused, not sized
+        raise
     except Exception as exc:  # no safetensors in the repo, network errors: size analytically
         note = f"{where}: safetensors headers not read ({' '.join(str(exc).split())[:160]})"
         return config, None, (note,)
@@ -107,11 +116,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _all_shards_cached(snapshot: Path) -> bool:
-    index = snapshot / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            files = set(json.loads(index.read_text()).get("weight_map", {}).values())
-        except (OSError, ValueError, AttributeError):
-            return False
-        return bool(files) and all((snapshot / f).is_file() for f in files)
+    """Every shard the cached index names is cached (an index that is not one is refused)."""
+    index = snapshot / INDEX_FILE
+    if os.path.lexists(index):
+        return all((snapshot / f).is_file() for f in read_index(index))
     return has_safetensors(snapshot)

@@ -67,11 +67,11 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
     if method == "mxfp4":
         return "bf16,experts=mxfp4"  # modules_to_not_convert: attention, router, embeddings, head
     if method == "fp8":
-        base = "fp8-block" if q.get("weight_block_size") else "fp8"
+        base = "fp8-block" if _block_size(q) else "fp8"
         experts = _fp4_experts(q, cfg)
         return f"{base},routed_experts={experts}" if experts else base
     if method in ("gptq", "awq") and q.get("bits") in (4, 8):
-        group = q.get("group_size") or 128
+        group = _group_size(q, method) or 128
         fmt = f"int{q['bits']}" if group in (128, -1) else f"int{q['bits']}-g{group}"
         # transformers' AWQ/GPTQ integrations skip a module when an entry is a substring of it
         return _mix(fmt, q.get("modules_to_not_convert") or [], substring=True)
@@ -86,6 +86,43 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
         return f"unmodelled:{method}"  # resolve_scheme('native') says so; --quant still works
     dtype = _dtype(cfg) or "bfloat16"
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _valid_group(group: Any) -> bool:
+    """A group size: a positive integer, or -1 for one scale per output channel."""
+    return _is_int(group) and (group > 0 or group == -1)
+
+
+def _block_size(q: dict[str, Any]) -> tuple[int, int] | None:
+    """FP8 weight_block_size: two positive integers [rows, cols] (transformers'
+    FineGrainedFP8Config refuses any other), or null for one scale per tensor."""
+    block = q.get("weight_block_size")
+    if block is None:
+        return None
+    if not (
+        isinstance(block, list) and len(block) == 2 and all(_is_int(b) and b > 0 for b in block)
+    ):
+        raise SpecError(
+            "quantization_config: field 'weight_block_size' must be two positive integers "
+            f"(e.g. [128, 128]) or null, got {block!r:.60}"
+        )
+    return block[0], block[1]
+
+
+def _group_size(q: dict[str, Any], method: str) -> int | None:
+    """GPTQ/AWQ group_size: a positive integer, or -1 for one scale per output channel
+    (GPTQConfig refuses any other); None when the config leaves it out (128, the default)."""
+    group = q.get("group_size")
+    if group is not None and not _valid_group(group):
+        raise SpecError(
+            f"quantization_config ({method}): field 'group_size' must be a positive integer or "
+            f"-1 (per channel), got {group!r:.60}"
+        )
+    return group
 
 
 def _fp4_experts(q: dict[str, Any], cfg: dict[str, Any]) -> str | None:
@@ -108,9 +145,20 @@ def _compressed_tensors_format(q: dict[str, Any]) -> str | None:
     if not isinstance(weights, dict):
         return None
     bits, kind = weights.get("num_bits"), weights.get("type", "int")
-    strategy, group = weights.get("strategy"), weights.get("group_size")
+    strategy = weights.get("strategy")
+    group: Any = weights.get("group_size")
+    if group is not None and not _valid_group(group):
+        raise SpecError(
+            "quantization_config (compressed-tensors): weights field 'group_size' must be a "
+            f"positive integer or -1 (per channel), got {group!r:.60}"
+        )
+    if strategy == "group" and not (_is_int(group) and group > 0):
+        raise SpecError(
+            "quantization_config (compressed-tensors): strategy 'group' needs a positive "
+            f"integer group_size, got {group!r:.60}"
+        )
     if kind == "int" and bits in (4, 8):
-        if strategy == "group" and isinstance(group, int) and group > 0:
+        if strategy == "group" and _is_int(group) and group > 0:
             return f"int{bits}" if group == 128 else f"int{bits}-g{group}"
         return f"int{bits}-ch"  # one scale per output channel
     if kind == "float" and bits == 8:
