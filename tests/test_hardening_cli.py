@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from moeplan.cli import app
 from moeplan.plan.budget import LimitResult
+from tests.test_hardening import BUDGET
 
 runner = CliRunner()
 LONG = "a" * 300  # above NAME_MAX (255): the file system refuses the path
@@ -93,16 +94,6 @@ def test_render_refuses_non_finite_numbers():
         emit([Table("t", ("a", "b"), [("x", "nan")])], "markdown")
     with pytest.raises(ValueError):
         emit([], "json", {"x": math.inf})
-
-
-BUDGET = {
-    "name": "b",
-    "model": "mixtral-8x7b",
-    "quant": "int4",
-    "gpu": "h100-sxm",
-    "gpus": 1,
-    "limits": {"max_memory_fraction": 0.9},
-}
 
 
 @pytest.mark.parametrize(
