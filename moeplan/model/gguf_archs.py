@@ -63,7 +63,7 @@ ARCHS: dict[str, ArchMap] = {
             "n_shared_experts": "expert_shared_count",
             "first_k_dense_replace": "leading_dense_block_count",
         },
-        (d.glm4moe,),
+        (d.bias_and_qk_norm,),
     ),
     # GptOssModel
     "gpt-oss": ArchMap(
@@ -161,7 +161,7 @@ ARCHS: dict[str, ArchMap] = {
             "num_shared_expert": "expert_shared_count",
             "intermediate_size": "expert_shared_feed_forward_length",
         },
-        (d.hunyuan,),
+        (d.bias_and_qk_norm,),
     ),
     # Dots1Model
     "dots1": ArchMap(

@@ -129,8 +129,7 @@ def layer_types(g: GgufFile, cfg: dict[str, Any], default_period: int, dense_fir
         "sliding_attention" if i < len(slides) and slides[i] else "full_attention"
         for i in range(g.main_layers)
     ]
-    routed = g.layers_with("ffn_gate_inp.weight")
-    cfg["mlp_layer_types"] = ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
 
 
 def head_dim_from_q(g: GgufFile, cfg: dict[str, Any]) -> None:
@@ -146,28 +145,52 @@ def router_bias(g: GgufFile) -> bool:
     return g.first("exp_probs_b.bias") is not None
 
 
+def per_block(g: GgufFile, value: Any) -> list[Any]:
+    """A key written per block (a list, MTP blocks included) or once for all, per main layer."""
+    return value[: g.main_layers] if isinstance(value, list) else [value] * g.main_layers
+
+
+def mlp_layer_types(g: GgufFile) -> list[str]:
+    """mlp_layer_types: sparse where the block has a router (ffn_gate_inp), else dense."""
+    routed = g.layers_with("ffn_gate_inp.weight")
+    return ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
+
+
+def ssm_head_dim(g: GgufFile) -> int:
+    """A Mamba2 / Gated DeltaNet head's width: the converters write ssm.inner_size = heads x
+    head_dim and ssm.time_step_rank = heads."""
+    return int(g.need("ssm.inner_size")) // int(g.need("ssm.time_step_rank"))
+
+
+def mamba_biases(g: GgufFile) -> tuple[bool, bool]:
+    """(conv1d bias, in_proj bias) of the Mamba blocks, seen on the first one (ssm_in)."""
+    mamba = g.first("ssm_in.weight")
+    if mamba is None:
+        return False, False
+    return g.has(f"blk.{mamba}.ssm_conv1d.bias"), g.has(f"blk.{mamba}.ssm_in.bias")
+
+
 # ---- per-architecture derivations ---------------------------------------------------------
 
 
 def gated_deltanet(g: GgufFile, cfg: dict[str, Any]) -> None:
     """Qwen3NextModel writes ssm.inner_size = linear_value_head_dim * linear_num_value_heads
     and ssm.time_step_rank = linear_num_value_heads."""
-    cfg["linear_value_head_dim"] = int(g.need("ssm.inner_size")) // int(
-        g.need("ssm.time_step_rank")
-    )
+    cfg["linear_value_head_dim"] = ssm_head_dim(g)
     recurrent_layer_types(g, cfg)
     dense_layers(g, cfg)
 
 
-def glm4moe(g: GgufFile, cfg: dict[str, Any]) -> None:
-    """Fields GLM's config.json holds, seen in the tensors."""
-    cfg["attention_bias"] = g.has("blk.0.attn_q.bias")
-    cfg["use_qk_norm"] = g.has("blk.0.attn_q_norm.weight")
+def bias_and_qk_norm(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """attention_bias and use_qk_norm, which GLM-4.5's and Hunyuan's converters do not write,
+    seen in the tensors."""
+    attention_bias(g, cfg)
+    qk_norm(g, cfg)
 
 
 def minimax_m2(g: GgufFile, cfg: dict[str, Any]) -> None:
     """MiniMaxM2Model writes no use_routing_bias: the router's bias is the exp_probs_b tensor."""
-    cfg["use_routing_bias"] = g.first("exp_probs_b.bias") is not None
+    cfg["use_routing_bias"] = router_bias(g)
 
 
 def llama4(g: GgufFile, cfg: dict[str, Any]) -> None:
@@ -205,12 +228,9 @@ def nemotron_h(g: GgufFile, cfg: dict[str, Any]) -> None:
     # llama.cpp builds Nemotron-H experts and MLPs ungated with relu^2 (ffn_up, ffn_down)
     gated = g.first("ffn_gate_exps.weight") is not None or g.first("ffn_gate.weight") is not None
     cfg["mlp_hidden_act"] = "silu" if gated else "relu2"
-    cfg["mamba_head_dim"] = int(g.need("ssm.inner_size")) // int(g.need("ssm.time_step_rank"))
-    mamba = g.first("ssm_in.weight")
-    cfg["use_conv_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_conv1d.bias")
-    cfg["mamba_proj_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_in.bias")
-    attention = g.first("attn_q.weight")
-    cfg["attention_bias"] = attention is not None and g.has(f"blk.{attention}.attn_q.bias")
+    cfg["mamba_head_dim"] = ssm_head_dim(g)
+    cfg["use_conv_bias"], cfg["mamba_proj_bias"] = mamba_biases(g)
+    attention_bias(g, cfg)
     cfg.setdefault("moe_latent_size", None)
 
 
@@ -229,12 +249,9 @@ def granite_hybrid(g: GgufFile, cfg: dict[str, Any]) -> None:
         )
         head_dim = q[1] // int(g.need("attention.head_count"))
         cfg["num_key_value_heads"] = k[1] // head_dim
-    inner, heads = int(g.need("ssm.inner_size")), int(g.need("ssm.time_step_rank"))
-    cfg["mamba_d_head"] = inner // heads
-    cfg["mamba_expand"] = inner // int(g.need("embedding_length"))
-    mamba = g.first("ssm_in.weight")
-    cfg["mamba_conv_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_conv1d.bias")
-    cfg["mamba_proj_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_in.bias")
+    cfg["mamba_d_head"] = ssm_head_dim(g)
+    cfg["mamba_expand"] = int(g.need("ssm.inner_size")) // int(g.need("embedding_length"))
+    cfg["mamba_conv_bias"], cfg["mamba_proj_bias"] = mamba_biases(g)
     attention_bias(g, cfg)
     cfg.setdefault("num_local_experts", 0)
     cfg.setdefault("shared_intermediate_size", 0)
@@ -251,16 +268,10 @@ def ernie(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["moe_use_aux_free"] = router_bias(g)
 
 
-def hunyuan(g: GgufFile, cfg: dict[str, Any]) -> None:
-    qk_norm(g, cfg)
-    attention_bias(g, cfg)
-
-
 def lfm2(g: GgufFile, cfg: dict[str, Any]) -> None:
     """Lfm2MoeModel: a block is a short convolution where head_count_kv is 0."""
-    kv = g.need("attention.head_count_kv")
-    kv = kv if isinstance(kv, list) else [kv] * g.main_layers
-    cfg["layer_types"] = ["full_attention" if n else "conv" for n in kv[: g.main_layers]]
+    kv = per_block(g, g.need("attention.head_count_kv"))
+    cfg["layer_types"] = ["full_attention" if n else "conv" for n in kv]
     per_layer_scalars(g, cfg)
     conv = g.first("shortconv.conv.weight")
     cfg["conv_bias"] = conv is not None and g.has(f"blk.{conv}.shortconv.conv.bias")
@@ -290,9 +301,7 @@ def jamba(g: GgufFile, cfg: dict[str, Any]) -> None:
             raise SpecError(f"{g.path}: GGUF jamba {kind} layers {found} are not periodic")
         cfg[f"{kind}_layer_period"], cfg[f"{kind}_layer_offset"] = period, offset
     cfg["mamba_expand"] = int(g.need("ssm.inner_size")) // int(g.need("embedding_length"))
-    mamba = g.first("ssm_in.weight")
-    cfg["mamba_conv_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_conv1d.bias")
-    cfg["mamba_proj_bias"] = mamba is not None and g.has(f"blk.{mamba}.ssm_in.bias")
+    cfg["mamba_conv_bias"], cfg["mamba_proj_bias"] = mamba_biases(g)
 
 
 def phimoe(g: GgufFile, cfg: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, per_layer_scalars
+from moeplan.model.gguf_derive import GgufFile, mlp_layer_types, per_block, per_layer_scalars
 from moeplan.model.gguf_keys import COMMON, MOE, ArchMap
 
 _MLA = {
@@ -69,11 +69,8 @@ def kimi_linear(g: GgufFile, cfg: dict[str, Any]) -> None:
     """KimiLinearModel writes head_count_kv per block (0 on KDA blocks), kda.head_dim and
     ssm.conv_kernel but not the KDA head count: a KDA block's q projection (attn_q, [hidden,
     heads x head_dim]) over kda.head_dim. Dense and MoE blocks: the routers (ffn_gate_inp)."""
-    kv = g.need("attention.head_count_kv")
-    kv = kv if isinstance(kv, list) else [kv] * g.main_layers
-    cfg["layer_types"] = [
-        "full_attention" if n else "linear_attention" for n in kv[: g.main_layers]
-    ]
+    kv = per_block(g, g.need("attention.head_count_kv"))
+    cfg["layer_types"] = ["full_attention" if n else "linear_attention" for n in kv]
     per_layer_scalars(g, cfg)
     mla(g, cfg)
     head_dim = int(g.need("kda.head_dim"))
@@ -82,8 +79,7 @@ def kimi_linear(g: GgufFile, cfg: dict[str, Any]) -> None:
         cfg["linear_num_heads"] = g.shape(f"blk.{kda}.attn_q.weight")[1] // head_dim
     cfg["linear_head_dim"] = head_dim
     cfg["linear_conv_kernel_dim"] = int(g.need("ssm.conv_kernel"))
-    routed = g.layers_with("ffn_gate_inp.weight")
-    cfg["mlp_layer_types"] = ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
 
 
 MLA_ARCHS: dict[str, ArchMap] = {

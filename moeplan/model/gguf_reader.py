@@ -16,6 +16,7 @@ num_nextn_predict_layers): their tensors count as ``mtp``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,15 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], CheckpointWeights]:
     blocks = fields.get(f"{arch}.block_count")
     layers = main if main is not None else blocks if isinstance(blocks, int) else 0
     gguf_file = GgufFile(path, arch, fields, shapes, layers)
-    return _config(gguf_file, weights), weights
+    return _config(gguf_file, weights, main), weights
 
 
-def _nextn(arch: str, fields: dict[str, Any]) -> int:
+def _nextn(arch: str, fields: Mapping[str, Any]) -> int:
     value = fields.get(f"{arch}.nextn_predict_layers")
     return value if isinstance(value, int) and value > 0 else 0
 
 
-def _main_layers(arch: str, fields: dict[str, Any]) -> int | None:
+def _main_layers(arch: str, fields: Mapping[str, Any]) -> int | None:
     """Blocks before the trailing MTP (nextn) blocks; None when the file has none."""
     blocks, nextn = fields.get(f"{arch}.block_count"), _nextn(arch, fields)
     return blocks - nextn if isinstance(blocks, int) and nextn and blocks > nextn else None
@@ -95,7 +96,9 @@ def _mtp_label(name: str, main_layers: int | None) -> str:
     return "mtp." + name
 
 
-def _config(g: GgufFile, weights: CheckpointWeights) -> dict[str, Any]:
+def _config(g: GgufFile, weights: CheckpointWeights, main: int | None) -> dict[str, Any]:
+    """The HF config of the file's architecture; `main`: the blocks before the MTP blocks
+    (_main_layers), None when the file declares none."""
     if g.arch not in ARCHS:
         raise SpecError(
             f"{g.path}: GGUF architecture '{g.arch}' is not mapped to a model family "
@@ -116,13 +119,12 @@ def _config(g: GgufFile, weights: CheckpointWeights) -> dict[str, Any]:
     cfg["tie_word_embeddings"] = not g.has("output.weight")
     if g.arch == "llama" and "num_local_experts" not in cfg:
         raise SpecError(f"{g.path}: a llama GGUF without experts is a dense model, not a MoE")
-    main = _main_layers(g.arch, dict(g.fields))
     if main is not None:  # block_count holds the MTP blocks too
         cfg["num_hidden_layers"] = main
         # MimoV2Model declares 3 nextn blocks whether or not the checkpoint holds them (a
         # trunk-only file, as llama.cpp's loader calls it): count the blocks the file holds
         held = any(name.startswith(f"blk.{main}.") for name in g.shapes)
-        cfg["num_nextn_predict_layers"] = _nextn(g.arch, dict(g.fields)) if held else 0
+        cfg["num_nextn_predict_layers"] = _nextn(g.arch, g.fields) if held else 0
     for derive in entry.derive:
         derive(g, cfg)
     return cfg

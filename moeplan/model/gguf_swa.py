@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, attention_bias, head_dim_from_q, layer_types
+from moeplan.model.gguf_derive import (
+    GgufFile,
+    attention_bias,
+    head_dim_from_q,
+    layer_types,
+    per_block,
+)
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 
 _EXPERTS = {**MOE, "num_experts": "expert_count"}
@@ -63,8 +69,7 @@ def mimo2(g: GgufFile, cfg: dict[str, Any]) -> None:
     and the per-block pattern; the sink flags are the attn_sinks tensors (the released
     config.json's swa_* and add_*_attention_sink_bias fields)."""
     layer_types(g, cfg, 4, dense_first=False)
-    kv = cfg.get("num_key_value_heads")
-    kv = kv if isinstance(kv, list) else [kv] * g.main_layers
+    kv = per_block(g, cfg.get("num_key_value_heads"))
     sliding = [t == "sliding_attention" for t in cfg["layer_types"]]
     for prefix, kind in (("swa_", True), ("", False)):
         values = {kv[i] for i in range(g.main_layers) if sliding[i] == kind}
