@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from moeplan.errors import SpecError
 
@@ -15,6 +15,21 @@ MAX_LAYERS = 4096
 MAX_FIELD = 1 << 31
 """Most any other integer field may be (widths, vocab, experts, positions): products of a few of
 these stay far below float range, so no estimate overflows."""
+
+
+def is_whole(value: Any) -> TypeGuard[int]:
+    """An integer, and not a bool (JSON's true/false are no counts)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def config_int(cfg: dict[str, Any], key: str, default: int | None = None, minimum: int = 0) -> int:
+    """An integer field of a config read outside Fields (a tower's vision_config): ValueError
+    naming the key when it is absent, not an integer or below `minimum` (towers.count_tower
+    then names the tower as not understood)."""
+    value = cfg.get(key, default)
+    if not is_whole(value) or value < minimum:
+        raise ValueError(key)
+    return value
 
 
 class Fields:

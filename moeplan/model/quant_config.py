@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from moeplan.errors import SpecError
+from moeplan.model.fields import is_whole
 
 WRAPPER_KEYS = ("text_config", "language_config", "llm_config", "thinker_config")
 
@@ -71,7 +72,7 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
         experts = _fp4_experts(q, cfg)
         return f"{base},routed_experts={experts}" if experts else base
     if method in ("gptq", "awq") and q.get("bits") in (4, 8):
-        group = _group_size(q, method) or 128
+        group = _group_size(q, f"quantization_config ({method}):") or 128
         fmt = f"int{q['bits']}" if group in (128, -1) else f"int{q['bits']}-g{group}"
         # transformers' AWQ/GPTQ integrations skip a module when an entry is a substring of it
         return _mix(fmt, q.get("modules_to_not_convert") or [], substring=True)
@@ -88,13 +89,9 @@ def native_quant_of(cfg: dict[str, Any]) -> str:
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(dtype, "bf16")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _valid_group(group: Any) -> bool:
     """A group size: a positive integer, or -1 for one scale per output channel."""
-    return _is_int(group) and (group > 0 or group == -1)
+    return is_whole(group) and (group > 0 or group == -1)
 
 
 def _block_size(q: dict[str, Any]) -> tuple[int, int] | None:
@@ -104,7 +101,7 @@ def _block_size(q: dict[str, Any]) -> tuple[int, int] | None:
     if block is None:
         return None
     if not (
-        isinstance(block, list) and len(block) == 2 and all(_is_int(b) and b > 0 for b in block)
+        isinstance(block, list) and len(block) == 2 and all(is_whole(b) and b > 0 for b in block)
     ):
         raise SpecError(
             "quantization_config: field 'weight_block_size' must be two positive integers "
@@ -113,14 +110,14 @@ def _block_size(q: dict[str, Any]) -> tuple[int, int] | None:
     return block[0], block[1]
 
 
-def _group_size(q: dict[str, Any], method: str) -> int | None:
-    """GPTQ/AWQ group_size: a positive integer, or -1 for one scale per output channel
-    (GPTQConfig refuses any other); None when the config leaves it out (128, the default)."""
+def _group_size(q: dict[str, Any], where: str) -> int | None:
+    """group_size (GPTQ/AWQ, compressed-tensors weights): a positive integer, or -1 for one
+    scale per output channel (GPTQConfig refuses any other); None when left out."""
     group = q.get("group_size")
     if group is not None and not _valid_group(group):
         raise SpecError(
-            f"quantization_config ({method}): field 'group_size' must be a positive integer or "
-            f"-1 (per channel), got {group!r:.60}"
+            f"{where} field 'group_size' must be a positive integer or -1 (per channel), "
+            f"got {group!r:.60}"
         )
     return group
 
@@ -146,19 +143,14 @@ def _compressed_tensors_format(q: dict[str, Any]) -> str | None:
         return None
     bits, kind = weights.get("num_bits"), weights.get("type", "int")
     strategy = weights.get("strategy")
-    group: Any = weights.get("group_size")
-    if group is not None and not _valid_group(group):
-        raise SpecError(
-            "quantization_config (compressed-tensors): weights field 'group_size' must be a "
-            f"positive integer or -1 (per channel), got {group!r:.60}"
-        )
-    if strategy == "group" and not (_is_int(group) and group > 0):
+    group = _group_size(weights, "quantization_config (compressed-tensors): weights")
+    if strategy == "group" and not (group is not None and group > 0):
         raise SpecError(
             "quantization_config (compressed-tensors): strategy 'group' needs a positive "
             f"integer group_size, got {group!r:.60}"
         )
     if kind == "int" and bits in (4, 8):
-        if strategy == "group" and _is_int(group) and group > 0:
+        if strategy == "group":  # a positive group size, checked above
             return f"int{bits}" if group == 128 else f"int{bits}-g{group}"
         return f"int{bits}-ch"  # one scale per output channel
     if kind == "float" and bits == 8:

@@ -25,6 +25,7 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.checkpoint import CheckpointWeights, tally
+from moeplan.model.fields import is_whole
 
 INSTALL_HINT = "reading checkpoints needs the checkpoint extra: pip install 'moeplan[checkpoint]'"
 
@@ -258,7 +259,7 @@ def _check_tensor(where: str, info: Any) -> int:
         raise SpecError(
             f"{where}: unknown dtype {dtype!r:.40} (safetensors dtypes: {', '.join(DTYPE_BITS)})"
         )
-    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(is_whole(d) and d >= 0 for d in shape):
         raise SpecError(
             f"{where}: shape must be a list of non-negative integers, got {shape!r:.60}"
         )
@@ -272,7 +273,7 @@ def _check_tensor(where: str, info: Any) -> int:
     if not (
         isinstance(offsets, (list, tuple))
         and len(offsets) == 2
-        and all(_is_int(o) for o in offsets)
+        and all(is_whole(o) for o in offsets)
         and 0 <= offsets[0] <= offsets[1]
     ):
         raise SpecError(
@@ -287,10 +288,6 @@ def _check_tensor(where: str, info: Any) -> int:
             f"{dtype} x {shape!r:.60} takes {takes}"
         )
     return int(offsets[1])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _shown(value: Any) -> Any:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moeplan.model.fields import config_int
 from moeplan.model.readers2026 import kimi_k3_vision
 from moeplan.model.readers2026.gemma_mistral_towers import pixtral_mistral3
 from moeplan.model.specs import TowerSpec
@@ -107,18 +108,13 @@ def count_tower(
 def _generic_vit(cfg: dict[str, Any]) -> int:
     """A ViT of num_hidden_layers blocks (vit_block_params) plus a patch embedding
     (num_channels x patch^2 -> hidden) when patch_size is given: a lower bound."""
-    h = _int(cfg, "hidden_size")
-    patch = _int(cfg, "patch_size", 0)
-    embed = _int(cfg, "num_channels", 3) * patch * patch * h
-    blocks = _int(cfg, "num_hidden_layers") * vit_block_params(h, _int(cfg, "intermediate_size"))
+    h = config_int(cfg, "hidden_size")
+    patch = config_int(cfg, "patch_size", 0)
+    embed = config_int(cfg, "num_channels", 3) * patch * patch * h
+    blocks = config_int(cfg, "num_hidden_layers") * vit_block_params(
+        h, config_int(cfg, "intermediate_size")
+    )
     return embed + blocks
-
-
-def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
-    value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(key)
-    return value
 
 
 def _qwen_vl(cfg: dict[str, Any]) -> int:
@@ -126,13 +122,19 @@ def _qwen_vl(cfg: dict[str, Any]) -> int:
     -> hidden, bias), learned position table [num_position_embeddings, hidden], depth ViT
     blocks, a merger (norm over hidden) and one merger per deepstack index (norm over the
     merged width)."""
-    h = _int(cfg, "hidden_size")
-    patch = _int(cfg, "patch_size")
-    embed = _int(cfg, "in_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch * patch * h
-    pos = _int(cfg, "num_position_embeddings", 0) * h
-    blocks = _int(cfg, "depth") * vit_block_params(h, _int(cfg, "intermediate_size"))
-    merged = h * _int(cfg, "spatial_merge_size", 2) ** 2
-    out = _int(cfg, "out_hidden_size", h)
+    h = config_int(cfg, "hidden_size")
+    patch = config_int(cfg, "patch_size")
+    embed = (
+        config_int(cfg, "in_channels", 3)
+        * config_int(cfg, "temporal_patch_size", 1)
+        * patch
+        * patch
+        * h
+    )
+    pos = config_int(cfg, "num_position_embeddings", 0) * h
+    blocks = config_int(cfg, "depth") * vit_block_params(h, config_int(cfg, "intermediate_size"))
+    merged = h * config_int(cfg, "spatial_merge_size", 2) ** 2
+    out = config_int(cfg, "out_hidden_size", h)
     deepstack = len(cfg.get("deepstack_visual_indexes") or [])
     mergers = patch_merger_params(h, merged, out, h) + deepstack * patch_merger_params(
         h, merged, out, merged
@@ -157,13 +159,13 @@ def _ernie_vl(cfg: dict[str, Any]) -> int:
     LayerNorm(m); m = hidden x spatial_merge^2), temporal_linear (fc1 [m x temporal_merge,
     m], fc2 [m, m], LayerNorm(m)), mlp [m, text hidden] (all with biases), after_norm RMSNorm
     over the text hidden size."""
-    h = _int(cfg, "hidden_size")
-    patch = _int(cfg, "patch_size")
-    vit = _int(cfg, "in_channels", 3) * patch * patch * h + 2 * h
-    vit += _int(cfg, "depth") * vit_block_params(h, _int(cfg, "intermediate_size"))
-    m = h * _int(cfg, "spatial_merge_size", 2) ** 2
-    t = m * _int(cfg, "temporal_merge_size", 2)
-    text = _int(cfg, "text_hidden_size")
+    h = config_int(cfg, "hidden_size")
+    patch = config_int(cfg, "patch_size")
+    vit = config_int(cfg, "in_channels", 3) * patch * patch * h + 2 * h
+    vit += config_int(cfg, "depth") * vit_block_params(h, config_int(cfg, "intermediate_size"))
+    m = h * config_int(cfg, "spatial_merge_size", 2) ** 2
+    t = m * config_int(cfg, "temporal_merge_size", 2)
+    text = config_int(cfg, "text_hidden_size")
     spatial = 2 * (m * m + m) + 2 * m
     temporal = t * m + m + m * m + m + 2 * m
     return vit + spatial + temporal + m * text + text + text
@@ -175,13 +177,21 @@ def _minimax_m3(cfg: dict[str, Any]) -> int:
     biases, vit_block_params); MiniMaxM3VLMultiModalProjector: linear_1 [hidden, projector]
     and linear_2 [projector, text_hidden], then merge_linear_1 [text_hidden x merge^2,
     projector] and merge_linear_2 [projector, text_hidden], all with biases."""
-    h = _int(cfg, "hidden_size")
-    patch = _int(cfg, "patch_size")
-    embed = _int(cfg, "num_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch * patch * h
-    blocks = _int(cfg, "num_hidden_layers") * vit_block_params(h, _int(cfg, "intermediate_size"))
-    text = _int(cfg, "text_hidden_size")
-    proj = _int(cfg, "projector_hidden_size")
-    merged = text * _int(cfg, "spatial_merge_size", 2) ** 2
+    h = config_int(cfg, "hidden_size")
+    patch = config_int(cfg, "patch_size")
+    embed = (
+        config_int(cfg, "num_channels", 3)
+        * config_int(cfg, "temporal_patch_size", 1)
+        * patch
+        * patch
+        * h
+    )
+    blocks = config_int(cfg, "num_hidden_layers") * vit_block_params(
+        h, config_int(cfg, "intermediate_size")
+    )
+    text = config_int(cfg, "text_hidden_size")
+    proj = config_int(cfg, "projector_hidden_size")
+    merged = text * config_int(cfg, "spatial_merge_size", 2) ** 2
     projector = (h + 1) * proj + (proj + 1) * text + (merged + 1) * proj + (proj + 1) * text
     return embed + 2 * h + blocks + projector
 
@@ -200,14 +210,20 @@ def _glm5_next_vision(cfg: dict[str, Any]) -> int:
     intermediate] and down (biases with attention_bias); post_layernorm RMSNorm; downsample
     Conv2d (hidden -> out_hidden, merge x merge kernel, bias); merger proj [out, out], LayerNorm
     (out) with bias, SwiGLU gate/up [out, projection_intermediate] and down, no biases."""
-    h, out = _int(cfg, "hidden_size"), _int(cfg, "out_hidden_size")
-    inter, proj = _int(cfg, "intermediate_size"), _int(cfg, "projection_intermediate_size")
-    patch, merge = _int(cfg, "patch_size"), _int(cfg, "spatial_merge_size", 2)
+    h, out = config_int(cfg, "hidden_size"), config_int(cfg, "out_hidden_size")
+    inter, proj = (
+        config_int(cfg, "intermediate_size"),
+        config_int(cfg, "projection_intermediate_size"),
+    )
+    patch, merge = config_int(cfg, "patch_size"), config_int(cfg, "spatial_merge_size", 2)
     bias = cfg.get("attention_bias", True) is True
-    embed = _int(cfg, "in_channels", 3) * _int(cfg, "temporal_patch_size", 1) * patch**2 * h + h
-    attn = 4 * h * h + (4 * h if bias else 0) + 2 * (h // _int(cfg, "num_heads"))
+    embed = (
+        config_int(cfg, "in_channels", 3) * config_int(cfg, "temporal_patch_size", 1) * patch**2 * h
+        + h
+    )
+    attn = 4 * h * h + (4 * h if bias else 0) + 2 * (h // config_int(cfg, "num_heads"))
     mlp = 3 * h * inter + ((2 * inter + h) if bias else 0)
-    blocks = _int(cfg, "depth") * (2 * h + attn + mlp)
+    blocks = config_int(cfg, "depth") * (2 * h + attn + mlp)
     downsample = h * out * merge * merge + out
     merger = out * out + 2 * out + 3 * out * proj
     return embed + blocks + h + downsample + merger

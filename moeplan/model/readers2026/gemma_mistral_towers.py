@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
-    value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(key)
-    return value
+from moeplan.model.fields import config_int
 
 
 def pixtral_mistral3(vision: dict[str, Any], wrapper: dict[str, Any]) -> int:
@@ -20,15 +15,15 @@ def pixtral_mistral3(vision: dict[str, Any], wrapper: dict[str, Any]) -> int:
     projector: RMSNorm(hidden), patch_merger [hidden x merge^2 -> hidden], linear_1
     [hidden x feature layers -> text hidden] and linear_2 [text hidden, text hidden] (biases
     with multimodal_projector_bias)."""
-    h = _int(vision, "hidden_size")
-    patch = _int(vision, "patch_size")
-    inter = _int(vision, "intermediate_size")
+    h = config_int(vision, "hidden_size")
+    patch = config_int(vision, "patch_size")
+    inter = config_int(vision, "intermediate_size")
     layer = 4 * h * h + 3 * h * inter + 2 * h
-    tower = _int(vision, "num_channels", 3) * patch * patch * h + h
-    tower += _int(vision, "num_hidden_layers") * layer
+    tower = config_int(vision, "num_channels", 3) * patch * patch * h + h
+    tower += config_int(vision, "num_hidden_layers") * layer
     text = wrapper.get("text_config") or {}
-    text_h = _int(text, "hidden_size")
-    merge = _int(wrapper, "spatial_merge_size", 2)
+    text_h = config_int(text, "hidden_size")
+    merge = config_int(wrapper, "spatial_merge_size", 2)
     feature = wrapper.get("vision_feature_layer", -1)
     n_feature = len(feature) if isinstance(feature, list) else 1
     bias = 2 * text_h if wrapper.get("multimodal_projector_bias") else 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moeplan.model.fields import config_int
 from moeplan.model.known_fields import unknown_count_fields
 
 # vision_config fields of KimiK3Config that VisionTowerConfig / ProjectorConfig read, plus the
@@ -45,10 +46,7 @@ KNOWN = frozenset(
 
 
 def _int(cfg: dict[str, Any], key: str, default: int | None = None) -> int:
-    value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(key)
-    return value
+    return config_int(cfg, key, default, minimum=1)  # every MoonViT3d width is at least 1
 
 
 def _flag(cfg: dict[str, Any], key: str, default: bool) -> bool:
