@@ -157,6 +157,15 @@ def _rate(value: Any, where: str, field_: str) -> float:
     return x
 
 
+def _byte_count(value: Any, where: str, field_: str) -> float:
+    """A size in bytes: at least 1 (a smaller positive figure is no size and prices a message
+    or an expert at nearly nothing)."""
+    x = _positive(value, where, field_)
+    if x < 1:
+        raise CalibrationError(f"{where}: field '{field_}' must be at least 1, got {x:g}")
+    return x
+
+
 def _fraction(value: Any, where: str, field_: str) -> float:
     x = _positive(value, where, field_)
     if x > 1:
@@ -236,11 +245,7 @@ def moe_curves(doc: dict[str, Any], where: str) -> tuple[MoECurve, ...]:
             at = f"{field_}[{i}]"
             if not isinstance(entry, dict):
                 raise CalibrationError(f"{where}: field '{at}' must be a mapping")
-            size = _positive(entry.get("bytes_per_expert"), where, f"{at}.bytes_per_expert")
-            if size < 1:
-                raise CalibrationError(
-                    f"{where}: field '{at}.bytes_per_expert' must be at least 1, got {size:g}"
-                )
+            size = _byte_count(entry.get("bytes_per_expert"), where, f"{at}.bytes_per_expert")
             if size in sizes or any(c.dtype == dtype and c.bytes_per_expert == size for c in out):
                 raise CalibrationError(
                     f"{where}: field '{at}.bytes_per_expert': a second {dtype} curve for "
@@ -278,9 +283,7 @@ def collective_curves(doc: dict[str, Any], where: str) -> dict[tuple[str, int], 
             raise CalibrationError(
                 f"{where}: field '{at}.world_size' must be an integer >= 2, got {world!r:.40}"
             )
-        size = _positive(row.get("bytes"), where, f"{at}.bytes")
-        if size < 1:
-            raise CalibrationError(f"{where}: field '{at}.bytes' must be at least 1, got {size:g}")
+        size = _byte_count(row.get("bytes"), where, f"{at}.bytes")
         seconds = _positive(row.get("seconds"), where, f"{at}.seconds")
         group = best.setdefault((kernel, world), {})
         group[size] = min(group.get(size, seconds), seconds)
