@@ -1,0 +1,60 @@
+"""GGUF architectures of the Ling (Bailing) and DeepSeek-MoE v1 lines and other Mixtral-shaped
+MoEs (Ling 2.0, Ling 1, DeepSeek-MoE, SmallThinker, Grok): table entries and the fields they
+derive (``gguf_archs.py`` merges BD_ARCHS into its table).
+
+Their converters write the standard keys (``gguf_keys.COMMON``) and the expert keys; what the
+HF config holds as switches (q/k norm, qkv bias, the router's expert bias) is read back from the
+tensor table, as llama.cpp's loader creates those tensors only when the file has them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moeplan.errors import SpecError
+from moeplan.model.gguf_derive import GgufFile, router_bias
+from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
+
+_BAILING = {
+    **COMMON,
+    **MOE,
+    "num_experts": "expert_count",
+    "num_shared_experts": "expert_shared_count",
+    "first_k_dense_replace": "leading_dense_block_count",
+}
+
+
+def _first_moe(g: GgufFile) -> int:
+    layer = g.first("ffn_gate_inp.weight")
+    if layer is None:
+        raise SpecError(f"{g.path}: GGUF {g.arch} file has no MoE layer (ffn_gate_inp)")
+    return layer
+
+
+def _fused_qkv_biases(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """use_qkv_bias / use_bias (BailingMoe(V2)Attention's query_key_value and dense): the
+    attn_qkv / attn_output bias tensors of the first layer."""
+    cfg["use_qkv_bias"] = g.has("blk.0.attn_qkv.bias")
+    cfg["use_bias"] = g.has("blk.0.attn_output.bias")
+
+
+def bailing_moe_v2(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """BailingMoeV2Model: use_qk_norm from attn_q_norm, moe_router_enable_expert_bias from
+    exp_probs_b, the fused qkv's biases; the shared experts' width from ffn_up_shexp of the
+    first MoE block (llama.cpp's loader, models/bailingmoe2.cpp, makes it n_expert_shared x
+    (expert_shared_feed_forward_length or the expert width)): per shared expert the width
+    over expert_shared_count, when it is not the routed expert width."""
+    _fused_qkv_biases(g, cfg)
+    cfg["use_qk_norm"] = g.first("attn_q_norm.weight") is not None
+    cfg["moe_router_enable_expert_bias"] = router_bias(g)
+    shared = int(cfg.get("num_shared_experts") or 0)
+    if shared:
+        width = g.shape(f"blk.{_first_moe(g)}.ffn_up_shexp.weight")[1] // shared
+        if width != cfg.get("moe_intermediate_size"):
+            cfg["moe_shared_expert_intermediate_size"] = width
+
+
+BD_ARCHS: dict[str, ArchMap] = {
+    # BailingMoeV2Model (Ling/Ring 2.0; MTP layers appended: nextn_predict_layers)
+    "bailingmoe2": ArchMap("bailing_moe_v2", {**_BAILING, **HEAD_DIM}, (bailing_moe_v2,)),
+}
