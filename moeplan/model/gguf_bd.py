@@ -33,9 +33,16 @@ def _first_moe(g: GgufFile) -> int:
 
 def _fused_qkv_biases(g: GgufFile, cfg: dict[str, Any]) -> None:
     """use_qkv_bias / use_bias (BailingMoe(V2)Attention's query_key_value and dense): the
-    attn_qkv / attn_output bias tensors of the first layer."""
-    cfg["use_qkv_bias"] = g.has("blk.0.attn_qkv.bias")
+    first layer's qkv bias (BailingMoeModel splits the fused weight into attn_q/k/v but maps
+    its bias as attn_qkv.bias) and attn_output bias."""
+    cfg["use_qkv_bias"] = g.has("blk.0.attn_qkv.bias") or g.has("blk.0.attn_q.bias")
     cfg["use_bias"] = g.has("blk.0.attn_output.bias")
+
+
+def bailing_moe(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """BailingMoeModel: the fused qkv's biases; the shared experts are n_shared x the expert
+    width, as llama.cpp's loader (models/bailingmoe.cpp) makes them."""
+    _fused_qkv_biases(g, cfg)
 
 
 def bailing_moe_v2(g: GgufFile, cfg: dict[str, Any]) -> None:
@@ -57,4 +64,6 @@ def bailing_moe_v2(g: GgufFile, cfg: dict[str, Any]) -> None:
 BD_ARCHS: dict[str, ArchMap] = {
     # BailingMoeV2Model (Ling/Ring 2.0; MTP layers appended: nextn_predict_layers)
     "bailingmoe2": ArchMap("bailing_moe_v2", {**_BAILING, **HEAD_DIM}, (bailing_moe_v2,)),
+    # BailingMoeModel (Ling-lite / Ling-plus, Ling 1.5)
+    "bailingmoe": ArchMap("bailing_moe", {**_BAILING, **HEAD_DIM}, (bailing_moe,)),
 }
