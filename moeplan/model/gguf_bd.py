@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, router_bias
+from moeplan.model.gguf_derive import GgufFile, attention_bias, mlp_layer_types, router_bias
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 
 _BAILING = {
@@ -61,9 +61,30 @@ def bailing_moe_v2(g: GgufFile, cfg: dict[str, Any]) -> None:
             cfg["moe_shared_expert_intermediate_size"] = width
 
 
+def deepseek(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """DeepseekModel (v1): attention_bias from attn_q.bias; the MoE blocks are those with a
+    router (llama.cpp's loader, models/deepseek.cpp, makes the first leading_dense_block_count
+    blocks dense), as mlp_layer_types."""
+    attention_bias(g, cfg)
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+
+
 BD_ARCHS: dict[str, ArchMap] = {
     # BailingMoeV2Model (Ling/Ring 2.0; MTP layers appended: nextn_predict_layers)
     "bailingmoe2": ArchMap("bailing_moe_v2", {**_BAILING, **HEAD_DIM}, (bailing_moe_v2,)),
     # BailingMoeModel (Ling-lite / Ling-plus, Ling 1.5)
     "bailingmoe": ArchMap("bailing_moe", {**_BAILING, **HEAD_DIM}, (bailing_moe,)),
+    # DeepseekModel (DeepSeek-MoE 16B, v1: MHA, fine-grained + shared experts)
+    "deepseek": ArchMap(
+        "deepseek",
+        {
+            **COMMON,
+            **MOE,
+            **HEAD_DIM,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "first_k_dense_replace": "leading_dense_block_count",
+        },
+        (deepseek,),
+    ),
 }
