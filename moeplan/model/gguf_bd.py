@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, attention_bias, mlp_layer_types, router_bias
+from moeplan.model.gguf_derive import (
+    GgufFile,
+    attention_bias,
+    mlp_layer_types,
+    router_bias,
+    swa_layers,
+)
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 
 _BAILING = {
@@ -69,6 +75,15 @@ def deepseek(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["mlp_layer_types"] = mlp_layer_types(g)
 
 
+def smallthinker(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """SmallThinkerModel writes the window (sliding_window_size) only when a layer slides, and
+    no layout: llama.cpp's loader (models/smallthinker.cpp) takes period 4, full attention
+    first (load_swa_pattern(4, dense_first)), as SmallThinker-21BA3B's sliding_window_layout
+    [0, 1, 1, 1, ...] has it; without the key no layer slides."""
+    slides = swa_layers(g, 4, dense_first=True) if g.key("attention.sliding_window") else []
+    cfg["sliding_window_layout"] = [int(s) for s in slides] or [0] * g.main_layers
+
+
 BD_ARCHS: dict[str, ArchMap] = {
     # BailingMoeV2Model (Ling/Ring 2.0; MTP layers appended: nextn_predict_layers)
     "bailingmoe2": ArchMap("bailing_moe_v2", {**_BAILING, **HEAD_DIM}, (bailing_moe_v2,)),
@@ -86,5 +101,19 @@ BD_ARCHS: dict[str, ArchMap] = {
             "first_k_dense_replace": "leading_dense_block_count",
         },
         (deepseek,),
+    ),
+    # SmallThinkerModel (SmallThinker-21BA3B / 4BA0.6B): the expert width is also written as
+    # feed_forward_length (the config has no dense width)
+    "smallthinker": ArchMap(
+        "smallthinker",
+        {
+            **{k: v for k, v in COMMON.items() if k != "intermediate_size"},
+            **HEAD_DIM,
+            "moe_num_primary_experts": "expert_count",
+            "moe_num_active_primary_experts": "expert_used_count",
+            "moe_ffn_hidden_size": "expert_feed_forward_length",
+            "sliding_window_size": "attention.sliding_window",
+        },
+        (smallthinker,),
     ),
 }
