@@ -1,6 +1,6 @@
-"""GGUF architectures of the Ling (Bailing) and DeepSeek-MoE v1 lines and other Mixtral-shaped
-MoEs (Ling 2.0, Ling 1, DeepSeek-MoE, SmallThinker, Grok): table entries and the fields they
-derive (``gguf_archs.py`` merges BD_ARCHS into its table).
+"""GGUF architectures of the Ling (Bailing) and DeepSeek-MoE v1 lines and SmallThinker (Ling 2.0,
+Ling 1, DeepSeek-MoE, SmallThinker-21BA3B/4BA0.6B): table entries and the fields they derive
+(``gguf_archs.py`` merges BD_ARCHS into its table).
 
 Their converters write the standard keys (``gguf_keys.COMMON``) and the expert keys; what the
 HF config holds as switches (q/k norm, qkv bias, the router's expert bias) is read back from the
@@ -31,6 +31,7 @@ _BAILING = {
 
 
 def _first_moe(g: GgufFile) -> int:
+    """The first main block with a router (ffn_gate_inp)."""
     layer = g.first("ffn_gate_inp.weight")
     if layer is None:
         raise SpecError(f"{g.path}: GGUF {g.arch} file has no MoE layer (ffn_gate_inp)")
