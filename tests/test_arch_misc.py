@@ -149,3 +149,25 @@ def test_aria_text():
     assert kv_bytes_per_token_all_layers(spec) == 32 * 2 * 32 * 128 * 2
     with pytest.raises(SpecError, match="Aria wrapper"):
         spec_from_config({"model_type": "aria", "text_config": load("aria_text")}, "aria")
+
+
+@pytest.mark.parametrize(
+    ("name", "switch", "qkv_width"),
+    [
+        # BailingMoeV2Attention: query_key_value bias=use_qkv_bias, dense bias=use_bias
+        ("ling-mini-2.0", "use_bias", 0),
+        ("ling-lite", "use_bias", 0),
+        # DeepseekAttention (v1): q/k/v/o_proj all bias=attention_bias
+        ("deepseek-moe-16b", "attention_bias", 3),
+    ],
+)
+def test_output_projection_bias_switch(name, switch, qkv_width):
+    """The output projection's bias: hidden_size per layer when its switch is on, plus the q/k/v
+    biases (MHA: 3 x hidden) where the same switch turns them on."""
+    path = Path(__file__).parent / "data" / "configs-2026" / f"{name}.json"
+    cfg = json.loads(path.read_text())
+    assert not cfg.get(switch)
+    off = count_params(spec_from_config(cfg, name)).total
+    on = count_params(spec_from_config({**cfg, switch: True}, name)).total
+    hidden, layers = cfg["hidden_size"], cfg["num_hidden_layers"]
+    assert on - off == (1 + qkv_width) * hidden * layers

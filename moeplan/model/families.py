@@ -46,6 +46,7 @@ class Traits:
     qk_norm_key: str = ""  # a boolean field that switches qk_norm on
     output_gate: bool = False  # Qwen3-Next gated attention
     qkv_bias_key: str = "attention_bias"
+    o_bias_key: str = ""  # a boolean field for the output projection's bias, when not qkv's
     score_bias: bool = False  # router holds e_score_correction_bias
     score_bias_key: str = ""  # a boolean field that says so
     score_bias_default: bool = False  # when that field is absent
@@ -111,17 +112,19 @@ TRAITS: dict[str, Traits] = {
     "jamba": Traits(expert_width_keys=("intermediate_size",)),
     # LongcatFlash: per layer 2 MLA + 2 dense MLPs + a shortcut MoE with zero experts
     "longcat_flash": Traits(score_bias=True, sublayers=2),
-    # BailingMoe (v1): fused qkv with use_qkv_bias; BailingMoeV2 adds per-head q/k norm and
-    # the router expert bias
-    "bailing_moe": Traits(qkv_bias_key="use_qkv_bias"),
+    # BailingMoe (v1): fused qkv with use_qkv_bias, the output projection (attention.dense)
+    # with use_bias; BailingMoeV2 adds per-head q/k norm and the router expert bias
+    "bailing_moe": Traits(qkv_bias_key="use_qkv_bias", o_bias_key="use_bias"),
     "bailing_moe_v2": Traits(
         qkv_bias_key="use_qkv_bias",
+        o_bias_key="use_bias",
         qk_norm_key="use_qk_norm",
         qk_norm=QKNorm.PER_HEAD,
         score_bias_key="moe_router_enable_expert_bias",
     ),
-    # DeepseekForCausalLM (v1): MHA + fine-grained experts, softmax router without bias
-    "deepseek": Traits(),
+    # DeepseekForCausalLM (v1): MHA + fine-grained experts, softmax router without bias;
+    # attention_bias puts a bias on q/k/v and o_proj (DeepseekAttention)
+    "deepseek": Traits(o_bias_key="attention_bias"),
     # Ernie4_5_Moe: Ernie4_5_MoeStatics holds e_score_correction_bias; use_bias on q/k/v/o
     "ernie4_5_moe": Traits(score_bias=True, qkv_bias_key="use_bias", tie_default=True),
 }
@@ -250,7 +253,7 @@ def _attn_kw(f: Fields, t: Traits, sliding: bool) -> dict[str, Any]:
     sinks = f.bool(sink_key, default=t.sink_defaults[1 if sliding else 0]) if sink_key else t.sinks
     return dict(
         qkv_bias=bias,
-        o_bias=bias and t.qkv_bias_key == "use_bias",
+        o_bias=f.bool(t.o_bias_key) if t.o_bias_key else bias and t.qkv_bias_key == "use_bias",
         qk_norm=qk_norm,
         output_gate=f.bool("attn_output_gate", default=t.output_gate),
         sinks=sinks,
