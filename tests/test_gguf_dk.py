@@ -7,7 +7,7 @@ import pytest
 
 from moeplan.errors import SpecError
 from moeplan.model.gguf_derive import GgufFile
-from moeplan.model.gguf_dk import deepseek4
+from moeplan.model.gguf_dk import deepseek4, glm5_next
 
 
 def _file(fields: dict, shapes: dict, main: int) -> GgufFile:
@@ -35,3 +35,10 @@ def test_deepseek4_mtp_only_draft_refused():
     fields = {"deepseek4.block_count": 4, "deepseek4.attention.compress_ratios": [0] * 4}
     with pytest.raises(SpecError, match="MTP-only"):
         deepseek4(_file(fields, {"blk.3.nextn.eh_proj.weight": (16, 8)}, 3), {})
+
+
+def test_glm5_next_needs_per_block_kv_heads():
+    fields = {"glm5-next.attention.head_count": 4}
+    g = GgufFile(Path("x.gguf"), "glm5-next", fields, {}, 4)
+    with pytest.raises(SpecError, match="head_count_kv' is missing"):
+        glm5_next(g, {})
