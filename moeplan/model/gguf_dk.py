@@ -1,5 +1,6 @@
-"""GGUF architectures with hyper-connection residual streams: DeepSeek-V4 (compressed sparse
-attention, hash-routed MoE layers) and GLM-5-Next (KDA + nope MLA under a k-pool DSA indexer);
+"""GGUF architectures of 2026's cross-layer-residual MoE models: DeepSeek-V4 (compressed sparse
+attention, hash-routed MoE layers, hyper-connections), GLM-5-Next (KDA + nope MLA under a k-pool
+DSA indexer, hyper-connections) and Kimi-K3 (KDA + gated MLA, latent MoE, Attention Residuals);
 table entries and the fields they derive (``gguf_archs.py`` merges DK_ARCHS into its table).
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, per_block
+from moeplan.model.gguf_derive import GgufFile, mlp_layer_types, per_block
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import indexer_types, mla
 
@@ -37,18 +38,39 @@ def deepseek4(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["compress_ratios"] = ratios
 
 
-def glm5_next(g: GgufFile, cfg: dict[str, Any]) -> None:
-    """llama_model_glm5_next's loader: a block is KDA (recurrent) where head_count_kv is 0, else
-    nope-only MLA under the k-pool DSA indexer (MLA sizes as the other MLA files:
-    gguf_mla.mla); KDA heads are attention.head_count (d_inner = kda.head_dim x n_head; the
-    converter asserts linear_attn_config.num_heads == num_attention_heads); the MLA's KV heads
-    are its query heads (Glm5NextTextConfig requires it); indexer types per block."""
+def _kda_mla_blocks(g: GgufFile, cfg: dict[str, Any], attention: str) -> None:
+    """Blocks with head_count_kv 0 are KDA (llama.cpp's loaders: is_recr = n_head_kv(i) == 0),
+    the others MLA (named `attention`); KDA heads = attention.head_count (the loaders' d_inner =
+    kda.head_dim x n_head); the MLA's KV heads are its query heads; MLA sizes as gguf_mla.mla."""
     kv = per_block(g, g.need("attention.head_count_kv"))
-    cfg["layer_types"] = ["indexed_attention" if n else "linear_attention" for n in kv]
+    cfg["layer_types"] = [attention if n else "linear_attention" for n in kv]
     heads = int(g.need("attention.head_count"))
     cfg["num_key_value_heads"] = heads
     cfg["linear_num_heads"] = heads
     mla(g, cfg)
+
+
+def kimi_k3(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """llama_model_kimi_k3's loader: KDA / MLA blocks (_kda_mla_blocks); the KDA output gate
+    full-rank where the block holds ssm_g (else the g_a/g_b pair), the MLA output gate where it
+    holds attn_gate, the latent MoE's norm where ffn_routed_norm is held; dense blocks are those
+    without a router (ffn_gate_inp)."""
+    _kda_mla_blocks(g, cfg, "full_attention")
+    kda = g.first("ssm_f_a.weight")
+    full_rank = kda is not None and g.has(f"blk.{kda}.ssm_g.weight")
+    cfg["linear_attn_config"] = {"use_full_rank_gate": full_rank}
+    cfg["linear_head_dim"] = int(g.need("kda.head_dim"))
+    cfg["linear_conv_kernel_dim"] = int(g.need("ssm.conv_kernel"))
+    cfg["mla_use_output_gate"] = g.first("attn_gate.weight") is not None
+    cfg["latent_moe_use_norm"] = g.first("ffn_routed_norm.weight") is not None
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+
+
+def glm5_next(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """llama_model_glm5_next's loader: KDA blocks and nope-only MLA blocks under the k-pool DSA
+    indexer (_kda_mla_blocks; the converter asserts linear_attn_config.num_heads ==
+    num_attention_heads, Glm5NextTextConfig KV heads == query heads); indexer types per block."""
+    _kda_mla_blocks(g, cfg, "indexed_attention")
     indexer_types(g, cfg)
 
 
@@ -105,5 +127,26 @@ DK_ARCHS: dict[str, ArchMap] = {
             "norm_topk_prob": "expert_weights_norm",
         },
         (glm5_next,),
+    ),
+    # KimiK3Model (conversion/kimi_k3.py: Kimi-K3's text model, a kimi_linear text_config; the
+    # vision tower is not converted). The Attention Residual norm x proj pairs are written fused
+    # (attn_res_score, ffn_res_score, output_res_score): one [hidden] vector for two HF weights
+    "kimi-k3": ArchMap(
+        "kimi_linear",
+        {
+            **{k: v for k, v in COMMON.items() if k != "num_key_value_heads"},
+            "num_experts": "expert_count",
+            "num_experts_per_token": "expert_used_count",
+            "num_shared_experts": "expert_shared_count",
+            "moe_intermediate_size": "expert_feed_forward_length",
+            "routed_expert_hidden_size": "expert_latent_length",
+            "first_k_dense_replace": "leading_dense_block_count",
+            "q_lora_rank": "attention.q_lora_rank",
+            "kv_lora_rank": "attention.kv_lora_rank",
+            "attn_res_block_size": "attn_res.block_size",
+            "routed_scaling_factor": "expert_weights_scale",
+            "moe_renormalize": "expert_weights_norm",
+        },
+        (kimi_k3,),
     ),
 }
