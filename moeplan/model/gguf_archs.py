@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from moeplan.model import gguf_derive as d
 from moeplan.model.gguf_bd import BD_ARCHS
+from moeplan.model.gguf_dk import DK_ARCHS
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
 from moeplan.model.gguf_swa import SWA_ARCHS
@@ -269,4 +270,5 @@ ARCHS: dict[str, ArchMap] = {
     **MLA_ARCHS,
     **SWA_ARCHS,
     **BD_ARCHS,
+    **DK_ARCHS,
 }
