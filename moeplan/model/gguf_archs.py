@@ -14,6 +14,7 @@ blocks), merged here.
 from __future__ import annotations
 
 from moeplan.model import gguf_derive as d
+from moeplan.model.gguf_gs import GS_ARCHS
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
 from moeplan.model.gguf_swa import SWA_ARCHS
@@ -267,4 +268,5 @@ ARCHS: dict[str, ArchMap] = {
     ),
     **MLA_ARCHS,
     **SWA_ARCHS,
+    **GS_ARCHS,
 }
