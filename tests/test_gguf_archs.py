@@ -28,7 +28,9 @@ MTP_ONLY_IN_GGUF = {"qwen3next-mtp"}
 # not weights of the model
 ADDED = ("rope_factors_long.weight", "rope_factors_short.weight", "rope_freqs.weight")
 # copies an MTP block stores of weights it shares with the main model (DeepSeek-V3/V3.2's
-# model.layers.61.embed_tokens and shared_head.head: tech report sec. 2.2 shares them)
+# model.layers.61.embed_tokens and shared_head.head: tech report sec. 2.2 shares them;
+# Step-3.5-Flash's transformer.shared_head.output per MTP layer: Megatron-Bridge's Step35Bridge
+# writes each from the lm_head)
 SHARED_COPIES = ("nextn.embed_tokens.weight", "nextn.shared_head_head.weight")
 # buffers a checkpoint stores that are no parameters of the model: Gemma 4's per-layer
 # layer_scalar (Gemma4TextDecoderLayer: nn.Buffer(torch.ones(1)), one number a layer; torch's

@@ -1,6 +1,6 @@
 """GGUF architectures of branch gguf_gs: Gemma 4 (the 26B-A4B MoE and the dense E2B/E4B/31B
-models, one llama.cpp architecture), table entries and the fields they derive
-(``gguf_archs.py`` merges GS_ARCHS into its table).
+models, one llama.cpp architecture) and Step-3.5-Flash (step35), table entries and the fields
+they derive (``gguf_archs.py`` merges GS_ARCHS into its table).
 
 Gemma 4's converter writes the full-attention head size as ``attention.key_length`` and the
 sliding one as ``attention.key_length_swa``, the KV heads per block (full layers may have fewer),
@@ -97,6 +97,54 @@ def gemma4(g: GgufFile, cfg: dict[str, Any]) -> None:
         cfg["vocab_size_per_layer_input"] = g.shape("per_layer_token_embd.weight")[1]
 
 
+def _kind_value(g: GgufFile, key: str, sliding: list[bool], kind: bool) -> int | None:
+    """The one value a per-block key holds on the blocks of one kind (sliding or full)."""
+    values = {v for v, s in zip(per_block(g, g.need(key)), sliding, strict=True) if s == kind}
+    if len(values) > 1:
+        raise SpecError(f"{g.path}: GGUF key '{g.arch}.{key}' differs within a layer kind")
+    return values.pop() if values else None
+
+
+def _step35_gate(g: GgufFile, cfg: dict[str, Any], layer: int) -> None:
+    """Step3p5Attention's g_proj (attn_gate): [hidden, heads] a sigmoid gate per head (the hub's
+    use_head_wise_attn_gate), [hidden, heads x head_dim] per channel, absent without gating;
+    llama.cpp's loader takes it per head (models/step35.cpp)."""
+    if not g.has(f"blk.{layer}.attn_gate.weight"):
+        cfg["use_head_wise_attn_gate"] = False
+        return
+    heads = per_block(g, g.need("attention.head_count"))[layer]
+    width = g.shape(f"blk.{layer}.attn_gate.weight")[1]
+    cfg["gating"] = "per-head" if width == heads else "per-element"
+
+
+def step35(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Step35Model writes head_count / head_count_kv per block (attention_other_setting's on
+    sliding blocks) and the per-block sliding pattern, which llama.cpp's loader requires
+    (models/step35.cpp); the MoE blocks are those with a router (the hub's moe_layers_enum),
+    the score-correction bias is exp_probs_b (use_moe_router_bias), q/k norms attn_q_norm."""
+    sliding = [bool(s) for s in per_block(g, g.need("attention.sliding_window_pattern"))]
+    cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in sliding]
+    heads = {k: _kind_value(g, "attention.head_count", sliding, k) for k in (False, True)}
+    kv = {k: _kind_value(g, "attention.head_count_kv", sliding, k) for k in (False, True)}
+    base = heads[False] is None  # every block slides: its values are the base ones
+    cfg["num_attention_heads"], cfg["num_attention_groups"] = heads[base], kv[base]
+    if heads[True] is not None:
+        cfg["attention_other_setting"] = {
+            "attention_type": "sliding_attention",
+            "num_attention_heads": heads[True],
+            "num_attention_groups": kv[True],
+            "head_dim": cfg["head_dim"],
+        }
+    routed = g.layers_with("ffn_gate_inp.weight")
+    cfg["mlp_layer_types"] = ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
+    cfg["use_moe_router_bias"] = g.first("exp_probs_b.bias") is not None
+    cfg["use_qk_norm"] = g.has("blk.0.attn_q_norm.weight")
+    _step35_gate(g, cfg, 0)
+    attention_bias(g, cfg)
+    dense = g.first("ffn_up.weight")
+    cfg["mlp_bias"] = dense is not None and g.has(f"blk.{dense}.ffn_up.bias")
+
+
 GS_ARCHS: dict[str, ArchMap] = {
     # Gemma4Model (gemma-4-26B-A4B MoE; dense E2B/E4B/31B): the text model, the towers go to an
     # mmproj file
@@ -112,5 +160,22 @@ GS_ARCHS: dict[str, ArchMap] = {
             "hidden_size_per_layer_input": "embedding_length_per_layer_input",
         },
         (gemma4,),
+    ),
+    # Step35Model (Step-3.5-Flash, Step3p5ForCausalLM; Step-3.7-Flash's text model): hub names
+    "step35": ArchMap(
+        "step3p5",
+        {
+            "num_hidden_layers": "block_count",
+            "hidden_size": "embedding_length",
+            "intermediate_size": "feed_forward_length",
+            "max_position_embeddings": "context_length",
+            "head_dim": "attention.key_length",
+            "sliding_window": "attention.sliding_window",
+            "moe_num_experts": "expert_count",
+            "moe_top_k": "expert_used_count",
+            "moe_intermediate_size": "expert_feed_forward_length",
+            "share_expert_dim": "expert_shared_feed_forward_length",
+        },
+        (step35,),
     ),
 }
