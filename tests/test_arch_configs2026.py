@@ -130,8 +130,9 @@ def step_active(c: dict, sliding_heads: int) -> int:
 def hub_step_config() -> dict:
     """The flattened copy in the published checkpoint's own spelling: a step3p7 wrapper whose
     step3p5 text_config names kv heads num_attention_groups, experts moe_num_experts / moe_top_k,
-    MoE layers moe_layers_enum over the 45 + 3 MTP indices, layer_types padded with the MTP
-    layers, and the sliding layers' 96 heads in attention_other_setting."""
+    MoE layers moe_layers_enum 3..44 (the released config's: the 3 MTP layers past the 45 are
+    dense), layer_types padded with the MTP layers, and the sliding layers' 96 heads in
+    attention_other_setting."""
     flat = load("stepfun-ai--Step-3.7-Flash")
     renamed = ("num_key_value_heads", "num_experts", "num_experts_per_tok", "first_k_dense_replace")
     text = {k: v for k, v in flat.items() if k not in (*renamed, "architectures", "model_type")}
@@ -140,7 +141,7 @@ def hub_step_config() -> dict:
         "num_attention_groups": 8,
         "moe_num_experts": 288,
         "moe_top_k": 8,
-        "moe_layers_enum": ",".join(str(i) for i in range(3, 48)),
+        "moe_layers_enum": ",".join(str(i) for i in range(3, 45)),
         "layer_types": flat["layer_types"] + ["full_attention"] * 3,
         "attention_other_setting": {
             "attention_type": "sliding_attention",
@@ -185,6 +186,28 @@ def test_step3p7_hub_names():
     # StepFun: "a 196B language backbone with a 1.8B perception encoder", "~11B active"
     # (the vision tower and the 3 MTP layers are not in this text config)
     assert int(got.total / 1e9) == 196 and round(got.active / 1e9) == 11
+
+
+def test_step3p5_mtp_layers():
+    """The released checkpoints hold num_nextn_predict_layers (3) MTP layers as
+    model.layers.{45,46,47} (vLLM Step3p5MTP; llama.cpp's Step35Model appends them): each
+    enorm + hnorm, eh_proj [2 x hidden, hidden], a full-attention decoder layer with a dense
+    MLP (moe_layers_enum stops at 44) and the shared head's norm; its output is the lm_head.
+    Counted as mtp, outside the total (196B stays the published figure)."""
+    h = 4096
+    attention = 2 * h * 64 * 128 + 2 * h * 8 * 128 + 2 * 128 + h * 64
+    layer = attention + 3 * h * 11264 + 2 * h + 2 * h * h + 3 * h
+    for cfg in (hub_step_config(), load("stepfun-ai--Step-3.7-Flash")):
+        got = counts(cfg)
+        assert got.breakdown["mtp"] == 3 * layer == 743_240_448
+        assert got.total_with_mtp == got.total + 3 * layer
+    sparse = hub_step_config()
+    sparse["text_config"]["moe_layers_enum"] = ",".join(str(i) for i in range(3, 48))
+    dense = spec_from_config(hub_step_config(), "s").mtp_blocks
+    assert [b.ffn for b in dense] == ["dense"]
+    assert [b.ffn for b in spec_from_config(sparse, "s").mtp_blocks] == ["moe"]
+    no_mtp = {**load("stepfun-ai--Step-3.7-Flash"), "num_nextn_predict_layers": 0}
+    assert counts(no_mtp).breakdown["mtp"] == 0
 
 
 def test_step3p7_refuses_more_shared_experts():

@@ -28,7 +28,9 @@ MTP_ONLY_IN_GGUF = {"qwen3next-mtp"}
 # not weights of the model
 ADDED = ("rope_factors_long.weight", "rope_factors_short.weight", "rope_freqs.weight")
 # copies an MTP block stores of weights it shares with the main model (DeepSeek-V3/V3.2's
-# model.layers.61.embed_tokens and shared_head.head: tech report sec. 2.2 shares them)
+# model.layers.61.embed_tokens and shared_head.head: tech report sec. 2.2 shares them;
+# Step-3.5-Flash's transformer.shared_head.output per MTP layer: Megatron-Bridge's Step35Bridge
+# writes each from the lm_head)
 SHARED_COPIES = ("nextn.embed_tokens.weight", "nextn.shared_head_head.weight")
 # lookup tables stored as tensors that are buffers of the model, not weights: DeepSeek-V4's
 # hash-routed layers' token-id -> experts table (DeepseekV4HashRouter.tid2eid, I32 in the GGUF)
@@ -36,6 +38,10 @@ TABLES = ("ffn_gate_tid2eid.weight",)
 # one GGUF vector for two checkpoint weights: Kimi-K3's Attention Residual <x>_res_norm and
 # <x>_res_proj (both [hidden]) are only used as their product, which KimiK3Model writes
 FUSED_PAIRS = ("attn_res_score.weight", "ffn_res_score.weight", "output_res_score.weight")
+# buffers a checkpoint stores that are no parameters of the model: Gemma 4's per-layer
+# layer_scalar (Gemma4TextDecoderLayer: nn.Buffer(torch.ones(1)), one number a layer; torch's
+# parameters() and moeplan's count leave it out)
+BUFFERS = ("layer_output_scale.weight",)
 
 
 def write_gguf(doc: dict, path: Path) -> dict[str, int]:
@@ -77,7 +83,7 @@ def test_gguf_spec_equals_config_spec(tmp_path, name):
     assert got.total_with_mtp == sum(
         n * (2 if t.endswith(FUSED_PAIRS) else 1)
         for t, n in sizes.items()
-        if not t.endswith(ADDED + SHARED_COPIES + TABLES)
+        if not t.endswith(ADDED + SHARED_COPIES + TABLES + BUFFERS)
     )
     if name in MTP_ONLY_IN_GGUF:
         mtp = sum(n for t, n in sizes.items() if t.startswith(f"blk.{from_gguf.num_layers}."))

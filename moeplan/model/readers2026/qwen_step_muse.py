@@ -34,12 +34,10 @@ HARMLESS: frozenset[str] = frozenset(
         "residual_gate_temperature",
         # MuseSparkTextRotaryEmbedding: rope theta per layer (0 = NoPE), no weights
         "layer_rope_theta",
-        # Step3p7: attention scale, routed-output scale, SwiGLU clamps, MTP layer types (not built)
+        # Step3p7: attention scale, routed-output scale, SwiGLU clamps
         "query_pre_attn_scalar",
         "moe_router_scaling_factor",
         "swiglu_limits",
         "swiglu_limits_shared",
-        "mtp_layer_types",
-        "mtp_mlp_layer_types",
     }
 )

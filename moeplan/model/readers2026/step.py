@@ -104,13 +104,45 @@ def _mlp_types(f: Fields, n: int, padded: int) -> list[str]:
     return ["sparse" if i in moe_set else "dense" for i in range(n)]
 
 
+def _mtp_block(
+    f: Fields, n: int, mtp: int, window: int | None, sliding: AttentionSpec
+) -> LayerSpec:
+    """The MTP layers' decoder block (vLLM Step3p5AMultiTokenPredictorLayer: enorm, hnorm,
+    eh_proj, one Step3p5 decoder layer, shared_head norm; the shared_head output is the
+    lm_head): its attention and MLP kind from mtp_layer_types / mtp_mlp_layer_types
+    (Step3p7TextConfig), else the entries past num_hidden_layers of the hub's padded
+    layer_types / moe_layers_enum, else full attention with a dense MLP. The released
+    Step-3.5-Flash's three are full-attention dense layers (moe_layers_enum 3..44). One block
+    for all: the count takes each MTP layer alike."""
+    padded = n + mtp
+    types = f.list("mtp_layer_types") or f.list("layer_types")[n:padded]
+    mlp = f.list("mtp_mlp_layer_types") or f.list("mlp_layer_types")[n:padded]
+    enum = f.get("moe_layers_enum")
+    if not mlp and enum is not None:
+        items = enum.split(",") if isinstance(enum, str) else enum
+        moe_set = {int(i) for i in items if str(i).strip()}
+        mlp = ["sparse" if i in moe_set else "dense" for i in range(n, padded)]
+    blocks = set()
+    for i in range(mtp):
+        kind = types[i] if i < len(types) else "full_attention"
+        ffn = "moe" if i < len(mlp) and mlp[i] == "sparse" else "dense"
+        if kind == "sliding_attention":
+            blocks.add(LayerSpec(ffn, WindowKind.SLIDING, window, attention=sliding))
+        else:
+            blocks.add(LayerSpec(ffn))
+    if len(blocks) != 1:
+        raise SpecError(f"{f.where}: the {mtp} MTP layers differ in attention or MLP kind")
+    return blocks.pop()
+
+
 def step3p5(f: Fields, family: str) -> dict[str, Any]:
     """Step3p7TextModel: Step3p7Attention (``_attention``) on every layer, with its own head
     count on "sliding_attention" layers (``_sliding``), which keep sliding_window tokens. MLP
     per layer (``_mlp_types``): Step3p7MLP of intermediate_size, or Step3p7SparseMoeBlock = router
     [E, hidden] + e_score_correction_bias (none where the hub's use_moe_router_bias is false),
     routed experts of moe_intermediate_size and one shared Step3p7MLP of share_expert_dim.
-    The num_nextn_predict_layers MTP layers are not built (filtered out of the checkpoint load)."""
+    The num_nextn_predict_layers MTP layers (transformers leaves them out of the model, the
+    released checkpoints hold them as model.layers.{45,46,47}) count as mtp (``_mtp_blocks``)."""
     del family
     hidden = f.int("hidden_size")
     n = f.int("num_hidden_layers")
@@ -159,7 +191,8 @@ def step3p5(f: Fields, family: str) -> dict[str, Any]:
     )
     if f.bool("mlp_bias") and "sparse" in mlp:  # the shared Step3p7MLP would carry biases
         raise SpecError(f"{f.where}: mlp_bias with MoE layers (a biased shared expert)")
-    has_dense = "dense" in mlp
+    blocks = (_mtp_block(f, n, mtp, window, sliding),) if mtp else ()
+    has_dense = "dense" in mlp or any(b.ffn == "dense" for b in blocks)
     return dict(
         hidden_size=hidden,
         attention=attention,
@@ -167,6 +200,7 @@ def step3p5(f: Fields, family: str) -> dict[str, Any]:
         moe=moe,
         dense_intermediate_size=f.int("intermediate_size") if has_dense else 0,
         mlp_bias=f.bool("mlp_bias"),
-        mtp_layers=0,
+        mtp_layers=mtp,
+        mtp_blocks=blocks,
         reader_notes=notes,
     )
