@@ -16,6 +16,7 @@ from __future__ import annotations
 from moeplan.model import gguf_derive as d
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
+from moeplan.model.gguf_qm import QM_ARCHS
 from moeplan.model.gguf_swa import SWA_ARCHS
 
 __all__ = ["ARCHS", "ArchMap"]
@@ -267,4 +268,5 @@ ARCHS: dict[str, ArchMap] = {
     ),
     **MLA_ARCHS,
     **SWA_ARCHS,
+    **QM_ARCHS,
 }
