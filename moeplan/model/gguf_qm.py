@@ -1,5 +1,5 @@
 """GGUF architectures of 2026 MoE models with indexed/sparse attention or hyper-connections
-(Qwen4-Exp, ...): table entries and the fields they derive (``gguf_archs.py`` merges QM_ARCHS
+(Qwen4-Exp, MiniMax-M3, ...): table entries and the fields they derive (``gguf_archs.py`` merges QM_ARCHS
 into its table).
 """
 
@@ -8,7 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, recurrent_layer_types, ssm_head_dim
+from moeplan.model.gguf_derive import (
+    GgufFile,
+    mlp_layer_types,
+    recurrent_layer_types,
+    router_bias,
+    ssm_head_dim,
+)
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 
 _INDEXER = {
@@ -54,6 +60,37 @@ def qwen4exp(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["ple_layer_ids"] = [int(i) + 1 for i in g.key("ple.layers") or []]
 
 
+def qk_norm_type(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """use_qk_norm / qk_norm_type (MiniMax remote code): attn_q_norm of head_dim is one norm per
+    head, of heads x head_dim one over all heads, none without the tensor."""
+    q_norm = g.first("attn_q_norm.weight")
+    cfg["use_qk_norm"] = q_norm is not None
+    if q_norm is not None:
+        width = g.shape(f"blk.{q_norm}.attn_q_norm.weight")[0]
+        cfg["qk_norm_type"] = "per_head" if width == cfg.get("head_dim") else "per_layer"
+
+
+def minimax_m3(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """MiniMaxM3Model writes no layer patterns: llama.cpp's loader (models/minimax-m3.cpp)
+    builds the leading_dense_block_count blocks dense with plain attention and every later one
+    MoE with a lightning indexer (indexer.k_proj). Read from the tensors: a block is sparse
+    attention where it holds the indexer and MoE where it holds a router; the shared MLP's
+    width is ffn_up_shexp's; the router's score bias is exp_probs_b."""
+    indexed = g.layers_with("indexer.k_proj.weight")
+    cfg["layer_types"] = [
+        "minimax_m3_sparse" if i in indexed else "full_attention" for i in range(g.main_layers)
+    ]
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+    if indexed and _indexer_kv_heads(g, indexed[0]) != 1:
+        raise SpecError(f"{g.path}: GGUF minimax-m3 indexer.k_proj is not one key head wide")
+    shared = g.first("ffn_up_shexp.weight")
+    cfg["shared_intermediate_size"] = (
+        0 if shared is None else g.shape(f"blk.{shared}.ffn_up_shexp.weight")[1]
+    )
+    cfg["use_routing_bias"] = router_bias(g)
+    qk_norm_type(g, cfg)
+
+
 QM_ARCHS: dict[str, ArchMap] = {
     # Qwen4ExpTextModel (Qwen3.8-Flash-Next: Qwen3.5 layers, hyper-connections, QSA indexer on
     # the attention blocks; MTP not exported)
@@ -74,5 +111,26 @@ QM_ARCHS: dict[str, ArchMap] = {
             "hc_lowrank": "hyper_connection.low_rank",
         },
         (qwen4exp,),
+    ),
+    # MiniMaxM3Model (MiniMax-M3, MiniMaxM3SparseForConditionalGeneration: the text model; the
+    # vision tower goes to an mmproj file). intermediate_size is the expert width
+    "minimax-m3": ArchMap(
+        "minimax_m3_vl_text",
+        {
+            **{k: v for k, v in COMMON.items() if k != "intermediate_size"},
+            **HEAD_DIM,
+            "dense_intermediate_size": "feed_forward_length",
+            "intermediate_size": "expert_feed_forward_length",
+            "num_local_experts": "expert_count",
+            "num_experts_per_tok": "expert_used_count",
+            "n_shared_experts": "expert_shared_count",
+            "rotary_dim": "rope.dimension_count",
+            "index_n_heads": "attention.indexer.head_count",
+            "index_head_dim": "attention.indexer.key_length",
+            "index_topk_blocks": "attention.indexer.top_k",
+            "index_block_size": "attention.indexer.block_size",
+            "index_local_blocks": "attention.indexer.local_blocks",
+        },
+        (minimax_m3,),
     ),
 }
