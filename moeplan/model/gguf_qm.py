@@ -1,6 +1,6 @@
-"""GGUF architectures of 2026 MoE models with indexed/sparse attention or hyper-connections
-(Qwen4-Exp, MiniMax-M3, ...): table entries and the fields they derive (``gguf_archs.py`` merges QM_ARCHS
-into its table).
+"""GGUF architectures of 2026 MoE models (Qwen4-Exp, MiniMax-M3, Hy3, ...), several with
+indexed/sparse attention or hyper-connections: table entries and the fields they derive
+(``gguf_archs.py`` merges QM_ARCHS into its table).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from moeplan.errors import SpecError
 from moeplan.model.gguf_derive import (
     GgufFile,
+    attention_bias,
     mlp_layer_types,
     recurrent_layer_types,
     router_bias,
@@ -91,6 +92,16 @@ def minimax_m3(g: GgufFile, cfg: dict[str, Any]) -> None:
     qk_norm_type(g, cfg)
 
 
+def hy_v3(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """HYV3Model writes the shared MLP's width as expert_shared_feed_forward_length =
+    moe_intermediate_size x num_shared_experts and no layer pattern: llama.cpp's loader
+    (models/hy-v3.cpp) builds a block MoE where it holds a router, else dense."""
+    shared = g.key("expert_shared_feed_forward_length")
+    cfg["num_shared_experts"] = int(shared or 0) // int(g.need("expert_feed_forward_length"))
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+    attention_bias(g, cfg)
+
+
 QM_ARCHS: dict[str, ArchMap] = {
     # Qwen4ExpTextModel (Qwen3.8-Flash-Next: Qwen3.5 layers, hyper-connections, QSA indexer on
     # the attention blocks; MTP not exported)
@@ -132,5 +143,9 @@ QM_ARCHS: dict[str, ArchMap] = {
             "index_local_blocks": "attention.indexer.local_blocks",
         },
         (minimax_m3,),
+    ),
+    # HYV3Model (Hy3; MTP blocks appended, nextn_predict_layers)
+    "hy_v3": ArchMap(
+        "hy_v3", {**COMMON, **MOE, **HEAD_DIM, "num_experts": "expert_count"}, (hy_v3,)
     ),
 }
