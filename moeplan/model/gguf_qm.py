@@ -1,4 +1,4 @@
-"""GGUF architectures of 2026 MoE models (Qwen4-Exp, MiniMax-M3, Hy3, ...), several with
+"""GGUF architectures of 2026 MoE models (Qwen4-Exp, MiniMax-M3, Hy3, Hy4, ...), several with
 indexed/sparse attention or hyper-connections: table entries and the fields they derive
 (``gguf_archs.py`` merges QM_ARCHS into its table).
 """
@@ -17,6 +17,7 @@ from moeplan.model.gguf_derive import (
     ssm_head_dim,
 )
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
+from moeplan.model.gguf_mla import indexer_types, mla
 
 _INDEXER = {
     "indexer_n_heads": "attention.indexer.head_count",
@@ -102,6 +103,16 @@ def hy_v3(g: GgufFile, cfg: dict[str, Any]) -> None:
     attention_bias(g, cfg)
 
 
+def hy_v4(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """HYV4Model writes DeepseekV2Model's MLA keys (mla), the DSA indexer with its per-block
+    types when the checkpoint has one (indexer_types), and the hyper-connection count; the
+    dense and MoE blocks are the routers' (mlp_layer_types), as llama.cpp's loader
+    (models/hy-v4.cpp) builds them from leading_dense_block_count."""
+    mla(g, cfg)
+    indexer_types(g, cfg)
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+
+
 QM_ARCHS: dict[str, ArchMap] = {
     # Qwen4ExpTextModel (Qwen3.8-Flash-Next: Qwen3.5 layers, hyper-connections, QSA indexer on
     # the attention blocks; MTP not exported)
@@ -147,5 +158,23 @@ QM_ARCHS: dict[str, ArchMap] = {
     # HYV3Model (Hy3; MTP blocks appended, nextn_predict_layers)
     "hy_v3": ArchMap(
         "hy_v3", {**COMMON, **MOE, **HEAD_DIM, "num_experts": "expert_count"}, (hy_v3,)
+    ),
+    # HYV4Model (Hy4: MLA with a gated output and sinks, DSA indexer, hyper-connections; the
+    # MTP layers are dropped)
+    "hy_v4": ArchMap(
+        "hy_v4",
+        {
+            **COMMON,
+            **MOE,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "q_lora_rank": "attention.q_lora_rank",
+            "kv_lora_rank": "attention.kv_lora_rank",
+            "index_n_heads": "attention.indexer.head_count",
+            "index_head_dim": "attention.indexer.key_length",
+            "index_topk": "attention.indexer.top_k",
+            "hc_mult": "hyper_connection.count",
+        },
+        (hy_v4,),
     ),
 }
