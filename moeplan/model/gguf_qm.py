@@ -1,4 +1,4 @@
-"""GGUF architectures of 2026 MoE models (Qwen4-Exp, MiniMax-M3, Hy3, Hy4, ...), several with
+"""GGUF architectures of 2026 MoE models (Qwen4-Exp, MiniMax-M3, Hy3, Hy4, dots3-note), several with
 indexed/sparse attention or hyper-connections: table entries and the fields they derive
 (``gguf_archs.py`` merges QM_ARCHS into its table).
 """
@@ -12,6 +12,7 @@ from moeplan.model.gguf_derive import (
     GgufFile,
     attention_bias,
     mlp_layer_types,
+    per_block,
     recurrent_layer_types,
     router_bias,
     ssm_head_dim,
@@ -113,6 +114,59 @@ def hy_v4(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["mlp_layer_types"] = mlp_layer_types(g)
 
 
+def _swa_layer_fields(g: GgufFile, rope: int) -> dict[str, Any]:
+    """The MLA shape of dots3-note's sliding layers (the converter's *_swa keys, and their
+    head count in the per-block head_count array), as Dots3NoteTextConfig.per_layer_config
+    holds it."""
+    key = int(g.need("attention.key_length_mla_swa"))
+    return {
+        "kv_lora_rank": int(g.need("attention.kv_lora_rank_swa")),
+        "qk_nope_head_dim": key - rope,
+        "qk_rope_head_dim": rope,
+        "v_head_dim": int(g.need("attention.value_length_mla_swa")),
+        "head_dim": key,
+    }
+
+
+def dots3note(g: GgufFile, cfg: dict[str, Any]) -> None:
+    """Dots3NoteModel writes head_count per block (the sliding layers' own count), the sliding
+    layers' MLA shape in *_swa keys and the per-block sliding_window_pattern, which llama.cpp's
+    loader (models/dots3note.cpp) reads; the DSA indexer runs on the blocks indexer.types
+    flags (the full-attention ones). KV heads: MLA's, one per query head (the HF config's)."""
+    heads = per_block(g, g.need("attention.head_count"))
+    sliding = [bool(v) for v in per_block(g, g.need("attention.sliding_window_pattern"))]
+    indexed = [bool(v) for v in per_block(g, g.need("attention.indexer.types"))]
+    full = [i for i in range(g.main_layers) if not sliding[i]]
+    if not full:
+        raise SpecError(f"{g.path}: GGUF dots3note file has no full-attention block")
+    kv_a = g.shape(f"blk.{full[0]}.attn_kv_a_mqa.weight")
+    rope = kv_a[1] - int(g.need("attention.kv_lora_rank"))
+    key = int(g.need("attention.key_length_mla"))
+    cfg.update(
+        num_attention_heads=heads[full[0]],
+        num_key_value_heads=heads[full[0]],
+        qk_rope_head_dim=rope,
+        qk_nope_head_dim=key - rope,
+        v_head_dim=int(g.need("attention.value_length_mla")),
+        head_dim=key,
+    )
+    cfg["layer_types"] = [
+        "sliding_attention" if s else "indexed_attention" if x else "full_attention"
+        for s, x in zip(sliding, indexed, strict=True)
+    ]
+    swa = _swa_layer_fields(g, rope) if any(sliding) else {}
+    cfg["per_layer_config"] = {
+        str(i): {**swa, "num_attention_heads": heads[i], "num_key_value_heads": heads[i]}
+        for i in range(g.main_layers)
+        if sliding[i]
+    }
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+    shared = g.first("ffn_up_shexp.weight")
+    if shared is not None:
+        width = g.shape(f"blk.{shared}.ffn_up_shexp.weight")[1]
+        cfg["shared_experts_intermediate_size"] = width // int(g.need("expert_shared_count"))
+
+
 QM_ARCHS: dict[str, ArchMap] = {
     # Qwen4ExpTextModel (Qwen3.8-Flash-Next: Qwen3.5 layers, hyper-connections, QSA indexer on
     # the attention blocks; MTP not exported)
@@ -176,5 +230,25 @@ QM_ARCHS: dict[str, ArchMap] = {
             "hc_mult": "hyper_connection.count",
         },
         (hy_v4,),
+    ),
+    # Dots3NoteModel (dots3-note: full-attention MLA blocks with the DSA indexer, sliding MLA
+    # blocks of their own shape, a head-wise gate; the MTP block appended when the checkpoint
+    # holds model.mtp.*)
+    "dots3note": ArchMap(
+        "dots3_note_text",
+        {
+            **{k: v for k, v in COMMON.items() if "heads" not in k},
+            **MOE,
+            "n_routed_experts": "expert_count",
+            "n_shared_experts": "expert_shared_count",
+            "first_k_dense_replace": "leading_dense_block_count",
+            "q_lora_rank": "attention.q_lora_rank",
+            "kv_lora_rank": "attention.kv_lora_rank",
+            "sliding_window": "attention.sliding_window",
+            "index_n_heads": "attention.indexer.head_count",
+            "index_head_dim": "attention.indexer.key_length",
+            "index_topk": "attention.indexer.top_k",
+        },
+        (dots3note,),
     ),
 }
