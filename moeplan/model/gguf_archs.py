@@ -19,6 +19,7 @@ from moeplan.model.gguf_dk import DK_ARCHS
 from moeplan.model.gguf_gs import GS_ARCHS
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
+from moeplan.model.gguf_qm import QM_ARCHS
 from moeplan.model.gguf_swa import SWA_ARCHS
 
 __all__ = ["ARCHS", "ArchMap"]
@@ -273,4 +274,5 @@ ARCHS: dict[str, ArchMap] = {
     **BD_ARCHS,
     **DK_ARCHS,
     **GS_ARCHS,
+    **QM_ARCHS,
 }

@@ -1,0 +1,33 @@
+"""GGUF files of the gguf_qm architectures that cannot be sized say which key is at fault (the
+fixtures themselves: tests/test_gguf_archs.py)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moeplan.errors import SpecError
+from moeplan.model.catalog import load_model
+
+pytest.importorskip("gguf")
+from tests.test_gguf_archs import DATA, write_gguf
+
+
+def _load(tmp_path: Path, name: str, **keys: list) -> None:
+    doc = json.loads((DATA / f"{name}.json").read_text())
+    for key, (types, value) in keys.items():
+        doc["keys"][f"{doc['arch']}.{key}"] = [types, value]
+    write_gguf(doc, tmp_path / "x.gguf")
+    load_model(str(tmp_path / "x.gguf"))
+
+
+def test_qwen4exp_without_compress_ratio_is_refused(tmp_path):
+    # transformers >= 5 rewrites full_attention to indexed_attention on load: a converter run
+    # with it writes every ratio 0
+    with pytest.raises(SpecError, match="compress_ratios"):
+        _load(tmp_path, "qwen4exp", **{"attention.compress_ratios": ["ARRAY:UINT32", [0] * 4]})
+
+
+def test_qwen4exp_ple_is_refused(tmp_path):
+    with pytest.raises(SpecError, match="ple_layer_ids"):
+        _load(tmp_path, "qwen4exp", **{"ple.layers": ["ARRAY:UINT32", [1]]})
