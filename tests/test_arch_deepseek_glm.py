@@ -158,3 +158,36 @@ def test_glm5_next_active_kv_and_state_by_hand():
     # state per sequence: conv window over q|k|v (kernel - 1, bf16) + H x d x d (fp32)
     state = n_kda * (3 * D * (kern - 1) * 2 + lh * ld * ld * 4)
     assert state_bytes_per_sequence(spec) == state == 147_619_840
+
+
+def test_glm5_next_mtp_layer_by_hand():
+    """GLM-5.3-Flash's MTP block (num_nextn_predict_layers 1 in the released text_config). The
+    modeling code builds none (Glm5NextPreTrainedModel drops layers.45. and shared_head. on
+    load); the released checkpoint holds model.language_model.layers.45: one single-stream
+    decoder layer (Glm5NextTextAttention with a full Glm5NextTextIndexer, input and
+    post-attention RMSNorms, Glm5NextTextMoE), enorm + hnorm + shared_head.norm [hidden],
+    eh_proj [hidden, 2 hidden]; no hc_* weights, no embed_tokens / shared_head.head of its own.
+    Counted in mtp (total_with_mtp), not in total or active."""
+    cfg = load("glm5_next")
+    base = count_params(spec_from_config(cfg, "glm5_next"))
+    assert base.breakdown["mtp"] == 0
+    cfg["text_config"]["num_nextn_predict_layers"] = 1
+    c = cfg["text_config"]
+    h, H, ql, kl = c["hidden_size"], c["num_attention_heads"], c["q_lora_rank"], c["kv_lora_rank"]
+    nope, v = c["qk_nope_head_dim"], c["v_head_dim"]
+    # q_a_proj + q_a_layernorm + q_b_proj, kv_a_proj_with_mqa + kv_a_layernorm, kv_b_proj, o_proj
+    mla = h * ql + ql + ql * H * nope + h * kl + kl + kl * H * (nope + v) + H * v * h
+    # indexer: wq_b, wk, k_norm (weight + bias), weights_proj, index_kpool_compress_ape / _gate
+    ih, idim, pool = c["index_n_heads"], c["index_head_dim"], c["index_kpool"]
+    indexer = ql * ih * idim + h * idim + 2 * idim + h * ih + pool * idim + idim * h
+    # experts gate/up/down, shared_experts (1 x moe_intermediate_size), gate.weight + bias
+    E, w = c["n_routed_experts"], c["moe_intermediate_size"]
+    moe = E * 3 * h * w + c["n_shared_experts"] * 3 * h * w + E * h + E
+    mtp = mla + indexer + 2 * h + moe + 2 * h * h + 3 * h
+    spec = spec_from_config(cfg, "glm5_next")
+    counts = count_params(spec)
+    assert spec.mtp_layers == 1
+    assert counts.breakdown["mtp"] == mtp == 7_432_593_952
+    assert (counts.total, counts.active) == (base.total, base.active)
+    # with the untied lm_head: 320.76 B, llama.cpp's glm5-next type for 45 layers "320B_A18B"
+    assert counts.total_with_mtp == base.total + mtp == 320_759_422_814

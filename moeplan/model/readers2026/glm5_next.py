@@ -5,7 +5,16 @@ default) and MLA without RoPE under a DSA indexer with k-pool scoring (Glm5NextT
 Glm5NextTextIndexer; "shared" layers reuse the previous top-k and hold no indexer); dense MLPs
 on the first layers then MoE with one shared MLP and a sigmoid router with correction bias
 (Glm5NextTextMoE); hyper-connection residual streams collapsed by a plain mean at the end
-(Glm5NextTextHyperConnection / HyperHead). The vision tower is read by model/towers.py."""
+(Glm5NextTextHyperConnection / HyperHead). The vision tower is read by model/towers.py.
+
+MTP (num_nextn_predict_layers, 1 in GLM-5.3-Flash): transformers builds none (it drops
+``layers.45.`` and ``shared_head.`` on load), but the released checkpoint holds
+model.language_model.layers.{N}: one single-stream DSA decoder layer (the MLA with a full
+indexer, input/post-attention norms, a MoE block like the main model's) plus enorm, hnorm,
+eh_proj [hidden, 2 hidden] and shared_head.norm; no hc_* weights, no own embed_tokens or
+shared_head.head (it uses the model's). That is params.mtp_layer_params of the full-indexer
+attention; llama.cpp's glm5-next loader creates the same block (nextn block: no hc tensors,
+indexer always full)."""
 
 from __future__ import annotations
 
@@ -86,4 +95,5 @@ def glm5_next(f: Fields, family: str) -> dict[str, Any]:
         hc_mixes=(2 + hc) * hc,  # Glm5NextTextHyperConnection fn: pre, post and comb
         hc_scales=3,
         hc_mean_head=True,
+        mtp_layers=f.int("num_nextn_predict_layers", default=0, minimum=0),
     )
