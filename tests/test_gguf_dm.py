@@ -1,0 +1,33 @@
+"""GGUF files of the gguf_dm architectures that cannot be sized say which key is at fault (the
+fixtures themselves: tests/test_gguf_archs.py)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moeplan.errors import SpecError
+from moeplan.model.catalog import load_model
+
+pytest.importorskip("gguf")
+from tests.test_gguf_archs import DATA, write_gguf
+
+
+def _load_without(tmp_path: Path, name: str, *keys: str) -> None:
+    """Load fixture `name` as a GGUF with the metadata keys `keys` left out."""
+    doc = json.loads((DATA / f"{name}.json").read_text())
+    for key in keys:
+        del doc["keys"][f"{doc['arch']}.{key}"]
+    write_gguf(doc, tmp_path / "x.gguf")
+    load_model(str(tmp_path / "x.gguf"))
+
+
+def test_granite_swa_without_experts_is_refused(tmp_path):
+    # the dense GraniteSWAForCausalLM writes the same architecture without expert_count
+    with pytest.raises(SpecError, match="dense GraniteSWA"):
+        _load_without(tmp_path, "granite_swa", "expert_count")
+
+
+def test_granite_swa_without_pattern_is_refused(tmp_path):
+    with pytest.raises(SpecError, match="sliding_window_pattern"):
+        _load_without(tmp_path, "granite_swa", "attention.sliding_window_pattern")
