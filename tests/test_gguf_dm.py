@@ -31,3 +31,13 @@ def test_granite_swa_without_experts_is_refused(tmp_path):
 def test_granite_swa_without_pattern_is_refused(tmp_path):
     with pytest.raises(SpecError, match="sliding_window_pattern"):
         _load_without(tmp_path, "granite_swa", "attention.sliding_window_pattern")
+
+
+def test_minimax01_blocks_must_match_the_loader_pattern(tmp_path):
+    # llama.cpp's loader takes softmax attention every full_attention_interval-th block: a file
+    # whose tensors say otherwise cannot be loaded, and is refused naming the missing tensor
+    doc = json.loads((DATA / "minimax-01.json").read_text())
+    doc["keys"]["minimax-01.full_attention_interval"] = ["UINT32", 4]
+    write_gguf(doc, tmp_path / "x.gguf")
+    with pytest.raises(SpecError, match=r"blk\.3\.attn_q\.weight' of softmax block 3"):
+        load_model(str(tmp_path / "x.gguf"))
