@@ -8,6 +8,7 @@ import pytest
 
 from moeplan.errors import SpecError
 from moeplan.model.catalog import load_model
+from moeplan.model.gguf_derive import GgufFile, router_bias
 
 pytest.importorskip("gguf")
 from tests.test_gguf_archs import DATA, write_gguf
@@ -41,3 +42,27 @@ def test_minimax01_blocks_must_match_the_loader_pattern(tmp_path):
     write_gguf(doc, tmp_path / "x.gguf")
     with pytest.raises(SpecError, match=r"blk\.3\.attn_q\.weight' of softmax block 3"):
         load_model(str(tmp_path / "x.gguf"))
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (("blk.1.exp_probs_b.bias",), True),  # tn(LLM_TENSOR_FFN_EXP_PROBS_B, "bias", i)
+        (("blk.1.exp_probs_b",), True),  # models/hy-v3.cpp: no suffix (hy_v3 fixtures)
+        (("blk.1.ffn_gate_inp.weight",), False),
+    ],
+)
+def test_router_bias_with_or_without_the_suffix(names, expected):
+
+    shapes = dict.fromkeys(names, (4,))
+    g = GgufFile(Path("x.gguf"), "hy_v3", {}, shapes, main_layers=3)
+    assert router_bias(g) is expected
+
+
+def test_hy_v3_fixture_router_bias_has_no_suffix():
+    # the real conversion writes blk.N.exp_probs_b, which router_bias now sees
+
+    doc = json.loads((DATA / "hy_v3.json").read_text())
+    shapes = {name: tuple(shape) for name, shape in doc["tensors"].items()}
+    assert "blk.1.exp_probs_b" in shapes and "blk.1.exp_probs_b.bias" not in shapes
+    assert router_bias(GgufFile(Path("hy_v3.gguf"), "hy_v3", {}, shapes, main_layers=3))
