@@ -85,6 +85,30 @@ def test_dots3_note_text():
     assert kv_bytes_per_token_all_layers(spec) == kv
 
 
+def test_dots3_note_mtp():
+    """The released checkpoint's MTP module (model.layers.46 + model.mtp.embed_tokens; vLLM
+    Dot3NoteMTP), counted where num_nextn_predict_layers names it: enorm + hnorm, eh_proj
+    [2h, h], one layer of the sliding MLA shape (g_proj, rope-key norm, no indexer) with a dense
+    MLP of 13824 and its two norms, the shared head's norm, and its own embedding [v, h]. The
+    model card: "MTP 1 shared layer, 1.13B". The total is unchanged; config.json names none."""
+    h, v = 5120, 152064
+    swa = mla(h, 64, 1024, 1024, 192, 64, 128) + h * 64 + 64
+    mtp = swa + swiglu(h, 13824) + 2 * h + 2 * h * h + 3 * h + v * h
+    plain = counts_of("dots3_note_text")
+    assert plain.breakdown["mtp"] == 0
+    for steps in (1, 3):  # one layer, reused by every speculative step
+        cfg = {**load("dots3_note_text"), "num_nextn_predict_layers": steps}
+        spec = spec_from_config(cfg, "dots3_note_text")
+        counts = count_params(spec)
+        assert spec.mtp_layers == 1
+        assert counts.breakdown["mtp"] == mtp == 1_134_193_728
+        assert counts.total == plain.total and counts.active == plain.active
+        assert kv_bytes_per_token_all_layers(spec) == kv_bytes_per_token_all_layers(
+            spec_from_config(load("dots3_note_text"), "dots3_note_text")
+        )
+    assert round(mtp / 1e9, 2) == 1.13
+
+
 # -- ERNIE-4.5-VL (Ernie4_5_VLMoeConfig defaults: baidu/ERNIE-4.5-VL-28B-A3B-PT) -------------
 def test_ernie4_5_vl_moe():
     """28 layers, GQA 20 x 128 with 4 KV heads; layer 0 dense (12288); 27 layers of text_moe

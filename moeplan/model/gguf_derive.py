@@ -141,8 +141,11 @@ def head_dim_from_q(g: GgufFile, cfg: dict[str, Any]) -> None:
 
 
 def router_bias(g: GgufFile) -> bool:
-    """The router has a score-correction bias (exp_probs_b)."""
-    return g.first("exp_probs_b.bias") is not None
+    """The router has a score-correction bias: ``blk.N.exp_probs_b.bias``, as llama.cpp's
+    loaders name it (tn(LLM_TENSOR_FFN_EXP_PROBS_B, "bias", i)), or ``blk.N.exp_probs_b``
+    without the suffix, as models/hy-v3.cpp does and convert_hf_to_gguf writes it from a
+    checkpoint name without one (HYV3Model: model.layers.N.mlp.expert_bias)."""
+    return any(g.first(name) is not None for name in ("exp_probs_b.bias", "exp_probs_b"))
 
 
 def per_block(g: GgufFile, value: Any) -> list[Any]:

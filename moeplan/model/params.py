@@ -166,6 +166,15 @@ def mtp_layer_params(spec: ModelSpec) -> int:
     return layer + 2 * h * h + 3 * h
 
 
+def mtp_params(spec: ModelSpec) -> int:
+    """All MTP layers, and the MTP module's own token embedding where it has one
+    (mtp_embedding: dots3-note's model.mtp.embed_tokens [vocab, hidden])."""
+    if not spec.mtp_layers:
+        return 0
+    own = spec.vocab_size * spec.hidden_size if spec.mtp_embedding else 0
+    return spec.mtp_layers * mtp_layer_params(spec) + own
+
+
 def ffn_block_params(spec: ModelSpec, layer: LayerSpec) -> int:
     """The FFN block of one layer as MTP builds it: every routed expert, the shared experts and
     the router of a MoE block, or a dense FFN; none for a mixer-only block."""
@@ -267,7 +276,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         "shared_experts": shared,
         "router": router + router_vision,
         "norms": norm_params(spec),
-        "mtp": spec.mtp_layers * mtp_layer_params(spec) if spec.mtp_layers else 0,
+        "mtp": mtp_params(spec),
     }
     # Tied embeddings: the one table is also the output projection, multiplied with every token.
     # (the main table only: Gemma 4's per-layer table is a lookup, never the head)

@@ -215,6 +215,10 @@ class ModelSpec:
     # then a MoE block, each with its own norm; vLLM NemotronHMultiTokenPredictor); () = that
     # decoder layer
     mtp_blocks: tuple[LayerSpec, ...] = additive(())
+    # The MTP module holds its own token embedding [vocab, hidden] rather than sharing the main
+    # one (dots3-note's model.mtp.embed_tokens; vLLM Dot3NoteMTP has_own_embed_tokens): counted
+    # once in mtp
+    mtp_embedding: bool = additive(False)
 
     # Derived facts, computed once per spec (the planner asks for them thousands of times).
     @cached_property

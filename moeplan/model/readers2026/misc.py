@@ -11,7 +11,7 @@ from moeplan.errors import SpecError
 from moeplan.model.blocks import mla
 from moeplan.model.families import Traits, read_layers
 from moeplan.model.fields import Fields
-from moeplan.model.specs import QKNorm
+from moeplan.model.specs import LayerSpec, QKNorm, WindowKind
 
 
 def _dots1(f: Fields, family: str) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def _dots3_note(f: Fields, family: str) -> dict[str, Any]:
     with a per-head sigmoid gate g_proj [hidden, heads] and an RMSNorm on the rope key; the
     GlmMoeDsaIndexer only on indexed_attention layers; DeepseekV32MoE (score-correction bias)
     with one shared MLP of n_shared_experts x shared_experts_intermediate_size on the sparse
-    mlp_layer_types. The MTP layer (layers.46) is dropped on load: not counted."""
+    mlp_layer_types. The MTP module (``_dots3_mtp``) counts as mtp where the config names it."""
     out = read_layers(f, family, Traits(score_bias=True))
     n = len(out["layers"])
     moe = out["moe"]
@@ -71,8 +71,32 @@ def _dots3_note(f: Fields, family: str) -> dict[str, Any]:
         out["attention"] = base
         layers = [replace(x, attention=None) if x.attention == base else x for x in layers]
     out["layers"] = tuple(layers)
-    out["mtp_layers"] = 0
+    out.update(_dots3_mtp(f, layers))
     return out
+
+
+def _dots3_mtp(f: Fields, layers: list[LayerSpec]) -> dict[str, Any]:
+    """dots3-note's MTP module, which the released checkpoint holds beside its 46 layers
+    (transformers drops model.layers.46.* and model.mtp.* on load; vLLM Dot3NoteMTP,
+    llama.cpp Dots3NoteModel): enorm, hnorm, eh_proj, one decoder layer with the sliding
+    layers' MLA and a dense MLP of intermediate_size, the shared head's norm (the head is the
+    lm_head), and its own token embedding model.mtp.embed_tokens. One layer, which every
+    speculative step reuses (the model card: "1 shared layer, 1.13B"). config.json names none:
+    counted where num_nextn_predict_layers is set (vLLM sets it; so does a GGUF's
+    nextn_predict_layers)."""
+    steps = f.int("num_nextn_predict_layers", default=0, minimum=0)
+    if not steps:
+        return {"mtp_layers": 0}
+    sliding = next((x for x in layers if x.window_kind is WindowKind.SLIDING), None)
+    if sliding is None:
+        raise SpecError(f"{f.where}: the MTP layer takes the sliding layers' MLA; none is sliding")
+    block = replace(sliding, ffn="dense")
+    return {
+        "mtp_layers": 1,
+        "mtp_blocks": (block,),
+        "mtp_embedding": True,
+        "dense_intermediate_size": f.int("intermediate_size"),
+    }
 
 
 def _ernie_vl(f: Fields, family: str) -> dict[str, Any]:
