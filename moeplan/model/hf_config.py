@@ -35,8 +35,13 @@ def _family(cfg: dict[str, Any], where: str) -> str:
     if family is None and {"emb_size", "num_experts"} <= cfg.keys():
         family = "grok-1"
     archs = cfg.get("architectures")
-    if family is None and isinstance(archs, list) and len(archs) == 1:
-        family = readers2026.FAMILY_OF_ARCHITECTURE.get(str(archs[0]))
+    # no model_type, or one naming no family moeplan reads (Grok-2's config.json says "git"):
+    # the family its architectures entry names, where known
+    unread = family is None or (
+        isinstance(family, str) and family not in _FAMILIES and family not in TRAITS
+    )
+    if unread and isinstance(archs, list) and len(archs) == 1:
+        family = readers2026.FAMILY_OF_ARCHITECTURE.get(str(archs[0]), family)
     if family is None:
         raise SpecError(f"{where}: missing field 'model_type'")
     if not isinstance(family, str):
