@@ -91,9 +91,10 @@ def test_grok1_conversions_match_the_jax_config():
 
 
 def test_git_model_type_without_a_grok_architecture_is_still_refused():
-    """The architectures entry decides only where model_type names no family moeplan reads:
-    a real GIT config (GitForCausalLM) stays unsupported."""
+    """Only Grok's architectures or its fields (experts and an embedding multiplier) make a
+    "git" config Grok: without them (a GitForCausalLM) it stays unsupported."""
     cfg = {**load("grok-2"), "architectures": ["GitForCausalLM"]}
+    del cfg["embedding_multiplier_scale"]
     with pytest.raises(SpecError, match="unsupported model_type 'git'"):
         spec_from_config(cfg, "git")
 
@@ -109,3 +110,11 @@ def test_without_residual_moe_no_dense_mlp():
     cfg = {**load("grok-2"), "residual_moe": False}
     c = count_params(spec_from_config(cfg, "g"))
     assert c.total == L2 * (SHARED2 - gated(H2, 32768) + 8 * gated(H2, 16384)) + 2 * V2 * H2 + H2
+
+
+def test_grok2_without_architectures_reads_as_grok():
+    """A copy of Grok-2's config without architectures (as the GGUF fixtures keep it): the Grok
+    fields under model_type "git" name the family."""
+    cfg = {k: v for k, v in load("grok-2").items() if k != "architectures"}
+    assert spec_from_config(cfg, "g").family == "grok"
+    assert count_params(spec_from_config(cfg, "g")).total == 269_515_497_472

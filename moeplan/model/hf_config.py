@@ -17,6 +17,7 @@ from moeplan.model.fields import Fields
 from moeplan.model.known_fields import unknown_count_fields, unread_shape_fields
 from moeplan.model.quant_config import WRAPPER_KEYS, native_quant_of
 from moeplan.model.readers import READERS as _READERS_2025
+from moeplan.model.readers2026.grok import grok_as_git
 from moeplan.model.specs import (
     ModelSpec,
 )
@@ -34,6 +35,8 @@ def _family(cfg: dict[str, Any], where: str) -> str:
     family = cfg.get("model_type")
     if family is None and {"emb_size", "num_experts"} <= cfg.keys():
         family = "grok-1"
+    if grok_as_git(cfg):
+        family = "grok"
     archs = cfg.get("architectures")
     # no model_type, or one naming no family moeplan reads (Grok-2's config.json says "git"):
     # the family its architectures entry names, where known

@@ -61,6 +61,20 @@ def grok_hf(f: Fields, family: str) -> dict[str, Any]:
     )
 
 
+def grok_as_git(cfg: dict[str, Any]) -> bool:
+    """Grok-2's config.json (model_type "git", the name of transformers' GIT captioning model):
+    told apart by its Grok fields, which a GIT config never has (no experts, no embedding
+    multiplier), so that a copy without architectures still reads as Grok."""
+    return (
+        cfg.get("model_type") == "git"
+        and {
+            "num_local_experts",
+            "embedding_multiplier_scale",
+        }
+        <= cfg.keys()
+    )
+
+
 READERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {"grok": grok_hf}
 TRAITS: dict[str, Traits] = {}
 HARMLESS: frozenset[str] = frozenset()
