@@ -16,6 +16,7 @@ from __future__ import annotations
 from moeplan.model import gguf_derive as d
 from moeplan.model.gguf_bd import BD_ARCHS
 from moeplan.model.gguf_dk import DK_ARCHS
+from moeplan.model.gguf_grok import GROK_ARCHS
 from moeplan.model.gguf_gs import GS_ARCHS
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
@@ -275,4 +276,5 @@ ARCHS: dict[str, ArchMap] = {
     **DK_ARCHS,
     **GS_ARCHS,
     **QM_ARCHS,
+    **GROK_ARCHS,
 }
