@@ -17,6 +17,7 @@ from moeplan.model import gguf_derive as d
 from moeplan.model.gguf_bd import BD_ARCHS
 from moeplan.model.gguf_dk import DK_ARCHS
 from moeplan.model.gguf_dm import DM_ARCHS
+from moeplan.model.gguf_grok import GROK_ARCHS
 from moeplan.model.gguf_gs import GS_ARCHS
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
@@ -277,4 +278,5 @@ ARCHS: dict[str, ArchMap] = {
     **GS_ARCHS,
     **QM_ARCHS,
     **DM_ARCHS,
+    **GROK_ARCHS,
 }

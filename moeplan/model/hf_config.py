@@ -17,6 +17,7 @@ from moeplan.model.fields import Fields
 from moeplan.model.known_fields import unknown_count_fields, unread_shape_fields
 from moeplan.model.quant_config import WRAPPER_KEYS, native_quant_of
 from moeplan.model.readers import READERS as _READERS_2025
+from moeplan.model.readers2026.grok import grok_as_git
 from moeplan.model.specs import (
     ModelSpec,
 )
@@ -34,9 +35,16 @@ def _family(cfg: dict[str, Any], where: str) -> str:
     family = cfg.get("model_type")
     if family is None and {"emb_size", "num_experts"} <= cfg.keys():
         family = "grok-1"
+    if grok_as_git(cfg):
+        family = "grok"
     archs = cfg.get("architectures")
-    if family is None and isinstance(archs, list) and len(archs) == 1:
-        family = readers2026.FAMILY_OF_ARCHITECTURE.get(str(archs[0]))
+    # no model_type, or one naming no family moeplan reads (Grok-2's config.json says "git"):
+    # the family its architectures entry names, where known
+    unread = family is None or (
+        isinstance(family, str) and family not in _FAMILIES and family not in TRAITS
+    )
+    if unread and isinstance(archs, list) and len(archs) == 1:
+        family = readers2026.FAMILY_OF_ARCHITECTURE.get(str(archs[0]), family)
     if family is None:
         raise SpecError(f"{where}: missing field 'model_type'")
     if not isinstance(family, str):

@@ -11,6 +11,7 @@ from typing import Any
 from moeplan.errors import SpecError
 from moeplan.model.blocks import NUM_EXPERTS, mla
 from moeplan.model.fields import Fields, div
+from moeplan.model.readers2026.grok import grok_hf
 from moeplan.model.specs import (
     AttentionKind,
     AttentionSpec,
@@ -269,7 +270,10 @@ def _grok1(f: Fields, family: str) -> dict[str, Any]:
     """Grok-1 reference code (xai-org/grok-1 run.py, model.py): emb_size, key_size, q/kv heads;
     ffn_size(emb, widening) = int(widening * emb) * 2 // 3 rounded up to a multiple of 8; gated
     experts (linear, linear_v, linear_1); four RMSNorms per layer; the InOutEmbed table is both
-    input embedding and output projection (tied)."""
+    input embedding and output projection (tied). A Hugging Face conversion under model_type
+    "grok-1" (hpcai-tech/grok-1: hidden_size, num_experts, ...) is read by readers2026.grok."""
+    if not f.has("emb_size") and f.has("hidden_size"):
+        return grok_hf(f, family)
     emb = f.int("emb_size")
     width = int(f.int("widening_factor") * emb) * 2 // 3
     width += (-width) % 8

@@ -16,6 +16,7 @@ from moeplan.model.fields import Fields
 from moeplan.model.readers2026 import (
     deepseek_glm,
     gemma_mistral,
+    grok,
     hy_minimax_exaone,
     hybrid,
     minimax01,
@@ -29,6 +30,7 @@ Reader = Callable[[Fields, str], dict[str, Any]]
 _GROUPS = (
     deepseek_glm,
     gemma_mistral,
+    grok,
     hybrid,
     hy_minimax_exaone,
     minimax01,
@@ -41,4 +43,7 @@ _GROUPS = (
 READERS: dict[str, Reader] = {k: v for g in _GROUPS for k, v in g.READERS.items()}
 TRAITS: dict[str, Traits] = {k: v for g in _GROUPS for k, v in g.TRAITS.items()}
 HARMLESS: frozenset[str] = frozenset().union(*(g.HARMLESS for g in _GROUPS))
-FAMILY_OF_ARCHITECTURE: dict[str, str] = dict(smallthinker.FAMILY_OF_ARCHITECTURE)
+FAMILY_OF_ARCHITECTURE: dict[str, str] = {
+    **smallthinker.FAMILY_OF_ARCHITECTURE,
+    **grok.FAMILY_OF_ARCHITECTURE,
+}
