@@ -143,8 +143,8 @@ def _spec_from_config(cfg: dict[str, Any], name: str, **extra: Any) -> ModelSpec
     towers = find_towers(top, str(top.get("model_type") or family))
     if towers:
         fields["towers"] = towers
-    if notes:
-        fields["reader_notes"] = notes
+    if notes:  # after the reader's own notes, not in their place
+        fields["reader_notes"] = (*fields.get("reader_notes", ()), *notes)
     fields.update(extra)
     try:
         fields.setdefault("native_quant", native_quant_of(top))
