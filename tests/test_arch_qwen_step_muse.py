@@ -6,14 +6,18 @@ from the modeling code's shapes. No transformers or torch needed."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from moeplan.errors import SpecError
-from moeplan.memory.cache import kv_bytes_per_token_all_layers
+from moeplan.memory.cache import kv_bytes_per_token_all_layers, ple_state_bytes
+from moeplan.memory.estimate import weights_bytes_by_component
+from moeplan.memory.quant import resolve_scheme
 from moeplan.model.hf_config import spec_from_config
 from moeplan.model.params import count_params
+from moeplan.model.readers2026.qwen4_ple import is_prime, ngram_table_rows, nth_prime_after
 
 DATA = Path(__file__).parent / "data" / "configs-tf" / "qwen_step_muse"
 COUNTS = json.loads((DATA / "counts.json").read_text())
@@ -116,5 +120,91 @@ def test_qwen4_exp_refusals() -> None:
     no_indexer = {k: v for k, v in raw.items() if k != "indexer_n_heads"}
     with pytest.raises(SpecError, match="QSA"):
         spec_from_config(no_indexer, "q")
-    with pytest.raises(SpecError, match="ple_layer_ids"):
-        spec_from_config({**raw, "ple_layer_ids": [1]}, "q")
+    # PLE only on linear_attention layers, one-indexed (Qwen4ExpTextConfig.validate_architecture)
+    with pytest.raises(SpecError, match="linear_attention"):
+        spec_from_config({**raw, "ple_layer_ids": [4]}, "q")
+    with pytest.raises(SpecError, match="one-indexed"):
+        spec_from_config({**raw, "ple_layer_ids": [0]}, "q")
+    with pytest.raises(SpecError, match="split over 16"):
+        spec_from_config({**raw, "ple_layer_ids": [1], "ple_embed_dim": 2050}, "q")
+    with pytest.raises(SpecError, match="ple_embedding_dtype"):
+        spec_from_config({**raw, "ple_layer_ids": [1], "ple_embedding_dtype": "int3"}, "q")
+
+
+# Per-Layer Embeddings. qwen3_8_flash_next.json: Qwen/Qwen3.8-Flash-Next (renamed Qwen4-Exp)
+# config.json as shipped, from two public copies (a Python test fixture "shaped exactly like
+# Qwen/Qwen3.8-Flash-Next's shipped config.json", and a Rust test pinned to
+# RadixArk/Qwen3.8-Flash-Next-NVFP4's config.json for the vision_config); qwen4_exp_text_ple
+# (PLE on layers 1 and 4, 4-grams, 9 heads, base 1000) and qwen4_exp_text_ple_default (five PLE
+# layers, default n-gram fields) widen the survey's configs. counts.json: sum(numel) of the
+# model transformers 5.23 builds on the meta device ("ple": the PLE modules' share).
+PLE_CONFIGS = ["qwen4_exp_text_ple", "qwen4_exp_text_ple_default", "qwen3_8_flash_next"]
+# the prime head sizes after 20,000,000 - 1 that the modeling code finds for PLE layer index 0
+# (the same 16 values in public ports' golden tests)
+FLASH_PRIMES = (20000003, 20000023, 20000033, 20000047, 20000059, 20000063, 20000069, 20000077)
+FLASH_PRIMES += (20000081, 20000093, 20000107, 20000147, 20000153, 20000159, 20000161, 20000171)
+
+
+@pytest.mark.parametrize("name", PLE_CONFIGS)
+def test_qwen4_exp_ple_total(name: str) -> None:
+    c = _counts(name)
+    assert c.total == COUNTS[name]["text"]
+    assert c.lookup_tables == COUNTS[name]["ngram_tables"]
+
+
+def test_qwen4_exp_ple_primes() -> None:
+    assert [nth_prime_after(19_999_999, k) for k in range(1, 17)] == list(FLASH_PRIMES)
+    trial = [n for n in range(2000) if n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))]
+    assert [n for n in range(2000) if is_prime(n)] == trial
+    assert is_prime(2**61 - 1) and not is_prime(3215031751)  # a strong pseudoprime to 2,3,5,7
+    # qwen4_exp_text_ple: 9 heads; PLE index 0 takes the 9 primes after 999, index 1 the next 9
+    first = (1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049, 1051)
+    second = (1061, 1063, 1069, 1087, 1091, 1093, 1097, 1103, 1109)
+    assert ngram_table_rows(1000, 9, 0, 64) == math.ceil(sum(first) / 64) * 64 == 9280
+    assert ngram_table_rows(1000, 9, 1, 64) == math.ceil(sum(second) / 64) * 64 == 9792
+    assert COUNTS["qwen4_exp_text_ple"]["ngram_tables"] == (9280 + 9792) * (1152 // 9)
+
+
+def test_qwen4_exp_ple_released() -> None:
+    spec = spec_from_config(_load("qwen3_8_flash_next"), "flash")
+    c = count_params(spec)
+    h, hc, vocab = 2560, 4, 248320
+    rows = math.ceil(sum(FLASH_PRIMES) / 128) * 128
+    assert rows == 320001536
+    table = rows * (2560 // 16)  # 16 heads of 160 values
+    assert c.lookup_tables == table == 51_200_245_760
+    # key_proj [2560, 4 x 2560], value_proj [2560, 2560], depthwise conv [10240, 1, 4]
+    dense = h * (hc * h + h) + hc * h * 4
+    assert c.breakdown["dense_ffn"] == dense
+    assert COUNTS["qwen3_8_flash_next"]["ple"] == table + dense + 3 * hc * h  # + 3 norms
+    assert c.breakdown["embedding"] == vocab * h + table
+    assert c.active_breakdown["dense_ffn"] == dense  # the table is a lookup, not active
+    assert c.active_with_embedding == c.active + vocab * h
+    # Qwen: "125B parameters in total (including an additional 51B N-gram embedding table),
+    # activating about 6B per token" (ms-swift Qwen3.8-Flash-Next best practice); the
+    # checkpoint's 177B are 125.7B beside the 51.2B table; unsloth: BF16 355 GB
+    assert round((c.total - table) / 1e9) == 126 and round(table / 1e9) == 51
+    assert round(c.total / 1e9) == 177
+    assert round(c.active_without_embeddings / 1e9) == 6
+    # PLE state per sequence: dilated conv window 10240 x 3 x 3 (bf16) + 2 token ids (int64)
+    assert ple_state_bytes(spec) == hc * h * 9 * 2 + 2 * 8
+
+
+def test_qwen4_exp_ple_table_format() -> None:
+    raw = _load("qwen3_8_flash_next")
+    fp8 = {"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [128, 128]}
+    raw = {**raw, "quantization_config": fp8}
+    plain = spec_from_config(raw, "f")
+    text = {**raw["text_config"], "ple_embedding_dtype": "float8_e4m3fn"}
+    spec = spec_from_config({**raw, "text_config": text}, "f")
+    assert spec.ngram_ple is not None and spec.ngram_ple.table_format == "fp8"
+    native = resolve_scheme("native", spec)
+    table = count_params(spec).lookup_tables
+    main = 248320 * 2560
+    assert weights_bytes_by_component(spec, native)["embedding"] == 2 * main + table
+    before = weights_bytes_by_component(plain, resolve_scheme("native", plain))
+    assert before["embedding"] == 2 * (main + table)  # an FP8 checkpoint keeps it BF16
+    # any other scheme stores the table as it stores the embedding
+    assert weights_bytes_by_component(spec, resolve_scheme("bf16"))["embedding"] == 2 * (
+        main + table
+    )

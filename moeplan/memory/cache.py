@@ -255,10 +255,23 @@ def recurrent_state_bytes(r: RecurrentSpec, state_bytes: int) -> int:
 
 @cache
 def state_bytes_per_sequence(spec: ModelSpec, state_dtype: str = DEFAULT_STATE_DTYPE) -> int:
-    """Recurrent state of one sequence over all linear-attention / Mamba layers (cached like
-    read_groups: serving prices thousands of steps of one frozen spec)."""
+    """Recurrent state of one sequence over all linear-attention / Mamba layers and Qwen4-Exp's
+    PLE layers (ple_state_bytes) (cached like read_groups: serving prices thousands of steps
+    of one frozen spec)."""
     b = state_dtype_bytes(state_dtype)
-    return sum(recurrent_state_bytes(r, b) for r in spec.recurrent_layers)
+    return sum(recurrent_state_bytes(r, b) for r in spec.recurrent_layers) + ple_state_bytes(spec)
+
+
+def ple_state_bytes(spec: ModelSpec) -> int:
+    """Per sequence, each Qwen4-Exp PLE layer caches (modeling_qwen4_exp.py
+    Qwen4ExpTextPLELayer._short_conv, Qwen4ExpTextNGramEmbedding.forward) its dilated conv
+    window, hc x hidden x (ple_conv_kernel_size - 1) x ngram_size values in the activation
+    dtype, and the last ngram_size - 1 token ids (int64)."""
+    ple = spec.ngram_ple
+    if ple is None:
+        return 0
+    window = spec.hc_count * spec.hidden_size * (ple.conv_kernel - 1) * ple.ngram_size
+    return len(ple.layer_ids) * (window * CONV_STATE_BYTES + (ple.ngram_size - 1) * 8)
 
 
 def decode_kv_read_bytes_per_sequence(

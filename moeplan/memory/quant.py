@@ -368,11 +368,18 @@ _PART_SHARE = {"attention_out": attention_out_share, "attention_kv_b": kv_b_proj
 def component_bits(scheme: QuantScheme, spec: ModelSpec, counts: ParamCounts) -> dict[str, float]:
     """Bits per weight of each component under a scheme; an `attention_out` or `attention_kv_b`
     format apart from the attention one is blended into "attention" by that projection's share
-    (attention_out_share, kv_b_proj_share)."""
+    (attention_out_share, kv_b_proj_share); Qwen4-Exp n-gram tables with a ple_embedding_dtype
+    into "embedding" likewise, in the checkpoint's own format (is_native)."""
     if scheme.gguf_rule:
         bits = gguf_component_bits(scheme, spec, counts)
     else:
         bits = {c: weight_format(f).bits_per_weight for c, f in scheme.formats.items()}
+    table = counts.lookup_tables
+    if table and spec.ngram_ple and spec.ngram_ple.table_format and is_native(scheme, spec):
+        # Qwen4-Exp n-gram tables stored as ple_embedding_dtype says (the FP8 / NVFP4 ports)
+        share = table / counts.breakdown["embedding"]
+        fmt = weight_format(spec.ngram_ple.table_format).bits_per_weight
+        bits["embedding"] += share * (fmt - bits["embedding"])
     rest = bits["attention"]
     for part in ATTENTION_PARTS:
         part_bits = bits.pop(part, None)

@@ -61,7 +61,7 @@ class SizeReport:
 
 def architecture_notes(spec: ModelSpec, params: ParamCounts, memory: MemoryEstimate) -> list[str]:
     """What the reader found that the totals do not show: towers (always named), recurrent
-    state, zero-computation experts."""
+    state, Qwen4-Exp n-gram tables, zero-computation experts."""
     notes = []
     for t in spec.towers:
         if t.params is None:
@@ -83,6 +83,13 @@ def architecture_notes(spec: ModelSpec, params: ParamCounts, memory: MemoryEstim
             f"{len(spec.recurrent_layers)} {'/'.join(kinds)} layers keep no KV cache but a fixed "
             f"state per sequence: {per_seq / 1e6:.1f} MB (recurrent state {memory.state_dtype}, "
             "conv window bf16; --state-dtype changes the former)"
+        )
+    if spec.ngram_ple is not None:
+        ple = spec.ngram_ple
+        notes.append(
+            f"n-gram per-layer embeddings (PLE) on layers {list(ple.layer_ids)}: "
+            f"{params.lookup_tables / 1e9:.2f}B params of the embedding component, a lookup "
+            "(not active; runtimes may stream it from host memory)"
         )
     if params.active_range is not None:
         low, high = params.active_range

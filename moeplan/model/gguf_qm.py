@@ -45,8 +45,8 @@ def qwen4exp(g: GgufFile, cfg: dict[str, Any]) -> None:
     """Qwen4ExpTextModel writes layer_types as attention.recurrent_layers and the QSA block
     size per block (attention.compress_ratios, 0 on Gated DeltaNet blocks), which llama.cpp's
     loader (models/qwen4exp.cpp) reads as dsv4_compress_ratios: a block with ratio 0 runs no
-    QSA. The Per-Layer Embedding layers (ple.layers, 0-based) go back to the 1-based
-    ple_layer_ids."""
+    QSA. A file with Per-Layer Embedding layers (ple.layers) is refused: its n-gram fields
+    (ple.ngram_size, head vocab sizes, table shapes) are not read back yet."""
     recurrent_layer_types(g, cfg)
     cfg["linear_value_head_dim"] = ssm_head_dim(g)
     cfg["indexer_budget"] = int(g.need("attention.indexer.top_k"))
@@ -60,7 +60,11 @@ def qwen4exp(g: GgufFile, cfg: dict[str, Any]) -> None:
                 "block (llama.cpp then runs no QSA): the indexer block size is unknown"
             )
         cfg["indexer_compress_ratio"] = _one_nonzero(g, "attention.compress_ratios")
-    cfg["ple_layer_ids"] = [int(i) + 1 for i in g.key("ple.layers") or []]
+    if g.key("ple.layers"):  # the config reader counts them; their GGUF keys are not mapped
+        raise SpecError(
+            f"{g.path}: GGUF key '{g.arch}.ple.layers': the n-gram PLE tables (ple_layer_ids) "
+            "are not mapped from GGUF"
+        )
 
 
 def qk_norm_type(g: GgufFile, cfg: dict[str, Any]) -> None:

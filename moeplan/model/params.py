@@ -34,16 +34,38 @@ COMPONENTS = (
 
 def embedding_params(spec: ModelSpec) -> int:
     """Input embedding table: vocab_size x hidden_size, plus Gemma 4's per-layer embedding table
-    per_layer_input_vocab x (layers x per_layer_input_size) (a lookup too)."""
+    per_layer_input_vocab x (layers x per_layer_input_size) and Qwen4-Exp's n-gram tables
+    (ngram_table_params) (lookups too)."""
     ple = spec.per_layer_input_vocab * spec.num_layers * spec.per_layer_input_size
-    return spec.vocab_size * spec.hidden_size + ple
+    return spec.vocab_size * spec.hidden_size + ple + ngram_table_params(spec)
+
+
+def ngram_table_params(spec: ModelSpec) -> int:
+    """Qwen4-Exp PLE tables (Qwen4ExpTextNGramEmbedding.ngram_embedding): per PLE layer its
+    padded rows x ple_embed_dim / n-gram heads; none without PLE."""
+    ple = spec.ngram_ple
+    return sum(ple.table_rows) * ple.row_width if ple else 0
 
 
 def per_layer_input_params(spec: ModelSpec) -> int:
     """Gemma 4 per-layer inputs beside the table (Gemma4TextModel, Gemma4TextDecoderLayer):
     per_layer_model_projection [hidden, layers x size], and per layer per_layer_input_gate
-    [hidden, size] + per_layer_projection [size, hidden] (counted in dense_ffn)."""
-    return 3 * spec.num_layers * spec.hidden_size * spec.per_layer_input_size
+    [hidden, size] + per_layer_projection [size, hidden] (counted in dense_ffn); Qwen4-Exp's
+    PLE layers beside their tables (ngram_ple_dense_params)."""
+    gemma = 3 * spec.num_layers * spec.hidden_size * spec.per_layer_input_size
+    return gemma + ngram_ple_dense_params(spec)
+
+
+def ngram_ple_dense_params(spec: ModelSpec) -> int:
+    """Qwen4ExpTextPLELayer beside the table, per PLE layer: key_proj [embed, hc x hidden],
+    value_proj [embed, hidden] and the depthwise conv1d [hc x hidden, 1, ple_conv_kernel_size]
+    (no bias); its norm_key / norm_query / norm_conv are in norm_params."""
+    ple = spec.ngram_ple
+    if ple is None:
+        return 0
+    wide = spec.hc_count * spec.hidden_size
+    layer = ple.embed_dim * (wide + spec.hidden_size) + wide * ple.conv_kernel
+    return len(ple.layer_ids) * layer
 
 
 def lm_head_params(spec: ModelSpec) -> int:
@@ -110,14 +132,17 @@ def norm_params(spec: ModelSpec) -> int:
     """RMSNorm weights (LayerNorm adds a bias): norms_per_layer per layer, moe_layer_norms more
     in each MoE layer, plus the final norm (and Gemma 4's per_layer_projection_norm
     [per_layer_input_size]), the hyper-connection weights (hyper_connection_params; Qwen4-Exp's
-    gated residual streams, hc_count, replace the final norm) and Kimi-K3's attention residuals
+    gated residual streams, hc_count, replace the final norm; its PLE layers' three RMSNorms
+    [hc x hidden]) and Kimi-K3's attention residuals
     (attention_residual_params)."""
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
     if spec.hc_count:  # Qwen4ExpTextGatedResidual x 2 per layer; the mixer replaces the norm
         wide = spec.hc_count * spec.hidden_size
         mixer = wide + 2 * wide * spec.hc_lowrank
         layer = 2 * (mixer + wide * spec.hc_count)
-        return per_norm * spec.norms_per_layer * spec.num_layers + layer * spec.num_layers + mixer
+        ple = 3 * wide * len(spec.ngram_ple.layer_ids) if spec.ngram_ple else 0  # PLE norms
+        count = per_norm * spec.norms_per_layer * spec.num_layers + layer * spec.num_layers
+        return count + mixer + ple
     count = spec.norms_per_layer * spec.num_layers + spec.moe_layer_norms * spec.num_moe_layers
     extra = hyper_connection_params(spec) + attention_residual_params(spec)
     return per_norm * (count + 1) + spec.per_layer_input_size + extra
@@ -208,6 +233,9 @@ class ParamCounts:
     active_min: int | None = None
     active_max: int | None = None
     towers: dict[str, int] = field(default_factory=dict)  # counted vision/audio towers
+    # tables of "embedding" beside the token embedding that no convention counts as active
+    # (Qwen4-Exp's n-gram PLE tables: ngram_table_params)
+    lookup_tables: int = 0
 
     @property
     def towers_total(self) -> int:
@@ -226,7 +254,7 @@ class ParamCounts:
     @property
     def active_with_embedding(self) -> int:
         tied = self.breakdown["lm_head"] == 0  # the one table is already counted as the head
-        return self.active + (0 if tied else self.breakdown["embedding"])
+        return self.active + (0 if tied else self.breakdown["embedding"] - self.lookup_tables)
 
     @property
     def active_without_embeddings(self) -> int:
@@ -296,4 +324,5 @@ def count_params(spec: ModelSpec) -> ParamCounts:
         rest = active - active_breakdown["routed_experts"]
         low, high = rest + round(routed_min), rest + round(routed_max)
     towers = {t.name: t.params for t in spec.towers if t.params is not None}
-    return ParamCounts(total, active, breakdown, active_breakdown, low, high, towers)
+    tables = ngram_table_params(spec)
+    return ParamCounts(total, active, breakdown, active_breakdown, low, high, towers, tables)

@@ -37,6 +37,7 @@ __all__ = [
     "MixerKind",
     "MoESpec",
     "ModelSpec",
+    "NGramPLESpec",
     "OfficialCounts",
     "QKNorm",
     "RecurrentSpec",
@@ -150,6 +151,23 @@ class OfficialCounts:
 
 
 @dataclass(frozen=True)
+class NGramPLESpec:
+    """Qwen4-Exp Per-Layer Embeddings (modeling_qwen4_exp.py Qwen4ExpTextPLELayer): on each
+    of layer_ids (one-indexed) an ngram_embedding [table_rows[i], row_width] (a lookup of
+    (ngram_size - 1) x heads_per_ngram rows a token, concatenated to embed_dim), key_proj
+    [embed_dim, hc x hidden], value_proj [embed_dim, hidden], a depthwise conv1d
+    [hc x hidden, 1, conv_kernel] with dilation ngram_size and three RMSNorms [hc x hidden]."""
+
+    layer_ids: tuple[int, ...]
+    table_rows: tuple[int, ...]  # padded n-gram rows of each PLE layer's table
+    row_width: int  # ple_embed_dim // n-gram heads
+    embed_dim: int
+    conv_kernel: int
+    ngram_size: int
+    table_format: str = ""  # ple_embedding_dtype as a weight format ("" = the checkpoint's)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str  # catalog id or the config path
     family: str  # HF model_type (or "grok-1")
@@ -204,6 +222,9 @@ class ModelSpec:
     # weight) replaces the final norm
     hc_count: int = additive(0)
     hc_lowrank: int = additive(0)
+    # Qwen4-Exp hashed n-gram Per-Layer Embeddings (NGramPLESpec): the tables in "embedding" (a
+    # lookup: not active), key/value projections and conv in dense_ffn, the norms in norms
+    ngram_ple: NGramPLESpec | None = additive(None)  # noqa: RUF009
     # Attention Residuals over blocks of this many layers (Kimi-K3 attn_res_block_size; 0 =
     # none): each KimiDecoderLayer holds self_attention_res_norm + mlp_res_norm RMSNorm [hidden]
     # and self_attention_res_proj + mlp_res_proj [1, hidden]; KimiLinearModel

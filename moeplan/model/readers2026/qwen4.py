@@ -9,6 +9,7 @@ from typing import Any
 from moeplan.errors import SpecError
 from moeplan.model.families import QWEN_NEXT, read_layers
 from moeplan.model.fields import Fields
+from moeplan.model.readers2026.qwen4_ple import read_ngram_ple
 from moeplan.model.specs import IndexerSpec
 
 QSA_FIELDS = (
@@ -27,11 +28,8 @@ def qwen4_exp_text(f: Fields, family: str) -> dict[str, Any]:
     model without its fields) that selects at most indexer_budget + indexer_compress_ratio - 1
     tokens; every layer a Qwen3-Next sparse MoE block with a gated shared expert. No per-layer
     norms: two Qwen4ExpTextGatedResidual hyper-connections per layer, and a mixer instead of the
-    final norm. Per-Layer Embeddings (ple_layer_ids: hashed n-gram tables) are refused."""
-    if f.list("ple_layer_ids"):
-        raise SpecError(
-            f"{f.where}: ple_layer_ids (Qwen4-Exp n-gram per-layer embeddings) is not modelled"
-        )
+    final norm. Per-Layer Embeddings (ple_layer_ids: hashed n-gram tables) per
+    qwen4_ple.read_ngram_ple."""
     missing = [k for k in QSA_FIELDS if not f.has(k)]
     if missing:
         raise SpecError(f"{f.where}: the QSA indexer (always built) needs {', '.join(missing)}")
@@ -50,6 +48,8 @@ def qwen4_exp_text(f: Fields, family: str) -> dict[str, Any]:
     inner = Fields(cfg, f.where)
     out = read_layers(inner, family, QWEN_NEXT)
     f.read |= inner.read
+    kinds = [layer.mixer.value for layer in out["layers"]]
+    out["ngram_ple"] = read_ngram_ple(f, f.int("hidden_size"), kinds)
     ratio = f.int("indexer_compress_ratio")
     indexer = IndexerSpec(
         f.int("indexer_n_heads"),
