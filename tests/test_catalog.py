@@ -71,6 +71,7 @@ IDS_AIC = {
     "glm-5.2",
     "kimi-k3",
     "minimax-m2.7",
+    "minimax-m3",
     "nemotron-3-super-120b-a12b",
     "nemotron-3-ultra-550b-a55b",
     "qwen3-coder-480b-a35b",

@@ -37,7 +37,7 @@ _INFINITY_NOTE = (
 def _card(total: float, active: float, source: str, note: str, **kw: object) -> dict:
     """official_params of an entry: none of these publishers states what its active figure
     includes, so the figure is compared with all three of moeplan's counts."""
-    return dict(
+    base = dict(
         active_convention="unstated",
         total=total,
         active=active,
@@ -45,8 +45,8 @@ def _card(total: float, active: float, source: str, note: str, **kw: object) -> 
         confidence="medium: the publisher's rounded figure",
         total_includes=[],
         note=note,
-        **kw,
     )
+    return {**base, **kw}
 
 
 ENTRIES: dict[str, dict] = {
@@ -149,6 +149,37 @@ ENTRIES: dict[str, dict] = {
             "MiniMax does not say what its figures include; the 3 MTP modules are not counted.",
             total_discrepancy="unexplained: the shapes give 228.69B without the 3 MTP modules "
             "and 239.75B with them; the report gives no breakdown",
+        ),
+    ),
+    "minimax-m3": dict(
+        file="MiniMaxAI--MiniMax-M3_config.json",
+        name="MiniMax-M3",
+        aliases=["minimax-m3-instruct"],
+        hf_repo="MiniMaxAI/MiniMax-M3",
+        arch="minimax_m3 (text-decoder form of the minimax_m3_vl checkpoint): 60 GQA layers "
+        "(64/4 x 128, per-head QK norm, partial RoPE), lightning-indexer block-sparse attention "
+        "(MSA) on 57, 3 dense layers, 128 experts top-4 + shared, SwiGLU-OAI, MTP; the "
+        "checkpoint's CLIP-style vision tower is not in this file",
+        confidence="high (published config.json: its text_config, flattened by aiconfigurator "
+        "to a minimax_m3 text decoder with first_k_dense_replace and moe_intermediate_size "
+        "added, commit dbb322e6f; tests/data/configs-aic/README.md)",
+        official=_card(
+            428e9,
+            23e9,
+            "huggingface.co/MiniMaxAI/MiniMax-M3 model card (as mirrored in "
+            "huggingface.co/unsloth/MiniMax-M3): 'It has ~428B parameters and ~23B activated "
+            "parameters'; Model Details: 'Total Parameters ~428B', 'Activated Parameters ~23B', "
+            "'Precision bfloat16'",
+            "MiniMax does not say what its figures include; the MTP modules are not counted.",
+            total_includes=["vision_encoder"],
+            not_in_config=["vision_encoder"],
+            total_discrepancy="~428B is the VL checkpoint: this text-decoder copy gives 426.17B; "
+            "the vision tower and projector of the published VL config (as nvidia/MiniMax-M3-"
+            "NVFP4 keeps it beside this folder's copy) add 0.87B, 427.04B; the last ~1B is not "
+            "explained by the configs (the MTP module, whose shapes they do not give, would be "
+            "about that size)",
+            active_discrepancy="~23B meets the count without embedding and LM head, 23.50B, "
+            "read as a truncation (23.504B rounds to 24B); MiniMax gives no convention",
         ),
     ),
     "nemotron-3-super-120b-a12b": dict(
@@ -265,7 +296,9 @@ def build(checkout: Path, out_dir: Path) -> None:
             "aliases": ann["aliases"],
             "hf_repo": ann["hf_repo"],
             "config_source": [SOURCE + ann["file"]],
-            "config_confidence": "high (published config.json, copied as published)",
+            "config_confidence": ann.get(
+                "confidence", "high (published config.json, copied as published)"
+            ),
             "notes": [ann["arch"], *ann.get("notes", [])],
             "native_precision": ann.get("native") or native_quant_of(config),
             "official_params": ann["official"],
