@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,15 +72,37 @@ IDS_AIC = {
     "glm-5.2",
     "kimi-k3",
     "minimax-m2.7",
+    "minimax-m3",
     "nemotron-3-super-120b-a12b",
     "nemotron-3-ultra-550b-a55b",
     "qwen3-coder-480b-a35b",
     "qwen3-vl-235b-a22b",
 }
 
+# published config.json files this repository keeps (tests/data), written by the same tool
+IDS_LOCAL = {"grok-2": "tests/data/configs-grok/grok-2.json"}
+
 
 def test_catalog_has_every_reference_model():
-    assert set(catalog_ids()) == EXPECTED_IDS | IDS_2026 | IDS_OUTSIDE_REFERENCE | IDS_AIC
+    assert set(catalog_ids()) == (
+        EXPECTED_IDS | IDS_2026 | IDS_OUTSIDE_REFERENCE | IDS_AIC | set(IDS_LOCAL)
+    )
+
+
+def test_local_entries_copy_their_file_verbatim():
+    """Grok-2's entry holds tests/data/configs-grok/grok-2.json field for field and cites it."""
+    import yaml
+
+    from moeplan.model.catalog import catalog_entries
+
+    root = Path(__file__).resolve().parents[1]
+    for entry in catalog_entries():
+        if entry.id not in IDS_LOCAL:
+            continue
+        doc = yaml.safe_load(entry.path.read_text())
+        assert doc["config"] == json.loads((root / IDS_LOCAL[entry.id]).read_text())
+        assert IDS_LOCAL[entry.id] in doc["config_source"][0]
+        assert doc["official_params"]["source"]
 
 
 def test_aiconfigurator_entries_cite_the_file_at_one_commit():
@@ -146,7 +169,7 @@ def test_catalog_configs_are_the_published_ones():
             path = SHARED_REFERENCE / "configs-2026" / entry.id / "config.json"
             assert doc["config"] == json.loads(path.read_text()), entry.id
             continue
-        if entry.id in IDS_OUTSIDE_REFERENCE | IDS_AIC:  # cited public copies, tested above
+        if entry.id in IDS_OUTSIDE_REFERENCE | IDS_AIC | set(IDS_LOCAL):  # cited copies, above
             continue
         published = ref[doc["name"]]["config"]
         for key, value in published.items():

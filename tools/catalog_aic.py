@@ -5,6 +5,8 @@ by hand: it writes model_specs/<id>.yaml; the generated files are committed.
 
 Usage: python tools/catalog_aic.py AICONFIGURATOR_CHECKOUT (a clone at AIC_COMMIT)
 
+LOCAL_ENTRIES add the published configs this repository keeps itself (tests/data), as Grok-2's.
+
 Each publisher's figure is quoted with its source (model card, README or report, as collected
 in the closing notes of the session that added them); where the publisher states no
 active-count convention the figure is compared with all three of moeplan's counts.
@@ -37,7 +39,7 @@ _INFINITY_NOTE = (
 def _card(total: float, active: float, source: str, note: str, **kw: object) -> dict:
     """official_params of an entry: none of these publishers states what its active figure
     includes, so the figure is compared with all three of moeplan's counts."""
-    return dict(
+    base = dict(
         active_convention="unstated",
         total=total,
         active=active,
@@ -45,8 +47,8 @@ def _card(total: float, active: float, source: str, note: str, **kw: object) -> 
         confidence="medium: the publisher's rounded figure",
         total_includes=[],
         note=note,
-        **kw,
     )
+    return {**base, **kw}
 
 
 ENTRIES: dict[str, dict] = {
@@ -151,6 +153,37 @@ ENTRIES: dict[str, dict] = {
             "and 239.75B with them; the report gives no breakdown",
         ),
     ),
+    "minimax-m3": dict(
+        file="MiniMaxAI--MiniMax-M3_config.json",
+        name="MiniMax-M3",
+        aliases=["minimax-m3-instruct"],
+        hf_repo="MiniMaxAI/MiniMax-M3",
+        arch="minimax_m3 (text-decoder form of the minimax_m3_vl checkpoint): 60 GQA layers "
+        "(64/4 x 128, per-head QK norm, partial RoPE), lightning-indexer block-sparse attention "
+        "(MSA) on 57, 3 dense layers, 128 experts top-4 + shared, SwiGLU-OAI, MTP; the "
+        "checkpoint's CLIP-style vision tower is not in this file",
+        confidence="high (published config.json: its text_config, flattened by aiconfigurator "
+        "to a minimax_m3 text decoder with first_k_dense_replace and moe_intermediate_size "
+        "added, commit dbb322e6f; tests/data/configs-aic/README.md)",
+        official=_card(
+            428e9,
+            23e9,
+            "huggingface.co/MiniMaxAI/MiniMax-M3 model card (as mirrored in "
+            "huggingface.co/unsloth/MiniMax-M3): 'It has ~428B parameters and ~23B activated "
+            "parameters'; Model Details: 'Total Parameters ~428B', 'Activated Parameters ~23B', "
+            "'Precision bfloat16'",
+            "MiniMax does not say what its figures include; the MTP modules are not counted.",
+            total_includes=["vision_encoder"],
+            not_in_config=["vision_encoder"],
+            total_discrepancy="~428B is the VL checkpoint: this text-decoder copy gives 426.17B; "
+            "the vision tower and projector of the published VL config (as nvidia/MiniMax-M3-"
+            "NVFP4 keeps it beside this folder's copy) add 0.87B, 427.04B; the last ~1B is not "
+            "explained by the configs (the MTP module, whose shapes they do not give, would be "
+            "about that size)",
+            active_discrepancy="~23B meets the count without embedding and LM head, 23.50B, "
+            "read as a truncation (23.504B rounds to 24B); MiniMax gives no convention",
+        ),
+    ),
     "nemotron-3-super-120b-a12b": dict(
         file="nvidia--NVIDIA-Nemotron-3-Super-120B-A12B-FP8_config.json",
         name="NVIDIA-Nemotron-3-Super-120B-A12B",
@@ -230,6 +263,45 @@ ENTRIES: dict[str, dict] = {
 }
 
 
+# Configs kept in this repository rather than in aiconfigurator: copied as published, each with
+# its own source (the folder's SOURCES.md says how the copy was made).
+LOCAL_ENTRIES: dict[str, dict] = {
+    "grok-2": dict(
+        path="tests/data/configs-grok/grok-2.json",
+        source="huggingface.co/xai-org/grok-2 config.json (revision "
+        "daf4395a80ad177386cfe39641b64fc12b1d70ed), as copied verbatim in "
+        "tests/data/configs-grok/grok-2.json from the Hub mirror "
+        "huggingface.co/jhpristine/grok-2 (tests/data/configs-grok/SOURCES.md)",
+        confidence="high (published config.json, copied as published from a Hub mirror of "
+        "xai-org/grok-2)",
+        name="Grok-2",
+        aliases=["grok2"],
+        hf_repo="xai-org/grok-2",
+        arch="grok (Grok1ForCausalLM, model_type 'git' as published): 64 layers, GQA 64/8 x 128, "
+        "8 GELU-gated experts top-2 of width 16384 beside a dense GELU-gated MLP of 32768 in "
+        "every layer (residual_moe), untied LM head",
+        official=dict(
+            active_convention="with_embedding",
+            active_convention_source="the header sum's own table: 'Shared plus two of eight "
+            "routed experts 114,896,674,816' counts 'both vocabulary matrices'",
+            total=269_515_497_472,
+            active=114_896_674_816,
+            source="xAI publishes no parameter count (the xai-org/grok-2 card states none). "
+            "These are a third party's sums of the 39 safetensors headers of xai-org/grok-2 "
+            "revision daf4395a80ad177386cfe39641b64fc12b1d70ed (code index id 69530687977, an "
+            "Epoch-style model-assumptions note): 'Total stored weights 269,515,497,472', "
+            "'Shared plus two of eight routed experts 114,896,674,816'; '270B / 115B' as "
+            "commonly quoted",
+            confidence="high for the total (the checkpoint's tensor shapes, summed), but not a "
+            "publisher's figure",
+            total_includes=[],
+            note="Not xAI's figures: exact sums of the checkpoint's headers, which moeplan's "
+            "counts of the published config equal to the parameter.",
+        ),
+    ),
+}
+
+
 def _finite(value: object) -> object:
     """The config with each non-finite float as its JSON spelling (a string): moeplan's YAML
     loader refuses .inf, and no reader uses the fields that hold one (Mamba time-step limits)."""
@@ -265,13 +337,33 @@ def build(checkout: Path, out_dir: Path) -> None:
             "aliases": ann["aliases"],
             "hf_repo": ann["hf_repo"],
             "config_source": [SOURCE + ann["file"]],
-            "config_confidence": "high (published config.json, copied as published)",
+            "config_confidence": ann.get(
+                "confidence", "high (published config.json, copied as published)"
+            ),
             "notes": [ann["arch"], *ann.get("notes", [])],
             "native_precision": ann.get("native") or native_quant_of(config),
             "official_params": ann["official"],
             "config": config,
         }
         header = f"# {ann['name']}: generated by tools/catalog_aic.py from {SOURCE}{ann['file']}\n"
+        (out_dir / f"{cid}.yaml").write_text(
+            header + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
+        )
+    for cid, ann in LOCAL_ENTRIES.items():
+        config = json.loads((ROOT / ann["path"]).read_text())
+        doc = {
+            "id": cid,
+            "name": ann["name"],
+            "aliases": ann["aliases"],
+            "hf_repo": ann["hf_repo"],
+            "config_source": [ann["source"]],
+            "config_confidence": ann["confidence"],
+            "notes": [ann["arch"]],
+            "native_precision": native_quant_of(config),
+            "official_params": ann["official"],
+            "config": config,
+        }
+        header = f"# {ann['name']}: generated by tools/catalog_aic.py from {ann['path']}\n"
         (out_dir / f"{cid}.yaml").write_text(
             header + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
         )
