@@ -281,9 +281,7 @@ LOCAL_ENTRIES: dict[str, dict] = {
         "8 GELU-gated experts top-2 of width 16384 beside a dense GELU-gated MLP of 32768 in "
         "every layer (residual_moe), untied LM head",
         official=dict(
-            active_convention="with_embedding",
-            active_convention_source="the header sum's own table: 'Shared plus two of eight "
-            "routed experts 114,896,674,816' counts 'both vocabulary matrices'",
+            active_convention="unstated",
             total=269_515_497_472,
             active=114_896_674_816,
             source="xAI publishes no parameter count (the xai-org/grok-2 card states none). "
@@ -296,7 +294,9 @@ LOCAL_ENTRIES: dict[str, dict] = {
             "publisher's figure",
             total_includes=[],
             note="Not xAI's figures: exact sums of the checkpoint's headers, which moeplan's "
-            "counts of the published config equal to the parameter.",
+            "counts of the published config equal to the parameter. xAI states no active-count "
+            "convention; the third party's active sum counts 'both vocabulary matrices' "
+            "(embedding and LM head).",
         ),
     ),
 }
