@@ -82,7 +82,10 @@ ENTRIES: dict[str, dict] = {
     ),
     "kimi-k2.5": dict(
         name="Kimi-K2.5",
-        aliases=["kimi-k2.5-instruct", "kimi-k25"],
+        # Kimi-K2.6: NVIDIA's NVFP4 copy of its config (github:ai-dynamo/aiconfigurator@095f58a5
+        # .../nvidia--Kimi-K2.6-NVFP4_config.json) has K2.5's language model and tower shapes
+        # (only eos_token_id differs); Moonshot's card: 1T total / 32B activated, INT4 as K2.5
+        aliases=["kimi-k2.5-instruct", "kimi-k25", "kimi-k2.6", "kimi-k26"],
         official=_card(
             1e12,
             32e9,
