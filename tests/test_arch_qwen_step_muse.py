@@ -273,3 +273,37 @@ def test_qwen4_exp_mtp_variants() -> None:
         spec_from_config(_flash_with_mtp(**gdn), "f")
     with pytest.raises(SpecError, match="disagrees"):
         spec_from_config(_flash_with_mtp(mtp_num_hidden_layers=2), "f")
+
+
+def test_qwen4_exp_vision_tower() -> None:
+    # the test config's vision_config (from the NVFP4 copy) omits model_type and
+    # num_position_embeddings: Qwen4ExpVisionConfig's defaults fill them (pos_embed [2304, 1152])
+    c = _counts("qwen3_8_flash_next")
+    assert c.towers == {"vision": COUNTS["qwen3_8_flash_next"]["towers"]} == {"vision": 448_931_056}
+    # the released vision_config states them (public copies: model_type "qwen4_exp",
+    # num_position_embeddings 2304, deepstack_visual_indexes [], hidden_act, in_channels)
+    raw = _load("qwen3_8_flash_next")
+    stated = {
+        **raw["vision_config"],
+        "model_type": "qwen4_exp",
+        "num_position_embeddings": 2304,
+        "deepstack_visual_indexes": [],
+        "in_channels": 3,
+    }
+    assert _towers({**raw, "vision_config": stated}) == 448_931_056
+    # Qwen4ExpVisionModel builds no deepstack merger whatever the field says
+    assert _towers({**raw, "vision_config": {**stated, "deepstack_visual_indexes": [8]}}) == (
+        448_931_056
+    )
+    pos = 2304 * 1152
+    fewer = {**stated, "num_position_embeddings": 1024}
+    assert _towers({**raw, "vision_config": fewer}) == 448_931_056 - pos + 1024 * 1152
+    # the whole checkpoint: 359,999,963,128 bytes in 131 shards (a public census of the
+    # safetensors headers; "vision" 897,862,112 bytes): text + MTP + vision in BF16 and the PLE
+    # hash constants (3 + 16 + 16 int64)
+    mtp = count_params(spec_from_config(_flash_with_mtp(), "f"))
+    assert 2 * (mtp.total_with_mtp + 448_931_056) + 35 * 8 == 359_999_963_128
+
+
+def _towers(raw: dict) -> int:
+    return count_params(spec_from_config(raw, "f")).towers["vision"]
