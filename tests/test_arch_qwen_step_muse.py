@@ -208,3 +208,102 @@ def test_qwen4_exp_ple_table_format() -> None:
     assert weights_bytes_by_component(spec, resolve_scheme("bf16"))["embedding"] == 2 * (
         main + table
     )
+
+
+# MTP: the released config also carries mtp_num_hidden_layers 1, mtp_use_dedicated_embeddings
+# false and an "mtp" sub-dict (public copies of Qwen/Qwen3.8-Flash-Next's config.json, e.g. a
+# C++ loader test quoting it field for field); transformers drops the mtp.* weights on load.
+RELEASED_MTP = {
+    "mtp": {
+        "hybrid": True,
+        "layer_types": ["full_attention"],
+        "mtp_use_hidden_state_from_layer": None,
+        "num_hidden_layers": 1,
+        "rope_theta": 10000000,
+    },
+    "mtp_num_hidden_layers": 1,
+    "mtp_use_dedicated_embeddings": False,
+}
+
+
+def _flash_with_mtp(**text: object) -> dict:
+    raw = _load("qwen3_8_flash_next")
+    return {**raw, "text_config": {**raw["text_config"], **RELEASED_MTP, **text}}
+
+
+def _flash_mtp_by_hand(layers: int) -> int:
+    """The head's tensors (vLLM Qwen4ExpMultiTokenPredictor; the released checkpoint's 31
+    mtp.* tensors: a public census of its safetensors headers)."""
+    h, hc, r, heads, kv, d, e, w = 2560, 4, 320, 24, 2, 256, 512, 640
+    wide = hc * h
+    mixer = wide + 2 * wide * r  # hc_norm, input_mix_weight_down / up
+    glue = 2 * h * h + h + wide + mixer  # fc_embedding, fc_hidden, pre_fc_norm_*, mixer
+    # gated q_proj, k, v, o, q/k norm; indexer index_qk_proj [(4 + 1) x 128, hidden] + 2 norms
+    attn = 2 * h * heads * d + 2 * h * kv * d + heads * d * h + 2 * d + h * 5 * 128 + 2 * 128
+    moe = e * 3 * h * w + h * e + 3 * h * w + h  # experts, router, shared expert + its gate
+    hyper = 2 * (mixer + wide * hc)  # attn / mlp hyper-connections with block_inject_weight
+    return glue + layers * (attn + moe + hyper)
+
+
+def test_qwen4_exp_mtp_released() -> None:
+    plain = count_params(spec_from_config(_load("qwen3_8_flash_next"), "f"))
+    spec = spec_from_config(_flash_with_mtp(), "f")
+    c = count_params(spec)
+    assert spec.mtp_layers == 1 and not spec.mtp_embedding
+    # the census: "MTP (dense 0.091 B + experts 2.517 B) 2.61 B"; 31 tensors whose numel
+    # the head assembled from transformers' own Qwen4ExpText modules (meta device) also gives
+    assert c.breakdown["mtp"] == _flash_mtp_by_hand(1) == 2_607_150_848
+    assert c.breakdown["mtp"] - 512 * 3 * 2560 * 640 == 90_568_448
+    assert c.total == plain.total == COUNTS["qwen3_8_flash_next"]["text"]
+    assert c.active == plain.active
+    assert c.total_with_mtp == c.total + 2_607_150_848
+
+
+def test_qwen4_exp_mtp_variants() -> None:
+    two = {"mtp_num_hidden_layers": 2, "mtp": {"num_hidden_layers": 2}}
+    c = count_params(spec_from_config(_flash_with_mtp(**two), "f"))
+    assert c.breakdown["mtp"] == _flash_mtp_by_hand(2)  # the fc pair, norms and mixer once
+    own = count_params(spec_from_config(_flash_with_mtp(mtp_use_dedicated_embeddings=True), "f"))
+    assert own.breakdown["mtp"] == _flash_mtp_by_hand(1) + 248320 * 2560  # mtp.embed_tokens
+    bare = _load("qwen3_8_flash_next")
+    bare = {**bare, "text_config": {**bare["text_config"], "mtp_num_hidden_layers": 1}}
+    assert count_params(spec_from_config(bare, "f")).breakdown["mtp"] == _flash_mtp_by_hand(1)
+    gdn = {"mtp": {"num_hidden_layers": 1, "layer_types": ["linear_attention"]}}
+    with pytest.raises(SpecError, match="other than full_attention"):
+        spec_from_config(_flash_with_mtp(**gdn), "f")
+    with pytest.raises(SpecError, match="disagrees"):
+        spec_from_config(_flash_with_mtp(mtp_num_hidden_layers=2), "f")
+
+
+def test_qwen4_exp_vision_tower() -> None:
+    # the test config's vision_config (from the NVFP4 copy) omits model_type and
+    # num_position_embeddings: Qwen4ExpVisionConfig's defaults fill them (pos_embed [2304, 1152])
+    c = _counts("qwen3_8_flash_next")
+    assert c.towers == {"vision": COUNTS["qwen3_8_flash_next"]["towers"]} == {"vision": 448_931_056}
+    # the released vision_config states them (public copies: model_type "qwen4_exp",
+    # num_position_embeddings 2304, deepstack_visual_indexes [], hidden_act, in_channels)
+    raw = _load("qwen3_8_flash_next")
+    stated = {
+        **raw["vision_config"],
+        "model_type": "qwen4_exp",
+        "num_position_embeddings": 2304,
+        "deepstack_visual_indexes": [],
+        "in_channels": 3,
+    }
+    assert _towers({**raw, "vision_config": stated}) == 448_931_056
+    # Qwen4ExpVisionModel builds no deepstack merger whatever the field says
+    assert _towers({**raw, "vision_config": {**stated, "deepstack_visual_indexes": [8]}}) == (
+        448_931_056
+    )
+    pos = 2304 * 1152
+    fewer = {**stated, "num_position_embeddings": 1024}
+    assert _towers({**raw, "vision_config": fewer}) == 448_931_056 - pos + 1024 * 1152
+    # the whole checkpoint: 359,999,963,128 bytes in 131 shards (a public census of the
+    # safetensors headers; "vision" 897,862,112 bytes): text + MTP + vision in BF16 and the PLE
+    # hash constants (3 + 16 + 16 int64)
+    mtp = count_params(spec_from_config(_flash_with_mtp(), "f"))
+    assert 2 * (mtp.total_with_mtp + 448_931_056) + 35 * 8 == 359_999_963_128
+
+
+def _towers(raw: dict) -> int:
+    return count_params(spec_from_config(raw, "f")).towers["vision"]

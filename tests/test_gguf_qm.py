@@ -28,6 +28,7 @@ def test_qwen4exp_without_compress_ratio_is_refused(tmp_path):
         _load(tmp_path, "qwen4exp", **{"attention.compress_ratios": ["ARRAY:UINT32", [0] * 4]})
 
 
-def test_qwen4exp_ple_is_refused(tmp_path):
-    with pytest.raises(SpecError, match="ple_layer_ids"):
+def test_qwen4exp_ple_needs_its_keys(tmp_path):
+    # PLE is read back (tests/test_gguf_q4mtp.py); a ple.layers key alone names what is missing
+    with pytest.raises(SpecError, match=r"ple\.ngram_size' is missing"):
         _load(tmp_path, "qwen4exp", **{"ple.layers": ["ARRAY:UINT32", [1]]})

@@ -19,6 +19,7 @@ from moeplan.model.gguf_derive import (
 )
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
 from moeplan.model.gguf_mla import indexer_types, mla
+from moeplan.model.gguf_q4mtp import ple_fields
 
 _INDEXER = {
     "indexer_n_heads": "attention.indexer.head_count",
@@ -45,8 +46,7 @@ def qwen4exp(g: GgufFile, cfg: dict[str, Any]) -> None:
     """Qwen4ExpTextModel writes layer_types as attention.recurrent_layers and the QSA block
     size per block (attention.compress_ratios, 0 on Gated DeltaNet blocks), which llama.cpp's
     loader (models/qwen4exp.cpp) reads as dsv4_compress_ratios: a block with ratio 0 runs no
-    QSA. A file with Per-Layer Embedding layers (ple.layers) is refused: its n-gram fields
-    (ple.ngram_size, head vocab sizes, table shapes) are not read back yet."""
+    QSA. Per-Layer Embedding layers (ple.layers): gguf_q4mtp.ple_fields."""
     recurrent_layer_types(g, cfg)
     cfg["linear_value_head_dim"] = ssm_head_dim(g)
     cfg["indexer_budget"] = int(g.need("attention.indexer.top_k"))
@@ -60,11 +60,8 @@ def qwen4exp(g: GgufFile, cfg: dict[str, Any]) -> None:
                 "block (llama.cpp then runs no QSA): the indexer block size is unknown"
             )
         cfg["indexer_compress_ratio"] = _one_nonzero(g, "attention.compress_ratios")
-    if g.key("ple.layers"):  # the config reader counts them; their GGUF keys are not mapped
-        raise SpecError(
-            f"{g.path}: GGUF key '{g.arch}.ple.layers': the n-gram PLE tables (ple_layer_ids) "
-            "are not mapped from GGUF"
-        )
+    if g.key("ple.layers"):
+        ple_fields(g, cfg)
 
 
 def qk_norm_type(g: GgufFile, cfg: dict[str, Any]) -> None:

@@ -193,11 +193,37 @@ def mtp_layer_params(spec: ModelSpec) -> int:
 
 def mtp_params(spec: ModelSpec) -> int:
     """All MTP layers, and the MTP module's own token embedding where it has one
-    (mtp_embedding: dots3-note's model.mtp.embed_tokens [vocab, hidden])."""
+    (mtp_embedding: dots3-note's model.mtp.embed_tokens [vocab, hidden]); Qwen4-Exp's
+    hyper-connected head per hc_mtp_params."""
     if not spec.mtp_layers:
         return 0
     own = spec.vocab_size * spec.hidden_size if spec.mtp_embedding else 0
+    if spec.hc_count:
+        return hc_mtp_params(spec) + own
     return spec.mtp_layers * mtp_layer_params(spec) + own
+
+
+def _gated_residual(spec: ModelSpec, inject: bool) -> int:
+    """Qwen4ExpTextGatedResidual: hc_norm [hc x hidden], input_mix_weight_down [hc x hidden,
+    hc_lowrank], input_mix_weight_up [hc_lowrank, hc x hidden], block_inject_weight
+    [hc x hidden, hc] with use_combine (the final mixer has none)."""
+    wide = spec.hc_count * spec.hidden_size
+    return wide + 2 * wide * spec.hc_lowrank + (wide * spec.hc_count if inject else 0)
+
+
+def hc_mtp_params(spec: ModelSpec) -> int:
+    """Qwen4-Exp's MTP head (readers2026/qwen4_mtp.py for the sources: vLLM
+    Qwen4ExpMultiTokenPredictor, SGLang Qwen4ExpForCausalLMMTP): once fc_embedding and
+    fc_hidden [hidden, hidden], pre_fc_norm_embedding [hidden], pre_fc_norm_hidden
+    [hc x hidden] and the final hyper_connection_mixer (no inject weight, no mtp.norm); per
+    MTP layer a full-attention (QSA) Qwen4ExpDecoderLayer: attention with its indexer, the
+    sparse MoE block (every expert, the gated shared expert, the router) and two gated
+    residuals with block_inject_weight."""
+    h = spec.hidden_size
+    layer = attention_params(spec.attention, h) + ffn_block_params(spec, LayerSpec("moe"))
+    layer += 2 * _gated_residual(spec, True)
+    glue = 2 * h * h + h + spec.hc_count * h + _gated_residual(spec, False)
+    return glue + spec.mtp_layers * layer
 
 
 def ffn_block_params(spec: ModelSpec, layer: LayerSpec) -> int:

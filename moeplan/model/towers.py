@@ -142,6 +142,29 @@ def _qwen_vl(cfg: dict[str, Any]) -> int:
     return embed + h + pos + blocks + mergers
 
 
+# Qwen4ExpVisionConfig's defaults (transformers 5.23 configuration_qwen4_exp.py), which
+# Qwen4ExpConfig fills into a vision_config that omits them
+QWEN4_EXP_VISION = {
+    "depth": 27,
+    "hidden_size": 1152,
+    "intermediate_size": 4304,
+    "in_channels": 3,
+    "patch_size": 16,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "out_hidden_size": 3584,
+    "num_position_embeddings": 2304,
+}
+
+
+def _qwen4_exp_vision(cfg: dict[str, Any]) -> int:
+    """Qwen4ExpVisionModel: the Qwen3-VL ViT (_qwen_vl) with pos_embed
+    [num_position_embeddings, hidden] and one merger, no deepstack mergers (the class has
+    none, whatever deepstack_visual_indexes says); absent fields take QWEN4_EXP_VISION."""
+    fields = {k: v for k, v in cfg.items() if v is not None and k != "deepstack_visual_indexes"}
+    return _qwen_vl({**QWEN4_EXP_VISION, **fields})
+
+
 def _moonvit(cfg: dict[str, Any]) -> int:
     """Kimi MoonViT (Kimi-K2.5, Muse Spark's v5 names): Kimi-K3's MoonViT3d (kimi_k3_vision) at
     its defaults, LayerNorm and biases, qkv width = hidden: Conv2d patch embedding, learned 2-D
@@ -263,6 +286,15 @@ TOWER_COUNTERS: dict[tuple[str, str], TowerCounter] = {
         _tower_only(_minimax_m3_clip), _VIT, family="minimax_m3_vl_vision"
     ),
     (ANY, "glm5_next_vision"): TowerCounter(_tower_only(_glm5_next_vision), _VIT),
+    # Qwen3.8-Flash-Next's vision_config says model_type "qwen4_exp" (Qwen4ExpConfig renames it
+    # qwen4_exp_vision); a config without one is the wrapper's tower too
+    (ANY, "qwen4_exp_vision"): TowerCounter(_tower_only(_qwen4_exp_vision), _VIT),
+    ("qwen4_exp", "qwen4_exp"): TowerCounter(
+        _tower_only(_qwen4_exp_vision), _VIT, family="qwen4_exp_vision"
+    ),
+    ("qwen4_exp", ""): TowerCounter(
+        _tower_only(_qwen4_exp_vision), _VIT, family="qwen4_exp_vision"
+    ),
     # Kimi-K3's vision_config has no model_type: found by the wrapper's
     ("kimi_k3", ""): TowerCounter(
         _tower_only(kimi_k3_vision.kimi_k3_vision), kimi_k3_vision.DETAIL

@@ -9,6 +9,7 @@ from typing import Any
 from moeplan.errors import SpecError
 from moeplan.model.families import QWEN_NEXT, read_layers
 from moeplan.model.fields import Fields
+from moeplan.model.readers2026.qwen4_mtp import read_qwen4_mtp
 from moeplan.model.readers2026.qwen4_ple import read_ngram_ple
 from moeplan.model.specs import IndexerSpec
 
@@ -29,14 +30,14 @@ def qwen4_exp_text(f: Fields, family: str) -> dict[str, Any]:
     tokens; every layer a Qwen3-Next sparse MoE block with a gated shared expert. No per-layer
     norms: two Qwen4ExpTextGatedResidual hyper-connections per layer, and a mixer instead of the
     final norm. Per-Layer Embeddings (ple_layer_ids: hashed n-gram tables) per
-    qwen4_ple.read_ngram_ple."""
+    qwen4_ple.read_ngram_ple; the checkpoint's MTP head (mtp_num_hidden_layers, which
+    transformers drops on load) per qwen4_mtp.read_qwen4_mtp, counted by
+    params.hc_mtp_params."""
     missing = [k for k in QSA_FIELDS if not f.has(k)]
     if missing:
         raise SpecError(f"{f.where}: the QSA indexer (always built) needs {', '.join(missing)}")
     if f.int("indexer_kv_heads") != 1:
         raise SpecError(f"{f.where}: Qwen4-Exp QSA requires indexer_kv_heads = 1")
-    if f.int_of(("mtp_num_hidden_layers", "num_nextn_predict_layers"), default=0, minimum=0):
-        raise SpecError(f"{f.where}: Qwen4-Exp MTP layers are not modelled")
     types = f.list("layer_types")
     if "full_attention" in types:  # Qwen4ExpTextConfig.__post_init__
         types = ["indexed_attention" if t == "full_attention" else t for t in types]
@@ -65,5 +66,5 @@ def qwen4_exp_text(f: Fields, family: str) -> dict[str, Any]:
     out["norms_per_layer"] = 0
     out["hc_count"] = f.int("hc_count", default=4, minimum=2)
     out["hc_lowrank"] = f.int("hc_lowrank", default=320)
-    out["mtp_layers"] = 0
+    out.update(read_qwen4_mtp(f))
     return out
