@@ -19,26 +19,15 @@ from moeplan.model.gguf_dk import DK_ARCHS
 from moeplan.model.gguf_dm import DM_ARCHS
 from moeplan.model.gguf_grok import GROK_ARCHS
 from moeplan.model.gguf_gs import GS_ARCHS
-from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
+from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, QWEN_NEXT, ArchMap
 from moeplan.model.gguf_mla import MLA_ARCHS
 from moeplan.model.gguf_qm import QM_ARCHS
 from moeplan.model.gguf_swa import SWA_ARCHS
 
 __all__ = ["ARCHS", "ArchMap"]
 
+_QWEN_NEXT = {**QWEN_NEXT, "full_attention_interval": "full_attention_interval"}
 
-_QWEN_NEXT = {
-    **COMMON,
-    **MOE,
-    **HEAD_DIM,
-    "num_experts": "expert_count",
-    "shared_expert_intermediate_size": "expert_shared_feed_forward_length",
-    "linear_conv_kernel_dim": "ssm.conv_kernel",
-    "linear_key_head_dim": "ssm.state_size",
-    "linear_num_key_heads": "ssm.group_count",
-    "linear_num_value_heads": "ssm.time_step_rank",
-    "full_attention_interval": "full_attention_interval",
-}
 
 ARCHS: dict[str, ArchMap] = {
     # Qwen3MoeModel

@@ -34,3 +34,16 @@ MOE = {
     "moe_intermediate_size": "expert_feed_forward_length",
 }
 HEAD_DIM = {"head_dim": "attention.key_length"}
+# Qwen3-Next / Qwen3.5 (Gated DeltaNet + gated attention, shared expert): Qwen3NextModel's keys;
+# Qwen4ExpTextModel writes the same plus its own (gguf_qm.py)
+QWEN_NEXT = {
+    **COMMON,
+    **MOE,
+    **HEAD_DIM,
+    "num_experts": "expert_count",
+    "shared_expert_intermediate_size": "expert_shared_feed_forward_length",
+    "linear_conv_kernel_dim": "ssm.conv_kernel",
+    "linear_key_head_dim": "ssm.state_size",
+    "linear_num_key_heads": "ssm.group_count",
+    "linear_num_value_heads": "ssm.time_step_rank",
+}

@@ -17,7 +17,7 @@ from moeplan.model.gguf_derive import (
     router_bias,
     ssm_head_dim,
 )
-from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, ArchMap
+from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, QWEN_NEXT, ArchMap
 from moeplan.model.gguf_mla import indexer_types, mla
 from moeplan.model.gguf_q4mtp import ple_fields
 
@@ -174,16 +174,8 @@ QM_ARCHS: dict[str, ArchMap] = {
     "qwen4exp": ArchMap(
         "qwen4_exp_text",
         {
-            **COMMON,
-            **MOE,
-            **HEAD_DIM,
+            **QWEN_NEXT,
             **_INDEXER,
-            "num_experts": "expert_count",
-            "shared_expert_intermediate_size": "expert_shared_feed_forward_length",
-            "linear_conv_kernel_dim": "ssm.conv_kernel",
-            "linear_key_head_dim": "ssm.state_size",
-            "linear_num_key_heads": "ssm.group_count",
-            "linear_num_value_heads": "ssm.time_step_rank",
             "hc_count": "hyper_connection.count",
             "hc_lowrank": "hyper_connection.low_rank",
         },
