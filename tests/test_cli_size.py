@@ -101,8 +101,9 @@ def test_size_mixed_scheme():
 def test_show_and_list():
     assert "mla" in run("show", "deepseek-v3").stdout
     models = json.loads(run("list", "models", "--json").stdout)
-    # models.yaml + configs-2026 + Qwen3.5-35B and 122B + the AIConfigurator copies
-    assert len(models) == 21 + 15 + 2 + 10
+    # models.yaml + configs-2026 + Qwen3.5-35B and 122B + the AIConfigurator copies + the
+    # configs kept in tests/data (Grok-2)
+    assert len(models) == 21 + 15 + 2 + 11 + 1
     assert "h100-sxm" in run("list", "gpus").stdout
     assert "q4_k_m" in run("list", "quants").stdout
 
