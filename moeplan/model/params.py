@@ -138,8 +138,8 @@ def norm_params(spec: ModelSpec) -> int:
     per_norm = spec.hidden_size * (2 if spec.norm_has_bias else 1)
     if spec.hc_count:  # Qwen4ExpTextGatedResidual x 2 per layer; the mixer replaces the norm
         wide = spec.hc_count * spec.hidden_size
-        mixer = wide + 2 * wide * spec.hc_lowrank
-        layer = 2 * (mixer + wide * spec.hc_count)
+        mixer = _gated_residual(spec, inject=False)
+        layer = 2 * _gated_residual(spec, inject=True)
         ple = 3 * wide * len(spec.ngram_ple.layer_ids) if spec.ngram_ple else 0  # PLE norms
         count = per_norm * spec.norms_per_layer * spec.num_layers + layer * spec.num_layers
         return count + mixer + ple
@@ -221,8 +221,8 @@ def hc_mtp_params(spec: ModelSpec) -> int:
     residuals with block_inject_weight."""
     h = spec.hidden_size
     layer = attention_params(spec.attention, h) + ffn_block_params(spec, LayerSpec("moe"))
-    layer += 2 * _gated_residual(spec, True)
-    glue = 2 * h * h + h + spec.hc_count * h + _gated_residual(spec, False)
+    layer += 2 * _gated_residual(spec, inject=True)
+    glue = 2 * h * h + h + spec.hc_count * h + _gated_residual(spec, inject=False)
     return glue + spec.mtp_layers * layer
 
 

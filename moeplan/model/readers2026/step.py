@@ -94,14 +94,21 @@ def _mlp_types(f: Fields, n: int, padded: int) -> list[str]:
     mlp = _trimmed(f, "mlp_layer_types", n, padded)
     if mlp:
         return mlp
-    enum = f.get("moe_layers_enum")
-    if enum is not None:
-        items = enum.split(",") if isinstance(enum, str) else enum
-        moe_set = {int(i) for i in items if str(i).strip()}
-    else:
+    moe_set = _moe_layers_enum(f)
+    if moe_set is None:
         first_dense = f.int("first_k_dense_replace", default=3, minimum=0)
         moe_set = set(range(first_dense, n))
     return ["sparse" if i in moe_set else "dense" for i in range(n)]
+
+
+def _moe_layers_enum(f: Fields) -> set[int] | None:
+    """The hub's moe_layers_enum (a comma-separated string or a list of MoE layer indices, the
+    MTP layers' included), None when absent."""
+    enum = f.get("moe_layers_enum")
+    if enum is None:
+        return None
+    items = enum.split(",") if isinstance(enum, str) else enum
+    return {int(i) for i in items if str(i).strip()}
 
 
 def _mtp_block(
@@ -117,10 +124,8 @@ def _mtp_block(
     padded = n + mtp
     types = f.list("mtp_layer_types") or f.list("layer_types")[n:padded]
     mlp = f.list("mtp_mlp_layer_types") or f.list("mlp_layer_types")[n:padded]
-    enum = f.get("moe_layers_enum")
-    if not mlp and enum is not None:
-        items = enum.split(",") if isinstance(enum, str) else enum
-        moe_set = {int(i) for i in items if str(i).strip()}
+    moe_set = None if mlp else _moe_layers_enum(f)
+    if moe_set is not None:
         mlp = ["sparse" if i in moe_set else "dense" for i in range(n, padded)]
     blocks = set()
     for i in range(mtp):
