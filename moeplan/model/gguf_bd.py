@@ -16,6 +16,7 @@ from moeplan.model.gguf_derive import (
     GgufFile,
     attention_bias,
     mlp_layer_types,
+    qk_norm,
     router_bias,
     swa_layers,
 )
@@ -59,7 +60,7 @@ def bailing_moe_v2(g: GgufFile, cfg: dict[str, Any]) -> None:
     (expert_shared_feed_forward_length or the expert width)): per shared expert the width
     over expert_shared_count, when it is not the routed expert width."""
     _fused_qkv_biases(g, cfg)
-    cfg["use_qk_norm"] = g.first("attn_q_norm.weight") is not None
+    qk_norm(g, cfg)
     cfg["moe_router_enable_expert_bias"] = router_bias(g)
     shared = int(cfg.get("num_shared_experts") or 0)
     if shared:

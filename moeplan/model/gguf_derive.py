@@ -153,6 +153,19 @@ def per_block(g: GgufFile, value: Any) -> list[Any]:
     return value[: g.main_layers] if isinstance(value, list) else [value] * g.main_layers
 
 
+def sliding_flags(g: GgufFile) -> list[bool]:
+    """The per-block ``attention.sliding_window_pattern`` flags (MTP blocks left out), for the
+    loaders that require the key (granite-swa, step35, dots3note)."""
+    return [bool(v) for v in per_block(g, g.need("attention.sliding_window_pattern"))]
+
+
+def shared_expert_width(g: GgufFile) -> int | None:
+    """The shared MLP's width: ffn_up_shexp [hidden, width] of the first block holding one;
+    None when no block does."""
+    layer = g.first("ffn_up_shexp.weight")
+    return None if layer is None else g.shape(f"blk.{layer}.ffn_up_shexp.weight")[1]
+
+
 def mlp_layer_types(g: GgufFile) -> list[str]:
     """mlp_layer_types: sparse where the block has a router (ffn_gate_inp), else dense."""
     routed = g.layers_with("ffn_gate_inp.weight")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, attention_bias, per_block
+from moeplan.model.gguf_derive import GgufFile, attention_bias, per_block, sliding_flags
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, ArchMap
 
 __all__ = ["DM_ARCHS"]
@@ -26,8 +26,7 @@ def granite_swa(g: GgufFile, cfg: dict[str, Any]) -> None:
             f"{g.path}: a granite_swa GGUF without experts ('{g.arch}.expert_count') is the "
             "dense GraniteSWA model, not a MoE"
         )
-    pattern = per_block(g, g.need("attention.sliding_window_pattern"))
-    cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in pattern]
+    cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in sliding_flags(g)]
     attention_bias(g, cfg)
 
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.errors import SpecError
-from moeplan.model.gguf_derive import GgufFile, attention_bias, per_block
+from moeplan.model.gguf_derive import (
+    GgufFile,
+    attention_bias,
+    mlp_layer_types,
+    per_block,
+    qk_norm,
+    router_bias,
+    sliding_flags,
+)
 from moeplan.model.gguf_keys import ArchMap
 
 __all__ = ["GS_ARCHS"]
@@ -122,7 +130,7 @@ def step35(g: GgufFile, cfg: dict[str, Any]) -> None:
     sliding blocks) and the per-block sliding pattern, which llama.cpp's loader requires
     (models/step35.cpp); the MoE blocks are those with a router (the hub's moe_layers_enum),
     the score-correction bias is exp_probs_b (use_moe_router_bias), q/k norms attn_q_norm."""
-    sliding = [bool(s) for s in per_block(g, g.need("attention.sliding_window_pattern"))]
+    sliding = sliding_flags(g)
     cfg["layer_types"] = ["sliding_attention" if s else "full_attention" for s in sliding]
     heads = {k: _kind_value(g, "attention.head_count", sliding, k) for k in (False, True)}
     kv = {k: _kind_value(g, "attention.head_count_kv", sliding, k) for k in (False, True)}
@@ -135,10 +143,9 @@ def step35(g: GgufFile, cfg: dict[str, Any]) -> None:
             "num_attention_groups": kv[True],
             "head_dim": cfg["head_dim"],
         }
-    routed = g.layers_with("ffn_gate_inp.weight")
-    cfg["mlp_layer_types"] = ["sparse" if i in routed else "dense" for i in range(g.main_layers)]
-    cfg["use_moe_router_bias"] = g.first("exp_probs_b.bias") is not None
-    cfg["use_qk_norm"] = g.has("blk.0.attn_q_norm.weight")
+    cfg["mlp_layer_types"] = mlp_layer_types(g)
+    cfg["use_moe_router_bias"] = router_bias(g)
+    qk_norm(g, cfg)
     _step35_gate(g, cfg, 0)
     attention_bias(g, cfg)
     dense = g.first("ffn_up.weight")

@@ -15,6 +15,8 @@ from moeplan.model.gguf_derive import (
     per_block,
     recurrent_layer_types,
     router_bias,
+    shared_expert_width,
+    sliding_flags,
     ssm_head_dim,
 )
 from moeplan.model.gguf_keys import COMMON, HEAD_DIM, MOE, QWEN_NEXT, ArchMap
@@ -87,10 +89,7 @@ def minimax_m3(g: GgufFile, cfg: dict[str, Any]) -> None:
     cfg["mlp_layer_types"] = mlp_layer_types(g)
     if indexed and _indexer_kv_heads(g, indexed[0]) != 1:
         raise SpecError(f"{g.path}: GGUF minimax-m3 indexer.k_proj is not one key head wide")
-    shared = g.first("ffn_up_shexp.weight")
-    cfg["shared_intermediate_size"] = (
-        0 if shared is None else g.shape(f"blk.{shared}.ffn_up_shexp.weight")[1]
-    )
+    cfg["shared_intermediate_size"] = shared_expert_width(g) or 0
     cfg["use_routing_bias"] = router_bias(g)
     qk_norm_type(g, cfg)
 
@@ -135,7 +134,7 @@ def dots3note(g: GgufFile, cfg: dict[str, Any]) -> None:
     loader (models/dots3note.cpp) reads; the DSA indexer runs on the blocks indexer.types
     flags (the full-attention ones). KV heads: MLA's, one per query head (the HF config's)."""
     heads = per_block(g, g.need("attention.head_count"))
-    sliding = [bool(v) for v in per_block(g, g.need("attention.sliding_window_pattern"))]
+    sliding = sliding_flags(g)
     indexed = [bool(v) for v in per_block(g, g.need("attention.indexer.types"))]
     full = [i for i in range(g.main_layers) if not sliding[i]]
     if not full:
@@ -162,9 +161,8 @@ def dots3note(g: GgufFile, cfg: dict[str, Any]) -> None:
         if sliding[i]
     }
     cfg["mlp_layer_types"] = mlp_layer_types(g)
-    shared = g.first("ffn_up_shexp.weight")
-    if shared is not None:
-        width = g.shape(f"blk.{shared}.ffn_up_shexp.weight")[1]
+    width = shared_expert_width(g)
+    if width is not None:
         cfg["shared_experts_intermediate_size"] = width // int(g.need("expert_shared_count"))
 
 
