@@ -10,7 +10,7 @@ from typing import Any
 
 from moeplan.errors import SpecError
 from moeplan.model.gguf_derive import GgufFile
-from moeplan.model.readers2026.qwen4_ple import ngram_table_rows, nth_prime_after
+from moeplan.model.readers2026.qwen4_ple import head_vocab_sizes
 
 TABLE = "per_layer_token_embd.weight"
 
@@ -31,10 +31,7 @@ def vocab_base(g: GgufFile, sizes: list[int]) -> int:
     prime search from that base must reproduce every written size, else the file's sizes
     follow another rule."""
     base = sizes[0]
-    found = [nth_prime_after(base - 1, 1)]
-    for _ in sizes[1:]:
-        found.append(nth_prime_after(found[-1], 1))
-    if found != sizes:
+    if head_vocab_sizes(base, len(sizes), 0) != sizes:
         raise SpecError(
             f"{g.path}: GGUF key '{g.arch}.ple.head_vocab_sizes' are not consecutive primes"
         )
@@ -76,8 +73,6 @@ def ple_fields(g: GgufFile, cfg: dict[str, Any]) -> None:
         raise SpecError(f"{g.path}: GGUF tensor '{TABLE}' rows are not {width} wide")
     sizes = _head_sizes(g, heads)
     base, divisor = vocab_base(g, sizes), vocab_divisor(g, sizes, table[1])
-    if ngram_table_rows(base, heads, 0, divisor) != table[1]:  # both checks above imply it
-        raise SpecError(f"{g.path}: GGUF tensor '{TABLE}' rows do not follow the head sizes")
     cfg.update(
         ple_layer_ids=[layers[0] + 1],
         ngram_size=ngram,

@@ -68,17 +68,21 @@ def nth_prime_after(start: int, count: int) -> int:
     return prime
 
 
-def ngram_table_rows(base: int, heads: int, ple_layer_index: int, divisor: int) -> int:
-    """Rows of one PLE layer's ngram_embedding (Qwen4ExpTextNGramEmbedding.__init__): head h
+def head_vocab_sizes(base: int, heads: int, ple_layer_index: int) -> list[int]:
+    """The heads' table sizes of one PLE layer (Qwen4ExpTextNGramEmbedding.__init__): head h
     of the layer at position i in ple_layer_ids hashes into the (i x heads + h + 1)-th prime
-    after base - 1; the heads' tables are stacked and padded up to a multiple of
-    make_ngram_vocab_size_divisible_by. The primes of consecutive heads are consecutive, so
-    the sum is that of the primes numbered i x heads + 1 ... (i + 1) x heads."""
-    first = nth_prime_after(base - 1, ple_layer_index * heads + 1)
-    sizes = [first]
+    after base - 1; the primes of consecutive heads are consecutive, those numbered
+    i x heads + 1 ... (i + 1) x heads."""
+    sizes = [nth_prime_after(base - 1, ple_layer_index * heads + 1)]
     for _ in range(heads - 1):
         sizes.append(nth_prime_after(sizes[-1], 1))
-    return math.ceil(sum(sizes) / divisor) * divisor
+    return sizes
+
+
+def ngram_table_rows(base: int, heads: int, ple_layer_index: int, divisor: int) -> int:
+    """Rows of one PLE layer's ngram_embedding: its heads' tables (head_vocab_sizes) stacked
+    and padded up to a multiple of make_ngram_vocab_size_divisible_by."""
+    return math.ceil(sum(head_vocab_sizes(base, heads, ple_layer_index)) / divisor) * divisor
 
 
 def read_ngram_ple(f: Fields, hidden_size: int, layer_types: list[str]) -> NGramPLESpec | None:
