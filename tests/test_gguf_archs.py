@@ -74,6 +74,25 @@ def write_gguf(doc: dict, path: Path) -> dict[str, int]:
     return sizes
 
 
+def load_altered(
+    tmp_path: Path,
+    name: str,
+    keys: dict | None = None,
+    drop: tuple[str, ...] = (),
+    tensors: dict | None = None,
+) -> None:
+    """Load fixture `name` as a GGUF with metadata keys (under its arch) set to [types, value]
+    or dropped, and tensors [GGML shape] added or replaced (the refusal tests' files)."""
+    doc = json.loads((DATA / f"{name}.json").read_text())
+    for key in drop:
+        del doc["keys"][f"{doc['arch']}.{key}"]
+    for key, value in (keys or {}).items():
+        doc["keys"][f"{doc['arch']}.{key}"] = value
+    doc["tensors"].update(tensors or {})
+    write_gguf(doc, tmp_path / "x.gguf")
+    load_model(str(tmp_path / "x.gguf"))
+
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_gguf_spec_equals_config_spec(tmp_path, name):
     doc = json.loads((DATA / f"{name}.json").read_text())

@@ -11,16 +11,12 @@ from moeplan.model.catalog import load_model
 from moeplan.model.gguf_derive import GgufFile, router_bias
 
 pytest.importorskip("gguf")
-from tests.test_gguf_archs import DATA, write_gguf
+from tests.test_gguf_archs import DATA, load_altered, write_gguf
 
 
 def _load_without(tmp_path: Path, name: str, *keys: str) -> None:
     """Load fixture `name` as a GGUF with the metadata keys `keys` left out."""
-    doc = json.loads((DATA / f"{name}.json").read_text())
-    for key in keys:
-        del doc["keys"][f"{doc['arch']}.{key}"]
-    write_gguf(doc, tmp_path / "x.gguf")
-    load_model(str(tmp_path / "x.gguf"))
+    load_altered(tmp_path, name, drop=keys)
 
 
 def test_granite_swa_without_experts_is_refused(tmp_path):

@@ -2,21 +2,19 @@
 the head sizes and the table (the fixtures qwen4exp-ple / qwen4exp-ple-mtp themselves:
 tests/test_gguf_archs.py), and the files that cannot be read say why."""
 
-import json
 import math
 from pathlib import Path
 
 import pytest
 
 from moeplan.errors import SpecError
-from moeplan.model.catalog import load_model
 from moeplan.model.gguf_derive import GgufFile
 from moeplan.model.gguf_q4mtp import TABLE, vocab_base, vocab_divisor
 from moeplan.model.readers2026.qwen4_ple import ngram_table_rows
 from tests.test_arch_qwen_step_muse import FLASH_PRIMES
 
 pytest.importorskip("gguf")
-from tests.test_gguf_archs import DATA, write_gguf
+from tests.test_gguf_archs import load_altered
 
 
 def _file(rows: int) -> GgufFile:
@@ -41,12 +39,7 @@ def test_released_base_and_divisor() -> None:
 
 
 def _load(tmp_path: Path, keys: dict, tensors: dict | None = None) -> None:
-    doc = json.loads((DATA / "qwen4exp-ple.json").read_text())
-    for key, value in keys.items():
-        doc["keys"][f"{doc['arch']}.{key}"] = value
-    doc["tensors"].update(tensors or {})
-    write_gguf(doc, tmp_path / "x.gguf")
-    load_model(str(tmp_path / "x.gguf"))
+    load_altered(tmp_path, "qwen4exp-ple", keys=keys, tensors=tensors)
 
 
 def test_ple_refusals(tmp_path: Path) -> None:

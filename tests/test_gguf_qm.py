@@ -1,24 +1,18 @@
 """GGUF files of the gguf_qm architectures that cannot be sized say which key is at fault (the
 fixtures themselves: tests/test_gguf_archs.py)."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 from moeplan.errors import SpecError
-from moeplan.model.catalog import load_model
 
 pytest.importorskip("gguf")
-from tests.test_gguf_archs import DATA, write_gguf
+from tests.test_gguf_archs import load_altered
 
 
 def _load(tmp_path: Path, name: str, **keys: list) -> None:
-    doc = json.loads((DATA / f"{name}.json").read_text())
-    for key, (types, value) in keys.items():
-        doc["keys"][f"{doc['arch']}.{key}"] = [types, value]
-    write_gguf(doc, tmp_path / "x.gguf")
-    load_model(str(tmp_path / "x.gguf"))
+    load_altered(tmp_path, name, keys=keys)
 
 
 def test_qwen4exp_without_compress_ratio_is_refused(tmp_path):
