@@ -21,13 +21,14 @@ gguf = pytest.importorskip("gguf")
 
 DATA = Path(__file__).parent / "data" / "gguf"
 FIXTURES = sorted(p.stem for p in DATA.glob("*.json"))
-# Qwen3-Next's config.json names no MTP module though its checkpoints hold one: the GGUF
-# (block_count = layers + nextn_predict_layers) counts it, the config cannot.
-MTP_ONLY_IN_GGUF = {"qwen3next-mtp"}
+# an MTP block in the GGUF that the config does not name (none today: Qwen3-Next's config.json
+# names no MTP module, and its reader counts the one its checkpoints hold, as vLLM builds it)
+MTP_ONLY_IN_GGUF: set[str] = set()
 # the reverse: Qwen4-Exp's config.json names its MTP head (mtp_num_hidden_layers) and the
 # checkpoint holds it, but llama.cpp's Qwen4ExpTextModel (no_mtp) drops every mtp.* tensor and
-# writes no nextn key: the GGUF has no MTP block
-MTP_ONLY_IN_CONFIG = {"qwen4exp-ple-mtp"}
+# writes no nextn key: the GGUF has no MTP block; a Qwen3-Next GGUF converted without --mtp
+# (no nextn blocks) holds none of the one its config implies
+MTP_ONLY_IN_CONFIG = {"qwen4exp-ple-mtp", "qwen3next"}
 # tensors llama.cpp's converter adds from the config (Phi-3.5-MoE's LongRoPE factors): stored,
 # not weights of the model
 ADDED = ("rope_factors_long.weight", "rope_factors_short.weight", "rope_freqs.weight")

@@ -39,7 +39,9 @@ ENTRIES: dict[str, dict] = {
             "activated",
             "without_embeddings",
             "The card states no convention; 3B matches the count without embedding and head "
-            "(3.25B; 3.56B with the head). The checkpoint's MTP layer is not in the config.",
+            "(3.25B; 3.56B with the head). The checkpoint's one MTP layer is named by no config "
+            "field (vLLM builds num_nextn_predict_layers, default 1); counted apart, loaded "
+            "with --mtp.",
         ),
     ),
     "qwen3.5-397b-a17b": dict(

@@ -196,8 +196,11 @@ def decode_span(context: int, window: int | None, chunked: bool) -> float:
     return float(window)
 
 
-def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> int:
-    """KV (and indexer key) bytes of one token summed over the layers that keep a cache."""
+def kv_bytes_per_token_all_layers(
+    spec: ModelSpec, kv_quant: str = "bf16", include_mtp: bool = False
+) -> int:
+    """KV (and indexer key) bytes of one token summed over the layers that keep a cache (and
+    the MTP layers' attention when they are loaded, ModelSpec.mtp_attention_groups)."""
     b = kv_dtype_bytes(kv_quant)
     return math.ceil(
         sum(
@@ -207,12 +210,14 @@ def kv_bytes_per_token_all_layers(spec: ModelSpec, kv_quant: str = "bf16") -> in
                 + indexer_key_bytes(a.indexer)
                 + compressed_bytes_per_token(a, b)
             )
-            for a, _, n in spec.attention_groups
+            for a, _, n in spec.kv_groups(include_mtp)
         )
     )
 
 
-def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16") -> int:
+def kv_bytes_per_sequence(
+    spec: ModelSpec, context: int, kv_quant: str = "bf16", include_mtp: bool = False
+) -> int:
     """KV cache of one sequence of `context` tokens: per attention layer, its bytes per token x
     the tokens it holds; recurrent layers hold none."""
     b = kv_dtype_bytes(kv_quant)
@@ -223,12 +228,14 @@ def kv_bytes_per_sequence(spec: ModelSpec, context: int, kv_quant: str = "bf16")
                 (stored_kv_bytes(a, b) + indexer_key_bytes(a.indexer)) * held(context, w)
                 + compressor_held_bytes(a, context, b)
             )
-            for a, w, n in spec.attention_groups
+            for a, w, n in spec.kv_groups(include_mtp)
         )
     )
 
 
-def kv_bytes_per_rank(spec: ModelSpec, context: int, kv_quant: str, tp: int) -> float:
+def kv_bytes_per_rank(
+    spec: ModelSpec, context: int, kv_quant: str, tp: int, include_mtp: bool = False
+) -> float:
     """The share of one sequence's KV cache one of `tp` ranks holds, layer group by layer
     group (each by its own KV heads)."""
     b = kv_dtype_bytes(kv_quant)
@@ -239,7 +246,7 @@ def kv_bytes_per_rank(spec: ModelSpec, context: int, kv_quant: str, tp: int) -> 
             + compressor_held_bytes(a, context, b)
         )
         * shard_fraction(a, tp)
-        for a, w, n in spec.attention_groups
+        for a, w, n in spec.kv_groups(include_mtp)
     )
 
 

@@ -40,15 +40,18 @@ ACTIVATION_BYTES = 2  # activations are BF16 in every engine modelled here
 LOGIT_BYTES = 4  # logits are materialized in FP32
 
 
-def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16") -> int:
+def kv_bytes_per_token(spec: ModelSpec, kv_quant: str = "bf16", include_mtp: bool = False) -> int:
     """KV bytes per token summed over the layers that keep a cache (the cost of a token that
-    every layer still holds; sliding-window and chunked layers drop it later)."""
-    return kv_bytes_per_token_all_layers(spec, kv_quant)
+    every layer still holds; sliding-window and chunked layers drop it later), the loaded MTP
+    layers' included."""
+    return kv_bytes_per_token_all_layers(spec, kv_quant, include_mtp)
 
 
-def kv_cache_bytes(spec: ModelSpec, context: int, batch: int, kv_quant: str = "bf16") -> int:
+def kv_cache_bytes(
+    spec: ModelSpec, context: int, batch: int, kv_quant: str = "bf16", include_mtp: bool = False
+) -> int:
     """KV cache of `batch` sequences of `context` tokens (cache.kv_bytes_per_sequence)."""
-    return batch * kv_bytes_per_sequence(spec, context, kv_quant)
+    return batch * kv_bytes_per_sequence(spec, context, kv_quant, include_mtp)
 
 
 def tokens_held_all_layers(spec: ModelSpec, context: int) -> int:
@@ -115,6 +118,7 @@ class MemoryEstimate:
     state_bytes: int = 0  # linear-attention / Mamba state of all sequences
     state_dtype: str = DEFAULT_STATE_DTYPE
     text_only: bool = False  # vision/audio towers left out of weights_by_component
+    include_mtp: bool = False  # MTP layers loaded: their weights and their KV cache
 
     @property
     def state_bytes_per_sequence(self) -> int:
@@ -160,8 +164,8 @@ def estimate_memory(
     return MemoryEstimate(
         weights_bytes=sum(by_component.values()),
         weights_by_component=by_component,
-        kv_bytes_per_token=kv_bytes_per_token(spec, kv_quant),
-        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant),
+        kv_bytes_per_token=kv_bytes_per_token(spec, kv_quant, include_mtp),
+        kv_cache_bytes=kv_cache_bytes(spec, context, batch, kv_quant, include_mtp),
         context=context,
         batch=batch,
         kv_quant=kv_quant,
@@ -170,4 +174,5 @@ def estimate_memory(
         state_bytes=batch * state_bytes_per_sequence(spec, state_dtype),
         state_dtype=state_dtype,
         text_only=text_only,
+        include_mtp=include_mtp and bool(spec.mtp_layers),
     )

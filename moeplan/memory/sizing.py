@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from moeplan.errors import LayoutError
-from moeplan.memory.estimate import DEFAULT_USABLE_FRACTION, MemoryEstimate, estimate_memory
+from moeplan.memory.estimate import (
+    DEFAULT_USABLE_FRACTION,
+    MemoryEstimate,
+    estimate_memory,
+    kv_bytes_per_token,
+)
 from moeplan.memory.quant import QuantScheme, component_bits
 from moeplan.model.official import OfficialComparison, compare_official
 from moeplan.model.params import ParamCounts, count_params
@@ -134,6 +139,14 @@ def size_model(
         notes.append(
             f"{spec.mtp_layers} MTP layer(s) ({params.breakdown['mtp']:,} params) are in "
             "the checkpoint but not loaded without speculative decoding; --mtp counts them"
+        )
+    elif spec.mtp_layers:
+        extra = memory.kv_bytes_per_token - kv_bytes_per_token(spec, kv_quant)
+        kv_layers = sum(n for _, _, n in spec.mtp_attention_groups)
+        notes.append(
+            f"--mtp: {spec.mtp_layers} MTP layer(s) loaded ({params.breakdown['mtp']:,} params); "
+            f"their {kv_layers} attention layer(s) keep a KV cache of their own, "
+            f"+{extra:,} bytes/token (vLLM and SGLang allocate it beside the model's)"
         )
     needed = needed_shard = shard = None
     alone = gpu is not None and gpu.interconnect.kind == "none"  # no GPU-to-GPU links

@@ -54,6 +54,7 @@ class Traits:
     expert_width_keys: tuple[str, ...] = EXPERT_WIDTH
     ffn_gated_key: str = ""  # activation field: "relu2" means ungated experts and MLPs
     mtp_keys: tuple[str, ...] = ("num_nextn_predict_layers",)
+    mtp_default: int = 0  # MTP layers the checkpoint holds when no mtp_keys field says
     sublayers: int = 1  # LongCat-Flash: 2 attention + 2 dense FFN sublayers per layer
     tie_default: bool | None = None
     sink_keys: tuple[str, str] = ("", "")  # (full, sliding) per-head attention sink fields
@@ -75,8 +76,12 @@ QWEN_NEXT = Traits(
 )
 
 TRAITS: dict[str, Traits] = {
-    # Qwen3NextAttention: q_proj emits q and a gate, q/k RMSNorm per head; shared expert gated
-    "qwen3_next": QWEN_NEXT,
+    # Qwen3NextAttention: q_proj emits q and a gate, q/k RMSNorm per head; shared expert gated.
+    # The published config.json names no MTP layer, yet the checkpoint holds one (mtp.* keys:
+    # NVIDIA/Model-Optimizer PR 860 "the MTP weights are not stored separately in safetensors";
+    # llama.cpp PR 25589 converts it from the released files) and vLLM's
+    # Qwen3NextMultiTokenPredictor builds getattr(config, "num_nextn_predict_layers", 1)
+    "qwen3_next": replace(QWEN_NEXT, mtp_default=1),
     "qwen3_5_moe": QWEN_NEXT,
     "qwen3_5_moe_text": QWEN_NEXT,
     # Qwen3_5TextModel: the same layers with a dense Qwen3_5MLP in each (no experts)
@@ -279,4 +284,4 @@ def _mtp(f: Fields, t: Traits) -> int:
         return f.int_of(t.mtp_keys, default=0, minimum=0) * f.int(
             "mtp_transformer_layers", default=1, minimum=0
         )
-    return f.int_of(t.mtp_keys, default=0, minimum=0)
+    return f.int_of(t.mtp_keys, default=t.mtp_default, minimum=0)

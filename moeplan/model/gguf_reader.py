@@ -125,6 +125,8 @@ def _config(g: GgufFile, weights: CheckpointWeights, main: int | None) -> dict[s
         # trunk-only file, as llama.cpp's loader calls it): count the blocks the file holds
         held = any(name.startswith(f"blk.{main}.") for name in g.shapes)
         cfg["num_nextn_predict_layers"] = _nextn(g.arch, g.fields) if held else 0
+    else:  # no MTP blocks in the file (Qwen3-Next's config names none, yet defaults to one)
+        cfg.setdefault("num_nextn_predict_layers", 0)
     for derive in entry.derive:
         derive(g, cfg)
     return cfg

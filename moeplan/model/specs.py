@@ -269,6 +269,30 @@ class ModelSpec:
         return tuple((a, w, n) for (a, w), n in counts.items())
 
     @cached_property
+    def mtp_attention_groups(self) -> tuple[tuple[AttentionSpec, int | None, int], ...]:
+        """(attention shape, window, number of layers) over the MTP layers' attention blocks,
+        which keep a KV cache of their own when the MTP layers are loaded (vLLM registers the
+        draft's attention layers in the same KV cache config, gpu_model_runner
+        get_kv_cache_spec; SGLang's draft worker keeps a KV pool of the same tokens). Each MTP
+        step is one decoder layer with the model's full attention (mtp_layer_params), or its
+        mtp_blocks (Nemotron-H "*E": one attention block; Step-3.5: its MTP layer type)."""
+        if not self.mtp_layers:
+            return ()
+        blocks = self.mtp_blocks or (LayerSpec("moe"),)
+        counts: dict[tuple[AttentionSpec, int | None], int] = {}
+        for block in blocks:
+            if block.keeps_kv:
+                key = (self.layer_attention(block), block.window)
+                counts[key] = counts.get(key, 0) + self.mtp_layers
+        return tuple((a, w, n) for (a, w), n in counts.items())
+
+    def kv_groups(
+        self, include_mtp: bool = False
+    ) -> tuple[tuple[AttentionSpec, int | None, int], ...]:
+        """attention_groups, and the MTP layers' groups when they are loaded."""
+        return self.attention_groups + (self.mtp_attention_groups if include_mtp else ())
+
+    @cached_property
     def recurrent_layers(self) -> tuple[RecurrentSpec, ...]:
         return tuple(layer.recurrent for layer in self.layers if layer.recurrent is not None)
 

@@ -167,7 +167,8 @@ def per_gpu_memory(spec: ModelSpec, mem: MemoryEstimate, layout: Layout) -> PerG
     ends += w.get("towers", 0) / layout.tp  # vision/audio encoder, on the first stage
     seqs_per_group = math.ceil(mem.batch / layout.dp)
     # each attention layer's share by its own KV heads (memory.cache.shard_fraction)
-    kv = kv_bytes_per_rank(spec, mem.context, mem.kv_quant, layout.tp) * seqs_per_group * stage
+    kv_rank = kv_bytes_per_rank(spec, mem.context, mem.kv_quant, layout.tp, mem.include_mtp)
+    kv = kv_rank * seqs_per_group * stage
     # linear-attention / Mamba state: heads split over TP (vLLM shards the mixer by heads)
     kv += mem.state_bytes / mem.batch * seqs_per_group / layout.tp * stage
     return PerGPUMemory(

@@ -101,14 +101,18 @@ class Capacity:
 
 
 def replica_capacity(
-    setup: Setup, workload: Workload, usable_fraction: float = DEFAULT_USABLE_FRACTION
+    setup: Setup,
+    workload: Workload,
+    usable_fraction: float = DEFAULT_USABLE_FRACTION,
+    speculation: Speculation = NO_SPECULATION,
 ) -> Capacity:
     """max_concurrency of one replica: (usable - weights - overhead) per GPU / KV (and state) of
     one request of ISL + OSL tokens per GPU, per DP group, times the DP groups. The overhead is
-    sized for a full token budget of activations (vLLM's profile run does the same)."""
+    sized for a full token budget of activations (vLLM's profile run does the same). Drafting
+    with the model's own MTP layers loads them: their weights and their KV cache."""
     layout = setup.layout
     context = workload.input_len + workload.output_len
-    mem = _memory(setup, context, layout.dp)
+    mem = _memory(setup, context, layout.dp, speculation.draft_tokens > 0)
     shard = per_gpu_memory(setup.spec, mem, layout)
     usable = setup.gpu.memory_bytes * usable_fraction
     free = usable - shard.weights_bytes - shard.overhead_bytes
@@ -119,13 +123,14 @@ def replica_capacity(
     )
 
 
-def _memory(setup: Setup, context: int, batch: int) -> MemoryEstimate:
+def _memory(setup: Setup, context: int, batch: int, include_mtp: bool = False) -> MemoryEstimate:
     return estimate_memory(
         setup.spec,
         setup.scheme,
         context,
         batch,
         setup.kv_quant,
+        include_mtp,
         max_batched_tokens=MAX_BATCHED_TOKENS,
         state_dtype=setup.state_dtype,
     )

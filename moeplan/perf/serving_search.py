@@ -167,7 +167,7 @@ def evaluate_layout(
         setup = setup_for(dep, layout)
     except LayoutError as exc:
         return LayoutResult(layout, replicas, None, (), str(exc))
-    capacity = replica_capacity(setup, workload, dep.usable_fraction)
+    capacity = replica_capacity(setup, workload, dep.usable_fraction, dep.speculation)
     if capacity.per_replica < 1:
         short = capacity.kv_bytes_per_request_per_gpu - capacity.free_bytes_per_gpu
         return LayoutResult(

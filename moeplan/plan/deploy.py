@@ -95,7 +95,7 @@ def best_point(
         setup = setup_for(dep, layout)
     except LayoutError as exc:
         return None, str(exc)
-    cap = replica_capacity(setup, workload, dep.usable_fraction)
+    cap = replica_capacity(setup, workload, dep.usable_fraction, dep.speculation)
     if cap.per_replica < 1:
         missing = cap.kv_bytes_per_request_per_gpu - cap.free_bytes_per_gpu
         return None, f"does not fit: {missing / 1e9:.1f} GB per GPU missing"

@@ -113,7 +113,10 @@ def _offline(dep: Deployment, rec: dict[str, Any], layout: Layout) -> ServingVal
     workload = Workload(rec["input_len"], rec["output_len"])
     replicas = rec["gpus"] // layout.gpus
     caps = trtllm_bench_caps(setup, workload, layout.gpus)
-    room = replica_capacity(setup, workload, dep.usable_fraction).per_replica // layout.dp
+    room = (
+        replica_capacity(setup, workload, dep.usable_fraction, dep.speculation).per_replica
+        // layout.dp
+    )
     run = offline_run(setup, workload, -(-int(rec["num_requests"]) // replicas), caps, room)
     return ServingValidation(
         rec["id"],
@@ -136,7 +139,9 @@ def _at_concurrency(
     replicas = rec["gpus"] // layout.gpus
     setup = setup_for(dep, layout)
     workload = Workload(rec["input_len"], rec["output_len"])
-    cap = running_cap(dep, layout, replica_capacity(setup, workload, dep.usable_fraction))
+    cap = running_cap(
+        dep, layout, replica_capacity(setup, workload, dep.usable_fraction, dep.speculation)
+    )
     per_replica = max(1, min(concurrency // replicas, cap))
     return aggregated_point(setup, workload, per_replica, replicas)
 
