@@ -196,6 +196,45 @@ def test_launch_lines_carry_the_planned_weight_quant():
     assert "GGUF has no fp8" in launch_notes(replace(llama, quant="fp8"), ["llamacpp"])[-1]
 
 
+def test_launch_lines_switch_on_mtp_drafting():
+    """throughput --mtp K on a model with MTP layers: each engine's own MTP flags, a chain of K
+    draft tokens; a model without MTP layers gets a note and no flag."""
+    base = LaunchInputs("deepseek-ai/DeepSeek-V3", Layout(tp=8), 64, 2000)
+    mtp = replace(base, draft_tokens=3, mtp_layers=1)
+    cmds = launch_commands(mtp)
+    assert cmds["vllm"].endswith(
+        '--speculative-config \'{"method": "mtp", "num_speculative_tokens": 3}\''
+    )
+    assert cmds["sglang"].endswith(
+        "--speculative-algorithm EAGLE --speculative-num-steps 3 --speculative-eagle-topk 1 "
+        "--speculative-num-draft-tokens 4"
+    )
+    assert cmds["trtllm"].endswith(
+        "--extra_llm_api_options extra_options.yaml  # "
+        "speculative_config: {decoding_type: MTP, num_nextn_predict_layers: 3}"
+    )
+    assert "speculative" not in cmds["llamacpp"]
+    assert launch_notes(mtp, list(cmds)) == [
+        "llamacpp: served without MTP drafting (no flag planned)"
+    ]
+    dp = launch_commands(replace(mtp, layout=Layout(tp=1, ep=8, dp=8)))["trtllm"]
+    assert dp.endswith(
+        "# enable_attention_dp: true; speculative_config: {decoding_type: MTP, "
+        "num_nextn_predict_layers: 3}"
+    )
+    no_mtp = replace(base, draft_tokens=2)  # a model without MTP layers
+    assert launch_commands(no_mtp) == launch_commands(base)
+    assert "has no MTP layers" in launch_notes(no_mtp, ["vllm"])[0]
+
+
+def test_throughput_mtp_drafting_reaches_the_launch_line():
+    args = ["throughput", "qwen3-next-80b-a3b", "--gpu", "h100", "--gpus", "2", "--quant", "fp8"]
+    args += ["--input", "1000", "--output", "500", "--mtp", "2", "--mtp-acceptance", "0.7"]
+    doc = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    assert '"num_speculative_tokens": 2' in doc["launch"]["vllm"]
+    assert "--speculative-num-draft-tokens 3" in doc["launch"]["sglang"]
+
+
 def test_native_quant_is_recognised_by_formats():
     qwen = load_model("qwen3-235b-a22b")  # a BF16 checkpoint
     assert is_native(resolve_scheme("native", qwen), qwen)

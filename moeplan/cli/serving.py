@@ -227,6 +227,8 @@ def launch_for(result: ServingResult, model: str) -> tuple[dict[str, str], list[
             lay.replicas,
             dep.engine.id,
             *quant_inputs(dep.scheme, dep.spec),
+            draft_tokens=dep.speculation.draft_tokens,
+            mtp_layers=dep.spec.mtp_layers,
         )
     )
 

@@ -26,6 +26,19 @@ Weights planned in a scheme other than the checkpoint's (LaunchInputs.quant, qua
   checkpoint already in that format: launch_notes says so and the command is left without a flag.
 - trtllm-serve has no on-load quantization: a pre-quantized checkpoint (e.g. NVIDIA ModelOpt).
 - llama.cpp loads GGUF only: a GGUF of the planned quant (llama-quantize, tools/quantize).
+
+Speculative decoding with the model's own MTP layers (`throughput --mtp K`), a chain of K draft
+tokens:
+- vLLM: --speculative-config '{"method": "mtp", "num_speculative_tokens": K}' (docs.vllm.ai
+  features/speculative_decoding/mtp: "method": "mtp" picks the model's own MTP module).
+- SGLang: --speculative-algorithm EAGLE --speculative-num-steps K --speculative-eagle-topk 1
+  --speculative-num-draft-tokens K+1 (docs.sglang.io advanced_features/speculative_decoding,
+  "Multi Token Prediction": MTP runs through the EAGLE worker; top-k 1 is a chain).
+- TensorRT-LLM: speculative_config {decoding_type: MTP, num_nextn_predict_layers: K} in the
+  --extra_llm_api_options YAML (nvidia.github.io/TensorRT-LLM features/speculative-decoding).
+- llama.cpp: no MTP drafting flag is planned; its command serves without speculation.
+A model without MTP layers needs a separate draft model (EAGLE-3, a smaller LLM) whose weights
+and cache moeplan does not count: launch_notes says so and no flag is written.
 """
 
 from __future__ import annotations
@@ -56,6 +69,13 @@ class LaunchInputs:
     quant: str = "native"  # the planned weight scheme id (memory/quant.py)
     quant_native: bool = True  # the planned scheme is the checkpoint's own format
     checkpoint_quant: str = "bf16"  # the checkpoint's format (ModelSpec.native_quant)
+    draft_tokens: int = 0  # speculative tokens a step (throughput --mtp K)
+    mtp_layers: int = 0  # the model's own MTP layers (ModelSpec.mtp_layers)
+
+    @property
+    def mtp_drafting(self) -> bool:
+        """Drafting with the model's own MTP layers, which the commands can switch on."""
+        return self.draft_tokens > 0 and self.mtp_layers > 0
 
     @property
     def on_load_quant(self) -> str | None:
@@ -97,6 +117,9 @@ def vllm_command(x: LaunchInputs) -> str:
     if kv:
         parts.append(f"--kv-cache-dtype {kv}")
     parts.append(f"--gpu-memory-utilization {x.usable_fraction:g}")
+    if x.mtp_drafting:
+        config = f'{{"method": "mtp", "num_speculative_tokens": {x.draft_tokens}}}'
+        parts.append(f"--speculative-config '{config}'")
     return " ".join(parts)
 
 
@@ -119,6 +142,14 @@ def sglang_command(x: LaunchInputs) -> str:
     parts.append(f"--mem-fraction-static {x.usable_fraction:g}")
     if x.engine == "sglang-fi":
         parts += SGLANG_FI_FLAGS
+    if x.mtp_drafting:
+        k = x.draft_tokens
+        parts += [
+            "--speculative-algorithm EAGLE",
+            f"--speculative-num-steps {k}",
+            "--speculative-eagle-topk 1",
+            f"--speculative-num-draft-tokens {k + 1}",
+        ]
     return " ".join(parts)
 
 
@@ -136,8 +167,15 @@ def trtllm_command(x: LaunchInputs) -> str:
         f"--max_seq_len {x.max_model_len}",
         f"--kv_cache_free_gpu_memory_fraction {x.usable_fraction:g}",
     ]
-    if lay.dp > 1:
-        parts.append("--extra_llm_api_options attention_dp.yaml  # enable_attention_dp: true")
+    extra = ["enable_attention_dp: true"] if lay.dp > 1 else []
+    if x.mtp_drafting:
+        extra.append(
+            "speculative_config: {decoding_type: MTP, "
+            f"num_nextn_predict_layers: {x.draft_tokens}}}"
+        )
+    if extra:
+        name = "attention_dp.yaml" if len(extra) == 1 and lay.dp > 1 else "extra_options.yaml"
+        parts.append(f"--extra_llm_api_options {name}  # {'; '.join(extra)}")
     return " ".join(parts)
 
 
@@ -158,8 +196,26 @@ def llamacpp_command(x: LaunchInputs) -> str | None:
 
 
 def launch_notes(x: LaunchInputs, engines: list[str]) -> list[str]:
-    """What the commands need beyond themselves when the weights planned are not the
-    checkpoint's: on-load quantization, or a checkpoint in the planned format."""
+    """What the commands need beyond themselves: on-load quantization or a checkpoint in the
+    planned format when the weights planned are not the checkpoint's, and the speculation."""
+    return _speculation_notes(x, engines) + _quant_notes(x, engines)
+
+
+def _speculation_notes(x: LaunchInputs, engines: list[str]) -> list[str]:
+    if x.draft_tokens <= 0:
+        return []
+    if not x.mtp_layers:
+        return [
+            f"{x.draft_tokens} draft tokens a step were priced, but the model has no MTP layers: "
+            "a separate draft model (EAGLE-3, a smaller LLM) is needed, its weights and cache "
+            "are not counted, and no speculative flag is written"
+        ]
+    if "llamacpp" in engines:
+        return ["llamacpp: served without MTP drafting (no flag planned)"]
+    return []
+
+
+def _quant_notes(x: LaunchInputs, engines: list[str]) -> list[str]:
     if x.quant_native:
         return []
     what = f"weights planned as {x.quant}; {x.model_ref} is {x.checkpoint_quant}"
