@@ -411,20 +411,37 @@ def test_plan_plot(tmp_path):
     assert "<svg" in path.read_text()[:2000]
 
 
-def test_throughput_error_band_is_the_span_of_counted_serving_residuals():
+def test_throughput_error_band_is_the_spread_of_counted_serving_residuals():
+    """The 10th-90th percentile of the counted residuals (statistics.quantiles by hand), over the
+    engine's runs on the GPU's vendor, else the engine's, else every engine's."""
+    import statistics
+
     from moeplan.plan.validate_serving import serving_error_band, validate_serving_all
 
+    def deciles(errors: list[float]) -> list[float]:
+        cuts = statistics.quantiles([e * 100 for e in errors], n=10, method="inclusive")
+        return [round(cuts[0], 1), round(cuts[-1], 1)]
+
     counted = [v for v in validate_serving_all() if v.error is not None and not v.not_counted]
-    trt = [v.error * 100 for v in counted if "_trtllm_" in v.id]
+    trt = [v.error for v in counted if "_trtllm_" in v.id]
     band, scope = serving_error_band("trtllm")
-    assert band == [round(min(trt), 1), round(max(trt), 1)]
+    assert band == deciles(trt)
     assert scope == f"engine trtllm: {len(trt)} records"
+    vllm_amd = [v.error for v in counted if "_vllm_" in v.id and "mi3" in v.id]
+    vllm_nv = [v.error for v in counted if "_vllm_" in v.id and "mi3" not in v.id]
+    assert len(vllm_amd) >= 10 and len(vllm_nv) >= 10
+    assert serving_error_band("vllm", "AMD") == (
+        deciles(vllm_amd),
+        f"engine vllm on amd GPUs: {len(vllm_amd)} records",
+    )
+    band, _ = serving_error_band("vllm", "NVIDIA")
+    assert band == deciles(vllm_nv)
+    assert band[1] < serving_error_band("vllm", "AMD")[0][1]  # the ROCm rows stay apart
     # llama.cpp has no counted serving record: the band falls back to every engine's, and says so
     assert not [v for v in counted if "_llamacpp_" in v.id]
-    band, scope = serving_error_band("llamacpp")
-    every = [v.error * 100 for v in counted]
-    assert band == [round(min(every), 1), round(max(every), 1)]
-    assert scope.startswith(f"all engines: {len(every)} records (0 of engine llamacpp)")
+    band, scope = serving_error_band("llamacpp", "nvidia")
+    assert band == deciles([v.error for v in counted])
+    assert scope.startswith(f"all engines: {len(counted)} records (0 of engine llamacpp)")
     out = CliRunner().invoke(
         app,
         [
@@ -444,8 +461,8 @@ def test_throughput_error_band_is_the_span_of_counted_serving_residuals():
         ],
     )
     doc = json.loads(out.output)
-    assert doc["error_band_pct"] == serving_error_band("trtllm")[0]
-    assert "held out" in doc["error_band"]
+    assert doc["error_band_pct"] == serving_error_band("trtllm", "nvidia")[0]
+    assert "10th, 90th percentile" in doc["error_band"]
 
 
 def test_serving_medians_per_engine_by_hand():

@@ -191,7 +191,7 @@ def throughput(
         from moeplan.cli.plot import plot_frontier
 
         plot_frontier(plot, result, targets)
-    band = error_band_of(dep.engine.id)
+    band = error_band_of(dep.engine.id, device.vendor)
     emit(
         serving_tables(result, price, launch, band, launch_notes),
         out,
@@ -199,11 +199,11 @@ def throughput(
     )
 
 
-def error_band_of(engine: str) -> ErrorBand:
+def error_band_of(engine: str, vendor: str = "") -> ErrorBand:
     from moeplan.cli.views.serving import ErrorBand
     from moeplan.plan.validate_serving import SERVING_ERROR_BAND_DEFINITION, serving_error_band
 
-    pct, scope = serving_error_band(engine)
+    pct, scope = serving_error_band(engine, vendor)
     return ErrorBand(pct, scope, SERVING_ERROR_BAND_DEFINITION)
 
 

@@ -22,6 +22,7 @@ from moeplan.perf.llamacpp_sampler import SamplerSettings, with_sampler
 from moeplan.perf.offload import OffloadReport, estimate_offload
 from moeplan.perf.offload_engines import OffloadProfile, resolve_offload_engine
 from moeplan.perf.offload_flags import with_prompt_flags
+from moeplan.plan.bands import band_of
 from moeplan.plan.validate import speed_to_time_error
 from moeplan.yamlio import load_packaged_yaml
 
@@ -326,25 +327,6 @@ def _band(engine: str, metric: str) -> tuple[float, float] | str:
     if len(time_errors) < 3:
         return f"n/a: {len(time_errors)} published {metric} record(s) for {engine} (3 needed)"
     return band_of(time_errors)
-
-
-BAND_DECILES_FROM = 10
-"""From this many residuals the band is their 10th to 90th percentile; below, their lowest and
-highest. Every out-of-sample residual counts, runs at a RAM cliff or on a misread box included:
-where more than a tenth of an engine's runs are such misses, an edge falls among them (when
-written, llama.cpp decode: 10 of 53 runs miss by more than 2x, and its 10th percentile, -77.7% of
-time, lies between the GTX 1650 SUPER mmap runs and an i5-12600K run)."""
-
-
-def band_of(time_errors: list[float]) -> tuple[float, float]:
-    """[low, high] in % of the residuals: the 10th and 90th percentiles (statistics.quantiles,
-    'inclusive') from BAND_DECILES_FROM residuals, else the extremes."""
-    if len(time_errors) >= BAND_DECILES_FROM:
-        deciles = statistics.quantiles(time_errors, n=10, method="inclusive")
-        low, high = deciles[0], deciles[-1]
-    else:
-        low, high = min(time_errors), max(time_errors)
-    return round(low * 100, 1), round(high * 100, 1)
 
 
 BANDS_FILE = "offload_error_bands.yaml"

@@ -20,6 +20,7 @@ from moeplan.perf.offline_run import offline_run, trtllm_bench_caps
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, Layout
 from moeplan.perf.serving import ServingPoint, Workload, aggregated_point, replica_capacity
 from moeplan.perf.serving_search import Deployment, running_cap, search_serving, setup_for
+from moeplan.plan.bands import band_of
 from moeplan.yamlio import load_packaged_yaml
 
 KV_QUANT_OF_RUN = "fp8"
@@ -37,6 +38,7 @@ class ServingValidation:
     note: str = ""
     not_counted: str = ""  # why this record stays out of the median
     engine: str = ""
+    vendor: str = ""  # the GPU's vendor (gpus.yaml), lower case: a band's regime
 
     @property
     def error(self) -> float | None:
@@ -103,6 +105,7 @@ def validate_serving_record(rec: dict[str, Any]) -> ServingValidation:
         "" if best else result.reason,
         str(rec.get("not_counted", "")),
         str(rec["engine"]),
+        dep.gpu.vendor.lower(),
     )
 
 
@@ -128,6 +131,7 @@ def _offline(dep: Deployment, rec: dict[str, Any], layout: Layout) -> ServingVal
         f"{caps.max_batch_size}, max_num_tokens {caps.max_num_tokens} a rank: {run.steps} steps",
         str(rec.get("not_counted", "")),
         str(rec["engine"]),
+        dep.gpu.vendor.lower(),
     )
 
 
@@ -178,36 +182,43 @@ MIN_BAND_RECORDS = 3
 """Fewest counted records an error band is drawn from (the latency band's rule, validate.py)."""
 
 SERVING_ERROR_BAND_DEFINITION = (
-    "error_band_pct: [lowest, highest] residual of best output tok/s over the published serving "
-    "runs `moeplan validate` counts (held out: nothing was fitted to them), predicted / "
-    "published - 1 in % (positive: the estimate is faster than measured); over this engine's "
-    "records, or over every engine's where it has fewer than 3 (error_band_scope says which)"
+    "error_band_pct: [10th, 90th percentile] (fewer than 10 records: [lowest, highest]) residual "
+    "of best output tok/s over the published serving runs `moeplan validate` counts (held out: "
+    "nothing was fitted to them), predicted / published - 1 in % (positive: the estimate is "
+    "faster than measured); over this engine's records on this GPU vendor's cards, else this "
+    "engine's, else every engine's, the first with at least 3 (error_band_scope says which)"
 )
 
 
 @cache
-def _counted_errors() -> tuple[tuple[str, float], ...]:
-    """(engine, error) of every counted serving record; validate_serving_all is pure, so once."""
+def _counted_errors() -> tuple[tuple[str, str, float], ...]:
+    """(engine, GPU vendor, error) of every counted serving record; validate_serving_all is
+    pure, so once."""
     return tuple(
-        (v.engine, v.error)
+        (v.engine, v.vendor, v.error)
         for v in validate_serving_all()
         if v.error is not None and not v.not_counted
     )
 
 
-def computed_serving_error_band(engine: str) -> tuple[list[float] | str, str]:
-    """[low, high] in % of the held-out serving residuals backing `engine` (every engine's when
-    it has fewer than MIN_BAND_RECORDS), and the scope in words; "n/a: reason" below that."""
+def computed_serving_error_band(engine: str, vendor: str = "") -> tuple[list[float] | str, str]:
+    """[low, high] in % (validate_offload.band_of: the 10th and 90th percentiles, or the extremes
+    of fewer than 10) of the held-out serving residuals backing `engine` on `vendor`'s GPUs, else
+    `engine`'s on any, else every engine's, the first with MIN_BAND_RECORDS; the scope in words;
+    "n/a: reason" below that."""
     errors = _counted_errors()
-    own = [e for eng, e in errors if eng == engine]
-    if len(own) >= MIN_BAND_RECORDS:
-        values, scope = own, f"engine {engine}: {len(own)} records"
-    else:
-        values = [e for _, e in errors]
-        scope = f"all engines: {len(values)} records ({len(own)} of engine {engine})"
-    if len(values) < MIN_BAND_RECORDS:
-        return f"n/a: {len(values)} counted serving record(s) ({MIN_BAND_RECORDS} needed)", scope
-    return [round(min(values) * 100, 1), round(max(values) * 100, 1)], scope
+    own = [e for eng, _, e in errors if eng == engine]
+    pools = [(own, f"engine {engine}: {len(own)} records")]
+    if vendor:
+        mine = [e for eng, ven, e in errors if eng == engine and ven == vendor]
+        pools.insert(0, (mine, f"engine {engine} on {vendor} GPUs: {len(mine)} records"))
+    every = [e for _, _, e in errors]
+    pools.append((every, f"all engines: {len(every)} records ({len(own)} of engine {engine})"))
+    for values, scope in pools:
+        if len(values) >= MIN_BAND_RECORDS:
+            return list(band_of(values)), scope
+    n = len(every)
+    return f"n/a: {n} counted serving record(s) ({MIN_BAND_RECORDS} needed)", pools[-1][1]
 
 
 SERVING_BANDS_FILE = "serving_error_bands.yaml"
@@ -221,9 +232,13 @@ def computed_serving_error_bands() -> dict[str, dict[str, list[float] | str]]:
     from moeplan.perf.engines import ENGINES
 
     out: dict[str, dict[str, list[float] | str]] = {}
+    vendors = sorted({vendor for _, vendor, _ in _counted_errors() if vendor})
     for engine in ENGINES:
         band, scope = computed_serving_error_band(engine)
         out[engine] = {"band": band, "scope": scope}
+        for vendor in vendors:
+            band, scope = computed_serving_error_band(engine, vendor)
+            out[f"{engine}@{vendor}"] = {"band": band, "scope": scope}
     return out
 
 
@@ -231,12 +246,13 @@ def shipped_serving_error_bands() -> dict[str, dict[str, list[float] | str]]:
     return shipped_error_bands(SERVING_BANDS_FILE)
 
 
-def serving_error_band(engine: str) -> tuple[list[float] | str, str]:
-    """[low, high] in % of the held-out serving residuals backing `engine` (every engine's when
-    it has fewer than MIN_BAND_RECORDS), and the scope in words; "n/a: reason" below that. Read
-    from SERVING_BANDS_FILE; an engine it lacks is computed."""
-    entry = shipped_serving_error_bands().get(engine)
+def serving_error_band(engine: str, vendor: str = "") -> tuple[list[float] | str, str]:
+    """computed_serving_error_band of `engine` on `vendor`'s GPUs, read from SERVING_BANDS_FILE
+    (keys engine@vendor, and engine for any vendor); an entry it lacks is computed."""
+    vendor = vendor.lower()
+    bands = shipped_serving_error_bands()
+    entry = bands.get(f"{engine}@{vendor}") if vendor else bands.get(engine)
     if entry is None:
-        return computed_serving_error_band(engine)
+        return computed_serving_error_band(engine, vendor)
     band, scope = entry["band"], entry["scope"]
     return (list(band) if isinstance(band, list) else band), str(scope)

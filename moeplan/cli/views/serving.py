@@ -72,8 +72,9 @@ class ErrorBand:
         if isinstance(self.pct, str):
             return f"error band vs published serving runs: {self.pct} ({self.scope})"
         return (
-            f"error band vs published serving runs (held out): {self.pct[0]:+.1f}% to "
-            f"{self.pct[1]:+.1f}% of output tok/s ({self.scope}; positive: estimate faster)"
+            f"error band vs published serving runs (held out; 10th-90th percentile from 10 "
+            f"runs): {self.pct[0]:+.1f}% to {self.pct[1]:+.1f}% of output tok/s ({self.scope}; "
+            "positive: estimate faster)"
         )
 
 
