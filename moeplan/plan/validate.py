@@ -22,6 +22,7 @@ from moeplan.perf.engines import ENGINES, EngineProfile, resolve_engine
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
 from moeplan.perf.parallel import Layout
 from moeplan.perf.phases import Rates
+from moeplan.plan.bands import band_of
 from moeplan.yamlio import load_packaged_yaml
 
 DECODE_METRICS = ("speed", "decode_tokens_per_s", "tpot_ms", "end_to_end_s")
@@ -242,7 +243,8 @@ def leave_one_out() -> list[LeaveOneOut]:
 
 
 ERROR_BAND_DEFINITION = (
-    "error_band_pct: [lowest, highest] out-of-sample residual of decode (prefill) time for this "
+    "error_band_pct: [10th, 90th percentile] (fewer than 10 records: [lowest, highest]) "
+    "out-of-sample residual of decode (prefill) time for this "
     "engine, predicted / measured - 1 in % (positive: the estimate is slower than measured), "
     "over the held-out records of measurements.yaml and latency_references.yaml and, for "
     "decode, the leave-one-out predictions of the fitted ones; n/a below 3 records"
@@ -268,7 +270,8 @@ def time_error(v: Validation) -> float | None:
 
 def error_band_pct(engine: str, regime: str) -> list[float] | str:
     """Spread of the out-of-sample residuals backing `engine` in `regime` ("decode" or
-    "prefill"): [low, high] in %, or "n/a: reason" with fewer than 3 records. Held-out records
+    "prefill"): [low, high] in % (plan/bands.py band_of), or "n/a: reason" with fewer than 3
+    records. Held-out records
     of both files count; leave-one-out predictions of the fitted records add to decode (no
     prefill record is fitted)."""
     results = validate_all()
@@ -286,4 +289,4 @@ def error_band_pct(engine: str, regime: str) -> list[float] | str:
     values = [r for r in residuals if r is not None]
     if len(values) < 3:
         return f"n/a: {len(values)} out-of-sample {regime} record(s) for engine {engine} (3 needed)"
-    return [round(min(values) * 100, 1), round(max(values) * 100, 1)]
+    return list(band_of(values))
