@@ -53,11 +53,15 @@ def test_mtp_step_prices_every_verify_token():
     short = mixed_step(setup, Workload(2000, 2), seqs, 0.0, mtp)
     long = mixed_step(setup, Workload(3000, 2), seqs, 0.0, mtp)
     # 64 sequences x 3 query tokens x 1000 more cached tokens x 278,528 x 61, over TP8, at the
-    # H200's dense BF16 peak; the MTP draft adds 2 / 61 of the step
+    # H200's dense BF16 peak; the MTP drafts add 2 x (one layer's share + the LM head's):
+    # h = 926,679,040 / 36,625,618,432 of the active parameters, 2 x ((1 - h) / 61 + h)
     peak = setup.rates.flops("bf16")
     assert peak is not None
     flops = seqs * 3 * 1000 * ABSORBED_PAIR * LAYERS / 8
-    assert long.compute_s - short.compute_s == pytest.approx(flops / peak * (1 + 2 / LAYERS))
+    head = 926_679_040 / 36_625_618_432
+    draft = 2 * ((1 - head) / LAYERS + head)
+    assert mtp.draft_cost_fraction(setup.spec) == pytest.approx(draft)
+    assert long.compute_s - short.compute_s == pytest.approx(flops / peak * (1 + draft))
 
 
 def test_decode_step_at_batch_1_keeps_the_absorbed_form():
