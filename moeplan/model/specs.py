@@ -261,12 +261,7 @@ class ModelSpec:
     @cached_property
     def attention_groups(self) -> tuple[tuple[AttentionSpec, int | None, int], ...]:
         """(attention shape, window, number of layers) over the layers that keep a KV cache."""
-        counts: dict[tuple[AttentionSpec, int | None], int] = {}
-        for layer in self.layers:
-            if layer.keeps_kv:
-                key = (self.layer_attention(layer), layer.window)
-                counts[key] = counts.get(key, 0) + 1
-        return tuple((a, w, n) for (a, w), n in counts.items())
+        return self._kv_groups_of(self.layers, 1)
 
     @cached_property
     def mtp_attention_groups(self) -> tuple[tuple[AttentionSpec, int | None, int], ...]:
@@ -278,12 +273,18 @@ class ModelSpec:
         mtp_blocks (Nemotron-H "*E": one attention block; Step-3.5: its MTP layer type)."""
         if not self.mtp_layers:
             return ()
-        blocks = self.mtp_blocks or (LayerSpec("moe"),)
+        return self._kv_groups_of(self.mtp_blocks or (LayerSpec("moe"),), self.mtp_layers)
+
+    def _kv_groups_of(
+        self, layers: tuple[LayerSpec, ...], copies: int
+    ) -> tuple[tuple[AttentionSpec, int | None, int], ...]:
+        """(attention shape, window, number of layers) over `layers` that keep a KV cache, each
+        standing `copies` times."""
         counts: dict[tuple[AttentionSpec, int | None], int] = {}
-        for block in blocks:
-            if block.keeps_kv:
-                key = (self.layer_attention(block), block.window)
-                counts[key] = counts.get(key, 0) + self.mtp_layers
+        for layer in layers:
+            if layer.keeps_kv:
+                key = (self.layer_attention(layer), layer.window)
+                counts[key] = counts.get(key, 0) + copies
         return tuple((a, w, n) for (a, w), n in counts.items())
 
     def kv_groups(

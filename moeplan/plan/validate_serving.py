@@ -202,7 +202,7 @@ def _counted_errors() -> tuple[tuple[str, str, float], ...]:
 
 
 def computed_serving_error_band(engine: str, vendor: str = "") -> tuple[list[float] | str, str]:
-    """[low, high] in % (validate_offload.band_of: the 10th and 90th percentiles, or the extremes
+    """[low, high] in % (plan/bands.py band_of: the 10th and 90th percentiles, or the extremes
     of fewer than 10) of the held-out serving residuals backing `engine` on `vendor`'s GPUs, else
     `engine`'s on any, else every engine's, the first with MIN_BAND_RECORDS; the scope in words;
     "n/a: reason" below that."""
