@@ -15,7 +15,8 @@ from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout
 from moeplan.perf.phases import decode_step, stage_pass
-from moeplan.perf.serving import Speculation, Workload, mixed_step
+from moeplan.perf.serving import Workload, mixed_step
+from moeplan.perf.speculation import Speculation
 from moeplan.perf.terms import attention_core_flops, is_dense_mla
 
 # DeepSeek-V3: 61 MLA layers, 128 heads, kv_lora_rank 512, qk_rope_head_dim 64,

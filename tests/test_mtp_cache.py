@@ -16,7 +16,8 @@ from moeplan.model.catalog import load_model
 from moeplan.model.hf_config import spec_from_config
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout, per_gpu_memory
-from moeplan.perf.serving import Speculation, Workload, replica_capacity
+from moeplan.perf.serving import Workload, replica_capacity
+from moeplan.perf.speculation import Speculation
 
 CATALOG = Path(__file__).resolve().parent.parent / "model_specs"
 

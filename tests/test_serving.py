@@ -20,8 +20,9 @@ from moeplan.model.catalog import load_model
 from moeplan.perf.engines import resolve_engine
 from moeplan.perf.latency import make_setup
 from moeplan.perf.parallel import Layout
-from moeplan.perf.serving import Speculation, Workload, replica_capacity
+from moeplan.perf.serving import Workload, replica_capacity
 from moeplan.perf.serving_search import Deployment, Targets, pareto, search_serving
+from moeplan.perf.speculation import Speculation
 from moeplan.plan.launch import LaunchInputs, launch_commands, launch_notes
 
 runner = CliRunner()

@@ -17,6 +17,8 @@ from moeplan.cli.common import (
     JsonOpt,
     KvQuantOpt,
     ModelArg,
+    MtpAccOpt,
+    MtpOpt,
     OutputOpt,
     PpOpt,
     QuantOpt,
@@ -27,6 +29,7 @@ from moeplan.cli.common import (
     int_list,
     output_format,
     positive,
+    speculation_of,
 )
 from moeplan.cli.offload import (
     CacheLensOpt,
@@ -101,6 +104,8 @@ def latency(
     ] = None,
     usable_fraction: FractionOpt = 0.9,
     calibration: CalibrationOpt = None,
+    mtp: MtpOpt = 0,
+    mtp_acceptance: MtpAccOpt = None,
     offload: OffloadOpt = None,
     n_cpu_moe: NCpuMoeOpt = None,
     kt_gpu_experts: KtGpuExpertsOpt = None,
@@ -153,6 +158,7 @@ def latency(
         positive(name, value)
     out = output_format(fmt, as_json)
     batches = int_list(batch, "batch")
+    speculation = speculation_of(mtp, mtp_acceptance)
     spec = load_model(model)
     device = resolve_gpu(gpu)
     scheme = resolve_scheme(quant or "native", spec)
@@ -208,6 +214,11 @@ def latency(
         from moeplan.cli.offload import offload_report
         from moeplan.cli.views.offload import offload_json, offload_tables
 
+        if mtp:
+            raise MoeplanError(
+                "--mtp prices drafting on GPUs; the offload estimate (--offload, --n-cpu-moe) "
+                "does not draft"
+            )
         if len(batches) > 1 or any(v is not None for v in (gpus, tp, ep, pp, dp, calibration)):
             raise MoeplanError(
                 "--offload models one GPU and one --batch (no --gpus/--tp/--ep/--pp)"
@@ -264,6 +275,7 @@ def latency(
         usable_fraction,
         state_dtype,
         routing_skew_for(spec, routing_skew),
+        speculation,
     )
     from moeplan.plan.validate import ERROR_BAND_DEFINITION, error_band_pct
 

@@ -15,6 +15,8 @@ from moeplan.cli.common import (
     JsonOpt,
     KvQuantOpt,
     ModelArg,
+    MtpAccOpt,
+    MtpOpt,
     PpOpt,
     QuantOpt,
     RoutingSkewOpt,
@@ -23,6 +25,7 @@ from moeplan.cli.common import (
     app,
     output_format,
     positive,
+    speculation_of,
 )
 from moeplan.errors import MoeplanError
 
@@ -40,10 +43,6 @@ PriceFileOpt = Annotated[
 ]
 GpuHourOpt = Annotated[
     float | None, typer.Option("--gpu-hour-usd", help="Price per GPU-hour in $, overrides all.")
-]
-MtpOpt = Annotated[int, typer.Option("--mtp", help="MTP / speculative tokens per step.")]
-MtpAccOpt = Annotated[
-    float, typer.Option("--mtp-acceptance", help="Acceptance rate of each draft token (0-1).")
 ]
 DisaggOpt = Annotated[
     bool, typer.Option("--disaggregated", help="Separate prefill and decode pools.")
@@ -128,7 +127,7 @@ def throughput(
     pp: PpOpt = None,
     dp: DpOpt = None,
     mtp: MtpOpt = 0,
-    mtp_acceptance: MtpAccOpt = 0.0,
+    mtp_acceptance: MtpAccOpt = None,
     disaggregated: DisaggOpt = False,
     price_file: PriceFileOpt = None,
     gpu_hour_usd: GpuHourOpt = None,
@@ -154,7 +153,7 @@ def throughput(
     from moeplan.memory.quant import resolve_scheme
     from moeplan.model.catalog import load_model
     from moeplan.perf.engines import resolve_engine
-    from moeplan.perf.serving import Speculation, Workload
+    from moeplan.perf.serving import Workload
     from moeplan.perf.serving_search import Deployment, Targets, search_serving
     from moeplan.perf.terms import routing_skew_for
 
@@ -177,7 +176,7 @@ def throughput(
         kv_quant,
         state_dtype,
         usable_fraction,
-        Speculation(mtp, mtp_acceptance),
+        speculation_of(mtp, mtp_acceptance),
         disaggregated,
         routing_skew_for(spec, routing_skew),
     )

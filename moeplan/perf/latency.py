@@ -24,12 +24,12 @@ from moeplan.perf.parallel import (
     per_gpu_memory,
     validate_layout,
 )
-from moeplan.perf.phases import (
-    Phase,
-    Rates,
-    Setup,
-    decode_step,
-    prefill,
+from moeplan.perf.phases import Phase, Rates, Setup, prefill
+from moeplan.perf.speculation import (
+    NO_SPECULATION,
+    Speculation,
+    speculation_notes,
+    speculative_decode_step,
 )
 from moeplan.perf.terms import ROUTING_SKEW_DEFAULT, weight_split
 
@@ -38,31 +38,38 @@ from moeplan.perf.terms import ROUTING_SKEW_DEFAULT, weight_split
 class LatencyPoint:
     batch: int
     prefill: Phase
-    decode: Phase  # one step at the mean context of the output
+    decode: Phase  # one step at the mean context of the output (verifying drafts, if any)
     input_len: int
     output_len: int
     memory: PerGPUMemory
+    speculation: Speculation = NO_SPECULATION
 
     @property
     def ttft_ms(self) -> float:
         return self.prefill.total_s * 1e3
 
     @property
+    def tpot_s(self) -> float:
+        """Per output token: a step over the tokens a sequence gains from it (1 without
+        drafting; Speculation.tokens_per_step)."""
+        return self.decode.total_s / self.speculation.tokens_per_step
+
+    @property
     def tpot_ms(self) -> float:
-        return self.decode.total_s * 1e3
+        return self.tpot_s * 1e3
 
     @property
     def tokens_per_s_per_seq(self) -> float:
-        return 1.0 / self.decode.total_s
+        return 1.0 / self.tpot_s
 
     @property
     def tokens_per_s_total(self) -> float:
-        return self.batch / self.decode.total_s
+        return self.batch / self.tpot_s
 
     @property
     def end_to_end_s(self) -> float:
-        """Prefill, then output_len - 1 more decode steps (the first token comes from prefill)."""
-        return self.prefill.total_s + max(0, self.output_len - 1) * self.decode.total_s
+        """Prefill, then output_len - 1 more tokens (the first token comes from prefill)."""
+        return self.prefill.total_s + max(0, self.output_len - 1) * self.tpot_s
 
 
 @dataclass(frozen=True)
@@ -137,13 +144,22 @@ def latency_point(
     output_len: int,
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
     check_memory: bool = True,
+    speculation: Speculation = NO_SPECULATION,
 ) -> LatencyPoint:
-    """One batch size; rejects the layout when the busiest GPU does not fit."""
+    """One batch size; rejects the layout when the busiest GPU does not fit. Drafting with
+    the model's MTP layers loads them: their weights and KV count in the memory."""
     if batch < 1 or input_len < 1 or output_len < 1:
         raise LayoutError("batch, input and output lengths must be at least 1")
     context = input_len + output_len
+    drafting = speculation.draft_tokens > 0
     mem = estimate_memory(
-        setup.spec, setup.scheme, context, batch, setup.kv_quant, state_dtype=setup.state_dtype
+        setup.spec,
+        setup.scheme,
+        context,
+        batch,
+        setup.kv_quant,
+        include_mtp=drafting,
+        state_dtype=setup.state_dtype,
     )
     shard = per_gpu_memory(setup.spec, mem, setup.layout)
     usable = setup.gpu.memory_bytes * usable_fraction
@@ -157,10 +173,11 @@ def latency_point(
     return LatencyPoint(
         batch,
         prefill(setup, batch, input_len),
-        decode_step(setup, batch, mean_context),
+        speculative_decode_step(setup, batch, mean_context, speculation),
         input_len,
         output_len,
         shard,
+        speculation,
     )
 
 
@@ -179,6 +196,7 @@ def estimate_latency(
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
     state_dtype: str = "fp32",
     routing_skew: float = ROUTING_SKEW_DEFAULT,
+    speculation: Speculation = NO_SPECULATION,
 ) -> LatencyReport:
     """Every batch size; one that does not fit stays a point (see LatencyReport.missing_bytes),
     even when none fits: `latency` is informational and says what does not fit (exit 0)."""
@@ -186,13 +204,14 @@ def estimate_latency(
         spec, scheme, gpu, layout, engine, rates, network, kv_quant, state_dtype, routing_skew
     )
     points = tuple(
-        latency_point(setup, b, input_len, output_len, usable_fraction, check_memory=False)
+        latency_point(setup, b, input_len, output_len, usable_fraction, False, speculation)
         for b in batches
     )
     usable = gpu.memory_bytes * usable_fraction
     notes = sorted({n for p in points for n in p.prefill.notes + p.decode.notes})
     gdn = linear_attention_note(spec, setup.rates.engine.kernels)
     notes += [gdn] if gdn else []
+    notes += speculation_notes(spec, speculation)
     return LatencyReport(
         spec, scheme, gpu, layout, setup.rates, setup.network, points, tuple(notes), usable
     )
@@ -203,15 +222,22 @@ def phase_json(phase: Phase) -> dict[str, Any]:
 
 
 def point_json(p: LatencyPoint) -> dict[str, Any]:
+    decode: dict[str, Any] = {
+        "tpot_ms": round(p.tpot_ms, 4),
+        "tokens_per_s_per_seq": round(p.tokens_per_s_per_seq, 3),
+        "tokens_per_s_total": round(p.tokens_per_s_total, 3),
+    }
+    if p.speculation.draft_tokens:
+        decode["speculation"] = {
+            "draft_tokens": p.speculation.draft_tokens,
+            "acceptance": p.speculation.acceptance,
+            "tokens_per_step": round(p.speculation.tokens_per_step, 4),
+            "step_ms": round(p.decode.total_s * 1e3, 4),
+        }
     return {
         "batch": p.batch,
         "prefill": {"ttft_ms": round(p.ttft_ms, 4), **phase_json(p.prefill)},
-        "decode": {
-            "tpot_ms": round(p.tpot_ms, 4),
-            "tokens_per_s_per_seq": round(p.tokens_per_s_per_seq, 3),
-            "tokens_per_s_total": round(p.tokens_per_s_total, 3),
-            **phase_json(p.decode),
-        },
+        "decode": {**decode, **phase_json(p.decode)},
         "end_to_end_s": round(p.end_to_end_s, 6),
         "memory_per_gpu_bytes": p.memory.total_bytes,
     }

@@ -364,18 +364,19 @@ def _through_pipeline(setup: Setup, stage: Phase, tokens_per_group: float) -> Ph
     return total
 
 
-def decode_step(setup: Setup, batch: int, context: int) -> Phase:
-    """One decode step of `batch` sequences at `context` tokens each. With pipeline stages the
-    batch is split into pp micro-batches that keep every stage busy. With attention data-parallel
-    the busiest group holds ceil(micro / dp) whole sequences (memory's rule, parallel.py); the
-    experts see the micro-batch's tokens."""
+def decode_step(setup: Setup, batch: int, context: int, verify: int = 1) -> Phase:
+    """One decode step of `batch` sequences at `context` tokens each, `verify` tokens a sequence
+    (1 + k draft tokens to check, perf/speculation.py). With pipeline stages the batch is split
+    into pp micro-batches that keep every stage busy. With attention data-parallel the busiest
+    group holds ceil(micro / dp) whole sequences (parallel.py); the experts see all its tokens."""
     layout = setup.layout
     micro = max(1, math.ceil(batch / layout.pp))
     per_group = math.ceil(micro / layout.dp)
+    rows, stage_rows = per_group * verify, micro * verify
     stage = stage_pass(
-        setup, per_group, per_group, 1, context, per_group, stage_tokens=micro, decode=True
+        setup, rows, per_group, verify, context, rows, stage_tokens=stage_rows, decode=True
     )
-    total = _through_pipeline(setup, stage, per_group)
+    total = _through_pipeline(setup, stage, rows)
     total.overhead_s += setup.rates.engine.step_overhead_s
     return total
 

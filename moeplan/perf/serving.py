@@ -25,8 +25,6 @@ from moeplan.memory.estimate import (
     MemoryEstimate,
     estimate_memory,
 )
-from moeplan.model.params import count_params
-from moeplan.model.specs import ModelSpec
 from moeplan.perf.host import host_step_s
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, per_gpu_memory
 from moeplan.perf.phases import (
@@ -37,6 +35,7 @@ from moeplan.perf.phases import (
     prompt_attention_peak,
     stage_pass,
 )
+from moeplan.perf.speculation import NO_SPECULATION, Speculation
 from moeplan.perf.terms import attention_core_flops, stage_fraction
 
 
@@ -57,48 +56,6 @@ class Workload:
     def mean_context(self) -> int:
         """KV a decode step reads per sequence, on average over the output: ISL + OSL / 2."""
         return self.input_len + self.output_len // 2
-
-
-MAX_DRAFT_TOKENS = 16
-"""Speculative tokens per step accepted as input: engines propose 1-8 (EAGLE, DeepSeek MTP)."""
-
-
-@dataclass(frozen=True)
-class Speculation:
-    """MTP / speculative decoding: `draft_tokens` proposed per step, each accepted with
-    probability `acceptance` given the previous one was (the usual chain model)."""
-
-    draft_tokens: int = 0
-    acceptance: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.draft_tokens <= MAX_DRAFT_TOKENS or not 0.0 <= self.acceptance <= 1.0:
-            raise MoeplanError(
-                f"--mtp must be within 0..{MAX_DRAFT_TOKENS} and --mtp-acceptance within 0..1"
-            )
-
-    @property
-    def tokens_per_step(self) -> float:
-        """Expected tokens a sequence gains per step: 1 + a + a^2 + ... + a^k (Leviathan et al.
-        2023, eq. 1, with a per-token acceptance a)."""
-        return sum(self.acceptance**i for i in range(self.draft_tokens + 1))
-
-    def draft_cost_fraction(self, spec: ModelSpec) -> float:
-        """Of a step's time, what drafting k tokens adds: each draft runs one MTP decoder layer
-        and the LM head over the batch (DeepSeek-V3 tech report sec. 2.2: the MTP module's
-        output head is the model's; vLLM and SGLang sample every draft from the full
-        vocabulary). A step splits into L layers and the head, the head taking h of it, h = the
-        LM head's share of the active parameters (a step's weight reads and FLOPs both scale
-        with them): a draft costs (1 - h) / L + h. DeepSeek-V3: h = 0.927 / 36.63 B, 4.1% a
-        draft token (1 / 61 = 1.6% without the head); Qwen3-Next-80B: 10.6% (2.1%)."""
-        if not self.draft_tokens:
-            return 0.0
-        counts = count_params(spec)
-        head = counts.active_breakdown["lm_head"] / counts.active if counts.active else 0.0
-        return self.draft_tokens * ((1.0 - head) / spec.num_layers + head)
-
-
-NO_SPECULATION = Speculation()
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,14 @@ from moeplan.perf.network import Network
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, Layout, validate_layout
 from moeplan.perf.phases import Setup
 from moeplan.perf.serving import (
-    NO_SPECULATION,
     Capacity,
     ServingPoint,
-    Speculation,
     Workload,
     aggregated_point,
     disaggregated_point,
     replica_capacity,
 )
+from moeplan.perf.speculation import NO_SPECULATION, Speculation
 from moeplan.perf.terms import ROUTING_SKEW_DEFAULT
 
 MAX_RUNNING_REQUESTS = {"vllm": 1024, "vllm-v0": 256, "sglang": 4096, "trtllm": 2048}
