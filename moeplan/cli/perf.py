@@ -17,8 +17,6 @@ from moeplan.cli.common import (
     JsonOpt,
     KvQuantOpt,
     ModelArg,
-    MtpAccOpt,
-    MtpOpt,
     OutputOpt,
     PpOpt,
     QuantOpt,
@@ -29,7 +27,6 @@ from moeplan.cli.common import (
     int_list,
     output_format,
     positive,
-    speculation_of,
 )
 from moeplan.cli.offload import (
     CacheLensOpt,
@@ -61,6 +58,7 @@ from moeplan.cli.offload import (
     TopPOpt,
     UbatchOpt,
 )
+from moeplan.cli.speculation_opts import MtpAccOpt, MtpOpt, speculation_of
 from moeplan.errors import MoeplanError
 
 if TYPE_CHECKING:

@@ -15,8 +15,6 @@ from moeplan.cli.common import (
     JsonOpt,
     KvQuantOpt,
     ModelArg,
-    MtpAccOpt,
-    MtpOpt,
     PpOpt,
     QuantOpt,
     RoutingSkewOpt,
@@ -25,8 +23,8 @@ from moeplan.cli.common import (
     app,
     output_format,
     positive,
-    speculation_of,
 )
+from moeplan.cli.speculation_opts import MtpAccOpt, MtpOpt, speculation_of
 from moeplan.errors import MoeplanError
 
 if TYPE_CHECKING:
