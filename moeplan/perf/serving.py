@@ -143,8 +143,7 @@ def mixed_step(
     # the executor rank's host loop over its requests (perf.host): decoding and new prompts
     requests = concurrency / layout.dp + prompt_per_group * layout.pp / workload.input_len
     total.overhead_s += host_step_s(setup.rates.engine.id, setup.gpu.id, requests)
-    draft = speculation.draft_cost_fraction(spec)
-    return total.scaled(1.0 + draft) if draft else total
+    return speculation.with_drafts(total, spec)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@ class Speculation:
         head = counts.active_breakdown["lm_head"] / counts.active if counts.active else 0.0
         return self.draft_tokens * ((1.0 - head) / spec.num_layers + head)
 
+    def with_drafts(self, step: Phase, spec: ModelSpec) -> Phase:
+        """`step` (the verify step) with the k drafts' time added (draft_cost_fraction)."""
+        draft = self.draft_cost_fraction(spec)
+        return step.scaled(1.0 + draft) if draft else step
+
 
 NO_SPECULATION = Speculation()
 
@@ -62,10 +67,8 @@ def speculative_decode_step(
 ) -> Phase:
     """One step of `batch` sequences verifying 1 + k tokens each (phases.decode_step), plus the
     k drafts (Speculation.draft_cost_fraction); a sequence gains tokens_per_step from it."""
-    verify = 1 + speculation.draft_tokens
-    step = decode_step(setup, batch, context, verify)
-    draft = speculation.draft_cost_fraction(setup.spec)
-    return step.scaled(1.0 + draft) if draft else step
+    step = decode_step(setup, batch, context, 1 + speculation.draft_tokens)
+    return speculation.with_drafts(step, setup.spec)
 
 
 def speculation_notes(spec: ModelSpec, speculation: Speculation) -> list[str]:
