@@ -31,6 +31,7 @@ from moeplan.cli.offload import (
     HostRamOpt,
     HostSocketsOpt,
 )
+from moeplan.cli.speculation_opts import MtpAccOpt, MtpOpt, speculation_of
 from moeplan.errors import MoeplanError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ def plan(
     host_ram_gb: HostRamOpt = None,
     host_cores: HostCoresOpt = None,
     host_sockets: HostSocketsOpt = None,
+    mtp: MtpOpt = 0,
+    mtp_acceptance: MtpAccOpt = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -110,13 +113,15 @@ def plan(
     (--target-output-tok-s or --users, at --min-tok-s-user): the serving search over GPU kinds
     ('all' for the catalog), quantizations, replica layouts and replicas, ranked by $ per million
     output tokens (--rank gpus: by GPUs). Without one: one batch of --concurrency, fewest GPUs
-    first; with --host, also one GPU plus host RAM (expert offload)."""
+    first; with --host, also one GPU plus host RAM (expert offload). --mtp K --mtp-acceptance A:
+    decode drafts K tokens a step with the model's MTP layers (GPU candidates only)."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.perf import plan_json, plan_tables
     from moeplan.hardware.gpus import resolve_gpu
     from moeplan.memory.quant import MAIN_LEVELS, resolve_scheme
     from moeplan.model.catalog import load_model
     from moeplan.perf.engines import resolve_engine
+    from moeplan.perf.speculation import speculation_notes
     from moeplan.plan.search import Targets
     from moeplan.plan.search import plan as run_plan
 
@@ -133,6 +138,11 @@ def plan(
     ):
         positive(name, value)
     out = output_format(fmt, as_json)
+    speculation = speculation_of(mtp, mtp_acceptance)
+    if mtp and host is not None:
+        raise MoeplanError(
+            "--mtp prices drafting on GPUs; the offload candidates (--host) do not draft"
+        )
     if rank not in ("cost", "gpus"):
         raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
     if plot_file is not None:
@@ -156,7 +166,7 @@ def plan(
         if not run_deploy(
             model, gpu, quant, kv_quant, state_dtype, engine, usable_fraction, input_len,
             output_len, target_output_tok_s, users, targets_, max_gpus, rank, price_file,
-            gpu_hour_usd, top, out, plot_file,
+            gpu_hour_usd, top, out, plot_file, speculation,
         ):  # fmt: skip
             raise typer.Exit(1)
         return
@@ -211,8 +221,10 @@ def plan(
         kv_quant,
         usable_fraction,
         state_dtype=state_dtype,
+        speculation=speculation,
     )
     tables, doc = plan_tables(result, top), plan_json(spec, result, top)
+    tables[0].notes.extend(speculation_notes(spec, speculation))
     if engine != asked:  # a ktransformers engine: the GPU-only candidates need a GPU engine
         tables[0].notes.append(
             f"GPU-only candidates priced with {engine}: {asked} serves no GPU-only deployment"

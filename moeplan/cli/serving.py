@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from moeplan.model.specs import ModelSpec
     from moeplan.perf.parallel import Layout
     from moeplan.perf.serving_search import ServingResult
+    from moeplan.perf.speculation import Speculation
     from moeplan.plan.launch import LaunchInputs
 
 PriceFileOpt = Annotated[
@@ -265,6 +266,7 @@ def run_deploy(
     top: int,
     out: str,
     plot: str | None,
+    speculation: Speculation | None = None,
 ) -> bool:
     """`plan` with a demand: the deployment search; True when an option is accepted.
     target_values: --min-tok-s-user, --max-tpot-ms, --max-ttft-ms."""
@@ -276,7 +278,10 @@ def run_deploy(
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.serving import Workload
     from moeplan.perf.serving_search import Deployment, Targets
+    from moeplan.perf.speculation import NO_SPECULATION, speculation_json, speculation_notes
     from moeplan.plan.deploy import Demand, plan_deployment
+
+    speculation = speculation or NO_SPECULATION
 
     positive("target-output-tok-s", target_output_tok_s)
     positive("users", users)
@@ -295,7 +300,14 @@ def run_deploy(
     schemes = list({s.id: s for s in (resolve_scheme(q, spec) for q in names)}.values())
     prices = {d.id: resolve_price(d.id, price_file, gpu_hour_usd) for d in devices}
     base = Deployment(
-        spec, schemes[0], devices[0], resolve_engine(engine), kv_quant, state_dtype, usable_fraction
+        spec,
+        schemes[0],
+        devices[0],
+        resolve_engine(engine),
+        kv_quant,
+        state_dtype,
+        usable_fraction,
+        speculation,
     )
     demand = Demand(target_output_tok_s, users)
     workload = Workload(input_len, output_len)
@@ -319,15 +331,17 @@ def run_deploy(
                 chosen.replicas,
                 base.engine.id,
                 *quant_inputs(chosen.scheme, spec),
+                draft_tokens=speculation.draft_tokens,
+                mtp_layers=spec.mtp_layers,
             )
         )
     if plot and chosen is not None:
         from moeplan.cli.plot import plot_deployment
 
         plot_deployment(plot, result, base, workload, targets)
-    emit(
-        deploy_tables(result, workload, demand, top, launch, launch_notes),
-        out,
-        deploy_json(spec.name, result, workload, demand, targets, top, launch, launch_notes),
-    )
+    tables = deploy_tables(result, workload, demand, top, launch, launch_notes)
+    tables[0].notes.extend(speculation_notes(spec, speculation))
+    doc = deploy_json(spec.name, result, workload, demand, targets, top, launch, launch_notes)
+    doc["speculation"] = speculation_json(speculation)
+    emit(tables, out, doc)
     return chosen is not None

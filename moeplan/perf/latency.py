@@ -28,6 +28,7 @@ from moeplan.perf.phases import Phase, Rates, Setup, prefill
 from moeplan.perf.speculation import (
     NO_SPECULATION,
     Speculation,
+    speculation_json,
     speculation_notes,
     speculative_decode_step,
 )
@@ -229,9 +230,7 @@ def point_json(p: LatencyPoint) -> dict[str, Any]:
     }
     if p.speculation.draft_tokens:
         decode["speculation"] = {
-            "draft_tokens": p.speculation.draft_tokens,
-            "acceptance": p.speculation.acceptance,
-            "tokens_per_step": round(p.speculation.tokens_per_step, 4),
+            **speculation_json(p.speculation),
             "step_ms": round(p.decode.total_s * 1e3, 4),
         }
     return {

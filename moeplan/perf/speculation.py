@@ -62,6 +62,15 @@ class Speculation:
 NO_SPECULATION = Speculation()
 
 
+def speculation_json(speculation: Speculation) -> dict[str, float]:
+    """The drafting a report priced, as its JSON gives it (0 draft tokens: none)."""
+    return {
+        "draft_tokens": speculation.draft_tokens,
+        "acceptance": speculation.acceptance,
+        "tokens_per_step": round(speculation.tokens_per_step, 4),
+    }
+
+
 def speculative_decode_step(
     setup: Setup, batch: int, context: int, speculation: Speculation = NO_SPECULATION
 ) -> Phase:

@@ -13,6 +13,7 @@ from moeplan.perf.engines import EngineProfile
 from moeplan.perf.latency import LatencyPoint, latency_point, make_setup
 from moeplan.perf.network import Network
 from moeplan.perf.parallel import DEFAULT_USABLE_FRACTION, GPUS_PER_NODE, Layout, validate_layout
+from moeplan.perf.speculation import NO_SPECULATION, Speculation
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class PlanResult:
     rejected: list[Candidate]
     evaluated: int
     notes: list[str] = field(default_factory=list)
+    speculation: Speculation = NO_SPECULATION
 
 
 def layouts_for(spec: ModelSpec, gpus: int) -> list[Layout]:
@@ -97,7 +99,10 @@ def plan(
     usable_fraction: float = DEFAULT_USABLE_FRACTION,
     nodes_of: int = GPUS_PER_NODE,
     state_dtype: str = "fp32",
+    speculation: Speculation = NO_SPECULATION,
 ) -> PlanResult:
+    """Every candidate (GPU kind x count x layout x quantization) priced at one batch of
+    `concurrency`, decode drafting with `speculation` (its MTP weights and KV in the memory)."""
     if max_gpus < 1 or concurrency < 1:
         raise MoeplanError("--max-gpus and --concurrency must be at least 1")
     accepted: list[Candidate] = []
@@ -125,11 +130,12 @@ def plan(
                         targets,
                         usable_fraction,
                         state_dtype,
+                        speculation,
                     )
                     (accepted if cand.ok else rejected).append(cand)
     accepted.sort(key=lambda c: (c.layout.gpus, -c.point.tokens_per_s_total if c.point else 0))
     rejected.sort(key=lambda c: (c.layout.gpus, len(c.failures)))
-    return PlanResult(accepted, rejected, evaluated)
+    return PlanResult(accepted, rejected, evaluated, speculation=speculation)
 
 
 def _evaluate(
@@ -146,6 +152,7 @@ def _evaluate(
     targets: Targets,
     usable_fraction: float,
     state_dtype: str = "fp32",
+    speculation: Speculation = NO_SPECULATION,
 ) -> Candidate:
     try:
         setup = make_setup(
@@ -158,7 +165,9 @@ def _evaluate(
             kv_quant=kv_quant,
             state_dtype=state_dtype,
         )
-        point = latency_point(setup, concurrency, input_len, output_len, usable_fraction)
+        point = latency_point(
+            setup, concurrency, input_len, output_len, usable_fraction, speculation=speculation
+        )
     except LayoutError as exc:
         return Candidate(scheme, gpu, layout, None, (str(exc).split(": ")[-1],))
     # TTFT is arrival to first token: `concurrency` prompts arriving together wait for the

@@ -8,6 +8,7 @@ from typing import Any
 from moeplan.cli.render import Table, gb, pct
 from moeplan.model.specs import ModelSpec
 from moeplan.perf.latency import LatencyReport, point_json
+from moeplan.perf.speculation import speculation_json
 from moeplan.plan.search import Candidate, PlanResult
 from moeplan.plan.validate import LeaveOneOut, Validation, median_abs_error
 
@@ -137,6 +138,7 @@ def plan_json(spec: ModelSpec, r: PlanResult, top: int) -> dict[str, Any]:
     return {
         "model": spec.name,
         "evaluated": r.evaluated,
+        "speculation": speculation_json(r.speculation),
         "best": _cand_json(r.accepted[0]) if r.accepted else None,
         "accepted": [_cand_json(c) for c in r.accepted[:top]],
         "rejected": [_cand_json(c) for c in r.rejected[:top]],

@@ -9,6 +9,7 @@ from moeplan.cli.render import Table, pct
 from moeplan.hardware.prices import Price, price_json, usd_per_hour, usd_per_million_tokens
 from moeplan.perf.serving import ServingPoint
 from moeplan.perf.serving_search import ServingResult
+from moeplan.perf.speculation import speculation_json
 from moeplan.plan.validate_serving import (
     ServingValidation,
     median_abs_serving_error,
@@ -103,11 +104,7 @@ def serving_json(
             if dep.disaggregated
             else "aggregated, chunked prefill",
         },
-        "speculation": {
-            "draft_tokens": dep.speculation.draft_tokens,
-            "acceptance": dep.speculation.acceptance,
-            "tokens_per_step": round(dep.speculation.tokens_per_step, 4),
-        },
+        "speculation": speculation_json(dep.speculation),
         "targets": {
             "min_tok_s_user": r.targets.min_tok_s_user,
             "max_tpot_ms": r.targets.max_tpot_ms,
