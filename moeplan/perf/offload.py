@@ -29,7 +29,12 @@ from moeplan.perf.cpu_matvec import matvec_core_s
 from moeplan.perf.kernel_counts import linear_attention_note
 from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
-from moeplan.perf.offload_engines import OffloadProfile, cpu_int8_ops_per_s, cpu_threads
+from moeplan.perf.offload_engines import (
+    OffloadProfile,
+    compute_threads,
+    cpu_int8_ops_per_s,
+    cpu_threads,
+)
 from moeplan.perf.offload_flags import positive_tokens
 from moeplan.perf.offload_formats import require_loadable
 from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_bytes_per_s
@@ -200,7 +205,9 @@ def offload_speed(
     t_mem = bytes_ / host_bw
     t_threads = bytes_ / thread_bw if thread_bw else 0.0  # the threads' own read ceiling
     threads = cpu_threads(host, engine)
-    t_cpu = ops / (cpu_int8_ops_per_s(host, False, threads) * engine.cpu_compute_efficiency)
+    compute = compute_threads(host, engine)
+    int8_ops = cpu_int8_ops_per_s(host, False, compute, engine.avx512_int8_gain)
+    t_cpu = ops / (int8_ops * engine.cpu_compute_efficiency)
     t_core = 0.0
     if engine.llamacpp_matvec_rates and bytes_ and spec.moe is not None:
         # ggml's CPU MUL_MAT_ID runs one vec_dot per (weight row, routed token): each token an
@@ -255,7 +262,10 @@ def offload_speed(
     }
     bound = max(parts.items(), key=lambda kv: kv[1])[0]
     # prompt: what the engine does with the host experts, pass by pass (perf/offload_prefill.py)
-    cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units, threads) * engine.cpu_compute_efficiency
+    cpu_ops = (
+        cpu_int8_ops_per_s(host, engine.matrix_units, compute, engine.avx512_int8_gain)
+        * engine.cpu_compute_efficiency
+    )
 
     def cpu_pass_s(tokens: int) -> float:
         u_bytes, u_ops = _host_expert_work(spec, full, host_layers, tokens)

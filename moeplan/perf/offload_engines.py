@@ -14,6 +14,12 @@ from dataclasses import dataclass, replace
 from moeplan.errors import UnknownNameError
 from moeplan.hardware.hosts import Host
 from moeplan.memory.estimate import CUDA_CONTEXT_BYTES
+from moeplan.perf.cpu_int8 import (
+    AMX_INT8_OPS_PER_CORE,
+    IQK_AVX512_GAIN,
+    VECTOR_WIDTH_GAIN,
+)
+from moeplan.perf.cpu_int8 import cpu_int8_ops_per_s as cpu_int8_ops_per_s
 from moeplan.perf.engines import ENGINES, EngineProfile
 from moeplan.perf.llamacpp_sampler import SamplerSettings
 from moeplan.perf.offload_kt_gpu import (
@@ -36,32 +42,6 @@ from moeplan.perf.offload_sources import (
 
 GIB = 1 << 30
 
-AMX_INT8_OPS_PER_CORE = 4e12
-"""Theoretical AMX int8 throughput of one Sapphire Rapids core: "a single core can theoretically
-provide 4 TOPS" (kvcache-ai/ktransformers doc "Qwen 3 + KTransformers 0.3 (+AMX)")."""
-
-AVX512_INT8_OPS_PER_CORE = AMX_INT8_OPS_PER_CORE / 8
-"""AMX does 2048 int8 multiply-adds per core per cycle, "8 times the performance of AVX-512"
-(same doc), so AVX-512 (VNNI) int8 dot products: 4 TOPS / 8 = 0.5 TOPS per core."""
-
-AVX2_INT8_OPS_PER_CORE = AVX512_INT8_OPS_PER_CORE / 2
-"""256-bit vectors: half the AVX-512 width (flag: derived from the width, not measured). Arm
-NEON/SVE2 hosts (4 x 128-bit pipes on Neoverse V2) are counted at this rate too."""
-
-
-def cpu_int8_ops_per_s(host: Host, matrix_units: bool, threads: int) -> float:
-    """Peak int8 dot-product rate of `threads` cores (one thread a core, cpu_threads) for
-    quantized expert GEMMs (llama.cpp and ktransformers quantize activations to int8 and use
-    integer dot products). `matrix_units`: the engine uses AMX tiles (ktransformers prefill);
-    decode matvecs never do."""
-    if matrix_units and host.has_amx:
-        per_core = AMX_INT8_OPS_PER_CORE
-    elif "avx512" in host.isa:
-        per_core = AVX512_INT8_OPS_PER_CORE
-    else:
-        per_core = AVX2_INT8_OPS_PER_CORE
-    return threads * per_core
-
 
 @dataclass(frozen=True)
 class OffloadProfile:
@@ -83,6 +63,10 @@ class OffloadProfile:
     # host_bw_efficiency of it, as the threads together do of the socket; None: no per-thread cap
     core_read_gbps: float | None = None
     llamacpp_matvec_rates: bool = False  # decode bound by llama.cpp's per-core matvec rates too
+    # a further socket adds numa_extra_socket_gain of its cores' int8 compute, as of its reads
+    numa_gain_bounds_compute: bool = False
+    # its 512-bit int8 kernels over its AVX2 ones on an AVX-512 host without AMX tiles in use
+    avx512_int8_gain: float = VECTOR_WIDTH_GAIN
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
@@ -154,6 +138,20 @@ ONE_CORE_READ_SOURCE = (
 KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
 """ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
 on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) = 0.27 of peak."""
+
+
+def compute_threads(host: Host, engine: OffloadProfile) -> float:
+    """Threads' worth of int8 compute the engine gets from the host's cores (cpu_threads): where
+    numa_gain_bounds_compute, one socket's threads plus numa_extra_socket_gain of them for each
+    further socket, as for its reads (offload_host_read.host_bandwidth_reached): the engine
+    splits every expert's work over the sockets and waits on the slower. ktransformers' own
+    prompt figures: 54.21 tok/s on one Xeon Gold 6454S socket, 74.36 on two (V0.2,
+    doc/en/DeepseekR1_V3_tutorial.md), a second socket adding 0.37 of the first; the decode fit's
+    0.40 within 3%."""
+    threads = cpu_threads(host, engine)
+    if not engine.numa_gain_bounds_compute or host.sockets <= 1:
+        return float(threads)
+    return threads / host.sockets * (1.0 + (host.sockets - 1) * engine.numa_extra_socket_gain)
 
 
 def cpu_threads(host: Host, engine: OffloadProfile) -> int:
@@ -272,6 +270,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             gpu_engine=replace(ENGINES["llamacpp"], vec_fa_quantized_kv=False),  # its own attention
             host_bw_efficiency=0.54,
             numa_extra_socket_gain=0.40,
+            numa_gain_bounds_compute=True,
             numa_replicates_experts=False,
             numa_local_reads=True,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
@@ -350,9 +349,14 @@ OFFLOAD_ENGINES["ktransformers-v03"] = replace(
     description="ktransformers V0.2.2-V0.3.x (local_chat / balance_serve, before kt-kernel): as "
     "ktransformers, but a USE_NUMA build copies the host experts on every socket",
     numa_replicates_experts=True,
-    sources=tuple(  # its NUMA layout's source in place of kt-kernel's
-        KT_USE_NUMA_SOURCE if s == KT_KERNEL_NUMA_SOURCE else s
-        for s in OFFLOAD_ENGINES["ktransformers"].sources
+    avx512_int8_gain=IQK_AVX512_GAIN,
+    sources=(  # its NUMA layout's source in place of kt-kernel's
+        *(
+            KT_USE_NUMA_SOURCE if s == KT_KERNEL_NUMA_SOURCE else s
+            for s in OFFLOAD_ENGINES["ktransformers"].sources
+        ),
+        f"avx512_int8_gain {IQK_AVX512_GAIN}: its llamafile backend's iqk_mul_mat kernels "
+        "(perf/cpu_int8.py IQK_AVX512_GAIN), on AVX-512 hosts without AMX in use",
     ),
 )
 """V0.x ktransformers: ktransformers' decode and prompt terms, the RAM of a copy per socket."""

@@ -21,4 +21,5 @@ def band_of(errors: list[float]) -> tuple[float, float]:
         low, high = deciles[0], deciles[-1]
     else:
         low, high = min(errors), max(errors)
-    return round(low * 100, 1), round(high * 100, 1)
+    # + 0.0: a residual that rounds to zero from below prints 0.0, not -0.0
+    return round(low * 100, 1) + 0.0, round(high * 100, 1) + 0.0
