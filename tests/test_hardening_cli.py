@@ -150,3 +150,20 @@ def test_plot_never_replaces_an_input_or_an_existing_file(tmp_path):
 )
 def test_contradictions_on_the_command_line(args, expected):
     assert expected in refused(*args)
+
+
+@pytest.mark.parametrize(
+    "host_option",
+    [
+        ["--host", "epyc-9355"],
+        ["--host-mem-gbps", "400"],
+        ["--host-ram-gb", "512"],
+        ["--host-cores", "32"],
+        ["--gpu-reserved-gb", "1"],
+    ],
+)
+def test_plan_with_a_demand_refuses_host_options_it_would_ignore(host_option: list[str]):
+    """A demand plans GPU deployments only: a host option (a catalog host or a custom one) is
+    refused in one line, not silently dropped."""
+    msg = refused("plan", "mixtral-8x7b", "--gpu", "h100", "--users", "20", *host_option)
+    assert "plan one batch" in msg

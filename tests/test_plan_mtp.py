@@ -108,6 +108,7 @@ def test_demand_with_mtp_meets_a_per_user_speed_plain_decode_does_not():
         (["--mtp-acceptance", "0.8"], "--mtp-acceptance needs --mtp K"),
         (["--mtp", "1", "--mtp-acceptance", "1.5"], "--mtp-acceptance must be in [0, 1]"),
         (["--mtp", "1", "--mtp-acceptance", "0.8", "--host", "epyc-9355"], "do not draft"),
+        (["--mtp", "1", "--mtp-acceptance", "0.8", "--host-mem-gbps", "400"], "do not draft"),
     ],
 )
 def test_refused_in_one_line(args: list[str], message: str):

@@ -139,10 +139,6 @@ def plan(
         positive(name, value)
     out = output_format(fmt, as_json)
     speculation = speculation_of(mtp, mtp_acceptance)
-    if mtp and host is not None:
-        raise MoeplanError(
-            "--mtp prices drafting on GPUs; the offload candidates (--host) do not draft"
-        )
     if rank not in ("cost", "gpus"):
         raise MoeplanError(f"--rank must be 'cost' or 'gpus', got '{rank}'")
     if plot_file is not None:
@@ -154,13 +150,22 @@ def plan(
         if context <= output_len:
             raise MoeplanError(f"--context {context} must exceed --output {output_len}")
         input_len = context - output_len
+    host_args = HostArgs(
+        "auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
+        host_mem_measured_gbps=host_mem_measured_gbps, gpu_reserved_gb=gpu_reserved_gb,
+    )  # fmt: skip
     if target_output_tok_s is not None or users is not None:
         from moeplan.cli.serving import run_deploy
 
-        if concurrency != 1 or min_tokens_per_s is not None or host is not None:
+        if (
+            concurrency != 1
+            or min_tokens_per_s is not None
+            or host_args.host_given
+            or gpu_reserved_gb is not None
+        ):
             raise MoeplanError(
-                "--concurrency/--min-tokens-per-s/--host plan one batch; with a demand give "
-                "--users or --target-output-tok-s and --min-tok-s-user instead"
+                "--concurrency/--min-tokens-per-s/--host (--host-*) plan one batch; with a "
+                "demand give --users or --target-output-tok-s and --min-tok-s-user instead"
             )
         targets_ = (min_tok_s_user, max_tpot_ms, max_ttft_ms)
         if not run_deploy(
@@ -181,11 +186,11 @@ def plan(
         raise MoeplanError(f"--gpu must be comma-separated GPU ids, got '{gpu}'")
     devices = [resolve_gpu(g) for g in gpu.split(",")]
     targets = Targets(max_ttft_ms, max_tpot_ms, min_tokens_per_s)
-    host_args = HostArgs(
-        "auto", None, host, host_mem_gbps, host_ram_gb, host_cores, host_sockets,
-        host_mem_measured_gbps=host_mem_measured_gbps, gpu_reserved_gb=gpu_reserved_gb,
-    )  # fmt: skip
     offload = None
+    if mtp and host_args.host_given:
+        raise MoeplanError(
+            "--mtp prices drafting on GPUs; the offload candidates (--host, --host-*) do not draft"
+        )
     if gpu_reserved_gb is not None and not host_args.host_given:
         raise MoeplanError("--gpu-reserved-gb sizes offload candidates: add --host")
     asked = engine
