@@ -9,7 +9,8 @@ import pytest
 
 from moeplan.errors import MoeplanError
 from moeplan.hardware.hosts import resolve_host, with_overrides
-from moeplan.perf.offload_engines import OFFLOAD_ENGINES, cpu_int8_ops_per_s, cpu_threads
+from moeplan.perf.cpu_int8 import cpu_int8_ops_per_s
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES, cpu_threads
 
 LLAMACPP = OFFLOAD_ENGINES["llamacpp"]
 KTRANSFORMERS = OFFLOAD_ENGINES["ktransformers"]

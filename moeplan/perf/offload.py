@@ -25,16 +25,12 @@ from moeplan.memory.estimate import (
 from moeplan.memory.quant import QuantScheme, routed_expert_type_shares, weight_format
 from moeplan.model.params import count_params
 from moeplan.model.specs import ModelSpec
+from moeplan.perf.cpu_int8 import cpu_int8_ops_per_s
 from moeplan.perf.cpu_matvec import matvec_core_s
 from moeplan.perf.kernel_counts import linear_attention_note
 from moeplan.perf.latency import make_setup
 from moeplan.perf.llamacpp_sampler import sampler_s_per_token
-from moeplan.perf.offload_engines import (
-    OffloadProfile,
-    compute_threads,
-    cpu_int8_ops_per_s,
-    cpu_threads,
-)
+from moeplan.perf.offload_engines import OffloadProfile, compute_threads, cpu_threads
 from moeplan.perf.offload_flags import positive_tokens
 from moeplan.perf.offload_formats import require_loadable
 from moeplan.perf.offload_host_read import host_bandwidth_reached, thread_read_bytes_per_s

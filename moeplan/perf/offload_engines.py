@@ -19,7 +19,6 @@ from moeplan.perf.cpu_int8 import (
     IQK_AVX512_GAIN,
     VECTOR_WIDTH_GAIN,
 )
-from moeplan.perf.cpu_int8 import cpu_int8_ops_per_s as cpu_int8_ops_per_s
 from moeplan.perf.engines import ENGINES, EngineProfile
 from moeplan.perf.llamacpp_sampler import SamplerSettings
 from moeplan.perf.offload_kt_gpu import (
