@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from moeplan.memory.quant import QuantScheme
     from moeplan.model.specs import ModelSpec
     from moeplan.perf.parallel import Layout
-    from moeplan.perf.serving_search import ServingResult
+    from moeplan.perf.serving_search import Deployment, ServingResult
     from moeplan.perf.speculation import Speculation
     from moeplan.plan.launch import LaunchInputs
 
@@ -207,22 +208,33 @@ def error_band_of(engine: str, vendor: str = "") -> ErrorBand:
 
 def launch_for(result: ServingResult, model: str) -> tuple[dict[str, str], list[str]]:
     """The launch commands of the best point, and the notes on the checkpoint they need."""
-    from moeplan.plan.launch import LaunchInputs
-
     lay = result.best_layout
     if lay is None or lay.capacity is None:
         return {}, []
     conc = result.best.concurrency_per_replica if result.best else lay.capacity.per_replica
-    wl, dep = result.workload, result.deployment
+    wl = result.workload
+    return deployment_launch(
+        model, result.deployment, lay.layout, conc, wl.input_len + wl.output_len, lay.replicas
+    )
+
+
+def deployment_launch(
+    model: str, dep: Deployment, layout: Layout, concurrency: int, context: int, replicas: int
+) -> tuple[dict[str, str], list[str]]:
+    """The launch commands of `replicas` x `layout` serving `dep` (its quant, KV, memory
+    fraction and drafting) at `concurrency` requests of `context` tokens a replica, and the
+    notes on the checkpoint they need: `throughput`'s best point and `plan`'s chosen option."""
+    from moeplan.plan.launch import LaunchInputs
+
     return launched(
         LaunchInputs(
             model_ref(model),
-            lay.layout,
-            conc,
-            wl.input_len + wl.output_len,
+            layout,
+            concurrency,
+            context,
             dep.kv_quant,
             dep.usable_fraction,
-            lay.replicas,
+            replicas,
             dep.engine.id,
             *quant_inputs(dep.scheme, dep.spec),
             draft_tokens=dep.speculation.draft_tokens,
@@ -278,7 +290,7 @@ def run_deploy(
     from moeplan.perf.engines import resolve_engine
     from moeplan.perf.serving import Workload
     from moeplan.perf.serving_search import Deployment, Targets
-    from moeplan.perf.speculation import NO_SPECULATION, speculation_json, speculation_notes
+    from moeplan.perf.speculation import NO_SPECULATION, speculation_notes
     from moeplan.plan.deploy import Demand, plan_deployment
 
     speculation = speculation or NO_SPECULATION
@@ -318,22 +330,13 @@ def run_deploy(
     launch_notes: list[str] = []
     chosen = result.accepted[0] if result.accepted else None
     if chosen is not None and chosen.point is not None:
-        from moeplan.plan.launch import LaunchInputs
-
-        launch, launch_notes = launched(
-            LaunchInputs(
-                model_ref(model),
-                chosen.layout,
-                chosen.point.concurrency_per_replica,
-                input_len + output_len,
-                kv_quant,
-                usable_fraction,
-                chosen.replicas,
-                base.engine.id,
-                *quant_inputs(chosen.scheme, spec),
-                draft_tokens=speculation.draft_tokens,
-                mtp_layers=spec.mtp_layers,
-            )
+        launch, launch_notes = deployment_launch(
+            model,
+            replace(base, scheme=chosen.scheme, gpu=chosen.gpu),
+            chosen.layout,
+            chosen.point.concurrency_per_replica,
+            input_len + output_len,
+            chosen.replicas,
         )
     if plot and chosen is not None:
         from moeplan.cli.plot import plot_deployment
@@ -341,7 +344,9 @@ def run_deploy(
         plot_deployment(plot, result, base, workload, targets)
     tables = deploy_tables(result, workload, demand, top, launch, launch_notes)
     tables[0].notes.extend(speculation_notes(spec, speculation))
-    doc = deploy_json(spec.name, result, workload, demand, targets, top, launch, launch_notes)
-    doc["speculation"] = speculation_json(speculation)
-    emit(tables, out, doc)
+    emit(
+        tables,
+        out,
+        deploy_json(spec.name, result, workload, demand, targets, top, launch, launch_notes),
+    )
     return chosen is not None

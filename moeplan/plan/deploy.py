@@ -28,6 +28,7 @@ from moeplan.perf.serving_search import (
     replica_layouts,
     setup_for,
 )
+from moeplan.perf.speculation import NO_SPECULATION, Speculation
 
 WIDEST_OVER_NARROWEST = 8
 """Replicas wider than 8x the narrowest that fits are not searched: more replicas of a narrower
@@ -85,6 +86,7 @@ class DeployResult:
     rejected: list[Option]
     evaluated: int
     notes: list[str] = field(default_factory=list)
+    speculation: Speculation = NO_SPECULATION
 
 
 def best_point(
@@ -178,7 +180,7 @@ def plan_deployment(
                     accepted.append(opt)
     accepted.sort(key=lambda o: _rank(o, rank_by_gpus))
     rejected.sort(key=lambda o: (o.point is None, o.layout.gpus))
-    result = DeployResult(accepted, rejected, evaluated)
+    result = DeployResult(accepted, rejected, evaluated, speculation=base.speculation)
     unpriced = sorted({o.gpu.id for o in accepted if o.price is None})
     if unpriced:
         result.notes.append(

@@ -9,6 +9,7 @@ from moeplan.cli.views.serving import DEFINITIONS
 from moeplan.hardware.prices import price_json
 from moeplan.perf.serving import Workload
 from moeplan.perf.serving_search import Targets
+from moeplan.perf.speculation import speculation_json
 from moeplan.plan.deploy import Demand, DeployResult, Option
 
 HEADERS = [
@@ -152,6 +153,7 @@ def deploy_json(
             "max_ttft_ms": targets.max_ttft_ms,
         },
         "evaluated": r.evaluated,
+        "speculation": speculation_json(r.speculation),
         "best": _option_json(r.accepted[0]) if r.accepted else None,
         "accepted": [_option_json(o) for o in r.accepted[:top]],
         "frontier": [_option_json(o) for o in _cost_frontier(r.accepted)],
