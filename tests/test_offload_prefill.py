@@ -20,7 +20,7 @@ from moeplan.model.catalog import load_model
 from moeplan.perf import offload_prefill
 from moeplan.perf.offload import estimate_offload
 from moeplan.perf.offload_engines import OFFLOAD_ENGINES
-from moeplan.perf.offload_flags import with_prompt_flags
+from moeplan.perf.offload_flags import prefill_switch_flag, with_prompt_flags
 from moeplan.perf.offload_prefill import passes, prefill_time, streamed_experts
 from moeplan.plan.validate_offload import load_offload_records, report_for
 
@@ -211,6 +211,43 @@ def test_cli_ubatch_and_prompt_flags():
         r = runner.invoke(app, [*base, *kt, engine])
         assert r.exit_code == 2 and "kt-kernel + SGLang flag" in r.output, r.output
         assert len(r.output.strip().splitlines()) == 1
+
+
+def test_prefill_switch_flag_names_the_setting_for_the_other_path():
+    assert prefill_switch_flag(LLAMACPP, "stream", 4096) == "llama.cpp --no-op-offload"
+    off = with_prompt_flags(LLAMACPP, op_offload=False)
+    assert prefill_switch_flag(off, "cpu", 4096) == "llama.cpp without --no-op-offload"
+    small_ub = with_prompt_flags(LLAMACPP, ubatch=16)
+    assert prefill_switch_flag(small_ub, "cpu", 4096) == "llama.cpp -ub 32 or more"
+    # a prompt shorter than the threshold: only the threshold itself can move it
+    assert prefill_switch_flag(LLAMACPP, "cpu", 20) == "llama.cpp with GGML_OP_OFFLOAD_MIN_BATCH=20"
+    # 1000 tokens at -ub 16: the passes are 16 tokens, none short
+    assert prefill_switch_flag(small_ub, "cpu", 1000) == "llama.cpp -ub 32 or more"
+    # kt-kernel: every chunk streams once the threshold is at most the short last chunk
+    chunked = with_prompt_flags(KTRANS, ubatch=4096)
+    assert prefill_switch_flag(chunked, "cpu", 5000) == (
+        "kt-kernel --kt-gpu-prefill-token-threshold 904"
+    )
+    assert prefill_switch_flag(chunked, "cpu", 4096) == (
+        "kt-kernel --kt-gpu-prefill-token-threshold 4096"
+    )
+    streaming = with_prompt_flags(KTRANS, kt_gpu_prefill_threshold=512)
+    assert prefill_switch_flag(streaming, "stream", 4096) == (
+        "kt-kernel without --kt-gpu-prefill-token-threshold"
+    )
+    assert prefill_switch_flag(OFFLOAD_ENGINES["ktransformers-v02"], "cpu", 4096) is None
+
+
+def test_cli_names_the_faster_prompt_setting():
+    base = ["latency", "gpt-oss-120b", "--gpu", "rtx-4060-ti-16gb", "--host", "ryzen-9-7950x"]
+    r = runner.invoke(app, [*base, "--offload", "auto", "--json"])
+    assert r.exit_code == 0, r.output
+    prefill = json.loads(r.output)["prefill"]
+    assert prefill["other_path_setting"] == "llama.cpp --no-op-offload"
+    r = runner.invoke(app, [*base, "--offload", "auto"])
+    faster = prefill["other_path_seconds"] < prefill["seconds"]
+    assert ("faster: llama.cpp --no-op-offload" in r.output) == faster
+    assert ("not what llamacpp does" in r.output) == (not faster)
 
 
 def test_kimi_k2_record_states_its_ubatch():

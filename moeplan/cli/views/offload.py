@@ -7,6 +7,7 @@ from typing import Any
 from moeplan.cli.render import Table, gb
 from moeplan.hardware.hosts import Host
 from moeplan.perf.offload import OffloadReport
+from moeplan.perf.offload_flags import prefill_switch_flag
 from moeplan.perf.offload_host_read import per_thread_read_gbps
 from moeplan.plan.offload_plan import OffloadCandidate
 from moeplan.plan.validate_offload import (
@@ -92,6 +93,11 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "path": s.prefill_path,
             "seconds": round(s.prefill_s, 6),
             "other_path_seconds": _r(s.prefill_alternative_s, 6),
+            "other_path_setting": (
+                None
+                if s.prefill_alternative_s is None
+                else prefill_switch_flag(r.engine, s.prefill_path, r.batch * r.input_len)
+            ),
         }
     return doc
 
@@ -119,6 +125,20 @@ PATHS = {
     "mixed": "host experts streamed to the GPU, the short last pass on the CPU",
 }
 ALTERNATIVE = {"stream": "all on the CPU", "cpu": "streamed to the GPU"}
+
+
+def _alternative_prompt_note(r: OffloadReport, alternative_s: float) -> str:
+    """The prompt speed the other path gives, and the engine setting that takes it when faster."""
+    assert r.speed is not None
+    path = r.speed.prefill_path
+    text = (
+        f"prompt with the host experts {ALTERNATIVE[path]} instead: "
+        f"{r.batch * r.input_len / alternative_s:,.1f} tok/s"
+    )
+    setting = prefill_switch_flag(r.engine, path, r.batch * r.input_len)
+    if alternative_s < r.speed.prefill_s and setting is not None:
+        return f"{text}, faster: {setting} (give moeplan the same setting to price it)"
+    return f"{text} (not what {r.engine.id} does at ubatch {r.engine.ubatch_tokens})"
 
 
 def offload_tables(r: OffloadReport) -> list[Table]:
@@ -179,11 +199,7 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             ],
         )
         if s.prefill_alternative_s is not None:
-            perf.notes.append(
-                f"prompt with the host experts {ALTERNATIVE[s.prefill_path]} instead: "
-                f"{r.batch * r.input_len / s.prefill_alternative_s:,.1f} tok/s (not what "
-                f"{r.engine.id} does at ubatch {r.engine.ubatch_tokens})"
-            )
+            perf.notes.append(_alternative_prompt_note(r, s.prefill_alternative_s))
         sockets = r.host.sockets
         further = (
             f", plus {r.engine.numa_extra_socket_gain:g} of that for each of {sockets - 1} "
