@@ -76,3 +76,52 @@ def test_v021_two_socket_prompt_speeds(prompt: str, published: float):
     value, predicted = _run(f"kt-v021-dsv3-q4km-rtx4090-2x6454s-{prompt}-prefill")
     assert value == published
     assert predicted == pytest.approx(published, rel=0.10)
+
+
+def test_llamacpp_prompt_gemm_points_follow_from_their_runs():
+    """Each cited point's efficiency is tok/s x the model's routed-expert int8 ops a token /
+    threads / the AVX2 peak; the engine's prompt efficiency is their median, below
+    ktransformers' (mainline's row-by-row K-quant dot products)."""
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.cpu_int8 import (
+        KTRANSFORMERS_GEMM_EFFICIENCY,
+        LLAMACPP_PROMPT_GEMM_EFFICIENCY,
+        LLAMACPP_PROMPT_GEMM_POINTS,
+    )
+
+    for model, threads, tok_s, efficiency in LLAMACPP_PROMPT_GEMM_POINTS:
+        spec = load_model(model)
+        moe = spec.moe
+        assert moe is not None
+        ops = 2 * 3 * spec.hidden_size * moe.expert_intermediate_size * moe.top_k
+        ops *= spec.num_moe_layers
+        assert tok_s * ops / threads / AVX2_INT8_OPS_PER_CORE == pytest.approx(efficiency, abs=5e-4)
+    llamacpp = OFFLOAD_ENGINES["llamacpp"]
+    assert llamacpp.prompt_gemm_efficiency == LLAMACPP_PROMPT_GEMM_EFFICIENCY == 0.106
+    assert LLAMACPP_PROMPT_GEMM_EFFICIENCY < KTRANSFORMERS_GEMM_EFFICIENCY / 2
+    assert OFFLOAD_ENGINES["ktransformers"].prompt_gemm_efficiency is None  # its own GEMM figure
+
+
+@pytest.mark.parametrize(
+    ("model", "quant", "threads", "published"),
+    [("minimax-m2.7", "q5_k_m", 16, 39.48), ("minimax-m2.7", "q5_k_m", 64, 100.82),
+     ("glm-5.2", "q4_k_m", 64, 37.37)],
+)  # fmt: skip
+def test_llamacpp_cpu_prompt_on_epyc_7713(model: str, quant: str, threads: int, published: float):
+    """The EPYC 7713 runs the points come from, priced end to end with every routed expert on the
+    CPU (--no-op-offload): within 25% at either end of the thread sweep (one efficiency for all
+    thread counts: the sweep scales sub-linearly, 0.139 a core at 16 threads, 0.088 at 64)."""
+    from moeplan.hardware.gpus import resolve_gpu
+    from moeplan.memory.quant import resolve_scheme
+    from moeplan.model.catalog import load_model
+    from moeplan.perf.offload import estimate_offload
+    from moeplan.perf.offload_flags import with_prompt_flags
+
+    host = with_overrides(resolve_host("epyc-7713"), 187.7, 549.0, threads)
+    engine = with_prompt_flags(OFFLOAD_ENGINES["llamacpp"], ubatch=4096, op_offload=False)
+    report = estimate_offload(
+        load_model(model), resolve_scheme(quant), resolve_gpu("rtx-pro-6000"), host, engine,
+        "experts", None, 1, 512, 32,
+    )  # fmt: skip
+    assert report.speed is not None and report.speed.prefill_path == "cpu"
+    assert report.prefill_tok_s == pytest.approx(published, rel=0.25)

@@ -260,3 +260,52 @@ def test_kimi_k2_record_states_its_ubatch():
     r = report_for(rec["moeplan"])
     assert r.engine.ubatch_tokens == 4096 and r.speed is not None
     assert r.speed.prefill_path == "stream"  # one 4096-token pass, op offload on
+
+
+def _ubatch_stub(prefill_by_ubatch: dict[int, float], fits_from: int = 10**9) -> Any:
+    """A report stub and an estimate stub: prompt tok/s by -ub; runs at fits_from or more do
+    not fit."""
+    from moeplan.perf.offload_ubatch import faster_ubatch
+
+    base: Any = SimpleNamespace(
+        engine=LLAMACPP, speed=SimpleNamespace(prefill_path="stream"), batch=1, input_len=8192,
+        prefill_tok_s=prefill_by_ubatch[512],
+    )  # fmt: skip
+    tried: list[int] = []
+
+    def estimate(profile: Any) -> Any:
+        tried.append(profile.ubatch_tokens)
+        return SimpleNamespace(
+            engine=profile, fits=profile.ubatch_tokens < fits_from,
+            prefill_tok_s=prefill_by_ubatch[profile.ubatch_tokens],
+        )  # fmt: skip
+
+    return faster_ubatch(base, estimate), tried
+
+
+def test_faster_ubatch_takes_the_fastest_fitting_one():
+    from moeplan.perf.offload_ubatch import MIN_PROMPT_GAIN, UBATCH_STEPS
+
+    speeds = {512: 100.0, 1024: 180.0, 2048: 300.0, 4096: 450.0, 8192: 520.0}
+    best, tried = _ubatch_stub(speeds)
+    assert best.engine.ubatch_tokens == 8192 and tried == list(UBATCH_STEPS)
+    best, _ = _ubatch_stub(speeds, fits_from=4096)  # the compute buffer outgrows the GPU
+    assert best.engine.ubatch_tokens == 2048
+    best, _ = _ubatch_stub({512: 100.0, 1024: 105.0, 2048: 99.0, 4096: 90.0, 8192: 80.0})
+    assert best is None  # under MIN_PROMPT_GAIN
+    assert MIN_PROMPT_GAIN > 1.05
+
+
+def test_faster_ubatch_only_for_llamacpp_streaming_prompts():
+    base = ["latency", "gpt-oss-120b", "--gpu", "rtx-4060-ti-16gb", "--host", "ryzen-9-7950x"]
+    placed = [*base, "--n-cpu-moe", "30", "--input", "8192", "--json"]
+    doc = json.loads(runner.invoke(app, placed).output)
+    f = doc["prefill"]["faster_ubatch"]
+    assert f["ubatch_tokens"] > 512 and f["n_cpu_moe"] == 30
+    assert f["prefill_tok_s"] >= 1.1 * doc["prefill_tok_s"]
+    assert f["gpu_bytes"] <= doc["placement"]["gpu_capacity_bytes"]
+    r = runner.invoke(app, [*base, "--n-cpu-moe", "30", "--input", "8192"])
+    assert f"llama.cpp -b {f['ubatch_tokens']} -ub {f['ubatch_tokens']}" in r.output
+    for extra in (["--ubatch", "1024"], ["--no-op-offload"], ["--engine", "ktransformers"]):
+        doc = json.loads(runner.invoke(app, [*placed, *extra]).output)
+        assert doc["prefill"]["faster_ubatch"] is None, extra

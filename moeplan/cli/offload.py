@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from moeplan.model.specs import ModelSpec
     from moeplan.perf.llamacpp_sampler import SamplerSettings
     from moeplan.perf.offload import OffloadReport
+    from moeplan.perf.offload_engines import OffloadProfile
 
 OffloadOpt = Annotated[
     str | None,
@@ -331,6 +332,7 @@ def offload_report(
     from moeplan.perf.offload import DEFAULT_DISK_BYTES_PER_S, estimate_offload
     from moeplan.perf.offload_engines import resolve_offload_engine
     from moeplan.perf.offload_flags import with_prompt_flags
+    from moeplan.perf.offload_ubatch import faster_ubatch
 
     if args.offload == "sweep":
         raise MoeplanError("--offload sweep is a table of `moeplan latency`; here: experts or auto")
@@ -360,24 +362,31 @@ def offload_report(
         if n_cpu_moe is not None or args.mode == "auto":
             raise MoeplanError("--kt-gpu-experts places the experts: drop --n-cpu-moe / auto")
         n_cpu_moe = kt_gpu_experts_as_n_cpu_moe(spec, profile, args.kt_gpu_experts)
-    report = estimate_offload(
-        spec,
-        scheme,
-        gpu,
-        args.resolve_host(),
-        profile,
-        args.mode,
-        n_cpu_moe,
-        batch,
-        input_len,
-        output_len,
-        kv_quant,
-        args.pcie(),
-        disk,
-        with_speed,
-        gpu_reserved_bytes=args.gpu_reserved_bytes(),
-        ctx_size=args.ctx_size,
-    )
+    host = args.resolve_host()
+
+    def run(profile: OffloadProfile) -> OffloadReport:
+        return estimate_offload(
+            spec,
+            scheme,
+            gpu,
+            host,
+            profile,
+            args.mode,
+            n_cpu_moe,
+            batch,
+            input_len,
+            output_len,
+            kv_quant,
+            args.pcie(),
+            disk,
+            with_speed,
+            gpu_reserved_bytes=args.gpu_reserved_bytes(),
+            ctx_size=args.ctx_size,
+        )
+
+    report = run(profile)
+    if prompt.ubatch is None:  # the default -ub: would a larger one speed the prompt?
+        report = replace(report, faster_ubatch=faster_ubatch(report, run))
     if args.kt_gpu_experts is None or spec.moe is None:
         return report
     note = (

@@ -37,6 +37,38 @@ one-socket prefill (54.21 tok/s, 32 Xeon Gold 6454S cores, DeepSeek-V3 Q4_K_M) i
 core, the AVX2 price x 1.0; at 2x moeplan gave +85%, at 1.25 +18%."""
 
 
+KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
+"""ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (same doc
+as AMX_INT8_OPS_PER_CORE), on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) =
+0.27 of peak."""
+
+LLAMACPP_PROMPT_GEMM_POINTS: tuple[tuple[str, int, float, float], ...] = (
+    ("minimax-m2.7", 16, 39.48, 0.139),
+    ("minimax-m2.7", 32, 71.82, 0.126),
+    ("minimax-m2.7", 48, 88.67, 0.104),
+    ("minimax-m2.7", 64, 100.82, 0.088),
+    ("glm-5.2", 64, 37.37, 0.106),
+)
+"""(catalog model, threads, prompt tok/s, efficiency): mainline llama.cpp prompt passes with every
+routed expert on the CPU (-ot exps=CPU, llama-bench -nopo 1 or op offload unavailable, pp512;
+MiniMax-M2.7 UD-Q5_K_M, GLM-5.2 UD-Q4_K_XL), as a fraction of AVX2_INT8_OPS_PER_CORE: tok/s x
+2 x routed-expert params a token (top_k x 3 x hidden x expert width x MoE layers: 14.04 G
+MiniMax-M2.7, 45.30 G GLM-5.2) / threads / 0.25 TOPS. One box, a 64-core EPYC 7713 with 8 x
+DDR4-2933, dense layers on four Radeon Pro V620 (GPU time left in, a small share of these
+passes): public repository docs "MiniMax M2.7 - Galactus results" (code index id 63192629545:
+llama.cpp 0893f50f2 = build 8746, 2026-04-17, -b 4096 -ub 4096, thread sweep) and the same box's
+GLM-5.2 session log (id 63178024407: "512 tokens in 13.7 s = 23.2 TFLOP of expert GEMM at 1.69
+TFLOP/s", op offload off, build 9942). About half ktransformers' figure for its iqk kernels
+(KTRANSFORMERS_GEMM_EFFICIENCY): mainline's CPU MUL_MAT_ID runs its K-quant dot products row by
+row. Read after the fact by a research helper (the session's notes); no validate record (the
+runs used four GPUs)."""
+
+LLAMACPP_PROMPT_GEMM_EFFICIENCY = sorted(p[3] for p in LLAMACPP_PROMPT_GEMM_POINTS)[
+    len(LLAMACPP_PROMPT_GEMM_POINTS) // 2
+]
+"""The median of LLAMACPP_PROMPT_GEMM_POINTS (0.106): llama.cpp's CPU prompt GEMMs."""
+
+
 def cpu_int8_ops_per_s(
     host: Host, matrix_units: bool, threads: float, avx512_gain: float = VECTOR_WIDTH_GAIN
 ) -> float:

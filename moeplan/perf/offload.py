@@ -106,6 +106,7 @@ class OffloadReport:
     pcie_bytes_per_s: float
     reason: str
     notes: tuple[str, ...] = ()
+    faster_ubatch: OffloadReport | None = None  # the same run at a larger -ub (offload_ubatch.py)
 
     @property
     def fits(self) -> bool:
@@ -258,9 +259,8 @@ def offload_speed(
     }
     bound = max(parts.items(), key=lambda kv: kv[1])[0]
     # prompt: what the engine does with the host experts, pass by pass (perf/offload_prefill.py)
-    cpu_ops = (
-        cpu_int8_ops_per_s(host, engine.matrix_units, compute, engine.avx512_int8_gain)
-        * engine.cpu_compute_efficiency
+    cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units, compute, engine.avx512_int8_gain) * (
+        engine.prompt_gemm_efficiency or engine.cpu_compute_efficiency
     )
 
     def cpu_pass_s(tokens: int) -> float:

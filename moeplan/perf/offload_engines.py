@@ -15,8 +15,9 @@ from moeplan.errors import UnknownNameError
 from moeplan.hardware.hosts import Host
 from moeplan.memory.estimate import CUDA_CONTEXT_BYTES
 from moeplan.perf.cpu_int8 import (
-    AMX_INT8_OPS_PER_CORE,
     IQK_AVX512_GAIN,
+    KTRANSFORMERS_GEMM_EFFICIENCY,
+    LLAMACPP_PROMPT_GEMM_EFFICIENCY,
     VECTOR_WIDTH_GAIN,
 )
 from moeplan.perf.engines import ENGINES, EngineProfile
@@ -66,6 +67,7 @@ class OffloadProfile:
     numa_gain_bounds_compute: bool = False
     # its 512-bit int8 kernels over its AVX2 ones on an AVX-512 host without AMX tiles in use
     avx512_int8_gain: float = VECTOR_WIDTH_GAIN
+    prompt_gemm_efficiency: float | None = None  # prompt GEMMs where measured; else the above
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
@@ -134,10 +136,6 @@ ONE_CORE_READ_SOURCE = (
     "taken for every platform (no per-platform single-core figure is used)"
 )
 
-KTRANSFORMERS_GEMM_EFFICIENCY = 35e12 / (32 * AMX_INT8_OPS_PER_CORE)
-"""ktransformers' AMX kernel "can achieve ... 35 TOPS of Int8 throughput on Xeon4 CPUs" (doc above),
-on the 32-core Xeon Gold 6454S socket of its showcase: 35 / (32 x 4) = 0.27 of peak."""
-
 
 def compute_threads(host: Host, engine: OffloadProfile) -> float:
     """Threads' worth of int8 compute the engine gets from the host's cores (cpu_threads): where
@@ -177,6 +175,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             numa_replicates_experts=False,
             numa_local_reads=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
+            prompt_gemm_efficiency=LLAMACPP_PROMPT_GEMM_EFFICIENCY,
             matrix_units=False,
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
             stream_min_batch=LLAMACPP_OP_OFFLOAD_MIN_BATCH,
@@ -224,7 +223,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
                 "numa_extra_socket_gain 0: one copy of each expert; threads on the far socket "
                 "read it across the socket link (not fitted: no dual-socket llama.cpp record "
                 "with stated flags was found)",
-                "cpu_compute_efficiency: not measured for llama.cpp; ktransformers' AMX figure",
+                "cpu_compute_efficiency (decode): ktransformers'; prompt GEMMs: cpu_int8.py",
                 "eager_split_s: ggml-org/llama.cpp PR 18934, 72.3 us a host MoE layer without "
                 "per-split CUDA graphs (EAGER_SPLIT_S); split_graph_vendors: per-split graphs on "
                 "NVIDIA since that PR (2026-01-19), none on AMD/HIP (GGML_HIP_GRAPHS off by "

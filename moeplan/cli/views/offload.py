@@ -60,6 +60,9 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "numa_extra_socket_gain": e.numa_extra_socket_gain,
             "core_read_gbps": e.core_read_gbps,
             "cpu_compute_efficiency": round(e.cpu_compute_efficiency, 4),
+            "prompt_gemm_efficiency": round(
+                e.prompt_gemm_efficiency or e.cpu_compute_efficiency, 4
+            ),
             "pcie_efficiency": e.pcie_efficiency,
             "stream_min_batch": e.stream_min_batch,
             "streams_used_experts": e.streams_used_experts,
@@ -93,6 +96,7 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "path": s.prefill_path,
             "seconds": round(s.prefill_s, 6),
             "other_path_seconds": _r(s.prefill_alternative_s, 6),
+            "faster_ubatch": _faster_ubatch_json(r),
             "other_path_setting": (
                 None
                 if s.prefill_alternative_s is None
@@ -100,6 +104,36 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             ),
         }
     return doc
+
+
+def _faster_ubatch_json(r: OffloadReport) -> dict[str, Any] | None:
+    f = r.faster_ubatch
+    if f is None:
+        return None
+    return {
+        "ubatch_tokens": f.engine.ubatch_tokens,
+        "prefill_tok_s": _r(f.prefill_tok_s, 1),
+        "decode_tok_s": _r(f.decode_tok_s),
+        "n_cpu_moe": f.placement.n_cpu_moe,
+        "gpu_bytes": f.placement.gpu_bytes,
+    }
+
+
+def _faster_ubatch_note(r: OffloadReport) -> str | None:
+    """The larger -ub that speeds the prompt, and what it costs decode (offload_ubatch.py)."""
+    f = r.faster_ubatch
+    if f is None or f.prefill_tok_s is None or f.decode_tok_s is None:
+        return None
+    ub, k = f.engine.ubatch_tokens, f.placement.n_cpu_moe
+    decode = (
+        "decode unchanged"
+        if k == r.placement.n_cpu_moe
+        else f"decode {f.decode_tok_s:,.2f} tok/s at --n-cpu-moe {k} (the larger compute buffer)"
+    )
+    return (
+        f"llama.cpp -b {ub} -ub {ub} (moeplan --ubatch {ub}): prompt {f.prefill_tok_s:,.1f} "
+        f"tok/s; {decode}; GPU {gb(f.placement.gpu_bytes)}"
+    )
 
 
 def sampler_text(r: OffloadReport) -> str:
@@ -200,6 +234,8 @@ def offload_tables(r: OffloadReport) -> list[Table]:
         )
         if s.prefill_alternative_s is not None:
             perf.notes.append(_alternative_prompt_note(r, s.prefill_alternative_s))
+        ubatch_note = _faster_ubatch_note(r)
+        perf.notes += [ubatch_note] if ubatch_note else []
         sockets = r.host.sockets
         further = (
             f", plus {r.engine.numa_extra_socket_gain:g} of that for each of {sockets - 1} "
