@@ -17,9 +17,13 @@ from moeplan.hardware.hosts import resolve_host, with_overrides
 from moeplan.memory.quant import resolve_scheme
 from moeplan.model.catalog import load_model
 from moeplan.perf.offload import estimate_offload
-from moeplan.perf.offload_engines import OFFLOAD_ENGINES, ONE_CORE_READ_GBPS
+from moeplan.perf.offload_engines import OFFLOAD_ENGINES
 from moeplan.perf.offload_flags import with_prompt_flags
-from moeplan.perf.offload_link import expert_stream_bytes_per_s, pageable_copy_bytes_per_s
+from moeplan.perf.offload_link import (
+    ONE_CORE_READ_GBPS,
+    expert_stream_bytes_per_s,
+    pageable_copy_bytes_per_s,
+)
 from moeplan.plan.validate_offload import load_offload_records, report_for
 
 runner = CliRunner()

@@ -362,7 +362,7 @@ def offload_report(
         if n_cpu_moe is not None or args.mode == "auto":
             raise MoeplanError("--kt-gpu-experts places the experts: drop --n-cpu-moe / auto")
         n_cpu_moe = kt_gpu_experts_as_n_cpu_moe(spec, profile, args.kt_gpu_experts)
-    host = args.resolve_host()
+    host, pcie, reserved = args.resolve_host(), args.pcie(), args.gpu_reserved_bytes()
 
     def run(profile: OffloadProfile) -> OffloadReport:
         return estimate_offload(
@@ -377,10 +377,10 @@ def offload_report(
             input_len,
             output_len,
             kv_quant,
-            args.pcie(),
+            pcie,
             disk,
             with_speed,
-            gpu_reserved_bytes=args.gpu_reserved_bytes(),
+            gpu_reserved_bytes=reserved,
             ctx_size=args.ctx_size,
         )
 

@@ -259,8 +259,9 @@ def offload_speed(
     }
     bound = max(parts.items(), key=lambda kv: kv[1])[0]
     # prompt: what the engine does with the host experts, pass by pass (perf/offload_prefill.py)
-    cpu_ops = cpu_int8_ops_per_s(host, engine.matrix_units, compute, engine.avx512_int8_gain) * (
-        engine.prompt_gemm_efficiency or engine.cpu_compute_efficiency
+    cpu_ops = (
+        cpu_int8_ops_per_s(host, engine.matrix_units, compute, engine.avx512_int8_gain)
+        * engine.prompt_gemm_efficiency
     )
 
     def cpu_pass_s(tokens: int) -> float:

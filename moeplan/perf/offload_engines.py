@@ -29,6 +29,7 @@ from moeplan.perf.offload_kt_gpu import (
     KT_V02_EXCEPTIONS_SOURCE,
     KT_V02_GPU_FORMATS,
 )
+from moeplan.perf.offload_link import ONE_CORE_READ_GBPS, ONE_CORE_READ_SOURCE
 from moeplan.perf.offload_prefill import (
     KT_SGLANG_LAYERWISE_SOURCE,
     KTRANSFORMERS_PREFILL_SOURCE,
@@ -67,7 +68,7 @@ class OffloadProfile:
     numa_gain_bounds_compute: bool = False
     # its 512-bit int8 kernels over its AVX2 ones on an AVX-512 host without AMX tiles in use
     avx512_int8_gain: float = VECTOR_WIDTH_GAIN
-    prompt_gemm_efficiency: float | None = None  # prompt GEMMs where measured; else the above
+    prompt_gemm_measured: float | None = None  # prompt GEMMs alone, where measured
     overlaps_shared_experts: bool = False  # GPU shared experts run while the CPU does the routed
     input_embedding_on_host: bool = False  # the token-embedding table stays in RAM
     swa_cache_holds_ubatch: bool = False  # sliding-window layers cache window + ubatch cells
@@ -85,6 +86,11 @@ class OffloadProfile:
     sampler: SamplerSettings | None = None  # CPU sampler per token (perf/llamacpp_sampler.py)
     sources: tuple[str, ...] = ()
     fitted_on: tuple[str, ...] = ()
+
+    @property
+    def prompt_gemm_efficiency(self) -> float:
+        """Of the int8 peak, the CPU's expert GEMMs in prompt passes."""
+        return self.prompt_gemm_measured or self.cpu_compute_efficiency
 
 
 LLAMACPP_GPU_PROCESS_BYTES = 512 * (1 << 20)
@@ -126,16 +132,6 @@ graphs over 7, 15, 31, 45 host MoE layers; least squares through the origin: 72.
 before that PR, NVIDIA GPUs below Ampere before PR 25749 (opened 2026-07-16: graphs were gated to
 Ampere and newer), and AMD/HIP, whose graphs are off by default (GGML_HIP_GRAPHS)."""
 
-ONE_CORE_READ_GBPS = 19.9
-"""GB/s one core reads from DRAM by itself: one thread of an EPYC 7402 (Zen 2, 8 x DDR4-3200)
-streaming read-only, 19.9 GB/s, in the per-thread sweep of kvcache-ai/ktransformers PR 2175
-(05yuki, 2026-09-10); the one published single-core read of a platform ktransformers runs on."""
-
-ONE_CORE_READ_SOURCE = (
-    "one Zen 2 core's read-only stream, kvcache-ai/ktransformers PR 2175 (EPYC 7402, 2026-09-10), "
-    "taken for every platform (no per-platform single-core figure is used)"
-)
-
 
 def compute_threads(host: Host, engine: OffloadProfile) -> float:
     """Threads' worth of int8 compute the engine gets from the host's cores (cpu_threads): where
@@ -175,7 +171,7 @@ OFFLOAD_ENGINES: dict[str, OffloadProfile] = {
             numa_replicates_experts=False,
             numa_local_reads=False,
             cpu_compute_efficiency=KTRANSFORMERS_GEMM_EFFICIENCY,
-            prompt_gemm_efficiency=LLAMACPP_PROMPT_GEMM_EFFICIENCY,
+            prompt_gemm_measured=LLAMACPP_PROMPT_GEMM_EFFICIENCY,
             matrix_units=False,
             pcie_efficiency=PCIE_COPY_EFFICIENCY,
             stream_min_batch=LLAMACPP_OP_OFFLOAD_MIN_BATCH,

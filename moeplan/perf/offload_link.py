@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from moeplan.hardware.gpus import GPU
 from moeplan.hardware.hosts import pcie_bytes_per_s
-from moeplan.perf.offload_engines import ONE_CORE_READ_GBPS
+
+ONE_CORE_READ_GBPS = 19.9
+"""GB/s one core reads from DRAM by itself: one thread of an EPYC 7402 (Zen 2, 8 x DDR4-3200)
+streaming read-only, 19.9 GB/s, in the per-thread sweep of kvcache-ai/ktransformers PR 2175
+(05yuki, 2026-09-10); the one published single-core read of a platform ktransformers runs on."""
+
+ONE_CORE_READ_SOURCE = (
+    "one Zen 2 core's read-only stream, kvcache-ai/ktransformers PR 2175 (EPYC 7402, 2026-09-10), "
+    "taken for every platform (no per-platform single-core figure is used)"
+)
+
 
 DEFAULT_PCIE = (5, 16)
 """Host link assumed when the GPU entry names none (NVLink/SXM parts sit on a PCIe Gen5 x16 host

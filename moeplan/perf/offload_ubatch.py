@@ -31,11 +31,10 @@ def faster_ubatch(
     prompt runs on the CPU or no larger ubatch helps. `estimate` prices the same run under
     another profile. Stops at the first ubatch that holds the whole prompt."""
     engine, speed = report.engine, report.speed
-    if engine.id != "llamacpp" or speed is None or speed.prefill_path == "cpu":
+    prompt_tok_s = report.prefill_tok_s
+    if engine.id != "llamacpp" or speed is None or speed.prefill_path == "cpu" or not prompt_tok_s:
         return None
-    if report.prefill_tok_s is None:
-        return None
-    best, floor = None, report.prefill_tok_s * MIN_PROMPT_GAIN
+    best, floor = None, prompt_tok_s * MIN_PROMPT_GAIN
     for ubatch in (u for u in UBATCH_STEPS if u > engine.ubatch_tokens):
         run = estimate(replace(engine, ubatch_tokens=ubatch))
         if run.fits and run.prefill_tok_s is not None and run.prefill_tok_s >= floor:

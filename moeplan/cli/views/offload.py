@@ -60,9 +60,7 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "numa_extra_socket_gain": e.numa_extra_socket_gain,
             "core_read_gbps": e.core_read_gbps,
             "cpu_compute_efficiency": round(e.cpu_compute_efficiency, 4),
-            "prompt_gemm_efficiency": round(
-                e.prompt_gemm_efficiency or e.cpu_compute_efficiency, 4
-            ),
+            "prompt_gemm_efficiency": round(e.prompt_gemm_efficiency, 4),
             "pcie_efficiency": e.pcie_efficiency,
             "stream_min_batch": e.stream_min_batch,
             "streams_used_experts": e.streams_used_experts,
