@@ -214,26 +214,35 @@ def test_cli_ubatch_and_prompt_flags():
 
 
 def test_prefill_switch_flag_names_the_setting_for_the_other_path():
-    assert prefill_switch_flag(LLAMACPP, "stream", 4096) == "llama.cpp --no-op-offload"
+    assert prefill_switch_flag(LLAMACPP, "stream", 4096) == (
+        "llama.cpp --no-op-offload",
+        "--no-op-offload",
+    )
     off = with_prompt_flags(LLAMACPP, op_offload=False)
-    assert prefill_switch_flag(off, "cpu", 4096) == "llama.cpp without --no-op-offload"
+    assert prefill_switch_flag(off, "cpu", 4096) == (
+        "llama.cpp without --no-op-offload",
+        "without --no-op-offload",
+    )
     small_ub = with_prompt_flags(LLAMACPP, ubatch=16)
-    assert prefill_switch_flag(small_ub, "cpu", 4096) == "llama.cpp -ub 32 or more"
-    # a prompt shorter than the threshold: only the threshold itself can move it
-    assert prefill_switch_flag(LLAMACPP, "cpu", 20) == "llama.cpp with GGML_OP_OFFLOAD_MIN_BATCH=20"
-    # 1000 tokens at -ub 16: the passes are 16 tokens, none short
-    assert prefill_switch_flag(small_ub, "cpu", 1000) == "llama.cpp -ub 32 or more"
+    assert prefill_switch_flag(small_ub, "cpu", 4096) == ("llama.cpp -ub 32 or more", "--ubatch 32")
+    # a prompt shorter than the threshold: only the threshold itself moves it, and moeplan has
+    # no option for that environment variable
+    assert prefill_switch_flag(LLAMACPP, "cpu", 20) == (
+        "llama.cpp with GGML_OP_OFFLOAD_MIN_BATCH=20",
+        None,
+    )
     # kt-kernel: every chunk streams once the threshold is at most the short last chunk
     chunked = with_prompt_flags(KTRANS, ubatch=4096)
     assert prefill_switch_flag(chunked, "cpu", 5000) == (
-        "kt-kernel --kt-gpu-prefill-token-threshold 904"
+        "kt-kernel --kt-gpu-prefill-token-threshold 904",
+        "--kt-gpu-prefill-threshold 904",
     )
-    assert prefill_switch_flag(chunked, "cpu", 4096) == (
-        "kt-kernel --kt-gpu-prefill-token-threshold 4096"
-    )
+    switch = prefill_switch_flag(chunked, "cpu", 4096)
+    assert switch is not None and switch[0].endswith(" 4096")
     streaming = with_prompt_flags(KTRANS, kt_gpu_prefill_threshold=512)
     assert prefill_switch_flag(streaming, "stream", 4096) == (
-        "kt-kernel without --kt-gpu-prefill-token-threshold"
+        "kt-kernel without --kt-gpu-prefill-token-threshold",
+        "without --kt-gpu-prefill-threshold",
     )
     assert prefill_switch_flag(OFFLOAD_ENGINES["ktransformers-v02"], "cpu", 4096) is None
 
@@ -243,11 +252,22 @@ def test_cli_names_the_faster_prompt_setting():
     r = runner.invoke(app, [*base, "--offload", "auto", "--json"])
     assert r.exit_code == 0, r.output
     prefill = json.loads(r.output)["prefill"]
-    assert prefill["other_path_setting"] == "llama.cpp --no-op-offload"
+    assert prefill["other_path_setting"] == {
+        "engine": "llama.cpp --no-op-offload",
+        "moeplan": "--no-op-offload",
+    }
     r = runner.invoke(app, [*base, "--offload", "auto"])
     faster = prefill["other_path_seconds"] < prefill["seconds"]
-    assert ("faster: llama.cpp --no-op-offload" in r.output) == faster
+    text = "faster: llama.cpp --no-op-offload (moeplan --no-op-offload prices it)"
+    assert (text in r.output) == faster
     assert ("not what llamacpp does" in r.output) == (not faster)
+    # a prompt under llama.cpp's 32-token threshold runs on the CPU; the setting that would
+    # stream it has no moeplan option
+    r = runner.invoke(app, [*base, "--offload", "auto", "--input", "24", "--json"])
+    assert json.loads(r.output)["prefill"]["other_path_setting"] == {
+        "engine": "llama.cpp with GGML_OP_OFFLOAD_MIN_BATCH=24",
+        "moeplan": None,
+    }
 
 
 def test_kimi_k2_record_states_its_ubatch():

@@ -63,26 +63,36 @@ def with_prompt_flags(
     return engine
 
 
-def prefill_switch_flag(engine: OffloadProfile, path: str, prompt_tokens: int) -> str | None:
+def prefill_switch_flag(
+    engine: OffloadProfile, path: str, prompt_tokens: int
+) -> tuple[str, str | None] | None:
     """The engine setting that runs every pass of a `prompt_tokens` prompt the other way than
-    `path` ("stream": the host experts copied to the GPU, "cpu": computed by the CPU), or None
-    where the engine has none. llama.cpp: --no-op-offload keeps them on the CPU; with op offload
-    on, a pass (-ub tokens at most) streams from GGML_OP_OFFLOAD_MIN_BATCH tokens (ggml-cuda.cu,
-    default 32). kt-kernel + SGLang: a chunk streams from --kt-gpu-prefill-token-threshold
-    tokens, unset by default. ktransformers V0.2/V0.3: the layer-wise GPU prefill is off in every
-    shipped rule file, no flag."""
+    `path` ("stream": the host experts copied to the GPU, "cpu": computed by the CPU), with the
+    moeplan option that prices it (None: moeplan has none), or None where the engine has no
+    such setting. llama.cpp: --no-op-offload keeps them on the CPU; with op offload on, a pass
+    (-ub tokens at most) streams from GGML_OP_OFFLOAD_MIN_BATCH tokens (ggml-cuda.cu, default
+    32). kt-kernel + SGLang: a chunk streams from --kt-gpu-prefill-token-threshold tokens, unset
+    by default. ktransformers V0.2/V0.3: the layer-wise GPU prefill is off in every shipped rule
+    file, no flag."""
     ubatch = min(prompt_tokens, engine.ubatch_tokens)
     smallest_pass = prompt_tokens % ubatch or ubatch  # the short last pass, if any
     if engine.id == "llamacpp":
         if path == "stream":
-            return "llama.cpp --no-op-offload"
+            return "llama.cpp --no-op-offload", "--no-op-offload"
         if engine.stream_min_batch is None:
-            return "llama.cpp without --no-op-offload"
+            return "llama.cpp without --no-op-offload", "without --no-op-offload"
         if engine.ubatch_tokens < engine.stream_min_batch <= prompt_tokens:
-            return f"llama.cpp -ub {engine.stream_min_batch} or more"
-        return f"llama.cpp with GGML_OP_OFFLOAD_MIN_BATCH={smallest_pass}"
+            ub = engine.stream_min_batch
+            return f"llama.cpp -ub {ub} or more", f"--ubatch {ub}"
+        return f"llama.cpp with GGML_OP_OFFLOAD_MIN_BATCH={smallest_pass}", None
     if engine.id == "ktransformers":
         if path == "stream":
-            return "kt-kernel without --kt-gpu-prefill-token-threshold"
-        return f"kt-kernel --kt-gpu-prefill-token-threshold {smallest_pass}"
+            return (
+                "kt-kernel without --kt-gpu-prefill-token-threshold",
+                "without --kt-gpu-prefill-threshold",
+            )
+        return (
+            f"kt-kernel --kt-gpu-prefill-token-threshold {smallest_pass}",
+            f"--kt-gpu-prefill-threshold {smallest_pass}",
+        )
     return None

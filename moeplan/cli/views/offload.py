@@ -95,13 +95,17 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
             "seconds": round(s.prefill_s, 6),
             "other_path_seconds": _r(s.prefill_alternative_s, 6),
             "faster_ubatch": _faster_ubatch_json(r),
-            "other_path_setting": (
-                None
-                if s.prefill_alternative_s is None
-                else prefill_switch_flag(r.engine, s.prefill_path, r.batch * r.input_len)
-            ),
+            "other_path_setting": _other_path_setting(r),
         }
     return doc
+
+
+def _other_path_setting(r: OffloadReport) -> dict[str, str | None] | None:
+    """The engine setting that takes the other prompt path and moeplan's option for it."""
+    if r.speed is None or r.speed.prefill_alternative_s is None:
+        return None
+    switch = prefill_switch_flag(r.engine, r.speed.prefill_path, r.batch * r.input_len)
+    return None if switch is None else {"engine": switch[0], "moeplan": switch[1]}
 
 
 def _faster_ubatch_json(r: OffloadReport) -> dict[str, Any] | None:
@@ -167,9 +171,11 @@ def _alternative_prompt_note(r: OffloadReport, alternative_s: float) -> str:
         f"prompt with the host experts {ALTERNATIVE[path]} instead: "
         f"{r.batch * r.input_len / alternative_s:,.1f} tok/s"
     )
-    setting = prefill_switch_flag(r.engine, path, r.batch * r.input_len)
-    if alternative_s < r.speed.prefill_s and setting is not None:
-        return f"{text}, faster: {setting} (give moeplan the same setting to price it)"
+    switch = prefill_switch_flag(r.engine, path, r.batch * r.input_len)
+    if alternative_s < r.speed.prefill_s and switch is not None:
+        setting, option = switch
+        priced = f" (moeplan {option} prices it)" if option else " (moeplan has no option for it)"
+        return f"{text}, faster: {setting}{priced}"
     return f"{text} (not what {r.engine.id} does at ubatch {r.engine.ubatch_tokens})"
 
 
