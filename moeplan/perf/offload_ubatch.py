@@ -11,10 +11,10 @@ speed for n-cpu-moe partially offloaded models') shows the effect: pp4096 at 380
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from moeplan.perf.offload import OffloadReport
 from moeplan.perf.offload_engines import OffloadProfile
+from moeplan.perf.offload_flags import with_prompt_flags
 
 UBATCH_STEPS = (1024, 2048, 4096, 8192)
 """The -ub values tried (llama.cpp needs -b at least as large)."""
@@ -36,7 +36,7 @@ def faster_ubatch(
         return None
     best, floor = None, prompt_tok_s * MIN_PROMPT_GAIN
     for ubatch in (u for u in UBATCH_STEPS if u > engine.ubatch_tokens):
-        run = estimate(replace(engine, ubatch_tokens=ubatch))
+        run = estimate(with_prompt_flags(engine, ubatch=ubatch))
         if run.fits and run.prefill_tok_s is not None and run.prefill_tok_s >= floor:
             best, floor = run, run.prefill_tok_s
         if ubatch >= report.batch * report.input_len:
