@@ -15,8 +15,8 @@ from moeplan.errors import MoeplanError
 @app.command()
 def profile(
     device: Annotated[
-        str, typer.Option("--device", help="cuda (default) or cpu (tiny shapes).")
-    ] = "cuda",
+        str | None, typer.Option("--device", help="cuda (default) or cpu (tiny shapes).")
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -51,10 +51,31 @@ def profile(
     engine: Annotated[
         str, typer.Option("--engine", help="Engine profile for the default predictions.")
     ] = "vllm",
+    host_memory: Annotated[
+        bool,
+        typer.Option(
+            "--host-memory",
+            help="Measure this machine's DRAM read bandwidth (numpy, every CPU) and write a host "
+            "file for --host (default host-<id>.yaml) instead of timing GPU kernels.",
+        ),
+    ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="With --host-memory: reader threads (default every CPU)."),
+    ] = None,
+    buffer_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--buffer-gb",
+            help="With --host-memory: buffer read, decimal GB (default 4, --quick 1; at most "
+            "half the available RAM); several times the L3 cache.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
-    """Time MoE kernels with PyTorch and write a calibration file for --calibration."""
+    """Time MoE kernels with PyTorch and write a calibration file for --calibration; with
+    --host-memory, measure this machine's memory read bandwidth and write a host file."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.profile import compare_json, compare_table, profile_tables
     from moeplan.hardware.gpus import gpu_catalog
@@ -62,6 +83,28 @@ def profile(
     from moeplan.perf.engines import resolve_engine
 
     out = output_format(fmt, as_json)
+    if host_memory:
+        given = [
+            name
+            for name, value in (
+                ("--device", device),
+                ("--model", model),
+                ("--compare", compare or None),
+                ("--calibration", calibration),
+            )
+            if value is not None
+        ]
+        if given:
+            raise MoeplanError(
+                f"--host-memory measures the CPU's memory; {given[0]} does not apply"
+            )
+        from moeplan.cli.host_probe import HostProbeOptions, run_host_probe
+
+        run_host_probe(HostProbeOptions(output, force, threads, buffer_gb, repeats, quick), out)
+        return
+    if threads is not None or buffer_gb is not None:
+        raise MoeplanError("--threads and --buffer-gb go with --host-memory")
+    device = device or "cuda"
     profile_engine = resolve_engine(engine)
     if device not in ("cuda", "cpu"):
         raise MoeplanError(f"--device must be cuda or cpu, got '{device}'")

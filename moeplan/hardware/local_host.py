@@ -38,6 +38,25 @@ def _whole(value: str, what: str, path: Path) -> int:
     return int(head)
 
 
+FLAG_ISA = {
+    "avx2": "avx2",
+    "avx512f": "avx512",
+    "amx_int8": "amx",
+    "asimd": "neon",
+    "sve": "sve",
+    "sve2": "sve2",
+}
+"""/proc/cpuinfo flags (x86 `flags`, Arm `Features`) -> the host ISA names moeplan prices
+(host_fields.HOST_ISA); AMX counts where its int8 tiles are present."""
+
+
+def cpu_isa(cpu: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The extensions the first CPU's flag line names, in HOST_ISA's terms."""
+    line = next((v for k, v in cpu if k in ("flags", "Features")), "")
+    flags = set(line.split())
+    return tuple(dict.fromkeys(isa for flag, isa in FLAG_ISA.items() if flag in flags))
+
+
 def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
     """This machine: the catalog entry of the CPU its kernel names ("model name"), with the sockets
     ("physical id"s), RAM (MemTotal, what the kernel can hand out, a little under the DIMMs) and,
@@ -76,6 +95,7 @@ def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
             sockets=sockets,
             max_sockets=sockets,
             ram_bytes=ram_bytes,
+            isa=cpu_isa(cpu),
             detected=f"{detected}; not in the catalog: its bandwidth from --host-mem-gbps",
         )
     if cores < host.cores_per_socket:
@@ -89,3 +109,14 @@ def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
         ram_bytes=ram_bytes,
         detected=f"{detected}: the catalog's {host.id}",
     )
+
+
+def available_ram_bytes(meminfo: Path = MEMINFO) -> int | None:
+    """MemAvailable: what the kernel can hand a new allocation without swapping; None where
+    /proc/meminfo is missing or names no such line (not Linux)."""
+    try:
+        mem = dict(_fields(meminfo))
+    except MoeplanError:
+        return None
+    value = mem.get("MemAvailable", "").split()
+    return int(value[0]) * KIB if value and value[0].isdigit() else None

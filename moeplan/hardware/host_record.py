@@ -1,0 +1,59 @@
+"""A host as the record a host YAML file holds (what `--host FILE` reads back through
+hosts.load_host_file): written by `moeplan profile --host-memory` with the read bandwidth it
+measured on this machine."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from moeplan.hardware.hosts import Host
+
+
+def measured_host_record(host: Host, read_bytes_per_s: float, source: str) -> dict[str, Any]:
+    """`host` (this machine: --host local) with a measured `mem_read_gbps`. Its theoretical
+    figures (channels x MT/s, or the vendor's) stay where the measurement is under them; a read
+    above them means the kit runs faster than the CPU's rated speed (XMP/EXPO), so they are left
+    out rather than kept wrong (a host file's read may not exceed its theoretical rate)."""
+    record: dict[str, Any] = {
+        "id": host.id,
+        "name": host.name,
+        "segment": "user",
+        "cores": host.cores_per_socket,
+        "sockets": host.sockets,
+    }
+    if host.vendor:
+        record["vendor"] = host.vendor
+    if host.performance_cores is not None:
+        record["performance_cores"] = host.performance_cores
+        record["p_core_smt"] = host.p_core_smt
+    # what the kernel reported, without the advice for a host that has no bandwidth yet
+    notes = [host.detected.split(";")[0] if host.detected else f"catalog host {host.id}"]
+    theoretical = host.mem_bw_bytes_per_s
+    if theoretical is not None and read_bytes_per_s <= theoretical:
+        record["memory_type"] = host.memory_type
+        if host.published_bw_bytes_per_s is not None:
+            record["mem_bw_gbps"] = round(host.published_bw_bytes_per_s / 1e9, 2)
+        else:
+            record["memory_channels"] = host.memory_channels
+            record["memory_mts"] = host.memory_mts
+    elif theoretical is not None:
+        notes.append(
+            f"the measured read is above the {theoretical / 1e9:.1f} GB/s theoretical rate of the "
+            "CPU's rated memory speed (a faster kit): channels and MT/s are left out"
+        )
+    if host.read_family:
+        record["read_family"] = host.read_family
+    if host.ccds:
+        record["ccds"] = host.ccds
+    if host.ram_bytes is not None:
+        record["ram_gb"] = round(host.ram_bytes / 1e9, 2)
+    if host.isa:
+        record["isa"] = list(host.isa)
+    if host.unified_memory:
+        record["unified_memory"] = True
+    # rounded down: a read just under the theoretical rate must not round above it
+    record["mem_read_gbps"] = math.floor(read_bytes_per_s / 1e8) / 10
+    record["sources"] = [source, *host.sources]
+    record["notes"] = "; ".join(notes)
+    return record
