@@ -141,7 +141,8 @@ class Host:
             raise MoeplanError(
                 f"host '{self.id}' {where}; pass "
                 "--host-mem-gbps (GB/s of bytes, channels x MT/s x 8 / 1000) or "
-                "--host-mem-measured-gbps"
+                "--host-mem-measured-gbps, or on that machine run `moeplan profile "
+                "--host-memory` and pass --host FILE"
             )
         if self.ram_bytes is None:
             raise MoeplanError(f"host '{self.id}': RAM size unknown; pass --host-ram-gb")
@@ -391,5 +392,7 @@ def rated_speed_note(host: Host) -> str | None:
     return (
         f"host memory: {sockets}{host.memory_channels} x {host.memory_type}-{host.memory_mts:g} "
         f"= {theoretical / 1e9:,.1f} GB/s theoretical, {host.id}'s rated speed on every channel, "
-        f"not measured on yours: pass --host-mem-gbps ({formula} x MT/s x 8 / 1000; {kit})"
+        f"not measured on yours: pass --host-mem-gbps ({formula} x MT/s x 8 / 1000; {kit}), "
+        "or measure the machine with `moeplan profile --host-memory` and pass the file it "
+        "writes to --host"
     )
