@@ -148,3 +148,19 @@ def test_bad_probe_options_are_one_line(args: tuple[str, ...], tmp_path: Path) -
 def test_probe_options_need_host_memory() -> None:
     r = runner.invoke(app, ["profile", "--threads", "2"])
     assert r.exit_code == 2 and "--host-memory" in r.stderr
+
+
+def test_the_table_puts_the_read_beside_the_catalog_estimate(tmp_path: Path) -> None:
+    from moeplan.cli.views.host_memory import host_probe_table
+    from moeplan.profile.host_memory import ReadProbe
+
+    host = local_host(*_proc(tmp_path, "AMD Ryzen 9 7950X 16-Core Processor"))
+    theoretical, estimate = host.mem_bw_bytes_per_s or 0, host.read_bw_bytes_per_s or 0
+    for read, above in ((estimate, False), (theoretical * 1.1, True)):
+        probe = ReadProbe((read * 0.7, read, read), 32, 4_000_000_000)
+        table = host_probe_table(host, probe, measured_host_record(host, read, "x"), "h.yaml")
+        cells = dict(table.rows)
+        assert cells["catalog estimate"].startswith(f"{estimate / 1e9:,.1f} GB/s of ")
+        assert f"measured is {read / estimate:.2f}x the estimate" in cells["catalog estimate"]
+        assert any("a faster kit" in n for n in table.notes) is above
+        assert any("passes spread 30%" in n for n in table.notes)  # (read - 0.7 read) / read

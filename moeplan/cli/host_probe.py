@@ -74,7 +74,7 @@ def _buffer_bytes(opts: HostProbeOptions) -> int:
         wanted = min(wanted, available / 2)
     if wanted < MIN_BUFFER_BYTES:
         raise MoeplanError(
-            f"only {available or 0:.0f} bytes of RAM available: the read probe needs "
+            f"only {(available or 0) / 1e9:.1f} GB of RAM available: the read probe needs "
             f"{2 * MIN_BUFFER_BYTES / 1e9:g} GB free"
         )
     return int(wanted)

@@ -10,6 +10,14 @@ from typing import Any
 from moeplan.hardware.hosts import Host
 
 
+def above_rated_note(theoretical_bytes_per_s: float) -> str:
+    """Why a host file from a read above the CPU's rated memory speed has no channels or MT/s."""
+    return (
+        f"the measured read is above the {theoretical_bytes_per_s / 1e9:.1f} GB/s theoretical "
+        "rate of the CPU's rated memory speed (a faster kit): channels and MT/s are left out"
+    )
+
+
 def measured_host_record(host: Host, read_bytes_per_s: float, source: str) -> dict[str, Any]:
     """`host` (this machine: --host local) with a measured `mem_read_gbps`. Its theoretical
     figures (channels x MT/s, or the vendor's) stay where the measurement is under them; a read
@@ -38,10 +46,7 @@ def measured_host_record(host: Host, read_bytes_per_s: float, source: str) -> di
             record["memory_channels"] = host.memory_channels
             record["memory_mts"] = host.memory_mts
     elif theoretical is not None:
-        notes.append(
-            f"the measured read is above the {theoretical / 1e9:.1f} GB/s theoretical rate of the "
-            "CPU's rated memory speed (a faster kit): channels and MT/s are left out"
-        )
+        notes.append(above_rated_note(theoretical))
     if host.read_family:
         record["read_family"] = host.read_family
     if host.ccds:

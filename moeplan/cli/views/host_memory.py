@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moeplan.cli.render import Table
+from moeplan.hardware.host_record import above_rated_note
 from moeplan.hardware.hosts import Host
 from moeplan.profile.host_memory import ReadProbe
 
@@ -45,8 +46,8 @@ def host_probe_table(host: Host, probe: ReadProbe, record: dict[str, Any], path:
         table.notes.append(host.detected)
     if theoretical is not None and estimate is not None:
         table.notes.append(f"catalog read fraction: {fraction_source}")
-    if "memory_mts" not in record and "mem_bw_gbps" not in record and theoretical is not None:
-        table.notes.append(record["notes"].split("; ")[-1])
+    if theoretical is not None and "memory_type" not in record:  # left out: above the rating
+        table.notes.append(above_rated_note(theoretical))
     if "ram_gb" not in record:
         table.notes.append("RAM size unknown here: give it with --host-ram-gb when planning")
     spread = (max(probe.pass_bytes_per_s) - min(probe.pass_bytes_per_s)) / read
