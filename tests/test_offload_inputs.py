@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from moeplan.cli import app
 from moeplan.errors import MoeplanError
-from moeplan.hardware.hosts import load_host_file, rated_speed_note, resolve_host, with_overrides
+from moeplan.hardware.host_notes import rated_speed_note
+from moeplan.hardware.hosts import load_host_file, resolve_host, with_overrides
 
 runner = CliRunner()
 BASE = ["latency", "gpt-oss-120b", "--gpu", "rtx-4090", "--host", "ryzen-9-7950x"]

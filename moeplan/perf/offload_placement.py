@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from moeplan.errors import MoeplanError
 from moeplan.hardware.gpus import GPU
-from moeplan.hardware.hosts import Host, rated_speed_note
+from moeplan.hardware.host_notes import rated_speed_note
+from moeplan.hardware.hosts import Host
 from moeplan.memory.cache import indexer_key_bytes, kv_dtype_bytes, stored_kv_bytes
 from moeplan.memory.estimate import (
     kv_cache_bytes,
