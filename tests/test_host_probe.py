@@ -113,7 +113,9 @@ def test_cli_writes_a_host_file_that_latency_reads(tmp_path: Path, monkeypatch) 
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["host_file"] == str(out) and len(doc["pass_bytes_per_s"]) == 2
-    assert yaml.safe_load(out.read_text())["host"]["mem_read_gbps"] >= 1
+    assert len(doc["core_pass_bytes_per_s"]) == 2
+    written = yaml.safe_load(out.read_text())["host"]
+    assert 1 <= written["core_read_gbps"] <= written["mem_read_gbps"]
     again = runner.invoke(app, [*args, "--output", str(out)])
     assert again.exit_code == 2 and "--force" in again.stderr  # never replaced without --force
     lat = runner.invoke(
@@ -158,9 +160,22 @@ def test_the_table_puts_the_read_beside_the_catalog_estimate(tmp_path: Path) -> 
     theoretical, estimate = host.mem_bw_bytes_per_s or 0, host.read_bw_bytes_per_s or 0
     for read, above in ((estimate, False), (theoretical * 1.1, True)):
         probe = ReadProbe((read * 0.7, read, read), 32, 4_000_000_000)
-        table = host_probe_table(host, probe, measured_host_record(host, read, "x"), "h.yaml")
+        core = ReadProbe((20e9, 21e9, 22e9), 1, 4_000_000_000)
+        record = measured_host_record(host, read, "x", core.read_bytes_per_s)
+        table = host_probe_table(host, probe, core, record, "h.yaml")
         cells = dict(table.rows)
         assert cells["catalog estimate"].startswith(f"{estimate / 1e9:,.1f} GB/s of ")
         assert f"measured is {read / estimate:.2f}x the estimate" in cells["catalog estimate"]
         assert any("a faster kit" in n for n in table.notes) is above
         assert any("passes spread 30%" in n for n in table.notes)  # (read - 0.7 read) / read
+        assert cells["one core's read"].startswith("21.0 GB/s (one thread alone")
+        assert record["core_read_gbps"] == 21.0
+
+
+def test_one_cores_read_above_the_whole_machines_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "h.yaml"
+    path.write_text("cores: 8\nram_gb: 64\nmem_read_gbps: 50\ncore_read_gbps: 60\n")
+    with pytest.raises(MoeplanError, match="one core's read 60 GB/s exceeds the whole machine's"):
+        resolve_host(str(path))
+    r = runner.invoke(app, ["size", "qwen3-30b-a3b", "--gpu", "rtx-4090", "--host", str(path)])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1

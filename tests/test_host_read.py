@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,12 @@ def test_per_thread_read_ceiling_binds_few_threads_on_many_channels():
         assert ("per-thread" in r.speed.decode_bound) == ceiling, cores
     assert host_s[8] / host_s[16] == pytest.approx(2.0, rel=0.05)  # thread-bound both times
     assert host_s[16] > host_s[32]
+    # a core's read measured on the machine (profile --host-memory) replaces the stand-in
+    eight = with_overrides(resolve_host("epyc-9355"), cores=8)
+    measured = replace(eight, core_read_bytes_per_s=30e9)
+    assert thread_read_bytes_per_s(measured, kt) == pytest.approx(8 * 30e9 * kt.host_bw_efficiency)
+    fast = estimate_offload(spec, scheme, gpu, measured, kt).speed
+    assert fast is not None and fast.host_decode_s < host_s[8]
 
 
 def test_host_file_read_fields(tmp_path: Path):

@@ -49,6 +49,11 @@ def test_only_a_mapped_file_pays_the_staging_copy():
     link = 25.2e9
     assert expert_stream_bytes_per_s(link, False) == link
     assert expert_stream_bytes_per_s(link, True) == pytest.approx(1 / (1 / link + 1 / CORE))
+    measured = 30e9  # one core's read measured on the host (profile --host-memory)
+    assert expert_stream_bytes_per_s(link, True, measured) == pytest.approx(
+        1 / (1 / link + 1 / measured)
+    )
+    assert expert_stream_bytes_per_s(link, False, measured) == link
     assert LLAMACPP.maps_weights  # llama.cpp maps the GGUF by default
     assert not OFFLOAD_ENGINES["ktransformers"].maps_weights  # pinned double buffers
     assert not with_prompt_flags(LLAMACPP, mmap=False).maps_weights

@@ -12,6 +12,7 @@ HOST_FIELD_CEILINGS: dict[str, float] = {
     "memory_mts": 20_000,
     "mem_bw_gbps": 100_000,
     "mem_read_gbps": 100_000,
+    "core_read_gbps": 1_000,
     "ccds": 64,
     "ram_gb": 1e6,
     "ram_gib": 1e6,
@@ -24,6 +25,7 @@ HOST_FIELD_FLOORS: dict[str, float] = {
     "memory_mts": 100,  # DDR-266 was the slowest DDR
     "mem_bw_gbps": 1.0,
     "mem_read_gbps": 1.0,
+    "core_read_gbps": 0.5,
     "ram_gb": 0.5,
     "ram_gib": 0.5,
     "dimm_gib": 0.5,
@@ -35,8 +37,8 @@ HOST_FIELDS = frozenset(
     {
         "id", "name", "vendor", "segment", "cores", "memory_type", "performance_cores",
         "p_core_smt", "sockets", "max_sockets", "memory_channels", "memory_mts", "mem_bw_gbps",
-        "mem_read_gbps", "read_family", "ccds", "ram_gb", "ram_gib", "dimm_gib", "isa",
-        "unified_memory", "aliases", "sources", "notes",
+        "mem_read_gbps", "core_read_gbps", "read_family", "ccds", "ram_gb", "ram_gib",
+        "dimm_gib", "isa", "unified_memory", "aliases", "sources", "notes",
     }
 )  # fmt: skip
 """The fields a host record may have; any other key in a user's file is a typo, refused."""

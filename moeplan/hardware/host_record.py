@@ -18,8 +18,16 @@ def above_rated_note(theoretical_bytes_per_s: float) -> str:
     )
 
 
-def measured_host_record(host: Host, read_bytes_per_s: float, source: str) -> dict[str, Any]:
-    """`host` (this machine: --host local) with a measured `mem_read_gbps`. Its theoretical
+def _gbps_down(bytes_per_s: float) -> float:
+    """GB/s to 0.1, rounded down: a read just under a bound must not round above it."""
+    return math.floor(bytes_per_s / 1e8) / 10
+
+
+def measured_host_record(
+    host: Host, read_bytes_per_s: float, source: str, core_read_bytes_per_s: float | None = None
+) -> dict[str, Any]:
+    """`host` (this machine: --host local) with a measured `mem_read_gbps` and, where given, one
+    core's own read (`core_read_gbps`, at most the whole machine's). Its theoretical
     figures (channels x MT/s, or the vendor's) stay where the measurement is under them; a read
     above them means the kit runs faster than the CPU's rated speed (XMP/EXPO), so they are left
     out rather than kept wrong (a host file's read may not exceed its theoretical rate)."""
@@ -57,8 +65,9 @@ def measured_host_record(host: Host, read_bytes_per_s: float, source: str) -> di
         record["isa"] = list(host.isa)
     if host.unified_memory:
         record["unified_memory"] = True
-    # rounded down: a read just under the theoretical rate must not round above it
-    record["mem_read_gbps"] = math.floor(read_bytes_per_s / 1e8) / 10
+    record["mem_read_gbps"] = _gbps_down(read_bytes_per_s)
+    if core_read_bytes_per_s is not None:
+        record["core_read_gbps"] = _gbps_down(min(core_read_bytes_per_s, read_bytes_per_s))
     record["sources"] = [source, *host.sources]
     record["notes"] = "; ".join(notes)
     return record

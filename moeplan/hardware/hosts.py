@@ -76,6 +76,7 @@ class Host:
     read_family: str | None = None  # key of MEASURED_READ_FRACTIONS
     ccds: int | None = None  # per socket: Ryzen CCDs, each read through one GMI link
     read_override_bytes_per_s: float | None = None  # --host-mem-measured-gbps: whole machine
+    core_read_bytes_per_s: float | None = None  # one core reading alone, measured (host file)
     ram_bytes: int | None = None
     isa: tuple[str, ...] = ()
     unified_memory: bool = False
@@ -219,6 +220,7 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         ram_bytes = None
     bw = number("mem_bw_gbps")
     read = number("mem_read_gbps")
+    core_read = number("core_read_gbps")
     family = rec.get("read_family")
     if family is not None and family not in MEASURED_READ_FRACTIONS:
         raise MoeplanError(
@@ -244,6 +246,7 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
         read_family=family,
         ccds=whole("ccds"),
         read_override_bytes_per_s=read * 1e9 if read else None,
+        core_read_bytes_per_s=core_read * 1e9 if core_read else None,
         ram_bytes=ram_bytes,
         isa=isa,
         unified_memory=bool(rec.get("unified_memory", False)),
@@ -256,8 +259,16 @@ def _host_from_record(rec: dict[str, Any], where: str) -> Host:
 
 
 def _check_read(host: Host, where: str) -> None:
-    """A measured read bandwidth cannot exceed the theoretical one (a typo, or the two swapped)."""
+    """A measured read bandwidth cannot exceed the theoretical one, nor one core's read the whole
+    machine's (a typo, or the two swapped)."""
     read, theoretical = host.read_override_bytes_per_s, host.mem_bw_bytes_per_s
+    core = host.core_read_bytes_per_s
+    whole = read if read is not None else theoretical
+    if core is not None and whole is not None and core > whole:
+        raise MoeplanError(
+            f"{where}: one core's read {core / 1e9:g} GB/s exceeds the whole machine's "
+            f"{whole / 1e9:g} GB/s"
+        )
     if read is not None and theoretical is not None and read > theoretical:
         raise MoeplanError(
             f"{where}: measured read bandwidth {read / 1e9:g} GB/s exceeds the theoretical "

@@ -188,7 +188,7 @@ def offload_speed(
     full = make_setup(spec, scheme, gpu, Layout(), engine.gpu_engine, kv_quant=kv_quant)
     host_bw = host_bandwidth_reached(host, engine)
     link = (pcie_bytes or host_link_bytes_per_s(gpu)[0]) * engine.pcie_efficiency
-    stream_link = expert_stream_bytes_per_s(link, engine.maps_weights)
+    stream_link = expert_stream_bytes_per_s(link, engine.maps_weights, host.core_read_bytes_per_s)
     # decode: GPU step + host experts (DRAM or CPU bound) + the hidden state crossing PCIe
     mean_context = input_len + output_len // 2
     gpu_step = decode_step(setup, batch, mean_context)

@@ -32,11 +32,19 @@ def thread_read_bytes_per_s(host: Host, engine: OffloadProfile) -> float | None:
     ~37 GB/s a CCD), so a few threads on a socket of many channels cannot use its bandwidth."""
     if engine.core_read_gbps is None:
         return None
-    return cpu_threads(host, engine) * per_thread_read_gbps(engine) * 1e9
+    return cpu_threads(host, engine) * per_thread_read_gbps(host, engine) * 1e9
 
 
-def per_thread_read_gbps(engine: OffloadProfile) -> float:
-    """GB/s of experts one decode thread reads at most: core_read_gbps x host_bw_efficiency."""
+def core_read_gbps(host: Host, engine: OffloadProfile) -> float:
+    """GB/s one core reads alone: measured on the host (Host.core_read_bytes_per_s, written by
+    `moeplan profile --host-memory`), else the engine's published stand-in (core_read_gbps)."""
     if engine.core_read_gbps is None:
         raise MoeplanError(f"{engine.id} has no per-thread read ceiling")
-    return engine.core_read_gbps * engine.host_bw_efficiency
+    if host.core_read_bytes_per_s is not None:
+        return host.core_read_bytes_per_s / 1e9
+    return engine.core_read_gbps
+
+
+def per_thread_read_gbps(host: Host, engine: OffloadProfile) -> float:
+    """GB/s of experts one decode thread reads at most: core_read_gbps x host_bw_efficiency."""
+    return core_read_gbps(host, engine) * engine.host_bw_efficiency

@@ -49,10 +49,14 @@ def pageable_copy_bytes_per_s(pinned_bytes_per_s: float, core_read_bytes_per_s: 
     return 1.0 / (1.0 / pinned_bytes_per_s + 1.0 / core_read_bytes_per_s)
 
 
-def expert_stream_bytes_per_s(link_bytes_per_s: float, maps_weights: bool) -> float:
+def expert_stream_bytes_per_s(
+    link_bytes_per_s: float, maps_weights: bool, core_read_bytes_per_s: float | None = None
+) -> float:
     """Rate host experts stream to the GPU in a prompt pass: the pinned link rate, or from a
     memory-mapped file (OffloadProfile.maps_weights) the pageable rate with one core staging
-    the copy at ONE_CORE_READ_GBPS."""
+    the copy: the host's measured one-core read (Host.core_read_bytes_per_s) where given, else
+    ONE_CORE_READ_GBPS."""
     if not maps_weights:
         return link_bytes_per_s
-    return pageable_copy_bytes_per_s(link_bytes_per_s, ONE_CORE_READ_GBPS * 1e9)
+    core = core_read_bytes_per_s if core_read_bytes_per_s is not None else ONE_CORE_READ_GBPS * 1e9
+    return pageable_copy_bytes_per_s(link_bytes_per_s, core)

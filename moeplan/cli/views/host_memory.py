@@ -19,7 +19,9 @@ def _catalog_read(host: Host) -> tuple[float | None, float | None, str]:
     return host.mem_bw_bytes_per_s, host.read_bw_bytes_per_s, host.read_fraction[1]
 
 
-def host_probe_table(host: Host, probe: ReadProbe, record: dict[str, Any], path: str) -> Table:
+def host_probe_table(
+    host: Host, probe: ReadProbe, core: ReadProbe, record: dict[str, Any], path: str
+) -> Table:
     theoretical, estimate, fraction_source = _catalog_read(host)
     read = probe.read_bytes_per_s
     passes = ", ".join(f"{r / 1e9:,.1f}" for r in probe.pass_bytes_per_s)
@@ -28,6 +30,11 @@ def host_probe_table(host: Host, probe: ReadProbe, record: dict[str, Any], path:
         ["buffer", f"{probe.buffer_bytes / 1e9:,.2f} GB"],
         ["passes (GB/s)", passes],
         ["measured read", f"{read / 1e9:,.1f} GB/s (median pass)"],
+        [
+            "one core's read",
+            f"{core.read_bytes_per_s / 1e9:,.1f} GB/s (one thread alone, median of "
+            f"{', '.join(f'{r / 1e9:,.1f}' for r in core.pass_bytes_per_s)})",
+        ],
     ]
     if theoretical is not None and estimate is not None:
         rows.append(
@@ -42,8 +49,8 @@ def host_probe_table(host: Host, probe: ReadProbe, record: dict[str, Any], path:
         rows.append(["catalog estimate", "none (the CPU is not in the host catalog)"])
     rows.append(["host file written", path])
     table = Table(f"host memory read: {host.name} ({host.id})", ["measure", "value"], rows)
-    if host.detected:
-        table.notes.append(host.detected)
+    if host.detected:  # what was detected, not --host local's advice for a host without a read
+        table.notes.append(host.detected.split(";")[0])
     if theoretical is not None and estimate is not None:
         table.notes.append(f"catalog read fraction: {fraction_source}")
     if theoretical is not None and "memory_type" not in record:  # left out: above the rating
@@ -58,13 +65,15 @@ def host_probe_table(host: Host, probe: ReadProbe, record: dict[str, Any], path:
         )
     table.notes.append(
         f"use it: moeplan latency MODEL --gpu GPU --host {path} --offload auto; the measured "
-        "read replaces the catalog's estimate (the engine's host efficiency still applies)"
+        "read replaces the catalog's estimate (the engine's host efficiency still applies); "
+        "one core's read replaces the published stand-in where a core's own read bounds: "
+        "ktransformers' decode threads, and a memory-mapped prompt's copies to the GPU"
     )
     return table
 
 
 def host_probe_json(
-    host: Host, probe: ReadProbe, record: dict[str, Any], path: str
+    host: Host, probe: ReadProbe, core: ReadProbe, record: dict[str, Any], path: str
 ) -> dict[str, Any]:
     theoretical, estimate, _ = _catalog_read(host)
     return {
@@ -73,6 +82,8 @@ def host_probe_json(
         "read_bytes_per_s": probe.read_bytes_per_s,
         "pass_bytes_per_s": list(probe.pass_bytes_per_s),
         "threads": probe.threads,
+        "core_read_bytes_per_s": core.read_bytes_per_s,
+        "core_pass_bytes_per_s": list(core.pass_bytes_per_s),
         "buffer_bytes": probe.buffer_bytes,
         "catalog_theoretical_bytes_per_s": theoretical,
         "catalog_read_bytes_per_s": estimate,

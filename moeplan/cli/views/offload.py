@@ -8,7 +8,7 @@ from moeplan.cli.render import Table, gb
 from moeplan.hardware.hosts import Host
 from moeplan.perf.offload import OffloadReport
 from moeplan.perf.offload_flags import prefill_switch_flag
-from moeplan.perf.offload_host_read import per_thread_read_gbps
+from moeplan.perf.offload_host_read import core_read_gbps, per_thread_read_gbps
 from moeplan.plan.offload_plan import OffloadCandidate
 from moeplan.plan.validate_offload import (
     OFFLOAD_ERROR_BAND_DEFINITION,
@@ -58,7 +58,7 @@ def offload_json(r: OffloadReport) -> dict[str, Any]:
         "efficiencies": {
             "host_bw_efficiency": e.host_bw_efficiency,
             "numa_extra_socket_gain": e.numa_extra_socket_gain,
-            "core_read_gbps": e.core_read_gbps,
+            "core_read_gbps": core_read_gbps(r.host, e) if e.core_read_gbps else None,
             "cpu_compute_efficiency": round(e.cpu_compute_efficiency, 4),
             "prompt_gemm_efficiency": round(e.prompt_gemm_efficiency, 4),
             "pcie_efficiency": e.pcie_efficiency,
@@ -252,11 +252,16 @@ def offload_tables(r: OffloadReport) -> list[Table]:
             f"({r.engine.host_bw_efficiency} of one socket's achievable read bandwidth{further})"
         )
         if "per-thread" in s.decode_bound:
+            core_source = (
+                "measured on this host"
+                if r.host.core_read_bytes_per_s is not None
+                else "perf/offload_engines.py"
+            )
             perf.notes.append(
                 f"each {r.engine.id} thread reads at most "
-                f"{per_thread_read_gbps(r.engine):.1f} GB/s of experts "
-                f"({r.engine.host_bw_efficiency} of the {r.engine.core_read_gbps:g} GB/s one core "
-                "reads alone, perf/offload_engines.py), so the threads "
+                f"{per_thread_read_gbps(r.host, r.engine):.1f} GB/s of experts "
+                f"({r.engine.host_bw_efficiency} of the {core_read_gbps(r.host, r.engine):g} GB/s "
+                f"one core reads alone, {core_source}), so the threads "
                 "take less than the socket delivers: more threads would speed decode; more "
                 "bandwidth would not"
             )
