@@ -104,7 +104,8 @@ def run_host_probe(opts: HostProbeOptions, fmt: str) -> None:
     host = this_machine()
     path = check_output(opts.output or f"host-{host.id}.yaml", (), opts.force)
     probe = measure_read(threads, buffer_bytes, passes)
-    core = measure_read(1, buffer_bytes, passes)  # one core alone: its misses in flight bound it
+    # one core alone (its misses in flight bound it); with --threads 1 that was the first probe
+    core = probe if threads == 1 else measure_read(1, buffer_bytes, passes)
     read = probe.read_bytes_per_s
     for figure in (read, core.read_bytes_per_s):
         if not math.isfinite(figure) or figure < 1e9:
