@@ -21,7 +21,6 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,12 +70,7 @@ def _pin(cpu: int | None) -> None:
             os.sched_setaffinity(0, {cpu})
 
 
-def measure_read(
-    threads: int,
-    buffer_bytes: int,
-    passes: int,
-    progress: Callable[[str], None] = lambda _: None,
-) -> ReadProbe:
+def measure_read(threads: int, buffer_bytes: int, passes: int) -> ReadProbe:
     """Time `passes` reads of a `buffer_bytes` buffer split across `threads` pinned threads."""
     if threads < 1 or passes < 1 or buffer_bytes < WORD_BYTES * threads:
         raise MoeplanError(
@@ -111,13 +105,11 @@ def measure_read(
             done.wait()
 
     workers = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(threads)]
-    progress(f"placing {words * WORD_BYTES / 1e9:.1f} GB across {threads} threads")
     for worker in workers:
         worker.start()
     done.wait()
     rates = []
-    for n in range(passes):
-        progress(f"read pass {n + 1} of {passes}")
+    for _ in range(passes):
         start.wait()
         began = time.perf_counter()
         done.wait()
