@@ -37,6 +37,7 @@ def test_catalog_cpu_keeps_its_entry_with_the_machines_sockets_and_ram(tmp_path:
     catalog = resolve_host("epyc-9355")
     assert host.id == "epyc-9355" and host.sockets == 2 and host.cores == 64
     assert host.ram_bytes == 792723456 * 1024
+    assert catalog.ram_assumed and not host.ram_assumed  # MemTotal: not "pass --host-ram-gb"
     assert host.mem_bw_bytes_per_s == pytest.approx(2 * (catalog.mem_bw_bytes_per_s or 0))
     assert "epyc-9355" in host.detected and "2 socket(s)" in host.detected
 

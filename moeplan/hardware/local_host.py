@@ -107,6 +107,7 @@ def local_host(cpuinfo: Path = CPUINFO, meminfo: Path = MEMINFO) -> Host:
         sockets=sockets,
         max_sockets=max(host.max_sockets, sockets),
         ram_bytes=ram_bytes,
+        ram_assumed=False,  # MemTotal, not the catalog entry's reference size
         detected=f"{detected}: the catalog's {host.id}",
     )
 
