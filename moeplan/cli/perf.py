@@ -65,6 +65,24 @@ if TYPE_CHECKING:
     from moeplan.perf.offload import OffloadReport
 
 NodesOpt = Annotated[int, typer.Option("--nodes", help="Nodes the GPUs are spread over.")]
+CalibrateHostOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--calibrate-host",
+        help="Decode tok/s you MEASURED on this box with these settings (one sequence): find the "
+        "host read rate that reproduces it and write a host file for --host (--write-host).",
+    ),
+]
+HostOutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--write-host",
+        help="With --calibrate-host: host file to write (default host-<id>-calibrated.yaml).",
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="With --calibrate-host: overwrite an existing --write-host.")
+]
 NetworkOpt = Annotated[
     float, typer.Option("--network-gbps", help="Inter-node network per GPU, Gb/s.")
 ]
@@ -129,11 +147,15 @@ def latency(
     min_p: MinPOpt = None,
     sampler_era: SamplerEraOpt = None,
     no_sampler: NoSamplerOpt = False,
+    calibrate_host: CalibrateHostOpt = None,
+    host_output: HostOutputOpt = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """Roofline prefill (TTFT) and decode (TPOT, tokens/s) on a GPU and parallel layout, or on
-    one GPU plus host RAM with --offload / --n-cpu-moe."""
+    one GPU plus host RAM with --offload / --n-cpu-moe; with --calibrate-host, the host read
+    rate a decode run measured on this box implies, written as a host file."""
     from moeplan.cli.render import emit
     from moeplan.cli.views.perf import latency_tables
     from moeplan.hardware.gpus import resolve_gpu
@@ -201,6 +223,13 @@ def latency(
             " --cache-lens, --swa-full and --no-mmap describe an offload run; add --offload or "
             "--n-cpu-moe"
         )
+    if (calibrate_host is not None or host_output is not None or force) and not (
+        host_args.wanted and calibrate_host is not None
+    ):
+        raise MoeplanError(
+            "--calibrate-host TOK_S (with --write-host, --force) calibrates an offload run's host: "
+            "add --offload or --n-cpu-moe, and the tok/s you measured"
+        )
     if host_args.prompt.sampler.given and not host_args.wanted:
         from moeplan.perf.llamacpp_sampler import SAMPLER_FLAGS
 
@@ -227,6 +256,11 @@ def latency(
                 args, spec, scheme, device, engine, batches[0], input_len, output_len, kv_quant
             )
 
+        if calibrate_host is not None:
+            from moeplan.cli.host_calibrate import run_host_calibration
+
+            run_host_calibration(host_args, offload_at, calibrate_host, host_output, force, out)
+            return
         if host_args.offload == "sweep":
             from moeplan.cli.offload_sweep import offload_sweep_report
             from moeplan.cli.views.offload_sweep import offload_sweep_json, offload_sweep_table

@@ -158,11 +158,18 @@ def with_gdn_decode(engine: OffloadProfile, path: str) -> OffloadProfile:
     return replace(engine, gpu_engine=replace(engine.gpu_engine, kernels=kernels))
 
 
-def report_for(how: dict[str, Any], speed_when_over_gpu: bool = False) -> OffloadReport:
+def report_for(
+    how: dict[str, Any],
+    speed_when_over_gpu: bool = False,
+    host_read_bytes_per_s: float | None = None,
+) -> OffloadReport:
     """The offload estimate under a record's stated conditions (`speed_when_over_gpu`: price
-    the speed of a run that ran even where moeplan sizes it over its GPU)."""
+    the speed of a run that ran even where moeplan sizes it over its GPU; `host_read_bytes_per_s`:
+    the host's read rate set, as --host-mem-measured-gbps does)."""
     spec = _model(how["model"])
     host = record_host(how)
+    if host_read_bytes_per_s is not None:
+        host = replace(host, read_override_bytes_per_s=host_read_bytes_per_s)
     engine = resolve_offload_engine(how["engine"])
     if how.get("gdn_decode", "fused") != "fused":  # a build before the fused delta-rule op
         engine = with_gdn_decode(engine, how["gdn_decode"])

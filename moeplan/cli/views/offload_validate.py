@@ -14,6 +14,19 @@ from moeplan.plan.validate_offload import (
     prefill_errors,
     verdicts,
 )
+from moeplan.plan.validate_offload_samebox import (
+    SameBoxResult,
+    same_box_median_abs_error,
+    same_box_results,
+)
+
+
+def _same_box(results: list[OffloadValidation]) -> tuple[list[SameBoxResult], float | None]:
+    """The runs a sibling of their box calibrates, and the same runs' out-of-sample median."""
+    calibrated = [r for r in same_box_results() if r.error is not None]
+    by_id = {v.id: v.out_of_sample_error for v in results}
+    plain = [abs(e) for r in calibrated if (e := by_id.get(r.id)) is not None]
+    return calibrated, statistics.median(plain) if plain else None
 
 
 def _status(v: OffloadValidation) -> str:
@@ -97,6 +110,15 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
             f"prompt speed (reported; no constant is fitted to it): median |error| "
             f"{statistics.median(every) * 100:.1f}% over {len(every)} ({parts})"
         )
+    calibrated, plain = _same_box(results)
+    if calibrated and plain is not None:
+        same = same_box_median_abs_error(calibrated) or 0.0
+        t.notes.append(
+            f"decode, each run predicted from the host read a sibling run of its box implies "
+            f"(latency --calibrate-host): median |error| {same * 100:.1f}% over {len(calibrated)} "
+            f"runs on {len({r.box for r in calibrated})} boxes (the same runs out of sample: "
+            f"{plain * 100:.1f}%)"
+        )
     t.notes.append(f"fit/no-fit verdicts right: {right} of {total}")
     over = [v.id for v in results if v.gpu_over_bytes]
     if over:
@@ -109,7 +131,18 @@ def offload_validate_table(results: list[OffloadValidation]) -> Table:
 
 def offload_validate_json(results: list[OffloadValidation]) -> dict[str, Any]:
     right, total = verdicts(results)
+    calibrated, plain = _same_box(results)
     return {
+        "same_box_calibrated": {
+            "median_abs_error": same_box_median_abs_error(calibrated),
+            "median_abs_error_uncalibrated": plain,
+            "runs": len(calibrated),
+            "boxes": len({r.box for r in calibrated}),
+            "records": [
+                {"id": r.id, "box": r.box, "error": r.error, "calibrations": r.calibrations}
+                for r in calibrated
+            ],
+        },
         "median_abs_error_out_of_sample": median_out_of_sample_error(results),
         "median_abs_error_held_out": median_abs_error(results, False),
         "median_abs_error_fitting": median_abs_error(results, True),
