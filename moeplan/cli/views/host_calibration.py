@@ -11,9 +11,10 @@ if TYPE_CHECKING:
     from moeplan.perf.offload import OffloadReport
 
 LOW_READ_SHARE = 0.5
-"""A calibrated read under half the host's own figure is flagged: the implied read of published
-runs spans 0.38-0.94 of moeplan's figure, and the low end came from runs that paged, ran few
-threads or shared the machine."""
+"""A calibrated read under half the host's own figure is flagged. The published runs `validate`
+prices imply 0.38-0.94 of moeplan's figure; under half is that range's low tail, where a run that
+paged, ran short of threads or shared the machine is a likelier cause than slow DRAM (a judgment,
+not a measured threshold)."""
 
 
 def _gbps(bytes_per_s: float) -> str:
