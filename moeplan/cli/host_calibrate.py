@@ -31,15 +31,6 @@ class _TriedRead(HostArgs):
         return replace(super().resolve_host(), read_override_bytes_per_s=self.read_bytes_per_s)
 
 
-def _speed_of(report: OffloadReport) -> tuple[float, str]:
-    if report.decode_tok_s is None or report.speed is None:
-        raise MoeplanError(
-            f"--calibrate-host: moeplan prices no decode for this run ({report.reason}); "
-            "calibrate from a run it sizes as fitting"
-        )
-    return report.decode_tok_s, report.speed.decode_bound
-
-
 def run_host_calibration(
     args: HostArgs,
     offload_at: Callable[[HostArgs], OffloadReport],
@@ -53,7 +44,11 @@ def run_host_calibration(
     from moeplan.cli.render import emit
     from moeplan.cli.views.host_calibration import host_calibration_json, host_calibration_table
     from moeplan.hardware.host_record import measured_host_record
-    from moeplan.plan.host_calibration import above_theoretical_note, calibrate_read
+    from moeplan.plan.host_calibration import (
+        above_theoretical_note,
+        calibrate_read,
+        decode_and_bound,
+    )
     from moeplan.yamlio import dump_yaml
 
     if args.offload == "sweep":
@@ -66,7 +61,7 @@ def run_host_calibration(
         output or f"host-{host.id}-calibrated.yaml", (), force, option="--write-host"
     )
     base = offload_at(args)
-    _speed_of(base)  # a run moeplan prices at all
+    decode_and_bound(base)  # a run moeplan prices at all
 
     given = {f.name: getattr(args, f.name) for f in fields(args)}
 
@@ -74,11 +69,11 @@ def run_host_calibration(
         return offload_at(_TriedRead(**given, read_bytes_per_s=read_bytes_per_s))
 
     calibration = calibrate_read(
-        lambda read: _speed_of(at(read))[0],
+        lambda read: decode_and_bound(at(read))[0],
         observed_tok_s,
         own_read,
         host.mem_bw_bytes_per_s,
-        lambda read: _speed_of(at(read))[1],
+        lambda read: decode_and_bound(at(read))[1],
         base.engine.host_bw_efficiency,
     )
     calibrated = at(calibration.read_bytes_per_s)

@@ -19,8 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from moeplan.errors import MoeplanError
+
+if TYPE_CHECKING:
+    from moeplan.perf.offload import OffloadReport
 
 MIN_READ_BYTES_PER_S = 1e9
 """The slowest read searched: 1 GB/s, the floor a host's read option or file accepts (under any
@@ -46,6 +50,17 @@ class HostCalibration:
     def read_vs_host(self) -> float:
         """Calibrated read over the host's own figure."""
         return self.read_bytes_per_s / self.host_read_bytes_per_s
+
+
+def decode_and_bound(report: OffloadReport) -> tuple[float, str]:
+    """A report's decode tok/s and what bounds it; refused where moeplan prices no decode (a run
+    it sizes as not fitting)."""
+    if report.decode_tok_s is None or report.speed is None:
+        raise MoeplanError(
+            f"--calibrate-host: moeplan prices no decode for this run ({report.reason}); "
+            "calibrate from a run it sizes as fitting"
+        )
+    return report.decode_tok_s, report.speed.decode_bound
 
 
 def calibrate_read(

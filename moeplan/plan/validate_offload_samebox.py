@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moeplan.errors import MoeplanError
-from moeplan.plan.host_calibration import calibrate_read
+from moeplan.plan.host_calibration import calibrate_read, decode_and_bound
 from moeplan.plan.publications import publication_index
 from moeplan.plan.validate_offload import load_offload_records, record_host, report_for
 
@@ -34,10 +34,7 @@ class SameBoxResult:
 
 
 def _speed(how: dict[str, Any], read: float) -> tuple[float, str]:
-    report = report_for(how, speed_when_over_gpu=True, host_read_bytes_per_s=read)
-    if report.decode_tok_s is None or report.speed is None:
-        raise MoeplanError("no decode priced")
-    return report.decode_tok_s, report.speed.decode_bound
+    return decode_and_bound(report_for(how, speed_when_over_gpu=True, host_read_bytes_per_s=read))
 
 
 def _calibrated_read(rec: dict[str, Any]) -> float | None:
